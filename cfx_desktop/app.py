@@ -1,0 +1,196 @@
+"""QApplication start-up: logging, main window, and the scripted modes (--self-test, --screenshot)."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QStandardPaths, QTimer
+from PySide6.QtWidgets import QApplication
+
+from cfx_desktop import __version__
+from cfx_desktop.core import device
+from cfx_desktop.ui.main_window import MainWindow
+from cfx_desktop.ui.tab_base import PlaceholderTab, SelfTestStep, ToolTab
+from cfx_desktop.workers.pool import WorkerPool
+
+log = logging.getLogger("cfx_desktop")
+
+
+def log_dir() -> Path:
+    override = os.environ.get("CFX_LOG_DIR")
+    if override:
+        return Path(override)
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(base or Path.home() / ".cfx-desktop") / "logs"
+
+
+def setup_logging() -> Path:
+    folder = log_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "cfx-desktop.log"
+    root = logging.getLogger()
+    if not any(isinstance(h, logging.handlers.RotatingFileHandler) for h in root.handlers):
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+    return path
+
+
+def get_app() -> QApplication:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("cfx-desktop")
+    app.setOrganizationName("cfx-desktop")
+    app.setApplicationVersion(__version__)
+    return app  # type: ignore[return-value]
+
+
+def build_tabs(pool: WorkerPool) -> list[ToolTab]:
+    return [
+        PlaceholderTab(pool, "Patient", "the live patient form, predictions and counterfactual suggestions arrive with issue #5."),
+        PlaceholderTab(pool, "Chest X-ray", "the image viewer, saliency overlays and image counterfactuals arrive with issue #8."),
+    ]
+
+
+def build_window() -> MainWindow:
+    pool = WorkerPool()
+    return MainWindow(pool, build_tabs(pool))
+
+
+def _device_round_trip(progress: Callable[..., None], cancel) -> str:  # noqa: ANN001 - core CancelToken
+    """Self-test step: a tensor op on the chosen device, run through the pool like every real job."""
+    import torch
+
+    target = device.current()
+    progress(0.5, "matmul")
+    cancel.raise_if_cancelled()
+    x = torch.eye(4, device=target) * 2
+    value = float((x @ x).trace().cpu())
+    if value != 16.0:
+        raise RuntimeError(f"device arithmetic check failed on {target}: {value}")
+    return device.describe(target)
+
+
+def window_self_test_steps(window: MainWindow) -> list[SelfTestStep]:
+    def start(done: Callable[[bool, str], None]) -> None:
+        job = window.pool.run(_device_round_trip, title="device check")
+        job.signals.result.connect(lambda text: done(True, text))
+        job.signals.error.connect(lambda err: done(False, err.message))
+
+    steps = [SelfTestStep("worker pool and compute device", start, 60)]
+    for tab in window.tab_list:
+        steps.extend(tab.self_test_steps())
+    return steps
+
+
+class SelfTest:
+    """Runs steps one after another on the event loop, each with a timeout, and exits 0 only if all pass."""
+
+    def __init__(self, app: QApplication, steps: list[SelfTestStep], out: Callable[[str], None] = print) -> None:
+        self.app, self.steps, self.out = app, steps, out
+        self.index = -1
+        self.failures = 0
+        self._timer = QTimer()
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(lambda: self._finish_step(False, "timed out"))
+        self._started = 0.0
+        self._waiting = False
+
+    def start(self) -> None:
+        QTimer.singleShot(0, self._next)
+
+    def _next(self) -> None:
+        self.index += 1
+        if self.index >= len(self.steps):
+            self.out(f"self-test: {len(self.steps) - self.failures} passed, {self.failures} failed")
+            self.app.exit(1 if self.failures else 0)
+            return
+        step = self.steps[self.index]
+        self._started = time.perf_counter()
+        self._waiting = True
+        self._timer.start(int(step.timeout_s * 1000))
+        try:
+            step.start(self._finish_step)
+        except Exception as exc:  # noqa: BLE001 - a broken step is a failed step, not a crash
+            self._finish_step(False, f"{type(exc).__name__}: {exc}")
+
+    def _finish_step(self, ok: bool, detail: str) -> None:
+        if not self._waiting:
+            return
+        self._waiting = False
+        self._timer.stop()
+        step = self.steps[self.index]
+        seconds = time.perf_counter() - self._started
+        self.out(f"self-test: {'PASS' if ok else 'FAIL'} {step.name} ({seconds:.2f} s) {detail}")
+        if not ok:
+            self.failures += 1
+        QTimer.singleShot(0, self._next)
+
+
+def save_screenshot(app: QApplication, window: MainWindow, path: Path, timeout_s: float = 120.0) -> int:
+    """Wait until every tab is idle (results rendered), then grab the window into a PNG."""
+    deadline = time.perf_counter() + timeout_s
+    settle = {"since": None}
+
+    def poll() -> None:
+        now = time.perf_counter()
+        if window.is_idle():
+            settle["since"] = settle["since"] or now
+            if now - settle["since"] >= 0.6 or now > deadline:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                ok = window.grab().save(str(path))
+                print(f"screenshot: {'wrote' if ok else 'could not write'} {path}")
+                app.exit(0 if ok else 1)
+                return
+        else:
+            settle["since"] = None
+            if now > deadline:
+                print("screenshot: window did not become idle in time; capturing anyway")
+                window.grab().save(str(path))
+                app.exit(1)
+                return
+        QTimer.singleShot(100, poll)
+
+    QTimer.singleShot(300, poll)
+    return app.exec()
+
+
+def run_gui(
+    *,
+    self_test: bool = False,
+    screenshot: Path | None = None,
+    size: tuple[int, int] | None = None,
+    tab: str | None = None,
+    files: list[Path] | None = None,
+) -> int:
+    app = get_app()
+    log_path = setup_logging()
+    log.info("cfx-desktop %s starting on %s; log at %s", __version__, device.describe(), log_path)
+    window = build_window()
+    if size:
+        window.resize(*size)
+    if tab:
+        for index, candidate in enumerate(window.tab_list):
+            if candidate.title.lower().replace(" ", "").startswith(tab.lower().replace(" ", "").replace("-", "")):
+                window.tabs.setCurrentIndex(index)
+    window.show()
+    for path in files or []:
+        window.open_path(path)
+    if self_test:
+        runner = SelfTest(app, window_self_test_steps(window))
+        runner.start()
+        code = app.exec()
+        window.pool.shutdown()
+        return code
+    if screenshot is not None:
+        code = save_screenshot(app, window, screenshot)
+        window.pool.shutdown()
+        return code
+    code = app.exec()
+    return code

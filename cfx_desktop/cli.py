@@ -1,0 +1,93 @@
+"""Command line: no sub-command starts the GUI; sub-commands run core work (training, explanations, batch).
+
+Handlers import their core modules lazily so ``cfx-desktop --help`` stays fast. Every user-facing failure is
+reported as ``error: ...`` on stderr with exit code 2, never a bare traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from cfx_desktop import __version__
+
+Handler = Callable[[argparse.Namespace], int]
+_HANDLERS: dict[str, Handler] = {}
+
+
+class UserError(Exception):
+    """A problem with what the user asked for (bad file, bad value); printed without a traceback."""
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("size must look like 1400x900") from exc
+    return width, height
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cfx-desktop",
+        description="Offline explanations and counterfactuals for heart-failure patients and chest X-rays.",
+    )
+    parser.add_argument("--version", action="version", version=f"cfx-desktop {__version__}")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="compute device (default: auto)")
+    parser.add_argument("--self-test", action="store_true", help="start the app, exercise each tab's main path, exit 0/1")
+    parser.add_argument("--screenshot", type=Path, metavar="PNG", help="render the main window to PNG and exit")
+    parser.add_argument("--size", type=_size, metavar="WxH", help="window size, e.g. 1400x900")
+    parser.add_argument("--tab", help="tab to show first: patient or xray")
+    parser.add_argument("files", nargs="*", type=Path, help="files to open at start (CSV or images)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for register in _REGISTRARS:
+        register(sub)
+    return parser
+
+
+def _register_info(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="print version, compute device and installed model bundles")
+    p.set_defaults(handler=_info)
+
+
+def _info(args: argparse.Namespace) -> int:
+    from cfx_desktop.core import bundles, device
+
+    print(f"cfx-desktop {__version__}")
+    print(f"device: {device.describe()}")
+    for name in bundles.list_bundles():
+        try:
+            card = bundles.read_card(name)
+            print(f"model: {name}: {card.get('task', '')} {card.get('metrics_summary', '')}")
+        except bundles.BundleError as exc:
+            print(f"model: {name}: REFUSED: {exc}")
+    return 0
+
+
+_REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [_register_info]
+
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from cfx_desktop.core import device
+
+    try:
+        device.set_preferred(args.device)
+    except device.DeviceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        from cfx_desktop.app import run_gui
+
+        return run_gui(self_test=args.self_test, screenshot=args.screenshot, size=args.size, tab=args.tab, files=args.files)
+    try:
+        return handler(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

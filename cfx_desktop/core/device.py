@@ -1,0 +1,56 @@
+"""The one place that decides where tensors live.
+
+The app is offline and often runs on CPU-only workstations, so "auto" must quietly fall back to the CPU, while
+an explicit "cuda" on a machine without one is an error the user should see rather than a silent slowdown.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import torch
+
+_lock = threading.Lock()
+_preferred = "auto"
+
+
+class DeviceError(RuntimeError):
+    """The requested compute device is not available."""
+
+
+def resolve(preference: str = "auto") -> torch.device:
+    preference = (preference or "auto").lower()
+    if preference not in {"auto", "cpu", "cuda"} and not preference.startswith("cuda:"):
+        raise DeviceError(f"unknown device {preference!r}: use auto, cpu or cuda")
+    if preference == "cpu":
+        return torch.device("cpu")
+    if preference == "auto":
+        return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise DeviceError("CUDA was requested but no CUDA GPU is available (torch sees none); use --device cpu")
+    return torch.device(preference)
+
+
+def set_preferred(preference: str) -> torch.device:
+    """Validate and remember the user's choice for the whole process (CLI flag or settings)."""
+    global _preferred
+    device = resolve(preference)
+    with _lock:
+        _preferred = preference
+    return device
+
+
+def current() -> torch.device:
+    with _lock:
+        preference = _preferred
+    return resolve(os.environ.get("CFX_DEVICE", preference))
+
+
+def describe(device: torch.device | None = None) -> str:
+    """Human-readable name for the status bar: the GPU's name, or CPU with its thread count."""
+    device = device or current()
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"GPU: {torch.cuda.get_device_name(index)}"
+    return f"CPU ({torch.get_num_threads()} threads)"

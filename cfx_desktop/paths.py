@@ -1,0 +1,45 @@
+"""Where the shipped weights, resources and the (optional) real datasets are.
+
+Weights and resources sit beside the package in a checkout/editable install and under ``sys._MEIPASS`` in the
+frozen installer; environment variables override both so tests and packagers can point elsewhere. Real data
+is never copied into the project: it is read from ``../shared/data`` or a path the user gives.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def app_root() -> Path:
+    frozen = getattr(sys, "_MEIPASS", None)
+    return Path(frozen) if frozen else PACKAGE_DIR.parent
+
+
+def weights_dir() -> Path:
+    return Path(os.environ.get("CFX_WEIGHTS_DIR") or app_root() / "weights")
+
+
+def resources_dir() -> Path:
+    return Path(os.environ.get("CFX_RESOURCES_DIR") or app_root() / "resources")
+
+
+def shared_data_dir() -> Path | None:
+    """The real-data folder, or None on a fresh install (the app then runs on its embedded defaults)."""
+    env = os.environ.get("CFX_DATA_DIR")
+    candidates = [Path(env)] if env else [app_root().parent / "shared" / "data"]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def data_file(name: str) -> Path | None:
+    root = shared_data_dir()
+    if root is None:
+        return None
+    path = root / name
+    return path if path.exists() else None

@@ -1,0 +1,87 @@
+"""Help dialogs: About (version, device, model cards, data attributions) and the shortcut list."""
+
+from __future__ import annotations
+
+import html
+import json
+
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
+
+from cfx_desktop import __version__, _torchvision_compat, paths
+from cfx_desktop.core import bundles, device
+
+
+def _attributions() -> list[dict[str, str]]:
+    path = paths.resources_dir() / "attributions.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["datasets"]
+    except (OSError, KeyError, json.JSONDecodeError):
+        return []
+
+
+def model_cards_html() -> str:
+    rows = []
+    try:
+        names = bundles.list_bundles()
+    except bundles.BundleError as exc:
+        return f"<p><b>Weights manifest problem:</b> {html.escape(str(exc))}</p>"
+    for name in names:
+        try:
+            card = bundles.read_card(name)
+        except bundles.BundleError as exc:
+            rows.append(f"<tr><td>{html.escape(name)}</td><td colspan=3>refused: {html.escape(str(exc))}</td></tr>")
+            continue
+        metrics = card.get("metrics_summary") or ""
+        rows.append(
+            "<tr><td><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
+                html.escape(name),
+                html.escape(str(card.get("task", ""))),
+                html.escape(str(metrics)),
+                html.escape(str(card.get("licence", ""))),
+            )
+        )
+    if not rows:
+        return "<p>No model bundles are installed yet.</p>"
+    return "<table border=1 cellpadding=4 cellspacing=0><tr><th>model</th><th>task</th><th>validation</th><th>licence</th></tr>{}</table>".format(
+        "".join(rows)
+    )
+
+
+def about_html() -> str:
+    data = "".join(
+        f"<li><b>{html.escape(d['name'])}</b>: {html.escape(d['citation'])} Licence: {html.escape(d['licence'])}.</li>"
+        for d in _attributions()
+    )
+    compat = " (torchvision compiled ops unavailable with this torch build; not used)" if _torchvision_compat.patched else ""
+    return (
+        f"<h2>cfx-desktop {__version__}</h2>"
+        "<p>Offline explanations and counterfactuals for clinical tabular data and chest X-rays. "
+        "<b>Research and teaching tool: not a medical device; not for diagnosis.</b></p>"
+        f"<p>Compute device: {html.escape(device.describe())}{compat}</p>"
+        f"<h3>Model cards</h3>{model_cards_html()}"
+        f"<h3>Data attributions</h3><ul>{data or '<li>none listed</li>'}</ul>"
+    )
+
+
+def _text_dialog(parent: QWidget | None, title: str, body: str) -> QDialog:
+    dialog = QDialog(parent)
+    dialog.setWindowTitle(title)
+    dialog.resize(760, 560)
+    layout = QVBoxLayout(dialog)
+    browser = QTextBrowser(dialog)
+    browser.setOpenExternalLinks(False)  # offline tool: nothing opens a network location
+    browser.setHtml(body)
+    layout.addWidget(browser)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dialog)
+    buttons.rejected.connect(dialog.reject)
+    layout.addWidget(buttons)
+    return dialog
+
+
+def about_dialog(parent: QWidget | None) -> QDialog:
+    return _text_dialog(parent, "About cfx-desktop", about_html())
+
+
+def shortcuts_dialog(parent: QWidget | None, shortcuts: list[tuple[str, str]]) -> QDialog:
+    rows = "".join(f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(v)}</td></tr>" for k, v in shortcuts)
+    return _text_dialog(parent, "Keyboard shortcuts", f"<table cellpadding=4>{rows}</table>")

@@ -1,0 +1,237 @@
+"""The main window: two tabs, menus, status bar (device + job indicator), remembered state, error reporting."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTabWidget,
+    QWidget,
+)
+
+from cfx_desktop import settings as settings_mod
+from cfx_desktop.core import device
+from cfx_desktop.ui.about import about_dialog, shortcuts_dialog
+from cfx_desktop.ui.tab_base import ToolTab
+from cfx_desktop.workers.pool import JobError, WorkerPool
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, pool: WorkerPool, tabs: list[ToolTab], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("cfx-desktop")
+        self.setObjectName("MainWindow")
+        self.setAcceptDrops(True)
+        self.pool = pool
+        self.settings = settings_mod.make_settings()
+        self.last_error: JobError | None = None
+        self._error_box: QMessageBox | None = None
+
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.tab_list = tabs
+        for tab in tabs:
+            self.tabs.addTab(tab, tab.title)
+            tab.status_message.connect(self.show_status)
+            tab.file_opened.connect(self._remember_file)
+        self.setCentralWidget(self.tabs)
+
+        self._build_status_bar()
+        self._build_menus()
+        pool.busy_changed.connect(self._on_busy)
+        pool.job_failed.connect(self.show_job_error)
+        self._restore_state()
+
+    # ----- construction -------------------------------------------------------------------------------------
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.device_label = QLabel(device.describe(), self)
+        self.device_label.setObjectName("deviceLabel")
+        self.device_label.setToolTip("Compute device used for models (change with --device)")
+        self.busy_label = QLabel("Idle", self)
+        self.busy_bar = QProgressBar(self)
+        self.busy_bar.setRange(0, 0)  # indeterminate
+        self.busy_bar.setMaximumWidth(120)
+        self.busy_bar.setVisible(False)
+        self.stop_button = QPushButton("Stop", self)
+        self.stop_button.setToolTip("Cancel every running job (Esc)")
+        self.stop_button.setVisible(False)
+        self.stop_button.clicked.connect(self.pool.cancel_all)
+        bar.addPermanentWidget(self.busy_bar)
+        bar.addPermanentWidget(self.busy_label)
+        bar.addPermanentWidget(self.stop_button)
+        bar.addPermanentWidget(self.device_label)
+
+    def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        self.open_action = self._action("&Open...", self.open_dialog, QKeySequence.StandardKey.Open,
+                                        "Open a patient CSV (Patient tab) or an image (Chest X-ray tab)")
+        file_menu.addAction(self.open_action)
+        self.recent_menu = QMenu("Open &Recent", self)
+        file_menu.addMenu(self.recent_menu)
+        self.export_action = self._action("&Export...", self.export_dialog, "Ctrl+E",
+                                          "Export the current tab as PNG or PDF")
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
+
+        view_menu = menu.addMenu("&View")
+        for index, tab in enumerate(self.tab_list):
+            view_menu.addAction(
+                self._action(f"{tab.title} tab", lambda _=False, i=index: self.tabs.setCurrentIndex(i), f"Ctrl+{index + 1}")
+            )
+        view_menu.addSeparator()
+        view_menu.addAction(self._action("&Full screen", self._toggle_full_screen, "F11"))
+        view_menu.addAction(self._action("Cancel running jobs", self.pool.cancel_all, "Esc"))
+
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self._action("&About and model cards...", self.show_about))
+        help_menu.addAction(self._action("&Keyboard shortcuts...", self.show_shortcuts, "F1"))
+        self._refresh_recent_menu()
+
+    # ----- state --------------------------------------------------------------------------------------------
+    def _restore_state(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        index = int(self.settings.value("window/tab", 0) or 0)
+        if 0 <= index < self.tabs.count():
+            self.tabs.setCurrentIndex(index)
+
+    def save_state(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/tab", self.tabs.currentIndex())
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self.save_state()
+        self.pool.shutdown()
+        super().closeEvent(event)
+
+    # ----- files --------------------------------------------------------------------------------------------
+    @property
+    def current_tab(self) -> ToolTab:
+        return self.tab_list[self.tabs.currentIndex()]
+
+    def open_dialog(self) -> None:
+        tab = self.current_tab
+        path, _ = QFileDialog.getOpenFileName(self, f"Open ({tab.title})", "", tab.open_filter)
+        if path:
+            self.open_path(Path(path))
+
+    def open_path(self, path: Path, tab: ToolTab | None = None) -> bool:
+        tab = tab or self._tab_for(path)
+        self.tabs.setCurrentWidget(tab)
+        return tab.open_path(path)
+
+    def _tab_for(self, path: Path) -> ToolTab:
+        """CSV files go to the Patient tab, anything else to the image tab, whichever is showing."""
+        wanted = "Patient" if path.suffix.lower() in {".csv", ".tsv", ".txt"} else "Chest X-ray"
+        return next((t for t in self.tab_list if t.title == wanted), self.current_tab)
+
+    def export_dialog(self) -> None:
+        tab = self.current_tab
+        path, chosen = QFileDialog.getSaveFileName(self, f"Export ({tab.title})", "", tab.export_filter)
+        if path:
+            target = Path(path)
+            if not target.suffix:
+                target = target.with_suffix(".pdf" if "pdf" in chosen.lower() else ".png")
+            if tab.export_to(target):
+                self.show_status(f"Exported {target}")
+
+    def _remember_file(self, path: str) -> None:
+        settings_mod.add_recent_file(self.settings, path)
+        self._refresh_recent_menu()
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        items = settings_mod.recent_files(self.settings)
+        for item in items:
+            self.recent_menu.addAction(self._action(item, lambda _=False, p=item: self.open_path(Path(p))))
+        self.recent_menu.setEnabled(bool(items))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.open_path(Path(url.toLocalFile()))
+                break
+
+    # ----- feedback -----------------------------------------------------------------------------------------
+    def show_status(self, message: str, msecs: int = 8000) -> None:
+        self.statusBar().showMessage(message, msecs)
+
+    def _on_busy(self, count: int) -> None:
+        self.busy_bar.setVisible(count > 0)
+        self.stop_button.setVisible(count > 0)
+        self.busy_label.setText("Idle" if count == 0 else f"{count} job{'s' if count > 1 else ''} running")
+
+    def show_job_error(self, error: JobError) -> None:
+        """Every job failure ends here: a status line and a non-blocking box with the traceback as details."""
+        self.last_error = error
+        log.error("%s failed: %s", error.title, error.message)
+        self.show_status(f"{error.title} failed: {error.message}", 15000)
+        self.show_error(f"{error.title} failed", error.message, error.details)
+
+    def show_error(self, title: str, message: str, details: str = "") -> QMessageBox:
+        if self._error_box is not None:
+            self._error_box.close()
+        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
+        if details:
+            box.setDetailedText(details)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.open()  # non-blocking: the app and any running job keep going
+        self._error_box = box
+        return box
+
+    def show_about(self) -> None:
+        about_dialog(self).exec()
+
+    def all_shortcuts(self) -> list[tuple[str, str]]:
+        items: list[tuple[str, str]] = []
+        for action in self.findChildren(QAction):
+            if not action.shortcut().isEmpty():
+                items.append((action.shortcut().toString(QKeySequence.SequenceFormat.NativeText), action.text().replace("&", "")))
+        for tab in self.tab_list:
+            items.extend((key, f"{tab.title}: {text}") for key, text in tab.shortcuts())
+        return items
+
+    def show_shortcuts(self) -> None:
+        shortcuts_dialog(self, self.all_shortcuts()).exec()
+
+    def _toggle_full_screen(self) -> None:
+        self.showNormal() if self.isFullScreen() else self.showFullScreen()
+
+    def is_idle(self) -> bool:
+        return self.pool.active_count == 0 and all(tab.is_idle() for tab in self.tab_list)

@@ -1,0 +1,69 @@
+"""What the main window expects of a tab, so File > Open/Export, shortcuts and the self-test stay generic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from cfx_desktop.workers.pool import WorkerPool
+
+DoneFn = Callable[[bool, str], None]
+
+
+@dataclass(frozen=True)
+class SelfTestStep:
+    """One check of a tab's main path: ``start(done)`` begins async work and calls ``done(ok, detail)``."""
+
+    name: str
+    start: Callable[[DoneFn], None]
+    timeout_s: float = 60.0
+
+
+class ToolTab(QWidget):
+    """Base for the Patient and Chest X-ray tabs."""
+
+    title = "tab"
+    open_filter = "All files (*)"
+    export_filter = "PNG image (*.png);;PDF report (*.pdf)"
+    status_message = Signal(str)
+    file_opened = Signal(str)  # for the recent-files list
+
+    def __init__(self, pool: WorkerPool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.pool = pool
+
+    def open_path(self, path: Path) -> bool:
+        """Open a user file; show any problem to the user and return False, keeping the current state."""
+        self.status_message.emit(f"{self.title}: opening files is not available yet")
+        return False
+
+    def export_to(self, path: Path) -> bool:
+        self.status_message.emit(f"{self.title}: export is not available yet")
+        return False
+
+    def shortcuts(self) -> list[tuple[str, str]]:
+        return []
+
+    def self_test_steps(self) -> list[SelfTestStep]:
+        return []
+
+    def is_idle(self) -> bool:
+        return True
+
+
+class PlaceholderTab(ToolTab):
+    """Clearly marked stand-in until the tab's issue lands."""
+
+    def __init__(self, pool: WorkerPool, title: str, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(pool, parent)
+        self.title = title
+        layout = QVBoxLayout(self)
+        label = QLabel(f"<h2>{title}</h2><p><b>Placeholder</b>: {text}</p>")
+        label.setObjectName("placeholder")
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setWordWrap(True)
+        layout.addWidget(label)

@@ -1,0 +1,232 @@
+"""One worker abstraction for every long job in the app.
+
+Core functions are plain callables taking ``progress`` and ``cancel`` keyword arguments, so the same code runs
+from the CLI and tests without Qt. This module wraps them in `QRunnable`s on a `QThreadPool` and turns their
+callbacks into Qt signals, which Qt delivers on the GUI thread (queued connections), so a job never touches a
+widget.
+
+superqt's thread workers were considered: they cancel only generator functions and have no "latest request
+wins" channel, and our core functions take an explicit cancel token instead, so a thin runnable is simpler.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from itertools import count
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from cfx_desktop.core.cancel import CancelToken, Cancelled
+
+log = logging.getLogger(__name__)
+_ids = count(1)
+
+
+@dataclass(frozen=True)
+class JobError:
+    """What the UI shows when a job raised: a one-line message plus the traceback for a details box."""
+
+    title: str
+    message: str
+    details: str
+    exception_type: str
+
+    @classmethod
+    def from_exception(cls, title: str, exc: BaseException) -> JobError:
+        details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        return cls(title, str(exc) or type(exc).__name__, details, type(exc).__name__)
+
+
+class JobSignals(QObject):
+    """Signals live on a QObject created on the GUI thread, so queued delivery lands there."""
+
+    started = Signal()
+    progress = Signal(float, str, object)  # fraction 0..1, message, optional payload (e.g. an image frame)
+    result = Signal(object)
+    error = Signal(object)  # JobError
+    cancelled = Signal()
+    finished = Signal()  # always last, whatever happened
+
+
+class Job(QRunnable):
+    """Runs ``fn(*args, progress=..., cancel=..., **kwargs)`` on a pool thread.
+
+    ``fn`` must accept ``progress`` and ``cancel`` keywords when ``pass_context`` is true (the default).
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        title: str = "job",
+        pass_context: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        self.setAutoDelete(False)  # the pool keeps the Python object alive until `finished`
+        self.id = next(_ids)
+        self.title = title
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.pass_context = pass_context
+        self.token = CancelToken()
+        self.signals = JobSignals()
+        self.seconds: float | None = None
+
+    def cancel(self) -> None:
+        self.token.cancel()
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.token.cancelled
+
+    def _progress(self, fraction: float, message: str = "", payload: object | None = None) -> None:
+        self.token.raise_if_cancelled()  # progress is a natural cancellation point too
+        self.signals.progress.emit(float(fraction), message, payload)
+
+    def run(self) -> None:  # executed on a pool thread
+        signals = self.signals
+        start = time.perf_counter()
+        try:
+            if self.token.cancelled:
+                signals.cancelled.emit()
+                return
+            signals.started.emit()
+            kwargs = dict(self.kwargs)
+            if self.pass_context:
+                kwargs.update(progress=self._progress, cancel=self.token)
+            value = self.fn(*self.args, **kwargs)
+            if self.token.cancelled:
+                signals.cancelled.emit()
+            else:
+                signals.result.emit(value)
+        except Cancelled:
+            signals.cancelled.emit()
+        except Exception as exc:  # noqa: BLE001 - every failure must reach the UI as a message
+            log.exception("job %s (%s) failed", self.id, self.title)
+            signals.error.emit(JobError.from_exception(self.title, exc))
+        finally:
+            self.seconds = time.perf_counter() - start
+            signals.finished.emit()
+
+
+class WorkerPool(QObject):
+    """Owns the QThreadPool; counts running jobs for the status-bar indicator; forwards every error."""
+
+    busy_changed = Signal(int)  # number of jobs queued or running
+    job_failed = Signal(object)  # JobError from any job
+
+    def __init__(self, max_threads: int | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        if max_threads:
+            self._pool.setMaxThreadCount(max_threads)
+        self._active: dict[int, Job] = {}
+
+    @property
+    def active_count(self) -> int:
+        return len(self._active)
+
+    def submit(self, job: Job, *, report_errors: bool = True) -> Job:
+        """Start ``job``; with ``report_errors`` its failure is also forwarded to `job_failed`."""
+        self._active[job.id] = job
+        if report_errors:
+            job.signals.error.connect(self.job_failed)
+        job.signals.finished.connect(lambda job_id=job.id: self._done(job_id))
+        self.busy_changed.emit(len(self._active))
+        self._pool.start(job)
+        return job
+
+    def run(self, fn: Callable[..., Any], *args: Any, title: str = "job", **kwargs: Any) -> Job:
+        return self.submit(Job(fn, *args, title=title, **kwargs))
+
+    def _done(self, job_id: int) -> None:
+        self._active.pop(job_id, None)
+        self.busy_changed.emit(len(self._active))
+
+    def cancel_all(self) -> None:
+        for job in list(self._active.values()):
+            job.cancel()
+
+    def wait(self, msecs: int = 30_000) -> bool:
+        """Block until the pool is idle (shutdown and tests only; never on a live GUI path)."""
+        return self._pool.waitForDone(msecs)
+
+    def shutdown(self, msecs: int = 5_000) -> None:
+        self.cancel_all()
+        self._pool.clear()
+        self._pool.waitForDone(msecs)
+
+
+class LatestOnly(QObject):
+    """A channel for live updates: each request cancels the one before, and only the newest result is delivered.
+
+    The staleness check runs on the GUI thread when a job's result arrives, so there is no race with a newer
+    `request`: a result whose generation is no longer the latest is dropped.
+    """
+
+    started = Signal()
+    progress = Signal(float, str, object)
+    result = Signal(object)
+    error = Signal(object)
+    idle = Signal()  # the latest request has finished, one way or another
+
+    def __init__(self, pool: WorkerPool, title: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = pool
+        self._title = title
+        self._generation = 0
+        self._current: Job | None = None
+        self.delivered = 0  # results passed on (for tests and the stress benchmark)
+        self.dropped = 0  # stale results swallowed
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    @property
+    def busy(self) -> bool:
+        return self._current is not None
+
+    def request(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job:
+        if self._current is not None:
+            self._current.cancel()
+        self._generation += 1
+        generation = self._generation
+        job = Job(fn, *args, title=self._title, **kwargs)
+        job.signals.started.connect(lambda: self._if_latest(generation, self.started.emit))
+        job.signals.progress.connect(
+            lambda f, m, p: self._if_latest(generation, lambda: self.progress.emit(f, m, p))
+        )
+        job.signals.result.connect(lambda value: self._deliver(generation, value))
+        job.signals.error.connect(lambda err: self._if_latest(generation, lambda: self.error.emit(err)))
+        job.signals.finished.connect(lambda: self._finished(generation))
+        self._current = job
+        # a stale job's error is not the user's concern: the channel's own `error` forwards only the latest
+        return self._pool.submit(job, report_errors=False)
+
+    def cancel(self) -> None:
+        if self._current is not None:
+            self._current.cancel()
+        self._generation += 1  # whatever is in flight is now stale
+
+    def _if_latest(self, generation: int, emit: Callable[[], None]) -> None:
+        if generation == self._generation:
+            emit()
+
+    def _deliver(self, generation: int, value: object) -> None:
+        if generation == self._generation:
+            self.delivered += 1
+            self.result.emit(value)
+        else:
+            self.dropped += 1
+
+    def _finished(self, generation: int) -> None:
+        if generation == self._generation:
+            self._current = None
+            self.idle.emit()

@@ -1,0 +1,34 @@
+"""Shared test set-up: headless Qt, throw-away settings and logs, and the real-data locator."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+_TMP = Path(tempfile.mkdtemp(prefix="cfx-tests-"))
+os.environ.setdefault("CFX_SETTINGS_DIR", str(_TMP / "settings"))
+os.environ.setdefault("CFX_LOG_DIR", str(_TMP / "logs"))
+
+from cfx_desktop import paths  # noqa: E402
+
+REAL_DATA = paths.shared_data_dir()
+NO_DATA_REASON = "real data not found (../shared/data or CFX_DATA_DIR); this test runs in the project's CI"
+
+
+def real_data_file(name: str) -> Path:
+    """Path of a real data file, or skip the calling test with the reason."""
+    path = paths.data_file(name)
+    if path is None:
+        pytest.skip(f"{name}: {NO_DATA_REASON}")
+    return path
+
+
+@pytest.fixture
+def subprocess_env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(QT_QPA_PLATFORM="offscreen", CFX_SETTINGS_DIR=str(tmp_path / "s"), CFX_LOG_DIR=str(tmp_path / "l"))
+    return env

@@ -1,0 +1,73 @@
+"""Safe weight loading: hash-checked, weights_only, and refused loudly when tampered with."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+from cfx_desktop.core import bundles
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    bundles.save("tiny", {"w": torch.arange(6.0).reshape(2, 3)}, {"task": "test", "licence": "none"}, tmp_path)
+    return tmp_path
+
+
+def test_round_trip(root: Path) -> None:
+    bundle = bundles.load("tiny", root)
+    assert torch.equal(bundle.state["w"], torch.arange(6.0).reshape(2, 3))
+    assert bundle.card["task"] == "test"
+    assert bundles.list_bundles(root) == ["tiny"]
+
+
+def test_tampered_weights_are_refused(root: Path) -> None:
+    path = root / "tiny.pt"
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(bundles.BundleError, match="sha256 mismatch"):
+        bundles.load("tiny", root)
+
+
+def test_tampered_card_is_refused(root: Path) -> None:
+    card = root / "tiny.json"
+    card.write_text(card.read_text().replace("test", "evil"))
+    with pytest.raises(bundles.BundleError, match="tiny.json: sha256 mismatch"):
+        bundles.load("tiny", root)
+
+
+class _Payload:
+    def __reduce__(self):  # runs os.system on unpickling with weights_only=False
+        import os
+
+        return (os.system, ("echo pwned",))
+
+
+def test_pickled_code_is_refused_even_with_a_matching_hash(root: Path) -> None:
+    path = root / "tiny.pt"
+    torch.save({"w": _Payload()}, path)  # an attacker who can also rewrite the manifest
+    manifest = json.loads((root / "MANIFEST.json").read_text())
+    from cfx_desktop.core.hashing import sha256_file
+
+    manifest["files"]["tiny.pt"] = sha256_file(path)
+    (root / "MANIFEST.json").write_text(json.dumps(manifest))
+    with pytest.raises(bundles.BundleError, match="weights_only"):
+        bundles.load("tiny", root)
+
+
+def test_unlisted_file_is_refused(root: Path) -> None:
+    torch.save({"w": torch.zeros(1)}, root / "other.pt")
+    (root / "other.json").write_text("{}")
+    with pytest.raises(bundles.BundleError, match="not listed"):
+        bundles.load("other", root)
+
+
+def test_missing_file_is_a_clear_error(root: Path) -> None:
+    with pytest.raises(bundles.BundleError, match="not found"):
+        bundles.load("absent", root)
+    assert pickle  # keep the import honest: pickle is what weights_only guards against

@@ -1,0 +1,110 @@
+"""The application shell: tabs, status bar, menus, errors shown and survived, settings, CLI modes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from cfx_desktop import settings as settings_mod
+from cfx_desktop.app import build_window
+from cfx_desktop.workers.pool import Job
+
+
+@pytest.fixture
+def window(qtbot):
+    win = build_window()
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.pool.shutdown()
+
+
+def test_window_opens_with_both_tabs(window) -> None:
+    titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    assert titles == ["Patient", "Chest X-ray"]
+    assert "CPU" in window.device_label.text() or "GPU" in window.device_label.text()
+    menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert menus == ["File", "View", "Help"]
+
+
+def _fail(progress, cancel) -> None:
+    raise RuntimeError("model exploded")
+
+
+def test_job_exception_shows_error_and_app_stays_up(qtbot, window) -> None:
+    job = Job(_fail, title="Grad-CAM")
+    with qtbot.waitSignal(job.signals.finished, timeout=5000):
+        window.pool.submit(job)
+    qtbot.waitUntil(lambda: window.last_error is not None, timeout=2000)
+    box = window.findChild(QMessageBox)
+    assert box is not None and box.isVisible()
+    assert "model exploded" in box.text()
+    assert "Grad-CAM failed" in window.statusBar().currentMessage()
+    # still responsive: another job completes and the busy indicator returns to idle
+    ok = Job(lambda progress, cancel: 42)
+    with qtbot.waitSignal(ok.signals.result, timeout=5000):
+        window.pool.submit(ok)
+    qtbot.waitUntil(lambda: window.busy_label.text() == "Idle", timeout=2000)
+    assert window.isVisible()
+
+
+def test_busy_indicator_follows_jobs(qtbot, window) -> None:
+    import threading
+
+    gate = threading.Event()
+    job = Job(lambda progress, cancel: gate.wait(5))
+    window.pool.submit(job)
+    assert window.busy_label.text() == "1 job running"
+    assert window.stop_button.isVisibleTo(window)
+    gate.set()
+    qtbot.waitUntil(lambda: window.busy_label.text() == "Idle", timeout=5000)
+
+
+def test_recent_files_and_tab_are_remembered(qtbot, window, tmp_path: Path) -> None:
+    settings_mod.add_recent_file(window.settings, "/data/a.csv")
+    settings_mod.add_recent_file(window.settings, "/data/b.png")
+    settings_mod.add_recent_file(window.settings, "/data/a.csv")
+    assert settings_mod.recent_files(window.settings)[:2] == ["/data/a.csv", "/data/b.png"]
+    window.tabs.setCurrentIndex(1)
+    window.save_state()
+    second = build_window()
+    qtbot.addWidget(second)
+    assert second.tabs.currentIndex() == 1
+    second.pool.shutdown()
+
+
+def test_shortcuts_are_listed(window) -> None:
+    keys = dict(window.all_shortcuts())
+    assert "F1" in keys and "Ctrl+E" in keys
+
+
+def _run_cli(args: list[str], env: dict[str, str], timeout: int = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cfx_desktop", *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def test_self_test_mode_exits_zero(subprocess_env) -> None:
+    result = _run_cli(["--self-test", "--device", "cpu"], subprocess_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 failed" in result.stdout
+
+
+def test_screenshot_mode_writes_png(subprocess_env, tmp_path: Path) -> None:
+    target = tmp_path / "main.png"
+    result = _run_cli(["--screenshot", str(target), "--size", "800x600"], subprocess_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unavailable_cuda_is_a_clear_cli_error(subprocess_env) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present, so --device cuda is valid here")
+    result = _run_cli(["--device", "cuda", "info"], subprocess_env)
+    assert result.returncode == 2
+    assert "no CUDA GPU is available" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,113 @@
+"""The one worker abstraction: results, progress, cancel, latest-wins, and errors that never crash the app."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from cfx_desktop.core.cancel import CancelToken
+from cfx_desktop.workers.pool import Job, JobError, LatestOnly, WorkerPool
+
+
+@pytest.fixture
+def pool(qtbot):
+    p = WorkerPool(max_threads=4)
+    yield p
+    p.shutdown()
+
+
+def _square(x: int, progress, cancel: CancelToken) -> int:
+    progress(0.5, "half")
+    return x * x
+
+
+def test_result_and_progress_arrive(qtbot, pool: WorkerPool) -> None:
+    job = Job(_square, 7, title="square")
+    progress: list[float] = []
+    job.signals.progress.connect(lambda f, m, p: progress.append(f))
+    with qtbot.waitSignal(job.signals.result, timeout=5000) as blocker:
+        pool.submit(job)
+    assert blocker.args == [49]
+    qtbot.waitUntil(lambda: pool.active_count == 0, timeout=5000)
+    assert progress == [0.5]
+
+
+def _spin(progress, cancel: CancelToken, started: threading.Event) -> str:
+    started.set()
+    for _ in range(2000):
+        cancel.raise_if_cancelled()
+        time.sleep(0.005)
+    return "ran to the end"
+
+
+def test_cancel_stops_a_running_job(qtbot, pool: WorkerPool) -> None:
+    started = threading.Event()
+    job = Job(_spin, started=started)
+    results: list[object] = []
+    job.signals.result.connect(results.append)
+    with qtbot.waitSignal(job.signals.cancelled, timeout=5000):
+        pool.submit(job)
+        assert started.wait(5)
+        t0 = time.perf_counter()
+        job.cancel()
+    assert time.perf_counter() - t0 < 1.0  # well before the 10 s the job would take
+    qtbot.waitUntil(lambda: pool.active_count == 0, timeout=5000)
+    assert results == []
+
+
+def _slow_echo(value: int, delay: float, progress, cancel: CancelToken) -> int:
+    end = time.perf_counter() + delay
+    while time.perf_counter() < end:
+        time.sleep(0.002)
+    return value  # deliberately ignores cancel: staleness must still be filtered
+
+
+def test_latest_request_wins(qtbot, pool: WorkerPool) -> None:
+    channel = LatestOnly(pool, "live")
+    delivered: list[int] = []
+    channel.result.connect(delivered.append)
+    # the first request finishes last, so a naive channel would deliver it after the newer ones
+    channel.request(_slow_echo, 1, 0.4)
+    channel.request(_slow_echo, 2, 0.2)
+    channel.request(_slow_echo, 3, 0.05)
+    qtbot.waitUntil(lambda: pool.active_count == 0, timeout=5000)
+    qtbot.wait(50)
+    assert delivered == [3]
+    assert channel.delivered == 1
+
+
+def _boom(progress, cancel) -> None:
+    raise ValueError("serum sodium must be a number")
+
+
+def test_exception_becomes_an_error_message(qtbot, pool: WorkerPool) -> None:
+    errors: list[JobError] = []
+    pool.job_failed.connect(errors.append)
+    job = Job(_boom, title="explain")
+    with qtbot.waitSignal(job.signals.finished, timeout=5000):
+        pool.submit(job)
+    assert len(errors) == 1
+    assert errors[0].title == "explain"
+    assert errors[0].message == "serum sodium must be a number"
+    assert "ValueError" in errors[0].details
+    # the pool still works afterwards
+    again = Job(_square, 3)
+    with qtbot.waitSignal(again.signals.result, timeout=5000) as blocker:
+        pool.submit(again)
+    assert blocker.args == [9]
+
+
+def test_stale_errors_are_not_reported(qtbot, pool: WorkerPool) -> None:
+    channel = LatestOnly(pool, "live")
+    errors: list[JobError] = []
+    channel.error.connect(errors.append)
+    pool.job_failed.connect(errors.append)
+    results: list[int] = []
+    channel.result.connect(results.append)
+    channel.request(lambda progress, cancel: (time.sleep(0.2), _boom(progress, cancel)))
+    channel.request(_slow_echo, 5, 0.01)
+    qtbot.waitUntil(lambda: pool.active_count == 0, timeout=5000)
+    qtbot.wait(50)
+    assert results == [5] and errors == []
