@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tab", help="tab to show first: patient or xray")
     parser.add_argument("files", nargs="*", type=Path, help="files to open at start (CSV or images)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for register in _REGISTRARS:
+    for register in _registrars():
         register(sub)
     return parser
 
@@ -66,7 +66,10 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-_REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = [_register_info]
+def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
+    from cfx_desktop.commands import tabular
+
+    return [_register_info, tabular.register, tabular.register_explain]
 
 
 

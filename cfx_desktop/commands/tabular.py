@@ -1,0 +1,204 @@
+"""``train-tabular`` and ``report-tabular``: train shipped patient models and write the comparison table."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import warnings
+from pathlib import Path
+
+from cfx_desktop.cli import UserError
+
+ARCHS = ["mlp", "bilstm", "nam", "lasso"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-tabular", help="train a patient model, evaluate it (5x5 CV) and write weights + card")
+    p.add_argument("--dataset", required=True, choices=["heart-failure", "heart-disease"])
+    p.add_argument("--model", required=True, choices=ARCHS + ["all"])
+    p.add_argument("--data", type=Path, help="CSV to train on (default: the development file in ../shared/data)")
+    p.add_argument("--exclude", nargs="*", default=[], metavar="FEATURE", help="features to leave out, e.g. time")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cv-repeats", type=int, default=5, help="repeats of 5-fold CV (0 skips CV)")
+    p.add_argument("--out", type=Path, help="weights folder (default: the shipped weights/)")
+    p.set_defaults(handler=train_tabular)
+
+    r = sub.add_parser("report-tabular", help="write docs/models.md from the shipped cards plus a logistic baseline")
+    r.add_argument("--out", type=Path, default=Path("docs/models.md"))
+    r.add_argument("--cv-repeats", type=int, default=5)
+    r.set_defaults(handler=report_tabular)
+
+
+def _command_line(args: argparse.Namespace, model: str) -> str:
+    parts = ["cfx-desktop", "train-tabular", "--dataset", args.dataset, "--model", model]
+    if args.exclude:
+        parts += ["--exclude", *args.exclude]
+    if args.data:
+        parts += ["--data", str(args.data)]
+    parts += ["--seed", str(args.seed), "--cv-repeats", str(args.cv_repeats)]
+    return shlex.join(parts)
+
+
+def train_tabular(args: argparse.Namespace) -> int:
+    from cfx_desktop.core.tabular import train
+    from cfx_desktop.core.tabular.data import CsvError
+
+    warnings.filterwarnings("ignore", category=UserWarning)
+    models = ARCHS if args.model == "all" else [args.model]
+    for model in models:
+        print(f"training {args.dataset} {model} (exclude: {', '.join(args.exclude) or 'none'}) ...", flush=True)
+        try:
+            card = train.train_and_save(
+                args.dataset, model, exclude=args.exclude, data=args.data, seed=args.seed,
+                cv_repeats=args.cv_repeats, out=args.out, command=_command_line(args, model),
+                progress=lambda f, m="", p=None: print(f"  {m}", file=sys.stderr, flush=True) if m.endswith("0/25") or "hold-out" in m else None,
+            )
+        except (CsvError, FileNotFoundError, ValueError) as exc:
+            raise UserError(str(exc)) from exc
+        print(f"  wrote {card['name']}: {card['metrics_summary']}; threshold {card['threshold']:.3f}", flush=True)
+    return 0
+
+
+def report_tabular(args: argparse.Namespace) -> int:
+    from cfx_desktop.core.tabular.report import write_models_table
+
+    text = write_models_table(args.out, cv_repeats=args.cv_repeats)
+    print(text)
+    return 0
+
+
+def register_explain(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("explain-patient", help="predict one patient and print counterfactuals")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--csv", type=Path, help="CSV of patients (with the model's feature columns)")
+    source.add_argument("--values", nargs="+", metavar="NAME=VALUE", help="a patient typed on the command line")
+    source.add_argument("--example", action="store_true", help="the built-in example patient")
+    p.add_argument("--row", type=int, default=0, help="0-based data row of --csv (default 0)")
+    p.add_argument("--model", default="heart-failure-no-time-mlp", help="shipped model name (see `cfx-desktop info`)")
+    p.add_argument("--method", default="sparse", choices=["baseline", "nearest", "sparse", "diverse"])
+    p.add_argument("--k", type=int, default=1, help="number of counterfactuals (default 1; 4 for diverse)")
+    p.add_argument("--lock", nargs="*", default=[], metavar="FEATURE", help="features that must not change")
+    p.add_argument("--unlock", nargs="*", default=[], metavar="FEATURE", help="lockable features allowed to change")
+    p.add_argument("--max-changes", type=int, help="at most this many features may change")
+    p.add_argument("--margin", type=float, default=0.0, help="required probability margin beyond the threshold")
+    p.add_argument("--reference", type=Path, help="reference cohort CSV for neighbour methods and plausibility "
+                   "(default: the model's training rows from ../shared/data when present)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=explain_patient)
+
+
+def _patient_from_args(args: argparse.Namespace, schema) -> "object":  # noqa: ANN001
+    import numpy as np
+
+    from cfx_desktop.core.tabular.data import load_csv
+    from cfx_desktop.core.tabular.schema import SchemaError
+
+    if args.example:
+        return schema.example_vector()
+    if args.values:
+        values = {}
+        for item in args.values:
+            if "=" not in item:
+                raise UserError(f"--values takes NAME=VALUE pairs, got {item!r}")
+            name, value = item.split("=", 1)
+            values[name.strip()] = value.strip()
+        unknown = [n for n in values if n not in schema.names]
+        if unknown:
+            raise UserError(f"unknown feature(s) {', '.join(unknown)}; this model uses {', '.join(schema.names)}")
+        patient = dict(schema.example)
+        missing = [n for n in schema.names if n not in values]
+        if missing:
+            raise UserError(f"--values is missing {', '.join(missing)} (use --example for the built-in example patient)")
+        patient.update(values)
+        try:
+            return schema.to_vector(patient)
+        except SchemaError as exc:
+            raise UserError(str(exc)) from exc
+    cohort = load_csv(args.csv, schema, allow_extra=True)
+    if not 0 <= args.row < len(cohort):
+        raise UserError(f"--row {args.row} is out of range: {args.csv} has {len(cohort)} patient rows (0-{len(cohort) - 1})")
+    row = cohort.X[args.row]
+    if np.isnan(row).any():
+        raise UserError(f"row {args.row} has missing values")
+    return row
+
+
+def _default_reference(model) -> "object":  # noqa: ANN001
+    """The model's own training rows when the real data is present (never shipped)."""
+    from cfx_desktop.core.tabular import train
+    from cfx_desktop.core.tabular.counterfactuals import Reference
+
+    card = model.card
+    try:
+        schema, cohort, _ = train.dev_cohort(card["dataset"], card.get("excluded_features") or [], None)
+    except (FileNotFoundError, KeyError, ValueError):
+        return None
+    train_idx, _ = train.holdout_split(cohort.y, card.get("seed", 0))
+    return Reference.build(model, cohort.X[train_idx], f"{card['data']['file']} (training rows)")
+
+
+def explain_patient(args: argparse.Namespace) -> int:
+    import json
+
+    from cfx_desktop.core.bundles import BundleError
+    from cfx_desktop.core.tabular.counterfactuals import Constraints, Reference, explain
+    from cfx_desktop.core.tabular.data import CsvError, load_csv
+    from cfx_desktop.core.tabular.models import load_model
+
+    try:
+        model = load_model(args.model)
+    except BundleError as exc:
+        raise UserError(str(exc)) from exc
+    schema = model.schema
+    for name in args.lock + args.unlock:
+        if name not in schema.names:
+            raise UserError(f"unknown feature {name!r} in --lock/--unlock; this model uses {', '.join(schema.names)}")
+    try:
+        x = _patient_from_args(args, schema)
+        reference = (Reference.build(model, load_csv(args.reference, schema, allow_extra=True, missing_ok=True).X, str(args.reference))
+                     if args.reference else _default_reference(model))
+    except CsvError as exc:
+        raise UserError(str(exc)) from exc
+    constraints = Constraints(locked=frozenset(args.lock), unlocked=frozenset(args.unlock),
+                              max_changes=args.max_changes, margin=args.margin)
+    k = args.k if args.k != 1 or args.method != "diverse" else 4
+    result = explain(model, x, constraints, k=k, method=args.method, reference=reference)
+    p = float(model.predict_proba(x)[0])
+    label = int(p >= model.threshold)
+    payload = {
+        "patient": schema.to_patient(x),
+        "prediction": {"probability": p, "threshold": model.threshold, "label": label,
+                       "outcome": schema.outcome_words[label]},
+        "model": model.name,
+        "method": args.method,
+        "counterfactuals": [
+            {
+                "values": schema.to_patient(cf.values),
+                "changes": [{"feature": c.feature, "from": c.before, "to": c.after} for c in cf.changes],
+                "probability": cf.probability,
+                "metrics": {k2: float(v) for k2, v in cf.metrics.items()},
+                "summary": cf.summary(schema.outcome_words[1 - label]),
+            }
+            for cf in result
+        ],
+        "seconds": result.seconds,
+    }
+    if result.reason:
+        payload["reason"] = result.reason
+    if args.json:
+        print(json.dumps(payload, indent=2, default=float))
+        return 0
+    print(f"model: {model.name} ({model.card.get('label', '')})")
+    print(f"prediction: p({schema.target_label}) = {p:.3f} (threshold {model.threshold:.3f}) -> {schema.outcome_words[label]}")
+    if not result:
+        print(f"no counterfactual: {result.reason}")
+        return 0
+    for i, cf in enumerate(result, 1):
+        print(f"counterfactual {i} ({cf.method}): new p = {cf.probability:.3f}")
+        for c in cf.changes:
+            delta = f" ({c.delta:+g} {c.unit})" if c.delta is not None else ""
+            print(f"  {c.feature}: {c.before} -> {c.after}{delta}")
+        shown = ", ".join(f"{k2} {v:.2f}" for k2, v in cf.metrics.items())
+        print(f"  metrics: {shown}")
+    return 0

@@ -1,0 +1,1 @@
+"""Patient-side core: schemas, CSV loading, the four models, training, attributions, counterfactuals."""

@@ -1,0 +1,272 @@
+"""Feature schemas: what each clinical input is, its unit, its plausible range and whether it may change.
+
+Why this carries so much: the form, the CSV validator, the models' preprocessing and the counterfactual
+constraints all read the same `Feature`, so a range or an immutability rule is stated once. Patients are plain
+dicts of clinical values (categorical and labelled binary features by their code, e.g. ``"ATA"`` or ``"M"``);
+models and search work on float vectors in schema order with categories as indices.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any, Mapping
+
+import numpy as np
+
+
+class Kind(str, Enum):
+    BINARY = "binary"
+    INTEGER = "integer"
+    CONTINUOUS = "continuous"
+    CATEGORICAL = "categorical"
+
+
+class Mutability(str, Enum):
+    IMMUTABLE = "immutable"  # never changed by a counterfactual and cannot be unlocked (age, sex)
+    MUTABLE = "mutable"  # may change; the user can lock it
+    LOCKABLE = "lockable"  # could change but is locked by default (a diagnosis, follow-up time); the user may unlock
+
+
+class Direction(str, Enum):
+    ANY = "any"
+    INCREASE = "increase-only"
+    DECREASE = "decrease-only"
+
+
+class SchemaError(ValueError):
+    """A value does not fit its feature (unknown category, outside the clinical range, not a number)."""
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    label: str
+    kind: Kind
+    min: float = 0.0
+    max: float = 1.0
+    unit: str = ""
+    step: float = 1.0
+    decimals: int = 0
+    mutability: Mutability = Mutability.MUTABLE
+    direction: Direction = Direction.ANY
+    description: str = ""
+    categories: tuple[str, ...] = ()  # categorical codes, or (label for 0, label for 1) of a labelled binary
+    zero_is_missing: bool = False  # e.g. Cholesterol 0 in heart.csv means "not measured"
+
+    @property
+    def is_discrete(self) -> bool:
+        return self.kind in (Kind.BINARY, Kind.CATEGORICAL, Kind.INTEGER)
+
+    @property
+    def n_levels(self) -> int:
+        if self.kind == Kind.CATEGORICAL:
+            return len(self.categories)
+        return 2 if self.kind == Kind.BINARY else 0
+
+    def encode(self, value: Any) -> float:
+        """A clinical value (number or code) -> the float used in vectors; raises `SchemaError`."""
+        if self.kind == Kind.CATEGORICAL or (self.kind == Kind.BINARY and self.categories):
+            text = str(value).strip()
+            if text in self.categories:
+                return float(self.categories.index(text))
+            if self.kind == Kind.BINARY and text in {"0", "1", "0.0", "1.0"}:
+                return float(int(float(text)))
+            if isinstance(value, (int, float, np.integer, np.floating)) and float(value).is_integer() and 0 <= value < self.n_levels:
+                return float(value)
+            raise SchemaError(f"{self.name}: {value!r} is not one of {', '.join(self.categories)}")
+        try:
+            number = float(value)
+        except (TypeError, ValueError) as exc:
+            raise SchemaError(f"{self.name}: {value!r} is not a number") from exc
+        if math.isnan(number) or math.isinf(number):
+            raise SchemaError(f"{self.name}: value is missing (NaN)")
+        if self.kind == Kind.BINARY and number not in (0.0, 1.0):
+            raise SchemaError(f"{self.name}: {value!r} must be 0 or 1")
+        return number
+
+    def check_range(self, number: float) -> None:
+        if self.kind == Kind.CATEGORICAL:
+            if not (0 <= number < self.n_levels and float(number).is_integer()):
+                raise SchemaError(f"{self.name}: category index {number} out of range")
+            return
+        if number < self.min or number > self.max:
+            unit = f" {self.unit}" if self.unit else ""
+            raise SchemaError(
+                f"{self.name}: {self.format(number)}{unit} is outside the clinical range "
+                f"{self.format(self.min)}-{self.format(self.max)}{unit}"
+            )
+
+    def decode(self, number: float) -> Any:
+        """Vector float -> clinical value for display and JSON (codes for categorical/labelled binary).
+
+        NaN (a declared-missing value such as an unmeasured cholesterol) decodes to None."""
+        if math.isnan(number):
+            return None
+        if self.kind == Kind.CATEGORICAL or (self.kind == Kind.BINARY and self.categories):
+            return self.categories[int(round(number))]
+        if self.kind in (Kind.BINARY, Kind.INTEGER):
+            return int(round(number))
+        return round(float(number), self.decimals)
+
+    def format(self, number: float) -> str:
+        value = self.decode(number)
+        if value is None:
+            return "missing"
+        if isinstance(value, float):
+            return f"{value:.{self.decimals}f}"
+        return str(value)
+
+    def snap(self, number: float) -> float:
+        """Nearest value the form can hold: clipped to the range, rounded to the kind's grid."""
+        if self.kind == Kind.CATEGORICAL:
+            return float(min(max(round(number), 0), self.n_levels - 1))
+        number = min(max(number, self.min), self.max)
+        if self.kind == Kind.BINARY:
+            return float(number >= 0.5)
+        if self.kind == Kind.INTEGER:
+            return float(round(number))
+        return round(number, self.decimals)
+
+
+@dataclass(frozen=True)
+class Schema:
+    name: str
+    title: str
+    features: tuple[Feature, ...]
+    target: str
+    target_label: str  # what probability 1 means, in words
+    outcome_words: tuple[str, str]  # (favourable, unfavourable) class names for the UI
+    csv_file: str
+    example: Mapping[str, Any] = field(default_factory=dict)
+    example_label: str = ""
+    ignored: tuple[str, ...] = ()  # columns a CSV may carry that this schema deliberately leaves out
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def __getitem__(self, name: str) -> Feature:
+        for feature in self.features:
+            if feature.name == name:
+                return feature
+        raise KeyError(name)
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+    def without(self, *names: str) -> Schema:
+        """The same schema minus some features (e.g. the follow-up ``time``)."""
+        keep = tuple(f for f in self.features if f.name not in names)
+        example = {k: v for k, v in self.example.items() if k not in names}
+        suffix = "-no-" + "-".join(names)
+        return replace(self, name=self.name + suffix, features=keep, example=example, ignored=self.ignored + names)
+
+    def to_vector(self, patient: Mapping[str, Any], check_range: bool = True) -> np.ndarray:
+        missing = [n for n in self.names if n not in patient]
+        if missing:
+            raise SchemaError(f"missing value for {', '.join(missing)}")
+        values = []
+        for feature in self.features:
+            number = feature.encode(patient[feature.name])
+            if check_range:
+                feature.check_range(number)
+            values.append(number)
+        return np.asarray(values, dtype=np.float64)
+
+    def to_patient(self, vector: np.ndarray) -> dict[str, Any]:
+        return {f.name: f.decode(float(v)) for f, v in zip(self.features, vector)}
+
+    def example_vector(self) -> np.ndarray:
+        return self.to_vector(self.example)
+
+
+def _binary(name: str, label: str, description: str, **kw: Any) -> Feature:
+    return Feature(name, label, Kind.BINARY, 0, 1, description=description, **kw)
+
+
+HEART_FAILURE = Schema(
+    name="heart-failure",
+    title="Heart failure clinical records",
+    target="DEATH_EVENT",
+    target_label="death during follow-up",
+    outcome_words=("survival", "death"),
+    csv_file="heart_failure_clinical_records_dataset.csv",
+    features=(
+        Feature("age", "Age", Kind.INTEGER, 18, 110, "years", mutability=Mutability.IMMUTABLE,
+                description="Age of the patient"),
+        _binary("anaemia", "Anaemia", "Decrease of red blood cells or haemoglobin", direction=Direction.DECREASE),
+        Feature("creatinine_phosphokinase", "Creatinine phosphokinase", Kind.INTEGER, 10, 10000, "mcg/L", step=10,
+                description="Level of the CPK enzyme in the blood"),
+        _binary("diabetes", "Diabetes", "Whether the patient has diabetes (locked by default: rarely reversible)",
+                mutability=Mutability.LOCKABLE),
+        Feature("ejection_fraction", "Ejection fraction", Kind.INTEGER, 5, 85, "%",
+                description="Percentage of blood leaving the heart at each contraction"),
+        _binary("high_blood_pressure", "High blood pressure", "Whether the patient has hypertension",
+                direction=Direction.DECREASE),
+        Feature("platelets", "Platelets", Kind.CONTINUOUS, 10_000, 1_000_000, "kiloplatelets/mL", step=1000,
+                decimals=0, description="Platelets in the blood"),
+        Feature("serum_creatinine", "Serum creatinine", Kind.CONTINUOUS, 0.2, 15.0, "mg/dL", step=0.1, decimals=2,
+                description="Level of serum creatinine in the blood"),
+        Feature("serum_sodium", "Serum sodium", Kind.INTEGER, 100, 160, "mEq/L",
+                description="Level of serum sodium in the blood"),
+        Feature("sex", "Sex", Kind.BINARY, 0, 1, mutability=Mutability.IMMUTABLE, categories=("female", "male"),
+                description="Woman or man (0 = female, 1 = male in the CSV)"),
+        _binary("smoking", "Smoking", "Whether the patient smokes (a counterfactual may only stop it)",
+                direction=Direction.DECREASE),
+        Feature("time", "Follow-up period", Kind.INTEGER, 1, 400, "days", mutability=Mutability.LOCKABLE,
+                description="Follow-up period; not a patient characteristic, and only known afterwards"),
+    ),
+    example={
+        "age": 65, "anaemia": 0, "creatinine_phosphokinase": 250, "diabetes": 0, "ejection_fraction": 25,
+        "high_blood_pressure": 1, "platelets": 262000, "serum_creatinine": 1.9, "serum_sodium": 133,
+        "sex": "male", "smoking": 0, "time": 100,
+    },
+    example_label="Example patient (not a real person): 65-year-old man, low ejection fraction, raised creatinine",
+)
+
+HEART_FAILURE_NO_TIME = HEART_FAILURE.without("time")
+
+HEART_DISEASE = Schema(
+    name="heart-disease",
+    title="Heart disease (heart.csv)",
+    target="HeartDisease",
+    target_label="heart disease",
+    outcome_words=("no heart disease", "heart disease"),
+    csv_file="heart.csv",
+    features=(
+        Feature("Age", "Age", Kind.INTEGER, 18, 100, "years", mutability=Mutability.IMMUTABLE),
+        Feature("Sex", "Sex", Kind.BINARY, 0, 1, categories=("F", "M"), mutability=Mutability.IMMUTABLE),
+        Feature("ChestPainType", "Chest pain type", Kind.CATEGORICAL, categories=("TA", "ATA", "NAP", "ASY"),
+                mutability=Mutability.LOCKABLE,
+                description="TA typical angina, ATA atypical angina, NAP non-anginal pain, ASY asymptomatic"),
+        Feature("RestingBP", "Resting blood pressure", Kind.INTEGER, 60, 250, "mm Hg", zero_is_missing=True),
+        Feature("Cholesterol", "Serum cholesterol", Kind.INTEGER, 60, 700, "mg/dL", zero_is_missing=True,
+                description="0 in heart.csv means not measured and is treated as missing"),
+        Feature("FastingBS", "Fasting blood sugar > 120 mg/dL", Kind.BINARY, 0, 1),
+        Feature("RestingECG", "Resting ECG", Kind.CATEGORICAL, categories=("Normal", "ST", "LVH"),
+                mutability=Mutability.LOCKABLE),
+        Feature("MaxHR", "Maximum heart rate", Kind.INTEGER, 50, 230, "bpm"),
+        Feature("ExerciseAngina", "Exercise-induced angina", Kind.BINARY, 0, 1, categories=("N", "Y"),
+                mutability=Mutability.LOCKABLE),
+        Feature("Oldpeak", "ST depression (oldpeak)", Kind.CONTINUOUS, -3.0, 7.0, "mm", step=0.1, decimals=1),
+        Feature("ST_Slope", "ST slope", Kind.CATEGORICAL, categories=("Up", "Flat", "Down"),
+                mutability=Mutability.LOCKABLE),
+    ),
+    example={
+        "Age": 58, "Sex": "M", "ChestPainType": "ASY", "RestingBP": 140, "Cholesterol": 230, "FastingBS": 0,
+        "RestingECG": "Normal", "MaxHR": 120, "ExerciseAngina": "Y", "Oldpeak": 1.5, "ST_Slope": "Flat",
+    },
+    example_label="Example patient (not a real person): 58-year-old man with exercise angina",
+)
+
+SCHEMAS: dict[str, Schema] = {s.name: s for s in (HEART_FAILURE, HEART_FAILURE_NO_TIME, HEART_DISEASE)}
+DATASETS = {"heart-failure": HEART_FAILURE, "heart-disease": HEART_DISEASE}
+
+
+def get_schema(name: str) -> Schema:
+    try:
+        return SCHEMAS[name]
+    except KeyError as exc:
+        raise SchemaError(f"unknown schema {name!r}; known: {', '.join(SCHEMAS)}") from exc

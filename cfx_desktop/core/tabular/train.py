@@ -1,0 +1,302 @@
+"""Training and evaluation of the patient models; writes shipped bundles with full model cards.
+
+Protocol (every choice made on training data only):
+* 5x5 repeated stratified CV on the development data for the comparison table; inside each training fold an
+  inner stratified 20% split drives early stopping and the decision threshold (max balanced accuracy).
+* The shipped model is trained on a stratified 80% of the development data with the same inner split, and its
+  card reports the untouched 20% as validation metrics. For heart disease the development data is the
+  train/validation split (ml4h2), so the official test split is never read.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
+
+from cfx_desktop.core import bundles
+from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
+from cfx_desktop.core.hashing import sha256_file
+from cfx_desktop.core.metrics import binary_metrics, choose_threshold, summarise
+from cfx_desktop.core.tabular.data import Cohort, load_dataset
+from cfx_desktop.core.tabular.models.base import TabularNet
+from cfx_desktop.core.tabular.models.lasso import set_linear
+from cfx_desktop.core.tabular.models.registry import LABELS, build_net, model_name
+from cfx_desktop.core.tabular.schema import DATASETS, Schema
+
+DEV_FILES = {"heart-failure": "heart_failure_clinical_records_dataset.csv", "heart-disease": "ml4h2_task1_train_val_split.csv"}
+LICENCES = {
+    "heart-failure": (
+        "CC BY 4.0",
+        "Heart failure clinical records: Chicco D, Jurman G (2020) BMC Med Inform Decis Mak 20:16; "
+        "original data Ahmad T et al. (2017); UCI Machine Learning Repository dataset 519.",
+    ),
+    "heart-disease": (
+        "ODbL v1.0",
+        "Heart Failure Prediction Dataset, fedesoriano (2021), Kaggle, from the UCI Cleveland, Hungarian, "
+        "Switzerland, Long Beach VA and Statlog heart sets; train/validation split of ArthGV/ml4h_2.",
+    ),
+}
+WHY_NO_TIME = (
+    "`time` is the follow-up period, known only after the outcome and strongly tied to it (patients who died "
+    "were followed for less time). It is not a patient characteristic and cannot be acted on, so the app's "
+    "default model leaves it out; the with-time models are shipped for comparison with the literature."
+)
+
+
+@dataclass(frozen=True)
+class Hyper:
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    epochs: int = 400
+    patience: int = 40
+    batch_size: int = 64
+    output_penalty: float = 0.0
+
+
+HYPER = {
+    "mlp": Hyper(lr=1e-3, weight_decay=1e-4, epochs=400, patience=40),
+    "bilstm": Hyper(lr=3e-3, weight_decay=1e-4, epochs=200, patience=25),
+    "nam": Hyper(lr=3e-3, weight_decay=1e-5, epochs=300, patience=30, output_penalty=1e-3),
+    "lasso": Hyper(),
+}
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2**32))
+
+
+def _probabilities(net: TabularNet, X: np.ndarray) -> np.ndarray:
+    net.eval()
+    with torch.inference_mode():
+        return torch.sigmoid(net(torch.as_tensor(X, dtype=torch.float32))).numpy().astype(np.float64)
+
+
+def _fit_lasso(net: TabularNet, X: np.ndarray, y: np.ndarray, seed: int) -> dict[str, Any]:
+    with torch.inference_mode():
+        encoded = net.pre(torch.as_tensor(X, dtype=torch.float32)).numpy()
+    folds = min(5, int(np.bincount(y).min()))
+    search = LogisticRegressionCV(
+        Cs=np.logspace(-2.5, 1, 15), l1_ratios=(1.0,), solver="liblinear", class_weight="balanced",
+        scoring="roc_auc", cv=max(folds, 2), random_state=seed, max_iter=2000, use_legacy_attributes=False,
+    ).fit(encoded, y)
+    coef = np.asarray(search.coef_).reshape(-1)
+    intercept = float(np.asarray(search.intercept_).reshape(-1)[0])
+    set_linear(net.body, coef, intercept)
+    return {"C": float(np.asarray(search.C_).reshape(-1)[0]), "nonzero": int((coef != 0).sum())}
+
+
+def _fit_torch(net: TabularNet, hyper: Hyper, X_tr, y_tr, X_va, y_va, cancel: CancelToken) -> dict[str, Any]:
+    Xt = torch.as_tensor(X_tr, dtype=torch.float32)
+    yt = torch.as_tensor(y_tr, dtype=torch.float32)
+    Xv = torch.as_tensor(X_va, dtype=torch.float32)
+    yv = torch.as_tensor(y_va, dtype=torch.float32)
+    pos_weight = torch.tensor((y_tr == 0).sum() / max((y_tr == 1).sum(), 1), dtype=torch.float32)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    optimiser = torch.optim.Adam(net.body.parameters(), lr=hyper.lr, weight_decay=hyper.weight_decay)
+    best_loss, best_state, best_epoch, stale = np.inf, None, 0, 0
+    n = len(Xt)
+    for epoch in range(hyper.epochs):
+        cancel.raise_if_cancelled()
+        net.train()
+        order = torch.randperm(n)
+        for start in range(0, n, hyper.batch_size):
+            idx = order[start : start + hyper.batch_size]
+            optimiser.zero_grad()
+            encoded = net.pre(Xt[idx])
+            logits = net.body(encoded).reshape(-1)
+            loss = loss_fn(logits, yt[idx])
+            if hyper.output_penalty:
+                loss = loss + hyper.output_penalty * net.body.contributions(encoded).pow(2).mean()
+            loss.backward()
+            optimiser.step()
+        net.eval()
+        with torch.inference_mode():
+            val_loss = float(loss_fn(net(Xv), yv))
+        if val_loss < best_loss - 1e-5:
+            best_loss, best_epoch, stale = val_loss, epoch + 1, 0
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        else:
+            stale += 1
+            if stale >= hyper.patience:
+                break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    net.eval()
+    return {"epochs": best_epoch, "val_loss": best_loss}
+
+
+def fit(
+    architecture: str, schema: Schema, X: np.ndarray, y: np.ndarray, seed: int = 0,
+    cancel: CancelToken = NEVER_CANCELLED, hyper: Hyper | None = None,
+) -> tuple[TabularNet, float, dict[str, Any]]:
+    """Train one model on (X, y): inner 20% split for early stopping and the threshold."""
+    _seed_everything(seed)
+    X_tr, X_va, y_tr, y_va = train_test_split(X, y, test_size=0.2, stratify=y, random_state=seed)
+    net = build_net(architecture, schema)
+    net.pre.fit(X_tr)
+    if architecture == "lasso":
+        info = _fit_lasso(net, X_tr, y_tr, seed)
+    else:
+        info = _fit_torch(net, hyper or HYPER[architecture], X_tr, y_tr, X_va, y_va, cancel)
+    threshold = choose_threshold(y_va, _probabilities(net, X_va))
+    info["threshold"] = threshold
+    return net, threshold, info
+
+
+def logistic_baseline(schema: Schema, X: np.ndarray, y: np.ndarray, seed: int) -> tuple[Callable[[np.ndarray], np.ndarray], float]:
+    """Plain L2 logistic regression (class-weighted) on the same preprocessing: the comparison row."""
+    X_tr, X_va, y_tr, y_va = train_test_split(X, y, test_size=0.2, stratify=y, random_state=seed)
+    pre = build_net("lasso", schema).pre.fit(X_tr)
+
+    def encode(A: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return pre(torch.as_tensor(A, dtype=torch.float32)).numpy()
+
+    model = LogisticRegression(class_weight="balanced", max_iter=2000).fit(encode(X_tr), y_tr)
+    threshold = choose_threshold(y_va, model.predict_proba(encode(X_va))[:, 1])
+    return (lambda A: model.predict_proba(encode(A))[:, 1]), threshold
+
+
+def cross_validate(
+    architecture: str, schema: Schema, X: np.ndarray, y: np.ndarray, *, splits: int = 5, repeats: int = 5,
+    seed: int = 0, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED,  # noqa: ANN001
+) -> dict[str, Any]:
+    folds = []
+    cv = RepeatedStratifiedKFold(n_splits=splits, n_repeats=repeats, random_state=seed)
+    total = splits * repeats
+    for k, (train_idx, test_idx) in enumerate(cv.split(X, y)):
+        cancel.raise_if_cancelled()
+        if architecture == "logistic":
+            predict, threshold = logistic_baseline(schema, X[train_idx], y[train_idx], seed + k)
+            p = predict(X[test_idx])
+        else:
+            net, threshold, _ = fit(architecture, schema, X[train_idx], y[train_idx], seed + k, cancel)
+            p = _probabilities(net, X[test_idx])
+        folds.append(binary_metrics(y[test_idx], p, threshold))
+        progress((k + 1) / total, f"{architecture} fold {k + 1}/{total}")
+    return {"protocol": f"{repeats}x{splits} repeated stratified CV, seed {seed}, on {len(y)} rows", **summarise(folds)}
+
+
+def dev_cohort(dataset: str, exclude: list[str], data: str | Path | None) -> tuple[Schema, Cohort, Path]:
+    schema = DATASETS[dataset]
+    if exclude:
+        unknown = [e for e in exclude if e not in schema.names]
+        if unknown:
+            raise ValueError(f"cannot exclude unknown feature(s) {', '.join(unknown)}")
+        schema = schema.without(*exclude)
+    from cfx_desktop import paths
+
+    path = Path(data) if data else paths.data_file(DEV_FILES[dataset])
+    if path is None:
+        raise FileNotFoundError(f"{DEV_FILES[dataset]} not found in ../shared/data; pass --data PATH or set CFX_DATA_DIR")
+    cohort = load_dataset(schema, path)
+    return schema, cohort, path
+
+
+def holdout_split(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The stratified 80/20 split used for every shipped patient model and the counterfactual benchmark."""
+    index = np.arange(len(y))
+    train, valid = train_test_split(index, test_size=0.2, stratify=y, random_state=seed)
+    return np.sort(train), np.sort(valid)
+
+
+def reference_stats(schema: Schema, X: np.ndarray) -> dict[str, dict[str, float]]:
+    """Per-feature summary statistics of the training rows (not the rows themselves): the counterfactual
+    search scales distances by MAD and the app keeps suggestions inside the observed 1st-99th percentiles
+    even on a fresh install with no data."""
+    stats = {}
+    for j, feature in enumerate(schema.features):
+        column = X[:, j][~np.isnan(X[:, j])]
+        median = float(np.median(column))
+        mad = float(1.4826 * np.median(np.abs(column - median)))
+        if mad <= 0:  # binary features and spiky columns: fall back to the standard deviation
+            mad = float(column.std()) or 1.0
+        stats[feature.name] = {
+            "median": median, "mad": mad, "p01": float(np.percentile(column, 1)), "p99": float(np.percentile(column, 99)),
+            "min": float(column.min()), "max": float(column.max()),
+        }
+    return stats
+
+
+def _fmt(summary: dict[str, Any], name: str) -> str:
+    return f"{summary[name]['mean']:.3f} +- {summary[name]['sd']:.3f}"
+
+
+def train_and_save(
+    dataset: str, architecture: str, *, exclude: list[str] | None = None, data: str | Path | None = None,
+    seed: int = 0, cv_repeats: int = 5, out: Path | None = None, command: str = "",
+    progress=no_progress, cancel: CancelToken = NEVER_CANCELLED,  # noqa: ANN001
+) -> dict[str, Any]:
+    exclude = exclude or []
+    schema, cohort, path = dev_cohort(dataset, exclude, data)
+    X, y = cohort.X, cohort.y
+    assert y is not None
+    train_idx, valid_idx = holdout_split(y, seed)
+    net, threshold, info = fit(architecture, schema, X[train_idx], y[train_idx], seed, cancel)
+    holdout = binary_metrics(y[valid_idx], _probabilities(net, X[valid_idx]), threshold)
+    progress(0.1, "hold-out model trained")
+    cv = None
+    if cv_repeats > 0:
+        cv = cross_validate(architecture, schema, X, y, repeats=cv_repeats, seed=seed,
+                            progress=lambda f, m="", p=None: progress(0.1 + 0.9 * f, m), cancel=cancel)
+    licence, attribution = LICENCES[dataset]
+    name = model_name(schema, architecture)
+    summary = f"validation ROC AUC {holdout['roc_auc']:.3f}"
+    if cv:
+        summary += f"; {cv_repeats}x5 CV ROC AUC {_fmt(cv, 'roc_auc')}"
+    card: dict[str, Any] = {
+        "name": name,
+        "task": f"{schema.title}: probability of {schema.target_label} ({schema.target} = 1)",
+        "label": f"{LABELS[architecture]} ({schema.title}{', without ' + ', '.join(exclude) if exclude else ''})",
+        "schema": schema.name,
+        "dataset": dataset,
+        "architecture": architecture,
+        "architecture_args": _architecture_args(architecture),
+        "features": schema.names,
+        "excluded_features": exclude,
+        "why_excluded": WHY_NO_TIME if "time" in exclude else None,
+        "preprocessing": "inside the model: median imputation of missing values, log1p for heavy-tailed "
+                         "non-negative features (skew > 2), z-scores, one-hot for categorical features",
+        "reference_stats": reference_stats(schema, X[train_idx]),
+        "threshold": threshold,
+        "threshold_rule": "maximises balanced accuracy on an inner stratified 20% validation split of the training data",
+        "training": {**info, "hyperparameters": HYPER[architecture].__dict__, "class_weighting": "pos_weight = n_neg / n_pos"
+                     if architecture != "lasso" else "class_weight=balanced; C by 5-fold inner CV (ROC AUC)"},
+        "data": {
+            "file": path.name,
+            "sha256": sha256_file(path),
+            "rows": int(len(y)),
+            "positives": int(y.sum()),
+            "split": f"stratified 80/20 hold-out of the {len(y)} development rows, seed {seed}: trained on "
+                     f"{len(train_idx)} (with an inner 20% for early stopping and threshold), validated on {len(valid_idx)}",
+            "validation_rows": valid_idx.tolist(),
+        },
+        "seed": seed,
+        "command": command,
+        "metrics": {"validation": holdout, "cv": cv},
+        "metrics_summary": summary,
+        "licence": licence,
+        "attribution": attribution,
+        "environment": {"torch": torch.__version__, "python": platform.python_version()},
+        "created": _dt.date.today().isoformat(),
+    }
+    bundles.save(name, net.state_dict(), card, out)
+    return card
+
+
+def _architecture_args(architecture: str) -> dict[str, Any]:
+    return {
+        "mlp": {"hidden": [64, 32, 16], "dropout": 0.5},
+        "bilstm": {"embed": 8, "hidden": 24, "bidirectional": True, "pooling": "mean+max"},
+        "nam": {"hidden": [32, 16], "feature_dropout": 0.05},
+        "lasso": {"penalty": "l1"},
+    }[architecture]
