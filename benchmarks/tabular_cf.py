@@ -1,0 +1,246 @@
+"""Counterfactual benchmark on heart failure (without time): our methods vs the seed baseline vs dice-ml.
+
+Protocol: the shipped MLP and BiLSTM; the stratified 80/20 split (seed 0) their cards record; reference
+patients = the 80% training rows; every validation patient the model predicts to die is explained. Same
+constraints for every method: age and sex immutable, diabetes locked (lockable, locked by default), anaemia,
+high blood pressure and smoking decrease-only, clinical ranges. dice-ml gets the same model (its 0.5 boundary
+shifted to our threshold), features_to_vary and permitted ranges.
+
+Run: python -m benchmarks.tabular_cf  (needs ../shared/data; dice-ml from the `bench` extra is optional)
+Writes benchmarks/results/tabular_cf.json and the table in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # dice-ml's progress bars would drown the log
+
+from benchmarks.common import machine, write_doc_section, write_json
+from cfx_desktop.core.tabular import train
+from cfx_desktop.core.tabular.counterfactuals import Constraints, Reference, explain
+from cfx_desktop.core.tabular.counterfactuals import baseline_nn
+from cfx_desktop.core.tabular.counterfactuals.constraints import changed_mask
+from cfx_desktop.core.tabular.counterfactuals.context import SearchContext
+from cfx_desktop.core.tabular.counterfactuals.metrics import diversity, plausibility
+from cfx_desktop.core.tabular.models import TabularModel, load_model
+from cfx_desktop.core.tabular.schema import Direction, Kind
+
+MODELS = ["heart-failure-no-time-mlp", "heart-failure-no-time-bilstm"]
+
+
+def _score(model: TabularModel, reference: Reference, x: np.ndarray, cfs: list[np.ndarray], constraints: Constraints) -> dict[str, Any]:
+    ctx = SearchContext.build(model, x, constraints, reference)
+    rows = []
+    for v in cfs:
+        p = float(model.predict_proba(v)[0])
+        immutable_changed = bool(changed_mask(x, v)[[model.schema.index("age"), model.schema.index("sex")]].any())
+        row = {
+            "valid": float(ctx.is_valid(p)),
+            "violations": float(bool(constraints.violations(model.schema, x, v, check_grid=False))),
+            "changes_age_or_sex": float(immutable_changed),
+            "l0": float(changed_mask(x, v).sum()),
+            "mad_l1": ctx.distance(v),
+        }
+        row.update(plausibility(ctx, v, reference))
+        rows.append(row)
+    return {"rows": rows, "diversity": diversity(ctx, list(cfs)) if len(cfs) > 1 else None}
+
+
+def _ours(method: str, k: int) -> Callable:
+    def run(model, reference, x, constraints):  # noqa: ANN001, ANN202
+        return [cf.values for cf in explain(model, x, constraints, k=k, method=method, reference=reference)]
+    return run
+
+
+def _baseline_raw(on_true_survivors: bool) -> Callable:
+    """The seed's method unfiltered (its faithful output, violations included), for the comparison."""
+    def run(model, reference, x, constraints):  # noqa: ANN001, ANN202
+        if on_true_survivors:
+            candidates = reference.X[reference_labels == 0]
+        else:
+            candidates = reference.predicted(0)
+        return [baseline_nn.hamming_nearest(x, candidates)]
+    return run
+
+
+reference_labels: np.ndarray = np.array([])
+
+
+def _dice(method: str, k: int, train_X: np.ndarray, train_y: np.ndarray, model: TabularModel) -> Callable | None:
+    try:
+        import dice_ml
+        import pandas as pd
+        from raiutils.exceptions import UserConfigValidationException
+    except ImportError:
+        return None
+    schema = model.schema
+    binary = [f.name for f in schema.features if f.kind == Kind.BINARY]
+    continuous = [f.name for f in schema.features if f.kind in (Kind.INTEGER, Kind.CONTINUOUS)]
+
+    def frame(X: np.ndarray) -> "pd.DataFrame":
+        df = pd.DataFrame(X, columns=schema.names)
+        for b in binary:  # dice-ml treats these as categories; pandas 3 needs them as strings from the start
+            df[b] = df[b].astype(int).astype(str)
+        return df
+
+    class Wrapped:
+        """Our model, its probability shifted so that dice-ml's fixed 0.5 boundary equals our threshold."""
+
+        def predict_proba(self, X):  # noqa: ANN001, ANN202
+            values = torch.as_tensor(X[schema.names].astype(float).to_numpy(), dtype=torch.float32)
+            with torch.inference_mode():
+                logit = model.logits(values).cpu().numpy() - model.threshold_logit
+            p = 1 / (1 + np.exp(-logit))
+            return np.c_[1 - p, p]
+
+        def predict(self, X):  # noqa: ANN001, ANN202
+            return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+    data_frame = frame(train_X)
+    data_frame["DEATH_EVENT"] = train_y
+    data = dice_ml.Data(dataframe=data_frame, continuous_features=continuous, outcome_name="DEATH_EVENT")
+    explainer = dice_ml.Dice(data, dice_ml.Model(model=Wrapped(), backend="sklearn"), method=method)
+
+    def run(model_, reference, x, constraints):  # noqa: ANN001, ANN202
+        vary = [f.name for f in schema.features if not constraints.is_frozen(schema, f.name)]
+        permitted = {}
+        for f in schema.features:
+            if f.name not in vary:
+                continue
+            direction = constraints.direction(schema, f.name)
+            j = schema.index(f.name)
+            if f.kind == Kind.BINARY:
+                if direction == Direction.DECREASE:
+                    permitted[f.name] = [str(v) for v in range(0, int(x[j]) + 1)]
+                continue
+            low, high = float(train_X[:, j].min()), float(train_X[:, j].max())  # dice-ml refuses ranges beyond its data
+            if direction == Direction.DECREASE:
+                high = min(high, x[j])
+            if direction == Direction.INCREASE:
+                low = max(low, x[j])
+            permitted[f.name] = [low, high]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                result = explainer.generate_counterfactuals(frame(x[None]), total_CFs=k, desired_class="opposite",
+                                                            features_to_vary=vary, permitted_range=permitted, verbose=False)
+            except UserConfigValidationException:  # dice-ml's way of saying "none found": no coverage
+                return []
+        cfs = result.cf_examples_list[0].final_cfs_df
+        if cfs is None or len(cfs) == 0:
+            return []
+        return list(cfs[schema.names].astype(float).to_numpy())
+
+    return run
+
+
+def summarise(per_patient: list[dict[str, Any]], seconds: list[float], n: int) -> dict[str, Any]:
+    rows = [r for p in per_patient for r in p["rows"]]
+    mean = lambda key: float(np.mean([r[key] for r in rows if key in r])) if rows else None  # noqa: E731
+    div = [p["diversity"] for p in per_patient if p["diversity"] is not None]
+    return {
+        "patients": n,
+        "coverage": sum(1 for p in per_patient if p["rows"]) / n,
+        "validity": mean("valid"),
+        "violations": mean("violations"),
+        "changes_age_or_sex": mean("changes_age_or_sex"),
+        "mean_l0": mean("l0"),
+        "mean_mad_l1": mean("mad_l1"),
+        "lof_outliers": mean("lof_outlier"),
+        "knn_distance": mean("knn_distance"),
+        "diversity": float(np.mean(div)) if div else None,
+        "median_s": float(np.median(seconds)),
+        "p95_s": float(np.percentile(seconds, 95)),
+    }
+
+
+def run(with_dice: bool = True, threads: int | None = None) -> dict[str, Any]:
+    global reference_labels
+    if threads:
+        torch.set_num_threads(threads)
+    warnings.filterwarnings("ignore")
+    results: dict[str, Any] = {"machine": machine(), "protocol": __doc__.split("Run:")[0].strip(), "models": {}}
+    constraints = Constraints()
+    for name in MODELS:
+        model = load_model(name, torch.device("cpu"))
+        schema, cohort, _ = train.dev_cohort("heart-failure", ["time"], None)
+        train_idx, valid_idx = train.holdout_split(cohort.y, model.card["seed"])
+        reference = Reference.build(model, cohort.X[train_idx], "training rows")
+        reference_labels = cohort.y[train_idx]
+        X_valid = cohort.X[valid_idx]
+        at_risk = X_valid[model.predict_proba(X_valid) >= model.threshold]
+        methods: dict[str, Callable | None] = {
+            "baseline 1-NN Hamming, true survivors (seed)": _baseline_raw(True),
+            "baseline 1-NN Hamming, predicted survivors": _baseline_raw(False),
+            "nearest feasible neighbour, k=1": _ours("nearest", 1),
+            "sparse optimisation, k=1": _ours("sparse", 1),
+            "sparse optimisation, k=4": _ours("sparse", 4),
+            "diverse set, k=4": _ours("diverse", 4),
+        }
+        if with_dice:
+            for dice_method in ("random", "genetic"):
+                for k in (1, 4):
+                    methods[f"dice-ml {dice_method}, k={k}"] = _dice(dice_method, k, cohort.X[train_idx], cohort.y[train_idx], model)
+        table = {}
+        for label, method in methods.items():
+            if method is None:
+                continue
+            method(model, reference, at_risk[0], constraints)  # warm-up (lazy imports, caches)
+            per_patient, seconds = [], []
+            for x in at_risk:
+                start = time.perf_counter()
+                cfs = method(model, reference, x, constraints)
+                seconds.append(time.perf_counter() - start)
+                per_patient.append(_score(model, reference, x, cfs, constraints))
+            table[label] = summarise(per_patient, seconds, len(at_risk))
+            print(f"{name} | {label}: {table[label]}", flush=True)
+        results["models"][name] = {"patients_predicted_to_die": int(len(at_risk)), "methods": table}
+    return results
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = [
+        "## Tabular counterfactuals (`python -m benchmarks.tabular_cf`)",
+        "",
+        f"Machine: {m['platform']}, {m['cpu_count']} CPU cores, torch {m['torch']} with {m['torch_threads']} threads, "
+        f"CUDA: {m['cuda'] or 'none'}. Validity, violations, age/sex, L0, LOF are means over returned counterfactuals; "
+        "coverage is the share of patients with at least one. Times are per patient, whole call.",
+        "",
+    ]
+    fmt = lambda v, d=2: "n/a" if v is None else f"{v:.{d}f}"  # noqa: E731
+    for name, block in results["models"].items():
+        lines += [f"### {name} ({block['patients_predicted_to_die']} validation patients predicted to die)", "",
+                  "| method | coverage | validity | violations | changes age or sex | mean L0 | MAD-L1 | LOF outliers | kNN dist. | diversity | median / p95 ms |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for label, r in block["methods"].items():
+            lines.append(
+                f"| {label} | {fmt(r['coverage'])} | {fmt(r['validity'])} | {fmt(r['violations'])} | {fmt(r['changes_age_or_sex'])} | "
+                f"{fmt(r['mean_l0'])} | {fmt(r['mean_mad_l1'])} | {fmt(r['lof_outliers'])} | {fmt(r['knn_distance'])} | "
+                f"{fmt(r['diversity'])} | {r['median_s'] * 1000:.1f} / {r['p95_s'] * 1000:.1f} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--no-dice", action="store_true")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
+    args = parser.parse_args()
+    results = run(with_dice=not args.no_dice, threads=args.threads)
+    path = write_json("tabular_cf", results)
+    write_doc_section("tabular_cf", markdown(results))
+    print(f"wrote {path} and docs/benchmarks.md")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Everything a search needs about one request, computed once: the box, the target, scales, a batched oracle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken
+from cfx_desktop.core.tabular.counterfactuals.constraints import Constraints, changed_mask, snap_vector
+from cfx_desktop.core.tabular.counterfactuals.types import Change, Counterfactual
+from cfx_desktop.core.tabular.models.base import TabularModel
+from cfx_desktop.core.tabular.schema import Kind
+
+SPARSITY_WEIGHT = 1.0  # cost of each changed feature, in MAD units: cost = MAD-L1 + SPARSITY_WEIGHT * L0
+
+
+def mad_scales(model: TabularModel, reference: np.ndarray | None = None) -> np.ndarray:
+    """MAD per feature from the model card's training statistics (or a reference cohort when given)."""
+    stats = model.card.get("reference_stats") if model.card else None
+    if stats:
+        return np.array([max(stats[f.name]["mad"], 1e-6) for f in model.schema.features])
+    if reference is not None and len(reference):
+        med = np.nanmedian(reference, axis=0)
+        mad = 1.4826 * np.nanmedian(np.abs(reference - med), axis=0)
+        std = np.nanstd(reference, axis=0)
+        return np.where(mad > 0, mad, np.where(std > 0, std, 1.0))
+    return model.net.pre.std.detach().cpu().numpy().astype(np.float64)  # last resort: z-score scale
+
+
+@dataclass
+class SearchContext:
+    model: TabularModel
+    x: np.ndarray
+    constraints: Constraints
+    lo: np.ndarray
+    hi: np.ndarray
+    frozen: np.ndarray
+    mad: np.ndarray
+    desired: int  # the class the counterfactual must be predicted as
+    p_original: float
+    cancel: CancelToken = NEVER_CANCELLED
+    evaluations: int = 0
+
+    @classmethod
+    def build(cls, model: TabularModel, x: np.ndarray, constraints: Constraints, reference=None,  # noqa: ANN001 - Reference
+              cancel: CancelToken = NEVER_CANCELLED) -> SearchContext:
+        x = np.asarray(x, dtype=np.float64)
+        lo, hi = constraints.bounds(model.schema, x)
+        p = float(model.predict_proba(x[None])[0])
+        desired = 0 if p >= model.threshold else 1
+        return cls(model, x, constraints, lo, hi, constraints.frozen_mask(model.schema), mad_scales(model, None if reference is None else reference.X),
+                   desired, p, cancel)
+
+    @property
+    def schema(self):  # noqa: ANN201
+        return self.model.schema
+
+    @property
+    def free(self) -> np.ndarray:
+        """Indices of features the search may move (not frozen, and with room in the box)."""
+        return np.flatnonzero(~self.frozen & (self.hi > self.lo))
+
+    @property
+    def target_probability(self) -> float:
+        t, m = self.model.threshold, self.constraints.margin
+        return t - m if self.desired == 0 else t + m
+
+    @property
+    def target_logit(self) -> float:
+        p = min(max(self.target_probability, 1e-6), 1 - 1e-6)
+        return float(np.log(p / (1 - p)))
+
+    def proba(self, V: np.ndarray) -> np.ndarray:
+        self.cancel.raise_if_cancelled()
+        self.evaluations += len(V)
+        return self.model.predict_proba(np.atleast_2d(V))
+
+    def is_valid(self, p: np.ndarray | float) -> np.ndarray:
+        p = np.asarray(p)
+        return p <= self.target_probability if self.desired == 0 else p >= self.target_probability
+
+    def snap(self, v: np.ndarray) -> np.ndarray:
+        return snap_vector(self.schema, v, self.x, self.lo, self.hi)
+
+    def distance(self, v: np.ndarray) -> float:
+        """MAD-scaled L1 over numeric features, 1 per changed categorical feature."""
+        total = 0.0
+        for j, feature in enumerate(self.schema.features):
+            if np.isnan(self.x[j]) and np.isnan(v[j]):
+                continue
+            if feature.kind == Kind.CATEGORICAL:
+                total += float(v[j] != self.x[j])
+            elif not np.isnan(self.x[j]):
+                total += abs(v[j] - self.x[j]) / self.mad[j]
+        return total
+
+    def cost(self, v: np.ndarray) -> float:
+        return self.distance(v) + SPARSITY_WEIGHT * int(changed_mask(self.x, v).sum())
+
+    def admissible(self, v: np.ndarray) -> bool:
+        return not self.constraints.violations(self.schema, self.x, v)
+
+    def make(self, v: np.ndarray, probability: float, method: str) -> Counterfactual:
+        changes = []
+        for j in np.flatnonzero(changed_mask(self.x, v)):
+            f = self.schema.features[j]
+            before, after = f.decode(self.x[j]), f.decode(v[j])
+            delta = None if f.kind == Kind.CATEGORICAL or np.isnan(self.x[j]) else float(v[j] - self.x[j])
+            changes.append(Change(f.name, f.label, f.unit, before, after, delta))
+        return Counterfactual(np.array(v, dtype=np.float64), float(probability), changes, method)

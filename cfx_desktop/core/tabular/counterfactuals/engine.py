@@ -1,0 +1,121 @@
+"""`explain()`: one entry point for every method, the hard constraint check, and the reason when none exists."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken
+from cfx_desktop.core.tabular.counterfactuals import baseline_nn, diverse, metrics, nearest, sparse
+from cfx_desktop.core.tabular.counterfactuals.constraints import Constraints, changed_mask
+from cfx_desktop.core.tabular.counterfactuals.context import SearchContext
+from cfx_desktop.core.tabular.counterfactuals.reference import NoReferenceError, Reference
+from cfx_desktop.core.tabular.counterfactuals.types import Counterfactual, CounterfactualList
+from cfx_desktop.core.tabular.models.base import TabularModel
+from cfx_desktop.core.tabular.schema import Direction, Mutability
+
+METHODS = {
+    "baseline": baseline_nn.LABEL,
+    "nearest": nearest.LABEL,
+    "sparse": sparse.LABEL,
+    "diverse": diverse.LABEL,
+}
+
+
+def _raw(method: str, ctx: SearchContext, reference: Reference | None, k: int, seed: int) -> list[np.ndarray]:
+    if method == "baseline":
+        return baseline_nn.search(ctx, reference)
+    if method == "nearest":
+        return nearest.search(ctx, reference, k)
+    if method == "sparse":
+        return sparse.search(ctx, k, seed)
+    if method == "diverse":
+        return diverse.search(ctx, reference, k, seed)
+    raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+
+
+def explain(
+    model: TabularModel,
+    x: np.ndarray,
+    constraints: Constraints | None = None,
+    k: int = 1,
+    method: str = "sparse",
+    reference: Reference | None = None,
+    cancel: CancelToken = NEVER_CANCELLED,
+    seed: int = 0,
+    diagnose_empty: bool = True,
+) -> CounterfactualList:
+    """Counterfactuals for patient ``x`` (raw values, schema order). Each returned one satisfies every constraint
+    and is predicted as the other class with the required margin; when there is none, ``reason`` says why."""
+    start = time.perf_counter()
+    constraints = constraints or Constraints()
+    ctx = SearchContext.build(model, x, constraints, reference, cancel)
+    try:
+        raw = _raw(method, ctx, reference, k, seed)
+    except NoReferenceError as exc:
+        return CounterfactualList([], str(exc), time.perf_counter() - start)
+    accepted: list[Counterfactual] = []
+    rejected: list[str] = []
+    probabilities = ctx.proba(np.array(raw)) if raw else np.array([])
+    for v, p in zip(raw, probabilities):
+        problems = constraints.violations(model.schema, ctx.x, v)
+        if not ctx.is_valid(p):
+            problems.append("does not flip the prediction")
+        if not changed_mask(ctx.x, v).any():
+            problems.append("changes nothing")
+        if problems:
+            rejected.append("; ".join(problems))
+            continue
+        if any(np.allclose(v, c.values, equal_nan=True) for c in accepted):
+            continue
+        accepted.append(ctx.make(v, float(p), METHODS[method]))
+    if method not in ("diverse", "baseline"):
+        accepted.sort(key=lambda c: ctx.cost(c.values))
+    accepted = accepted[:k]
+    for cf in accepted:  # plausibility costs a LOF query: only for what is returned
+        cf.metrics = metrics.single(ctx, cf.values, cf.probability, reference)
+    reason = None
+    if not accepted:
+        if rejected and method == "baseline":  # the seed ignores constraints by design: say what it broke
+            reason = f"{METHODS[method]} proposed only inadmissible changes ({rejected[0]}); not shown"
+        elif diagnose_empty:
+            reason = diagnose(model, ctx.x, constraints, reference, cancel)
+        else:
+            reason = "no counterfactual found"
+    elif method == "diverse":
+        score = metrics.diversity(ctx, [c.values for c in accepted])
+        for cf in accepted:
+            cf.metrics["set_diversity"] = score
+    return CounterfactualList(accepted, reason, time.perf_counter() - start)
+
+
+def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, reference: Reference | None,
+             cancel: CancelToken = NEVER_CANCELLED) -> str:
+    """Relax one constraint at a time and report the first whose relaxation yields a counterfactual."""
+    schema = model.schema
+    ctx = SearchContext.build(model, x, constraints, reference, cancel)
+    if len(ctx.free) == 0:
+        locked = [f.name for f in schema.features if constraints.is_frozen(schema, f.name) and f.mutability != Mutability.IMMUTABLE]
+        return "every feature is immutable or locked" + (f" (locked: {', '.join(locked)}); unlock one" if locked else "")
+
+    def found(relaxed: Constraints) -> CounterfactualList:
+        return explain(model, x, relaxed, 1, "sparse", None, cancel, diagnose_empty=False)
+
+    trials = []
+    if constraints.max_changes is not None:
+        trials.append((replace(constraints, max_changes=None), lambda r: f"the limit of {constraints.max_changes} changed feature(s) blocks it: the smallest counterfactual changes {r[0].l0} ({', '.join(c.feature for c in r[0].changes)})"))
+    if constraints.margin > 0:
+        trials.append((replace(constraints, margin=0.0), lambda r: f"the required margin of {constraints.margin:.2f} beyond the threshold blocks it (p = {r[0].probability:.2f} is reachable)"))
+    if constraints.locked:
+        trials.append((replace(constraints, locked=frozenset()), lambda r: f"the lock on {', '.join(sorted(constraints.locked))} blocks it (it would need {', '.join(c.feature for c in r[0].changes)})"))
+    trials.append((replace(constraints, directions={f.name: Direction.ANY for f in schema.features}), lambda r: f"the increase-only/decrease-only rules block it (it would need {r[0].changes[0].describe()})"))
+    lockable = frozenset(f.name for f in schema.features if f.mutability == Mutability.LOCKABLE)
+    if lockable - constraints.unlocked:
+        trials.append((replace(constraints, unlocked=constraints.unlocked | lockable), lambda r: f"only features locked by default could flip it ({', '.join(c.feature for c in r[0].changes)}); unlock them to see it"))
+    for relaxed, explain_it in trials:
+        result = found(relaxed)
+        if result:
+            return "no counterfactual: " + explain_it(result)
+    return "no counterfactual: no change of the features that may change, within their clinical ranges, flips the prediction"

@@ -1,0 +1,239 @@
+"""Sparse counterfactual search in the model's differentiable path.
+
+Stages, cheapest first, all batched:
+1. Exact single-feature line search: a forward-only grid from the patient to each edge of every free feature's
+   box. If the best single change costs <= 2 (MAD-L1 + 1 per change), no change of two or more features can be
+   cheaper, so the search stops here.
+1b. Pair grid: a 6 x 6 forward-only grid over each pair of the four most influential free features (one batch).
+   When it finds a valid pair, stage 2 is skipped (except for diverse sets, which want every candidate).
+2. Projected gradient search (Wachter et al. 2017 style): minimise hinge(logit beyond the target) + lambda * MAD-
+   weighted L1, with each row restricted to a feature subset (pairs and triples of the most influential free
+   features, and all free features at three lambdas) -- the subsets are the sparsity term. Rows are optimised
+   together as one batch; after every step they are projected back into the constraint box. Binary and integer
+   values are rounded at the end and everything is re-verified.
+3. A model-agnostic fallback, growing spheres (Laugel et al. 2018) on sparse random directions, for models
+   without gradients or when stages 1-2 find nothing.
+Every candidate then goes through the greedy revert + tighten pass (`refine.polish`).
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import torch
+
+from cfx_desktop.core.tabular.counterfactuals.constraints import changed_mask
+from cfx_desktop.core.tabular.counterfactuals.context import SPARSITY_WEIGHT, SearchContext
+from cfx_desktop.core.tabular.counterfactuals.refine import polish, tighten
+from cfx_desktop.core.tabular.schema import Kind
+
+LABEL = "sparse optimisation"
+GRID = 24
+STEPS = 60
+MIN_STEPS = 8  # after this, stop as soon as enough rows have crossed
+LEARNING_RATE = 0.4
+POLISH_BEST = 4
+HINGE_EPS = 0.05  # logit overshoot so that rounding does not undo the flip
+LAMBDAS_FULL = (0.02, 0.1, 0.3)
+LAMBDA_SUBSET = 0.05
+
+
+def line_search(ctx: SearchContext) -> list[np.ndarray]:
+    """Best valid single-feature change per free feature (smallest move along its grid)."""
+    rows, owners = [], []
+    fractions = np.linspace(1.0 / GRID, 1.0, GRID) ** 2  # dense near the patient, where the cheap answers are
+    for j in ctx.free:
+        feature = ctx.schema.features[j]
+        if feature.kind in (Kind.BINARY, Kind.CATEGORICAL):
+            values = [float(v) for v in np.arange(ctx.lo[j], ctx.hi[j] + 1) if v != ctx.x[j]]
+        else:
+            values = [ctx.x[j] + f * (edge - ctx.x[j]) for edge in (ctx.lo[j], ctx.hi[j]) if edge != ctx.x[j] for f in fractions]
+        for value in values:
+            row = ctx.x.copy()
+            row[j] = value
+            rows.append(row)
+            owners.append(j)
+    if not rows:
+        return []
+    rows_arr = ctx.snap(np.array(rows))
+    owners_arr = np.array(owners)
+    valid = ctx.is_valid(ctx.proba(rows_arr)) & changed_mask(ctx.x[None], rows_arr).any(axis=1)
+    best = []
+    for j in np.unique(owners_arr[valid]):
+        options = rows_arr[valid & (owners_arr == j)]
+        best.append(options[int(np.argmin(np.abs(options[:, j] - ctx.x[j])))])
+    return tighten(ctx, best) if best else []
+
+
+def _influence(ctx: SearchContext, with_sign: bool = False):  # noqa: ANN201
+    """How much each free feature can move the logit toward the target per MAD, respecting its box."""
+    x = torch.as_tensor(np.nan_to_num(ctx.x, nan=0.0)[None], dtype=torch.float32, device=ctx.model.device)
+    x_nan = torch.as_tensor(ctx.x[None], dtype=torch.float32, device=ctx.model.device)
+    x = torch.where(torch.isnan(x_nan), x_nan, x).requires_grad_(True)
+    with torch.enable_grad():
+        ctx.model.logits(x).sum().backward()
+    grad = np.nan_to_num(x.grad.detach().cpu().numpy()[0]) * ctx.mad
+    want = -1.0 if ctx.desired == 0 else 1.0  # direction the logit must move
+    room_up = ctx.hi > ctx.x
+    room_down = ctx.lo < ctx.x
+    useful = np.where(grad * want > 0, room_up, room_down)
+    score = np.abs(grad) * useful
+    score[~np.isin(np.arange(len(score)), ctx.free)] = 0.0
+    return (score, np.sign(grad)) if with_sign else score
+
+
+def _useful_edges(ctx: SearchContext) -> tuple[np.ndarray, list[int]]:
+    """For each feature the box edge that moves the logit toward the target, and the top influential features."""
+    score, grad_sign = _influence(ctx, with_sign=True)
+    want = -1.0 if ctx.desired == 0 else 1.0
+    edge = np.where(grad_sign * want > 0, ctx.hi, ctx.lo)
+    numeric = [j for j in ctx.free if ctx.schema.features[j].kind != Kind.CATEGORICAL]
+    top = [int(j) for j in np.argsort(-score) if j in numeric and score[j] > 0][:5]
+    return edge, top
+
+
+PAIR_GRID = 6
+PAIR_FEATURES = 4
+PAIR_POLISH = 2
+
+
+def pair_grid(ctx: SearchContext) -> list[np.ndarray]:
+    edge, top = _useful_edges(ctx)
+    top = top[:PAIR_FEATURES]
+    limit = ctx.constraints.max_changes or len(ctx.x)
+    if len(top) < 2 or limit < 2:
+        return []
+    fractions = np.linspace(1.0 / PAIR_GRID, 1.0, PAIR_GRID) ** 2
+    fa, fb = np.meshgrid(fractions, fractions, indexing="ij")
+    blocks = []
+    for a, b in combinations(top, 2):
+        block = np.repeat(ctx.x[None], fa.size, axis=0)
+        block[:, a] = ctx.x[a] + fa.ravel() * (edge[a] - ctx.x[a])
+        block[:, b] = ctx.x[b] + fb.ravel() * (edge[b] - ctx.x[b])
+        blocks.append(block)
+    rows = ctx.snap(np.concatenate(blocks))
+    hits = rows[ctx.is_valid(ctx.proba(rows)) & (changed_mask(ctx.x[None], rows).sum(axis=1) == 2)]
+    if len(hits) == 0:
+        return []
+    hits = np.unique(hits, axis=0)
+    return polish(ctx, sorted(hits, key=ctx.cost)[:PAIR_POLISH])
+
+
+def _masks(ctx: SearchContext) -> tuple[np.ndarray, np.ndarray]:
+    numeric_free = [j for j in ctx.free if ctx.schema.features[j].kind != Kind.CATEGORICAL]
+    if not numeric_free:
+        return np.zeros((0, len(ctx.x))), np.zeros(0)
+    score = _influence(ctx)
+    top = [j for j in np.argsort(-score) if j in numeric_free and score[j] > 0][:5]
+    limit = ctx.constraints.max_changes or len(ctx.x)
+    subsets = [s for size in (2, 3) if size <= limit for s in combinations(top[: 5 if size == 2 else 4], size)]
+    masks, lambdas = [], []
+    for subset in subsets:
+        m = np.zeros(len(ctx.x))
+        m[list(subset)] = 1
+        masks.append(m)
+        lambdas.append(LAMBDA_SUBSET)
+    full = np.zeros(len(ctx.x))
+    full[numeric_free] = 1
+    for lam in LAMBDAS_FULL:
+        masks.append(full)
+        lambdas.append(lam)
+    return np.array(masks), np.array(lambdas)
+
+
+def gradient_search(ctx: SearchContext, steps: int = STEPS) -> list[np.ndarray]:
+    masks, lambdas = _masks(ctx)
+    if len(masks) == 0:
+        return []
+    device = ctx.model.device
+    B, F = masks.shape
+    as_t = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
+    x = as_t(np.repeat(ctx.x[None], B, axis=0))
+    mad, mask, lam = as_t(ctx.mad), as_t(masks), as_t(lambdas)
+    lo = as_t(np.where(np.isnan(ctx.lo), ctx.x, ctx.lo))
+    hi = as_t(np.where(np.isnan(ctx.hi), ctx.x, ctx.hi))
+    x_filled = torch.where(torch.isnan(x), lo.expand_as(x), x)
+    sign = 1.0 if ctx.desired == 0 else -1.0
+    u = torch.zeros(B, F, device=device, requires_grad=True)
+    optimiser = torch.optim.Adam([u], lr=LEARNING_RATE)
+    best = np.full((B, F), np.nan)
+    reached = np.zeros(B, dtype=bool)
+    with torch.enable_grad():
+        for step in range(steps):
+            ctx.cancel.raise_if_cancelled()
+            z = torch.where(torch.isnan(x), x, x_filled + u * mad * mask)
+            logit = ctx.model.logits(z)
+            hinge = torch.relu(sign * (logit - ctx.target_logit) + HINGE_EPS)
+            loss = (hinge + lam * (u.abs() * mask).sum(dim=1)).sum()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            with torch.no_grad():
+                projected = torch.minimum(torch.maximum(x_filled + u * mad * mask, lo), hi)
+                u.copy_((projected - x_filled) / mad * mask)
+                done = (hinge == 0).cpu().numpy()
+                if done.any():
+                    best[done] = z.detach().cpu().numpy()[done]
+                    reached |= done
+            if reached.all() or (step + 1 >= 2 * MIN_STEPS and reached.any()) or (step + 1 >= MIN_STEPS and reached.sum() >= POLISH_BEST):
+                break
+    ctx.evaluations += B * (step + 1)
+    rows = best[~np.isnan(best).all(axis=1)]
+    rows = np.where(np.isnan(ctx.x)[None], ctx.x[None], rows)
+    if len(rows) == 0:
+        return []
+    snapped = np.unique(ctx.snap(rows), axis=0)
+    hits = snapped[ctx.is_valid(ctx.proba(snapped))]
+    return polish(ctx, sorted(hits, key=ctx.cost)[:POLISH_BEST])
+
+
+def growing_spheres(ctx: SearchContext, samples: int = 256, rounds: int = 14, seed: int = 0) -> list[np.ndarray]:
+    """Forward-only search: sparse random directions at growing MAD radius until something flips."""
+    free = ctx.free
+    if len(free) == 0:
+        return []
+    rng = np.random.default_rng(seed)
+    limit = min(len(free), ctx.constraints.max_changes or 3, 3)
+    radius = 0.25
+    for _ in range(rounds):
+        rows = np.repeat(ctx.x[None], samples, axis=0)
+        for r in range(samples):
+            chosen = rng.choice(free, size=rng.integers(1, limit + 1), replace=False)
+            step = rng.uniform(-1, 1, len(chosen))
+            step = step / max(np.abs(step).sum(), 1e-9) * rng.uniform(radius / 2, radius)
+            rows[r, chosen] = ctx.x[chosen] + step * ctx.mad[chosen]
+            for j in chosen:
+                if ctx.schema.features[j].kind == Kind.CATEGORICAL:
+                    rows[r, j] = rng.integers(0, ctx.schema.features[j].n_levels)
+        rows = ctx.snap(rows)
+        valid = ctx.is_valid(ctx.proba(rows)) & changed_mask(ctx.x[None], rows).any(axis=1)
+        if valid.any():
+            hits = rows[valid]
+            order = np.argsort([ctx.cost(h) for h in hits])[:8]
+            return polish(ctx, [hits[i] for i in order])
+        radius *= 1.6
+    return []
+
+
+def candidates(ctx: SearchContext, want: int = 1, exhaustive: bool = False, seed: int = 0) -> list[np.ndarray]:
+    """All candidates the three stages produce, cheapest first (not yet constraint-checked by the engine)."""
+    found = line_search(ctx)
+
+    def settled(changes: int) -> bool:
+        """True when nothing changing more than ``changes`` features can beat what was found."""
+        costs = [ctx.cost(v) for v in found]
+        return bool(costs) and min(costs) <= (changes + 1) * SPARSITY_WEIGHT and len(found) >= want and not exhaustive
+
+    if ctx.model.differentiable and not settled(1):
+        pairs = pair_grid(ctx)
+        found += pairs
+        if exhaustive or not pairs or not settled(2) and len(found) < want:
+            found += gradient_search(ctx)
+    if not found or (exhaustive and len(found) < want):
+        found += growing_spheres(ctx, seed=seed)
+    return sorted(found, key=ctx.cost)
+
+
+def search(ctx: SearchContext, k: int = 1, seed: int = 0) -> list[np.ndarray]:
+    return candidates(ctx, want=k, seed=seed)

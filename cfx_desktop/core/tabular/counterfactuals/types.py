@@ -1,0 +1,51 @@
+"""What every counterfactual method returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Change:
+    feature: str
+    label: str
+    unit: str
+    before: Any  # clinical value (code for categorical)
+    after: Any
+    delta: float | None  # numeric difference; None for categorical
+
+    def describe(self) -> str:
+        if self.delta is None or isinstance(self.before, str):
+            return f"{self.label}: {self.before} -> {self.after}"
+        verb = "raise" if self.delta > 0 else "lower"
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{verb} {self.label.lower()} {self.before} -> {self.after}{unit}"
+
+
+@dataclass
+class Counterfactual:
+    values: np.ndarray  # the full counterfactual patient, schema order
+    probability: float
+    changes: list[Change]
+    method: str
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def l0(self) -> int:
+        return len(self.changes)
+
+    def summary(self, outcome: str) -> str:
+        what = " and ".join(c.describe() for c in self.changes) or "no change"
+        return f"{what}: the predicted outcome flips to {outcome} (p = {self.probability:.2f})"
+
+
+class CounterfactualList(list):
+    """A list of counterfactuals plus ``reason``: why it is empty (which constraint blocks), or notes."""
+
+    def __init__(self, items=(), reason: str | None = None, seconds: float = 0.0) -> None:  # noqa: ANN001
+        super().__init__(items)
+        self.reason = reason
+        self.seconds = seconds

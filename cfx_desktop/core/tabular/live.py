@@ -1,0 +1,117 @@
+"""What the Patient tab asks for on every edit, as two plain functions the worker pool runs.
+
+Both return the inputs they answered, so the UI can check a result against the form before showing it, on top
+of the pool's latest-request-wins rule.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
+from cfx_desktop.core.tabular import attributions
+from cfx_desktop.core.tabular.counterfactuals import Constraints, CounterfactualList, Reference, explain
+from cfx_desktop.core.tabular.models import TabularModel, load_model
+
+
+@dataclass
+class PredictionResult:
+    model_name: str
+    x: np.ndarray
+    probability: float
+    threshold: float
+    label: int
+    outcome: str
+    attribution: attributions.Attribution
+    shape: attributions.ShapeFunction | None
+    lasso: list[attributions.LassoWeight] | None
+
+
+@dataclass
+class SuggestionResult:
+    model_name: str
+    x: np.ndarray
+    constraints: Constraints
+    method: str
+    k: int
+    counterfactuals: CounterfactualList
+    outcome: str  # the outcome the suggestions reach, in words
+    reference_source: str | None
+
+
+def predict_and_attribute(model_name: str, x: np.ndarray, shape_feature: str | None = None, shapley_samples: int = 48,
+                          progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> PredictionResult:  # noqa: ANN001
+    model = load_model(model_name)
+    x = np.asarray(x, dtype=np.float64)
+    p = float(model.predict_proba(x)[0])
+    label = int(p >= model.threshold)
+    progress(0.3, "attributions")
+    attribution = attributions.explain(model, x, n_samples=shapley_samples, cancel=cancel)
+    shape = None
+    if model.architecture == "nam":
+        feature = shape_feature if shape_feature in model.schema.names else attribution.ranked()[0][0]
+        shape = attributions.nam_shape(model, feature)
+    lasso = attributions.lasso_weights(model, x) if model.architecture == "lasso" else None
+    return PredictionResult(model_name, x, p, model.threshold, label, model.schema.outcome_words[label], attribution, shape, lasso)
+
+
+_references: dict[tuple[str, int], Reference | None] = {}
+_ref_lock = threading.Lock()
+
+
+def default_reference(model: TabularModel) -> Reference | None:
+    """The model's own training rows, read from ../shared/data when it is there (never shipped); else None."""
+    from cfx_desktop.core.tabular import train
+
+    key = (model.name, id(model))
+    with _ref_lock:
+        if key in _references:
+            return _references[key]
+    card = model.card
+    reference = None
+    try:
+        _, cohort, _ = train.dev_cohort(card["dataset"], card.get("excluded_features") or [], None)
+        train_idx, _ = train.holdout_split(cohort.y, card.get("seed", 0))
+        reference = Reference.build(model, cohort.X[train_idx], f"{card['data']['file']} (training rows)")
+    except (FileNotFoundError, KeyError, ValueError):
+        reference = None
+    with _ref_lock:
+        _references[key] = reference
+    return reference
+
+
+def suggest(model_name: str, x: np.ndarray, constraints: Constraints, method: str = "sparse", k: int = 1,
+            cohort: np.ndarray | None = None, progress=no_progress,  # noqa: ANN001
+            cancel: CancelToken = NEVER_CANCELLED) -> SuggestionResult:
+    model = load_model(model_name)
+    x = np.asarray(x, dtype=np.float64)
+    if cohort is not None and len(cohort):
+        reference: Reference | None = Reference.build(model, cohort, "loaded cohort")
+    else:
+        reference = default_reference(model)
+    progress(0.2, "searching")
+    result = explain(model, x, constraints, k=k, method=method, reference=reference, cancel=cancel)
+    p = float(model.predict_proba(x)[0])
+    target = 1 - int(p >= model.threshold)
+    return SuggestionResult(model_name, x, constraints, method, k, result, model.schema.outcome_words[target],
+                            reference.source if reference else None)
+
+
+def available_models() -> list[dict[str, Any]]:
+    """Shipped patient models with their cards (refused bundles are listed with the reason)."""
+    from cfx_desktop.core import bundles
+
+    out = []
+    for name in bundles.list_bundles():
+        try:
+            card = bundles.read_card(name)
+        except bundles.BundleError as exc:
+            out.append({"name": name, "error": str(exc)})
+            continue
+        if card.get("schema") and card.get("architecture") in ("mlp", "bilstm", "nam", "lasso"):
+            out.append({"name": name, "card": card})
+    return out

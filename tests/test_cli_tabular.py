@@ -1,0 +1,90 @@
+"""`cfx-desktop explain-patient`: text and JSON output, constraints, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cfx_desktop.cli import main
+from cfx_desktop.core.tabular.schema import HEART_FAILURE_NO_TIME as SCHEMA
+
+
+def _run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["explain-patient", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_output_shape(capsys) -> None:
+    code, out, _ = _run(capsys, "--example", "--json")
+    assert code == 0
+    payload = json.loads(out)
+    assert set(payload) >= {"patient", "prediction", "model", "counterfactuals"}
+    assert set(payload["prediction"]) >= {"probability", "threshold", "label"}
+    assert payload["patient"]["serum_creatinine"] == 1.9
+    if payload["counterfactuals"]:
+        cf = payload["counterfactuals"][0]
+        assert set(cf) >= {"values", "changes", "probability", "metrics"}
+        assert set(cf["changes"][0]) == {"feature", "from", "to"}
+        assert (cf["probability"] < payload["prediction"]["threshold"]) == (payload["prediction"]["label"] == 1)
+    else:
+        assert payload["reason"]
+
+
+def test_values_and_locks(capsys) -> None:
+    values = [f"{k}={v}" for k, v in SCHEMA.example.items()]
+    code, out, _ = _run(capsys, "--values", *values, "--lock", "creatinine_phosphokinase", "serum_creatinine",
+                        "--method", "diverse", "--json")
+    assert code == 0
+    payload = json.loads(out)
+    for cf in payload["counterfactuals"]:
+        changed = {c["feature"] for c in cf["changes"]}
+        assert not changed & {"creatinine_phosphokinase", "serum_creatinine", "age", "sex"}
+
+
+def test_text_output(capsys) -> None:
+    code, out, _ = _run(capsys, "--example")
+    assert code == 0 and "prediction: p(death during follow-up)" in out
+
+
+def test_out_of_range_value_is_a_clear_error(capsys) -> None:
+    values = [f"{k}={v}" for k, v in SCHEMA.example.items() if k != "serum_sodium"] + ["serum_sodium=300"]
+    code, _, err = _run(capsys, "--values", *values)
+    assert code == 2 and "outside the clinical range" in err and "Traceback" not in err
+
+
+def test_missing_and_unknown_values(capsys) -> None:
+    code, _, err = _run(capsys, "--values", "age=60")
+    assert code == 2 and "missing" in err
+    code, _, err = _run(capsys, "--values", "agee=60")
+    assert code == 2 and "unknown feature" in err
+
+
+def test_bad_csv_and_row(capsys, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("age;sex\n60;1\n")
+    code, _, err = _run(capsys, "--csv", str(bad))
+    assert code == 2 and "bad.csv" in err and "semicolons" in err
+    good = tmp_path / "good.csv"
+    good.write_text(",".join(SCHEMA.names) + "\n" + ",".join(str(SCHEMA[n].encode(v)) for n, v in SCHEMA.example.items()) + "\n")
+    code, _, err = _run(capsys, "--csv", str(good), "--row", "5")
+    assert code == 2 and "out of range" in err
+    code, out, _ = _run(capsys, "--csv", str(good), "--row", "0")
+    assert code == 0 and "prediction" in out
+
+
+def test_unknown_model_and_lock(capsys) -> None:
+    code, _, err = _run(capsys, "--example", "--model", "nope")
+    assert code == 2 and "nope" in err
+    code, _, err = _run(capsys, "--example", "--lock", "weight")
+    assert code == 2 and "unknown feature 'weight'" in err
+
+
+@pytest.mark.parametrize("method", ["baseline", "nearest", "sparse"])
+def test_every_method_runs(capsys, method: str) -> None:
+    code, out, _ = _run(capsys, "--example", "--method", method, "--json")
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["counterfactuals"] or payload["reason"]

@@ -1,0 +1,188 @@
+"""Counterfactual engine: hard constraints always hold, predictions flip, and empty results say why."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cfx_desktop.core.cancel import CancelToken, Cancelled
+from cfx_desktop.core.tabular import train
+from cfx_desktop.core.tabular.counterfactuals import Constraints, Reference, explain
+from cfx_desktop.core.tabular.counterfactuals.baseline_nn import hamming_nearest
+from cfx_desktop.core.tabular.counterfactuals.constraints import changed_mask
+from cfx_desktop.core.tabular.models import TabularModel, build_net
+from cfx_desktop.core.tabular.models.lasso import set_linear
+from cfx_desktop.core.tabular.schema import HEART_FAILURE_NO_TIME as SCHEMA
+from cfx_desktop.core.tabular.schema import Direction, Kind
+from tests.tabular_fixtures import synthetic_cohort
+
+FAST = train.Hyper(lr=3e-3, epochs=60, patience=15)
+MUTABLE = [f.name for f in SCHEMA.features if f.name not in ("age", "sex")]
+
+
+@pytest.fixture(scope="module")
+def setup():
+    X, y = synthetic_cohort(300, seed=11)
+    net, threshold, _ = train.fit("mlp", SCHEMA, X, y, seed=0, hyper=FAST)
+    model = TabularModel("synthetic-mlp", "mlp", SCHEMA, net, threshold,
+                         {"reference_stats": train.reference_stats(SCHEMA, X)})
+    return model, Reference.build(model, X)
+
+
+def _check(model: TabularModel, x: np.ndarray, constraints: Constraints, result) -> None:
+    p0 = model.predict_proba(x)[0]
+    desired = 0 if p0 >= model.threshold else 1
+    for cf in result:
+        assert constraints.violations(SCHEMA, x, cf.values) == []
+        p = model.predict_proba(cf.values)[0]
+        assert p == pytest.approx(cf.probability, abs=1e-6)
+        if desired == 0:
+            assert p <= model.threshold - constraints.margin + 1e-9
+        else:
+            assert p >= model.threshold + constraints.margin - 1e-9
+        # immutable features and locks never move; directions hold
+        for name in ("age", "sex", *constraints.locked):
+            j = SCHEMA.index(name)
+            assert cf.values[j] == x[j]
+        for j, f in enumerate(SCHEMA.features):
+            direction = constraints.directions.get(f.name, f.direction)
+            if direction == Direction.DECREASE:
+                assert cf.values[j] <= x[j]
+            if direction == Direction.INCREASE:
+                assert cf.values[j] >= x[j]
+            if f.kind in (Kind.BINARY, Kind.INTEGER):
+                assert float(cf.values[j]).is_integer()
+        assert [c.feature for c in cf.changes] == [SCHEMA.names[j] for j in np.flatnonzero(changed_mask(x, cf.values))]
+    if not result:
+        assert result.reason
+
+
+def _patient(draw) -> np.ndarray:
+    values = []
+    for f in SCHEMA.features:
+        if f.kind == Kind.BINARY:
+            values.append(float(draw(st.integers(0, 1))))
+        elif f.kind == Kind.INTEGER:
+            values.append(float(draw(st.integers(int(f.min), int(f.max)))))
+        else:
+            values.append(round(draw(st.floats(f.min, f.max, allow_nan=False)), f.decimals))
+    return np.array(values)
+
+
+@st.composite
+def requests(draw):
+    x = _patient(draw)
+    locked = frozenset(draw(st.lists(st.sampled_from(MUTABLE), max_size=4, unique=True)))
+    unlocked = frozenset(draw(st.lists(st.sampled_from(["diabetes"]), max_size=1)))
+    max_changes = draw(st.sampled_from([None, 1, 2, 3]))
+    margin = draw(st.sampled_from([0.0, 0.03, 0.1]))
+    flips = draw(st.dictionaries(st.sampled_from(MUTABLE), st.sampled_from(list(Direction)), max_size=3))
+    method = draw(st.sampled_from(["sparse", "nearest", "diverse", "baseline"]))
+    k = draw(st.integers(1, 4))
+    return x, Constraints(locked, unlocked, max_changes, margin, flips), method, k
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(request=requests())
+def test_every_counterfactual_satisfies_every_constraint_and_flips(setup, request) -> None:
+    model, reference = setup
+    x, constraints, method, k = request
+    result = explain(model, x, constraints, k=k, method=method, reference=reference)
+    assert len(result) <= k
+    _check(model, x, constraints, result)
+
+
+def test_sparse_finds_sparse_valid_counterfactuals_for_typical_patients(setup) -> None:
+    model, reference = setup
+    X, _ = synthetic_cohort(60, seed=5)
+    at_risk = X[model.predict_proba(X) >= model.threshold][:15]
+    assert len(at_risk) >= 5
+    l0 = []
+    for x in at_risk:
+        result = explain(model, x, Constraints(), method="sparse", reference=reference)
+        assert len(result) == 1, result.reason
+        _check(model, x, Constraints(), result)
+        l0.append(result[0].l0)
+    assert np.mean(l0) <= 2.0
+
+
+def test_diverse_set_is_diverse(setup) -> None:
+    model, reference = setup
+    x = SCHEMA.example_vector()
+    result = explain(model, x, Constraints(), k=4, method="diverse", reference=reference)
+    assert len(result) >= 2
+    sets = {tuple(c.feature for c in cf.changes) for cf in result}
+    assert len(sets) >= 2 and result[0].metrics["set_diversity"] > 0
+
+
+def test_baseline_is_the_faithful_hamming_neighbour(setup) -> None:
+    model, reference = setup
+    candidates = reference.predicted(0)
+    x = candidates[3].copy()
+    x[SCHEMA.index("serum_creatinine")] += 0.05  # one mismatch: candidate 3 is the unique nearest
+    np.testing.assert_array_equal(hamming_nearest(x, candidates), candidates[3])
+    tie = np.array([[1, 2, 3], [1, 2, 9], [1, 9, 3]], dtype=float)
+    np.testing.assert_array_equal(hamming_nearest(np.array([1.0, 2, 4]), tie), tie[0])  # first wins ties
+
+
+def test_baseline_changing_age_is_never_shown(setup) -> None:
+    model, reference = setup
+    x = SCHEMA.example_vector()
+    x[SCHEMA.index("age")] = 109  # nobody in the reference is this old
+    result = explain(model, x, Constraints(), method="baseline", reference=reference)
+    assert list(result) == []
+    assert "age is immutable" in result.reason
+
+
+def test_neighbour_methods_need_a_reference(setup) -> None:
+    model, _ = setup
+    result = explain(model, SCHEMA.example_vector(), Constraints(), method="nearest", reference=None)
+    assert not result and "needs reference patients" in result.reason
+
+
+def test_locking_everything_gives_a_reason(setup) -> None:
+    model, reference = setup
+    constraints = Constraints(locked=frozenset(MUTABLE))
+    result = explain(model, SCHEMA.example_vector(), constraints, reference=reference)
+    assert not result and "every feature is immutable or locked" in result.reason
+
+
+def _linear_model() -> TabularModel:
+    """logit = 4 + z(creatinine) - z(ejection fraction): no single change can flip a high-risk patient."""
+    X, _ = synthetic_cohort(200, seed=3)
+    net = build_net("lasso", SCHEMA)
+    net.pre.fit(X)
+    weights = np.zeros(net.pre.width)
+    weights[SCHEMA.index("serum_creatinine")] = 1.0
+    weights[SCHEMA.index("ejection_fraction")] = -1.0
+    set_linear(net.body, weights, 4.0)
+    return TabularModel("linear", "lasso", SCHEMA, net, 0.5)
+
+
+def test_max_changes_reason_names_the_limit() -> None:
+    model = _linear_model()
+    x = SCHEMA.example_vector()
+    x[SCHEMA.index("serum_creatinine")] = 3.0
+    x[SCHEMA.index("ejection_fraction")] = 20
+    unrestricted = explain(model, x, Constraints(), method="sparse")
+    assert unrestricted and unrestricted[0].l0 == 2  # the premise: two changes are needed
+    result = explain(model, x, Constraints(max_changes=1), method="sparse")
+    assert not result
+    assert "limit of 1 changed feature" in result.reason and "changes 2" in result.reason
+
+
+def test_lock_reason_names_the_lock() -> None:
+    model = _linear_model()
+    x = SCHEMA.example_vector()
+    result = explain(model, x, Constraints(locked=frozenset({"ejection_fraction", "serum_creatinine"})))
+    assert not result and "lock on ejection_fraction, serum_creatinine" in result.reason
+
+
+def test_cancel_stops_the_search(setup) -> None:
+    model, reference = setup
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        explain(model, SCHEMA.example_vector(), Constraints(), method="diverse", reference=reference, cancel=token)
