@@ -52,8 +52,10 @@ def get_app() -> QApplication:
 
 
 def build_tabs(pool: WorkerPool) -> list[ToolTab]:
+    from cfx_desktop.ui.patient.tab import PatientTab
+
     return [
-        PlaceholderTab(pool, "Patient", "the live patient form, predictions and counterfactual suggestions arrive with issue #5."),
+        PatientTab(pool),
         PlaceholderTab(pool, "Chest X-ray", "the image viewer, saliency overlays and image counterfactuals arrive with issue #8."),
     ]
 

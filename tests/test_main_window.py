@@ -19,6 +19,8 @@ def window(qtbot):
     win = build_window()
     qtbot.addWidget(win)
     win.show()
+    qtbot.waitUntil(win.is_idle, timeout=30_000)  # the Patient tab computes its first prediction at start
+    qtbot.wait(50)
     yield win
     win.pool.shutdown()
 

@@ -46,6 +46,7 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(tab, tab.title)
             tab.status_message.connect(self.show_status)
             tab.file_opened.connect(self._remember_file)
+            tab.error_raised.connect(self.show_error)
         self.setCentralWidget(self.tabs)
 
         self._build_status_bar()

@@ -31,6 +31,7 @@ class ToolTab(QWidget):
     export_filter = "PNG image (*.png);;PDF report (*.pdf)"
     status_message = Signal(str)
     file_opened = Signal(str)  # for the recent-files list
+    error_raised = Signal(str, str, str)  # title, message, details: shown by the main window, never fatal
 
     def __init__(self, pool: WorkerPool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -53,6 +54,19 @@ class ToolTab(QWidget):
 
     def is_idle(self) -> bool:
         return True
+
+
+def poll_until(parent: QWidget, predicate: Callable[[], bool], then: Callable[[], None], every_ms: int = 100) -> None:
+    """Call ``then`` once ``predicate`` holds, checking on the event loop (self-tests and screenshots)."""
+    from PySide6.QtCore import QTimer
+
+    def check() -> None:
+        if predicate():
+            then()
+        else:
+            QTimer.singleShot(every_ms, check)
+
+    QTimer.singleShot(every_ms, check)
 
 
 class PlaceholderTab(ToolTab):

@@ -29,6 +29,23 @@ def mad_scales(model: TabularModel, reference: np.ndarray | None = None) -> np.n
     return model.net.pre.std.detach().cpu().numpy().astype(np.float64)  # last resort: z-score scale
 
 
+def _within_observed(model: TabularModel, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Plausibility: search only where training patients were observed (the card's min/max per feature), widened
+    to include the patient's own value. The hard check stays the clinical range; this only narrows the search,
+    so a suggestion never proposes, say, a creatinine phosphokinase lower than anyone in the data."""
+    stats = (model.card or {}).get("reference_stats")
+    if not stats:
+        return lo, hi
+    lo, hi = lo.copy(), hi.copy()
+    for j, feature in enumerate(model.schema.features):
+        if feature.kind not in (Kind.INTEGER, Kind.CONTINUOUS) or np.isnan(x[j]) or feature.name not in stats:
+            continue
+        observed_lo = min(stats[feature.name]["min"], x[j])
+        observed_hi = max(stats[feature.name]["max"], x[j])
+        lo[j], hi[j] = max(lo[j], observed_lo), min(hi[j], observed_hi)
+    return lo, hi
+
+
 @dataclass
 class SearchContext:
     model: TabularModel
@@ -48,6 +65,7 @@ class SearchContext:
               cancel: CancelToken = NEVER_CANCELLED) -> SearchContext:
         x = np.asarray(x, dtype=np.float64)
         lo, hi = constraints.bounds(model.schema, x)
+        lo, hi = _within_observed(model, x, lo, hi)
         p = float(model.predict_proba(x[None])[0])
         desired = 0 if p >= model.threshold else 1
         return cls(model, x, constraints, lo, hi, constraints.frozen_mask(model.schema), mad_scales(model, None if reference is None else reference.X),

@@ -1,0 +1,1 @@
+"""The Patient tab: live form, prediction, counterfactual suggestions, attributions, cohort and export."""

@@ -1,0 +1,172 @@
+"""The Patient tab, driven as a user would (offscreen): live prediction, suggestions, locks, stress, bad CSV."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from cfx_desktop.app import build_window
+from cfx_desktop.core.tabular.models.registry import clear_cache
+from cfx_desktop.core.tabular.schema import HEART_FAILURE_NO_TIME as SCHEMA
+
+TIMEOUT = 30_000
+
+
+@pytest.fixture
+def window(qtbot):
+    win = build_window()
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    tab = win.tab_list[0]
+    _settle(qtbot, tab)
+    yield win
+    win.pool.shutdown()
+
+
+def _settle(qtbot, tab) -> None:
+    """Wait until the tab is idle and both results answer the form as it is now."""
+    def current() -> bool:
+        p, s = tab.prediction, tab.suggestions_result
+        return (tab.is_idle() and p is not None and s is not None and tab._answers_current(p.model_name, p.x)
+                and tab._answers_current(s.model_name, s.x))
+    qtbot.waitUntil(current, timeout=TIMEOUT)
+
+
+def test_editing_a_field_updates_the_prediction(qtbot, window) -> None:
+    tab = window.tab_list[0]
+    before = tab.prediction.probability
+    tab.form.set_value("serum_creatinine", 0.7)
+    tab.form.set_value("ejection_fraction", 60)
+    _settle(qtbot, tab)
+    assert tab.prediction.probability < before
+    assert tab.prediction.x[SCHEMA.index("ejection_fraction")] == 60
+    assert f"{tab.prediction.probability:.2f}" in tab.gauge.text()
+
+
+def test_suggestions_appear_and_each_applied_one_flips_the_prediction(qtbot, window) -> None:
+    tab = window.tab_list[0]
+    assert tab.prediction.label == 1  # the example patient is predicted to die
+    result = tab.suggestions_result
+    assert len(result.counterfactuals) >= 1 and tab.suggestions.table.rowCount() == len(result.counterfactuals)
+    for index in range(len(result.counterfactuals)):
+        tab.reset_to_example()
+        _settle(qtbot, tab)
+        tab.apply_suggestion(index)
+        _settle(qtbot, tab)
+        assert tab.prediction.label == 0, f"suggestion {index} did not flip"
+        assert tab.prediction.probability < tab.prediction.threshold
+    tab.undo()
+    _settle(qtbot, tab)
+    np.testing.assert_allclose(tab.form.vector(), SCHEMA.example_vector())
+
+
+def test_locking_a_feature_removes_it_from_all_suggestions(qtbot, window) -> None:
+    tab = window.tab_list[0]
+    tab.suggestions.method.setCurrentIndex(tab.suggestions.method.findData("diverse"))
+    _settle(qtbot, tab)
+    changed = {c.feature for cf in tab.suggestions_result.counterfactuals for c in cf.changes}
+    assert changed, "the premise: some features are suggested"
+    for name in changed:
+        tab.form.set_locked(name, True)
+    _settle(qtbot, tab)
+    result = tab.suggestions_result
+    assert result.constraints.locked >= changed
+    for cf in result.counterfactuals:
+        assert not {c.feature for c in cf.changes} & changed
+    if not result.counterfactuals:
+        assert result.counterfactuals.reason
+
+
+def test_two_hundred_rapid_edits_end_in_the_final_state(qtbot, window) -> None:
+    tab = window.tab_list[0]
+    rng = np.random.default_rng(0)
+    for i in range(200):
+        tab.form.set_value("serum_sodium", float(rng.integers(120, 150)))
+        tab.form.set_value("ejection_fraction", float(rng.integers(15, 60)))
+        if i % 20 == 0:
+            qtbot.wait(5)  # let some jobs start so that some really are superseded
+    final = tab.form.vector()
+    _settle(qtbot, tab)
+    np.testing.assert_array_equal(tab.suggestions_result.x, final)
+    np.testing.assert_array_equal(tab.prediction.x, final)
+    assert tab.predict_channel.dropped + (200 - tab.predict_channel.delivered) > 0  # stale work was discarded
+    for cf in tab.suggestions_result.counterfactuals:
+        assert cf.values[SCHEMA.index("age")] == final[SCHEMA.index("age")]
+
+
+def test_bad_csv_shows_an_error_and_keeps_the_patient(qtbot, window, tmp_path: Path) -> None:
+    tab = window.tab_list[0]
+    tab.form.set_value("serum_creatinine", 2.4)
+    _settle(qtbot, tab)
+    before = tab.form.vector()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("age,sex\n60,1\n")
+    assert window.open_path(bad) is False
+    box = window.findChild(QMessageBox)
+    assert box is not None and box.isVisible() and "does not fit" in box.text()
+    assert "missing columns" in box.detailedText()
+    np.testing.assert_array_equal(tab.form.vector(), before)
+    assert window.isVisible()
+
+
+def test_cohort_csv_loads_rows_into_the_form(qtbot, window, tmp_path: Path) -> None:
+    tab = window.tab_list[0]
+    good = tmp_path / "cohort.csv"
+    rows = [SCHEMA.example_vector(), SCHEMA.example_vector()]
+    rows[1][SCHEMA.index("serum_creatinine")] = 0.9
+    header = ",".join(SCHEMA.names) + ",time,DEATH_EVENT\n"
+    good.write_text(header + "".join(",".join(f"{v:g}" for v in r) + ",100,0\n" for r in rows))
+    assert window.open_path(good) is True
+    assert tab.cohort_view.model.rowCount() == 2
+    tab.load_row(1)
+    _settle(qtbot, tab)
+    assert tab.form.vector()[SCHEMA.index("serum_creatinine")] == pytest.approx(0.9)
+    assert "line 3" in tab.banner.text()
+    assert tab.suggestions_result.reference_source == "loaded cohort"
+
+
+def test_export_png_and_pdf(qtbot, window, tmp_path: Path) -> None:
+    tab = window.tab_list[0]
+    assert tab.export_to(tmp_path / "patient.png")
+    assert (tmp_path / "patient.png").read_bytes()[:4] == b"\x89PNG"
+    assert tab.export_to(tmp_path / "patient.pdf")
+    data = (tmp_path / "patient.pdf").read_bytes()
+    assert data[:5] == b"%PDF-" and len(data) > 5000
+
+
+def test_every_model_and_dataset_renders(qtbot, window) -> None:
+    tab = window.tab_list[0]
+    for dataset in range(tab.dataset_combo.count()):
+        tab.dataset_combo.setCurrentIndex(dataset)
+        for model in range(tab.model_combo.count()):
+            tab.model_combo.setCurrentIndex(model)
+            _settle(qtbot, tab)
+            assert tab.prediction.model_name == tab.model_name
+            assert len(tab.prediction.attribution.values) == len(tab.schema.features)
+
+
+def test_tampered_model_is_refused_and_others_keep_working(qtbot, window, tmp_path: Path, monkeypatch) -> None:
+    from cfx_desktop import paths
+
+    copy = tmp_path / "weights"
+    shutil.copytree(paths.weights_dir(), copy)
+    target = copy / "heart-failure-no-time-nam.pt"
+    data = bytearray(target.read_bytes())
+    data[-20] ^= 0xFF
+    target.write_bytes(bytes(data))
+    monkeypatch.setenv("CFX_WEIGHTS_DIR", str(copy))
+    clear_cache()
+    tab = window.tab_list[0]
+    tab.model_combo.setCurrentIndex(tab.model_combo.findData("nam"))
+    qtbot.waitUntil(lambda: window.last_error is not None or window.findChild(QMessageBox) is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: "Model unavailable" in tab.model_label.text(), timeout=TIMEOUT)
+    assert "sha256 mismatch" in tab.model_label.text()
+    tab.model_combo.setCurrentIndex(tab.model_combo.findData("lasso"))
+    _settle(qtbot, tab)
+    assert tab.prediction.model_name.endswith("lasso")
+    clear_cache()
