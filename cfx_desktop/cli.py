@@ -29,22 +29,53 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="cfx-desktop",
-        description="Offline explanations and counterfactuals for heart-failure patients and chest X-rays.",
-    )
+GLOBAL_WITH_VALUE = {"--device", "--screenshot", "--size", "--tab"}
+
+
+def _add_global(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", action="version", version=f"cfx-desktop {__version__}")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="compute device (default: auto)")
     parser.add_argument("--self-test", action="store_true", help="start the app, exercise each tab's main path, exit 0/1")
     parser.add_argument("--screenshot", type=Path, metavar="PNG", help="render the main window to PNG and exit")
     parser.add_argument("--size", type=_size, metavar="WxH", help="window size, e.g. 1400x900")
     parser.add_argument("--tab", help="tab to show first: patient or xray")
-    parser.add_argument("files", nargs="*", type=Path, help="files to open at start (CSV or images)")
+
+
+DESCRIPTION = "Offline explanations and counterfactuals for heart-failure patients and chest X-rays."
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command parser: global options, then a sub-command (see `build_gui_parser` for starting the app)."""
+    parser = argparse.ArgumentParser(prog="cfx-desktop", description=DESCRIPTION,
+                                     epilog="Without a command the app starts: cfx-desktop [options] [FILE ...]")
+    _add_global(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for register in _registrars():
         register(sub)
     return parser
+
+
+def build_gui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cfx-desktop", description=DESCRIPTION,
+                                     epilog="Commands (train-tabular, explain-patient, predict-image, ...): cfx-desktop --help-commands")
+    _add_global(parser)
+    parser.add_argument("--help-commands", action="store_true", help="list the command-line sub-commands")
+    parser.add_argument("files", nargs="*", type=Path, help="files to open at start (patient CSV or images)")
+    return parser
+
+
+def _first_positional(argv: Sequence[str]) -> str | None:
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+            continue
+        if token in GLOBAL_WITH_VALUE:
+            skip = True
+            continue
+        if not token.startswith("-"):
+            return token
+    return None
 
 
 def _register_info(sub: argparse._SubParsersAction) -> None:
@@ -67,16 +98,23 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
-    from cfx_desktop.commands import tabular
+    from cfx_desktop.commands import imaging, tabular
 
-    return [_register_info, tabular.register, tabular.register_explain]
+    return [_register_info, tabular.register, tabular.register_explain, imaging.register, imaging.register_usage, imaging.register_counterfactual]
 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    if _first_positional(argv) in commands:
+        args = parser.parse_args(argv)
+    else:
+        args = build_gui_parser().parse_args(argv)
+        if args.help_commands:
+            parser.print_help()
+            return 0
     from cfx_desktop.core import device
 
     try:
@@ -88,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         from cfx_desktop.app import run_gui
 
-        return run_gui(self_test=args.self_test, screenshot=args.screenshot, size=args.size, tab=args.tab, files=args.files)
+        return run_gui(self_test=args.self_test, screenshot=args.screenshot, size=args.size, tab=args.tab,
+                       files=getattr(args, "files", []))
     try:
         return handler(args)
     except UserError as exc:

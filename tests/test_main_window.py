@@ -110,3 +110,21 @@ def test_unavailable_cuda_is_a_clear_cli_error(subprocess_env) -> None:
     assert result.returncode == 2
     assert "no CUDA GPU is available" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_dispatch_between_commands_and_files() -> None:
+    from cfx_desktop.cli import _first_positional, build_gui_parser
+
+    assert _first_positional(["--device", "cpu", "predict-image", "a.png"]) == "predict-image"
+    assert _first_positional(["--tab", "xray", "scan.dcm"]) == "scan.dcm"
+    assert _first_positional(["--self-test"]) is None
+    args = build_gui_parser().parse_args(["--size", "800x600", "a.png", "b.csv"])
+    assert [p.name for p in args.files] == ["a.png", "b.csv"] and args.size == (800, 600)
+
+
+def test_info_command(capsys) -> None:
+    from cfx_desktop.cli import main
+
+    assert main(["--device", "cpu", "info"]) == 0
+    out = capsys.readouterr().out
+    assert "heart-failure-no-time-mlp" in out and "pneumonia-slim-cnn" in out

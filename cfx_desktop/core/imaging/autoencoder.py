@@ -1,0 +1,142 @@
+"""SegNet-style convolutional autoencoder for the classifier's input size.
+
+As in "Local Counterfactuals for Chest X-Ray Images using Saliency Map Guidance", the encoder's max-pooling
+indices are kept and reused by the decoder (max-unpooling). During the counterfactual search they stay fixed at
+the original image's, so the decoder keeps the anatomy's edges in place and the latent only has to carry the
+change. Four pooling stages: 128 px -> a 16 x 8 x 8 latent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cfx_desktop.core import bundles
+from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
+
+Indices = list[torch.Tensor]
+
+
+def _conv(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU())
+
+
+class SegNetAE(nn.Module):
+    def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 64), latent: int = 16) -> None:
+        super().__init__()
+        self.widths, self.latent_channels = widths, latent
+        chans = (1,) + widths
+        self.enc = nn.ModuleList(_conv(chans[i], chans[i + 1]) for i in range(len(widths)))
+        self.to_latent = nn.Conv2d(widths[-1], latent, 1)
+        self.from_latent = nn.Conv2d(latent, widths[-1], 1)
+        self.dec = nn.ModuleList(_conv(chans[i + 1], chans[i] if i > 0 else widths[0]) for i in reversed(range(len(widths))))
+        self.out = nn.Conv2d(widths[0], 1, 3, padding=1)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, Indices, list[torch.Size]]:
+        indices, sizes = [], []
+        for block in self.enc:
+            x = block(x)
+            sizes.append(x.shape)
+            x, idx = F.max_pool2d(x, 2, return_indices=True)
+            indices.append(idx)
+        return self.to_latent(x), indices, sizes
+
+    def decode(self, z: torch.Tensor, indices: Indices, sizes: list[torch.Size]) -> torch.Tensor:
+        x = self.from_latent(z)
+        for block, idx, size in zip(self.dec, reversed(indices), reversed(sizes)):
+            x = F.max_unpool2d(x, idx, 2, output_size=size[-2:])
+            x = block(x)
+        return torch.sigmoid(self.out(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z, indices, sizes = self.encode(x)
+        return self.decode(z, indices, sizes)
+
+
+def _ssim_batch(a: torch.Tensor, b: torch.Tensor) -> float:
+    from cfx_desktop.core.imaging.sanity import ssim
+
+    return float(np.mean([ssim(x[0].numpy(), y[0].numpy()) for x, y in zip(a, b)]))
+
+
+def train_autoencoder(source: Path, size: int = 128, epochs: int = 8, seed: int = 0, batch_size: int = 64, lr: float = 2e-3,
+                      out: Path | None = None, command: str = "", device: torch.device | None = None,
+                      progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> dict[str, Any]:  # noqa: ANN001
+    """Train on the classifier's training images (same patient split); report validation MSE and SSIM."""
+    from cfx_desktop.core.imaging.train import KERMANY_LICENCE, augment, load_training_data
+
+    device = device or torch.device("cpu")
+    torch.manual_seed(seed)
+    X_tr, _, X_va, _, provenance, split = load_training_data(source, size, seed, progress, cancel)
+    net = SegNetAE().to(device)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-5)
+    steps = epochs * int(np.ceil(len(X_tr) / batch_size))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.15)
+    generator = torch.Generator().manual_seed(seed)
+    train = torch.as_tensor(X_tr)
+    valid = torch.as_tensor(X_va[:512])[:, None].float() / 255.0
+    started = time.perf_counter()
+    history = []
+    for epoch in range(epochs):
+        net.train()
+        order = torch.randperm(len(train), generator=generator)
+        for start in range(0, len(order), batch_size):
+            cancel.raise_if_cancelled()
+            x = augment(train[order[start : start + batch_size]][:, None].float() / 255.0, generator, shift=4).to(device)
+            loss = F.mse_loss(net(x), x)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+        net.eval()
+        with torch.inference_mode():
+            mse = float(F.mse_loss(net(valid.to(device)).cpu(), valid))
+        history.append({"epoch": epoch + 1, "val_mse": mse})
+        progress((epoch + 1) / epochs, f"epoch {epoch + 1}/{epochs}: validation MSE {mse:.2e}")
+    net.eval()
+    with torch.inference_mode():
+        recon = net(valid.to(device)).cpu()
+    mse = float(F.mse_loss(recon, valid))
+    ssim_value = _ssim_batch(recon, valid)
+    minutes = (time.perf_counter() - started) / 60
+    name = f"autoencoder-{size}"
+    card = {
+        "name": name, "kind": "autoencoder", "task": "reconstruct chest X-rays for latent counterfactual search",
+        "label": f"SegNet-style autoencoder at {size} px", "architecture": "segnet-ae",
+        "architecture_args": {"widths": list(net.widths), "latent_channels": net.latent_channels,
+                              "latent_shape": [net.latent_channels, size // 16, size // 16], "pooling_indices": "kept from the encoder"},
+        "input_size": size, "input_range": "[0, 1] pixels after the classifier's crop and resize (no normalisation)",
+        "training": {"epochs": epochs, "batch_size": batch_size, "max_lr": lr, "loss": "MSE", "minutes": round(minutes, 2),
+                     "minutes_per_epoch": round(minutes / epochs, 2), "history": history, "device": str(device)},
+        "data": {**provenance, "split": split, "train_images": int(len(X_tr)), "validation_images_scored": int(len(valid))},
+        "seed": seed, "command": command,
+        "metrics": {"validation": {"mse": mse, "ssim": ssim_value}},
+        "metrics_summary": f"validation reconstruction MSE {mse:.2e}, SSIM {ssim_value:.3f}",
+        "licence": KERMANY_LICENCE[0], "attribution": KERMANY_LICENCE[1],
+        "environment": {"torch": torch.__version__, "python": platform.python_version()},
+        "created": dt.date.today().isoformat(),
+    }
+    bundles.save(name, net.state_dict(), card, out)
+    return card
+
+
+def load_autoencoder(name: str = "autoencoder-128", device: torch.device | None = None, root=None) -> tuple[SegNetAE, dict[str, Any]]:  # noqa: ANN001
+    bundle = bundles.load(name, root)
+    args = bundle.card.get("architecture_args", {})
+    net = SegNetAE(tuple(args.get("widths", (16, 32, 64, 64))), int(args.get("latent_channels", 16)))
+    try:
+        net.load_state_dict(bundle.state)
+    except RuntimeError as exc:
+        raise bundles.BundleError(f"{name}.pt does not match the architecture in its card: {exc}") from exc
+    net.to(device or torch.device("cpu")).eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net, bundle.card

@@ -1,0 +1,194 @@
+"""Any supported image file -> one float grayscale array in [0, 1] plus metadata. One error type: ImageLoadError.
+
+Why normalise to [0, 1] here: PNG/JPEG are 8-bit, TIFF/PNG may be 16-bit and DICOM radiographs are 12-16 bit with
+their own rescale and display window. Applying each format's display rules here (DICOM: Rescale Slope/Intercept,
+then the VOI LUT or Window Center/Width, then MONOCHROME1 inversion) means every model, view and export sees the
+image the way a reader would, and nothing downstream needs to know the format.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+MAX_SIDE = 20_000
+MAX_PIXELS = 120_000_000  # a 10k x 12k image; larger is refused before decoding
+MAX_BYTES = 600_000_000
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm", ".dicom", ""}
+
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # PIL's own decompression-bomb guard, as an error, not a warning
+
+
+class ImageLoadError(ValueError):
+    """The file cannot be shown or analysed; the message says why in words a user can act on."""
+
+
+@dataclass
+class LoadedImage:
+    pixels: np.ndarray  # float32, (H, W), 0 = black, 1 = white as displayed
+    source: str
+    format: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.pixels.shape  # type: ignore[return-value]
+
+
+def _check_size(width: int, height: int, source: str) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageLoadError(f"{source}: the image has no pixels ({width} x {height})")
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        raise ImageLoadError(f"{source}: the image is too large ({width} x {height} pixels); the limit is "
+                             f"{MAX_SIDE} pixels a side and {MAX_PIXELS // 1_000_000} megapixels")
+
+
+def _to_unit(array: np.ndarray) -> np.ndarray:
+    array = array.astype(np.float32)
+    lo, hi = float(np.nanmin(array)), float(np.nanmax(array))
+    if hi <= lo:
+        return np.zeros_like(array, dtype=np.float32)
+    return ((array - lo) / (hi - lo)).astype(np.float32)
+
+
+def _is_dicom(head: bytes) -> bool:
+    return len(head) >= 132 and head[128:132] == b"DICM"
+
+
+def load_image(path: str | Path, data: bytes | None = None) -> LoadedImage:
+    """Load a PNG / JPEG / TIFF / BMP or DICOM file (decided by content, not by name)."""
+    source = str(path)
+    if data is None:
+        p = Path(path)
+        try:
+            size = p.stat().st_size
+        except OSError as exc:
+            raise ImageLoadError(f"{source}: cannot read the file ({exc.strerror or exc})") from None
+        if p.is_dir():
+            raise ImageLoadError(f"{source}: is a folder, not an image")
+        if size == 0:
+            raise ImageLoadError(f"{source}: the file is empty (0 bytes)")
+        if size > MAX_BYTES:
+            raise ImageLoadError(f"{source}: the file is larger than {MAX_BYTES // 1_000_000} MB")
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            raise ImageLoadError(f"{source}: cannot read the file ({exc.strerror or exc})") from None
+    if not data:
+        raise ImageLoadError(f"{source}: the file is empty (0 bytes)")
+    if _is_dicom(data[:132]) or source.lower().endswith((".dcm", ".dicom")):
+        return _load_dicom(data, source)
+    return _load_pil(data, source)
+
+
+def _load_pil(data: bytes, source: str) -> LoadedImage:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            _check_size(width, height, source)
+            frames = getattr(image, "n_frames", 1)
+            if frames > 1:
+                raise ImageLoadError(f"{source}: the file holds {frames} images (a stack or volume); open a single 2-D image")
+            image.load()
+    except ImageLoadError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageLoadError(f"{source}: not an image this program can read (PNG, JPEG, TIFF, BMP or DICOM)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageLoadError(f"{source}: the image is too large to open safely") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        text = str(exc)
+        if "truncated" in text.lower() or "broken" in text.lower() or "premature" in text.lower():
+            raise ImageLoadError(f"{source}: the file is truncated or damaged ({text})") from None
+        raise ImageLoadError(f"{source}: the image could not be decoded ({text})") from None
+    mode = image.mode
+    bits = {"1": 1, "L": 8, "P": 8, "RGB": 8, "RGBA": 8, "LA": 8, "I;16": 16, "I;16B": 16, "I;16L": 16, "I": 32, "F": 32}.get(mode, 8)
+    if mode in ("RGB", "RGBA", "P", "LA", "CMYK", "YCbCr"):
+        array = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    elif mode == "1":
+        array = np.asarray(image, dtype=np.float32)
+    elif mode in ("I;16", "I;16B", "I;16L", "I"):
+        raw = np.asarray(image).astype(np.float32)
+        array = raw / 65535.0 if mode.startswith("I;16") or raw.max() <= 65535 else _to_unit(raw)
+    elif mode == "F":
+        array = _to_unit(np.asarray(image))
+    else:
+        array = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    if array.ndim != 2:
+        raise ImageLoadError(f"{source}: expected a 2-D image, found shape {array.shape}")
+    meta = {"width": int(array.shape[1]), "height": int(array.shape[0]), "mode": mode, "bits": bits,
+            "colour": mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr")}
+    return LoadedImage(np.clip(array, 0, 1).astype(np.float32), source, image.format or "image", meta)
+
+
+DICOM_SUMMARY = ("Modality", "BodyPartExamined", "ViewPosition", "PhotometricInterpretation", "Rows", "Columns",
+                 "BitsStored", "PixelSpacing", "WindowCenter", "WindowWidth", "RescaleSlope", "RescaleIntercept",
+                 "Manufacturer", "StudyDescription", "SeriesDescription")
+
+
+def _load_dicom(data: bytes, source: str) -> LoadedImage:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), force=True)
+    except (InvalidDicomError, EOFError, ValueError, OSError, KeyError, TypeError, AttributeError) as exc:
+        raise ImageLoadError(f"{source}: not a readable DICOM file ({exc})") from None
+    if "PixelData" not in ds:
+        raise ImageLoadError(f"{source}: the DICOM file holds no image (no Pixel Data)")
+    rows, columns = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    _check_size(columns, rows, source)
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if frames > 1:
+        raise ImageLoadError(f"{source}: the DICOM holds {frames} frames (a volume or cine); open a single 2-D radiograph")
+    syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    name = getattr(syntax, "name", str(syntax))
+    try:
+        pixels = ds.pixel_array
+    except NotImplementedError as exc:
+        raise ImageLoadError(f"{source}: the DICOM is compressed as '{name}', which needs an image codec that is not "
+                             f"installed (e.g. pylibjpeg or GDCM); export it uncompressed or as PNG ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types for damaged pixel data
+        raise ImageLoadError(f"{source}: the DICOM pixel data ({name}) could not be decoded ({type(exc).__name__}: {exc})") from None
+    if pixels.ndim != 2:
+        if pixels.ndim == 3 and pixels.shape[-1] in (3, 4) and ds.get("SamplesPerPixel", 1) > 1:
+            pixels = pixels[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        else:
+            raise ImageLoadError(f"{source}: expected a 2-D image, found pixel array shape {pixels.shape}")
+    values = apply_modality_lut(pixels, ds)
+    if np.issubdtype(values.dtype, np.floating) and np.array_equal(values, np.round(values)):
+        values = values.astype(np.int64)  # VOI LUTs index stored values: keep them integers when they are
+    window = "full range"
+    if "VOILUTSequence" in ds or ("WindowCenter" in ds and "WindowWidth" in ds):
+        try:
+            values = apply_voi_lut(values, ds, index=0)
+            window = "VOI LUT" if "VOILUTSequence" in ds else f"center {ds.WindowCenter}, width {ds.WindowWidth}"
+        except Exception:  # noqa: BLE001 - a malformed window falls back to the full range, and says so
+            window = "full range (the stored window could not be applied)"
+    array = _to_unit(values)
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+    if photometric == "MONOCHROME1":
+        array = 1.0 - array  # MONOCHROME1: high values are displayed dark
+    summary = {}
+    for key in DICOM_SUMMARY:
+        if key in ds:
+            value = ds.get(key)
+            summary[key] = str(value) if not isinstance(value, (int, float)) else value
+    meta = {"width": columns, "height": rows, "bits": int(ds.get("BitsStored", 16) or 16), "window": window,
+            "photometric": photometric, "transfer_syntax": getattr(syntax, "name", str(syntax)), "dicom": summary}
+    return LoadedImage(array.astype(np.float32), source, "DICOM", meta)
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image-like files in a folder (sorted), for batch prediction and the thumbnail strip."""
+    folder = Path(folder)
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES - {""})

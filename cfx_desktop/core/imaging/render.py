@@ -1,0 +1,62 @@
+"""Pixel rendering without Qt, for the CLI and reports: colormaps and overlays as uint8 RGB arrays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+# anchor colours of perceptually ordered maps (sampled by eye from the usual definitions)
+COLORMAPS = {
+    "inferno": [(0, 0, 4), (40, 11, 84), (101, 21, 110), (159, 42, 99), (212, 72, 66), (245, 125, 21), (250, 193, 39), (252, 255, 164)],
+    "viridis": [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)],
+    "hot": [(0, 0, 0), (230, 0, 0), (255, 210, 0), (255, 255, 255)],
+    "coolwarm": [(59, 76, 192), (221, 221, 221), (180, 4, 38)],
+}
+
+
+def lut(name: str, n: int = 256) -> np.ndarray:
+    anchors = np.array(COLORMAPS[name], dtype=np.float64)
+    positions = np.linspace(0, 1, len(anchors))
+    t = np.linspace(0, 1, n)
+    return np.stack([np.interp(t, positions, anchors[:, c]) for c in range(3)], axis=1).astype(np.uint8)
+
+
+def colorize(values: np.ndarray, name: str = "inferno", signed: bool = False) -> np.ndarray:
+    if signed:
+        top = float(np.abs(values).max()) or 1.0
+        t = (values / top + 1) / 2
+    else:
+        top = float(values.max()) or 1.0
+        t = np.clip(values / top, 0, 1)
+    return lut(name)[np.round(t * 255).astype(np.int64)]
+
+
+def gray_rgb(pixels: np.ndarray) -> np.ndarray:
+    g = np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
+    return np.stack([g, g, g], axis=-1)
+
+
+def overlay(pixels: np.ndarray, values: np.ndarray, opacity: float = 0.5, colormap: str = "inferno", threshold: float = 0.0) -> np.ndarray:
+    """Positive saliency blended over the grayscale image; values below ``threshold`` (of the max) are not drawn."""
+    positive = np.clip(values, 0, None)
+    top = float(positive.max()) or 1.0
+    scaled = positive / top
+    alpha = (opacity * (scaled >= threshold) * np.clip(scaled * 1.5, 0, 1))[..., None]
+    base = gray_rgb(pixels).astype(np.float32)
+    colour = colorize(scaled, colormap).astype(np.float32)
+    return np.round(base * (1 - alpha) + colour * alpha).astype(np.uint8)
+
+
+def save_png(rgb: np.ndarray, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rgb).save(path)
+    return path
+
+
+def side_by_side(*panels: np.ndarray, gap: int = 4) -> np.ndarray:
+    height = max(p.shape[0] for p in panels)
+    padded = [np.pad(p, ((0, height - p.shape[0]), (0, gap), (0, 0)), constant_values=255) for p in panels]
+    return np.concatenate(padded, axis=1)[:, :-gap]

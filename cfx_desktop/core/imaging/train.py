@@ -1,0 +1,152 @@
+"""Training of the pneumonia classifiers; writes a bundle with a full model card.
+
+Choices, all on validation data split by patient: the epoch (best validation ROC AUC) and the decision threshold
+(max balanced accuracy). Classes are balanced once, by the loss's pos_weight, not also by resampling.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cfx_desktop.core import bundles
+from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
+from cfx_desktop.core.imaging import data as data_mod
+from cfx_desktop.core.imaging.models import build
+from cfx_desktop.core.metrics import binary_metrics, choose_threshold
+
+KERMANY_LICENCE = ("CC BY 4.0", "Kermany DS, Zhang K, Goldbaum M (2018), Labeled Optical Coherence Tomography (OCT) and "
+                   "Chest X-Ray Images for Classification, Mendeley Data v2, doi:10.17632/rscbjbr9sj.2 (train split, "
+                   "224 px copy); PneumoniaMNIST: Yang J et al. (2023) MedMNIST v2, Sci Data.")
+
+
+def augment(batch: torch.Tensor, generator: torch.Generator, shift: int = 8) -> torch.Tensor:
+    """Small random shifts (reflect-padded crops) and brightness/contrast jitter, in [0, 1] pixel space."""
+    n, _, h, w = batch.shape
+    padded = F.pad(batch, (shift, shift, shift, shift), mode="reflect")
+    dy = torch.randint(0, 2 * shift + 1, (n,), generator=generator)
+    dx = torch.randint(0, 2 * shift + 1, (n,), generator=generator)
+    out = torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(n)])
+    gain = 1 + (torch.rand(n, 1, 1, 1, generator=generator) - 0.5) * 0.2
+    bias = (torch.rand(n, 1, 1, 1, generator=generator) - 0.5) * 0.1
+    return (out * gain + bias).clamp(0, 1)
+
+
+def _probabilities(net: torch.nn.Module, images: np.ndarray, mean: float, std: float, device: torch.device, batch: int = 256) -> np.ndarray:
+    net.eval()
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(images), batch):
+            x = torch.as_tensor(images[start : start + batch], dtype=torch.float32, device=device)[:, None] / 255.0
+            out.append(torch.sigmoid(net((x - mean) / std)).cpu().numpy())
+    return np.concatenate(out).astype(np.float64)
+
+
+def load_training_data(source: Path, size: int, seed: int, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED):  # noqa: ANN001, ANN201
+    """(train images, train labels, validation images, validation labels, provenance, split text)."""
+    if source.is_dir():
+        ds = data_mod.load_folder(source, size, progress, cancel)
+        train_idx, valid_idx = data_mod.split_by_patient(ds, 0.15, seed)
+        split = (f"by patient: 15% of each class's patients (seed {seed}) for validation; {len(train_idx)} training and "
+                 f"{len(valid_idx)} validation images from {len(np.unique(ds.groups[train_idx]))} / "
+                 f"{len(np.unique(ds.groups[valid_idx]))} patients")
+        return ds.images[train_idx], ds.labels[train_idx], ds.images[valid_idx], ds.labels[valid_idx], ds.digest, split
+    train = data_mod.load_npz(source, size, "train")
+    try:
+        valid = data_mod.load_npz(source, size, "val")
+        split = f"the file's own train ({len(train.labels)}) and val ({len(valid.labels)}) arrays"
+        return train.images, train.labels, valid.images, valid.labels, train.digest, split
+    except KeyError:
+        t, v = data_mod.split_by_patient(train, 0.15, seed)
+        return train.images[t], train.labels[t], train.images[v], train.labels[v], train.digest, "random 15% of train (no patient ids)"
+
+
+def train_image_model(
+    source: Path, architecture: str = "slim-cnn", size: int = 128, epochs: int = 12, seed: int = 0,
+    batch_size: int = 64, lr: float = 2e-3, shuffle_labels: bool = False, out: Path | None = None,
+    command: str = "", device: torch.device | None = None, progress=no_progress,  # noqa: ANN001
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> dict[str, Any]:
+    device = device or torch.device("cpu")
+    torch.manual_seed(seed)
+    X_tr, y_tr, X_va, y_va, provenance, split = load_training_data(source, size, seed, progress, cancel)
+    if shuffle_labels:  # Adebayo et al.'s data randomization test: same data, labels permuted
+        y_tr = np.random.default_rng(seed + 1).permutation(y_tr)
+    mean, std = float(X_tr.mean() / 255.0), float(X_tr.std() / 255.0)
+    net = build(architecture).to(device)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    steps = epochs * int(np.ceil(len(X_tr) / batch_size))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.15)
+    pos_weight = torch.tensor(float((y_tr == 0).sum()) / max(float((y_tr == 1).sum()), 1.0), device=device)
+    generator = torch.Generator().manual_seed(seed)
+    X_all = torch.as_tensor(X_tr)
+    y_all = torch.as_tensor(y_tr, dtype=torch.float32)
+    best_auc, best_state, best_epoch, history = -1.0, None, 0, []
+    started = time.perf_counter()
+    for epoch in range(epochs):
+        net.train()
+        order = torch.randperm(len(X_all), generator=generator)
+        losses = []
+        for start in range(0, len(order), batch_size):
+            cancel.raise_if_cancelled()
+            idx = order[start : start + batch_size]
+            x = augment(X_all[idx][:, None].float() / 255.0, generator)
+            x = ((x - mean) / std).to(device)
+            loss = F.binary_cross_entropy_with_logits(net(x), y_all[idx].to(device), pos_weight=pos_weight)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            losses.append(float(loss.detach()))
+        p_va = _probabilities(net, X_va, mean, std, device)
+        auc = binary_metrics(y_va, p_va, 0.5)["roc_auc"]
+        history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_roc_auc": auc})
+        progress((epoch + 1) / epochs, f"epoch {epoch + 1}/{epochs}: loss {np.mean(losses):.4f}, validation ROC AUC {auc:.4f}")
+        if auc > best_auc:
+            best_auc, best_epoch = auc, epoch + 1
+            best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+    minutes = (time.perf_counter() - started) / 60
+    net.load_state_dict(best_state)
+    p_va = _probabilities(net, X_va, mean, std, device)
+    threshold = choose_threshold(y_va, p_va)
+    metrics = binary_metrics(y_va, p_va, threshold)
+    train_accuracy = float(((_probabilities(net, X_tr, mean, std, device) >= threshold) == y_tr).mean())
+    name = f"pneumonia-{architecture}" + ("-shuffled-labels" if shuffle_labels else "")
+    card = {
+        "name": name,
+        "task": "chest X-ray: probability of pneumonia (vs normal)" + (" -- SANITY-CHECK MODEL trained on shuffled labels; not for prediction" if shuffle_labels else ""),
+        "label": f"{architecture} at {size} px" + (" (shuffled labels)" if shuffle_labels else ""),
+        "kind": "image-classifier",
+        "architecture": architecture,
+        "input_size": size,
+        "mean": mean,
+        "std": std,
+        "threshold": threshold,
+        "threshold_rule": "maximises balanced accuracy on the patient-level validation split",
+        "labels": ["normal", "pneumonia"],
+        "preprocessing": "grayscale in [0, 1] -> centre square crop on the short side -> area resize -> (x - mean) / std",
+        "training": {"epochs": epochs, "best_epoch": best_epoch, "batch_size": batch_size, "optimizer": "AdamW, one-cycle LR",
+                     "max_lr": lr, "class_balance": "pos_weight = n_normal / n_pneumonia (once; no resampling)",
+                     "augmentation": "shifts up to 8 px, brightness/contrast +-5%/10%", "shuffled_labels": shuffle_labels,
+                     "minutes": round(minutes, 2), "minutes_per_epoch": round(minutes / epochs, 2), "device": str(device),
+                     "history": history, "train_accuracy_at_threshold": train_accuracy},
+        "data": {**provenance, "split": split, "train_images": int(len(y_tr)), "validation_images": int(len(y_va)),
+                 "validation_pneumonia": int(y_va.sum())},
+        "seed": seed,
+        "command": command,
+        "metrics": {"validation": metrics},
+        "metrics_summary": f"validation ROC AUC {metrics['roc_auc']:.3f}, accuracy {metrics['accuracy']:.3f}, F1 {metrics['f1']:.3f}",
+        "licence": KERMANY_LICENCE[0],
+        "attribution": KERMANY_LICENCE[1],
+        "environment": {"torch": torch.__version__, "python": platform.python_version()},
+        "created": dt.date.today().isoformat(),
+    }
+    bundles.save(name, net.state_dict(), card, out)
+    return card

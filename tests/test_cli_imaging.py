@@ -1,0 +1,93 @@
+"""Image commands with the shipped classifier: batch prediction that survives bad files, overlays, sanity."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cfx_desktop.cli import main
+from cfx_desktop.core import bundles
+from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model
+from tests.conftest import real_data_file
+from tests.imaging_fixtures import gradient_image, write_dicom
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.fromarray(np.round(gradient_image(300, 240) * 255).astype(np.uint8)).save(images / "a.png")
+    write_dicom(images / "b.dcm", np.round(gradient_image() * 4095).astype(np.uint16))
+    (images / "c.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    return images
+
+
+def test_predict_image_batch_reports_bad_files_and_continues(folder: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "pred.csv"
+    assert main(["predict-image", str(folder), "--csv", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [Path(r["file"]).name for r in rows] == ["a.png", "b.dcm", "c.png"]
+    assert list(rows[0]) == ["file", "probability", "label", "error"]
+    for row in rows[:2]:
+        assert 0 <= float(row["probability"]) <= 1 and row["label"] in ("normal", "pneumonia") and row["error"] == ""
+    assert rows[2]["probability"] == "" and ("not an image" in rows[2]["error"] or "damaged" in rows[2]["error"])
+    assert "1 failed" in capsys.readouterr().out
+
+
+def test_predict_image_to_stdout(folder: Path, capsys) -> None:
+    assert main(["predict-image", str(folder / "a.png")]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "file,probability,label,error"
+
+
+@pytest.mark.parametrize("method", ["gradcam", "ig", "occlusion"])
+def test_explain_image_writes_an_overlay(folder: Path, tmp_path: Path, method: str, capsys) -> None:
+    out = tmp_path / f"{method}.png"
+    assert main(["explain-image", str(folder / "a.png"), "--method", method, "--out", str(out), "--steps", "16"]) == 0
+    image = Image.open(out)
+    assert image.size == (2 * 240 + 4, 300) and image.mode == "RGB"
+    assert "p(pneumonia)" in capsys.readouterr().out
+
+
+def test_explain_image_bad_file_is_a_clear_error(folder: Path, tmp_path: Path, capsys) -> None:
+    assert main(["explain-image", str(folder / "c.png"), "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert "c.png" in err and "Traceback" not in err
+
+
+def test_sanity_command(folder: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "maps"
+    assert main(["sanity", "--image", str(folder / "a.png"), "--out-dir", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "cascade up to" in text and "Spearman" in text
+    assert (out / "00-original.png").exists() and len(list(out.glob("*.png"))) >= 5
+    if "pneumonia-slim-cnn-shuffled-labels" in bundles.list_bundles():
+        assert "data randomization" in text
+
+
+def test_shipped_image_model_card() -> None:
+    card = bundles.read_card(DEFAULT_MODEL)
+    assert card["metrics"]["validation"]["roc_auc"] >= 0.97
+    assert "by patient" in card["data"]["split"]
+    assert card["command"].startswith("cfx-desktop train-imaging")
+    assert (bundles.paths.weights_dir() / f"{DEFAULT_MODEL}.pt").stat().st_size < 3_000_000
+    model = load_image_model()
+    assert model.input_size == card["input_size"]
+
+
+@pytest.mark.realdata
+def test_shipped_model_on_real_images() -> None:
+    folder = real_data_file("kermany_cxr_224/train")
+    model = load_image_model()
+    card = bundles.read_card(DEFAULT_MODEL)
+    assert card["data"]["files"] == "5216"
+    normal = sorted((folder / "NORMAL").iterdir())[:10]
+    pneumonia = sorted((folder / "PNEUMONIA").iterdir())[:10]
+    from cfx_desktop.core.imaging.io import load_image
+
+    p_normal = [model.probability(load_image(p).pixels) for p in normal]
+    p_pneu = [model.probability(load_image(p).pixels) for p in pneumonia]
+    assert np.mean(p_pneu) > np.mean(p_normal)

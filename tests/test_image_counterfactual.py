@@ -1,0 +1,102 @@
+"""Local image counterfactuals on a tiny autoencoder and classifier trained here on synthetic images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cfx_desktop.core.cancel import CancelToken, Cancelled
+from cfx_desktop.core.imaging.autoencoder import SegNetAE
+from cfx_desktop.core.imaging.counterfactual import MaskSettings, SearchSettings, generate
+from cfx_desktop.core.imaging.models import ImageModel, SeedCNN
+
+SIZE = 32
+
+
+def _image(rng: np.random.Generator, blob: bool) -> np.ndarray:
+    image = rng.normal(0.35, 0.04, (SIZE, SIZE)).astype(np.float32)
+    if blob:
+        r, c = rng.integers(6, 20, 2)
+        yy, xx = np.mgrid[:SIZE, :SIZE]
+        image += 0.5 * np.exp(-((yy - r - 3) ** 2 + (xx - c - 3) ** 2) / 12.0).astype(np.float32)
+    return np.clip(image, 0, 1)
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[ImageModel, SegNetAE]:
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 500)
+    images = np.stack([_image(rng, bool(y)) for y in labels])
+    x = torch.as_tensor(images)[:, None]
+    y = torch.as_tensor(labels, dtype=torch.float32)
+    net = SeedCNN(widths=(8, 16, 32), dense=16, dropout=0.0)
+    ae = SegNetAE(widths=(8, 16), latent=8)
+    opt_c = torch.optim.Adam(net.parameters(), lr=3e-3)
+    opt_a = torch.optim.Adam(ae.parameters(), lr=3e-3)
+    for _ in range(20):
+        for s in range(0, len(x), 50):
+            xb = x[s : s + 50]
+            opt_c.zero_grad()
+            F.binary_cross_entropy_with_logits(net((xb - 0.4) / 0.15), y[s : s + 50]).backward()
+            opt_c.step()
+            opt_a.zero_grad()
+            F.mse_loss(ae(xb), xb).backward()
+            opt_a.step()
+    ae.eval()
+    for p in ae.parameters():
+        p.requires_grad_(False)
+    model = ImageModel("blob", "seed-cnn", net.eval(), SIZE, 0.4, 0.15)
+    return model, ae
+
+
+def test_counterfactual_flips_and_stays_inside_the_mask(trained) -> None:
+    model, ae = trained
+    rng = np.random.default_rng(7)
+    flips = 0
+    for _ in range(4):
+        image = _image(rng, True)
+        assert model.probability(image) > model.threshold  # the premise: classified as "pneumonia"
+        result = generate(model, ae, image, search=SearchSettings(steps=150), mask_settings=MaskSettings(dilation=2))
+        flips += result.metrics["flipped"]
+        if result.metrics["flipped"]:
+            assert model.probability(result.counterfactual) < model.threshold  # the composed image really flips
+        outside = result.mask == 0
+        assert outside.any() and np.abs(result.difference[outside]).max() <= 1e-6  # nothing changes outside the mask
+        assert result.metrics["inside_mask_fraction"] > 0.8
+        assert result.counterfactual.shape == (SIZE, SIZE) and result.full_counterfactual.shape == image.shape
+        assert len(result.probability_path) == result.metrics["steps"] + 1 and result.frames
+    assert flips >= 3
+
+
+def test_other_direction_and_full_resolution(trained) -> None:
+    model, ae = trained
+    rng = np.random.default_rng(3)
+    image = _image(rng, False)
+    big = np.kron(image, np.ones((3, 4), dtype=np.float32))[:, : SIZE * 3]  # 96 x 96 becomes the crop of a wider image
+    wide = np.pad(big, ((0, 0), (20, 20)), constant_values=0.2)
+    result = generate(model, ae, wide, target="pneumonia", search=SearchSettings(steps=150))
+    assert result.source == "normal" and result.target == "pneumonia"
+    assert result.full_counterfactual.shape == wide.shape
+    assert np.all(result.full_difference[:, :20] == 0) and np.all(result.full_difference[:, -20:] == 0)
+    np.testing.assert_array_equal(result.full_counterfactual[result.full_difference == 0], wide[result.full_difference == 0])
+    with pytest.raises(ValueError, match="already classified"):
+        generate(model, ae, image, target="normal")
+
+
+def test_cancel_stops_within_one_step(trained) -> None:
+    model, ae = trained
+    token = CancelToken()
+    seen: list[int] = []
+
+    def progress(fraction: float, message: str = "", payload=None) -> None:  # noqa: ANN001
+        seen.append(payload["step"])
+        if payload["step"] == 3:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        generate(model, ae, _image(np.random.default_rng(1), True), search=SearchSettings(steps=500, weight_cls=1e-6),
+                 progress=progress, cancel=token)
+    assert seen == [1, 2, 3]

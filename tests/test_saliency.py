@@ -1,0 +1,118 @@
+"""Saliency and sanity checks on a tiny CNN trained here on synthetic images whose label depends on one quadrant."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cfx_desktop.core.imaging import sanity, saliency
+from cfx_desktop.core.imaging.models import ImageModel, SeedCNN
+
+SIZE = 32
+
+
+def _sample(rng: np.random.Generator, positive: bool) -> np.ndarray:
+    """Noise plus a bright 6x6 square: in the top-left quadrant when positive, elsewhere when not."""
+    image = rng.normal(0.3, 0.05, (SIZE, SIZE)).astype(np.float32)
+    if positive:
+        r, c = rng.integers(2, 10), rng.integers(2, 10)
+    else:
+        r, c = (rng.integers(18, 26), rng.integers(2, 26)) if rng.random() < 0.5 else (rng.integers(2, 10), rng.integers(18, 26))
+    image[r : r + 6, c : c + 6] = 0.95
+    return np.clip(image, 0, 1)
+
+
+@pytest.fixture(scope="module")
+def quadrant_model() -> ImageModel:
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 600)
+    images = np.stack([_sample(rng, bool(y)) for y in labels])
+    net = SeedCNN(widths=(8, 16, 32), dense=16, dropout=0.0)  # an 8 x 8 Grad-CAM grid at 32 px, like 128 px for the app
+    optimiser = torch.optim.Adam(net.parameters(), lr=3e-3)
+    x = (torch.as_tensor(images)[:, None] - 0.3) / 0.2
+    y = torch.as_tensor(labels, dtype=torch.float32)
+    for _ in range(25):
+        for start in range(0, len(x), 50):
+            optimiser.zero_grad()
+            F.binary_cross_entropy_with_logits(net(x[start : start + 50]), y[start : start + 50]).backward()
+            optimiser.step()
+    model = ImageModel("quadrant", "seed-cnn", net.eval(), SIZE, 0.3, 0.2)
+    test = [_sample(rng, True) for _ in range(20)] + [_sample(rng, False) for _ in range(20)]
+    accuracy = np.mean([(model.probability(t) >= 0.5) == (i < 20) for i, t in enumerate(test)])
+    assert accuracy >= 0.9, f"the premise: the tiny model learned the quadrant rule ({accuracy:.2f})"
+    return model
+
+
+def _quadrant_share(values: np.ndarray) -> float:
+    positive = np.clip(values, 0, None)
+    return float(positive[: SIZE // 2, : SIZE // 2].sum() / positive.sum())
+
+
+@pytest.mark.parametrize("method", ["gradcam", "ig", "occlusion"])
+def test_maps_put_most_mass_in_the_deciding_quadrant(quadrant_model, method: str) -> None:
+    rng = np.random.default_rng(5)
+    shares = []
+    for _ in range(5):
+        image = _sample(rng, True)
+        result = saliency.explain(quadrant_model, image, method, target="pneumonia", window=6, stride=3)
+        assert result.values.shape == image.shape and result.target == "pneumonia"
+        shares.append(_quadrant_share(result.values))
+    # Grad-CAM: a quarter of the image holds most of the evidence. IG and occlusion also credit the noise pixels
+    # (against a black baseline / grey occluder) but must still clearly favour the quadrant (uniform = 0.25).
+    assert np.mean(shares) > (0.5 if method == "gradcam" else 0.35), shares
+
+
+def test_maps_match_input_size_for_non_square_images(quadrant_model) -> None:
+    image = np.random.default_rng(1).random((50, 90)).astype(np.float32)
+    result = saliency.explain(quadrant_model, image, "gradcam")
+    assert result.values.shape == (50, 90) and result.model_values.shape == (SIZE, SIZE)
+    assert result.values[:, :20].max() == 0  # outside the centre square crop
+
+
+def test_ig_reports_convergence_and_baselines(quadrant_model) -> None:
+    image = _sample(np.random.default_rng(2), True)
+    for baseline in ("black", "blurred"):
+        result = saliency.explain(quadrant_model, image, "ig", n_steps=32, internal_batch_size=16, baseline=baseline)
+        assert result.params["n_steps"] == 32 and result.params["baseline"] == baseline
+        x = quadrant_model.tensor(image)
+        with torch.no_grad():
+            total = float(quadrant_model.net(x)[0] - quadrant_model.net(saliency.baseline_for(quadrant_model, x, baseline))[0])
+        assert result.params["convergence_delta"] < 0.1 * abs(total)  # completeness within 10% at 32 steps
+        assert float(result.model_values.sum()) == pytest.approx(total, rel=0.1)
+    with pytest.raises(ValueError):
+        saliency.explain(quadrant_model, image, "lime")
+
+
+def _hook_count(module: nn.Module) -> int:
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in module.modules())
+
+
+def test_hooks_are_released_after_every_call(quadrant_model) -> None:
+    image = _sample(np.random.default_rng(3), True)
+    before = _hook_count(quadrant_model.net)
+    for i in range(300):
+        saliency.explain(quadrant_model, image, ("gradcam", "ig", "gradcam")[i % 3], n_steps=4, internal_batch_size=4)
+    assert _hook_count(quadrant_model.net) == before == 0
+    assert torch.nn.modules.module._global_forward_hooks == {}
+
+
+def test_randomized_models_give_different_maps(quadrant_model) -> None:
+    image = _sample(np.random.default_rng(4), True)
+    report = sanity.run(quadrant_model, image, "gradcam")
+    assert [r.name for r in report.rows][0].startswith("cascade up to head")
+    deep = [r.spearman for r in report.rows[1:]]  # once more than the output layer is random
+    assert max(deep) < 0.7 and np.mean(deep) < 0.6, report.table()  # a trained model's own map would give 1.0
+    assert all(-1 <= r.spearman <= 1 and -1 <= r.ssim <= 1 for r in report.rows)
+    # the original model is untouched by the randomization of its copy
+    assert quadrant_model.probability(image) > 0.5
+
+
+def test_similarity_measures() -> None:
+    a = np.random.default_rng(0).random((32, 32))
+    assert sanity.spearman_abs(a, a) == pytest.approx(1.0)
+    assert sanity.ssim(a, a) == pytest.approx(1.0)
+    assert sanity.ssim(a, np.random.default_rng(1).random((32, 32))) < 0.5
