@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import machine, write_doc_section, write_json
+from benchmarks.common import machine, machine_line, write_doc_section, write_json
 from cfx_desktop import paths
 from cfx_desktop.core.imaging.autoencoder import load_autoencoder
 from cfx_desktop.core.imaging.counterfactual import SearchSettings, generate
@@ -68,8 +68,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         "## Image counterfactuals (`python -m benchmarks.image_cf`)",
         "",
-        f"Machine: {m['platform']}, {m['cpu_count']} CPU cores, torch {m['torch']} ({m['torch_threads']} threads); device "
-        f"{results['device']}. Classifier `{results['classifier']}`, autoencoder `{results['autoencoder']}`, at most "
+        machine_line(m) + f" Device {results['device']}. Classifier `{results['classifier']}`, autoencoder `{results['autoencoder']}`, at most "
         f"{results['steps_budget']} Adam steps, Grad-CAM masks. Validation images of the classifier's patient-level split, "
         "grouped by the class the classifier gave them. *Inside-mask fraction*: share of the total absolute change inside "
         "the (binary) mask, for the composed output and, for comparison, for the raw decoded image.",

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from benchmarks.common import machine, write_doc_section, write_json
+from benchmarks.common import machine, machine_line, write_doc_section, write_json
 from cfx_desktop import paths
 from cfx_desktop.core.imaging import saliency
 from cfx_desktop.core.imaging.io import load_image
@@ -72,8 +72,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         "## Imaging saliency (`python -m benchmarks.imaging`)",
         "",
-        f"Machine: {m['platform']}, {m['cpu_count']} CPU cores, torch {m['torch']} ({m['torch_threads']} threads), "
-        f"CUDA: {m['cuda'] or 'none'}. Model `{results['model']}`; image {results['image']}; median of 5 after a warm-up; "
+        machine_line(m) + f" Model `{results['model']}`; image {results['image']}; median of 5 after a warm-up; "
         "each call includes preprocessing and mapping back to the image size.",
         "",
         "| device | model input | inference | Grad-CAM | IG, 50 steps (batch 50) | IG convergence delta | occlusion 16 px / stride 8 |",

@@ -23,7 +23,7 @@ import torch
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # dice-ml's progress bars would drown the log
 
-from benchmarks.common import machine, write_doc_section, write_json
+from benchmarks.common import machine, machine_line, write_doc_section, write_json
 from cfx_desktop.core.tabular import train
 from cfx_desktop.core.tabular.counterfactuals import Constraints, Reference, explain
 from cfx_desktop.core.tabular.counterfactuals import baseline_nn
@@ -211,8 +211,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         "## Tabular counterfactuals (`python -m benchmarks.tabular_cf`)",
         "",
-        f"Machine: {m['platform']}, {m['cpu_count']} CPU cores, torch {m['torch']} with {m['torch_threads']} threads, "
-        f"CUDA: {m['cuda'] or 'none'}. Validity, violations, age/sex, L0, LOF are means over returned counterfactuals; "
+        machine_line(m) + " Validity, violations, age/sex, L0, LOF are means over returned counterfactuals; "
         "coverage is the share of patients with at least one. Times are per patient, whole call.",
         "",
     ]

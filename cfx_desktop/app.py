@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication
 from cfx_desktop import __version__
 from cfx_desktop.core import device
 from cfx_desktop.ui.main_window import MainWindow
-from cfx_desktop.ui.tab_base import PlaceholderTab, SelfTestStep, ToolTab
+from cfx_desktop.ui.tab_base import SelfTestStep, ToolTab
 from cfx_desktop.workers.pool import WorkerPool
 
 log = logging.getLogger("cfx_desktop")
@@ -53,11 +53,9 @@ def get_app() -> QApplication:
 
 def build_tabs(pool: WorkerPool) -> list[ToolTab]:
     from cfx_desktop.ui.patient.tab import PatientTab
+    from cfx_desktop.ui.xray.tab import XrayTab
 
-    return [
-        PatientTab(pool),
-        PlaceholderTab(pool, "Chest X-ray", "the image viewer, saliency overlays and image counterfactuals arrive with issue #8."),
-    ]
+    return [PatientTab(pool), XrayTab(pool)]
 
 
 def build_window() -> MainWindow:

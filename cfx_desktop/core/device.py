@@ -54,3 +54,14 @@ def describe(device: torch.device | None = None) -> str:
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"GPU: {torch.cuda.get_device_name(index)}"
     return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def prepare_for_inference(net: "torch.nn.Module", device: torch.device) -> "torch.nn.Module":
+    """Move to ``device``, switch to eval mode and freeze the parameters.
+
+    Frozen parameters are what makes sharing one model object between worker threads safe: explanations take
+    gradients with respect to inputs only, so no thread ever accumulates into a parameter's ``.grad``."""
+    net.to(device).eval()
+    for parameter in net.parameters():
+        parameter.requires_grad_(False)
+    return net

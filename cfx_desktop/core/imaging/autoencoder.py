@@ -21,6 +21,7 @@ from torch import nn
 
 from cfx_desktop.core import bundles
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
+from cfx_desktop.core.device import prepare_for_inference
 
 Indices = list[torch.Tensor]
 
@@ -136,7 +137,5 @@ def load_autoencoder(name: str = "autoencoder-128", device: torch.device | None 
         net.load_state_dict(bundle.state)
     except RuntimeError as exc:
         raise bundles.BundleError(f"{name}.pt does not match the architecture in its card: {exc}") from exc
-    net.to(device or torch.device("cpu")).eval()
-    for p in net.parameters():
-        p.requires_grad_(False)
+    prepare_for_inference(net, device or torch.device("cpu"))
     return net, bundle.card

@@ -47,7 +47,7 @@ class SearchSettings:
     weight_out: float = 1e5
     weight_in: float = 1.0
     margin: float = 0.05  # probability beyond the threshold
-    frame_every: int = 5
+    frame_every: int = 2
 
 
 @dataclass

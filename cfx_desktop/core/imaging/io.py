@@ -82,9 +82,16 @@ def load_image(path: str | Path, data: bytes | None = None) -> LoadedImage:
             raise ImageLoadError(f"{source}: cannot read the file ({exc.strerror or exc})") from None
     if not data:
         raise ImageLoadError(f"{source}: the file is empty (0 bytes)")
-    if _is_dicom(data[:132]) or source.lower().endswith((".dcm", ".dicom")):
-        return _load_dicom(data, source)
-    return _load_pil(data, source)
+    dicom = _is_dicom(data[:132]) or source.lower().endswith((".dcm", ".dicom"))
+    try:
+        return _load_dicom(data, source) if dicom else _load_pil(data, source)
+    except ImageLoadError:
+        raise
+    except MemoryError:
+        raise ImageLoadError(f"{source}: not enough memory to decode this image") from None
+    except Exception as exc:  # noqa: BLE001 - decoders raise many types on damaged files; the caller sees one
+        kind = "DICOM file" if dicom else "image"
+        raise ImageLoadError(f"{source}: the {kind} is damaged or malformed ({type(exc).__name__}: {exc})") from None
 
 
 def _load_pil(data: bytes, source: str) -> LoadedImage:

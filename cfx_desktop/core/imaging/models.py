@@ -105,9 +105,7 @@ class ImageModel:
     another thread in that window would corrupt its captured activations."""
 
     def __post_init__(self) -> None:
-        self.net.to(self.device).eval()
-        for parameter in self.net.parameters():
-            parameter.requires_grad_(False)
+        device_mod.prepare_for_inference(self.net, self.device)
 
     def tensor(self, pixels: np.ndarray) -> torch.Tensor:
         return preprocess(pixels, self.input_size, self.mean, self.std).to(self.device)

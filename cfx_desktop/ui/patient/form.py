@@ -99,9 +99,12 @@ class FeatureRow:
         return float(editor.value())
 
     def set_value(self, number: float) -> None:
+        """Show ``number`` clipped and snapped to what this feature can hold (any float is accepted)."""
         editor = self.editor
-        if np.isnan(number):
-            number = self.feature.snap((self.feature.min + self.feature.max) / 2)
+        f = self.feature
+        low, high = (0.0, float(f.n_levels - 1)) if f.kind in (Kind.CATEGORICAL, Kind.BINARY) else (f.min, f.max)
+        number = (low + high) / 2 if np.isnan(number) else min(max(float(number), low), high)
+        number = f.snap(number)
         if isinstance(editor, QComboBox):
             editor.setCurrentIndex(int(round(number)))
         elif isinstance(editor, QCheckBox):

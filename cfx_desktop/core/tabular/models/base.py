@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cfx_desktop.core.device import prepare_for_inference
 from cfx_desktop.core.tabular.schema import Kind, Schema
 
 SKEW_FOR_LOG = 2.0
@@ -109,9 +110,7 @@ class TabularModel:
     differentiable: bool = True
 
     def __post_init__(self) -> None:
-        self.net.to(self.device).eval()
-        for parameter in self.net.parameters():
-            parameter.requires_grad_(False)
+        prepare_for_inference(self.net, self.device)
 
     @property
     def features(self) -> list[str]:

@@ -1,0 +1,108 @@
+"""Run every benchmark and write benchmarks/results/all.json plus the summary table in the README.
+
+    python -m benchmarks            # everything (about 15 minutes on 2 CPU cores; dice-ml if the bench extra is installed)
+    python -m benchmarks --quick    # fewer images and no dice-ml
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import Any
+
+from benchmarks import common
+
+
+def _fmt_ms(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+
+def readme_table(all_results: dict[str, Any]) -> str:
+    m = all_results["machine"]
+    gui = all_results.get("gui", {})
+    img = all_results.get("imaging", {}).get("devices", {}).get("cpu", {})
+    icf = all_results.get("image_cf", {}).get("summary", {}).get("all", {})
+    mem = all_results.get("memory", {})
+    tab = all_results.get("tabular_cf", {}).get("models", {}).get("heart-failure-no-time-mlp", {}).get("methods", {})
+    sparse = tab.get("sparse optimisation, k=1", {})
+    rows = [
+        ("time to first window (fresh process)", f"{gui.get('first_window_s', float('nan')):.2f} s", ""),
+        ("time to first prediction + suggestions", f"{gui.get('first_prediction_and_suggestions_s', float('nan')):.2f} s", ""),
+        ("live suggestions after an edit, p50 / p95 (incl. 150 ms debounce)",
+         f"{_fmt_ms(gui.get('live_suggestions_latency_p50_s'))} / {_fmt_ms(gui.get('live_suggestions_latency_p95_s'))}", ""),
+        ("sparse counterfactual per patient (MLP), median / p95", f"{_fmt_ms(sparse.get('median_s'))} / {_fmt_ms(sparse.get('p95_s'))}", "p95 <= 50 ms"),
+        ("Grad-CAM (224 px image, CPU)", _fmt_ms(img.get("gradcam_s")), "<= 50 ms"),
+        ("Integrated Gradients, 50 steps (CPU)", _fmt_ms(img.get("ig50_s")), "<= 500 ms"),
+        ("occlusion 16 px / stride 8 (CPU)", _fmt_ms(img.get("occlusion_s")), "<= 2 s"),
+        ("image counterfactual, median / p95 (CPU)", f"{icf.get('median_s', float('nan')):.2f} s / {icf.get('p95_s', float('nan')):.2f} s", "<= 3 s"),
+        ("image counterfactual flip rate / inside-mask fraction", f"{icf.get('flip_rate', float('nan')):.2f} / {icf.get('inside_mask_fraction', float('nan')):.3f}", ">= 0.95 / >= 0.8"),
+        ("longest GUI event-loop stall while an image counterfactual runs", f"{gui.get('max_event_loop_stall_during_image_cf_ms', float('nan')):.0f} ms", ""),
+        ("memory growth over 300 explanations", f"{mem.get('growth_mb', float('nan')):.1f} MB", "< 50 MB"),
+        ("peak resident memory of the GUI benchmark", f"{gui.get('peak_rss_mb', float('nan')):.0f} MB", ""),
+    ]
+    lines = [f"Measured by `python -m benchmarks` on {m['platform']}, {m['cpu_count']} CPU cores, torch {m['torch']}, "
+             f"CUDA: {m['cuda'] or 'none'}. Details: [docs/benchmarks.md](docs/benchmarks.md), raw JSON in `benchmarks/results/`.",
+             "", "| measure | result | target |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def write_readme(table: str) -> None:
+    path = common.ROOT / "README.md"
+    text = path.read_text(encoding="utf-8")
+    block = f"<!-- benchmarks -->\n{table}\n<!-- /benchmarks -->"
+    pattern = re.compile(r"<!-- benchmarks -->.*?<!-- /benchmarks -->", re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n## Benchmarks\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="run all benchmarks")
+    parser.add_argument("--quick", action="store_true", help="20 images per class for image counterfactuals, no dice-ml")
+    parser.add_argument("--only", nargs="*", help="subset: gui imaging image_cf tabular_cf memory")
+    args = parser.parse_args()
+    wanted = set(args.only or ["gui", "imaging", "image_cf", "tabular_cf", "memory"])
+    path = common.RESULTS / "all.json"
+    import json
+
+    results: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    results["machine"] = common.machine()
+    from cfx_desktop import paths
+
+    if "gui" in wanted:
+        from benchmarks import gui
+
+        results["gui"] = gui.run()
+        common.write_json("gui", results["gui"])
+    if "imaging" in wanted:
+        from benchmarks import imaging
+
+        results["imaging"] = imaging.run()
+        common.write_json("imaging", results["imaging"])
+        common.write_doc_section("imaging", imaging.markdown(results["imaging"]))
+    if "image_cf" in wanted and paths.data_file("kermany_cxr_224/train") is not None:
+        import torch
+
+        from benchmarks import image_cf
+
+        results["image_cf"] = image_cf.run(20 if args.quick else 100, torch.device("cpu"), 200)
+        common.write_json("image_cf", results["image_cf"])
+        common.write_doc_section("image_cf", image_cf.markdown(results["image_cf"]))
+    if "tabular_cf" in wanted and paths.data_file("heart_failure_clinical_records_dataset.csv") is not None:
+        from benchmarks import tabular_cf
+
+        results["tabular_cf"] = tabular_cf.run(with_dice=not args.quick)
+        common.write_json("tabular_cf", results["tabular_cf"])
+        common.write_doc_section("tabular_cf", tabular_cf.markdown(results["tabular_cf"]))
+    if "memory" in wanted:
+        from benchmarks import memory
+
+        results["memory"] = memory.run()
+        common.write_json("memory", results["memory"])
+    common.write_json("all", results)
+    write_readme(readme_table(results))
+    print(readme_table(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The Chest X-ray tab: viewer, saliency overlays, counterfactual comparison, sanity checks, export."""

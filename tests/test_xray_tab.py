@@ -1,0 +1,138 @@
+"""The Chest X-ray tab, driven offscreen with generated images and the shipped models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtWidgets import QMessageBox
+
+from cfx_desktop.app import build_window
+from tests.imaging_fixtures import write_dicom
+
+TIMEOUT = 60_000
+
+
+def _chest_like(seed: int, size: tuple[int, int] = (300, 260)) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[: size[0], : size[1]]
+    lungs = np.exp(-(((xx - size[1] * 0.3) / 40) ** 2 + ((yy - size[0] * 0.5) / 80) ** 2))
+    lungs += np.exp(-(((xx - size[1] * 0.7) / 40) ** 2 + ((yy - size[0] * 0.5) / 80) ** 2))
+    return np.clip(0.75 - 0.5 * lungs + rng.normal(0, 0.05, size), 0, 1).astype(np.float32)
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> dict[str, Path]:
+    png = tmp_path / "chest.png"
+    Image.fromarray(np.round(_chest_like(0) * 255).astype(np.uint8)).save(png)
+    dcm = write_dicom(tmp_path / "chest.dcm", np.round(_chest_like(1) * 4095).astype(np.uint16), window=(2048.0, 4096.0))
+    bad = tmp_path / "corrupt.png"
+    bad.write_bytes(png.read_bytes()[:300])
+    return {"png": png, "dcm": dcm, "bad": bad}
+
+
+@pytest.fixture
+def window(qtbot):
+    win = build_window()
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    qtbot.waitUntil(win.is_idle, timeout=TIMEOUT)
+    win.tabs.setCurrentIndex(1)
+    yield win
+    win.pool.shutdown()
+
+
+def _open(qtbot, tab, path: Path) -> None:
+    assert tab.open_path(path)
+    qtbot.waitUntil(lambda: tab.image is not None and tab.image.source == str(path) and tab.is_idle()
+                    and tab.prediction is not None and tab.prediction.token == tab.token and tab.overlay_result is not None
+                    and tab.overlay_result.token == tab.token, timeout=TIMEOUT)
+
+
+def test_open_png_and_dicom(qtbot, window, images) -> None:
+    tab = window.tab_list[1]
+    _open(qtbot, tab, images["png"])
+    assert tab.viewer.pixels.shape == (300, 260)
+    assert "p(pneumonia)" in tab.prediction_label.text()
+    _open(qtbot, tab, images["dcm"])
+    fields = {tab.meta.item(r, 0).text(): tab.meta.item(r, 1).text() for r in range(tab.meta.rowCount())}
+    assert fields["Format"] == "DICOM" and fields["Modality"] == "CR" and "center" in fields["Window"]
+
+
+def test_overlay_appears_and_opacity_changes_pixels(qtbot, window, images) -> None:
+    tab = window.tab_list[1]
+    _open(qtbot, tab, images["png"])
+    assert tab.overlay_result.result.values.shape == (300, 260)
+    assert tab.viewer.overlay_item.image is not None
+    tab.opacity.setValue(10)
+    qtbot.wait(50)
+    faint = tab.viewer.grab().toImage()
+    tab.opacity.setValue(90)
+    qtbot.wait(50)
+    strong = tab.viewer.grab().toImage()
+    assert faint != strong
+    tab.show_overlay.setChecked(False)
+    qtbot.wait(50)
+    assert tab.viewer.overlay_item.image is None
+    for method in ("ig", "occlusion"):
+        tab.method.setCurrentIndex(tab.method.findData(method))
+        qtbot.waitUntil(lambda: tab.is_idle() and tab.overlay_result.result.method == method, timeout=TIMEOUT)
+
+
+def test_counterfactual_fills_all_three_views(qtbot, window, images) -> None:
+    tab = window.tab_list[1]
+    _open(qtbot, tab, images["png"])
+    tab.cf_steps = 6
+    tab.generate_counterfactual()
+    qtbot.waitUntil(lambda: tab.cf_result is not None and tab.is_idle(), timeout=TIMEOUT)
+    for view in tab.compare.views():
+        assert view.pixels is not None and view.pixels.shape == (300, 260)
+    metrics = tab.cf_result.result.metrics
+    assert metrics["steps"] <= 6 and "SSIM" in tab.cf_metrics.text()
+    tab.compare.amount.setValue(30)
+    tab.compare.mode.setCurrentText("swipe")
+    assert tab.compare.counterfactual.pixels is not None
+
+
+def test_cancel_stops_the_counterfactual(qtbot, window, images) -> None:
+    tab = window.tab_list[1]
+    _open(qtbot, tab, images["png"])
+    tab.cf_steps = 100_000
+    tab.generate_counterfactual()
+    qtbot.waitUntil(lambda: len(tab._path) >= 2, timeout=TIMEOUT)
+    tab.cancel_counterfactual()
+    qtbot.waitUntil(lambda: window.pool.active_count == 0, timeout=10_000)
+    assert tab.cf_result is None and tab.cf_metrics.text() == "cancelled" and tab.cf_button.isEnabled()
+
+
+def test_corrupt_file_shows_an_error_and_keeps_the_image(qtbot, window, images) -> None:
+    tab = window.tab_list[1]
+    _open(qtbot, tab, images["png"])
+    before = tab.image
+    window.open_path(images["bad"])
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox) is not None and window.findChild(QMessageBox).isVisible(), timeout=TIMEOUT)
+    box = window.findChild(QMessageBox)
+    assert "corrupt.png" in box.text() and "still showing chest.png" in box.text()
+    assert tab.image is before and tab.viewer.pixels is before.pixels
+
+
+def test_folder_thumbnails_get_predictions(qtbot, window, images) -> None:
+    tab = window.tab_list[1]
+    tab.open_folder(images["png"].parent)
+    assert tab.thumbnails.count() == 3
+    qtbot.waitUntil(lambda: all("waiting" not in tab.thumbnails.item(i).text() for i in range(3)), timeout=TIMEOUT)
+    texts = [tab.thumbnails.item(i).text() for i in range(3)]
+    assert any("unreadable" in t for t in texts) and sum("p = " in t for t in texts) == 2
+
+
+def test_sanity_panel_and_export(qtbot, window, images, tmp_path: Path) -> None:
+    tab = window.tab_list[1]
+    _open(qtbot, tab, images["png"])
+    tab.run_sanity()
+    qtbot.waitUntil(lambda: tab.sanity_result is not None, timeout=TIMEOUT)
+    assert tab.sanity_table.rowCount() >= 6
+    assert tab.export_to(tmp_path / "x.png") and tab.export_to(tmp_path / "x.pdf")
+    assert (tmp_path / "x.pdf").read_bytes()[:5] == b"%PDF-"
