@@ -3,7 +3,8 @@ the size of the input image plus the class they explain.
 
 Speed choices (targets: Grad-CAM <= 50 ms, IG <= 0.5 s on CPU): maps are computed at the model's input size
 (128 px for the shipped model) with gradients taken for the input only (parameters frozen); IG uses Gauss-Legendre
-quadrature (more accurate per step than the Riemann rule) and reports captum's convergence delta; occlusion
+quadrature (more accurate per step than the Riemann rule) in batches of 10 (faster than one batch of 50 on a
+small CPU cache) and reports captum's convergence delta; occlusion
 evaluates its windows in batches.
 """
 
@@ -74,7 +75,7 @@ def baseline_for(model: ImageModel, x: torch.Tensor, kind: str) -> torch.Tensor:
 
 def explain(
     model: ImageModel, pixels: np.ndarray, method: str = "gradcam", target: str | None = None, *,
-    n_steps: int = 50, internal_batch_size: int = 50, baseline: str = "black", window: int = 16, stride: int = 8,
+    n_steps: int = 50, internal_batch_size: int = 10, baseline: str = "black", window: int = 16, stride: int = 8,
     progress=no_progress, cancel: CancelToken = NEVER_CANCELLED,  # noqa: ANN001
 ) -> SaliencyMap:
     """Saliency of ``method`` for ``target`` ('pneumonia' / 'normal'; default: the predicted class)."""
