@@ -32,3 +32,16 @@ def subprocess_env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(QT_QPA_PLATFORM="offscreen", CFX_SETTINGS_DIR=str(tmp_path / "s"), CFX_LOG_DIR=str(tmp_path / "l"))
     return env
+
+
+@pytest.fixture
+def app_window(qtbot):
+    """The real main window at 1400 x 900, shown offscreen; its worker pool is shut down afterwards."""
+    from cfx_desktop.app import build_window
+
+    win = build_window()
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    yield win
+    win.pool.shutdown()

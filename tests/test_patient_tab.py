@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from cfx_desktop.app import build_window
 from cfx_desktop.core.tabular.models.registry import clear_cache
 from cfx_desktop.core.tabular.schema import HEART_FAILURE_NO_TIME as SCHEMA
 
@@ -17,15 +16,9 @@ TIMEOUT = 30_000
 
 
 @pytest.fixture
-def window(qtbot):
-    win = build_window()
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    tab = win.tab_list[0]
-    _settle(qtbot, tab)
-    yield win
-    win.pool.shutdown()
+def window(qtbot, app_window):
+    _settle(qtbot, app_window.tab_list[0])
+    return app_window
 
 
 def _settle(qtbot, tab) -> None:

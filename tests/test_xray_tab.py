@@ -9,7 +9,6 @@ import pytest
 from PIL import Image
 from PySide6.QtWidgets import QMessageBox
 
-from cfx_desktop.app import build_window
 from tests.imaging_fixtures import write_dicom
 
 TIMEOUT = 60_000
@@ -34,15 +33,10 @@ def images(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.fixture
-def window(qtbot):
-    win = build_window()
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitUntil(win.is_idle, timeout=TIMEOUT)
-    win.tabs.setCurrentIndex(1)
-    yield win
-    win.pool.shutdown()
+def window(qtbot, app_window):
+    qtbot.waitUntil(app_window.is_idle, timeout=TIMEOUT)
+    app_window.tabs.setCurrentIndex(1)
+    return app_window
 
 
 def _open(qtbot, tab, path: Path) -> None:
