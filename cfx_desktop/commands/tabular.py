@@ -124,26 +124,13 @@ def _patient_from_args(args: argparse.Namespace, schema) -> "object":  # noqa: A
     return row
 
 
-def _default_reference(model) -> "object":  # noqa: ANN001
-    """The model's own training rows when the real data is present (never shipped)."""
-    from cfx_desktop.core.tabular import train
-    from cfx_desktop.core.tabular.counterfactuals import Reference
-
-    card = model.card
-    try:
-        schema, cohort, _ = train.dev_cohort(card["dataset"], card.get("excluded_features") or [], None)
-    except (FileNotFoundError, KeyError, ValueError):
-        return None
-    train_idx, _ = train.holdout_split(cohort.y, card.get("seed", 0))
-    return Reference.build(model, cohort.X[train_idx], f"{card['data']['file']} (training rows)")
-
-
 def explain_patient(args: argparse.Namespace) -> int:
     import json
 
     from cfx_desktop.core.bundles import BundleError
     from cfx_desktop.core.tabular.counterfactuals import Constraints, Reference, explain
     from cfx_desktop.core.tabular.data import CsvError, load_csv
+    from cfx_desktop.core.tabular.live import default_reference
     from cfx_desktop.core.tabular.models import load_model
 
     try:
@@ -157,7 +144,7 @@ def explain_patient(args: argparse.Namespace) -> int:
     try:
         x = _patient_from_args(args, schema)
         reference = (Reference.build(model, load_csv(args.reference, schema, allow_extra=True, missing_ok=True).X, str(args.reference))
-                     if args.reference else _default_reference(model))
+                     if args.reference else default_reference(model))
     except CsvError as exc:
         raise UserError(str(exc)) from exc
     constraints = Constraints(locked=frozenset(args.lock), unlocked=frozenset(args.unlock),
