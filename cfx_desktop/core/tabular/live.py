@@ -29,6 +29,8 @@ class PredictionResult:
     attribution: attributions.Attribution
     shape: attributions.ShapeFunction | None
     lasso: list[attributions.LassoWeight] | None
+    card_label: str = ""
+    metrics_summary: str = ""
 
 
 @dataclass
@@ -56,7 +58,8 @@ def predict_and_attribute(model_name: str, x: np.ndarray, shape_feature: str | N
         feature = shape_feature if shape_feature in model.schema.names else attribution.ranked()[0][0]
         shape = attributions.nam_shape(model, feature)
     lasso = attributions.lasso_weights(model, x) if model.architecture == "lasso" else None
-    return PredictionResult(model_name, x, p, model.threshold, label, model.schema.outcome_words[label], attribution, shape, lasso)
+    return PredictionResult(model_name, x, p, model.threshold, label, model.schema.outcome_words[label], attribution, shape, lasso,
+                            model.card.get("label", model_name), model.card.get("metrics_summary", ""))
 
 
 _references: dict[tuple[str, int], Reference | None] = {}

@@ -220,11 +220,7 @@ class PatientTab(ToolTab):
         self.prediction = result
         words = self.schema.target_label
         self.gauge.set_prediction(result.probability, result.threshold, f"p({words})", result.outcome)
-        from cfx_desktop.core.tabular.models import load_model
-
-        card = load_model(result.model_name).card  # cached: loaded once by the job
-        self.model_label.setText(f"Model card: <b>{card.get('label', result.model_name)}</b> ({result.model_name}); "
-                                 f"{card.get('metrics_summary', '')}")
+        self.model_label.setText(f"Model card: <b>{result.card_label}</b> ({result.model_name}); {result.metrics_summary}")
         self.attributions.show_result(result, self.schema)
 
     def _on_suggestions(self, result: SuggestionResult) -> None:
