@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -59,6 +59,7 @@ class SearchContext:
     p_original: float
     cancel: CancelToken = NEVER_CANCELLED
     evaluations: int = 0
+    memo: dict = field(default_factory=dict)  # per-request results shared by search stages (e.g. the gradient ranking)
 
     @classmethod
     def build(cls, model: TabularModel, x: np.ndarray, constraints: Constraints, reference=None,  # noqa: ANN001 - Reference

@@ -66,30 +66,26 @@ def line_search(ctx: SearchContext) -> list[np.ndarray]:
     return tighten(ctx, best) if best else []
 
 
-def _influence(ctx: SearchContext, with_sign: bool = False):  # noqa: ANN201
-    """How much each free feature can move the logit toward the target per MAD, respecting its box."""
+def _ranking(ctx: SearchContext) -> tuple[np.ndarray, list[int]]:
+    """(box edge toward the target per feature, the five most influential free numeric features).
+
+    Influence = |d logit / d x| * MAD where the box leaves room to move the useful way. One backward pass per
+    request, shared by the pair grid and the gradient stage (kept in ``ctx.memo``)."""
+    if "ranking" in ctx.memo:
+        return ctx.memo["ranking"]
     x = torch.as_tensor(np.nan_to_num(ctx.x, nan=0.0)[None], dtype=torch.float32, device=ctx.model.device)
     x_nan = torch.as_tensor(ctx.x[None], dtype=torch.float32, device=ctx.model.device)
     x = torch.where(torch.isnan(x_nan), x_nan, x).requires_grad_(True)
     with torch.enable_grad():
         ctx.model.logits(x).sum().backward()
     grad = np.nan_to_num(x.grad.detach().cpu().numpy()[0]) * ctx.mad
-    want = -1.0 if ctx.desired == 0 else 1.0  # direction the logit must move
-    room_up = ctx.hi > ctx.x
-    room_down = ctx.lo < ctx.x
-    useful = np.where(grad * want > 0, room_up, room_down)
-    score = np.abs(grad) * useful
+    toward = grad * (-1.0 if ctx.desired == 0 else 1.0) > 0  # raising the value moves the logit the right way
+    score = np.abs(grad) * np.where(toward, ctx.hi > ctx.x, ctx.lo < ctx.x)
     score[~np.isin(np.arange(len(score)), ctx.free)] = 0.0
-    return (score, np.sign(grad)) if with_sign else score
-
-
-def _useful_edges(ctx: SearchContext) -> tuple[np.ndarray, list[int]]:
-    """For each feature the box edge that moves the logit toward the target, and the top influential features."""
-    score, grad_sign = _influence(ctx, with_sign=True)
-    want = -1.0 if ctx.desired == 0 else 1.0
-    edge = np.where(grad_sign * want > 0, ctx.hi, ctx.lo)
+    edge = np.where(toward, ctx.hi, ctx.lo)
     numeric = [j for j in ctx.free if ctx.schema.features[j].kind != Kind.CATEGORICAL]
     top = [int(j) for j in np.argsort(-score) if j in numeric and score[j] > 0][:5]
+    ctx.memo["ranking"] = (edge, top)
     return edge, top
 
 
@@ -99,7 +95,7 @@ PAIR_POLISH = 2
 
 
 def pair_grid(ctx: SearchContext) -> list[np.ndarray]:
-    edge, top = _useful_edges(ctx)
+    edge, top = _ranking(ctx)
     top = top[:PAIR_FEATURES]
     limit = ctx.constraints.max_changes or len(ctx.x)
     if len(top) < 2 or limit < 2:
@@ -124,8 +120,7 @@ def _masks(ctx: SearchContext) -> tuple[np.ndarray, np.ndarray]:
     numeric_free = [j for j in ctx.free if ctx.schema.features[j].kind != Kind.CATEGORICAL]
     if not numeric_free:
         return np.zeros((0, len(ctx.x))), np.zeros(0)
-    score = _influence(ctx)
-    top = [j for j in np.argsort(-score) if j in numeric_free and score[j] > 0][:5]
+    _, top = _ranking(ctx)
     limit = ctx.constraints.max_changes or len(ctx.x)
     subsets = [s for size in (2, 3) if size <= limit for s in combinations(top[: 5 if size == 2 else 4], size)]
     masks, lambdas = [], []
