@@ -7,8 +7,6 @@ long search calls `token.raise_if_cancelled()` between steps and the caller deci
 from __future__ import annotations
 
 import threading
-from typing import Callable, Protocol
-
 
 class Cancelled(Exception):
     """Raised inside a job when its token was cancelled; the pool treats it as a quiet stop, not an error."""
@@ -34,15 +32,9 @@ class CancelToken:
             raise Cancelled()
 
 
-class ProgressFn(Protocol):
-    def __call__(self, fraction: float, message: str = "", payload: object | None = None) -> None: ...
-
-
 def no_progress(fraction: float, message: str = "", payload: object | None = None) -> None:
     """Default progress sink for callers (CLI, tests) that do not show progress."""
 
 
 NEVER_CANCELLED = CancelToken()
 """A token nobody holds a reference to cancel; the default for synchronous callers."""
-
-ProgressCallback = Callable[..., None]

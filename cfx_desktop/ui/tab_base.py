@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QWidget
 
 from cfx_desktop.workers.pool import WorkerPool
 
@@ -67,17 +67,3 @@ def poll_until(parent: QWidget, predicate: Callable[[], bool], then: Callable[[]
             QTimer.singleShot(every_ms, check)
 
     QTimer.singleShot(every_ms, check)
-
-
-class PlaceholderTab(ToolTab):
-    """Clearly marked stand-in until the tab's issue lands."""
-
-    def __init__(self, pool: WorkerPool, title: str, text: str, parent: QWidget | None = None) -> None:
-        super().__init__(pool, parent)
-        self.title = title
-        layout = QVBoxLayout(self)
-        label = QLabel(f"<h2>{title}</h2><p><b>Placeholder</b>: {text}</p>")
-        label.setObjectName("placeholder")
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        label.setWordWrap(True)
-        layout.addWidget(label)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
@@ -206,4 +206,4 @@ def mix(original: np.ndarray, counterfactual: np.ndarray, amount: float, mode: s
     return (1 - amount) * original + amount * counterfactual
 
 
-__all__ = ["COLORMAPS", "ImageView", "LinkedViews", "QPointF", "mix"]
+__all__ = ["COLORMAPS", "ImageView", "LinkedViews", "mix"]
