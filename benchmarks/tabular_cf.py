@@ -60,18 +60,13 @@ def _ours(method: str, k: int) -> Callable:
     return run
 
 
-def _baseline_raw(on_true_survivors: bool) -> Callable:
-    """The seed's method unfiltered (its faithful output, violations included), for the comparison."""
+def _baseline_raw(labels: np.ndarray | None) -> Callable:
+    """The seed's method unfiltered (its faithful output, violations included), for the comparison: among the
+    reference patients who truly survived when ``labels`` are given, else among those predicted to survive."""
     def run(model, reference, x, constraints):  # noqa: ANN001, ANN202
-        if on_true_survivors:
-            candidates = reference.X[reference_labels == 0]
-        else:
-            candidates = reference.predicted(0)
+        candidates = reference.X[labels == 0] if labels is not None else reference.predicted(0)
         return [baseline_nn.hamming_nearest(x, candidates)]
     return run
-
-
-reference_labels: np.ndarray = np.array([])
 
 
 def _dice(method: str, k: int, train_X: np.ndarray, train_y: np.ndarray, model: TabularModel) -> Callable | None:
@@ -163,7 +158,6 @@ def summarise(per_patient: list[dict[str, Any]], seconds: list[float], n: int) -
 
 
 def run(with_dice: bool = True, threads: int | None = None) -> dict[str, Any]:
-    global reference_labels
     if threads:
         torch.set_num_threads(threads)
     warnings.filterwarnings("ignore")
@@ -174,12 +168,11 @@ def run(with_dice: bool = True, threads: int | None = None) -> dict[str, Any]:
         schema, cohort, _ = train.dev_cohort("heart-failure", ["time"], None)
         train_idx, valid_idx = train.holdout_split(cohort.y, model.card["seed"])
         reference = Reference.build(model, cohort.X[train_idx], "training rows")
-        reference_labels = cohort.y[train_idx]
         X_valid = cohort.X[valid_idx]
         at_risk = X_valid[model.predict_proba(X_valid) >= model.threshold]
         methods: dict[str, Callable | None] = {
-            "baseline 1-NN Hamming, true survivors (seed)": _baseline_raw(True),
-            "baseline 1-NN Hamming, predicted survivors": _baseline_raw(False),
+            "baseline 1-NN Hamming, true survivors (seed)": _baseline_raw(cohort.y[train_idx]),
+            "baseline 1-NN Hamming, predicted survivors": _baseline_raw(None),
             "nearest feasible neighbour, k=1": _ours("nearest", 1),
             "sparse optimisation, k=1": _ours("sparse", 1),
             "sparse optimisation, k=4": _ours("sparse", 4),
