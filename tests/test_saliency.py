@@ -116,3 +116,13 @@ def test_similarity_measures() -> None:
     assert sanity.spearman_abs(a, a) == pytest.approx(1.0)
     assert sanity.ssim(a, a) == pytest.approx(1.0)
     assert sanity.ssim(a, np.random.default_rng(1).random((32, 32))) < 0.5
+
+
+def test_constant_map_scores_zero_without_warning() -> None:
+    import warnings
+
+    a = np.random.default_rng(0).random((32, 32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy's ConstantInputWarning would fail here
+        assert sanity.spearman_abs(a, np.zeros_like(a)) == 0.0
+        assert sanity.spearman_abs(np.ones_like(a), a) == 0.0

@@ -111,3 +111,47 @@ def test_stale_errors_are_not_reported(qtbot, pool: WorkerPool) -> None:
     qtbot.waitUntil(lambda: pool.active_count == 0, timeout=5000)
     qtbot.wait(50)
     assert results == [5] and errors == []
+
+
+def _wait_for(gate: threading.Event, progress, cancel: CancelToken) -> str:
+    gate.wait(5)
+    progress(1.0, "done")
+    return "late"
+
+
+def test_job_finishing_after_its_channel_was_deleted_is_harmless(qtbot) -> None:
+    """A window closed while its live job still runs must not receive that job's signals (CI found this)."""
+    from PySide6.QtWidgets import QWidget
+
+    pool = WorkerPool(max_threads=2)
+    owner = QWidget()
+    channel = LatestOnly(pool, "late job", owner)
+    gate = threading.Event()
+    job = channel.request(_wait_for, gate)
+    owner.deleteLater()  # deletes the channel with it, as closing a window does
+    qtbot.waitUntil(lambda: not _alive(channel), timeout=2000)
+    gate.set()
+    assert pool.wait(5000)
+    qtbot.wait(100)  # deliver the job's queued signals; pytest-qt fails the test if a slot raised
+    assert job.seconds is not None
+    pool.shutdown()
+
+
+def test_pool_deleted_before_its_job_finishes_is_harmless(qtbot) -> None:
+    gate = threading.Event()
+    pool = WorkerPool(max_threads=2)
+    qpool = pool._pool
+    qpool.setParent(None)  # keep the threads alive so the job can finish after its pool object is gone
+    job = pool.run(_wait_for, gate)
+    pool.deleteLater()
+    qtbot.waitUntil(lambda: not _alive(pool), timeout=2000)
+    gate.set()
+    assert qpool.waitForDone(5000)
+    qtbot.wait(100)
+    assert job.seconds is not None
+
+
+def _alive(obj) -> bool:
+    import shiboken6
+
+    return shiboken6.isValid(obj)

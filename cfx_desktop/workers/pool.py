@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 from cfx_desktop.core.cancel import CancelToken, Cancelled
 
@@ -137,7 +137,7 @@ class WorkerPool(QObject):
         self._active[job.id] = job
         if report_errors:
             job.signals.error.connect(self.job_failed)
-        job.signals.finished.connect(lambda job_id=job.id: self._done(job_id))
+        _PoolReceiver(self, job)
         self.busy_changed.emit(len(self._active))
         self._pool.start(job)
         return job
@@ -199,13 +199,7 @@ class LatestOnly(QObject):
         self._generation += 1
         generation = self._generation
         job = Job(fn, *args, title=self._title, **kwargs)
-        job.signals.started.connect(lambda: self._if_latest(generation, self.started.emit))
-        job.signals.progress.connect(
-            lambda f, m, p: self._if_latest(generation, lambda: self.progress.emit(f, m, p))
-        )
-        job.signals.result.connect(lambda value: self._deliver(generation, value))
-        job.signals.error.connect(lambda err: self._if_latest(generation, lambda: self.error.emit(err)))
-        job.signals.finished.connect(lambda: self._finished(generation))
+        _ChannelReceiver(self, job, generation)
         self._current = job
         # a stale job's error is not the user's concern: the channel's own `error` forwards only the latest
         return self._pool.submit(job, report_errors=False)
@@ -214,10 +208,6 @@ class LatestOnly(QObject):
         if self._current is not None:
             self._current.cancel()
         self._generation += 1  # whatever is in flight is now stale
-
-    def _if_latest(self, generation: int, emit: Callable[[], None]) -> None:
-        if generation == self._generation:
-            emit()
 
     def _deliver(self, generation: int, value: object) -> None:
         if generation == self._generation:
@@ -230,3 +220,71 @@ class LatestOnly(QObject):
         if generation == self._generation:
             self._current = None
             self.idle.emit()
+
+
+class _PoolReceiver(QObject):
+    """Receives one job's `finished` on behalf of the pool.
+
+    A job can outlive the object that started it (a window closed mid-job). Connecting the job's signals to
+    lambdas would leave them pointing at a deleted C++ object ("Signal source has been deleted"); a receiver
+    that is a child of the owner is destroyed with it, and Qt then drops its connections. It also pins the
+    delivery to the owner's (GUI) thread.
+    """
+
+    def __init__(self, pool: WorkerPool, job: Job) -> None:
+        super().__init__(pool)
+        self._pool = pool
+        self._job_id = job.id
+        job.signals.finished.connect(self.on_finished)
+
+    @Slot()
+    def on_finished(self) -> None:
+        self._pool._done(self._job_id)
+        self.deleteLater()
+
+
+class _ChannelReceiver(QObject):
+    """Receives one job's signals on behalf of a `LatestOnly` channel, tagged with the request's generation.
+
+    Same reason as `_PoolReceiver`: owned by the channel, so a job finishing after its channel is gone is
+    simply not delivered.
+    """
+
+    def __init__(self, channel: LatestOnly, job: Job, generation: int) -> None:
+        super().__init__(channel)
+        self._channel = channel
+        self._generation = generation
+        signals = job.signals
+        signals.started.connect(self.on_started)
+        signals.progress.connect(self.on_progress)
+        signals.result.connect(self.on_result)
+        signals.error.connect(self.on_error)
+        signals.finished.connect(self.on_finished)
+
+    @property
+    def _latest(self) -> bool:
+        return self._generation == self._channel.generation
+
+    @Slot()
+    def on_started(self) -> None:
+        if self._latest:
+            self._channel.started.emit()
+
+    @Slot(float, str, object)
+    def on_progress(self, fraction: float, message: str, payload: object) -> None:
+        if self._latest:
+            self._channel.progress.emit(fraction, message, payload)
+
+    @Slot(object)
+    def on_result(self, value: object) -> None:
+        self._channel._deliver(self._generation, value)
+
+    @Slot(object)
+    def on_error(self, error: object) -> None:
+        if self._latest:
+            self._channel.error.emit(error)
+
+    @Slot()
+    def on_finished(self) -> None:
+        self._channel._finished(self._generation)
+        self.deleteLater()

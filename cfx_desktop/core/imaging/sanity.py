@@ -25,7 +25,12 @@ SHUFFLED_MODEL = "pneumonia-slim-cnn-shuffled-labels"
 
 
 def spearman_abs(a: np.ndarray, b: np.ndarray) -> float:
-    rho = stats.spearmanr(np.abs(a).ravel(), np.abs(b).ravel()).statistic
+    """Rank correlation of |a| and |b|; a constant map (randomization can zero every gradient) ranks nothing
+    the way the original does, so it scores 0 rather than an undefined value."""
+    x, y = np.abs(a).ravel(), np.abs(b).ravel()
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return 0.0
+    rho = stats.spearmanr(x, y).statistic
     return float(0.0 if np.isnan(rho) else rho)
 
 
