@@ -209,15 +209,18 @@ class LatestOnly(QObject):
             self._current.cancel()
         self._generation += 1  # whatever is in flight is now stale
 
+    def _is_latest(self, generation: int) -> bool:
+        return generation == self._generation
+
     def _deliver(self, generation: int, value: object) -> None:
-        if generation == self._generation:
+        if self._is_latest(generation):
             self.delivered += 1
             self.result.emit(value)
         else:
             self.dropped += 1
 
     def _finished(self, generation: int) -> None:
-        if generation == self._generation:
+        if self._is_latest(generation):
             self._current = None
             self.idle.emit()
 
@@ -263,7 +266,7 @@ class _ChannelReceiver(QObject):
 
     @property
     def _latest(self) -> bool:
-        return self._generation == self._channel.generation
+        return self._channel._is_latest(self._generation)
 
     @Slot()
     def on_started(self) -> None:
