@@ -19,7 +19,8 @@ from cfx_desktop.core.imaging.autoencoder import load_autoencoder
 from cfx_desktop.core.imaging.counterfactual import SearchSettings, generate
 from cfx_desktop.core.imaging.data import validation_files
 from cfx_desktop.core.imaging.io import load_image
-from cfx_desktop.core.imaging.models import DEFAULT_MODEL, clear_cache, load_image_model
+from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model
+from cfx_desktop.core.model_cache import clear as clear_cache
 
 
 def run(per_class: int, device: torch.device, steps: int) -> dict[str, Any]:
@@ -28,7 +29,7 @@ def run(per_class: int, device: torch.device, steps: int) -> dict[str, Any]:
         raise SystemExit("needs ../shared/data/kermany_cxr_224/train (or CFX_DATA_DIR)")
     clear_cache()
     model = load_image_model(DEFAULT_MODEL, device)
-    autoencoder, ae_card = load_autoencoder(f"autoencoder-{model.input_size}", device)
+    autoencoder, ae_card = load_autoencoder(model.card["autoencoder"], device)
     files = validation_files(folder, model.card.get("seed", 0))
     rows = []
     for label in (0, 1):

@@ -19,7 +19,8 @@ from benchmarks.common import machine, machine_line, write_doc_section, write_js
 from cfx_desktop import paths
 from cfx_desktop.core.imaging import saliency
 from cfx_desktop.core.imaging.io import load_image
-from cfx_desktop.core.imaging.models import DEFAULT_MODEL, clear_cache, load_image_model
+from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model
+from cfx_desktop.core.model_cache import clear as clear_cache
 
 TARGETS = {"gradcam": 0.050, "ig": 0.500, "occlusion": 2.0}
 
@@ -55,12 +56,12 @@ def run(repeats: int = 5) -> dict[str, Any]:
         row = {
             "input_size": model.input_size,
             "inference_s": median_time(lambda: model.probability(pixels), repeats),
-            "gradcam_s": median_time(lambda: saliency.explain(model, pixels, "gradcam"), repeats),
-            "ig50_s": median_time(lambda: saliency.explain(model, pixels, "ig", n_steps=50, internal_batch_size=10), repeats),
-            "ig50_batch50_s": median_time(lambda: saliency.explain(model, pixels, "ig", n_steps=50, internal_batch_size=50), repeats),
-            "occlusion_s": median_time(lambda: saliency.explain(model, pixels, "occlusion", window=16, stride=8), repeats),
+            "gradcam_s": median_time(lambda: saliency.saliency_map(model, pixels, "gradcam"), repeats),
+            "ig50_s": median_time(lambda: saliency.saliency_map(model, pixels, "ig", params={"n_steps": 50, "internal_batch_size": 10}), repeats),
+            "ig50_batch50_s": median_time(lambda: saliency.saliency_map(model, pixels, "ig", params={"n_steps": 50, "internal_batch_size": 50}), repeats),
+            "occlusion_s": median_time(lambda: saliency.saliency_map(model, pixels, "occlusion", params={"window": 16, "stride": 8}), repeats),
         }
-        ig = saliency.explain(model, pixels, "ig", n_steps=50, internal_batch_size=10)
+        ig = saliency.saliency_map(model, pixels, "ig", params={"n_steps": 50, "internal_batch_size": 10})
         row["ig50_convergence_delta"] = ig.params["convergence_delta"]
         results["devices"][str(device)] = row
         print(device, row, flush=True)

@@ -26,8 +26,7 @@ def run(calls: int = 300) -> dict[str, Any]:
     from cfx_desktop.core.imaging.models import load_image_model
     from cfx_desktop.core.tabular.live import predict_and_attribute, suggest
     from cfx_desktop.core.tabular.counterfactuals import Constraints
-    from cfx_desktop.core.tabular.schema import HEART_FAILURE_NO_TIME
-
+    from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE_NO_TIME
     rng = np.random.default_rng(0)
     image_model = load_image_model()
     images = [rng.random((224, 224)).astype(np.float32) for _ in range(4)]
@@ -40,7 +39,7 @@ def run(calls: int = 300) -> dict[str, Any]:
             predict_and_attribute("heart-failure-no-time-mlp", x)
             suggest("heart-failure-no-time-mlp", x, Constraints(), "sparse", 3)
         else:
-            saliency.explain(image_model, images[i % 4], "gradcam")
+            saliency.saliency_map(image_model, images[i % 4], "gradcam")
             image_model.probability(images[i % 4])
 
     for i in range(20):

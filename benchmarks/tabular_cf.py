@@ -25,14 +25,13 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # dice-ml's progress bars would drow
 
 from benchmarks.common import machine, machine_line, write_doc_section, write_json
 from cfx_desktop.core.tabular import train
-from cfx_desktop.core.tabular.counterfactuals import Constraints, Reference, explain
+from cfx_desktop.core.tabular.counterfactuals import Constraints, Reference, find_counterfactuals
 from cfx_desktop.core.tabular.counterfactuals import baseline_nn
 from cfx_desktop.core.tabular.counterfactuals.constraints import changed_mask
 from cfx_desktop.core.tabular.counterfactuals.context import SearchContext
 from cfx_desktop.core.tabular.counterfactuals.metrics import diversity, plausibility
 from cfx_desktop.core.tabular.models import TabularModel, load_model
 from cfx_desktop.core.tabular.schema import Direction, Kind
-
 MODELS = ["heart-failure-no-time-mlp", "heart-failure-no-time-bilstm"]
 
 
@@ -56,7 +55,7 @@ def _score(model: TabularModel, reference: Reference, x: np.ndarray, cfs: list[n
 
 def _ours(method: str, k: int) -> Callable:
     def run(model, reference, x, constraints):  # noqa: ANN001, ANN202
-        return [cf.values for cf in explain(model, x, constraints, k=k, method=method, reference=reference)]
+        return [cf.values for cf in find_counterfactuals(model, x, constraints, k=k, method=method, reference=reference)]
     return run
 
 

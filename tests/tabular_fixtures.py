@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cfx_desktop.core.tabular.schema import HEART_FAILURE_NO_TIME, Kind, Schema
-
-
+from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE_NO_TIME
+from cfx_desktop.core.tabular.schema import Kind, Schema
 def synthetic_cohort(n: int = 240, seed: int = 0, schema: Schema = HEART_FAILURE_NO_TIME) -> tuple[np.ndarray, np.ndarray]:
     """Random patients inside the clinical ranges; death is likely with high creatinine and low ejection fraction."""
     rng = np.random.default_rng(seed)

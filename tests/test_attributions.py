@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from cfx_desktop.core.tabular import attributions, train
-from cfx_desktop.core.tabular.models import TabularModel
-from cfx_desktop.core.tabular.schema import HEART_FAILURE_NO_TIME
+from cfx_desktop.core.tabular.models import Hyper, TabularModel, lasso, nam
+from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE_NO_TIME
 from tests.tabular_fixtures import synthetic_cohort
 
-FAST = train.Hyper(lr=3e-3, epochs=40, patience=10)
+FAST = Hyper(lr=3e-3, epochs=40, patience=10)
 
 
 @pytest.fixture(scope="module")
@@ -42,23 +42,23 @@ def test_shapley_matches_exact_linear_attributions(models, patient) -> None:
 def test_nam_exact_contributions_add_up(models, patient) -> None:
     result = attributions.exact(models["nam"], patient)
     assert result.exact and abs(result.residual) < 1e-4
-    shape = attributions.nam_shape(models["nam"], "serum_creatinine")
+    shape = nam.shape_function(models["nam"], "serum_creatinine")
     assert shape.grid.shape == shape.contribution.shape and not shape.categorical
     assert shape.contribution[-1] > shape.contribution[0]  # risk rises with creatinine
-    binary = attributions.nam_shape(models["nam"], "anaemia")
+    binary = nam.shape_function(models["nam"], "anaemia")
     assert binary.categorical and len(binary.grid) == 2
 
 
 def test_shapley_efficiency_on_a_nonlinear_model(models, patient) -> None:
-    result = attributions.explain(models["mlp"], patient, n_samples=16)
+    result = attributions.attribute(models["mlp"], patient, n_samples=16)
     assert not result.exact and abs(result.residual) < 1e-3
     ranked = result.ranked()
     assert len(ranked) == len(HEART_FAILURE_NO_TIME.features)
 
 
 def test_lasso_weights_in_clinical_units(models) -> None:
-    weights = {w.feature: w for w in attributions.lasso_weights(models["lasso"])}
+    weights = {w.feature: w for w in lasso.weights(models["lasso"])}
     assert weights["serum_creatinine"].per_unit > 0 and weights["serum_creatinine"].unit == "mg/dL"
     assert weights["ejection_fraction"].per_unit < 0
     with pytest.raises(ValueError):
-        attributions.lasso_weights(models["nam"])
+        lasso.weights(models["nam"])

@@ -12,6 +12,7 @@ from PIL import Image
 from cfx_desktop.cli import main
 from cfx_desktop.core import bundles
 from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model
+from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
 from tests.conftest import real_data_file
 from tests.imaging_fixtures import gradient_image, write_dicom
 
@@ -43,13 +44,21 @@ def test_predict_image_to_stdout(folder: Path, capsys) -> None:
     assert capsys.readouterr().out.splitlines()[0] == "file,probability,label,error"
 
 
-@pytest.mark.parametrize("method", ["gradcam", "ig", "occlusion"])
+@pytest.mark.parametrize("method", SALIENCY_METHODS.keys())
 def test_explain_image_writes_an_overlay(folder: Path, tmp_path: Path, method: str, capsys) -> None:
     out = tmp_path / f"{method}.png"
-    assert main(["explain-image", str(folder / "a.png"), "--method", method, "--out", str(out), "--steps", "16"]) == 0
+    params = ["--param", "n_steps=16"] if method == "ig" else []
+    assert main(["explain-image", str(folder / "a.png"), "--method", method, "--out", str(out), *params]) == 0
     image = Image.open(out)
     assert image.size == (2 * 240 + 4, 300) and image.mode == "RGB"
     assert "p(pneumonia)" in capsys.readouterr().out
+
+
+def test_a_parameter_the_method_lacks_is_a_clear_error(folder: Path, tmp_path: Path, capsys) -> None:
+    args = ["explain-image", str(folder / "a.png"), "--method", "gradcam", "--out", str(tmp_path / "x.png"), "--param", "n_steps=8"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "Grad-CAM has no parameter n_steps" in err and "Traceback" not in err
 
 
 def test_explain_image_bad_file_is_a_clear_error(folder: Path, tmp_path: Path, capsys) -> None:

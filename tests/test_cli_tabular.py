@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 from cfx_desktop.cli import main
-from cfx_desktop.core.tabular.schema import HEART_FAILURE_NO_TIME as SCHEMA
-
-
+from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE_NO_TIME as SCHEMA
 def _run(capsys, *args: str) -> tuple[int, str, str]:
     code = main(["explain-patient", *args])
     out, err = capsys.readouterr()

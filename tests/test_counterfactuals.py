@@ -9,16 +9,17 @@ from hypothesis import strategies as st
 
 from cfx_desktop.core.cancel import CancelToken, Cancelled
 from cfx_desktop.core.tabular import train
-from cfx_desktop.core.tabular.counterfactuals import Constraints, Reference, explain
+from cfx_desktop.core.tabular.models import Hyper
+from cfx_desktop.core.tabular.counterfactuals import Constraints, Reference, find_counterfactuals
 from cfx_desktop.core.tabular.counterfactuals.baseline_nn import hamming_nearest
 from cfx_desktop.core.tabular.counterfactuals.constraints import changed_mask
 from cfx_desktop.core.tabular.models import TabularModel, build_net
 from cfx_desktop.core.tabular.models.lasso import set_linear
-from cfx_desktop.core.tabular.schema import HEART_FAILURE_NO_TIME as SCHEMA
+from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE_NO_TIME as SCHEMA
 from cfx_desktop.core.tabular.schema import Direction, Kind
 from tests.tabular_fixtures import synthetic_cohort
 
-FAST = train.Hyper(lr=3e-3, epochs=60, patience=15)
+FAST = Hyper(lr=3e-3, epochs=60, patience=15)
 MUTABLE = [f.name for f in SCHEMA.features if f.name not in ("age", "sex")]
 
 
@@ -89,7 +90,7 @@ def requests(draw):
 def test_every_counterfactual_satisfies_every_constraint_and_flips(setup, request) -> None:
     model, reference = setup
     x, constraints, method, k = request
-    result = explain(model, x, constraints, k=k, method=method, reference=reference)
+    result = find_counterfactuals(model, x, constraints, k=k, method=method, reference=reference)
     assert len(result) <= k
     _check(model, x, constraints, result)
 
@@ -101,7 +102,7 @@ def test_sparse_finds_sparse_valid_counterfactuals_for_typical_patients(setup) -
     assert len(at_risk) >= 5
     l0 = []
     for x in at_risk:
-        result = explain(model, x, Constraints(), method="sparse", reference=reference)
+        result = find_counterfactuals(model, x, Constraints(), method="sparse", reference=reference)
         assert len(result) == 1, result.reason
         _check(model, x, Constraints(), result)
         l0.append(result[0].l0)
@@ -111,7 +112,7 @@ def test_sparse_finds_sparse_valid_counterfactuals_for_typical_patients(setup) -
 def test_diverse_set_is_diverse(setup) -> None:
     model, reference = setup
     x = SCHEMA.example_vector()
-    result = explain(model, x, Constraints(), k=4, method="diverse", reference=reference)
+    result = find_counterfactuals(model, x, Constraints(), k=4, method="diverse", reference=reference)
     assert len(result) >= 2
     sets = {tuple(c.feature for c in cf.changes) for cf in result}
     assert len(sets) >= 2 and result[0].metrics["set_diversity"] > 0
@@ -131,21 +132,21 @@ def test_baseline_changing_age_is_never_shown(setup) -> None:
     model, reference = setup
     x = SCHEMA.example_vector()
     x[SCHEMA.index("age")] = 109  # nobody in the reference is this old
-    result = explain(model, x, Constraints(), method="baseline", reference=reference)
+    result = find_counterfactuals(model, x, Constraints(), method="baseline", reference=reference)
     assert list(result) == []
     assert "age is immutable" in result.reason
 
 
 def test_neighbour_methods_need_a_reference(setup) -> None:
     model, _ = setup
-    result = explain(model, SCHEMA.example_vector(), Constraints(), method="nearest", reference=None)
+    result = find_counterfactuals(model, SCHEMA.example_vector(), Constraints(), method="nearest", reference=None)
     assert not result and "needs reference patients" in result.reason
 
 
 def test_locking_everything_gives_a_reason(setup) -> None:
     model, reference = setup
     constraints = Constraints(locked=frozenset(MUTABLE))
-    result = explain(model, SCHEMA.example_vector(), constraints, reference=reference)
+    result = find_counterfactuals(model, SCHEMA.example_vector(), constraints, reference=reference)
     assert not result and "every feature is immutable or locked" in result.reason
 
 
@@ -166,9 +167,9 @@ def test_max_changes_reason_names_the_limit() -> None:
     x = SCHEMA.example_vector()
     x[SCHEMA.index("serum_creatinine")] = 3.0
     x[SCHEMA.index("ejection_fraction")] = 20
-    unrestricted = explain(model, x, Constraints(), method="sparse")
+    unrestricted = find_counterfactuals(model, x, Constraints(), method="sparse")
     assert unrestricted and unrestricted[0].l0 == 2  # the premise: two changes are needed
-    result = explain(model, x, Constraints(max_changes=1), method="sparse")
+    result = find_counterfactuals(model, x, Constraints(max_changes=1), method="sparse")
     assert not result
     assert "limit of 1 changed feature" in result.reason and "changes 2" in result.reason
 
@@ -176,7 +177,7 @@ def test_max_changes_reason_names_the_limit() -> None:
 def test_lock_reason_names_the_lock() -> None:
     model = _linear_model()
     x = SCHEMA.example_vector()
-    result = explain(model, x, Constraints(locked=frozenset({"ejection_fraction", "serum_creatinine"})))
+    result = find_counterfactuals(model, x, Constraints(locked=frozenset({"ejection_fraction", "serum_creatinine"})))
     assert not result and "lock on ejection_fraction, serum_creatinine" in result.reason
 
 
@@ -185,4 +186,4 @@ def test_cancel_stops_the_search(setup) -> None:
     token = CancelToken()
     token.cancel()
     with pytest.raises(Cancelled):
-        explain(model, SCHEMA.example_vector(), Constraints(), method="diverse", reference=reference, cancel=token)
+        find_counterfactuals(model, SCHEMA.example_vector(), Constraints(), method="diverse", reference=reference, cancel=token)

@@ -13,8 +13,9 @@ from PIL import Image
 
 from cfx_desktop.core.imaging.io import ImageLoadError, load_image
 from cfx_desktop.core.tabular.data import CsvError, load_csv
-from cfx_desktop.core.tabular.schema import HEART_DISEASE, HEART_FAILURE, SchemaError
-
+from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE
+from cfx_desktop.core.tabular.datasets.heart_disease import HEART_DISEASE
+from cfx_desktop.core.tabular.schema import SchemaError
 CASES = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 HEADER = ",".join(HEART_FAILURE.names + ["DEATH_EVENT"])
@@ -125,7 +126,7 @@ def form(qapp):
     from cfx_desktop.ui.patient.form import PatientForm
 
     widget = PatientForm()
-    widget.set_schema(HEART_FAILURE)
+    widget.set_schema(HEART_FAILURE, HEART_FAILURE.example_vector(), frozenset())
     return widget
 
 
@@ -133,7 +134,7 @@ def form(qapp):
 @given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), min_size=12, max_size=12))
 def test_form_accepts_any_numbers_and_keeps_them_valid(form, numbers: list[float]) -> None:
     finite = [n if np.isfinite(n) else (np.nan if np.isnan(n) else (1e12 if n > 0 else -1e12)) for n in numbers]
-    form.set_vector(np.array(finite))
+    form.show_values(np.array(finite))
     vector = form.vector()
     for feature, value in zip(HEART_FAILURE.features, vector):
         assert feature.min <= value <= feature.max

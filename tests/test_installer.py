@@ -34,4 +34,4 @@ def test_frozen_app_builds_and_passes_its_self_test(tmp_path: Path, subprocess_e
     run = subprocess.run([str(app), "--self-test", "--device", "cpu"], capture_output=True, text=True, env=subprocess_env, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "patient prediction and counterfactual suggestion" in run.stdout
-    assert "chest X-ray prediction and Grad-CAM" in run.stdout and "0 failed" in run.stdout
+    assert "chest X-ray prediction and saliency map" in run.stdout and "0 failed" in run.stdout

@@ -42,7 +42,7 @@ def test_self_test_opens_no_socket(subprocess_env) -> None:
     assert "NETWORK ATTEMPT" not in result.stderr, result.stderr
     assert result.returncode == 0, result.stdout + result.stderr
     assert "network attempts: 0" in result.stdout
-    assert "0 failed" in result.stdout and "chest X-ray prediction and Grad-CAM" in result.stdout
+    assert "0 failed" in result.stdout and "chest X-ray prediction and saliency map" in result.stdout
 
 
 def test_the_guard_would_catch_an_attempt(subprocess_env) -> None:

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from cfx_desktop.core.tabular.models.registry import clear_cache
-from cfx_desktop.core.tabular.schema import HEART_FAILURE_NO_TIME as SCHEMA
+from tests.conftest import settle_patient
 
+from cfx_desktop.core.model_cache import clear as clear_cache
+from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE_NO_TIME as SCHEMA
 TIMEOUT = 30_000
 
 
@@ -22,12 +23,7 @@ def window(qtbot, app_window):
 
 
 def _settle(qtbot, tab) -> None:
-    """Wait until the tab is idle and both results answer the form as it is now."""
-    def current() -> bool:
-        p, s = tab.prediction, tab.suggestions_result
-        return (tab.is_idle() and p is not None and s is not None and tab._answers_current(p.model_name, p.x)
-                and tab._answers_current(s.model_name, s.x))
-    qtbot.waitUntil(current, timeout=TIMEOUT)
+    settle_patient(qtbot, tab, TIMEOUT)
 
 
 def test_editing_a_field_updates_the_prediction(qtbot, window) -> None:

@@ -52,13 +52,16 @@ def _quadrant_share(values: np.ndarray) -> float:
     return float(positive[: SIZE // 2, : SIZE // 2].sum() / positive.sum())
 
 
+SMALL_IMAGE = {"occlusion": {"window": 6, "stride": 3}}  # the quadrant model reads 32 px images
+
+
 @pytest.mark.parametrize("method", ["gradcam", "ig", "occlusion"])
 def test_maps_put_most_mass_in_the_deciding_quadrant(quadrant_model, method: str) -> None:
     rng = np.random.default_rng(5)
     shares = []
     for _ in range(5):
         image = _sample(rng, True)
-        result = saliency.explain(quadrant_model, image, method, target="pneumonia", window=6, stride=3)
+        result = saliency.saliency_map(quadrant_model, image, method, target="pneumonia", params=SMALL_IMAGE.get(method))
         assert result.values.shape == image.shape and result.target == "pneumonia"
         shares.append(_quadrant_share(result.values))
     # Grad-CAM: a quarter of the image holds most of the evidence. IG and occlusion also credit the noise pixels
@@ -68,7 +71,7 @@ def test_maps_put_most_mass_in_the_deciding_quadrant(quadrant_model, method: str
 
 def test_maps_match_input_size_for_non_square_images(quadrant_model) -> None:
     image = np.random.default_rng(1).random((50, 90)).astype(np.float32)
-    result = saliency.explain(quadrant_model, image, "gradcam")
+    result = saliency.saliency_map(quadrant_model, image, "gradcam")
     assert result.values.shape == (50, 90) and result.model_values.shape == (SIZE, SIZE)
     assert result.values[:, :20].max() == 0  # outside the centre square crop
 
@@ -76,7 +79,7 @@ def test_maps_match_input_size_for_non_square_images(quadrant_model) -> None:
 def test_ig_reports_convergence_and_baselines(quadrant_model) -> None:
     image = _sample(np.random.default_rng(2), True)
     for baseline in ("black", "blurred"):
-        result = saliency.explain(quadrant_model, image, "ig", n_steps=32, internal_batch_size=16, baseline=baseline)
+        result = saliency.saliency_map(quadrant_model, image, "ig", params={"n_steps": 32, "internal_batch_size": 16, "baseline": baseline})
         assert result.params["n_steps"] == 32 and result.params["baseline"] == baseline
         x = quadrant_model.tensor(image)
         with torch.no_grad():
@@ -84,7 +87,7 @@ def test_ig_reports_convergence_and_baselines(quadrant_model) -> None:
         assert result.params["convergence_delta"] < 0.1 * abs(total)  # completeness within 10% at 32 steps
         assert float(result.model_values.sum()) == pytest.approx(total, rel=0.1)
     with pytest.raises(ValueError):
-        saliency.explain(quadrant_model, image, "lime")
+        saliency.saliency_map(quadrant_model, image, "lime")
 
 
 def _hook_count(module: nn.Module) -> int:
@@ -95,7 +98,7 @@ def test_hooks_are_released_after_every_call(quadrant_model) -> None:
     image = _sample(np.random.default_rng(3), True)
     before = _hook_count(quadrant_model.net)
     for i in range(300):
-        saliency.explain(quadrant_model, image, ("gradcam", "ig", "gradcam")[i % 3], n_steps=4, internal_batch_size=4)
+        saliency.saliency_map(quadrant_model, image, ("gradcam", "ig", "gradcam")[i % 3], params={"n_steps": 4, "internal_batch_size": 4} if i % 3 == 1 else None)
     assert _hook_count(quadrant_model.net) == before == 0
     assert torch.nn.modules.module._global_forward_hooks == {}
 

@@ -9,8 +9,7 @@ import numpy as np
 from PIL import Image
 
 from cfx_desktop.app import build_window
-from cfx_desktop.core.tabular.schema import HEART_FAILURE_NO_TIME as SCHEMA
-
+from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE_NO_TIME as SCHEMA
 TIMEOUT = 120_000
 
 
@@ -58,8 +57,8 @@ def test_hundred_rapid_image_switches(qtbot, tmp_path: Path) -> None:
             qtbot.wait(2)
     final = str(paths[99 % 5])
     qtbot.waitUntil(lambda: tab.is_idle() and tab.image is not None and tab.image.source == final
-                    and tab.overlay_result is not None and tab.overlay_result.token == tab.token
-                    and tab.prediction is not None and tab.prediction.token == tab.token, timeout=TIMEOUT)
+                    and tab.overlay_result is not None and tab.overlay_result.image_id == tab.session.image_id
+                    and tab.prediction is not None and tab.prediction.image_id == tab.session.image_id, timeout=TIMEOUT)
     assert tab.viewer.pixels.shape == (160 + 10 * (99 % 5), 150)
     assert tab.overlay_result.result.values.shape == tab.viewer.pixels.shape
     assert window.isVisible()

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from cfx_desktop.core.tabular.data import CsvError, load_csv, load_dataset
-from cfx_desktop.core.tabular.schema import HEART_DISEASE, HEART_FAILURE, HEART_FAILURE_NO_TIME
+from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE, HEART_FAILURE_NO_TIME
+from cfx_desktop.core.tabular.datasets.heart_disease import HEART_DISEASE
 from tests.conftest import real_data_file
 
 HEADER = ",".join(HEART_FAILURE.names + ["DEATH_EVENT"])

@@ -11,12 +11,14 @@ import torch
 from cfx_desktop.core import bundles
 from cfx_desktop.core.metrics import binary_metrics, choose_threshold
 from cfx_desktop.core.tabular import train
+from cfx_desktop.core.tabular.models import Hyper
 from cfx_desktop.core.tabular.models import TabularModel, build_net, load_model
-from cfx_desktop.core.tabular.models.registry import clear_cache
-from cfx_desktop.core.tabular.schema import HEART_DISEASE, HEART_FAILURE_NO_TIME
+from cfx_desktop.core.model_cache import clear as clear_cache
+from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE_NO_TIME
+from cfx_desktop.core.tabular.datasets.heart_disease import HEART_DISEASE
 from tests.tabular_fixtures import synthetic_cohort
 
-FAST = train.Hyper(lr=3e-3, epochs=60, patience=15)
+FAST = Hyper(lr=3e-3, epochs=60, patience=15)
 ARCHS = ["mlp", "bilstm", "nam", "lasso"]
 
 

@@ -3,9 +3,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cfx_desktop.core.tabular.schema import (
-    HEART_DISEASE, HEART_FAILURE, HEART_FAILURE_NO_TIME, Direction, Kind, Mutability, SchemaError, get_schema,
-)
+from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE, HEART_FAILURE_NO_TIME
+from cfx_desktop.core.tabular.datasets.heart_disease import HEART_DISEASE
+from cfx_desktop.core.registry import RegistryError
+from cfx_desktop.core.tabular.datasets import schema_for
+from cfx_desktop.core.tabular.schema import Direction, Kind, Mutability, SchemaError
 
 
 def test_heart_failure_schema_matches_the_issue() -> None:
@@ -48,8 +50,8 @@ def test_encoding_and_errors() -> None:
         HEART_FAILURE["serum_sodium"].check_range(300)
     with pytest.raises(SchemaError, match="missing value for age"):
         HEART_FAILURE.to_vector({k: v for k, v in HEART_FAILURE.example.items() if k != "age"})
-    with pytest.raises(SchemaError, match="unknown schema"):
-        get_schema("nope")
+    with pytest.raises(RegistryError, match="unknown dataset variant 'nope'; choose from: heart-failure-no-time"):
+        schema_for("nope")
 
 
 def test_snap_respects_kind_and_range() -> None:

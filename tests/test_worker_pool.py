@@ -155,3 +155,30 @@ def _alive(obj) -> bool:
     import shiboken6
 
     return shiboken6.isValid(obj)
+
+
+def test_cancel_makes_the_channel_idle_at_once_and_drops_the_late_result(qtbot, pool: WorkerPool) -> None:
+    channel = LatestOnly(pool, "live")
+    results: list[int] = []
+    events: list[str] = []
+    channel.result.connect(results.append)
+    channel.cancelled.connect(lambda: events.append("cancelled"))
+    channel.idle.connect(lambda: events.append("idle"))
+    channel.request(_slow_echo, 7, 0.2)  # ignores its cancel token: finishes anyway
+    channel.cancel()
+    assert not channel.busy and events == ["cancelled", "idle"]
+    qtbot.waitUntil(lambda: pool.active_count == 0, timeout=5000)
+    qtbot.wait(50)
+    assert results == [] and events == ["cancelled", "idle"]
+
+
+def test_a_pool_wide_cancel_reaches_the_channel(qtbot, pool: WorkerPool) -> None:
+    started = threading.Event()
+    channel = LatestOnly(pool, "live")
+    events: list[str] = []
+    channel.cancelled.connect(lambda: events.append("cancelled"))
+    channel.request(_spin, started=started)
+    assert started.wait(5)
+    pool.cancel_all()  # what Esc does
+    qtbot.waitUntil(lambda: not channel.busy, timeout=5000)
+    assert events == ["cancelled"]

@@ -42,17 +42,17 @@ def window(qtbot, app_window):
 def _open(qtbot, tab, path: Path) -> None:
     assert tab.open_path(path)
     qtbot.waitUntil(lambda: tab.image is not None and tab.image.source == str(path) and tab.is_idle()
-                    and tab.prediction is not None and tab.prediction.token == tab.token and tab.overlay_result is not None
-                    and tab.overlay_result.token == tab.token, timeout=TIMEOUT)
+                    and tab.prediction is not None and tab.prediction.image_id == tab.session.image_id and tab.overlay_result is not None
+                    and tab.overlay_result.image_id == tab.session.image_id, timeout=TIMEOUT)
 
 
 def test_open_png_and_dicom(qtbot, window, images) -> None:
     tab = window.tab_list[1]
     _open(qtbot, tab, images["png"])
     assert tab.viewer.pixels.shape == (300, 260)
-    assert "p(pneumonia)" in tab.prediction_label.text()
+    assert "p(pneumonia)" in tab.prediction_panel.label.text()
     _open(qtbot, tab, images["dcm"])
-    fields = {tab.meta.item(r, 0).text(): tab.meta.item(r, 1).text() for r in range(tab.meta.rowCount())}
+    fields = {tab.folder_panel.meta.item(r, 0).text(): tab.folder_panel.meta.item(r, 1).text() for r in range(tab.folder_panel.meta.rowCount())}
     assert fields["Format"] == "DICOM" and fields["Modality"] == "CR" and "center" in fields["Window"]
 
 
@@ -61,18 +61,18 @@ def test_overlay_appears_and_opacity_changes_pixels(qtbot, window, images) -> No
     _open(qtbot, tab, images["png"])
     assert tab.overlay_result.result.values.shape == (300, 260)
     assert tab.viewer.overlay_item.image is not None
-    tab.opacity.setValue(10)
+    tab.overlay_panel.opacity.setValue(10)
     qtbot.wait(50)
     faint = tab.viewer.grab().toImage()
-    tab.opacity.setValue(90)
+    tab.overlay_panel.opacity.setValue(90)
     qtbot.wait(50)
     strong = tab.viewer.grab().toImage()
     assert faint != strong
-    tab.show_overlay.setChecked(False)
+    tab.overlay_panel.show_overlay.setChecked(False)
     qtbot.wait(50)
     assert tab.viewer.overlay_item.image is None
     for method in ("ig", "occlusion"):
-        tab.method.setCurrentIndex(tab.method.findData(method))
+        tab.overlay_panel.method.setCurrentIndex(tab.overlay_panel.method.findData(method))
         qtbot.waitUntil(lambda: tab.is_idle() and tab.overlay_result.result.method == method, timeout=TIMEOUT)
 
 
@@ -85,7 +85,7 @@ def test_counterfactual_fills_all_three_views(qtbot, window, images) -> None:
     for view in tab.compare.views():
         assert view.pixels is not None and view.pixels.shape == (300, 260)
     metrics = tab.cf_result.result.metrics
-    assert metrics["steps"] <= 6 and "SSIM" in tab.cf_metrics.text()
+    assert metrics["steps"] <= 6 and "SSIM" in tab.cf_panel.metrics.text()
     tab.compare.amount.setValue(30)
     tab.compare.mode.setCurrentText("swipe")
     assert tab.compare.counterfactual.pixels is not None
@@ -96,10 +96,10 @@ def test_cancel_stops_the_counterfactual(qtbot, window, images) -> None:
     _open(qtbot, tab, images["png"])
     tab.cf_steps = 100_000
     tab.generate_counterfactual()
-    qtbot.waitUntil(lambda: len(tab._path) >= 2, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: len(tab.cf_panel.path) >= 2, timeout=TIMEOUT)
     tab.cancel_counterfactual()
     qtbot.waitUntil(lambda: window.pool.active_count == 0, timeout=10_000)
-    assert tab.cf_result is None and tab.cf_metrics.text() == "cancelled" and tab.cf_button.isEnabled()
+    assert tab.cf_result is None and tab.cf_panel.metrics.text() == "cancelled" and tab.cf_panel.button.isEnabled()
 
 
 def test_corrupt_file_shows_an_error_and_keeps_the_image(qtbot, window, images) -> None:
@@ -116,9 +116,9 @@ def test_corrupt_file_shows_an_error_and_keeps_the_image(qtbot, window, images) 
 def test_folder_thumbnails_get_predictions(qtbot, window, images) -> None:
     tab = window.tab_list[1]
     tab.open_folder(images["png"].parent)
-    assert tab.thumbnails.count() == 3
-    qtbot.waitUntil(lambda: all("waiting" not in tab.thumbnails.item(i).text() for i in range(3)), timeout=TIMEOUT)
-    texts = [tab.thumbnails.item(i).text() for i in range(3)]
+    assert tab.folder_panel.thumbnails.count() == 3
+    qtbot.waitUntil(lambda: all("waiting" not in tab.folder_panel.thumbnails.item(i).text() for i in range(3)), timeout=TIMEOUT)
+    texts = [tab.folder_panel.thumbnails.item(i).text() for i in range(3)]
     assert any("unreadable" in t for t in texts) and sum("p = " in t for t in texts) == 2
 
 
@@ -127,6 +127,6 @@ def test_sanity_panel_and_export(qtbot, window, images, tmp_path: Path) -> None:
     _open(qtbot, tab, images["png"])
     tab.run_sanity()
     qtbot.waitUntil(lambda: tab.sanity_result is not None, timeout=TIMEOUT)
-    assert tab.sanity_table.rowCount() >= 6
+    assert tab.sanity_panel.table.rowCount() >= 6
     assert tab.export_to(tmp_path / "x.png") and tab.export_to(tmp_path / "x.pdf")
     assert (tmp_path / "x.pdf").read_bytes()[:5] == b"%PDF-"

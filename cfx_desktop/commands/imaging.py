@@ -8,17 +8,24 @@ import sys
 from pathlib import Path
 
 from cfx_desktop.cli import UserError
+from cfx_desktop.commands import choices
+
+SALIENCY = choices.RegistryChoices(choices.saliency_methods)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train-imaging", help="train a pneumonia classifier from a Kermany-style folder or a .npz")
     p.add_argument("--data", type=Path, required=True, help="folder with NORMAL/ and PNEUMONIA/, or a MedMNIST .npz")
-    p.add_argument("--model", default="slim-cnn", choices=["seed-cnn", "slim-cnn", "resnet18"])
+    p.add_argument("--model", default="slim-cnn", choices=choices.RegistryChoices(choices.image_architectures),
+                   help="image architecture (default slim-cnn)")
     p.add_argument("--size", type=int, default=128, choices=[224, 128, 96, 64])
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--shuffle-labels", action="store_true", help="train on permuted labels (for the sanity check)")
     p.add_argument("--out", type=Path, help="weights folder (default: the shipped weights/)")
+    p.add_argument("--autoencoder", help="autoencoder bundle the card names for counterfactuals (default autoencoder-SIZE)")
+    p.add_argument("--shuffled-twin", help="shuffled-label twin the card names for the sanity check "
+                   "(default pneumonia-MODEL-shuffled-labels)")
     p.set_defaults(handler=train_imaging)
 
 
@@ -32,7 +39,7 @@ def train_imaging(args: argparse.Namespace) -> int:
              "--epochs", str(args.epochs), "--seed", str(args.seed)] + (["--shuffle-labels"] if args.shuffle_labels else [])
     try:
         card = train_image_model(args.data, args.model, args.size, args.epochs, args.seed, shuffle_labels=args.shuffle_labels,
-                                 out=args.out, command=shlex.join(parts), device=device.current(),
+                                 out=args.out, autoencoder=args.autoencoder, shuffled_twin=args.shuffled_twin, command=shlex.join(parts), device=device.current(),
                                  progress=lambda f, m="", p=None: print(m, flush=True) if m.startswith("epoch") else None)
     except (FileNotFoundError, KeyError, ValueError) as exc:
         raise UserError(str(exc)) from exc
@@ -50,17 +57,17 @@ def register_usage(sub: argparse._SubParsersAction) -> None:
 
     e = sub.add_parser("explain-image", help="write a saliency overlay for one image")
     e.add_argument("path", type=Path)
-    e.add_argument("--method", default="gradcam", choices=["gradcam", "ig", "occlusion"])
+    e.add_argument("--method", choices=SALIENCY, help="saliency method (default: gradcam)")
     e.add_argument("--target", choices=["pneumonia", "normal"], help="class to explain (default: the predicted one)")
     e.add_argument("--out", type=Path, required=True, help="PNG to write (image | overlay)")
     e.add_argument("--model", default=None)
-    e.add_argument("--steps", type=int, default=50, help="IG steps")
-    e.add_argument("--baseline", default="black", choices=["black", "blurred"], help="IG baseline")
+    e.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="a parameter of the method, e.g. n_steps=32 or baseline=blurred for ig, window=12 for occlusion")
     e.set_defaults(handler=explain_image)
 
     s = sub.add_parser("sanity", help="model- and data-randomization sanity checks for a saliency method")
     s.add_argument("--image", type=Path, required=True)
-    s.add_argument("--method", default="gradcam", choices=["gradcam", "ig", "occlusion"])
+    s.add_argument("--method", choices=SALIENCY, help="saliency method (default: gradcam)")
     s.add_argument("--out-dir", type=Path, default=Path("sanity-maps"))
     s.add_argument("--model", default=None)
     s.set_defaults(handler=sanity)
@@ -117,34 +124,44 @@ def predict_image(args: argparse.Namespace) -> int:
     return 0
 
 
+def _params(items: list[str]) -> dict[str, str]:
+    params = {}
+    for item in items:
+        if "=" not in item:
+            raise UserError(f"--param takes NAME=VALUE, got {item!r}")
+        name, value = item.split("=", 1)
+        params[name.strip()] = value.strip()
+    return params
+
+
 def explain_image(args: argparse.Namespace) -> int:
     from cfx_desktop.core.imaging import render, saliency
 
     model = _model(args.model)
     image = _load(args.path)
-    result = saliency.explain(model, image.pixels, args.method, args.target, n_steps=args.steps, baseline=args.baseline)
+    try:
+        result = saliency.saliency_map(model, image.pixels, args.method, args.target, _params(args.param))
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
     panel = render.side_by_side(render.gray_rgb(image.pixels), render.overlay(image.pixels, result.values, 0.55))
     render.save_png(panel, args.out)
     extra = ", ".join(f"{k} {v}" for k, v in result.params.items())
     print(f"{args.path}: p(pneumonia) = {result.probability:.3f} -> {model.label(result.probability)}; "
-          f"{saliency.METHOD_LABELS[args.method]} for '{result.target}' in {result.seconds:.2f} s ({extra}); wrote {args.out}")
+          f"{saliency.label(result.method)} for '{result.target}' in {result.seconds:.2f} s ({extra}); wrote {args.out}")
     return 0
 
 
 def sanity(args: argparse.Namespace) -> int:
-    from cfx_desktop.core.bundles import BundleError
     from cfx_desktop.core.imaging import render, sanity as sanity_mod
-    from cfx_desktop.core.imaging.models import load_image_model
+    from cfx_desktop.core.imaging.live import twin_or_reason
 
     model = _model(args.model)
     image = _load(args.image)
-    try:
-        shuffled = load_image_model(sanity_mod.SHUFFLED_MODEL)
-    except BundleError as exc:
-        print(f"note: data-randomization model unavailable ({exc})", file=sys.stderr)
-        shuffled = None
-    report = sanity_mod.run(model, image.pixels, args.method, shuffled)
-    print(f"{args.method} sanity checks on {args.image} (Spearman of |map| and SSIM against the trained model's map; "
+    twin, note = twin_or_reason(model.name)
+    if note:
+        print(f"note: data randomization skipped: {note}", file=sys.stderr)
+    report = sanity_mod.run(model, image.pixels, args.method, twin)
+    print(f"{report.method} sanity checks on {args.image} (Spearman of |map| and SSIM against the trained model's map; "
           "low = the map depends on what the model learned):")
     print(report.table())
     args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -171,7 +188,7 @@ def register_counterfactual(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--json", type=Path, help="write the metrics here")
     c.add_argument("--steps", type=int, default=200)
     c.add_argument("--target", choices=["normal", "pneumonia"], help="class to reach (default: the other one)")
-    c.add_argument("--mask-method", default="gradcam", choices=["gradcam", "ig", "occlusion"])
+    c.add_argument("--mask-method", choices=SALIENCY, help="saliency method of the mask (default: gradcam)")
     c.add_argument("--mask-threshold", type=float, default=0.35)
     c.add_argument("--dilation", type=int, default=3)
     c.add_argument("--model", default=None)
@@ -199,13 +216,13 @@ def counterfactual_image(args: argparse.Namespace) -> int:
 
     from cfx_desktop.core.bundles import BundleError
     from cfx_desktop.core.imaging import render
-    from cfx_desktop.core.imaging.autoencoder import load_autoencoder
+    from cfx_desktop.core.imaging.autoencoder import autoencoder_for
     from cfx_desktop.core.imaging.counterfactual import MaskSettings, SearchSettings, generate
 
     model = _model(args.model)
     image = _load(args.path)
     try:
-        autoencoder, _ = load_autoencoder(f"autoencoder-{model.input_size}", model.device)
+        autoencoder = autoencoder_for(model)
     except BundleError as exc:
         raise UserError(str(exc)) from exc
     try:

@@ -9,14 +9,14 @@ import warnings
 from pathlib import Path
 
 from cfx_desktop.cli import UserError
-
-ARCHS = ["mlp", "bilstm", "nam", "lasso"]
+from cfx_desktop.commands import choices
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train-tabular", help="train a patient model, evaluate it (5x5 CV) and write weights + card")
-    p.add_argument("--dataset", required=True, choices=["heart-failure", "heart-disease"])
-    p.add_argument("--model", required=True, choices=ARCHS + ["all"])
+    p.add_argument("--dataset", required=True, choices=choices.RegistryChoices(choices.datasets, "all"),
+                   help="a registered dataset, or all (every variant of every dataset, as shipped)")
+    p.add_argument("--model", required=True, choices=choices.RegistryChoices(choices.tabular_architectures, "all"))
     p.add_argument("--data", type=Path, help="CSV to train on (default: the development file in ../shared/data)")
     p.add_argument("--exclude", nargs="*", default=[], metavar="FEATURE", help="features to leave out, e.g. time")
     p.add_argument("--seed", type=int, default=0)
@@ -30,10 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(handler=report_tabular)
 
 
-def _command_line(args: argparse.Namespace, model: str) -> str:
-    parts = ["cfx-desktop", "train-tabular", "--dataset", args.dataset, "--model", model]
-    if args.exclude:
-        parts += ["--exclude", *args.exclude]
+def _command_line(args: argparse.Namespace, dataset: str, exclude: list[str], model: str) -> str:
+    parts = ["cfx-desktop", "train-tabular", "--dataset", dataset, "--model", model]
+    if exclude:
+        parts += ["--exclude", *exclude]
     if args.data:
         parts += ["--data", str(args.data)]
     parts += ["--seed", str(args.seed), "--cv-repeats", str(args.cv_repeats)]
@@ -43,15 +43,23 @@ def _command_line(args: argparse.Namespace, model: str) -> str:
 def train_tabular(args: argparse.Namespace) -> int:
     from cfx_desktop.core.tabular import train
     from cfx_desktop.core.tabular.data import CsvError
+    from cfx_desktop.core.tabular.datasets import DATASETS
+    from cfx_desktop.core.tabular.models import ARCHITECTURES
 
     warnings.filterwarnings("ignore", category=UserWarning)
-    models = ARCHS if args.model == "all" else [args.model]
-    for model in models:
-        print(f"training {args.dataset} {model} (exclude: {', '.join(args.exclude) or 'none'}) ...", flush=True)
+    models = ARCHITECTURES.keys() if args.model == "all" else [args.model]
+    if args.dataset == "all":
+        if args.exclude or args.data:
+            raise UserError("--dataset all trains every registered variant from its own file; drop --exclude and --data")
+        jobs = [(d.key, list(v.excluded)) for d in DATASETS.values() for v in d.variants]
+    else:
+        jobs = [(args.dataset, args.exclude)]
+    for (dataset, exclude), model in ((job, model) for job in jobs for model in models):
+        print(f"training {dataset} {model} (exclude: {', '.join(exclude) or 'none'}) ...", flush=True)
         try:
             card = train.train_and_save(
-                args.dataset, model, exclude=args.exclude, data=args.data, seed=args.seed,
-                cv_repeats=args.cv_repeats, out=args.out, command=_command_line(args, model),
+                dataset, model, exclude=exclude, data=args.data, seed=args.seed,
+                cv_repeats=args.cv_repeats, out=args.out, command=_command_line(args, dataset, exclude, model),
                 progress=lambda f, m="", p=None: print(f"  {m}", file=sys.stderr, flush=True) if m.endswith("0/25") or "hold-out" in m else None,
             )
         except (CsvError, FileNotFoundError, ValueError) as exc:
@@ -75,8 +83,9 @@ def register_explain(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--values", nargs="+", metavar="NAME=VALUE", help="a patient typed on the command line")
     source.add_argument("--example", action="store_true", help="the built-in example patient")
     p.add_argument("--row", type=int, default=0, help="0-based data row of --csv (default 0)")
-    p.add_argument("--model", default="heart-failure-no-time-mlp", help="shipped model name (see `cfx-desktop info`)")
-    p.add_argument("--method", default="sparse", choices=["baseline", "nearest", "sparse", "diverse"])
+    p.add_argument("--model", help="installed model name (see `cfx-desktop info`; default: the default dataset's default model)")
+    p.add_argument("--method", choices=choices.RegistryChoices(choices.counterfactual_methods),
+                   help="counterfactual method (default: the registry's default, sparse)")
     p.add_argument("--k", type=int, default=1, help="number of counterfactuals (default 1; 4 for diverse)")
     p.add_argument("--lock", nargs="*", default=[], metavar="FEATURE", help="features that must not change")
     p.add_argument("--unlock", nargs="*", default=[], metavar="FEATURE", help="lockable features allowed to change")
@@ -128,13 +137,14 @@ def explain_patient(args: argparse.Namespace) -> int:
     import json
 
     from cfx_desktop.core.bundles import BundleError
-    from cfx_desktop.core.tabular.counterfactuals import Constraints, Reference, explain
+    from cfx_desktop.core.tabular.counterfactuals import METHODS, Constraints, Reference, find_counterfactuals
     from cfx_desktop.core.tabular.data import CsvError, load_csv
-    from cfx_desktop.core.tabular.live import default_reference
+    from cfx_desktop.core.tabular.live import default_model_name, default_reference
     from cfx_desktop.core.tabular.models import load_model
 
+    args.method = args.method or METHODS.default
     try:
-        model = load_model(args.model)
+        model = load_model(args.model or default_model_name())
     except BundleError as exc:
         raise UserError(str(exc)) from exc
     schema = model.schema
@@ -149,8 +159,8 @@ def explain_patient(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from exc
     constraints = Constraints(locked=frozenset(args.lock), unlocked=frozenset(args.unlock),
                               max_changes=args.max_changes, margin=args.margin)
-    k = args.k if args.k != 1 or args.method != "diverse" else 4
-    result = explain(model, x, constraints, k=k, method=args.method, reference=reference)
+    k = args.k if args.k != 1 or not METHODS.get(args.method).is_set else 4
+    result = find_counterfactuals(model, x, constraints, k=k, method=args.method, reference=reference)
     p = float(model.predict_proba(x)[0])
     label = int(p >= model.threshold)
     payload = {

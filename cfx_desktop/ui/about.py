@@ -3,20 +3,40 @@
 from __future__ import annotations
 
 import html
-import json
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
-from cfx_desktop import __version__, _torchvision_compat, paths
+from cfx_desktop import __version__, _torchvision_compat
 from cfx_desktop.core import bundles, device
 
 
 def _attributions() -> list[dict[str, str]]:
-    path = paths.resources_dir() / "attributions.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))["datasets"]
-    except (OSError, KeyError, json.JSONDecodeError):
-        return []
+    """Every dataset behind what is installed: the registered tabular datasets, and the data named by the image
+    models' cards (so a new dataset or model brings its own citation, and no list is kept by hand)."""
+    from cfx_desktop.core.imaging.models import image_models
+    from cfx_desktop.core.tabular.datasets import DATASETS
+
+    found = [{"name": d.title, "citation": d.attribution, "licence": d.licence} for d in DATASETS.values()]
+    for name, card in image_models():
+        entry = {"name": f"data of {card.get('label', name)}", "citation": str(card.get("attribution", "")),
+                 "licence": str(card.get("licence", ""))}
+        if entry["citation"] and all(e["citation"] != entry["citation"] for e in found):
+            found.append(entry)
+    return found
+
+
+def extensions_html() -> str:
+    """What each registry holds: the extension points a developer can add to (README, "Extending")."""
+    from cfx_desktop.core.imaging.models import IMAGE_ARCHITECTURES
+    from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
+    from cfx_desktop.core.tabular.counterfactuals import METHODS
+    from cfx_desktop.core.tabular.datasets import variants
+    from cfx_desktop.core.tabular.models import ARCHITECTURES
+
+    rows = [("Datasets", [v.label for _, v in variants()]), ("Patient model architectures", [a.ui_label for a in ARCHITECTURES.values()]),
+            ("Counterfactual methods", [m.label for m in METHODS.values()]), ("Saliency methods", [m.label for m in SALIENCY_METHODS.values()]),
+            ("Image architectures", [a.label for a in IMAGE_ARCHITECTURES.values()])]
+    return "<ul>" + "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(', '.join(v))}</li>" for k, v in rows) + "</ul>"
 
 
 def model_cards_html() -> str:
@@ -60,6 +80,7 @@ def about_html() -> str:
         f"<p>Compute device: {html.escape(device.describe())}{compat}</p>"
         f"<h3>Model cards</h3>{model_cards_html()}"
         f"<h3>Data attributions</h3><ul>{data or '<li>none listed</li>'}</ul>"
+        f"<h3>Installed extensions</h3>{extensions_html()}"
     )
 
 

@@ -174,6 +174,7 @@ class LatestOnly(QObject):
     progress = Signal(float, str, object)
     result = Signal(object)
     error = Signal(object)
+    cancelled = Signal()  # the latest request was cancelled (by `cancel`, or by the pool's cancel-all)
     idle = Signal()  # the latest request has finished, one way or another
 
     def __init__(self, pool: WorkerPool, title: str, parent: QObject | None = None) -> None:
@@ -205,9 +206,15 @@ class LatestOnly(QObject):
         return self._pool.submit(job, report_errors=False)
 
     def cancel(self) -> None:
+        """Cancel the request in flight; the channel is idle at once (its late result is dropped as stale)."""
+        was_busy = self._current is not None
         if self._current is not None:
             self._current.cancel()
         self._generation += 1  # whatever is in flight is now stale
+        self._current = None
+        if was_busy:
+            self.cancelled.emit()
+            self.idle.emit()
 
     def _is_latest(self, generation: int) -> bool:
         return generation == self._generation
@@ -262,6 +269,7 @@ class _ChannelReceiver(QObject):
         signals.progress.connect(self.on_progress)
         signals.result.connect(self.on_result)
         signals.error.connect(self.on_error)
+        signals.cancelled.connect(self.on_cancelled)
         signals.finished.connect(self.on_finished)
 
     @property
@@ -286,6 +294,11 @@ class _ChannelReceiver(QObject):
     def on_error(self, error: object) -> None:
         if self._latest:
             self._channel.error.emit(error)
+
+    @Slot()
+    def on_cancelled(self) -> None:
+        if self._latest:
+            self._channel.cancelled.emit()
 
     @Slot()
     def on_finished(self) -> None:

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cfx_desktop.core import bundles
+from cfx_desktop.core import bundles, model_cache
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 from cfx_desktop.core.device import prepare_for_inference
 
@@ -129,13 +129,28 @@ def train_autoencoder(source: Path, size: int = 128, epochs: int = 8, seed: int 
     return card
 
 
-def load_autoencoder(name: str = "autoencoder-128", device: torch.device | None = None, root=None) -> tuple[SegNetAE, dict[str, Any]]:  # noqa: ANN001
-    bundle = bundles.load(name, root)
+def _build(name: str, bundle: bundles.Bundle, device: torch.device) -> tuple[SegNetAE, dict[str, Any]]:
     args = bundle.card.get("architecture_args", {})
     net = SegNetAE(tuple(args.get("widths", (16, 32, 64, 64))), int(args.get("latent_channels", 16)))
     try:
         net.load_state_dict(bundle.state)
     except RuntimeError as exc:
         raise bundles.BundleError(f"{name}.pt does not match the architecture in its card: {exc}") from exc
-    prepare_for_inference(net, device or torch.device("cpu"))
+    prepare_for_inference(net, device)
     return net, bundle.card
+
+
+def load_autoencoder(name: str, device: torch.device | None = None, root=None) -> tuple[SegNetAE, dict[str, Any]]:  # noqa: ANN001
+    """Hash-checked and built once per (folder, name, device), like every model (`core.model_cache`)."""
+    return model_cache.load(name, _build, device, root)
+
+
+def autoencoder_for(model: Any) -> SegNetAE:
+    """The autoencoder named by an image model's card (its input size must match the classifier's)."""
+    name = model.card.get("autoencoder")
+    if not name:
+        raise bundles.BundleError(f"{model.name}'s model card names no autoencoder, so it cannot make counterfactual images")
+    net, card = load_autoencoder(name, model.device)
+    if int(card.get("input_size", model.input_size)) != model.input_size:
+        raise bundles.BundleError(f"{name} works at {card['input_size']} px but {model.name} at {model.input_size} px")
+    return net

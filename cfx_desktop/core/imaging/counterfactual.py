@@ -32,7 +32,7 @@ from cfx_desktop.core.imaging.sanity import ssim
 
 @dataclass(frozen=True)
 class MaskSettings:
-    method: str = "gradcam"
+    method: str | None = None  # a registered saliency method; None: the registry's default
     threshold: float = 0.35  # fraction of the map's maximum
     dilation: int = 3  # pixels at the model's resolution
     smooth_sigma: float = 1.5  # smoothing of the saliency map before thresholding
@@ -70,7 +70,7 @@ class ImageCounterfactual:
 def make_mask(model: ImageModel, pixels: np.ndarray, source: str, settings: MaskSettings = MaskSettings(),
               cancel: CancelToken = NEVER_CANCELLED) -> tuple[np.ndarray, np.ndarray]:
     """(soft, binary) masks at the model's resolution, from the saliency of the class to be flipped."""
-    result = saliency.explain(model, pixels, settings.method, target=source, cancel=cancel, n_steps=32, internal_batch_size=32)
+    result = saliency.saliency_map(model, pixels, settings.method, target=source, quick=True, cancel=cancel)
     values = np.clip(result.model_values, 0, None).astype(np.float64)
     if settings.smooth_sigma > 0:
         values = ndimage.gaussian_filter(values, settings.smooth_sigma)

@@ -1,32 +1,33 @@
-"""What the Chest X-ray tab asks for, as plain functions for the worker pool. Each result carries the image
-token it answers, so the tab can drop a result for an image that is no longer shown."""
+"""What the Chest X-ray tab asks for, as plain functions for the worker pool. Each result carries the id of the
+image it answers and the model (and method) that made it, so the X-ray session can drop a result that no longer
+answers what is on screen."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from cfx_desktop.core.bundles import BundleError
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 from cfx_desktop.core.imaging import sanity as sanity_mod
 from cfx_desktop.core.imaging import saliency
-from cfx_desktop.core.imaging.autoencoder import load_autoencoder
+from cfx_desktop.core.imaging.autoencoder import autoencoder_for
 from cfx_desktop.core.imaging.counterfactual import ImageCounterfactual, MaskSettings, SearchSettings, generate
 from cfx_desktop.core.imaging.io import ImageLoadError, LoadedImage, load_image
-from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model
+from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model, shuffled_twin
 
 
 @dataclass
 class Opened:
-    token: int
+    image_id: int
     image: LoadedImage
 
 
 @dataclass
 class Prediction:
-    token: int
+    image_id: int
     model_name: str
     probability: float
     threshold: float
@@ -36,47 +37,50 @@ class Prediction:
 
 @dataclass
 class Overlay:
-    token: int
+    image_id: int
+    model_name: str
     result: saliency.SaliencyMap
 
 
 @dataclass
 class Counterfactual:
-    token: int
+    image_id: int
+    model_name: str
     result: ImageCounterfactual
 
 
 @dataclass
 class Sanity:
-    token: int
+    image_id: int
+    model_name: str
     report: sanity_mod.SanityReport
-    shuffled_available: bool
+    twin_note: str | None  # why the data-randomisation check was skipped, if it was
 
 
-def open_image(token: int, path: str, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> Opened:  # noqa: ANN001
-    return Opened(token, load_image(path))
+def open_image(image_id: int, path: str, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> Opened:  # noqa: ANN001
+    return Opened(image_id, load_image(path))
 
 
-def predict(token: int, pixels: np.ndarray, model_name: str = DEFAULT_MODEL, progress=no_progress,  # noqa: ANN001
+def predict(image_id: int, pixels: np.ndarray, model_name: str = DEFAULT_MODEL, progress=no_progress,  # noqa: ANN001
             cancel: CancelToken = NEVER_CANCELLED) -> Prediction:
     model = load_image_model(model_name)
     p = model.probability(pixels)
-    return Prediction(token, model_name, p, model.threshold, model.label(p), model.card.get("label", model_name))
+    return Prediction(image_id, model_name, p, model.threshold, model.label(p), model.card.get("label", model_name))
 
 
-def overlay(token: int, pixels: np.ndarray, method: str, model_name: str = DEFAULT_MODEL, target: str | None = None,
-            options: dict[str, Any] | None = None, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> Overlay:  # noqa: ANN001
+def overlay(image_id: int, pixels: np.ndarray, method: str, model_name: str = DEFAULT_MODEL, target: str | None = None,
+            params: object = None, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> Overlay:  # noqa: ANN001
     model = load_image_model(model_name)
-    return Overlay(token, saliency.explain(model, pixels, method, target, progress=progress, cancel=cancel, **(options or {})))
+    return Overlay(image_id, model_name, saliency.saliency_map(model, pixels, method, target, params, progress=progress, cancel=cancel))
 
 
-def counterfactual(token: int, pixels: np.ndarray, model_name: str = DEFAULT_MODEL, steps: int = 200,
+def counterfactual(image_id: int, pixels: np.ndarray, model_name: str = DEFAULT_MODEL, steps: int = 200,
                    mask: MaskSettings = MaskSettings(), progress=no_progress,  # noqa: ANN001
                    cancel: CancelToken = NEVER_CANCELLED) -> Counterfactual:
     model = load_image_model(model_name)
-    autoencoder, _ = load_autoencoder(f"autoencoder-{model.input_size}", model.device)
-    return Counterfactual(token, generate(model, autoencoder, pixels, search=SearchSettings(steps=steps), mask_settings=mask,
-                                          progress=progress, cancel=cancel))
+    result = generate(model, autoencoder_for(model), pixels, search=SearchSettings(steps=steps), mask_settings=mask,
+                      progress=progress, cancel=cancel)
+    return Counterfactual(image_id, model_name, result)
 
 
 def predict_folder(paths: list[str], model_name: str = DEFAULT_MODEL, thumb: int = 96, progress=no_progress,  # noqa: ANN001
@@ -98,14 +102,19 @@ def predict_folder(paths: list[str], model_name: str = DEFAULT_MODEL, thumb: int
     return len(paths)
 
 
-def sanity(token: int, pixels: np.ndarray, method: str, model_name: str = DEFAULT_MODEL, progress=no_progress,  # noqa: ANN001
-           cancel: CancelToken = NEVER_CANCELLED) -> Sanity:
-    from cfx_desktop.core.bundles import BundleError
-
+def twin_or_reason(model_name: str) -> tuple[object, str | None]:
+    """The model's shuffled-label twin, or None with the reason the data-randomisation check is skipped."""
     model = load_image_model(model_name)
     try:
-        shuffled = load_image_model(sanity_mod.SHUFFLED_MODEL)
-    except BundleError:
-        shuffled = None
-    report = sanity_mod.run(model, pixels, method, shuffled, progress=progress, cancel=cancel)
-    return Sanity(token, report, shuffled is not None)
+        twin = shuffled_twin(model)
+    except BundleError as exc:
+        return None, f"the shuffled-label twin was refused: {exc}"
+    return (twin, None) if twin is not None else (None, f"{model_name}'s card names no shuffled-label twin")
+
+
+def sanity(image_id: int, pixels: np.ndarray, method: str, model_name: str = DEFAULT_MODEL, progress=no_progress,  # noqa: ANN001
+           cancel: CancelToken = NEVER_CANCELLED) -> Sanity:
+    model = load_image_model(model_name)
+    twin, note = twin_or_reason(model_name)
+    report = sanity_mod.run(model, pixels, method, twin, progress=progress, cancel=cancel)  # type: ignore[arg-type]
+    return Sanity(image_id, model_name, report, note)

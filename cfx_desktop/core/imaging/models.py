@@ -1,4 +1,8 @@
-"""Pneumonia classifiers: the seed's five-block CNN and a one-channel ResNet-18, behind one wrapper.
+"""Pneumonia classifiers: the image-architecture registry, the built-in CNNs, and the `ImageModel` wrapper.
+
+An architecture is one class registered with `@register_architecture`; it must declare ``cam_layer`` (the layer
+Grad-CAM reads). A trained model's card names its architecture, its autoencoder (for counterfactual images) and
+its shuffled-label twin (for the data-randomisation sanity check); nothing finds those by a naming convention.
 
 The seed CNN keeps the seed's widths (32-64-64-128-256, batch norm, max pooling, dense 128, one logit) but ends
 in global average pooling instead of flattening, so the same weights work at any input size and the weight
@@ -10,15 +14,45 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 from torch import nn
 
-from cfx_desktop.core import bundles
+from cfx_desktop.core import bundles, model_cache
 from cfx_desktop.core import device as device_mod
 from cfx_desktop.core.imaging.preprocess import preprocess
+from cfx_desktop.core.registry import Registry
+
+
+@runtime_checkable
+class ImageArchitecture(Protocol):
+    """What every image classifier provides: one logit per image, and the layer Grad-CAM explains."""
+
+    @property
+    def cam_layer(self) -> nn.Module: ...
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class ImageArchitectureSpec:
+    key: str
+    label: str
+    build: Callable[[], nn.Module]
+    description: str = ""
+
+
+IMAGE_ARCHITECTURES: Registry[ImageArchitectureSpec] = Registry("image architecture", default="slim-cnn")
+
+
+def register_architecture(key: str, label: str, description: str = "") -> Callable[[type], type]:
+    """Class decorator: the class (no-argument constructor) becomes trainable and loadable under ``key``."""
+    def decorate(cls: type) -> type:
+        IMAGE_ARCHITECTURES.register(key, ImageArchitectureSpec(key, label, cls, description or (cls.__doc__ or "").strip().split("\n")[0]))
+        return cls
+    return decorate
 
 
 class ConvBlock(nn.Sequential):
@@ -26,6 +60,7 @@ class ConvBlock(nn.Sequential):
         super().__init__(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=False))
 
 
+@register_architecture("seed-cnn", "Seed CNN (5 blocks, 32-256 channels)")
 class SeedCNN(nn.Module):
     def __init__(self, widths: tuple[int, ...] = (32, 64, 64, 128, 256), dense: int = 128, dropout: float = 0.3) -> None:
         super().__init__()
@@ -51,6 +86,7 @@ class SeedCNN(nn.Module):
         return self.blocks[-1]
 
 
+@register_architecture("slim-cnn", "Slim CNN (5 blocks, 16-128 channels)")
 class SlimCNN(SeedCNN):
     """The seed's five-block design at half the widths (16-32-32-64-128): 4x fewer operations, which is what lets
     Integrated Gradients (50 steps) run in about 0.3 s on two CPU cores at 128 px."""
@@ -59,6 +95,7 @@ class SlimCNN(SeedCNN):
         super().__init__(widths=(16, 32, 32, 64, 128), dense=128)
 
 
+@register_architecture("resnet18", "ResNet-18 (one input channel)")
 class ResNet18Gray(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -77,13 +114,11 @@ class ResNet18Gray(nn.Module):
         return self.net.layer4
 
 
-ARCHITECTURES = {"seed-cnn": SeedCNN, "slim-cnn": SlimCNN, "resnet18": ResNet18Gray}
-
-
 def build(architecture: str) -> nn.Module:
-    if architecture not in ARCHITECTURES:
-        raise ValueError(f"unknown image architecture {architecture!r}; known: {', '.join(ARCHITECTURES)}")
-    return ARCHITECTURES[architecture]()
+    net = IMAGE_ARCHITECTURES.get(architecture).build()
+    if not isinstance(getattr(net, "cam_layer", None), nn.Module):
+        raise TypeError(f"image architecture {architecture!r} declares no cam_layer (the layer Grad-CAM explains)")
+    return net
 
 
 @dataclass
@@ -132,25 +167,42 @@ def from_state(name: str, state: dict[str, torch.Tensor], card: dict[str, Any], 
     except RuntimeError as exc:
         raise bundles.BundleError(f"{name}.pt does not match the architecture in its card: {exc}") from exc
     return ImageModel(name, card["architecture"], net, int(card["input_size"]), float(card["mean"]), float(card["std"]),
-                      float(card.get("threshold", 0.5)), card, device)
+                      float(card.get("threshold", 0.5)), card, device, tuple(card.get("labels", ("normal", "pneumonia"))))
 
 
-_cache: dict[tuple[str, str, str], ImageModel] = {}
-_lock = threading.Lock()
 DEFAULT_MODEL = "pneumonia-slim-cnn"
 
 
 def load_image_model(name: str = DEFAULT_MODEL, device: torch.device | None = None, root=None) -> ImageModel:  # noqa: ANN001
-    """Load a shipped image model once per (folder, name, device); later calls share it (read-only)."""
-    device = device or device_mod.current()
-    key = (str(root or ""), name, str(device))
-    with _lock:
-        if key not in _cache:
-            bundle = bundles.load(name, root)
-            _cache[key] = from_state(name, bundle.state, bundle.card, device)
-        return _cache[key]
+    """Load an installed image model once per (folder, name, device); later calls share it (read-only)."""
+    return model_cache.load(name, lambda n, bundle, dev: from_state(n, bundle.state, bundle.card, dev), device, root)
 
 
-def clear_cache() -> None:
-    with _lock:
-        _cache.clear()
+def is_sanity_twin(card: dict[str, Any]) -> bool:
+    return bool(card.get("training", {}).get("shuffled_labels"))
+
+
+def image_models(root=None) -> list[tuple[str, dict[str, Any]]]:  # noqa: ANN001
+    """Installed classifiers the user can choose (cards hash-checked; refused ones and sanity twins left out),
+    the default first."""
+    found = []
+    for name in bundles.list_bundles(root):
+        try:
+            card = bundles.read_card(name, root)
+        except bundles.BundleError:
+            continue
+        if card.get("kind") == "image-classifier" and not is_sanity_twin(card) and card.get("architecture") in IMAGE_ARCHITECTURES:
+            found.append((name, card))
+    return sorted(found, key=lambda item: item[0] != DEFAULT_MODEL)
+
+
+def shuffled_twin(model: ImageModel) -> ImageModel | None:
+    """The same architecture trained on permuted labels, as named by the model's card; None when the card names
+    none (the data-randomisation check is then skipped, and says so)."""
+    name = model.card.get("shuffled_twin")
+    if not name:
+        return None
+    twin = load_image_model(name, model.device)
+    if twin.architecture != model.architecture:
+        raise bundles.BundleError(f"{name} is a {twin.architecture}, not a {model.architecture}: not a twin of {model.name}")
+    return twin

@@ -1,5 +1,8 @@
-"""Saliency maps for one image: Integrated Gradients, Grad-CAM and occlusion (captum), all returning a float map
-the size of the input image plus the class they explain.
+"""Saliency maps for one image, all returning a float map the size of the input image plus the class explained.
+
+Methods are classes in a registry (in the spirit of captum's `Attribution` subclasses): each has a key, a label,
+a typed parameter dataclass and ``attribute(forward, model, x, params)``. The overlay's Method box, the CLI's
+``--method`` choices, the sanity checks and the counterfactual mask all take whatever `SALIENCY_METHODS` holds.
 
 Speed choices (targets: Grad-CAM <= 50 ms, IG <= 0.5 s on CPU): maps are computed at the model's input size
 (128 px for the shipped model) with gradients taken for the input only (parameters frozen); IG uses Gauss-Legendre
@@ -11,8 +14,8 @@ evaluates its windows in batches.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -21,11 +24,10 @@ from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occ
 from torch import nn
 
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
+from cfx_desktop.core.registry import Registry
 from cfx_desktop.core.imaging.models import ImageModel
 from cfx_desktop.core.imaging.preprocess import to_map_space
 
-METHODS = ("gradcam", "ig", "occlusion")
-METHOD_LABELS = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients", "occlusion": "Occlusion"}
 
 
 @dataclass
@@ -73,14 +75,110 @@ def baseline_for(model: ImageModel, x: torch.Tensor, kind: str) -> torch.Tensor:
     raise ValueError(f"unknown baseline {kind!r}: black or blurred")
 
 
-def explain(
-    model: ImageModel, pixels: np.ndarray, method: str = "gradcam", target: str | None = None, *,
-    n_steps: int = 50, internal_batch_size: int = 10, baseline: str = "black", window: int = 16, stride: int = 8,
-    progress=no_progress, cancel: CancelToken = NEVER_CANCELLED,  # noqa: ANN001
+@dataclass(frozen=True)
+class NoParams:
+    """For methods without settings."""
+
+
+class SaliencyMethod:
+    """Base of every saliency method. Subclasses set ``key``, ``label`` and ``Params`` and implement `attribute`,
+    which runs under the model's lock and returns (attribution shaped like ``x``, extra facts for the report)."""
+
+    key: ClassVar[str]
+    label: ClassVar[str]
+    Params: ClassVar[type] = NoParams
+    quick: ClassVar[dict[str, Any]] = {}  # overrides when the map only seeds a counterfactual mask
+
+    def attribute(self, forward: nn.Module, model: ImageModel, x: torch.Tensor, params: Any) -> tuple[torch.Tensor, dict[str, Any]]:
+        raise NotImplementedError
+
+    @classmethod
+    def params(cls, given: Any = None, *, quick: bool = False) -> Any:
+        """``given`` (a Params instance or a dict of names to values) checked against ``Params``."""
+        if isinstance(given, cls.Params):
+            base = given
+        else:
+            base = cls.Params()
+            given = dict(given or {})
+            names = {f.name: f for f in fields(cls.Params)}
+            unknown = sorted(set(given) - set(names))
+            if unknown:
+                valid = ", ".join(names) or "none"
+                raise ValueError(f"{cls.label} has no parameter {', '.join(unknown)}; its parameters: {valid}")
+            try:
+                base = replace(base, **{k: type(getattr(base, k))(v) for k, v in given.items()})
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{cls.label}: bad parameter value ({exc})") from exc
+        return replace(base, **cls.quick) if quick else base
+
+
+SALIENCY_METHODS: Registry[SaliencyMethod] = Registry("saliency method", default="gradcam")
+
+
+def register(cls: type[SaliencyMethod]) -> type[SaliencyMethod]:
+    """Class decorator: make a method available to the app, the CLI and the sanity checks."""
+    SALIENCY_METHODS.register(cls.key, cls())
+    return cls
+
+
+def label(key: str) -> str:
+    return SALIENCY_METHODS.get(key).label
+
+
+@register
+class GradCam(SaliencyMethod):
+    key, label = "gradcam", "Grad-CAM"
+
+    def attribute(self, forward: nn.Module, model: ImageModel, x: torch.Tensor, params: NoParams) -> tuple[torch.Tensor, dict[str, Any]]:
+        attribution = LayerGradCam(forward, model.cam_layer).attribute(x, relu_attributions=True)
+        return LayerAttribution.interpolate(attribution, x.shape[-2:], interpolate_mode="bilinear"), {"layer": "the architecture's CAM layer"}
+
+
+@dataclass(frozen=True)
+class IGParams:
+    n_steps: int = 50
+    internal_batch_size: int = 10
+    baseline: str = "black"  # or "blurred"
+
+
+@register
+class IntegratedGradientsMethod(SaliencyMethod):
+    key, label, Params = "ig", "Integrated Gradients", IGParams
+    quick = {"n_steps": 32, "internal_batch_size": 32}
+
+    def attribute(self, forward: nn.Module, model: ImageModel, x: torch.Tensor, params: IGParams) -> tuple[torch.Tensor, dict[str, Any]]:
+        base = baseline_for(model, x, params.baseline)
+        attribution, delta = IntegratedGradients(forward).attribute(
+            x, baselines=base, n_steps=params.n_steps, internal_batch_size=params.internal_batch_size,
+            method="gausslegendre", return_convergence_delta=True)
+        return attribution, {"convergence_delta": float(delta.abs().max())}
+
+
+@dataclass(frozen=True)
+class OcclusionParams:
+    window: int = 16
+    stride: int = 8
+
+
+@register
+class OcclusionMethod(SaliencyMethod):
+    key, label, Params = "occlusion", "Occlusion", OcclusionParams
+
+    def attribute(self, forward: nn.Module, model: ImageModel, x: torch.Tensor, params: OcclusionParams) -> tuple[torch.Tensor, dict[str, Any]]:
+        attribution = Occlusion(forward).attribute(
+            x, sliding_window_shapes=(1, params.window, params.window), strides=(1, params.stride, params.stride),
+            baselines=0.0, perturbations_per_eval=64)
+        return attribution, {"occluder": "image mean (0 after normalisation)"}
+
+
+def saliency_map(
+    model: ImageModel, pixels: np.ndarray, method: str | None = None, target: str | None = None, params: Any = None, *,
+    quick: bool = False, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED,  # noqa: ANN001
 ) -> SaliencyMap:
     """Saliency of ``method`` for ``target`` ('pneumonia' / 'normal'; default: the predicted class)."""
-    if method not in METHODS:
-        raise ValueError(f"unknown saliency method {method!r}; choose from {', '.join(METHODS)}")
+    method = method or SALIENCY_METHODS.default
+    spec = SALIENCY_METHODS.get(method)
+    chosen = spec.params(params, quick=quick)
     start = time.perf_counter()
     x = model.tensor(pixels)
     with model.lock:
@@ -91,26 +189,10 @@ def explain(
             raise ValueError(f"target must be one of {model.labels}")
         forward = _Signed(model.net, 1.0 if target == model.labels[1] else -1.0)
         cancel.raise_if_cancelled()
-        params: dict[str, Any] = {}
-        if method == "gradcam":
-            attribution = LayerGradCam(forward, model.cam_layer).attribute(x, relu_attributions=True)
-            attribution = LayerAttribution.interpolate(attribution, x.shape[-2:], interpolate_mode="bilinear")
-            params["layer"] = "last conv block"
-        elif method == "ig":
-            base = baseline_for(model, x, baseline)
-            ig = IntegratedGradients(forward)
-            attribution, delta = ig.attribute(x, baselines=base, n_steps=n_steps, internal_batch_size=internal_batch_size,
-                                              method="gausslegendre", return_convergence_delta=True)
-            params.update(n_steps=n_steps, internal_batch_size=internal_batch_size, baseline=baseline,
-                          convergence_delta=float(delta.abs().max()))
-        else:
-            occlusion = Occlusion(forward)
-            attribution = occlusion.attribute(x, sliding_window_shapes=(1, window, window), strides=(1, stride, stride),
-                                              baselines=0.0, perturbations_per_eval=64)
-            params.update(window=window, stride=stride, occluder="image mean (0 after normalisation)")
+        attribution, facts = spec.attribute(forward, model, x, chosen)
     cancel.raise_if_cancelled()
     model_values = attribution.detach()[0, 0].cpu().numpy().astype(np.float32)
     height, width = pixels.shape
     values = to_map_space(model_values, height, width)
-    progress(1.0, f"{METHOD_LABELS[method]} done")
-    return SaliencyMap(values, model_values, method, target, probability, time.perf_counter() - start, params)
+    progress(1.0, f"{spec.label} done")
+    return SaliencyMap(values, model_values, method, target, probability, time.perf_counter() - start, {**asdict(chosen), **facts})

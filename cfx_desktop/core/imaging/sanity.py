@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,7 +22,6 @@ from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 from cfx_desktop.core.imaging import saliency
 from cfx_desktop.core.imaging.models import ImageModel
 
-SHUFFLED_MODEL = "pneumonia-slim-cnn-shuffled-labels"
 
 
 def spearman_abs(a: np.ndarray, b: np.ndarray) -> float:
@@ -101,8 +101,8 @@ def _randomize(module: nn.Module, generator: torch.Generator) -> None:
 
 
 def run(model: ImageModel, pixels: np.ndarray, method: str = "gradcam", shuffled: ImageModel | None = None,
-        seed: int = 0, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED, **kwargs) -> SanityReport:  # noqa: ANN001
-    original = saliency.explain(model, pixels, method, **kwargs)
+        seed: int = 0, params: Any = None, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> SanityReport:  # noqa: ANN001
+    original = saliency.saliency_map(model, pixels, method, params=params)
     report = SanityReport(method, original.model_values)
     twin = ImageModel(model.name + " (randomized)", model.architecture, copy.deepcopy(model.net).cpu(), model.input_size,
                       model.mean, model.std, model.threshold, model.card, model.device)
@@ -111,12 +111,12 @@ def run(model: ImageModel, pixels: np.ndarray, method: str = "gradcam", shuffled
     for i, (name, module) in enumerate(layers):
         cancel.raise_if_cancelled()
         _randomize(module, generator)
-        result = saliency.explain(twin, pixels, method, target=original.target, **kwargs)
+        result = saliency.saliency_map(twin, pixels, method, target=original.target, params=params)
         report.rows.append(SanityRow(f"cascade up to {name}", spearman_abs(original.model_values, result.model_values),
                                      ssim(original.model_values, result.model_values), result.model_values))
         progress((i + 1) / (len(layers) + 1), f"randomized {name}")
     if shuffled is not None:
-        result = saliency.explain(shuffled, pixels, method, target=original.target, **kwargs)
+        result = saliency.saliency_map(shuffled, pixels, method, target=original.target, params=params)
         report.rows.append(SanityRow("data randomization (shuffled labels)", spearman_abs(original.model_values, result.model_values),
                                      ssim(original.model_values, result.model_values), result.model_values))
     return report

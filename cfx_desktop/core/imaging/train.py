@@ -71,6 +71,7 @@ def load_training_data(source: Path, size: int, seed: int, progress=no_progress,
 def train_image_model(
     source: Path, architecture: str = "slim-cnn", size: int = 128, epochs: int = 12, seed: int = 0,
     batch_size: int = 64, lr: float = 2e-3, shuffle_labels: bool = False, out: Path | None = None,
+    autoencoder: str | None = None, shuffled_twin: str | None = None,
     command: str = "", device: torch.device | None = None, progress=no_progress,  # noqa: ANN001
     cancel: CancelToken = NEVER_CANCELLED,
 ) -> dict[str, Any]:
@@ -131,6 +132,8 @@ def train_image_model(
         "threshold": threshold,
         "threshold_rule": "maximises balanced accuracy on the patient-level validation split",
         "labels": ["normal", "pneumonia"],
+        "autoencoder": None if shuffle_labels else (autoencoder or f"autoencoder-{size}"),
+        "shuffled_twin": None if shuffle_labels else (shuffled_twin or f"pneumonia-{architecture}-shuffled-labels"),
         "preprocessing": "grayscale in [0, 1] -> centre square crop on the short side -> area resize -> (x - mean) / std",
         "training": {"epochs": epochs, "best_epoch": best_epoch, "batch_size": batch_size, "optimizer": "AdamW, one-cycle LR",
                      "max_lr": lr, "class_balance": "pos_weight = n_normal / n_pneumonia (once; no resampling)",

@@ -186,12 +186,6 @@ def load_csv(
     return Cohort(schema, X, y, source, np.array([line for line, _ in body]))
 
 
-def load_dataset(schema: Schema, path: str | Path | None = None) -> Cohort:
-    """The real dataset for a built-in schema (missing values allowed), from ``../shared/data`` or ``path``."""
-    from cfx_desktop import paths
-
-    if path is None:
-        path = paths.data_file(schema.csv_file)
-        if path is None:
-            raise CsvError(schema.csv_file, [CsvProblem(None, None, "data file not found: pass --data PATH or set CFX_DATA_DIR")])
+def load_dataset(schema: Schema, path: str | Path) -> Cohort:
+    """A development data file for ``schema``: outcome required, declared-missing values allowed."""
     return load_csv(path, schema, require_target=True, missing_ok=True)

@@ -14,8 +14,10 @@ import numpy as np
 
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 from cfx_desktop.core.tabular import attributions
-from cfx_desktop.core.tabular.counterfactuals import Constraints, CounterfactualList, Reference, explain
+from cfx_desktop.core.tabular.counterfactuals import Constraints, CounterfactualList, Reference, find_counterfactuals
+from cfx_desktop.core.tabular.datasets import DATASETS, default_variant
 from cfx_desktop.core.tabular.models import TabularModel, load_model
+from cfx_desktop.core.tabular.models import model_name as bundle_name
 
 
 @dataclass
@@ -27,8 +29,7 @@ class PredictionResult:
     label: int
     outcome: str
     attribution: attributions.Attribution
-    shape: attributions.ShapeFunction | None
-    lasso: list[attributions.LassoWeight] | None
+    side: Any  # the architecture's side view (NAM shape function, Lasso weights) or None
     card_label: str = ""
     metrics_summary: str = ""
 
@@ -52,13 +53,9 @@ def predict_and_attribute(model_name: str, x: np.ndarray, shape_feature: str | N
     p = float(model.predict_proba(x)[0])
     label = int(p >= model.threshold)
     progress(0.3, "attributions")
-    attribution = attributions.explain(model, x, n_samples=shapley_samples, cancel=cancel)
-    shape = None
-    if model.architecture == "nam":
-        feature = shape_feature if shape_feature in model.schema.names else attribution.ranked()[0][0]
-        shape = attributions.nam_shape(model, feature)
-    lasso = attributions.lasso_weights(model, x) if model.architecture == "lasso" else None
-    return PredictionResult(model_name, x, p, model.threshold, label, model.schema.outcome_words[label], attribution, shape, lasso,
+    attribution = attributions.attribute(model, x, n_samples=shapley_samples, cancel=cancel)
+    side = attributions.side_view(model, x, shape_feature)
+    return PredictionResult(model_name, x, p, model.threshold, label, model.schema.outcome_words[label], attribution, side,
                             model.card.get("label", model_name), model.card.get("metrics_summary", ""))
 
 
@@ -97,24 +94,15 @@ def suggest(model_name: str, x: np.ndarray, constraints: Constraints, method: st
     else:
         reference = default_reference(model)
     progress(0.2, "searching")
-    result = explain(model, x, constraints, k=k, method=method, reference=reference, cancel=cancel)
+    result = find_counterfactuals(model, x, constraints, k=k, method=method, reference=reference, cancel=cancel)
     p = float(model.predict_proba(x)[0])
     target = 1 - int(p >= model.threshold)
     return SuggestionResult(model_name, x, constraints, method, k, result, model.schema.outcome_words[target],
                             reference.source if reference else None)
 
 
-def available_models() -> list[dict[str, Any]]:
-    """Shipped patient models with their cards (refused bundles are listed with the reason)."""
-    from cfx_desktop.core import bundles
+def default_model_name() -> str:
+    """The default dataset's default variant with its default architecture (what the app opens with)."""
+    from cfx_desktop.core.tabular.datasets import schema_for
 
-    out = []
-    for name in bundles.list_bundles():
-        try:
-            card = bundles.read_card(name)
-        except bundles.BundleError as exc:
-            out.append({"name": name, "error": str(exc)})
-            continue
-        if card.get("schema") and card.get("architecture") in ("mlp", "bilstm", "nam", "lasso"):
-            out.append({"name": name, "card": card})
-    return out
+    return bundle_name(schema_for(default_variant()), DATASETS.get(DATASETS.default).default_architecture)

@@ -1,4 +1,5 @@
-"""The model comparison table (docs/models.md), built from the shipped cards plus a logistic baseline."""
+"""The model comparison table (docs/models.md): every registered dataset variant x architecture, from the shipped
+cards, plus a logistic baseline."""
 
 from __future__ import annotations
 
@@ -7,13 +8,9 @@ from pathlib import Path
 
 from cfx_desktop.core import bundles
 from cfx_desktop.core.tabular import train
-from cfx_desktop.core.tabular.models.registry import LABELS
+from cfx_desktop.core.tabular.datasets import variants
+from cfx_desktop.core.tabular.models import ARCHITECTURES, model_name
 
-CONFIGS = [
-    ("heart-failure", [], "Heart failure, 12 features including `time`", {"logistic": 0.872, "L1-logistic": 0.858, "MLP 64-32-16": 0.862, "random forest": 0.909}),
-    ("heart-failure", ["time"], "Heart failure without `time` (the app's default)", {"logistic": 0.766, "L1-logistic": 0.757, "MLP 64-32-16": 0.751, "random forest": 0.798}),
-    ("heart-disease", [], "Heart disease (heart.csv; ml4h2 train/validation split only)", {"logistic": 0.921, "L1-logistic": 0.922, "MLP 64-32-16": 0.921, "random forest": 0.924}),
-]
 COLUMNS = ["roc_auc", "pr_auc", "balanced_accuracy", "f1", "mcc", "brier"]
 
 
@@ -33,23 +30,24 @@ def write_models_table(out: Path, cv_repeats: int = 5) -> str:
         "Reference ROC AUCs from `../shared/ANCHORS.md` (same data, 5x5 CV) are listed under each table.",
         "",
     ]
-    for dataset, exclude, title, anchors in CONFIGS:
-        schema, cohort, _ = train.dev_cohort(dataset, exclude, None)
-        lines += [f"## {title}", "", "| model | ROC AUC | PR AUC | balanced acc. | F1 | MCC | Brier | validation ROC AUC | threshold |",
+    for dataset, variant in variants():
+        schema, cohort, _ = train.dev_cohort(dataset.key, list(variant.excluded), None)
+        lines += [f"## {variant.report_title or variant.label}", "", "| model | ROC AUC | PR AUC | balanced acc. | F1 | MCC | Brier | validation ROC AUC | threshold |",
                   "|---|---|---|---|---|---|---|---|---|"]
-        for architecture in ["mlp", "bilstm", "nam", "lasso"]:
-            name = f"{schema.name}-{architecture}"
+        for architecture, arch in ARCHITECTURES.items():
+            name = model_name(schema, architecture)
             try:
                 card = bundles.read_card(name)
             except bundles.BundleError:
-                lines.append(f"| {LABELS[architecture]} | (not trained) | | | | | | | |")
+                lines.append(f"| {arch.label} | (not trained) | | | | | | | |")
                 continue
             cv = card["metrics"]["cv"]
             cells = " | ".join(_cell(cv, c) for c in COLUMNS) if cv else " | ".join("n/a" for _ in COLUMNS)
-            lines.append(f"| {LABELS[architecture]} | {cells} | {card['metrics']['validation']['roc_auc']:.3f} | {card['threshold']:.3f} |")
+            lines.append(f"| {arch.label} | {cells} | {card['metrics']['validation']['roc_auc']:.3f} | {card['threshold']:.3f} |")
         baseline = train.cross_validate("logistic", schema, cohort.X, cohort.y, repeats=cv_repeats)
         lines.append("| logistic regression (baseline) | " + " | ".join(_cell(baseline, c) for c in COLUMNS) + " | | |")
-        lines += ["", "Anchors (ROC AUC): " + ", ".join(f"{k} {v:.3f}" for k, v in anchors.items()), ""]
+        anchors = ", ".join(f"{k} {v:.3f}" for k, v in variant.anchors.items()) or "none stated"
+        lines += ["", f"Anchors (ROC AUC): {anchors}", ""]
     text = "\n".join(lines) + "\n"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")

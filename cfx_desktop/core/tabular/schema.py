@@ -56,6 +56,12 @@ class Feature:
     zero_is_missing: bool = False  # e.g. Cholesterol 0 in heart.csv means "not measured"
 
     @property
+    def concept(self) -> str:
+        """The name with case and punctuation folded ("Age" and "age" are one concept), so a patient's shared
+        findings can be carried from one dataset's schema to another's."""
+        return "".join(c for c in self.name.lower() if c.isalnum())
+
+    @property
     def is_discrete(self) -> bool:
         return self.kind in (Kind.BINARY, Kind.CATEGORICAL, Kind.INTEGER)
 
@@ -138,7 +144,6 @@ class Schema:
     target: str
     target_label: str  # what probability 1 means, in words
     outcome_words: tuple[str, str]  # (favourable, unfavourable) class names for the UI
-    csv_file: str
     example: Mapping[str, Any] = field(default_factory=dict)
     example_label: str = ""
     ignored: tuple[str, ...] = ()  # columns a CSV may carry that this schema deliberately leaves out
@@ -182,91 +187,6 @@ class Schema:
         return self.to_vector(self.example)
 
 
-def _binary(name: str, label: str, description: str, **kw: Any) -> Feature:
+def binary_feature(name: str, label: str, description: str, **kw: Any) -> Feature:
+    """A yes/no finding stored as 0/1."""
     return Feature(name, label, Kind.BINARY, 0, 1, description=description, **kw)
-
-
-HEART_FAILURE = Schema(
-    name="heart-failure",
-    title="Heart failure clinical records",
-    target="DEATH_EVENT",
-    target_label="death during follow-up",
-    outcome_words=("survival", "death"),
-    csv_file="heart_failure_clinical_records_dataset.csv",
-    features=(
-        Feature("age", "Age", Kind.INTEGER, 18, 110, "years", mutability=Mutability.IMMUTABLE,
-                description="Age of the patient"),
-        _binary("anaemia", "Anaemia", "Decrease of red blood cells or haemoglobin", direction=Direction.DECREASE),
-        Feature("creatinine_phosphokinase", "Creatinine phosphokinase", Kind.INTEGER, 10, 10000, "mcg/L", step=10,
-                description="Level of the CPK enzyme in the blood"),
-        _binary("diabetes", "Diabetes", "Whether the patient has diabetes (locked by default: rarely reversible)",
-                mutability=Mutability.LOCKABLE),
-        Feature("ejection_fraction", "Ejection fraction", Kind.INTEGER, 5, 85, "%",
-                description="Percentage of blood leaving the heart at each contraction"),
-        _binary("high_blood_pressure", "High blood pressure", "Whether the patient has hypertension",
-                direction=Direction.DECREASE),
-        Feature("platelets", "Platelets", Kind.CONTINUOUS, 10_000, 1_000_000, "kiloplatelets/mL", step=1000,
-                decimals=0, description="Platelets in the blood"),
-        Feature("serum_creatinine", "Serum creatinine", Kind.CONTINUOUS, 0.2, 15.0, "mg/dL", step=0.1, decimals=2,
-                description="Level of serum creatinine in the blood"),
-        Feature("serum_sodium", "Serum sodium", Kind.INTEGER, 100, 160, "mEq/L",
-                description="Level of serum sodium in the blood"),
-        Feature("sex", "Sex", Kind.BINARY, 0, 1, mutability=Mutability.IMMUTABLE, categories=("female", "male"),
-                description="Woman or man (0 = female, 1 = male in the CSV)"),
-        _binary("smoking", "Smoking", "Whether the patient smokes (a counterfactual may only stop it)",
-                direction=Direction.DECREASE),
-        Feature("time", "Follow-up period", Kind.INTEGER, 1, 400, "days", mutability=Mutability.LOCKABLE,
-                description="Follow-up period; not a patient characteristic, and only known afterwards"),
-    ),
-    example={
-        "age": 65, "anaemia": 0, "creatinine_phosphokinase": 250, "diabetes": 0, "ejection_fraction": 25,
-        "high_blood_pressure": 1, "platelets": 262000, "serum_creatinine": 1.9, "serum_sodium": 133,
-        "sex": "male", "smoking": 0, "time": 100,
-    },
-    example_label="Example patient (not a real person): 65-year-old man, low ejection fraction, raised creatinine",
-)
-
-HEART_FAILURE_NO_TIME = HEART_FAILURE.without("time")
-
-HEART_DISEASE = Schema(
-    name="heart-disease",
-    title="Heart disease (heart.csv)",
-    target="HeartDisease",
-    target_label="heart disease",
-    outcome_words=("no heart disease", "heart disease"),
-    csv_file="heart.csv",
-    features=(
-        Feature("Age", "Age", Kind.INTEGER, 18, 100, "years", mutability=Mutability.IMMUTABLE),
-        Feature("Sex", "Sex", Kind.BINARY, 0, 1, categories=("F", "M"), mutability=Mutability.IMMUTABLE),
-        Feature("ChestPainType", "Chest pain type", Kind.CATEGORICAL, categories=("TA", "ATA", "NAP", "ASY"),
-                mutability=Mutability.LOCKABLE,
-                description="TA typical angina, ATA atypical angina, NAP non-anginal pain, ASY asymptomatic"),
-        Feature("RestingBP", "Resting blood pressure", Kind.INTEGER, 60, 250, "mm Hg", zero_is_missing=True),
-        Feature("Cholesterol", "Serum cholesterol", Kind.INTEGER, 60, 700, "mg/dL", zero_is_missing=True,
-                description="0 in heart.csv means not measured and is treated as missing"),
-        Feature("FastingBS", "Fasting blood sugar > 120 mg/dL", Kind.BINARY, 0, 1),
-        Feature("RestingECG", "Resting ECG", Kind.CATEGORICAL, categories=("Normal", "ST", "LVH"),
-                mutability=Mutability.LOCKABLE),
-        Feature("MaxHR", "Maximum heart rate", Kind.INTEGER, 50, 230, "bpm"),
-        Feature("ExerciseAngina", "Exercise-induced angina", Kind.BINARY, 0, 1, categories=("N", "Y"),
-                mutability=Mutability.LOCKABLE),
-        Feature("Oldpeak", "ST depression (oldpeak)", Kind.CONTINUOUS, -3.0, 7.0, "mm", step=0.1, decimals=1),
-        Feature("ST_Slope", "ST slope", Kind.CATEGORICAL, categories=("Up", "Flat", "Down"),
-                mutability=Mutability.LOCKABLE),
-    ),
-    example={
-        "Age": 58, "Sex": "M", "ChestPainType": "ASY", "RestingBP": 140, "Cholesterol": 230, "FastingBS": 0,
-        "RestingECG": "Normal", "MaxHR": 120, "ExerciseAngina": "Y", "Oldpeak": 1.5, "ST_Slope": "Flat",
-    },
-    example_label="Example patient (not a real person): 58-year-old man with exercise angina",
-)
-
-SCHEMAS: dict[str, Schema] = {s.name: s for s in (HEART_FAILURE, HEART_FAILURE_NO_TIME, HEART_DISEASE)}
-DATASETS = {"heart-failure": HEART_FAILURE, "heart-disease": HEART_DISEASE}
-
-
-def get_schema(name: str) -> Schema:
-    try:
-        return SCHEMAS[name]
-    except KeyError as exc:
-        raise SchemaError(f"unknown schema {name!r}; known: {', '.join(SCHEMAS)}") from exc

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
 from cfx_desktop.core import bundles
@@ -26,48 +26,10 @@ from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 from cfx_desktop.core.hashing import sha256_file
 from cfx_desktop.core.metrics import binary_metrics, choose_threshold, summarise
 from cfx_desktop.core.tabular.data import Cohort, load_dataset
-from cfx_desktop.core.tabular.models.base import TabularNet
-from cfx_desktop.core.tabular.models.lasso import set_linear
-from cfx_desktop.core.tabular.models.registry import LABELS, build_net, model_name
-from cfx_desktop.core.tabular.schema import DATASETS, Schema
-
-DEV_FILES = {"heart-failure": "heart_failure_clinical_records_dataset.csv", "heart-disease": "ml4h2_task1_train_val_split.csv"}
-LICENCES = {
-    "heart-failure": (
-        "CC BY 4.0",
-        "Heart failure clinical records: Chicco D, Jurman G (2020) BMC Med Inform Decis Mak 20:16; "
-        "original data Ahmad T et al. (2017); UCI Machine Learning Repository dataset 519.",
-    ),
-    "heart-disease": (
-        "ODbL v1.0",
-        "Heart Failure Prediction Dataset, fedesoriano (2021), Kaggle, from the UCI Cleveland, Hungarian, "
-        "Switzerland, Long Beach VA and Statlog heart sets; train/validation split of ArthGV/ml4h_2.",
-    ),
-}
-WHY_NO_TIME = (
-    "`time` is the follow-up period, known only after the outcome and strongly tied to it (patients who died "
-    "were followed for less time). It is not a patient characteristic and cannot be acted on, so the app's "
-    "default model leaves it out; the with-time models are shipped for comparison with the literature."
-)
-
-
-@dataclass(frozen=True)
-class Hyper:
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    epochs: int = 400
-    patience: int = 40
-    batch_size: int = 64
-    output_penalty: float = 0.0
-
-
-HYPER = {
-    "mlp": Hyper(lr=1e-3, weight_decay=1e-4, epochs=400, patience=40),
-    "bilstm": Hyper(lr=3e-3, weight_decay=1e-4, epochs=200, patience=25),
-    "nam": Hyper(lr=3e-3, weight_decay=1e-5, epochs=300, patience=30, output_penalty=1e-3),
-    "lasso": Hyper(),
-}
-
+from cfx_desktop.core.tabular.datasets import DATASETS
+from cfx_desktop.core.tabular.models import ARCHITECTURES, Hyper, build_net, model_name
+from cfx_desktop.core.tabular.models.base import Preprocessor, TabularNet
+from cfx_desktop.core.tabular.schema import Schema
 
 def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
@@ -78,20 +40,6 @@ def _probabilities(net: TabularNet, X: np.ndarray) -> np.ndarray:
     net.eval()
     with torch.inference_mode():
         return torch.sigmoid(net(torch.as_tensor(X, dtype=torch.float32))).numpy().astype(np.float64)
-
-
-def _fit_lasso(net: TabularNet, X: np.ndarray, y: np.ndarray, seed: int) -> dict[str, Any]:
-    with torch.inference_mode():
-        encoded = net.pre(torch.as_tensor(X, dtype=torch.float32)).numpy()
-    folds = min(5, int(np.bincount(y).min()))
-    search = LogisticRegressionCV(
-        Cs=np.logspace(-2.5, 1, 15), l1_ratios=(1.0,), solver="liblinear", class_weight="balanced",
-        scoring="roc_auc", cv=max(folds, 2), random_state=seed, max_iter=2000, use_legacy_attributes=False,
-    ).fit(encoded, y)
-    coef = np.asarray(search.coef_).reshape(-1)
-    intercept = float(np.asarray(search.intercept_).reshape(-1)[0])
-    set_linear(net.body, coef, intercept)
-    return {"C": float(np.asarray(search.C_).reshape(-1)[0]), "nonzero": int((coef != 0).sum())}
 
 
 def _fit_torch(net: TabularNet, hyper: Hyper, X_tr, y_tr, X_va, y_va, cancel: CancelToken) -> dict[str, Any]:
@@ -141,12 +89,13 @@ def fit(
     """Train one model on (X, y): inner 20% split for early stopping and the threshold."""
     _seed_everything(seed)
     X_tr, X_va, y_tr, y_va = train_test_split(X, y, test_size=0.2, stratify=y, random_state=seed)
+    spec = ARCHITECTURES.get(architecture)
     net = build_net(architecture, schema)
     net.pre.fit(X_tr)
-    if architecture == "lasso":
-        info = _fit_lasso(net, X_tr, y_tr, seed)
+    if spec.fit is not None:
+        info = spec.fit(net, X_tr, y_tr, seed)
     else:
-        info = _fit_torch(net, hyper or HYPER[architecture], X_tr, y_tr, X_va, y_va, cancel)
+        info = _fit_torch(net, hyper or spec.hyper, X_tr, y_tr, X_va, y_va, cancel)
     threshold = choose_threshold(y_va, _probabilities(net, X_va))
     info["threshold"] = threshold
     return net, threshold, info
@@ -155,7 +104,7 @@ def fit(
 def logistic_baseline(schema: Schema, X: np.ndarray, y: np.ndarray, seed: int) -> tuple[Callable[[np.ndarray], np.ndarray], float]:
     """Plain L2 logistic regression (class-weighted) on the same preprocessing: the comparison row."""
     X_tr, X_va, y_tr, y_va = train_test_split(X, y, test_size=0.2, stratify=y, random_state=seed)
-    pre = build_net("lasso", schema).pre.fit(X_tr)
+    pre = Preprocessor(schema).fit(X_tr)
 
     def encode(A: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
@@ -187,17 +136,18 @@ def cross_validate(
 
 
 def dev_cohort(dataset: str, exclude: list[str], data: str | Path | None) -> tuple[Schema, Cohort, Path]:
-    schema = DATASETS[dataset]
-    if exclude:
-        unknown = [e for e in exclude if e not in schema.names]
-        if unknown:
-            raise ValueError(f"cannot exclude unknown feature(s) {', '.join(unknown)}")
-        schema = schema.without(*exclude)
+    """The development rows of a registered dataset (variant chosen by ``exclude``), from ``data`` or
+    ../shared/data."""
+    spec = DATASETS.get(dataset)
+    unknown = [e for e in exclude if e not in spec.schema.names]
+    if unknown:
+        raise ValueError(f"cannot exclude unknown feature(s) {', '.join(unknown)}")
+    schema = spec.variant_for(exclude).schema
     from cfx_desktop import paths
 
-    path = Path(data) if data else paths.data_file(DEV_FILES[dataset])
+    path = Path(data) if data else paths.data_file(spec.dev_file)
     if path is None:
-        raise FileNotFoundError(f"{DEV_FILES[dataset]} not found in ../shared/data; pass --data PATH or set CFX_DATA_DIR")
+        raise FileNotFoundError(f"{spec.dev_file} not found in ../shared/data; pass --data PATH or set CFX_DATA_DIR")
     cohort = load_dataset(schema, path)
     return schema, cohort, path
 
@@ -248,7 +198,8 @@ def train_and_save(
     if cv_repeats > 0:
         cv = cross_validate(architecture, schema, X, y, repeats=cv_repeats, seed=seed,
                             progress=lambda f, m="", p=None: progress(0.1 + 0.9 * f, m), cancel=cancel)
-    licence, attribution = LICENCES[dataset]
+    spec, arch = DATASETS.get(dataset), ARCHITECTURES.get(architecture)
+    variant = spec.variant_for(exclude)
     name = model_name(schema, architecture)
     summary = f"validation ROC AUC {holdout['roc_auc']:.3f}"
     if cv:
@@ -256,21 +207,20 @@ def train_and_save(
     card: dict[str, Any] = {
         "name": name,
         "task": f"{schema.title}: probability of {schema.target_label} ({schema.target} = 1)",
-        "label": f"{LABELS[architecture]} ({schema.title}{', without ' + ', '.join(exclude) if exclude else ''})",
+        "label": f"{arch.label} ({schema.title}{', without ' + ', '.join(exclude) if exclude else ''})",
         "schema": schema.name,
         "dataset": dataset,
         "architecture": architecture,
-        "architecture_args": _architecture_args(architecture),
+        "architecture_args": arch.args,
         "features": schema.names,
         "excluded_features": exclude,
-        "why_excluded": WHY_NO_TIME if "time" in exclude else None,
+        "why_excluded": variant.why_excluded,
         "preprocessing": "inside the model: median imputation of missing values, log1p for heavy-tailed "
                          "non-negative features (skew > 2), z-scores, one-hot for categorical features",
         "reference_stats": reference_stats(schema, X[train_idx]),
         "threshold": threshold,
         "threshold_rule": "maximises balanced accuracy on an inner stratified 20% validation split of the training data",
-        "training": {**info, "hyperparameters": HYPER[architecture].__dict__, "class_weighting": "pos_weight = n_neg / n_pos"
-                     if architecture != "lasso" else "class_weight=balanced; C by 5-fold inner CV (ROC AUC)"},
+        "training": {**info, "hyperparameters": arch.hyper.__dict__, "class_weighting": arch.class_weighting},
         "data": {
             "file": path.name,
             "sha256": sha256_file(path),
@@ -284,19 +234,10 @@ def train_and_save(
         "command": command,
         "metrics": {"validation": holdout, "cv": cv},
         "metrics_summary": summary,
-        "licence": licence,
-        "attribution": attribution,
+        "licence": spec.licence,
+        "attribution": spec.attribution,
         "environment": {"torch": torch.__version__, "python": platform.python_version()},
         "created": _dt.date.today().isoformat(),
     }
     bundles.save(name, net.state_dict(), card, out)
     return card
-
-
-def _architecture_args(architecture: str) -> dict[str, Any]:
-    return {
-        "mlp": {"hidden": [64, 32, 16], "dropout": 0.5},
-        "bilstm": {"embed": 8, "hidden": 24, "bidirectional": True, "pooling": "mean+max"},
-        "nam": {"hidden": [32, 16], "feature_dropout": 0.05},
-        "lasso": {"penalty": "l1"},
-    }[architecture]

@@ -11,6 +11,8 @@ from PySide6.QtWidgets import (
 )
 
 from cfx_desktop.core.tabular.live import PredictionResult
+from cfx_desktop.core.tabular.models.lasso import LassoWeight
+from cfx_desktop.core.tabular.models.nam import ShapeFunction
 from cfx_desktop.core.tabular.schema import Schema
 
 RISK_UP = (192, 57, 43)
@@ -99,9 +101,10 @@ class AttributionView(QWidget):
         self._show_side(result, schema)
 
     def _show_side(self, result: PredictionResult, schema: Schema) -> None:
-        self.shape_feature.setVisible(result.shape is not None)
-        if result.shape is not None:
-            shape = result.shape
+        shape = result.side if isinstance(result.side, ShapeFunction) else None
+        lasso = result.side if isinstance(result.side, list) and all(isinstance(w, LassoWeight) for w in result.side) else None
+        self.shape_feature.setVisible(shape is not None)
+        if shape is not None:
             j = schema.index(shape.feature)
             feature = schema.features[j]
             self.side_title.setText(f"<b>NAM shape function</b>: {feature.label}")
@@ -122,10 +125,10 @@ class AttributionView(QWidget):
                                                label="patient", labelOpts={"position": 0.9, "color": (200, 0, 0)}))
             self.shape.setLabel("bottom", f"{feature.label} ({feature.unit})" if feature.unit else feature.label)
             self.side.setCurrentWidget(self.shape)
-        elif result.lasso is not None:
+        elif lasso is not None:
             self.side_title.setText("<b>Lasso weights</b>: change in log-odds per clinical unit")
-            self.weights.setRowCount(len(result.lasso))
-            for r, w in enumerate(result.lasso):
+            self.weights.setRowCount(len(lasso))
+            for r, w in enumerate(lasso):
                 feature = schema[w.feature]
                 per = "removed (L1)" if "removed" in w.note else (f"/{w.unit}" if w.unit else "/unit")
                 for c, text in enumerate([feature.label, f"{w.per_unit:+.4g}", per]):

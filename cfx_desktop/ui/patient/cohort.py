@@ -71,6 +71,11 @@ class CohortView(QWidget):
         self.table.resizeColumnsToContents()
         self.info.setText(f"{len(cohort)} patients from {cohort.source}. Double-click a row to load it.")
 
+    def clear(self) -> None:
+        self.cohort = None
+        self.model.clear()
+        self.info.setText("No cohort for this dataset: File > Open a CSV to browse patients.")
+
     def selected_row(self) -> int | None:
         rows = self.table.selectionModel().selectedRows()
         if not rows:

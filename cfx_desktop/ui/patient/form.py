@@ -1,7 +1,7 @@
 """One row per schema feature: label with unit, editor (+ slider for ordered features), lock, direction mark.
 
-The form only holds values; it emits `changed` and the tab decides what to compute. Values go in and out as
-vectors in schema order, so the same form serves every schema.
+The form renders the patient session and forwards edits; values go in as vectors in schema order, so the same
+form serves every schema.
 """
 
 from __future__ import annotations
@@ -118,8 +118,11 @@ class FeatureRow:
 
 
 class PatientForm(QWidget):
-    changed = Signal()
-    locks_changed = Signal()
+    """Renders the session's schema, values and locks; a user's edit is forwarded as `value_edited` /
+    `lock_toggled` and the session decides what follows (the form never keeps a patient of its own)."""
+
+    value_edited = Signal(str, float)
+    lock_toggled = Signal(str, bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -132,9 +135,8 @@ class PatientForm(QWidget):
         self._quiet = False
         self._headers: list[QLabel] = []
 
-    def set_schema(self, schema: Schema, values: np.ndarray | None = None) -> None:
-        """Rebuild the rows for ``schema``; keep any previous values and locks of features with the same name."""
-        previous = {row.feature.name: (row.value(), row.lock.isChecked()) for row in self.rows}
+    def set_schema(self, schema: Schema, values: np.ndarray, locks: frozenset[str]) -> None:
+        """Rebuild the rows for ``schema`` and show ``values`` and ``locks`` (without emitting edits)."""
         for row in self.rows:
             for widget in row.widgets():
                 if widget is not None:
@@ -150,7 +152,7 @@ class PatientForm(QWidget):
                 self._grid.addWidget(label, 0, column)
                 self._headers.append(label)
         for i, feature in enumerate(schema.features):
-            row = FeatureRow(feature, self, self._emit_changed, self._emit_locks)
+            row = FeatureRow(feature, self, lambda *_, n=feature.name: self._edited(n), lambda on, n=feature.name: self._locked(n, on))
             for column, widget in enumerate(row.widgets()):
                 if widget is not None:
                     self._grid.addWidget(widget, i + 1, column)
@@ -158,56 +160,47 @@ class PatientForm(QWidget):
         for r in range(self._grid.rowCount()):
             self._grid.setRowStretch(r, 0)
         self._grid.setRowStretch(len(schema.features) + 1, 1)  # rows pack at the top; spare space goes below
-        start = schema.example_vector() if values is None else values
-        for row, value in zip(self.rows, start):
-            name = row.feature.name
-            if values is None and name in previous:
-                value, locked = previous[name]
-                if row.lock.isEnabled():
-                    row.lock.setChecked(locked)
-            self._quiet = True
-            row.set_value(value)
-            self._quiet = False
-        self.changed.emit()
+        self.show_values(values)
+        self.show_locks(locks)
 
-    def _emit_changed(self, *_: object) -> None:
+    def _edited(self, name: str) -> None:
         if not self._quiet:
-            self.changed.emit()
+            self.value_edited.emit(name, self.row(name).value())
 
-    def _emit_locks(self, *_: object) -> None:
-        self.locks_changed.emit()
+    def _locked(self, name: str, on: bool) -> None:
+        if not self._quiet:
+            self.lock_toggled.emit(name, bool(on))
 
-    def vector(self) -> np.ndarray:
-        return np.array([row.value() for row in self.rows], dtype=np.float64)
-
-    def set_vector(self, values: np.ndarray, highlight: bool = False) -> None:
-        """Set every value, emitting `changed` once (not once per feature)."""
-        current = self.vector() if self.rows else None
+    def show_values(self, values: np.ndarray, highlighted: frozenset[str] = frozenset()) -> None:
         self._quiet = True
         try:
             for row, value in zip(self.rows, values):
                 row.set_value(float(value))
+                row.set_highlight(row.feature.name in highlighted)
         finally:
             self._quiet = False
-        for i, row in enumerate(self.rows):
-            row.set_highlight(highlight and current is not None and not np.isclose(current[i], self.vector()[i]))
-        self.changed.emit()
+
+    def show_locks(self, locks: frozenset[str]) -> None:
+        self._quiet = True
+        try:
+            for row in self.rows:
+                if row.lock.isEnabled():
+                    row.lock.setChecked(row.feature.name in locks)
+        finally:
+            self._quiet = False
+
+    def vector(self) -> np.ndarray:
+        return np.array([row.value() for row in self.rows], dtype=np.float64)
 
     def row(self, name: str) -> FeatureRow:
         return next(r for r in self.rows if r.feature.name == name)
 
     def set_value(self, name: str, value: float) -> None:
+        """Type ``value`` into the feature's editor, as a user would (an edit follows)."""
         self.row(name).set_value(value)
 
-    def user_locked(self) -> frozenset[str]:
-        """Mutable features the user locked."""
-        return frozenset(r.feature.name for r in self.rows if r.feature.mutability == Mutability.MUTABLE and r.lock.isChecked())
-
-    def user_unlocked(self) -> frozenset[str]:
-        """Lockable features (locked by default) the user unlocked."""
-        return frozenset(r.feature.name for r in self.rows if r.feature.mutability == Mutability.LOCKABLE and not r.lock.isChecked())
-
     def set_locked(self, name: str, locked: bool) -> None:
+        """Toggle the feature's lock box, as a user would."""
         row = self.row(name)
         if row.lock.isEnabled():
             row.lock.setChecked(locked)

@@ -12,7 +12,6 @@ from cfx_desktop.core.tabular.counterfactuals import METHODS, Counterfactual
 from cfx_desktop.core.tabular.live import SuggestionResult
 from cfx_desktop.core.tabular.schema import Schema
 
-METHOD_ORDER = ["sparse", "diverse", "nearest", "baseline"]
 COLUMNS = ["What would have to change", "New p", "Features changed", "Distance (MAD)", "Plausibility", ""]
 
 
@@ -48,16 +47,15 @@ class SuggestionsPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         controls = QHBoxLayout()
         self.method = QComboBox(self)
-        for key in METHOD_ORDER:
-            self.method.addItem(METHODS[key], key)
-        self.method.setToolTip("sparse: fewest, smallest changes; diverse: k different options; nearest: closest "
-                               "similar patient; baseline: the seed's 1-NN Hamming method, for comparison")
+        for key, spec in METHODS.items():
+            self.method.addItem(spec.label, key)
+        self.method.setToolTip("\n".join(f"{spec.label}: {spec.description}" for spec in METHODS.values()))
         self.k = QSpinBox(self)
         self.k.setRange(1, 6)
         self.k.setValue(3)
         self.k.setPrefix("k = ")
         self.max_changes = QSpinBox(self)
-        self.max_changes.setRange(0, 12)
+        self.max_changes.setRange(0, 1)  # up to the schema's feature count: set_feature_count
         self.max_changes.setSpecialValueText("any number")
         self.max_changes.setPrefix("max changes: ")
         self.margin = QDoubleSpinBox(self)
@@ -97,17 +95,16 @@ class SuggestionsPanel(QWidget):
         self._method_changed()
 
     def _method_changed(self) -> None:
-        self.k.setEnabled(self.method_key() in ("diverse", "sparse", "nearest"))
+        self.k.setEnabled(METHODS.get(self.method.currentData()).uses_k)
         self.settings_changed.emit()
 
-    def method_key(self) -> str:
-        return self.method.currentData()
+    def set_feature_count(self, count: int) -> None:
+        self.max_changes.setMaximum(count)
 
-    def k_value(self) -> int:
-        return self.k.value() if self.method_key() != "baseline" else 1
-
-    def max_changes_value(self) -> int | None:
-        return self.max_changes.value() or None
+    def settings(self) -> dict[str, object]:
+        """What the controls ask for, as `PatientSession.set_settings` keywords."""
+        return {"method": self.method.currentData(), "k": self.k.value(), "max_changes": self.max_changes.value() or None,
+                "margin": self.margin.value()}
 
     def set_busy(self, busy: bool) -> None:
         self.busy.setVisible(busy)
@@ -133,7 +130,7 @@ class SuggestionsPanel(QWidget):
         where = f" Reference cohort: {result.reference_source}." if result.reference_source else ""
         if cfs:
             self.status.setText(f"{len(cfs)} suggestion{'s' if len(cfs) > 1 else ''} that flip the prediction to "
-                                f"<b>{result.outcome}</b> ({METHODS[result.method]}, {cfs.seconds * 1000:.0f} ms).{where}")
+                                f"<b>{result.outcome}</b> ({METHODS.get(result.method).label}, {cfs.seconds * 1000:.0f} ms).{where}")
         else:
             self.status.setText(f"<b>No suggestion.</b> {cfs.reason}")
 

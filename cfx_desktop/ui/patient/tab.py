@@ -1,15 +1,14 @@
-"""The Patient tab: edit a patient, see the prediction, its explanation and what would have to change, live.
+"""The Patient tab: panels that render a `PatientSession` and forward what the user does to it.
 
-Data flow (DESIGN.md): the form emits `changed`; the prediction is requested at once and the suggestions after
-a 150 ms debounce, each on its own latest-request-wins channel in the worker pool. A result is shown only if it
-answers the form's current values, model and constraints, so a stale one can never appear.
+Data flow (DESIGN.md): an edit goes to the session; the session's events make the tab request the prediction at
+once and the suggestions after a 150 ms debounce, each on its own latest-request-wins channel in the worker
+pool; results go back to the session, which keeps them only if they answer its current state.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -18,25 +17,20 @@ from PySide6.QtWidgets import (
 )
 from superqt.utils import QSignalDebouncer
 
-from cfx_desktop.core.tabular.counterfactuals import Constraints
-from cfx_desktop.core.tabular.data import CsvError, Cohort, load_csv
+from cfx_desktop.core.tabular.data import CsvError, load_csv
+from cfx_desktop.core.tabular.datasets import variants
 from cfx_desktop.core.tabular.live import PredictionResult, SuggestionResult, predict_and_attribute, suggest
-from cfx_desktop.core.tabular.schema import SCHEMAS, Schema
-from cfx_desktop.ui import report
+from cfx_desktop.core.tabular.models import ARCHITECTURES
+from cfx_desktop.sessions.patient import PatientSession
+from cfx_desktop.ui.patient import export
 from cfx_desktop.ui.patient.attribution_view import AttributionView
 from cfx_desktop.ui.patient.cohort import CohortView
 from cfx_desktop.ui.patient.form import PatientForm
 from cfx_desktop.ui.patient.prediction_view import RiskGauge
-from cfx_desktop.ui.patient.suggestions import SuggestionsPanel, change_text, plausibility_text
+from cfx_desktop.ui.patient.suggestions import SuggestionsPanel, change_text
 from cfx_desktop.ui.tab_base import DoneFn, SelfTestStep, ToolTab, poll_until
 from cfx_desktop.workers.pool import JobError, LatestOnly, WorkerPool
 
-DATASETS = [
-    ("heart-failure-no-time", "Heart failure, without follow-up time (default)"),
-    ("heart-failure", "Heart failure, with follow-up time"),
-    ("heart-disease", "Heart disease"),
-]
-ARCHITECTURES = [("mlp", "MLP"), ("bilstm", "BiLSTM"), ("nam", "NAM (additive)"), ("lasso", "Lasso (L1 logistic)")]
 DEBOUNCE_MS = 150
 
 
@@ -46,30 +40,22 @@ class PatientTab(ToolTab):
 
     def __init__(self, pool: WorkerPool, parent: QWidget | None = None) -> None:
         super().__init__(pool, parent)
-        self.schema: Schema = SCHEMAS[DATASETS[0][0]]
-        self.cohorts: dict[str, Cohort] = {}
-        self.undo_stack: list[np.ndarray] = []
-        self.prediction: PredictionResult | None = None
-        self.suggestions_result: SuggestionResult | None = None
+        self.session = PatientSession()
         self._suggest_pending = False
         self._build()
         self.predict_channel = LatestOnly(pool, "Prediction", self)
         self.suggest_channel = LatestOnly(pool, "Counterfactual suggestions", self)
-        self.predict_channel.result.connect(self._on_prediction)
+        self.predict_channel.result.connect(self.session.accept_prediction)
         self.predict_channel.error.connect(self._on_predict_error)
-        self.suggest_channel.result.connect(self._on_suggestions)
+        self.suggest_channel.result.connect(self.session.accept_suggestions)
         self.suggest_channel.error.connect(self._on_suggest_error)
         self.suggest_channel.started.connect(lambda: self.suggestions.set_busy(True))
         self.suggest_channel.idle.connect(lambda: self.suggestions.set_busy(self._suggest_pending))
         self.debouncer = QSignalDebouncer(parent=self)
         self.debouncer.setTimeout(DEBOUNCE_MS)
         self.debouncer.triggered.connect(self._request_suggestions)
-        self.form.changed.connect(self._on_form_changed)
-        self.form.locks_changed.connect(self._schedule_suggestions)
-        self.suggestions.settings_changed.connect(self._schedule_suggestions)
-        self.suggestions.apply_requested.connect(self.apply_suggestion)
-        self.attributions.shape_feature_changed.connect(lambda _: self._request_prediction())
-        self.set_dataset(DATASETS[0][0])
+        self._connect_session()
+        self._show_dataset()
 
     # ----- layout -------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -81,11 +67,11 @@ class PatientTab(ToolTab):
         left_layout.setContentsMargins(4, 4, 4, 4)
         selectors = QFormLayout()
         self.dataset_combo = QComboBox(left)
-        for key, label in DATASETS:
-            self.dataset_combo.addItem(label, key)
+        for _, variant in variants():
+            self.dataset_combo.addItem(variant.label, variant.key)
         self.model_combo = QComboBox(left)
-        for key, label in ARCHITECTURES:
-            self.model_combo.addItem(label, key)
+        for key, spec in ARCHITECTURES.items():
+            self.model_combo.addItem(spec.ui_label, key)
         selectors.addRow("Dataset", self.dataset_combo)
         selectors.addRow("Model", self.model_combo)
         left_layout.addLayout(selectors)
@@ -133,68 +119,90 @@ class PatientTab(ToolTab):
         right.setSizes([430, 420])
         outer.addWidget(right, 1)
 
-        self.dataset_combo.currentIndexChanged.connect(lambda _: self.set_dataset(self.dataset_combo.currentData()))
-        self.model_combo.currentIndexChanged.connect(lambda _: self._on_model_changed())
-        self.reset_button.clicked.connect(self.reset_to_example)
+    def _connect_session(self) -> None:
+        session = self.session
+        self.dataset_combo.currentIndexChanged.connect(lambda _: session.set_dataset(self.dataset_combo.currentData()))
+        self.model_combo.currentIndexChanged.connect(lambda _: session.set_architecture(self.model_combo.currentData()))
+        self.form.value_edited.connect(session.set_value)
+        self.form.lock_toggled.connect(session.set_locked)
+        self.suggestions.settings_changed.connect(lambda: session.set_settings(**self.suggestions.settings()))
+        self.suggestions.apply_requested.connect(self.apply_suggestion)
+        self.attributions.shape_feature_changed.connect(session.set_shape_feature)
+        self.cohort_view.row_chosen.connect(session.load_row)
+        self.reset_button.clicked.connect(session.reset_to_example)
         self.load_button.clicked.connect(self._load_dialog)
         self.undo_button.clicked.connect(self.undo)
         QShortcut(QKeySequence.StandardKey.Undo, self, activated=self.undo)
-        QShortcut(QKeySequence("Ctrl+R"), self, activated=self.reset_to_example)
-        self.cohort_view.row_chosen.connect(self.load_row)
+        QShortcut(QKeySequence("Ctrl+R"), self, activated=session.reset_to_example)
+
+        session.dataset_changed.connect(self._show_dataset)
+        session.values_changed.connect(self._on_values_changed)
+        session.locks_changed.connect(lambda: (self.form.show_locks(session.locks), self._schedule_suggestions()))
+        session.banner_changed.connect(self.banner.setText)
+        session.model_changed.connect(self._on_model_changed)
+        session.shape_feature_changed.connect(self._request_prediction)
+        session.settings_changed.connect(self._schedule_suggestions)
+        session.prediction_changed.connect(self._show_prediction)
+        session.suggestions_changed.connect(lambda result: self.suggestions.show_result(result, session.schema))
+        session.undo_changed.connect(self.undo_button.setEnabled)
+        session.cohort_changed.connect(lambda cohort: self.cohort_view.set_cohort(cohort) if cohort else self.cohort_view.clear())
 
     def shortcuts(self) -> list[tuple[str, str]]:
-        return [("Ctrl+Z", "undo the last applied suggestion, reset or loaded row"), ("Ctrl+R", "reset to the example patient")]
+        return [("Ctrl+Z", "undo the last applied suggestion, reset, loaded row or dataset switch"),
+                ("Ctrl+R", "reset to the example patient")]
 
-    # ----- state --------------------------------------------------------------------------------------------
+    # ----- views of the session -----------------------------------------------------------------------------
+    @property
+    def schema(self):  # noqa: ANN201
+        return self.session.schema
+
     @property
     def model_name(self) -> str:
-        return f"{self.schema.name}-{self.model_combo.currentData()}"
+        return self.session.model_name
 
-    def constraints(self) -> Constraints:
-        return Constraints(
-            locked=self.form.user_locked(), unlocked=self.form.user_unlocked(),
-            max_changes=self.suggestions.max_changes_value(), margin=self.suggestions.margin.value(),
-        )
+    @property
+    def prediction(self) -> PredictionResult | None:
+        return self.session.prediction
 
-    def set_dataset(self, key: str) -> None:
-        index = self.dataset_combo.findData(key)
-        if index != self.dataset_combo.currentIndex():
-            self.dataset_combo.setCurrentIndex(index)  # re-enters through the signal
-            return
-        previous = self.schema
-        self.schema = SCHEMAS[key]
-        shared = previous.name.startswith("heart-failure") and key.startswith("heart-failure") and self.form.rows
-        values = None
-        if shared:  # keep what the user typed when toggling follow-up time
-            current = dict(zip(previous.names, self.form.vector()))
-            values = np.array([current.get(n, self.schema.example_vector()[i]) for i, n in enumerate(self.schema.names)])
-        self.attributions.set_schema(self.schema)
-        self.form.set_schema(self.schema, values if values is not None else self.schema.example_vector())
-        self._set_banner(self.schema.example_label if values is None else "Edited patient")
-        cohort = self.cohorts.get(self.schema.name)
-        if cohort is not None:
-            self.cohort_view.set_cohort(cohort)
+    @property
+    def suggestions_result(self) -> SuggestionResult | None:
+        return self.session.suggestions
 
-    def _on_model_changed(self) -> None:
-        self._request_prediction()
-        self._schedule_suggestions()
+    def _answers_current(self, model_name: str, x) -> bool:  # noqa: ANN001
+        return self.session.answers_current(model_name, x)
 
-    def _set_banner(self, text: str) -> None:
-        self.banner.setText(text)
+    # ----- rendering ----------------------------------------------------------------------------------------
+    def _show_dataset(self) -> None:
+        session = self.session
+        for combo, key in ((self.dataset_combo, session.variant), (self.model_combo, session.architecture)):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(combo.findData(key))
+            combo.blockSignals(False)
+        self.attributions.set_schema(session.schema)
+        self.form.set_schema(session.schema, session.values, session.locks)
+        self.suggestions.set_feature_count(len(session.schema.features))
+        self.banner.setText(session.banner)
+        self._on_model_changed()
 
-    # ----- requests -----------------------------------------------------------------------------------------
-    def _on_form_changed(self) -> None:
-        if self.banner.text() == self.schema.example_label and not np.allclose(self.form.vector(), self.schema.example_vector()):
-            self._set_banner("Edited from the example patient (not a real person)")
+    def _on_values_changed(self) -> None:
+        self.form.show_values(self.session.values, self.session.highlighted)
         self.gauge.set_stale(True)
         self._request_prediction()
         self._schedule_suggestions()
 
+    def _on_model_changed(self) -> None:
+        self.gauge.set_stale(True)
+        self._request_prediction()
+        self._schedule_suggestions()
+
+    def _show_prediction(self, result: PredictionResult) -> None:
+        self.gauge.set_prediction(result.probability, result.threshold, f"p({self.schema.target_label})", result.outcome)
+        self.model_label.setText(f"Model card: <b>{result.card_label}</b> ({result.model_name}); {result.metrics_summary}")
+        self.attributions.show_result(result, self.schema)
+
+    # ----- requests -----------------------------------------------------------------------------------------
     def _request_prediction(self) -> None:
-        if not self.form.rows:
-            return
-        self.predict_channel.request(predict_and_attribute, self.model_name, self.form.vector(),
-                                     self.attributions.shape_feature.currentData())
+        self.predict_channel.request(predict_and_attribute, *self.session.prediction_request())
 
     def _schedule_suggestions(self) -> None:
         self._suggest_pending = True
@@ -203,33 +211,7 @@ class PatientTab(ToolTab):
 
     def _request_suggestions(self) -> None:
         self._suggest_pending = False
-        if not self.form.rows:
-            return
-        cohort = self.cohorts.get(self.schema.name)
-        self.suggest_channel.request(
-            suggest, self.model_name, self.form.vector(), self.constraints(), self.suggestions.method_key(),
-            self.suggestions.k_value(), None if cohort is None else cohort.X,
-        )
-
-    def _answers_current(self, model_name: str, x: np.ndarray) -> bool:
-        return model_name == self.model_name and len(x) == len(self.form.rows) and np.allclose(x, self.form.vector(), equal_nan=True)
-
-    def _on_prediction(self, result: PredictionResult) -> None:
-        if not self._answers_current(result.model_name, result.x):
-            return  # answers an older form state; a newer request is on its way
-        self.prediction = result
-        words = self.schema.target_label
-        self.gauge.set_prediction(result.probability, result.threshold, f"p({words})", result.outcome)
-        self.model_label.setText(f"Model card: <b>{result.card_label}</b> ({result.model_name}); {result.metrics_summary}")
-        self.attributions.show_result(result, self.schema)
-
-    def _on_suggestions(self, result: SuggestionResult) -> None:
-        if not self._answers_current(result.model_name, result.x):
-            return
-        if result.constraints != self.constraints() or result.method != self.suggestions.method_key() or result.k != self.suggestions.k_value():
-            return
-        self.suggestions_result = result
-        self.suggestions.show_result(result, self.schema)
+        self.suggest_channel.request(suggest, *self.session.suggestion_request())
 
     def _on_predict_error(self, error: JobError) -> None:
         self.gauge.set_stale(True)
@@ -241,31 +223,20 @@ class PatientTab(ToolTab):
         self.error_raised.emit(f"{error.title} failed", error.message, error.details)
 
     # ----- user actions -------------------------------------------------------------------------------------
-    def _push_undo(self) -> None:
-        self.undo_stack.append(self.form.vector())
-        self.undo_button.setEnabled(True)
-
     def apply_suggestion(self, index: int) -> None:
-        result = self.suggestions_result
-        if result is None or index >= len(result.counterfactuals):
-            return
-        cf = result.counterfactuals[index]
-        self._push_undo()
-        self.form.set_vector(cf.values, highlight=True)
-        self._set_banner(f"Suggestion applied: {change_text(self.schema, cf)} (Undo restores the patient)")
-        self.status_message.emit("Suggestion applied; Ctrl+Z undoes it")
+        result = self.session.suggestions
+        if result is not None and 0 <= index < len(result.counterfactuals):
+            if self.session.apply(index, change_text(self.schema, result.counterfactuals[index])):
+                self.status_message.emit("Suggestion applied; Ctrl+Z undoes it")
 
     def undo(self) -> None:
-        if not self.undo_stack:
-            return
-        self.form.set_vector(self.undo_stack.pop())
-        self.undo_button.setEnabled(bool(self.undo_stack))
-        self._set_banner("Previous patient restored")
+        self.session.undo()
 
     def reset_to_example(self) -> None:
-        self._push_undo()
-        self.form.set_vector(self.schema.example_vector())
-        self._set_banner(self.schema.example_label)
+        self.session.reset_to_example()
+
+    def load_row(self, row: int) -> None:
+        self.session.load_row(row)
 
     def _load_dialog(self) -> None:
         window = self.window()
@@ -281,46 +252,15 @@ class PatientTab(ToolTab):
                                    "the current patient is unchanged.", str(exc))
             self.status_message.emit(f"{path.name}: not loaded (see details)")
             return False
-        self.cohorts[self.schema.name] = cohort
-        self.cohort_view.set_cohort(cohort)
+        self.session.set_cohort(cohort)
         self.bottom.setCurrentWidget(self.cohort_view)
         self.file_opened.emit(str(path))
         self.status_message.emit(f"Loaded {len(cohort)} patients from {path.name}; it is also the reference cohort now")
         self._schedule_suggestions()
         return True
 
-    def load_row(self, row: int) -> None:
-        cohort = self.cohorts.get(self.schema.name)
-        if cohort is None:
-            return
-        values = cohort.X[row].copy()
-        missing = [f.label for f, v in zip(self.schema.features, values) if np.isnan(v)]
-        values = np.where(np.isnan(values), self.schema.example_vector(), values)
-        self._push_undo()
-        self.form.set_vector(values)
-        note = f"; missing {', '.join(missing)} filled with the example value" if missing else ""
-        self._set_banner(f"Patient from {Path(cohort.source).name}, line {int(cohort.lines[row])}{note}")
-
-    # ----- export -------------------------------------------------------------------------------------------
     def export_to(self, path: Path) -> bool:
-        if path.suffix.lower() == ".png":
-            return report.write_png(path, self)
-        def shown(f, v) -> str:  # noqa: ANN001
-            return ("yes" if v else "no") if f.kind.value == "binary" and not f.categories else f.format(v)
-
-        patient_rows = [[f.label, shown(f, v), f.unit] for f, v in zip(self.schema.features, self.form.vector())]
-        sections = [("Patient", report.table_html(["Feature", "Value", "Unit"], patient_rows)),
-                    ("Prediction", f"<p>{self.gauge.text()}</p>")]
-        result = self.suggestions_result
-        if result is not None and result.counterfactuals:
-            rows = [[change_text(self.schema, cf), f"{cf.probability:.2f}", str(cf.l0), plausibility_text(cf.metrics)]
-                    for cf in result.counterfactuals]
-            sections.append(("Counterfactual suggestions", report.table_html(["What would have to change", "New p", "Changed", "Plausibility"], rows)))
-        elif result is not None:
-            sections.append(("Counterfactual suggestions", f"<p>{result.counterfactuals.reason}</p>"))
-        sections.append(("Attributions", report.pixmap_html(self.attributions.grab())))
-        report.write_pdf(path, report.report_html("Patient explanation", self.model_name, sections))
-        return True
+        return export.export(path, self.session, self, self.attributions)
 
     # ----- idle / self-test ---------------------------------------------------------------------------------
     def is_idle(self) -> bool:
@@ -328,10 +268,10 @@ class PatientTab(ToolTab):
 
     def self_test_steps(self) -> list[SelfTestStep]:
         def start(done: DoneFn) -> None:
-            self.reset_to_example()
+            self.session.reset_to_example()
 
             def finished() -> None:
-                result, prediction = self.suggestions_result, self.prediction
+                result, prediction = self.session.suggestions, self.session.prediction
                 if prediction is None or result is None:
                     done(False, "no prediction or suggestions arrived")
                 elif not result.counterfactuals:
@@ -340,7 +280,10 @@ class PatientTab(ToolTab):
                     cf = result.counterfactuals[0]
                     done(True, f"p = {prediction.probability:.2f}; {change_text(self.schema, cf)} -> p = {cf.probability:.2f}")
 
-            poll_until(self, lambda: self.is_idle() and self.suggestions_result is not None
-                       and self._answers_current(self.suggestions_result.model_name, self.suggestions_result.x), finished)
+            def ready() -> bool:
+                result = self.session.suggestions
+                return self.is_idle() and result is not None and self.session.answers_current(result.model_name, result.x)
+
+            poll_until(self, ready, finished)
 
         return [SelfTestStep("patient prediction and counterfactual suggestion", start, 120)]

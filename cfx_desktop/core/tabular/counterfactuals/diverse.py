@@ -14,6 +14,7 @@ import numpy as np
 from cfx_desktop.core.tabular.counterfactuals import nearest, sparse
 from cfx_desktop.core.tabular.counterfactuals.constraints import changed_mask
 from cfx_desktop.core.tabular.counterfactuals.context import SearchContext
+from cfx_desktop.core.tabular.counterfactuals.methods import CounterfactualMethod, register
 from cfx_desktop.core.tabular.counterfactuals.reference import Reference
 
 LABEL = "diverse set"
@@ -45,3 +46,7 @@ def search(ctx: SearchContext, reference: Reference | None, k: int = 4, seed: in
     if reference is not None and len(reference.X):
         pool += nearest.search(ctx, reference, k=k)
     return select(ctx, pool, k)
+
+
+register(CounterfactualMethod("diverse", LABEL, search, "k options that differ from each other", keeps_order=True,
+                                is_set=True))

@@ -1,4 +1,4 @@
-"""`explain()`: one entry point for every method, the hard constraint check, and the reason when none exists."""
+"""`find_counterfactuals()`: one entry point for every registered method, the hard constraint check, and the reason when none exists."""
 
 from __future__ import annotations
 
@@ -8,35 +8,16 @@ from dataclasses import replace
 import numpy as np
 
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken
-from cfx_desktop.core.tabular.counterfactuals import baseline_nn, diverse, metrics, nearest, sparse
+from cfx_desktop.core.tabular.counterfactuals import metrics
 from cfx_desktop.core.tabular.counterfactuals.constraints import Constraints, changed_mask
 from cfx_desktop.core.tabular.counterfactuals.context import SearchContext
+from cfx_desktop.core.tabular.counterfactuals.methods import METHODS
 from cfx_desktop.core.tabular.counterfactuals.reference import NoReferenceError, Reference
 from cfx_desktop.core.tabular.counterfactuals.types import Counterfactual, CounterfactualList
 from cfx_desktop.core.tabular.models.base import TabularModel
 from cfx_desktop.core.tabular.schema import Direction, Mutability
 
-METHODS = {
-    "baseline": baseline_nn.LABEL,
-    "nearest": nearest.LABEL,
-    "sparse": sparse.LABEL,
-    "diverse": diverse.LABEL,
-}
-
-
-def _raw(method: str, ctx: SearchContext, reference: Reference | None, k: int, seed: int) -> list[np.ndarray]:
-    if method == "baseline":
-        return baseline_nn.search(ctx, reference)
-    if method == "nearest":
-        return nearest.search(ctx, reference, k)
-    if method == "sparse":
-        return sparse.search(ctx, k, seed)
-    if method == "diverse":
-        return diverse.search(ctx, reference, k, seed)
-    raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-
-
-def explain(
+def find_counterfactuals(
     model: TabularModel,
     x: np.ndarray,
     constraints: Constraints | None = None,
@@ -51,9 +32,10 @@ def explain(
     and is predicted as the other class with the required margin; when there is none, ``reason`` says why."""
     start = time.perf_counter()
     constraints = constraints or Constraints()
+    spec = METHODS.get(method)
     ctx = SearchContext.build(model, x, constraints, reference, cancel)
     try:
-        raw = _raw(method, ctx, reference, k, seed)
+        raw = spec.search(ctx, reference, k, seed)
     except NoReferenceError as exc:
         return CounterfactualList([], str(exc), time.perf_counter() - start)
     accepted: list[Counterfactual] = []
@@ -70,21 +52,21 @@ def explain(
             continue
         if any(np.allclose(v, c.values, equal_nan=True) for c in accepted):
             continue
-        accepted.append(ctx.make(v, float(p), METHODS[method]))
-    if method not in ("diverse", "baseline"):
+        accepted.append(ctx.make(v, float(p), spec.label))
+    if not spec.keeps_order:
         accepted.sort(key=lambda c: ctx.cost(c.values))
     accepted = accepted[:k]
     for cf in accepted:  # plausibility costs a LOF query: only for what is returned
         cf.metrics = metrics.single(ctx, cf.values, cf.probability, reference)
     reason = None
     if not accepted:
-        if rejected and method == "baseline":  # the seed ignores constraints by design: say what it broke
-            reason = f"{METHODS[method]} proposed only inadmissible changes ({rejected[0]}); not shown"
+        if rejected and spec.ignores_constraints:  # a faithful baseline: say what it broke
+            reason = f"{spec.label} proposed only inadmissible changes ({rejected[0]}); not shown"
         elif diagnose_empty:
             reason = diagnose(model, ctx.x, constraints, reference, cancel)
         else:
             reason = "no counterfactual found"
-    elif method == "diverse":
+    elif spec.is_set:
         score = metrics.diversity(ctx, [c.values for c in accepted])
         for cf in accepted:
             cf.metrics["set_diversity"] = score
@@ -101,7 +83,7 @@ def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, refer
         return "every feature is immutable or locked" + (f" (locked: {', '.join(locked)}); unlock one" if locked else "")
 
     def found(relaxed: Constraints) -> CounterfactualList:
-        return explain(model, x, relaxed, 1, "sparse", None, cancel, diagnose_empty=False)
+        return find_counterfactuals(model, x, relaxed, 1, METHODS.default, None, cancel, diagnose_empty=False)
 
     trials = []
     if constraints.max_changes is not None:

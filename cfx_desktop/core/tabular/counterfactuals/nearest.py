@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from cfx_desktop.core.tabular.counterfactuals.context import SearchContext
+from cfx_desktop.core.tabular.counterfactuals.methods import CounterfactualMethod, register
 from cfx_desktop.core.tabular.counterfactuals.reference import NoReferenceError, Reference
 from cfx_desktop.core.tabular.counterfactuals.refine import polish
 from cfx_desktop.core.tabular.schema import Kind
@@ -26,7 +27,7 @@ def mixed_distance(ctx: SearchContext, candidates: np.ndarray) -> np.ndarray:
     return scaled.sum(axis=1)
 
 
-def search(ctx: SearchContext, reference: Reference | None, k: int = 1) -> list[np.ndarray]:
+def search(ctx: SearchContext, reference: Reference | None, k: int = 1, seed: int = 0) -> list[np.ndarray]:
     if reference is None or len(reference.X) == 0:
         raise NoReferenceError("the nearest-neighbour method needs reference patients (load a cohort CSV)")
     candidates = reference.predicted(ctx.desired)
@@ -41,3 +42,7 @@ def search(ctx: SearchContext, reference: Reference | None, k: int = 1) -> list[
     proposals = ctx.snap(np.array(proposals))
     valid = ctx.is_valid(ctx.proba(proposals))
     return polish(ctx, list(proposals[valid][: max(k, 1) * 2]))
+
+
+register(CounterfactualMethod("nearest", LABEL, search, "the closest similar patient the model predicts favourably",
+                                needs_reference=True))

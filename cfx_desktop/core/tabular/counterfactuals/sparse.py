@@ -25,6 +25,8 @@ import torch
 
 from cfx_desktop.core.tabular.counterfactuals.constraints import changed_mask
 from cfx_desktop.core.tabular.counterfactuals.context import SPARSITY_WEIGHT, SearchContext
+from cfx_desktop.core.tabular.counterfactuals.methods import CounterfactualMethod, register
+from cfx_desktop.core.tabular.counterfactuals.reference import Reference
 from cfx_desktop.core.tabular.counterfactuals.refine import polish, tighten
 from cfx_desktop.core.tabular.schema import Kind
 
@@ -230,5 +232,8 @@ def candidates(ctx: SearchContext, want: int = 1, exhaustive: bool = False, seed
     return sorted(found, key=ctx.cost)
 
 
-def search(ctx: SearchContext, k: int = 1, seed: int = 0) -> list[np.ndarray]:
+def search(ctx: SearchContext, reference: Reference | None = None, k: int = 1, seed: int = 0) -> list[np.ndarray]:
     return candidates(ctx, want=k, seed=seed)
+
+
+register(CounterfactualMethod("sparse", LABEL, search, "fewest, smallest changes"))

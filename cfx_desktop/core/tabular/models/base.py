@@ -20,6 +20,18 @@ from cfx_desktop.core.tabular.schema import Kind, Schema
 SKEW_FOR_LOG = 2.0
 
 
+@dataclass(frozen=True)
+class Hyper:
+    """Training hyper-parameters of a torch-trained architecture (recorded in every card)."""
+
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    epochs: int = 400
+    patience: int = 40
+    batch_size: int = 64
+    output_penalty: float = 0.0
+
+
 class Preprocessor(nn.Module):
     """Raw (N, F) values -> encoded (N, D): median imputation, log1p for heavy-tailed features, z-scores,
     one-hot for categorical features. ``groups[j]`` lists the encoded columns of feature j."""
@@ -126,6 +138,26 @@ class TabularModel:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return (self.predict_proba(X) >= self.threshold).astype(np.int64)
+
+    def logit(self, x: np.ndarray) -> float:
+        with torch.inference_mode():
+            return float(self.logits(torch.as_tensor(np.atleast_2d(x), dtype=torch.float32))[0])
+
+    def encode(self, x: np.ndarray) -> torch.Tensor:
+        """Raw values -> the preprocessed columns the body reads."""
+        with torch.inference_mode():
+            return self.net.pre(torch.as_tensor(np.atleast_2d(x), dtype=torch.float32, device=self.device))
+
+    def group_sums(self, columns: torch.Tensor) -> np.ndarray:
+        """Per-column values (e.g. contributions) summed back to one value per clinical feature."""
+        values = columns.detach().cpu().numpy().reshape(-1)
+        return np.array([values[g].sum() for g in self.net.pre.groups], dtype=np.float64)
+
+    def baseline(self) -> np.ndarray:
+        """The training cohort's median patient (binary and categorical values rounded), read from the model's
+        own preprocessing so it always matches the data the model saw."""
+        median = self.net.pre.median.detach().cpu().numpy().astype(np.float64)
+        return np.array([f.snap(m) for f, m in zip(self.schema.features, median)])
 
     @property
     def threshold_logit(self) -> float:

@@ -1,0 +1,54 @@
+"""Heart Failure Prediction Dataset (heart.csv, fedesoriano 2021): 918 patients, heart disease yes/no.
+
+Models are trained on the ml4h2 train/validation split only; its test split is never read.
+"""
+
+from __future__ import annotations
+
+from cfx_desktop.core.tabular.datasets.base import TabularDataset, Variant, register
+from cfx_desktop.core.tabular.schema import Feature, Kind, Mutability, Schema
+
+HEART_DISEASE = Schema(
+    name="heart-disease",
+    title="Heart disease (heart.csv)",
+    target="HeartDisease",
+    target_label="heart disease",
+    outcome_words=("no heart disease", "heart disease"),
+    features=(
+        Feature("Age", "Age", Kind.INTEGER, 18, 100, "years", mutability=Mutability.IMMUTABLE),
+        Feature("Sex", "Sex", Kind.BINARY, 0, 1, categories=("F", "M"), mutability=Mutability.IMMUTABLE),
+        Feature("ChestPainType", "Chest pain type", Kind.CATEGORICAL, categories=("TA", "ATA", "NAP", "ASY"),
+                mutability=Mutability.LOCKABLE,
+                description="TA typical angina, ATA atypical angina, NAP non-anginal pain, ASY asymptomatic"),
+        Feature("RestingBP", "Resting blood pressure", Kind.INTEGER, 60, 250, "mm Hg", zero_is_missing=True),
+        Feature("Cholesterol", "Serum cholesterol", Kind.INTEGER, 60, 700, "mg/dL", zero_is_missing=True,
+                description="0 in heart.csv means not measured and is treated as missing"),
+        Feature("FastingBS", "Fasting blood sugar > 120 mg/dL", Kind.BINARY, 0, 1),
+        Feature("RestingECG", "Resting ECG", Kind.CATEGORICAL, categories=("Normal", "ST", "LVH"),
+                mutability=Mutability.LOCKABLE),
+        Feature("MaxHR", "Maximum heart rate", Kind.INTEGER, 50, 230, "bpm"),
+        Feature("ExerciseAngina", "Exercise-induced angina", Kind.BINARY, 0, 1, categories=("N", "Y"),
+                mutability=Mutability.LOCKABLE),
+        Feature("Oldpeak", "ST depression (oldpeak)", Kind.CONTINUOUS, -3.0, 7.0, "mm", step=0.1, decimals=1),
+        Feature("ST_Slope", "ST slope", Kind.CATEGORICAL, categories=("Up", "Flat", "Down"),
+                mutability=Mutability.LOCKABLE),
+    ),
+    example={
+        "Age": 58, "Sex": "M", "ChestPainType": "ASY", "RestingBP": 140, "Cholesterol": 230, "FastingBS": 0,
+        "RestingECG": "Normal", "MaxHR": 120, "ExerciseAngina": "Y", "Oldpeak": 1.5, "ST_Slope": "Flat",
+    },
+    example_label="Example patient (not a real person): 58-year-old man with exercise angina",
+)
+
+DATASET = register(TabularDataset(
+    key="heart-disease",
+    title="Heart disease",
+    dev_file="ml4h2_task1_train_val_split.csv",
+    licence="ODbL v1.0",
+    attribution="Heart Failure Prediction Dataset, fedesoriano (2021), Kaggle, from the UCI Cleveland, Hungarian, "
+                "Switzerland, Long Beach VA and Statlog heart sets; train/validation split of ArthGV/ml4h_2.",
+    variants=(
+        Variant(HEART_DISEASE, "Heart disease", (), None, "Heart disease (heart.csv; ml4h2 train/validation split only)",
+                {"logistic": 0.921, "L1-logistic": 0.922, "MLP 64-32-16": 0.921, "random forest": 0.924}),
+    ),
+))

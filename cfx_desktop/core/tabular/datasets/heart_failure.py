@@ -1,0 +1,74 @@
+"""Heart failure clinical records (Chicco & Jurman 2020): 299 patients, death during follow-up.
+
+Offered with and without ``time``, the follow-up period: it is known only after the outcome and strongly tied to
+it, so the app's default variant leaves it out; the with-time models are shipped for comparison with the
+literature.
+"""
+
+from __future__ import annotations
+
+from cfx_desktop.core.tabular.datasets.base import TabularDataset, Variant, register
+from cfx_desktop.core.tabular.schema import Direction, Feature, Kind, Mutability, Schema, binary_feature
+
+HEART_FAILURE = Schema(
+    name="heart-failure",
+    title="Heart failure clinical records",
+    target="DEATH_EVENT",
+    target_label="death during follow-up",
+    outcome_words=("survival", "death"),
+    features=(
+        Feature("age", "Age", Kind.INTEGER, 18, 110, "years", mutability=Mutability.IMMUTABLE,
+                description="Age of the patient"),
+        binary_feature("anaemia", "Anaemia", "Decrease of red blood cells or haemoglobin", direction=Direction.DECREASE),
+        Feature("creatinine_phosphokinase", "Creatinine phosphokinase", Kind.INTEGER, 10, 10000, "mcg/L", step=10,
+                description="Level of the CPK enzyme in the blood"),
+        binary_feature("diabetes", "Diabetes", "Whether the patient has diabetes (locked by default: rarely reversible)",
+                mutability=Mutability.LOCKABLE),
+        Feature("ejection_fraction", "Ejection fraction", Kind.INTEGER, 5, 85, "%",
+                description="Percentage of blood leaving the heart at each contraction"),
+        binary_feature("high_blood_pressure", "High blood pressure", "Whether the patient has hypertension",
+                direction=Direction.DECREASE),
+        Feature("platelets", "Platelets", Kind.CONTINUOUS, 10_000, 1_000_000, "kiloplatelets/mL", step=1000,
+                decimals=0, description="Platelets in the blood"),
+        Feature("serum_creatinine", "Serum creatinine", Kind.CONTINUOUS, 0.2, 15.0, "mg/dL", step=0.1, decimals=2,
+                description="Level of serum creatinine in the blood"),
+        Feature("serum_sodium", "Serum sodium", Kind.INTEGER, 100, 160, "mEq/L",
+                description="Level of serum sodium in the blood"),
+        Feature("sex", "Sex", Kind.BINARY, 0, 1, mutability=Mutability.IMMUTABLE, categories=("female", "male"),
+                description="Woman or man (0 = female, 1 = male in the CSV)"),
+        binary_feature("smoking", "Smoking", "Whether the patient smokes (a counterfactual may only stop it)",
+                direction=Direction.DECREASE),
+        Feature("time", "Follow-up period", Kind.INTEGER, 1, 400, "days", mutability=Mutability.LOCKABLE,
+                description="Follow-up period; not a patient characteristic, and only known afterwards"),
+    ),
+    example={
+        "age": 65, "anaemia": 0, "creatinine_phosphokinase": 250, "diabetes": 0, "ejection_fraction": 25,
+        "high_blood_pressure": 1, "platelets": 262000, "serum_creatinine": 1.9, "serum_sodium": 133,
+        "sex": "male", "smoking": 0, "time": 100,
+    },
+    example_label="Example patient (not a real person): 65-year-old man, low ejection fraction, raised creatinine",
+)
+
+HEART_FAILURE_NO_TIME = HEART_FAILURE.without("time")
+
+WHY_NO_TIME = (
+    "`time` is the follow-up period, known only after the outcome and strongly tied to it (patients who died "
+    "were followed for less time). It is not a patient characteristic and cannot be acted on, so the app's "
+    "default model leaves it out; the with-time models are shipped for comparison with the literature."
+)
+
+DATASET = register(TabularDataset(
+    key="heart-failure",
+    title="Heart failure clinical records",
+    dev_file="heart_failure_clinical_records_dataset.csv",
+    licence="CC BY 4.0",
+    attribution="Heart failure clinical records: Chicco D, Jurman G (2020) BMC Med Inform Decis Mak 20:16; "
+                "original data Ahmad T et al. (2017); UCI Machine Learning Repository dataset 519.",
+    variants=(
+        Variant(HEART_FAILURE_NO_TIME, "Heart failure, without follow-up time (default)", ("time",), WHY_NO_TIME,
+                "Heart failure without `time` (the app's default)",
+                {"logistic": 0.766, "L1-logistic": 0.757, "MLP 64-32-16": 0.751, "random forest": 0.798}),
+        Variant(HEART_FAILURE, "Heart failure, with follow-up time", (), None, "Heart failure, 12 features including `time`",
+                {"logistic": 0.872, "L1-logistic": 0.858, "MLP 64-32-16": 0.862, "random forest": 0.909}),
+    ),
+))

@@ -1,0 +1,279 @@
+"""The Patient tab's state: dataset variant, patient values, locks, model, suggestion settings, undo history,
+loaded cohorts, and the prediction and suggestions that answer them.
+
+Why here and not in widgets: "is this result still the answer?", "what does Undo restore?" and "what survives a
+dataset switch?" are rules, and rules belong where a test can reach them without a window. Each undo step holds
+the dataset with its patient and locks, so Undo after a dataset switch goes back to that dataset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cfx_desktop.core.tabular.counterfactuals import METHODS, Constraints
+from cfx_desktop.core.tabular.data import Cohort
+from cfx_desktop.core.tabular.datasets import default_variant, find_variant
+from cfx_desktop.core.tabular.live import PredictionResult, SuggestionResult
+from cfx_desktop.core.tabular.models import ARCHITECTURES, model_name
+from cfx_desktop.core.tabular.schema import Feature, Kind, Mutability, Schema
+from cfx_desktop.sessions.events import Event
+
+
+def default_locks(schema: Schema) -> frozenset[str]:
+    """Features whose lock box starts checked: those locked by default (immutable ones are not lockable)."""
+    return frozenset(f.name for f in schema.features if f.mutability == Mutability.LOCKABLE)
+
+
+def _compatible(a: Feature, b: Feature) -> bool:
+    numeric = (Kind.INTEGER, Kind.CONTINUOUS)
+    if a.kind in numeric and b.kind in numeric:
+        return True
+    return a.kind == b.kind and a.n_levels == b.n_levels
+
+
+@dataclass(frozen=True)
+class CarryOver:
+    values: np.ndarray
+    locks: frozenset[str]
+    kept: list[str]  # labels in the new schema
+    dropped: list[str]  # labels of the old schema's features with no counterpart
+
+
+def carry_over(old: Schema, values: np.ndarray, locks: frozenset[str], new: Schema) -> CarryOver:
+    """Values and locks of the features both schemas share (matched by `Feature.concept` and kind, values snapped
+    into the new range); the rest start at the new schema's example patient and default locks."""
+    by_concept = {f.concept: (f, float(v)) for f, v in zip(old.features, values)}
+    result = new.example_vector().astype(np.float64)
+    new_locks = set(default_locks(new))
+    kept, matched = [], set()
+    for j, feature in enumerate(new.features):
+        found = by_concept.get(feature.concept)
+        if found is None or not _compatible(found[0], feature):
+            continue
+        source, value = found
+        result[j] = value if np.isnan(value) else feature.snap(value)
+        matched.add(source.name)
+        kept.append(feature.label)
+        if feature.mutability != Mutability.IMMUTABLE:
+            (new_locks.add if source.name in locks else new_locks.discard)(feature.name)
+    dropped = [f.label for f in old.features if f.name not in matched]
+    return CarryOver(result, frozenset(new_locks), kept, dropped)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One undo step: everything that defines the patient on screen."""
+
+    variant: str
+    values: np.ndarray
+    locks: frozenset[str]
+    banner: str
+    is_example: bool
+
+
+@dataclass
+class SuggestionSettings:
+    method: str = field(default_factory=lambda: METHODS.default)
+    k: int = 3
+    max_changes: int | None = None
+    margin: float = 0.0
+
+
+class PatientSession:
+    def __init__(self, variant: str | None = None) -> None:
+        self.dataset_changed = Event()  # () schema, values and locks all replaced
+        self.values_changed = Event()  # ()
+        self.locks_changed = Event()  # ()
+        self.banner_changed = Event()  # (text)
+        self.model_changed = Event()  # ()
+        self.shape_feature_changed = Event()  # () the NAM side view follows another feature
+        self.settings_changed = Event()  # ()
+        self.prediction_changed = Event()  # (PredictionResult)
+        self.suggestions_changed = Event()  # (SuggestionResult)
+        self.undo_changed = Event()  # (can undo: bool)
+        self.cohort_changed = Event()  # (Cohort | None)
+        dataset, chosen = find_variant(variant or default_variant())
+        self.variant = chosen.key
+        self.schema = chosen.schema
+        self.architecture = dataset.default_architecture
+        self.values = self.schema.example_vector()
+        self.locks = default_locks(self.schema)
+        self.banner = self.schema.example_label
+        self.is_example = True
+        self.highlighted: frozenset[str] = frozenset()  # features the last applied suggestion changed
+        self.settings = SuggestionSettings()
+        self.shape_feature: str | None = None
+        self.cohorts: dict[str, Cohort] = {}
+        self.undo_stack: list[Snapshot] = []
+        self.prediction: PredictionResult | None = None
+        self.suggestions: SuggestionResult | None = None
+
+    # ----- derived state ------------------------------------------------------------------------------------
+    @property
+    def model_name(self) -> str:
+        return model_name(self.schema, self.architecture)
+
+    @property
+    def cohort(self) -> Cohort | None:
+        return self.cohorts.get(self.schema.name)
+
+    def constraints(self) -> Constraints:
+        user_locked = frozenset(n for n in self.locks if self.schema[n].mutability == Mutability.MUTABLE)
+        unlocked = frozenset(f.name for f in self.schema.features if f.mutability == Mutability.LOCKABLE and f.name not in self.locks)
+        return Constraints(locked=user_locked, unlocked=unlocked, max_changes=self.settings.max_changes, margin=self.settings.margin)
+
+    def answers_current(self, name: str, x: np.ndarray) -> bool:
+        return name == self.model_name and len(x) == len(self.values) and bool(np.allclose(x, self.values, equal_nan=True))
+
+    # ----- requests and results -----------------------------------------------------------------------------
+    def prediction_request(self) -> tuple:
+        """Arguments of `core.tabular.live.predict_and_attribute` for the state as it is now."""
+        return (self.model_name, self.values.copy(), self.shape_feature)
+
+    def suggestion_request(self) -> tuple:
+        """Arguments of `core.tabular.live.suggest` for the state as it is now."""
+        cohort = self.cohort
+        return (self.model_name, self.values.copy(), self.constraints(), self.settings.method, self.k,
+                None if cohort is None else cohort.X)
+
+    @property
+    def k(self) -> int:
+        return self.settings.k if METHODS.get(self.settings.method).uses_k else 1
+
+    def accept_prediction(self, result: PredictionResult) -> bool:
+        if not self.answers_current(result.model_name, result.x):
+            return False  # answers an older state; a newer request is on its way
+        self.prediction = result
+        self.prediction_changed.emit(result)
+        return True
+
+    def accept_suggestions(self, result: SuggestionResult) -> bool:
+        current = (result.constraints == self.constraints() and result.method == self.settings.method and result.k == self.k)
+        if not (current and self.answers_current(result.model_name, result.x)):
+            return False
+        self.suggestions = result
+        self.suggestions_changed.emit(result)
+        return True
+
+    # ----- user actions -------------------------------------------------------------------------------------
+    def set_value(self, name: str, value: float) -> None:
+        j = self.schema.index(name)
+        feature = self.schema.features[j]
+        value = float(value) if np.isnan(value) else feature.snap(float(value))
+        if np.isclose(self.values[j], value, equal_nan=True):
+            return
+        self.values = self.values.copy()
+        self.values[j] = value
+        self.highlighted = frozenset()
+        if self.is_example:
+            self.is_example = False
+            self._set_banner("Edited from the example patient (not a real person)")
+        self.values_changed.emit()
+
+    def set_locked(self, name: str, locked: bool) -> None:
+        if self.schema[name].mutability == Mutability.IMMUTABLE or (name in self.locks) == locked:
+            return
+        self.locks = self.locks | {name} if locked else self.locks - {name}
+        self.locks_changed.emit()
+
+    def set_architecture(self, key: str) -> None:
+        ARCHITECTURES.get(key)
+        if key != self.architecture:
+            self.architecture = key
+            self.model_changed.emit()
+
+    def set_settings(self, **changes: object) -> None:
+        for key, value in changes.items():
+            if key == "method":
+                METHODS.get(str(value))
+            setattr(self.settings, key, value)
+        self.settings_changed.emit()
+
+    def set_shape_feature(self, name: str | None) -> None:
+        self.shape_feature = name or None
+        self.shape_feature_changed.emit()
+
+    def set_dataset(self, variant: str) -> None:
+        """Switch schema, keeping the shared features' values and locks and saying what could not be kept."""
+        _, chosen = find_variant(variant)
+        if chosen.key == self.variant:
+            return
+        self._push_undo()
+        moved = carry_over(self.schema, self.values, self.locks, chosen.schema)
+        dropped = f"; could not carry over {', '.join(moved.dropped)} (not in this dataset)" if moved.dropped else ""
+        rest = "; the other features start at the example patient's values" if len(moved.kept) < len(chosen.schema.features) else ""
+        kept = f"kept {', '.join(moved.kept)}" if moved.kept else "nothing shared"
+        banner = f"Switched to {chosen.label}: {kept}{dropped}{rest}. Undo (Ctrl+Z) goes back."
+        self._restore(Snapshot(chosen.key, moved.values, moved.locks, banner, not moved.kept))
+
+    def apply(self, index: int, description: str) -> bool:
+        result = self.suggestions
+        if result is None or not 0 <= index < len(result.counterfactuals):
+            return False
+        cf = result.counterfactuals[index]
+        self._push_undo()
+        before = self.values
+        self.values = np.array([f.snap(v) if not np.isnan(v) else v for f, v in zip(self.schema.features, cf.values)])
+        self.highlighted = frozenset(f.name for f, a, b in zip(self.schema.features, before, self.values) if not np.isclose(a, b, equal_nan=True))
+        self.is_example = False
+        self._set_banner(f"Suggestion applied: {description} (Undo restores the patient)")
+        self.values_changed.emit()
+        return True
+
+    def reset_to_example(self) -> None:
+        self._push_undo()
+        self._restore(Snapshot(self.variant, self.schema.example_vector(), self.locks, self.schema.example_label, True))
+
+    def set_cohort(self, cohort: Cohort) -> None:
+        self.cohorts[self.schema.name] = cohort
+        self.cohort_changed.emit(cohort)
+
+    def load_row(self, row: int) -> None:
+        cohort = self.cohort
+        if cohort is None or not 0 <= row < len(cohort):
+            return
+        values = cohort.X[row].copy()
+        missing = [f.label for f, v in zip(self.schema.features, values) if np.isnan(v)]
+        values = np.where(np.isnan(values), self.schema.example_vector(), values)
+        note = f"; missing {', '.join(missing)} filled with the example value" if missing else ""
+        self._push_undo()
+        banner = f"Patient from {Path(cohort.source).name}, line {int(cohort.lines[row])}{note}"
+        self._restore(Snapshot(self.variant, values, self.locks, banner, False))
+
+    def undo(self) -> bool:
+        if not self.undo_stack:
+            return False
+        snapshot = self.undo_stack.pop()
+        self._restore(Snapshot(snapshot.variant, snapshot.values, snapshot.locks, "Previous patient restored", snapshot.is_example))
+        self.undo_changed.emit(bool(self.undo_stack))
+        return True
+
+    # ----- helpers ------------------------------------------------------------------------------------------
+    def _push_undo(self) -> None:
+        self.undo_stack.append(Snapshot(self.variant, self.values.copy(), self.locks, self.banner, self.is_example))
+        self.undo_changed.emit(True)
+
+    def _restore(self, snapshot: Snapshot) -> None:
+        switched = snapshot.variant != self.variant
+        if switched:
+            _, chosen = find_variant(snapshot.variant)
+            self.variant, self.schema = chosen.key, chosen.schema
+            self.shape_feature = None
+        self.values = np.asarray(snapshot.values, dtype=np.float64).copy()
+        self.locks = snapshot.locks
+        self.is_example = snapshot.is_example
+        self.highlighted = frozenset()
+        self._set_banner(snapshot.banner)
+        if switched:
+            self.dataset_changed.emit()
+            self.cohort_changed.emit(self.cohort)
+        else:
+            self.locks_changed.emit()
+            self.values_changed.emit()
+
+    def _set_banner(self, text: str) -> None:
+        self.banner = text
+        self.banner_changed.emit(text)

@@ -1,0 +1,159 @@
+"""The Chest X-ray tab's state: the image on screen, the chosen model and saliency method, and the prediction,
+overlay, counterfactual and sanity results keyed to that image.
+
+Every result names the image id and model that made it (and the overlay its method); `accept_*` keeps it only
+if that is still what is on screen, and opening an image, choosing a model or a method clears whatever no
+longer answers. So a sanity table never outlives its image, and a Grad-CAM map is never drawn under
+"Occlusion".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cfx_desktop.core.imaging import live
+from cfx_desktop.core.imaging.io import LoadedImage
+from cfx_desktop.core.imaging.models import DEFAULT_MODEL
+from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
+from cfx_desktop.sessions.events import Event
+
+
+@dataclass(frozen=True)
+class JobState:
+    """Where a piece of work stands, for a panel to show: idle, running, done, cancelled or failed."""
+
+    state: str = "idle"
+    message: str = ""
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+class XraySession:
+    def __init__(self, model_name: str = DEFAULT_MODEL) -> None:
+        self.image_changed = Event()  # (LoadedImage)
+        self.model_changed = Event()  # (name)
+        self.prediction_changed = Event()  # (Prediction | None)
+        self.overlay_changed = Event()  # (Overlay | None, JobState)
+        self.counterfactual_changed = Event()  # (Counterfactual | None, JobState)
+        self.sanity_changed = Event()  # (Sanity | None, JobState)
+        self.image: LoadedImage | None = None
+        self.image_id = 0
+        self._next_id = 0
+        self.model_name = model_name
+        self.method = SALIENCY_METHODS.default
+        self.prediction: live.Prediction | None = None
+        self.overlay: live.Overlay | None = None
+        self.counterfactual: live.Counterfactual | None = None
+        self.sanity: live.Sanity | None = None
+        self.overlay_state = JobState()
+        self.counterfactual_state = JobState()
+        self.sanity_state = JobState()
+
+    # ----- opening ------------------------------------------------------------------------------------------
+    def open_request(self, path: str) -> tuple[int, str]:
+        """Arguments of `live.open_image`: a fresh id, so only the newest open is ever shown."""
+        self._next_id += 1
+        return (self._next_id, path)
+
+    def accept_opened(self, opened: live.Opened) -> bool:
+        if opened.image_id != self._next_id:
+            return False
+        self.image, self.image_id = opened.image, opened.image_id
+        self.image_changed.emit(opened.image)
+        self._clear_results()
+        return True
+
+    # ----- choices ------------------------------------------------------------------------------------------
+    def set_model(self, name: str) -> None:
+        if name != self.model_name:
+            self.model_name = name
+            self.model_changed.emit(name)
+            self._clear_results()
+
+    def set_method(self, method: str) -> None:
+        SALIENCY_METHODS.get(method)
+        if method != self.method:
+            self.method = method
+            self.set_overlay_state(JobState(), clear=True)
+
+    # ----- requests -----------------------------------------------------------------------------------------
+    def prediction_request(self) -> tuple:
+        return (self.image_id, self.pixels, self.model_name)
+
+    def overlay_request(self) -> tuple:
+        self.set_overlay_state(JobState("running", f"computing {SALIENCY_METHODS.get(self.method).label}..."),
+                               clear=self.overlay is not None and self.overlay.result.method != self.method)
+        return (self.image_id, self.pixels, self.method, self.model_name)
+
+    def sanity_request(self) -> tuple:
+        self.sanity, self.sanity_state = None, JobState("running", "running...")
+        self.sanity_changed.emit(None, self.sanity_state)
+        return (self.image_id, self.pixels, self.method, self.model_name)
+
+    def counterfactual_started(self) -> None:
+        self.counterfactual, self.counterfactual_state = None, JobState("running", "searching the autoencoder's latent space...")
+        self.counterfactual_changed.emit(None, self.counterfactual_state)
+
+    @property
+    def pixels(self):  # noqa: ANN201 - numpy array of the image on screen
+        if self.image is None:
+            raise RuntimeError("no image is open")
+        return self.image.pixels
+
+    # ----- results ------------------------------------------------------------------------------------------
+    def _answers(self, image_id: int, model_name: str) -> bool:
+        return self.image is not None and image_id == self.image_id and model_name == self.model_name
+
+    def accept_prediction(self, result: live.Prediction) -> bool:
+        if not self._answers(result.image_id, result.model_name):
+            return False
+        self.prediction = result
+        self.prediction_changed.emit(result)
+        return True
+
+    def accept_overlay(self, result: live.Overlay) -> bool:
+        if not self._answers(result.image_id, result.model_name) or result.result.method != self.method:
+            return False
+        self.overlay = result
+        self.overlay_state = JobState("done")
+        self.overlay_changed.emit(result, self.overlay_state)
+        return True
+
+    def accept_counterfactual(self, result: live.Counterfactual) -> bool:
+        if not self._answers(result.image_id, result.model_name):
+            return False
+        self.counterfactual, self.counterfactual_state = result, JobState("done")
+        self.counterfactual_changed.emit(result, self.counterfactual_state)
+        return True
+
+    def accept_sanity(self, result: live.Sanity) -> bool:
+        if not self._answers(result.image_id, result.model_name):
+            return False
+        self.sanity, self.sanity_state = result, JobState("done")
+        self.sanity_changed.emit(result, self.sanity_state)
+        return True
+
+    def set_overlay_state(self, state: JobState, clear: bool = False) -> None:
+        """Cancelled or failed work says so (never "computing..." forever); ``clear`` drops the shown map."""
+        if clear:
+            self.overlay = None
+        self.overlay_state = state
+        self.overlay_changed.emit(self.overlay, state)
+
+    def set_counterfactual_state(self, state: JobState) -> None:
+        self.counterfactual_state = state
+        self.counterfactual_changed.emit(self.counterfactual, state)
+
+    def set_sanity_state(self, state: JobState) -> None:
+        self.sanity_state = state
+        self.sanity_changed.emit(self.sanity, state)
+
+    def _clear_results(self) -> None:
+        self.prediction = self.overlay = self.counterfactual = self.sanity = None
+        self.overlay_state, self.counterfactual_state, self.sanity_state = JobState(), JobState(), JobState()
+        self.prediction_changed.emit(None)
+        self.overlay_changed.emit(None, self.overlay_state)
+        self.counterfactual_changed.emit(None, self.counterfactual_state)
+        self.sanity_changed.emit(None, self.sanity_state)

@@ -1,0 +1,39 @@
+"""The X-ray tab's prediction box: which model (every installed classifier), and what it says."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QGroupBox, QLabel, QVBoxLayout, QWidget
+
+from cfx_desktop.core.imaging import live
+
+
+class PredictionPanel(QGroupBox):
+    model_chosen = Signal(str)
+
+    def __init__(self, models: list[tuple[str, dict]], parent: QWidget | None = None) -> None:
+        super().__init__("Prediction", parent)
+        layout = QVBoxLayout(self)
+        self.model = QComboBox(self)
+        for name, card in models:
+            self.model.addItem(card.get("label", name), name)
+            self.model.setItemData(self.model.count() - 1, f"{name}: {card.get('metrics_summary', '')}", Qt.ItemDataRole.ToolTipRole)
+        self.model.setToolTip("Image classifier (every installed model; its card names its autoencoder and sanity twin)")
+        layout.addWidget(self.model)
+        self.label = QLabel("No image", self)
+        self.label.setWordWrap(True)
+        layout.addWidget(self.label)
+        self.model.currentIndexChanged.connect(lambda _: self.model_chosen.emit(self.model.currentData()))
+
+    def display(self, prediction: live.Prediction | None, waiting: bool) -> None:
+        if prediction is None:
+            self.label.setText("computing..." if waiting else "No image")
+            return
+        colour = "#c0392b" if prediction.label == "pneumonia" else "#2e8b57"
+        self.label.setText(
+            f"<span style='font-size: 15pt; color: {colour}'><b>{prediction.label}</b></span><br>"
+            f"p(pneumonia) = <b>{prediction.probability:.3f}</b> (threshold {prediction.threshold:.3f})<br>"
+            f"model: {prediction.card_label} ({prediction.model_name})")
+
+    def failed(self, message: str) -> None:
+        self.label.setText(f"<b>failed:</b> {message}")

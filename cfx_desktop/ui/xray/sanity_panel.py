@@ -1,0 +1,90 @@
+"""The sanity-checks page: run the randomisation checks for the image on screen and show maps and scores; it
+shows nothing once the image changes (the session clears the result)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+from cfx_desktop.core.imaging import live, render
+from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
+from cfx_desktop.sessions.xray import JobState
+
+INTRO = ("Adebayo et al. (2018): a saliency method should give different maps once the model's weights (cascading) "
+         "or its training labels are randomized.")
+
+
+def _rgb_pixmap(rgb: np.ndarray) -> QPixmap:
+    data = np.ascontiguousarray(rgb)
+    image = QImage(data.data, data.shape[1], data.shape[0], 3 * data.shape[1], QImage.Format.Format_RGB888)
+    return QPixmap.fromImage(image.copy())
+
+
+class SanityPanel(QWidget):
+    run_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        row = QHBoxLayout()
+        self.button = QPushButton("Run randomization checks on this image", self)
+        self.status = QLabel(INTRO, self)
+        self.status.setWordWrap(True)
+        row.addWidget(self.button)
+        row.addWidget(self.status, 1)
+        layout.addLayout(row)
+        self.table = QTableWidget(0, 3, self)
+        self.table.setHorizontalHeaderLabels(["Randomized", "Spearman (|map|)", "SSIM"])
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2):
+            self.table.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setMaximumHeight(230)
+        layout.addWidget(self.table)
+        self.grid = QGridLayout()
+        self.grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        layout.addLayout(self.grid)
+        layout.addStretch(1)
+        self.button.clicked.connect(self.run_requested)
+
+    def display(self, result: live.Sanity | None, state: JobState) -> None:
+        self._clear_maps()
+        if result is None:
+            self.table.setRowCount(0)
+            self.status.setText(state.message if state.state != "idle" else INTRO)
+            return
+        rows = result.report.rows
+        self.table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, text in enumerate([row.name, f"{row.spearman:.3f}", f"{row.ssim:.3f}"]):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+        maps = [("trained model", result.report.original)] + [(row.name.replace("cascade up to ", "random to "), row.map) for row in rows]
+        for i, (name, values) in enumerate(maps):
+            cell = QWidget(self)
+            cell_layout = QVBoxLayout(cell)
+            cell_layout.setContentsMargins(2, 2, 2, 2)
+            picture = QLabel(cell)
+            picture.setPixmap(_rgb_pixmap(render.colorize(np.abs(values))).scaled(110, 110, Qt.AspectRatioMode.KeepAspectRatio))
+            picture.setToolTip(name)
+            caption = QLabel(name, cell)
+            caption.setWordWrap(True)
+            caption.setMaximumWidth(120)
+            cell_layout.addWidget(picture)
+            cell_layout.addWidget(caption)
+            self.grid.addWidget(cell, i // 6, i % 6)
+        note = f" (data randomization skipped: {result.twin_note})" if result.twin_note else ""
+        self.status.setText(f"{SALIENCY_METHODS.get(result.report.method).label}: low Spearman/SSIM = the map depends on "
+                            f"the learned weights and labels, as it should{note}")
+
+    def set_progress(self, message: str) -> None:
+        self.status.setText(f"running: {message}")
+
+    def _clear_maps(self) -> None:
+        while self.grid.count():
+            widget = self.grid.takeAt(0).widget()
+            if widget is not None:
+                widget.deleteLater()

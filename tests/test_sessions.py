@@ -1,0 +1,143 @@
+"""The Qt-free session models: the rules for which result answers the current state, what Undo restores and what
+survives a dataset switch, tested without a window."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from cfx_desktop.core.imaging import live
+from cfx_desktop.core.imaging.io import LoadedImage
+from cfx_desktop.core.tabular.datasets.heart_disease import HEART_DISEASE
+from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE, HEART_FAILURE_NO_TIME
+from cfx_desktop.sessions.patient import PatientSession, carry_over, default_locks
+from cfx_desktop.sessions.xray import JobState, XraySession
+
+
+class Recorder:
+    def __init__(self, *events) -> None:  # noqa: ANN002
+        self.calls: list[str] = []
+        for name, event in events:
+            event.connect(lambda *args, n=name: self.calls.append(n))
+
+
+def test_a_fresh_session_holds_the_example_patient_of_the_default_dataset() -> None:
+    session = PatientSession()
+    assert session.variant == "heart-failure-no-time" and session.model_name == "heart-failure-no-time-mlp"
+    np.testing.assert_array_equal(session.values, HEART_FAILURE_NO_TIME.example_vector())
+    assert session.is_example and session.locks == default_locks(HEART_FAILURE_NO_TIME) == {"diabetes"}
+
+
+def test_an_edit_marks_the_patient_edited_and_emits_once() -> None:
+    session = PatientSession()
+    record = Recorder(("values", session.values_changed), ("banner", session.banner_changed))
+    session.set_value("ejection_fraction", 44.4)
+    assert session.values[HEART_FAILURE_NO_TIME.index("ejection_fraction")] == 44  # snapped to the feature's grid
+    assert record.calls == ["banner", "values"] and not session.is_example and "Edited" in session.banner
+    session.set_value("ejection_fraction", 44)
+    assert record.calls == ["banner", "values"]  # no change, no event
+
+
+def test_locks_become_constraints() -> None:
+    session = PatientSession()
+    session.set_locked("ejection_fraction", True)
+    session.set_locked("diabetes", False)  # a lockable feature the user unlocks
+    session.set_locked("age", False)  # immutable: not the user's to change
+    constraints = session.constraints()
+    assert constraints.locked == {"ejection_fraction"} and constraints.unlocked == {"diabetes"}
+
+
+def test_carry_over_matches_features_by_concept_and_reports_the_rest() -> None:
+    values = HEART_FAILURE_NO_TIME.example_vector()
+    values[HEART_FAILURE_NO_TIME.index("age")] = 104  # outside heart disease's range (18-100)
+    values[HEART_FAILURE_NO_TIME.index("sex")] = 0
+    moved = carry_over(HEART_FAILURE_NO_TIME, values, frozenset({"ejection_fraction"}), HEART_DISEASE)
+    assert moved.values[HEART_DISEASE.index("Age")] == 100 and moved.values[HEART_DISEASE.index("Sex")] == 0
+    assert moved.kept == ["Age", "Sex"] and "Ejection fraction" in moved.dropped and "Age" not in moved.dropped
+    assert moved.locks == default_locks(HEART_DISEASE)
+    back = carry_over(HEART_FAILURE_NO_TIME, values, frozenset({"ejection_fraction"}), HEART_FAILURE)
+    assert back.dropped == [] and "ejection_fraction" in back.locks and "time" in back.locks
+
+
+def test_undo_after_a_dataset_switch_restores_dataset_patient_and_locks() -> None:
+    session = PatientSession()
+    session.set_value("serum_creatinine", 2.5)
+    session.set_locked("ejection_fraction", True)
+    before = session.values.copy()
+    record = Recorder(("dataset", session.dataset_changed))
+    session.set_dataset("heart-disease")
+    assert session.schema == HEART_DISEASE and session.model_name == "heart-disease-mlp"
+    assert "could not carry over" in session.banner and "Serum creatinine" in session.banner
+    assert session.undo()
+    assert session.variant == "heart-failure-no-time" and record.calls == ["dataset", "dataset"]
+    np.testing.assert_array_equal(session.values, before)
+    assert "ejection_fraction" in session.locks and not session.undo_stack
+
+
+def _prediction(session: PatientSession, **changes):  # noqa: ANN003, ANN202
+    from cfx_desktop.core.tabular.live import PredictionResult
+
+    base = PredictionResult(session.model_name, session.values.copy(), 0.7, 0.5, 1, "death", None, None)  # type: ignore[arg-type]
+    return replace(base, **changes)
+
+
+def test_only_a_result_for_the_current_model_and_values_is_kept() -> None:
+    session = PatientSession()
+    stale = _prediction(session)
+    session.set_value("serum_sodium", 140)
+    assert not session.accept_prediction(stale) and session.prediction is None
+    assert not session.accept_prediction(_prediction(session, model_name="heart-failure-no-time-nam"))
+    fresh = _prediction(session)
+    assert session.accept_prediction(fresh) and session.prediction is fresh
+
+
+def _image(path: str = "a.png") -> LoadedImage:
+    return LoadedImage(np.zeros((8, 8), np.float32), path, "PNG", {})
+
+
+def _opened(session: XraySession, path: str) -> live.Opened:
+    image_id, _ = session.open_request(path)
+    return live.Opened(image_id, _image(path))
+
+
+def test_only_the_newest_open_is_shown_and_it_clears_every_result() -> None:
+    session = XraySession("m")
+    assert session.accept_opened(_opened(session, "a.png"))
+    first = session.image_id
+    session.sanity = object()  # type: ignore[assignment]
+    older = _opened(session, "b.png")
+    newer = _opened(session, "c.png")
+    assert not session.accept_opened(older)
+    cleared = []
+    session.sanity_changed.connect(lambda result, state: cleared.append(result))
+    assert session.accept_opened(newer) and session.image.source == "c.png"
+    assert session.sanity is None and cleared == [None]
+    assert not session.accept_sanity(live.Sanity(first, "m", None, None))  # type: ignore[arg-type]
+
+
+def test_a_new_method_clears_the_shown_map_and_a_cancel_says_so() -> None:
+    session = XraySession("m")
+    session.accept_opened(_opened(session, "a.png"))
+    from cfx_desktop.core.imaging.saliency import SaliencyMap
+
+    gradcam = live.Overlay(session.image_id, "m", SaliencyMap(np.zeros((8, 8)), np.zeros((8, 8)), "gradcam", "normal", 0.1, 0.0))
+    session.overlay_request()
+    assert session.overlay_state.running and "computing" in session.overlay_state.message
+    assert session.accept_overlay(gradcam)
+    shown = []
+    session.overlay_changed.connect(lambda overlay, state: shown.append((overlay, state.state)))
+    session.set_method("occlusion")
+    assert session.overlay is None and shown[-1] == (None, "idle")
+    assert not session.accept_overlay(gradcam)  # a Grad-CAM map never answers "occlusion"
+    session.overlay_request()
+    session.set_overlay_state(JobState("cancelled", "cancelled"))
+    assert shown[-1] == (None, "cancelled") and not session.overlay_state.running
+
+
+def test_an_unknown_method_or_model_is_refused_with_the_valid_keys() -> None:
+    with pytest.raises(KeyError, match="choose from: gradcam"):
+        XraySession().set_method("lime")
+    with pytest.raises(KeyError, match="unknown tabular architecture 'svm'"):
+        PatientSession().set_architecture("svm")
