@@ -141,3 +141,16 @@ def test_an_unknown_method_or_model_is_refused_with_the_valid_keys() -> None:
         XraySession().set_method("lime")
     with pytest.raises(KeyError, match="unknown tabular architecture 'svm'"):
         PatientSession().set_architecture("svm")
+
+
+def test_results_are_cleared_before_the_new_image_is_announced() -> None:
+    """Panels start the new image's work on `image_changed`; a clear after it would hide that work's progress."""
+    session = XraySession("m")
+    order = Recorder(("image", session.image_changed), ("overlay", session.overlay_changed),
+                     ("prediction", session.prediction_changed))
+    session.image_changed.connect(lambda image: session.overlay_request())
+    session.accept_opened(_opened(session, "a.png"))
+    assert order.calls == ["prediction", "overlay", "image", "overlay"]
+    assert session.overlay_state.running
+    session.set_model("other")
+    assert session.overlay_state.state == "idle" and order.calls[-1] == "overlay"

@@ -61,16 +61,16 @@ class XraySession:
         if opened.image_id != self._next_id:
             return False
         self.image, self.image_id = opened.image, opened.image_id
+        self._clear_results()  # first, so the work the new image triggers shows as running
         self.image_changed.emit(opened.image)
-        self._clear_results()
         return True
 
     # ----- choices ------------------------------------------------------------------------------------------
     def set_model(self, name: str) -> None:
         if name != self.model_name:
             self.model_name = name
-            self.model_changed.emit(name)
             self._clear_results()
+            self.model_changed.emit(name)
 
     def set_method(self, method: str) -> None:
         SALIENCY_METHODS.get(method)

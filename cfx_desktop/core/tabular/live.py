@@ -14,7 +14,7 @@ import numpy as np
 
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 from cfx_desktop.core.tabular import attributions
-from cfx_desktop.core.tabular.counterfactuals import Constraints, CounterfactualList, Reference, find_counterfactuals
+from cfx_desktop.core.tabular.counterfactuals import METHODS, Constraints, CounterfactualList, Reference, find_counterfactuals
 from cfx_desktop.core.tabular.datasets import DATASETS, default_variant
 from cfx_desktop.core.tabular.models import TabularModel, load_model
 from cfx_desktop.core.tabular.models import model_name as bundle_name
@@ -84,7 +84,7 @@ def default_reference(model: TabularModel) -> Reference | None:
     return reference
 
 
-def suggest(model_name: str, x: np.ndarray, constraints: Constraints, method: str = "sparse", k: int = 1,
+def suggest(model_name: str, x: np.ndarray, constraints: Constraints, method: str | None = None, k: int = 1,
             cohort: np.ndarray | None = None, progress=no_progress,  # noqa: ANN001
             cancel: CancelToken = NEVER_CANCELLED) -> SuggestionResult:
     model = load_model(model_name)
@@ -93,6 +93,7 @@ def suggest(model_name: str, x: np.ndarray, constraints: Constraints, method: st
         reference: Reference | None = Reference.build(model, cohort, "loaded cohort")
     else:
         reference = default_reference(model)
+    method = method or METHODS.default
     progress(0.2, "searching")
     result = find_counterfactuals(model, x, constraints, k=k, method=method, reference=reference, cancel=cancel)
     p = float(model.predict_proba(x)[0])

@@ -23,6 +23,7 @@ class FeatureRow:
     def __init__(self, feature: Feature, parent: QWidget, on_change, on_lock) -> None:  # noqa: ANN001
         self.feature = feature
         self.slider: QSlider | None = None
+        self._highlighted = False
         unit = f" ({feature.unit})" if feature.unit else ""
         self.label = QLabel(f"{feature.label}{unit}", parent)
         tip = feature.description or feature.label
@@ -114,7 +115,9 @@ class FeatureRow:
             self._spin_to_slider(editor.value())
 
     def set_highlight(self, on: bool) -> None:
-        self.label.setStyleSheet("font-weight: bold; color: #0a5fb4;" if on else "")
+        if on != self._highlighted:  # a style sheet change re-polishes the widget: only when it changes
+            self._highlighted = on
+            self.label.setStyleSheet("font-weight: bold; color: #0a5fb4;" if on else "")
 
 
 class PatientForm(QWidget):
@@ -175,7 +178,8 @@ class PatientForm(QWidget):
         self._quiet = True
         try:
             for row, value in zip(self.rows, values):
-                row.set_value(float(value))
+                if not np.isclose(row.value(), value):  # the edited row already shows it
+                    row.set_value(float(value))
                 row.set_highlight(row.feature.name in highlighted)
         finally:
             self._quiet = False
