@@ -17,7 +17,7 @@ from cfx_desktop import __version__
 from cfx_desktop.core import device
 from cfx_desktop.ui.main_window import MainWindow
 from cfx_desktop.ui.tab_base import SelfTestStep, ToolTab
-from cfx_desktop.workers.pool import WorkerPool
+from cfx_desktop.workers.pool import Job, WorkerPool
 
 log = logging.getLogger("cfx_desktop")
 
@@ -79,9 +79,11 @@ def _device_round_trip(progress: Callable[..., None], cancel) -> str:  # noqa: A
 
 def window_self_test_steps(window: MainWindow) -> list[SelfTestStep]:
     def start(done: Callable[[bool, str], None]) -> None:
-        job = window.pool.run(_device_round_trip, title="device check")
+        job = Job(_device_round_trip, title="device check")
+        # connected before the job is submitted: a job that finishes at once would otherwise emit to nobody
         job.signals.result.connect(lambda text: done(True, text))
         job.signals.error.connect(lambda err: done(False, err.message))
+        window.pool.submit(job)
 
     steps = [SelfTestStep("worker pool and compute device", start, 60)]
     for tab in window.tab_list:

@@ -143,6 +143,8 @@ class WorkerPool(QObject):
         return job
 
     def run(self, fn: Callable[..., Any], *args: Any, title: str = "job", **kwargs: Any) -> Job:
+        """Fire and forget. A caller that connects to the job's signals must build the `Job`, connect, then
+        `submit`: a queued signal emitted before the connection exists reaches nobody."""
         return self.submit(Job(fn, *args, title=title, **kwargs))
 
     def _done(self, job_id: int) -> None:

@@ -100,10 +100,10 @@ def _randomize(module: nn.Module, generator: torch.Generator) -> None:
                 m.running_var.fill_(1.0)
 
 
-def run(model: ImageModel, pixels: np.ndarray, method: str = "gradcam", shuffled: ImageModel | None = None,
+def run(model: ImageModel, pixels: np.ndarray, method: str | None = None, shuffled: ImageModel | None = None,
         seed: int = 0, params: Any = None, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> SanityReport:  # noqa: ANN001
     original = saliency.saliency_map(model, pixels, method, params=params)
-    report = SanityReport(method, original.model_values)
+    report = SanityReport(original.method, original.model_values)
     twin = ImageModel(model.name + " (randomized)", model.architecture, copy.deepcopy(model.net).cpu(), model.input_size,
                       model.mean, model.std, model.threshold, model.card, model.device)
     generator = torch.Generator().manual_seed(seed)
@@ -111,12 +111,12 @@ def run(model: ImageModel, pixels: np.ndarray, method: str = "gradcam", shuffled
     for i, (name, module) in enumerate(layers):
         cancel.raise_if_cancelled()
         _randomize(module, generator)
-        result = saliency.saliency_map(twin, pixels, method, target=original.target, params=params)
+        result = saliency.saliency_map(twin, pixels, original.method, target=original.target, params=params)
         report.rows.append(SanityRow(f"cascade up to {name}", spearman_abs(original.model_values, result.model_values),
                                      ssim(original.model_values, result.model_values), result.model_values))
         progress((i + 1) / (len(layers) + 1), f"randomized {name}")
     if shuffled is not None:
-        result = saliency.saliency_map(shuffled, pixels, method, target=original.target, params=params)
+        result = saliency.saliency_map(shuffled, pixels, original.method, target=original.target, params=params)
         report.rows.append(SanityRow("data randomization (shuffled labels)", spearman_abs(original.model_values, result.model_values),
                                      ssim(original.model_values, result.model_values), result.model_values))
     return report
