@@ -60,6 +60,26 @@ def _check(model: TabularModel, x: np.ndarray, constraints: Constraints, result)
         assert result.reason
 
 
+SEARCH_ALL = Constraints(allow_markers=True)  # tests of the search itself: every mutable feature may move
+
+
+def test_observational_markers_change_only_when_allowed(setup) -> None:
+    model, reference = setup
+    markers = {f.name for f in SCHEMA.features if f.actionability.value == "observational marker"}
+    assert markers >= {"creatinine_phosphokinase", "platelets"}
+    at_risk = [x for x in setup_patients(model) if model.predict(x)[0] == 1][:8]
+    for x in at_risk:
+        for cf in find_counterfactuals(model, x, Constraints(), k=3, method="diverse", reference=reference):
+            assert not {c.feature for c in cf.changes} & markers
+    allowed = [cf for x in at_risk for cf in find_counterfactuals(model, x, SEARCH_ALL, k=3, method="diverse", reference=reference)]
+    assert any({c.feature for c in cf.changes} & markers for cf in allowed), "the premise: markers are used when allowed"
+
+
+def setup_patients(model) -> list[np.ndarray]:  # noqa: ANN001
+    X, _ = synthetic_cohort(120, seed=11)
+    return list(X)
+
+
 def _patient(draw) -> np.ndarray:
     values = []
     for f in SCHEMA.features:
@@ -82,7 +102,7 @@ def requests(draw):
     flips = draw(st.dictionaries(st.sampled_from(MUTABLE), st.sampled_from(list(Direction)), max_size=3))
     method = draw(st.sampled_from(["sparse", "nearest", "diverse", "baseline"]))
     k = draw(st.integers(1, 4))
-    return x, Constraints(locked, unlocked, max_changes, margin, flips), method, k
+    return x, Constraints(locked, unlocked, max_changes, margin, flips, allow_markers=draw(st.booleans())), method, k
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -102,9 +122,9 @@ def test_sparse_finds_sparse_valid_counterfactuals_for_typical_patients(setup) -
     assert len(at_risk) >= 5
     l0 = []
     for x in at_risk:
-        result = find_counterfactuals(model, x, Constraints(), method="sparse", reference=reference)
+        result = find_counterfactuals(model, x, SEARCH_ALL, method="sparse", reference=reference)
         assert len(result) == 1, result.reason
-        _check(model, x, Constraints(), result)
+        _check(model, x, SEARCH_ALL, result)
         l0.append(result[0].l0)
     assert np.mean(l0) <= 2.0
 
@@ -112,7 +132,7 @@ def test_sparse_finds_sparse_valid_counterfactuals_for_typical_patients(setup) -
 def test_diverse_set_is_diverse(setup) -> None:
     model, reference = setup
     x = SCHEMA.example_vector()
-    result = find_counterfactuals(model, x, Constraints(), k=4, method="diverse", reference=reference)
+    result = find_counterfactuals(model, x, SEARCH_ALL, k=4, method="diverse", reference=reference)
     assert len(result) >= 2
     sets = {tuple(c.feature for c in cf.changes) for cf in result}
     assert len(sets) >= 2 and result[0].metrics["set_diversity"] > 0

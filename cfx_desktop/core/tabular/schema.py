@@ -29,6 +29,15 @@ class Mutability(str, Enum):
     LOCKABLE = "lockable"  # could change but is locked by default (a diagnosis, follow-up time); the user may unlock
 
 
+class Actionability(str, Enum):
+    """What a suggestion to change a feature would mean clinically (decided per feature, with a reason)."""
+
+    IMMUTABLE = "immutable"  # never changes (age, sex)
+    ACTIONABLE = "actionable"  # the patient can change it directly (smoking)
+    TREATMENT_TARGET = "treatment target"  # treatment aims at a value of it (ejection fraction, creatinine)
+    MARKER = "observational marker"  # a reading or diagnosis nobody treats toward a value (CPK, platelets)
+
+
 class Direction(str, Enum):
     ANY = "any"
     INCREASE = "increase-only"
@@ -54,6 +63,10 @@ class Feature:
     description: str = ""
     categories: tuple[str, ...] = ()  # categorical codes, or (label for 0, label for 1) of a labelled binary
     zero_is_missing: bool = False  # e.g. Cholesterol 0 in heart.csv means "not measured"
+    actionability: Actionability = Actionability.ACTIONABLE
+    actionability_note: str = ""  # why, with a source where there is one
+    precision: float = 0.0  # measurement noise (one standard deviation, in the feature's unit); 0 = exact
+    precision_note: str = ""  # where the figure comes from
 
     @property
     def concept(self) -> str:
@@ -185,6 +198,13 @@ class Schema:
 
     def example_vector(self) -> np.ndarray:
         return self.to_vector(self.example)
+
+    def with_annotations(self, notes: Mapping[str, Mapping[str, Any]]) -> Schema:
+        """The same schema with per-feature annotations (actionability, precision) filled in by name."""
+        unknown = sorted(set(notes) - set(self.names))
+        if unknown:
+            raise SchemaError(f"annotations for unknown feature(s) {', '.join(unknown)}")
+        return replace(self, features=tuple(replace(f, **notes.get(f.name, {})) for f in self.features))
 
 
 def binary_feature(name: str, label: str, description: str, **kw: Any) -> Feature:

@@ -11,7 +11,7 @@ from typing import Mapping
 
 import numpy as np
 
-from cfx_desktop.core.tabular.schema import Direction, Kind, Mutability, Schema
+from cfx_desktop.core.tabular.schema import Actionability, Direction, Kind, Mutability, Schema
 
 TOL = 1e-9
 
@@ -26,6 +26,9 @@ class Constraints:
     * ``margin``: the probability must clear the threshold by this much (e.g. 0.05: p <= t - 0.05).
     * ``directions``: per-feature overrides of the schema's increase-only / decrease-only rule.
     * ``ranges``: per-feature (low, high) narrower than the clinical range.
+    * ``allow_markers``: observational markers (CPK, platelets, ...) may change too. Off by default: a suggestion
+      to move a reading nobody treats toward a value describes the model, not something to do. A marker the user
+      explicitly unlocked may change either way.
     """
 
     locked: frozenset[str] = frozenset()
@@ -34,6 +37,7 @@ class Constraints:
     margin: float = 0.0
     directions: Mapping[str, Direction] = field(default_factory=dict)
     ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    allow_markers: bool = False
 
     def with_locks(self, *names: str) -> Constraints:
         return replace(self, locked=self.locked | frozenset(names))
@@ -42,7 +46,9 @@ class Constraints:
         feature = schema[name]
         if feature.mutability == Mutability.IMMUTABLE or name in self.locked:
             return True
-        return feature.mutability == Mutability.LOCKABLE and name not in self.unlocked
+        if feature.mutability == Mutability.LOCKABLE:
+            return name not in self.unlocked
+        return feature.actionability == Actionability.MARKER and not self.allow_markers
 
     def frozen_mask(self, schema: Schema) -> np.ndarray:
         return np.array([self.is_frozen(schema, f.name) for f in schema.features])
@@ -83,7 +89,9 @@ class Constraints:
                 continue
             name = feature.name
             if self.is_frozen(schema, name):
-                kind = "immutable" if feature.mutability == Mutability.IMMUTABLE else "locked"
+                kind = ("immutable" if feature.mutability == Mutability.IMMUTABLE else
+                        "an observational marker (markers not allowed)" if feature.actionability == Actionability.MARKER
+                        and name not in self.locked else "locked")
                 problems.append(f"{name} is {kind}")
                 continue
             if np.isnan(cf[j]):

@@ -46,6 +46,15 @@ def _within_observed(model: TabularModel, x: np.ndarray, lo: np.ndarray, hi: np.
     return lo, hi
 
 
+def observed_range(model: TabularModel) -> tuple[np.ndarray, np.ndarray]:
+    """Per feature, the lowest and highest value among the model's training patients (card statistics);
+    unbounded where the card has none."""
+    stats = (model.card or {}).get("reference_stats") or {}
+    lo = np.array([stats.get(f.name, {}).get("min", -np.inf) for f in model.schema.features], dtype=np.float64)
+    hi = np.array([stats.get(f.name, {}).get("max", np.inf) for f in model.schema.features], dtype=np.float64)
+    return lo, hi
+
+
 @dataclass
 class SearchContext:
     model: TabularModel
@@ -117,6 +126,19 @@ class SearchContext:
 
     def cost(self, v: np.ndarray) -> float:
         return self.distance(v) + SPARSITY_WEIGHT * int(changed_mask(self.x, v).sum())
+
+    def outside_support(self, v: np.ndarray) -> list[str]:
+        """Changed values outside the training patients' observed range, in words. The search box is widened to
+        include the patient's own value (so paths start at the patient); a *suggested* value must still be one
+        some training patient had."""
+        lo, hi = observed_range(self.model)
+        problems = []
+        for j in np.flatnonzero(changed_mask(self.x, v)):
+            feature = self.schema.features[j]
+            if feature.kind in (Kind.INTEGER, Kind.CONTINUOUS) and not lo[j] - 1e-9 <= v[j] <= hi[j] + 1e-9:
+                problems.append(f"{feature.name} = {feature.format(v[j])} is outside the observed training range "
+                                f"{feature.format(lo[j])}-{feature.format(hi[j])}")
+        return problems
 
     def admissible(self, v: np.ndarray) -> bool:
         return not self.constraints.violations(self.schema, self.x, v)

@@ -15,14 +15,14 @@ from cfx_desktop.core.tabular.counterfactuals.methods import METHODS
 from cfx_desktop.core.tabular.counterfactuals.reference import NoReferenceError, Reference
 from cfx_desktop.core.tabular.counterfactuals.types import Counterfactual, CounterfactualList
 from cfx_desktop.core.tabular.models.base import TabularModel
-from cfx_desktop.core.tabular.schema import Direction, Mutability
+from cfx_desktop.core.tabular.schema import Actionability, Direction, Mutability
 
 def find_counterfactuals(
     model: TabularModel,
     x: np.ndarray,
     constraints: Constraints | None = None,
     k: int = 1,
-    method: str = "sparse",
+    method: str | None = None,
     reference: Reference | None = None,
     cancel: CancelToken = NEVER_CANCELLED,
     seed: int = 0,
@@ -32,6 +32,7 @@ def find_counterfactuals(
     and is predicted as the other class with the required margin; when there is none, ``reason`` says why."""
     start = time.perf_counter()
     constraints = constraints or Constraints()
+    method = method or METHODS.default
     spec = METHODS.get(method)
     ctx = SearchContext.build(model, x, constraints, reference, cancel)
     try:
@@ -42,7 +43,7 @@ def find_counterfactuals(
     rejected: list[str] = []
     probabilities = ctx.proba(np.array(raw)) if raw else np.array([])
     for v, p in zip(raw, probabilities):
-        problems = constraints.violations(model.schema, ctx.x, v)
+        problems = constraints.violations(model.schema, ctx.x, v) + ctx.outside_support(v)
         if not ctx.is_valid(p):
             problems.append("does not flip the prediction")
         if not changed_mask(ctx.x, v).any():
@@ -93,6 +94,8 @@ def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, refer
     if constraints.locked:
         trials.append((replace(constraints, locked=frozenset()), lambda r: f"the lock on {', '.join(sorted(constraints.locked))} blocks it (it would need {', '.join(c.feature for c in r[0].changes)})"))
     trials.append((replace(constraints, directions={f.name: Direction.ANY for f in schema.features}), lambda r: f"the increase-only/decrease-only rules block it (it would need {r[0].changes[0].describe()})"))
+    if not constraints.allow_markers and any(f.actionability == Actionability.MARKER for f in schema.features):
+        trials.append((replace(constraints, allow_markers=True), lambda r: f"only changes of observational markers could flip it ({', '.join(c.feature for c in r[0].changes)}); allow markers to see it"))
     lockable = frozenset(f.name for f in schema.features if f.mutability == Mutability.LOCKABLE)
     if lockable - constraints.unlocked:
         trials.append((replace(constraints, unlocked=constraints.unlocked | lockable), lambda r: f"only features locked by default could flip it ({', '.join(c.feature for c in r[0].changes)}); unlock them to see it"))

@@ -6,7 +6,7 @@ Models are trained on the ml4h2 train/validation split only; its test split is n
 from __future__ import annotations
 
 from cfx_desktop.core.tabular.datasets.base import TabularDataset, Variant, register
-from cfx_desktop.core.tabular.schema import Feature, Kind, Mutability, Schema
+from cfx_desktop.core.tabular.schema import Actionability, Feature, Kind, Mutability, Schema
 
 HEART_DISEASE = Schema(
     name="heart-disease",
@@ -39,6 +39,28 @@ HEART_DISEASE = Schema(
     },
     example_label="Example patient (not a real person): 58-year-old man with exercise angina",
 )
+
+A, T, M, I = Actionability.ACTIONABLE, Actionability.TREATMENT_TARGET, Actionability.MARKER, Actionability.IMMUTABLE
+HEART_DISEASE = HEART_DISEASE.with_annotations({
+    "Age": {"actionability": I},
+    "Sex": {"actionability": I},
+    "ChestPainType": {"actionability": M, "actionability_note": "a symptom the patient reports"},
+    "RestingBP": {"actionability": T, "actionability_note": "blood pressure is treated toward a target (ESC/ESH "
+                  "hypertension guidelines)", "precision": 3.0,
+                  "precision_note": "3 mm Hg: the AAMI/ISO 81060-2 accuracy requirement for blood-pressure devices is "
+                  "a mean error within 5 mm Hg"},
+    "Cholesterol": {"actionability": T, "actionability_note": "lipid-lowering therapy targets cholesterol (ESC/EAS "
+                    "dyslipidaemia guidelines)", "precision": 6.0,
+                    "precision_note": "6 mg/dL: about 3% analytical CV at 200 mg/dL (NCEP performance goal)"},
+    "FastingBS": {"actionability": T, "actionability_note": "glycaemic control lowers fasting blood sugar"},
+    "RestingECG": {"actionability": M, "actionability_note": "an ECG finding"},
+    "MaxHR": {"actionability": M, "actionability_note": "an exercise-test result, bounded by age; not a treatment "
+              "target", "precision": 2.0, "precision_note": "2 bpm: ECG heart-rate reading resolution"},
+    "ExerciseAngina": {"actionability": M, "actionability_note": "a symptom during the exercise test"},
+    "Oldpeak": {"actionability": M, "actionability_note": "an exercise-ECG finding", "precision": 0.1,
+                "precision_note": "0.1 mm: the reading resolution"},
+    "ST_Slope": {"actionability": M, "actionability_note": "an exercise-ECG finding"},
+})
 
 DATASET = register(TabularDataset(
     key="heart-disease",

@@ -8,7 +8,7 @@ literature.
 from __future__ import annotations
 
 from cfx_desktop.core.tabular.datasets.base import TabularDataset, Variant, register
-from cfx_desktop.core.tabular.schema import Direction, Feature, Kind, Mutability, Schema, binary_feature
+from cfx_desktop.core.tabular.schema import Actionability, Direction, Feature, Kind, Mutability, Schema, binary_feature
 
 HEART_FAILURE = Schema(
     name="heart-failure",
@@ -49,6 +49,37 @@ HEART_FAILURE = Schema(
     example_label="Example patient (not a real person): 65-year-old man, low ejection fraction, raised creatinine",
 )
 
+A, T, M, I = Actionability.ACTIONABLE, Actionability.TREATMENT_TARGET, Actionability.MARKER, Actionability.IMMUTABLE
+HEART_FAILURE = HEART_FAILURE.with_annotations({
+    "age": {"actionability": I},
+    "sex": {"actionability": I},
+    "anaemia": {"actionability": T, "actionability_note": "treated (iron, transfusion) in heart failure: ESC 2021 "
+                "heart-failure guideline, section on iron deficiency and anaemia"},
+    "creatinine_phosphokinase": {
+        "actionability": M, "actionability_note": "a marker of muscle or heart-muscle damage; nobody treats a patient "
+        "toward a CPK value", "precision": 10.0,
+        "precision_note": "about 4% analytical CV at 250 mcg/L (typical enzymatic CK assay data sheets)"},
+    "diabetes": {"actionability": M, "actionability_note": "a diagnosis; treatment changes glycaemic control, not "
+                 "the diagnosis"},
+    "ejection_fraction": {
+        "actionability": T, "actionability_note": "guideline-directed therapy aims to improve LVEF (ESC 2021 "
+        "heart-failure guideline: HFrEF / HFimpEF)", "precision": 1.0,
+        "precision_note": "reported in whole percent; 1 point (echocardiographic test-retest spread is wider, "
+        "about 5 points: this is the reporting precision the data carries)"},
+    "high_blood_pressure": {"actionability": T, "actionability_note": "blood-pressure control is a treatment goal "
+                            "(ESC/ESH hypertension guidelines)"},
+    "platelets": {"actionability": M, "actionability_note": "a blood count nobody treats toward a value in heart "
+                  "failure", "precision": 10_000.0,
+                  "precision_note": "about 4% CV of automated platelet counts at 250,000/mL (ICSH guidance)"},
+    "serum_creatinine": {"actionability": T, "actionability_note": "kidney function is managed in heart failure "
+                         "(cardio-renal care)", "precision": 0.1,
+                         "precision_note": "0.1 mg/dL: about the analytical SD of enzymatic creatinine near 1 mg/dL"},
+    "serum_sodium": {"actionability": T, "actionability_note": "hyponatraemia is corrected (fluid restriction, "
+                     "diuretic adjustment)", "precision": 1.0,
+                     "precision_note": "1 mEq/L: reporting resolution and about the ion-selective electrode's SD"},
+    "smoking": {"actionability": A, "actionability_note": "the patient can stop smoking"},
+    "time": {"actionability": M, "actionability_note": "the follow-up period, known only afterwards"},
+})
 HEART_FAILURE_NO_TIME = HEART_FAILURE.without("time")
 
 WHY_NO_TIME = (
