@@ -42,16 +42,50 @@ def test_suggestions_appear_and_each_applied_one_flips_the_prediction(qtbot, win
     assert tab.prediction.label == 1  # the example patient is predicted to die
     result = tab.suggestions_result
     assert len(result.counterfactuals) >= 1 and tab.suggestions.table.rowCount() == len(result.counterfactuals)
-    for index in range(len(result.counterfactuals)):
+    for index, cf in enumerate(result.counterfactuals):
         tab.reset_to_example()
         _settle(qtbot, tab)
         tab.apply_suggestion(index)
         _settle(qtbot, tab)
+        if cf.metrics.get("lof_outlier"):  # shown greyed, never applied
+            np.testing.assert_allclose(tab.form.vector(), SCHEMA.example_vector())
+            continue
         assert tab.prediction.label == 0, f"suggestion {index} did not flip"
         assert tab.prediction.probability < tab.prediction.threshold
+        assert tab.prediction.set_votes == cf.robustness["members_total"] - cf.robustness["members_crossed"]
     tab.undo()
     _settle(qtbot, tab)
     np.testing.assert_allclose(tab.form.vector(), SCHEMA.example_vector())
+
+
+def test_suggestions_carry_a_robustness_badge_and_the_gauge_the_set_spread(qtbot, window) -> None:
+    tab = window.tab_list[0]
+    assert tab.session.settings.consensus and tab.session.settings.margin >= 0.05
+    assert "models of the set" in tab.gauge.spread_text() and "/20 predict death" in tab.gauge.spread_text()
+    result = tab.suggestions_result
+    assert result.consensus and result.set_size == 4
+    for row, cf in enumerate(result.counterfactuals):
+        assert cf.robustness["members_total"] == 20 and cf.robustness["members_crossed"] >= 4
+        assert tab.suggestions.table.item(row, 2).text().startswith(f"{cf.robustness['members_crossed']}/20 models")
+    tab.suggestions.consensus.setCurrentIndex(tab.suggestions.consensus.findData(0))  # this model only
+    _settle(qtbot, tab)
+    assert not tab.suggestions_result.consensus and "fragile" in tab.suggestions.status.text()
+
+
+def test_an_outlier_suggestion_is_shown_but_cannot_be_applied(qtbot, window) -> None:
+    from cfx_desktop.core.tabular.counterfactuals.types import Counterfactual, CounterfactualList
+    from cfx_desktop.core.tabular.live import SuggestionResult
+
+    tab = window.tab_list[0]
+    session = tab.session
+    values = session.values.copy()
+    values[SCHEMA.index("ejection_fraction")] = 80
+    outlier = Counterfactual(values, 0.1, [], "test", {"lof_outlier": 1.0, "knn_distance": 9.0})
+    result = SuggestionResult(session.model_name, session.values.copy(), session.constraints(), session.settings.method,
+                              session.k, CounterfactualList([outlier]), "survival", None, True, 4, 1)
+    assert session.accept_suggestions(result)
+    assert tab.suggestions.table.cellWidget(0, 6).text() == "not offered"
+    assert not session.apply(0, "test") and session.values[SCHEMA.index("ejection_fraction")] == 25
 
 
 def test_locking_a_feature_removes_it_from_all_suggestions(qtbot, window) -> None:
@@ -112,7 +146,7 @@ def test_cohort_csv_loads_rows_into_the_form(qtbot, window, tmp_path: Path) -> N
     good.write_text(header + "".join(",".join(f"{v:g}" for v in r) + ",100,0\n" for r in rows))
     assert window.open_path(good) is True
     assert tab.cohort_view.model.rowCount() == 2
-    tab.load_row(1)
+    tab.session.load_row(1)
     _settle(qtbot, tab)
     assert tab.form.vector()[SCHEMA.index("serum_creatinine")] == pytest.approx(0.9)
     assert "line 3" in tab.banner.text()

@@ -154,3 +154,21 @@ def test_results_are_cleared_before_the_new_image_is_announced() -> None:
     assert session.overlay_state.running
     session.set_model("other")
     assert session.overlay_state.state == "idle" and order.calls[-1] == "overlay"
+
+
+def test_suggestions_for_another_requirement_are_not_shown() -> None:
+    from cfx_desktop.core.tabular.counterfactuals import CounterfactualList
+    from cfx_desktop.core.tabular.live import SuggestionResult
+
+    session = PatientSession()
+
+    def result(consensus: bool, members: int) -> SuggestionResult:
+        return SuggestionResult(session.model_name, session.values.copy(), session.constraints(), session.settings.method,
+                                session.k, CounterfactualList([]), "survival", None, consensus, 4, members)
+
+    assert session.settings.consensus and session.settings.margin >= 0.05
+    assert not session.accept_suggestions(result(False, 1))  # "this model only" does not answer a consensus request
+    assert not session.accept_suggestions(result(True, 5))  # nor does a consensus of another size
+    assert session.accept_suggestions(result(True, session.settings.consensus_members))
+    session.set_settings(consensus=False)
+    assert not session.accept_suggestions(result(True, 1)) and session.accept_suggestions(result(False, 1))

@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--exclude", nargs="*", default=[], metavar="FEATURE", help="features to leave out, e.g. time")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cv-repeats", type=int, default=5, help="repeats of 5-fold CV (0 skips CV)")
+    p.add_argument("--members", type=int, default=1, help="model-set size per architecture: the base model plus "
+                   "N-1 bootstrap members (seed + k; cross-validated only the base)")
     p.add_argument("--out", type=Path, help="weights folder (default: the shipped weights/)")
     p.set_defaults(handler=train_tabular)
 
@@ -30,13 +32,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(handler=report_tabular)
 
 
-def _command_line(args: argparse.Namespace, dataset: str, exclude: list[str], model: str) -> str:
+def _command_line(args: argparse.Namespace, dataset: str, exclude: list[str], model: str, members: int) -> str:
     parts = ["cfx-desktop", "train-tabular", "--dataset", dataset, "--model", model]
     if exclude:
         parts += ["--exclude", *exclude]
     if args.data:
         parts += ["--data", str(args.data)]
     parts += ["--seed", str(args.seed), "--cv-repeats", str(args.cv_repeats)]
+    if members > 1:
+        parts += ["--members", str(members)]
     return shlex.join(parts)
 
 
@@ -54,12 +58,13 @@ def train_tabular(args: argparse.Namespace) -> int:
         jobs = [(d.key, list(v.excluded)) for d in DATASETS.values() for v in d.variants]
     else:
         jobs = [(args.dataset, args.exclude)]
-    for (dataset, exclude), model in ((job, model) for job in jobs for model in models):
-        print(f"training {dataset} {model} (exclude: {', '.join(exclude) or 'none'}) ...", flush=True)
+    for (dataset, exclude), model, member in ((job, model, k) for job in jobs for model in models for k in range(max(args.members, 1))):
+        print(f"training {dataset} {model} member {member} (exclude: {', '.join(exclude) or 'none'}) ...", flush=True)
         try:
             card = train.train_and_save(
-                dataset, model, exclude=exclude, data=args.data, seed=args.seed,
-                cv_repeats=args.cv_repeats, out=args.out, command=_command_line(args, dataset, exclude, model),
+                dataset, model, exclude=exclude, data=args.data, seed=args.seed, member=member,
+                cv_repeats=args.cv_repeats if member == 0 else 0, out=args.out,
+                command=_command_line(args, dataset, exclude, model, args.members),
                 progress=lambda f, m="", p=None: print(f"  {m}", file=sys.stderr, flush=True) if m.endswith("0/25") or "hold-out" in m else None,
             )
         except (CsvError, FileNotFoundError, ValueError) as exc:
@@ -90,7 +95,13 @@ def register_explain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lock", nargs="*", default=[], metavar="FEATURE", help="features that must not change")
     p.add_argument("--unlock", nargs="*", default=[], metavar="FEATURE", help="lockable features allowed to change")
     p.add_argument("--max-changes", type=int, help="at most this many features may change")
-    p.add_argument("--margin", type=float, default=0.0, help="required probability margin beyond the threshold")
+    p.add_argument("--margin", type=float, help="required probability margin beyond each model's threshold "
+                   "(default: the model set's, chosen on validation data, at least 0.05)")
+    p.add_argument("--single-model", action="store_true", help="only the chosen model must flip (fragile; default: "
+                   "every model of the dataset's model set must)")
+    p.add_argument("--allow-markers", action="store_true", help="also change observational markers (CPK, platelets, ...)")
+    p.add_argument("--set-members", type=int, default=None, metavar="N",
+                   help="models per architecture in the consensus (default 1: the four base models; 5: all 20)")
     p.add_argument("--reference", type=Path, help="reference cohort CSV for neighbour methods and plausibility "
                    "(default: the model's training rows from ../shared/data when present)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -140,6 +151,7 @@ def explain_patient(args: argparse.Namespace) -> int:
     from cfx_desktop.core.tabular.counterfactuals import METHODS, Constraints, Reference, find_counterfactuals
     from cfx_desktop.core.tabular.data import CsvError, load_csv
     from cfx_desktop.core.tabular.live import default_model_name, default_reference
+    from cfx_desktop.core.tabular.model_set import CONSENSUS_MEMBERS, default_margin, load_model_set
     from cfx_desktop.core.tabular.models import load_model
 
     args.method = args.method or METHODS.default
@@ -157,10 +169,14 @@ def explain_patient(args: argparse.Namespace) -> int:
                      if args.reference else default_reference(model))
     except CsvError as exc:
         raise UserError(str(exc)) from exc
+    margin = default_margin(schema.name) if args.margin is None else args.margin
     constraints = Constraints(locked=frozenset(args.lock), unlocked=frozenset(args.unlock),
-                              max_changes=args.max_changes, margin=args.margin)
+                              max_changes=args.max_changes, margin=margin, allow_markers=args.allow_markers)
     k = args.k if args.k != 1 or not METHODS.get(args.method).is_set else 4
-    result = find_counterfactuals(model, x, constraints, k=k, method=args.method, reference=reference)
+    models = load_model_set(schema.name, per_architecture=args.set_members or CONSENSUS_MEMBERS)
+    judges = load_model_set(schema.name)
+    result = find_counterfactuals(model, x, constraints, k=k, method=args.method, reference=reference, model_set=models,
+                                  consensus=not args.single_model, judges=judges)
     p = float(model.predict_proba(x)[0])
     label = int(p >= model.threshold)
     payload = {
@@ -169,12 +185,17 @@ def explain_patient(args: argparse.Namespace) -> int:
                        "outcome": schema.outcome_words[label]},
         "model": model.name,
         "method": args.method,
+        "requirement": (f"{model.name} only (fragile)" if args.single_model else
+                        f"every model of the {schema.name} set ({len(models)}) past its threshold by {margin:.2f}"),
+        "consensus_set": [] if args.single_model else [m.name for m in models.members],
+        "robustness_judged_by": [m.name for m in judges.members],
         "counterfactuals": [
             {
                 "values": schema.to_patient(cf.values),
                 "changes": [{"feature": c.feature, "from": c.before, "to": c.after} for c in cf.changes],
                 "probability": cf.probability,
                 "metrics": {k2: float(v) for k2, v in cf.metrics.items()},
+                "robustness": cf.robustness,
                 "summary": cf.summary(schema.outcome_words[1 - label]),
             }
             for cf in result
@@ -192,7 +213,10 @@ def explain_patient(args: argparse.Namespace) -> int:
         print(f"no counterfactual: {result.reason}")
         return 0
     for i, cf in enumerate(result, 1):
-        print(f"counterfactual {i} ({cf.method}): new p = {cf.probability:.3f}")
+        r = cf.robustness
+        holds = (f"; holds for {r['members_crossed']}/{r['members_total']} models, smallest margin {r['min_margin']:+.3f}, "
+                 f"falls back under measurement noise {r['invalidation_rate']:.0%}") if r else ""
+        print(f"counterfactual {i} ({cf.method}): new p = {cf.probability:.3f}{holds}")
         for c in cf.changes:
             delta = f" ({c.delta:+g} {c.unit})" if c.delta is not None else ""
             print(f"  {c.feature}: {c.before} -> {c.after}{delta}")

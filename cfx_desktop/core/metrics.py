@@ -52,3 +52,23 @@ def summarise(folds: list[dict[str, float]]) -> dict[str, dict[str, float]]:
         values = np.array([f[name] for f in folds], dtype=np.float64)
         out[name] = {"mean": float(np.nanmean(values)), "sd": float(np.nanstd(values, ddof=1)) if len(values) > 1 else 0.0}
     return out
+
+
+def reliability(y: np.ndarray, p: np.ndarray, bins: int = 5) -> dict[str, object]:
+    """Calibration: Brier score, a reliability curve (equal-width bins: mean predicted vs observed rate, with
+    counts) and the expected calibration error. Five bins because the validation splits are small (60 rows for
+    heart failure): more bins would be mostly empty."""
+    y = np.asarray(y).astype(float)
+    p = np.asarray(p, dtype=np.float64)
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    curve, ece = [], 0.0
+    for b in range(bins):
+        inside = which == b
+        if not inside.any():
+            continue
+        mean_p, observed = float(p[inside].mean()), float(y[inside].mean())
+        curve.append({"from": float(edges[b]), "to": float(edges[b + 1]), "mean_predicted": mean_p, "observed": observed,
+                      "count": int(inside.sum())})
+        ece += inside.mean() * abs(mean_p - observed)
+    return {"brier": float(np.mean((p - y) ** 2)), "ece": float(ece), "curve": curve}

@@ -17,7 +17,9 @@ from cfx_desktop.core.tabular.counterfactuals import METHODS, Constraints
 from cfx_desktop.core.tabular.data import Cohort
 from cfx_desktop.core.tabular.datasets import default_variant, find_variant
 from cfx_desktop.core.tabular.live import PredictionResult, SuggestionResult
+from cfx_desktop.core.tabular.model_set import CONSENSUS_MEMBERS, default_margin
 from cfx_desktop.core.tabular.models import ARCHITECTURES, model_name
+from cfx_desktop.core.tabular.recourse import CohortPrediction, GlobalRecourse
 from cfx_desktop.core.tabular.schema import Feature, Kind, Mutability, Schema
 from cfx_desktop.sessions.events import Event
 
@@ -79,7 +81,10 @@ class SuggestionSettings:
     method: str = field(default_factory=lambda: METHODS.default)
     k: int = 3
     max_changes: int | None = None
-    margin: float = 0.0
+    margin: float = 0.05  # replaced by the model set's validated default (`model_set.default_margin`)
+    consensus: bool = True  # every model of the consensus set must cross; False: "this model only" (fragile)
+    consensus_members: int = CONSENSUS_MEMBERS  # per architecture
+    allow_markers: bool = False
 
 
 class PatientSession:
@@ -95,6 +100,8 @@ class PatientSession:
         self.suggestions_changed = Event()  # (SuggestionResult)
         self.undo_changed = Event()  # (can undo: bool)
         self.cohort_changed = Event()  # (Cohort | None)
+        self.cohort_prediction_changed = Event()  # (CohortPrediction | None)
+        self.recourse_changed = Event()  # (GlobalRecourse | None)
         dataset, chosen = find_variant(variant or default_variant())
         self.variant = chosen.key
         self.schema = chosen.schema
@@ -104,12 +111,14 @@ class PatientSession:
         self.banner = self.schema.example_label
         self.is_example = True
         self.highlighted: frozenset[str] = frozenset()  # features the last applied suggestion changed
-        self.settings = SuggestionSettings()
+        self.settings = SuggestionSettings(margin=default_margin(self.variant))
         self.shape_feature: str | None = None
         self.cohorts: dict[str, Cohort] = {}
         self.undo_stack: list[Snapshot] = []
         self.prediction: PredictionResult | None = None
         self.suggestions: SuggestionResult | None = None
+        self.cohort_prediction: CohortPrediction | None = None
+        self.recourse: GlobalRecourse | None = None
 
     # ----- derived state ------------------------------------------------------------------------------------
     @property
@@ -123,7 +132,8 @@ class PatientSession:
     def constraints(self) -> Constraints:
         user_locked = frozenset(n for n in self.locks if self.schema[n].mutability == Mutability.MUTABLE)
         unlocked = frozenset(f.name for f in self.schema.features if f.mutability == Mutability.LOCKABLE and f.name not in self.locks)
-        return Constraints(locked=user_locked, unlocked=unlocked, max_changes=self.settings.max_changes, margin=self.settings.margin)
+        return Constraints(locked=user_locked, unlocked=unlocked, max_changes=self.settings.max_changes, margin=self.settings.margin,
+                           allow_markers=self.settings.allow_markers)
 
     def answers_current(self, name: str, x: np.ndarray) -> bool:
         return name == self.model_name and len(x) == len(self.values) and bool(np.allclose(x, self.values, equal_nan=True))
@@ -137,11 +147,44 @@ class PatientSession:
         """Arguments of `core.tabular.live.suggest` for the state as it is now."""
         cohort = self.cohort
         return (self.model_name, self.values.copy(), self.constraints(), self.settings.method, self.k,
-                None if cohort is None else cohort.X)
+                None if cohort is None else cohort.X, self.settings.consensus, self.settings.consensus_members)
 
     @property
     def k(self) -> int:
         return self.settings.k if METHODS.get(self.settings.method).uses_k else 1
+
+    def cohort_request(self) -> tuple | None:
+        """Arguments of `core.tabular.recourse.predict_cohort`, or None without a cohort."""
+        cohort = self.cohort
+        return None if cohort is None else (self.model_name, cohort.X, cohort.y)
+
+    def recourse_request(self) -> tuple | None:
+        """Arguments of `core.tabular.recourse.global_recourse`: the same rules as the suggestions."""
+        cohort = self.cohort
+        return None if cohort is None else (self.model_name, cohort.X, self.constraints(), self.settings.consensus,
+                                            self.settings.consensus_members)
+
+    def _answers_cohort(self, name: str, X) -> bool:  # noqa: ANN001
+        return self.cohort is not None and X is self.cohort.X and name == self.model_name
+
+    def accept_cohort_prediction(self, result: CohortPrediction) -> bool:
+        if not self._answers_cohort(result.model_name, result.x):
+            return False
+        self.cohort_prediction = result
+        self.cohort_prediction_changed.emit(result)
+        return True
+
+    def accept_recourse(self, result: GlobalRecourse) -> bool:
+        if not self._answers_cohort(result.model_name, result.x):
+            return False
+        self.recourse = result
+        self.recourse_changed.emit(result)
+        return True
+
+    def _clear_cohort_results(self) -> None:
+        self.cohort_prediction = self.recourse = None
+        self.cohort_prediction_changed.emit(None)
+        self.recourse_changed.emit(None)
 
     def accept_prediction(self, result: PredictionResult) -> bool:
         if not self.answers_current(result.model_name, result.x):
@@ -151,7 +194,9 @@ class PatientSession:
         return True
 
     def accept_suggestions(self, result: SuggestionResult) -> bool:
-        current = (result.constraints == self.constraints() and result.method == self.settings.method and result.k == self.k)
+        current = (result.constraints == self.constraints() and result.method == self.settings.method and result.k == self.k
+                   and result.consensus == self.settings.consensus
+                   and (not result.consensus or result.consensus_members == self.settings.consensus_members))
         if not (current and self.answers_current(result.model_name, result.x)):
             return False
         self.suggestions = result
@@ -183,6 +228,7 @@ class PatientSession:
         ARCHITECTURES.get(key)
         if key != self.architecture:
             self.architecture = key
+            self._clear_cohort_results()
             self.model_changed.emit()
 
     def set_settings(self, **changes: object) -> None:
@@ -214,6 +260,8 @@ class PatientSession:
         if result is None or not 0 <= index < len(result.counterfactuals):
             return False
         cf = result.counterfactuals[index]
+        if cf.metrics.get("lof_outlier"):
+            return False  # shown for information, never applied: the model was not trained on patients like it
         self._push_undo()
         before = self.values
         self.values = np.array([f.snap(v) if not np.isnan(v) else v for f, v in zip(self.schema.features, cf.values)])
@@ -229,6 +277,7 @@ class PatientSession:
 
     def set_cohort(self, cohort: Cohort) -> None:
         self.cohorts[self.schema.name] = cohort
+        self._clear_cohort_results()
         self.cohort_changed.emit(cohort)
 
     def load_row(self, row: int) -> None:
@@ -262,12 +311,14 @@ class PatientSession:
             _, chosen = find_variant(snapshot.variant)
             self.variant, self.schema = chosen.key, chosen.schema
             self.shape_feature = None
+            self.settings.margin = default_margin(self.variant)
         self.values = np.asarray(snapshot.values, dtype=np.float64).copy()
         self.locks = snapshot.locks
         self.is_example = snapshot.is_example
         self.highlighted = frozenset()
         self._set_banner(snapshot.banner)
         if switched:
+            self._clear_cohort_results()
             self.dataset_changed.emit()
             self.cohort_changed.emit(self.cohort)
         else:

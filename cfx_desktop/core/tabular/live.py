@@ -7,7 +7,7 @@ of the pool's latest-request-wins rule.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 from cfx_desktop.core.tabular import attributions
 from cfx_desktop.core.tabular.counterfactuals import METHODS, Constraints, CounterfactualList, Reference, find_counterfactuals
 from cfx_desktop.core.tabular.datasets import DATASETS, default_variant
+from cfx_desktop.core.tabular.model_set import CONSENSUS_MEMBERS, load_model_set
 from cfx_desktop.core.tabular.models import TabularModel, load_model
 from cfx_desktop.core.tabular.models import model_name as bundle_name
 
@@ -32,6 +33,15 @@ class PredictionResult:
     side: Any  # the architecture's side view (NAM shape function, Lasso weights) or None
     card_label: str = ""
     metrics_summary: str = ""
+    set_names: list[str] = field(default_factory=list)  # the model set's members (this model among them)
+    set_probabilities: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    set_thresholds: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    calibration: dict[str, Any] = field(default_factory=dict)  # from the card: Brier, ECE, reliability curve
+
+    @property
+    def set_votes(self) -> int:
+        """Members that predict the event, each at its own threshold."""
+        return int((self.set_probabilities >= self.set_thresholds).sum())
 
 
 @dataclass
@@ -44,6 +54,9 @@ class SuggestionResult:
     counterfactuals: CounterfactualList
     outcome: str  # the outcome the suggestions reach, in words
     reference_source: str | None
+    consensus: bool = True
+    set_size: int = 0  # models the search required to cross (1: this model only)
+    consensus_members: int = 1  # per architecture
 
 
 def predict_and_attribute(model_name: str, x: np.ndarray, shape_feature: str | None = None, shapley_samples: int = 48,
@@ -55,8 +68,11 @@ def predict_and_attribute(model_name: str, x: np.ndarray, shape_feature: str | N
     progress(0.3, "attributions")
     attribution = attributions.attribute(model, x, n_samples=shapley_samples, cancel=cancel)
     side = attributions.side_view(model, x, shape_feature)
+    models = load_model_set(model.schema.name)
     return PredictionResult(model_name, x, p, model.threshold, label, model.schema.outcome_words[label], attribution, side,
-                            model.card.get("label", model_name), model.card.get("metrics_summary", ""))
+                            model.card.get("label", model_name), model.card.get("metrics_summary", ""),
+                            [m.name for m in models.members], models.probabilities(x)[:, 0], models.thresholds,
+                            model.card.get("calibration", {}))
 
 
 _references: dict[tuple[str, int], Reference | None] = {}
@@ -85,8 +101,11 @@ def default_reference(model: TabularModel) -> Reference | None:
 
 
 def suggest(model_name: str, x: np.ndarray, constraints: Constraints, method: str | None = None, k: int = 1,
-            cohort: np.ndarray | None = None, progress=no_progress,  # noqa: ANN001
-            cancel: CancelToken = NEVER_CANCELLED) -> SuggestionResult:
+            cohort: np.ndarray | None = None, consensus: bool = True, consensus_members: int = CONSENSUS_MEMBERS,
+            progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> SuggestionResult:  # noqa: ANN001
+    """Suggestions for one patient. By default every model of the consensus set (``consensus_members`` per
+    architecture) must cross its own threshold by the margin ("this model only" with ``consensus=False``); each
+    suggestion reports its robustness against the full model set, most of which the search never used."""
     model = load_model(model_name)
     x = np.asarray(x, dtype=np.float64)
     if cohort is not None and len(cohort):
@@ -95,11 +114,15 @@ def suggest(model_name: str, x: np.ndarray, constraints: Constraints, method: st
         reference = default_reference(model)
     method = method or METHODS.default
     progress(0.2, "searching")
-    result = find_counterfactuals(model, x, constraints, k=k, method=method, reference=reference, cancel=cancel)
+    models = load_model_set(model.schema.name, per_architecture=consensus_members)
+    judges = load_model_set(model.schema.name)
+    result = find_counterfactuals(model, x, constraints, k=k, method=method, reference=reference, cancel=cancel,
+                                  model_set=models, consensus=consensus, judges=judges)
     p = float(model.predict_proba(x)[0])
     target = 1 - int(p >= model.threshold)
     return SuggestionResult(model_name, x, constraints, method, k, result, model.schema.outcome_words[target],
-                            reference.source if reference else None)
+                            reference.source if reference else None, consensus, len(models) if consensus else 1,
+                            consensus_members)
 
 
 def default_model_name() -> str:

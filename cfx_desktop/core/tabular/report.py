@@ -9,6 +9,7 @@ from pathlib import Path
 from cfx_desktop.core import bundles
 from cfx_desktop.core.tabular import train
 from cfx_desktop.core.tabular.datasets import variants
+from cfx_desktop.core.tabular.model_set import member_names
 from cfx_desktop.core.tabular.models import ARCHITECTURES, model_name
 
 COLUMNS = ["roc_auc", "pr_auc", "balanced_accuracy", "f1", "mcc", "brier"]
@@ -48,6 +49,24 @@ def write_models_table(out: Path, cv_repeats: int = 5) -> str:
         lines.append("| logistic regression (baseline) | " + " | ".join(_cell(baseline, c) for c in COLUMNS) + " | | |")
         anchors = ", ".join(f"{k} {v:.3f}" for k, v in variant.anchors.items()) or "none stated"
         lines += ["", f"Anchors (ROC AUC): {anchors}", ""]
+        lines += ["Model set (base model + bootstrap members; validation rows of the cards): ROC AUC range, Brier range, "
+                  "expected calibration error range, noise sensitivity (95th percentile |dp| under measurement noise) range:", ""]
+        for architecture, arch in ARCHITECTURES.items():
+            cards = []
+            for name in member_names(schema.name, [architecture]):
+                try:
+                    cards.append(bundles.read_card(name))
+                except bundles.BundleError:
+                    continue
+            if not cards:
+                continue
+            span = lambda values: f"{min(values):.3f}-{max(values):.3f}"  # noqa: E731
+            calibrated = [c for c in cards if "calibration" in c]
+            lines.append(f"* {arch.label}: {len(cards)} models; ROC AUC {span([c['metrics']['validation']['roc_auc'] for c in cards])}"
+                         + (f"; Brier {span([c['calibration']['brier'] for c in calibrated])}; ECE "
+                            f"{span([c['calibration']['ece'] for c in calibrated])}; noise p95 "
+                            f"{span([c['noise_sensitivity']['p95'] for c in calibrated])}" if calibrated else ""))
+        lines.append("")
     text = "\n".join(lines) + "\n"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")

@@ -24,7 +24,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 from cfx_desktop.core import bundles
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 from cfx_desktop.core.hashing import sha256_file
-from cfx_desktop.core.metrics import binary_metrics, choose_threshold, summarise
+from cfx_desktop.core.metrics import binary_metrics, choose_threshold, reliability, summarise
 from cfx_desktop.core.tabular.data import Cohort, load_dataset
 from cfx_desktop.core.tabular.datasets import DATASETS
 from cfx_desktop.core.tabular.models import ARCHITECTURES, Hyper, build_net, model_name
@@ -84,11 +84,17 @@ def _fit_torch(net: TabularNet, hyper: Hyper, X_tr, y_tr, X_va, y_va, cancel: Ca
 
 def fit(
     architecture: str, schema: Schema, X: np.ndarray, y: np.ndarray, seed: int = 0,
-    cancel: CancelToken = NEVER_CANCELLED, hyper: Hyper | None = None,
+    cancel: CancelToken = NEVER_CANCELLED, hyper: Hyper | None = None, bootstrap: bool = False,
 ) -> tuple[TabularNet, float, dict[str, Any]]:
-    """Train one model on (X, y): inner 20% split for early stopping and the threshold."""
+    """Train one model on (X, y): inner 20% split for early stopping and the threshold. With ``bootstrap`` the
+    inner training part is resampled with replacement (per class, after the split, so no row is on both sides):
+    the members of a model set differ in data as well as in initialisation."""
     _seed_everything(seed)
     X_tr, X_va, y_tr, y_va = train_test_split(X, y, test_size=0.2, stratify=y, random_state=seed)
+    if bootstrap:
+        rng = np.random.default_rng(seed)
+        index = np.concatenate([rng.choice(np.flatnonzero(y_tr == c), (y_tr == c).sum()) for c in np.unique(y_tr)])
+        X_tr, y_tr = X_tr[index], y_tr[index]
     spec = ARCHITECTURES.get(architecture)
     net = build_net(architecture, schema)
     net.pre.fit(X_tr)
@@ -177,22 +183,38 @@ def reference_stats(schema: Schema, X: np.ndarray) -> dict[str, dict[str, float]
     return stats
 
 
+def noise_sensitivity(net: TabularNet, schema: Schema, X: np.ndarray, seed: int, draws: int = 20) -> dict[str, Any]:
+    """How far measurement noise moves the probability: Gaussian noise at each feature's stated precision (the
+    schema's), added to the validation rows. Its 95th percentile is how far past its threshold a suggestion must
+    land for this model to hold under re-measurement about 95 times in 100."""
+    from cfx_desktop.core.tabular.counterfactuals.consensus import measurement_noise
+
+    base = _probabilities(net, X)
+    noisy = measurement_noise(schema, X, draws, np.random.default_rng(seed))  # row i's copies are rows i*draws...
+    moved = np.abs(_probabilities(net, noisy) - np.repeat(base, draws))
+    return {"p50": float(np.median(moved)), "p95": float(np.percentile(moved, 95)),
+            "rule": f"|p(x + noise) - p(x)| on the validation rows, {draws} draws each; noise SD = the schema's precision"}
+
+
 def _fmt(summary: dict[str, Any], name: str) -> str:
     return f"{summary[name]['mean']:.3f} +- {summary[name]['sd']:.3f}"
 
 
 def train_and_save(
     dataset: str, architecture: str, *, exclude: list[str] | None = None, data: str | Path | None = None,
-    seed: int = 0, cv_repeats: int = 5, out: Path | None = None, command: str = "",
+    seed: int = 0, cv_repeats: int = 5, out: Path | None = None, command: str = "", member: int = 0,
     progress=no_progress, cancel: CancelToken = NEVER_CANCELLED,  # noqa: ANN001
 ) -> dict[str, Any]:
+    """Train, evaluate and save one bundle. ``member`` 0 is the architecture's base model; member k > 0 is the
+    k-th extra member of its model set: the same hold-out split, seed + k, bootstrap resampling."""
     exclude = exclude or []
     schema, cohort, path = dev_cohort(dataset, exclude, data)
     X, y = cohort.X, cohort.y
     assert y is not None
     train_idx, valid_idx = holdout_split(y, seed)
-    net, threshold, info = fit(architecture, schema, X[train_idx], y[train_idx], seed, cancel)
-    holdout = binary_metrics(y[valid_idx], _probabilities(net, X[valid_idx]), threshold)
+    net, threshold, info = fit(architecture, schema, X[train_idx], y[train_idx], seed + member, cancel, bootstrap=member > 0)
+    p_valid = _probabilities(net, X[valid_idx])
+    holdout = binary_metrics(y[valid_idx], p_valid, threshold)
     progress(0.1, "hold-out model trained")
     cv = None
     if cv_repeats > 0:
@@ -200,7 +222,8 @@ def train_and_save(
                             progress=lambda f, m="", p=None: progress(0.1 + 0.9 * f, m), cancel=cancel)
     spec, arch = DATASETS.get(dataset), ARCHITECTURES.get(architecture)
     variant = spec.variant_for(exclude)
-    name = model_name(schema, architecture)
+    set_name = model_name(schema, architecture)
+    name = set_name if member == 0 else f"{set_name}-m{member}"
     summary = f"validation ROC AUC {holdout['roc_auc']:.3f}"
     if cv:
         summary += f"; {cv_repeats}x5 CV ROC AUC {_fmt(cv, 'roc_auc')}"
@@ -220,6 +243,10 @@ def train_and_save(
         "reference_stats": reference_stats(schema, X[train_idx]),
         "threshold": threshold,
         "threshold_rule": "maximises balanced accuracy on an inner stratified 20% validation split of the training data",
+        "model_set": set_name,
+        "member": member,
+        "calibration": {**reliability(y[valid_idx], p_valid), "on": "the validation rows"},
+        "noise_sensitivity": noise_sensitivity(net, schema, X[valid_idx], seed),
         "training": {**info, "hyperparameters": arch.hyper.__dict__, "class_weighting": arch.class_weighting},
         "data": {
             "file": path.name,
@@ -231,6 +258,7 @@ def train_and_save(
             "validation_rows": valid_idx.tolist(),
         },
         "seed": seed,
+        "training_seed": seed + member,
         "command": command,
         "metrics": {"validation": holdout, "cv": cv},
         "metrics_summary": summary,

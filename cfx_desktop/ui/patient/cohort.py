@@ -1,4 +1,5 @@
-"""A loaded cohort CSV as a searchable, sortable table; picking a row loads that patient into the form."""
+"""A loaded cohort CSV as a searchable, sortable table with each patient's prediction (and the model set's spread)
+and true outcome, the confusion matrix at the threshold; picking a row loads that patient into the form."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QLabel, QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget
 
 from cfx_desktop.core.tabular.data import Cohort
+from cfx_desktop.core.tabular.recourse import CohortPrediction
+
+PREDICTION_COLUMNS = ["p (model)", "models of the set", "outcome"]
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -43,6 +47,9 @@ class CohortView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         layout.addWidget(self.table)
+        self.summary = QLabel("", self)
+        self.summary.setWordWrap(True)
+        layout.addWidget(self.summary)
         self.search.textChanged.connect(self.proxy.setFilterFixedString)
         self.table.doubleClicked.connect(lambda _: self._choose())
         self.use.clicked.connect(self._choose)
@@ -52,29 +59,53 @@ class CohortView(QWidget):
     def set_cohort(self, cohort: Cohort) -> None:
         self.cohort = cohort
         schema = cohort.schema
-        headers = ["line"] + [f.label for f in schema.features] + ([schema.target] if cohort.y is not None else [])
+        headers = ["line"] + PREDICTION_COLUMNS + [f.label for f in schema.features]
         self.model.clear()
         self.model.setHorizontalHeaderLabels(headers)
         for r in range(len(cohort)):
             cells = [QStandardItem(str(int(cohort.lines[r])))]
             cells[0].setData(int(cohort.lines[r]), Qt.ItemDataRole.UserRole)
+            cells += [QStandardItem("...") for _ in PREDICTION_COLUMNS]
+            if cohort.y is not None:
+                cells[3].setText(schema.outcome_words[int(cohort.y[r])])
+                cells[3].setData(int(cohort.y[r]), Qt.ItemDataRole.UserRole)
             for j, f in enumerate(schema.features):
                 item = QStandardItem(f.format(cohort.X[r, j]))
                 item.setData(float(np.nan_to_num(cohort.X[r, j], nan=-1e18)), Qt.ItemDataRole.UserRole)
-                cells.append(item)
-            if cohort.y is not None:
-                item = QStandardItem(str(int(cohort.y[r])))
-                item.setData(int(cohort.y[r]), Qt.ItemDataRole.UserRole)
                 cells.append(item)
             cells[0].setData(r, ROW_ROLE)
             self.model.appendRow(cells)
         self.table.resizeColumnsToContents()
         self.info.setText(f"{len(cohort)} patients from {cohort.source}. Double-click a row to load it.")
+        self.summary.setText("predicting the cohort...")
+
+    def set_predictions(self, prediction: CohortPrediction) -> None:
+        """Fill the prediction columns (the model's p, the set's range and votes) and the confusion matrix."""
+        for r in range(self.model.rowCount()):
+            row = int(self.model.item(r, 0).data(ROW_ROLE))
+            p, low, high = prediction.probability[row], prediction.set_low[row], prediction.set_high[row]
+            for column, text, key in ((1, f"{p:.2f}", p), (2, f"{low:.2f}-{high:.2f} ({prediction.votes[row]}/{prediction.set_size})", high - low)):
+                item = self.model.item(r, column)
+                item.setText(text)
+                item.setData(float(key), Qt.ItemDataRole.UserRole)
+        schema = self.cohort.schema if self.cohort else None
+        confusion = prediction.confusion()
+        if confusion is None or schema is None:
+            self.summary.setText(f"{int(prediction.predicted.sum())} of {len(prediction.probability)} predicted to have "
+                                 f"{schema.target_label if schema else 'the event'} (no outcome column in the file).")
+            return
+        fpr, tpr = prediction.roc_point() or (float("nan"), float("nan"))
+        c = confusion
+        self.summary.setText(
+            f"At the threshold {prediction.threshold:.2f}: true positives {c['tp']}, false positives {c['fp']}, "
+            f"false negatives {c['fn']}, true negatives {c['tn']}; sensitivity {tpr:.2f}, specificity {1 - fpr:.2f} "
+            f"(ROC point: false-positive rate {fpr:.2f}, true-positive rate {tpr:.2f}).")
 
     def clear(self) -> None:
         self.cohort = None
         self.model.clear()
         self.info.setText("No cohort for this dataset: File > Open a CSV to browse patients.")
+        self.summary.setText("")
 
     def selected_row(self) -> int | None:
         rows = self.table.selectionModel().selectedRows()

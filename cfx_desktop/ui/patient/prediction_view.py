@@ -1,4 +1,5 @@
-"""The risk gauge: probability of the event as a bar with the model's threshold marked and the class in words."""
+"""The risk gauge: probability of the event as a bar with the model's threshold marked and the class in words,
+plus the model set's spread (a whisker over the bar) and how many of its models predict the event."""
 
 from __future__ import annotations
 
@@ -15,13 +16,24 @@ class RiskGauge(QWidget):
         self.caption = "Prediction"
         self.outcome = ""
         self.stale = False
-        self.setMinimumHeight(84)
+        self.spread: tuple[float, float, int, int, str] | None = None  # low, high, votes, total, event word
+        self.setMinimumHeight(104)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def set_prediction(self, probability: float, threshold: float, caption: str, outcome: str) -> None:
         self.probability, self.threshold, self.caption, self.outcome = probability, threshold, caption, outcome
         self.stale = False
         self.update()
+
+    def set_spread(self, low: float, high: float, votes: int, total: int, event: str) -> None:
+        self.spread = (low, high, votes, total, event) if total else None
+        self.update()
+
+    def spread_text(self) -> str:
+        if self.spread is None:
+            return ""
+        low, high, votes, total, event = self.spread
+        return f"models of the set: {low:.2f}-{high:.2f} · {votes}/{total} predict {event}"
 
     def set_stale(self, stale: bool = True) -> None:
         self.stale = stale
@@ -65,4 +77,13 @@ class RiskGauge(QWidget):
         painter.drawText(QRectF(x - 60, bar.bottom() + 2, 120, 18), Qt.AlignmentFlag.AlignCenter, f"threshold {self.threshold:.2f}")
         painter.drawText(QRectF(bar.left(), bar.bottom() + 2, 40, 18), Qt.AlignmentFlag.AlignLeft, "0")
         painter.drawText(QRectF(bar.right() - 40, bar.bottom() + 2, 40, 18), Qt.AlignmentFlag.AlignRight, "1")
+        if self.spread is not None:
+            low, high = self.spread[0], self.spread[1]
+            left, right = bar.left() + bar.width() * low, bar.left() + bar.width() * high
+            painter.setPen(QPen(QColor("#333333"), 2))
+            y = bar.top() - 5
+            painter.drawLine(int(left), int(y), int(right), int(y))
+            for end in (left, right):
+                painter.drawLine(int(end), int(y - 3), int(end), int(y + 3))
+            painter.drawText(QRectF(bar.left(), bar.bottom() + 20, bar.width(), 18), Qt.AlignmentFlag.AlignLeft, self.spread_text())
         painter.end()

@@ -3,28 +3,35 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QSpinBox,
+    QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QSpinBox,
     QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from cfx_desktop.core.tabular.counterfactuals import METHODS, Counterfactual
 from cfx_desktop.core.tabular.live import SuggestionResult
-from cfx_desktop.core.tabular.schema import Schema
+from cfx_desktop.core.tabular.schema import Actionability, Schema
 
-COLUMNS = ["What would have to change", "New p", "Features changed", "Distance (MAD)", "Plausibility", ""]
+COLUMNS = ["What would have to change", "New p", "Holds for", "Features changed", "Distance (MAD)", "Plausibility", ""]
+CAVEAT = ("Model-based what-ifs, not treatment effects: no causal model is used, and a model's prediction is not a "
+          "diagnosis. Research and teaching tool.")
 
 
 def change_text(schema: Schema, cf: Counterfactual) -> str:
-    """'lower serum creatinine 1.9 -> 1.2 mg/dL (-0.7)' for each change, joined by semicolons."""
+    """One phrase per change: treatment targets as target states ("bring serum creatinine to <= 0.93 mg/dL"),
+    other numeric changes as moves ("raise ... 25 -> 38 %"), findings as "label: before -> after"."""
     parts = []
     for c in cf.changes:
         f = schema[c.feature]
         if c.delta is None or f.categories or f.kind.value == "binary":
             parts.append(f"{f.label}: {c.before} -> {c.after}")
             continue
-        verb = "raise" if c.delta > 0 else "lower"
         unit = f" {f.unit}" if f.unit else ""
+        if f.actionability == Actionability.TREATMENT_TARGET:
+            parts.append(f"bring {f.label.lower()} to {'>=' if c.delta > 0 else '<='} {c.after}{unit} (now {c.before})")
+            continue
+        verb = "raise" if c.delta > 0 else "lower"
         step = f"{abs(c.delta):.{f.decimals}f}"
         parts.append(f"{verb} {f.label.lower()} {c.before} -> {c.after}{unit} ({'+' if c.delta > 0 else '-'}{step})")
     return "; ".join(parts)
@@ -35,6 +42,19 @@ def plausibility_text(metrics: dict[str, float]) -> str:
         return "n/a (no reference cohort)"
     verdict = "outlier" if metrics["lof_outlier"] else "typical"
     return f"{verdict} (kNN {metrics.get('knn_distance', float('nan')):.1f})"
+
+
+def robustness_text(r: dict[str, float]) -> tuple[str, str, str]:
+    """(badge, tooltip, colour) for a suggestion's robustness against the model set."""
+    if not r:
+        return "n/a", "no model set installed", "#666666"
+    crossed, total = int(r["members_crossed"]), int(r["members_total"])
+    solid = crossed == total and r["invalidation_rate"] <= 0.05
+    colour = "#1e7b34" if solid else "#b36b00" if crossed * 2 >= total else "#b00020"
+    tip = (f"{crossed} of {total} models of the set predict the new outcome, each at its own threshold; "
+           f"smallest margin past a threshold {r['min_margin']:+.3f}. Re-measured at each feature's stated precision, "
+           f"the selected model's prediction falls back {r['invalidation_rate']:.0%} of the time.")
+    return f"{crossed}/{total} models, noise {r['invalidation_rate']:.0%}", tip, colour
 
 
 class SuggestionsPanel(QWidget):
@@ -63,8 +83,18 @@ class SuggestionsPanel(QWidget):
         self.margin.setSingleStep(0.01)
         self.margin.setDecimals(2)
         self.margin.setPrefix("margin: ")
-        self.margin.setToolTip("How far past the decision threshold a suggestion must move the probability")
-        for w in (self.method, self.k, self.max_changes, self.margin):
+        self.margin.setToolTip("How far past its own decision threshold every model must be moved (the default is chosen "
+                               "on validation data: the probability shift measurement noise causes, at least 0.05)")
+        self.consensus = QComboBox(self)
+        for members, label in ((1, "consensus of the 4 architectures"), (2, "consensus of 8 models"),
+                               (5, "consensus of all 20 models"), (0, "this model only (fragile)")):
+            self.consensus.addItem(label, members)
+        self.consensus.setToolTip("Consensus: every model of the set (each architecture, with 1, 2 or 5 bootstrap members) "
+                                  "must predict the new outcome past its own threshold by the margin. 'This model only' "
+                                  "describes one network, not the data. 'Holds for' is always judged by all 20 models.")
+        self.markers = QCheckBox("allow markers", self)
+        self.markers.setToolTip("Also change observational markers (e.g. CPK, platelets): readings nobody treats toward a value")
+        for w in (self.method, self.k, self.max_changes, self.margin, self.consensus, self.markers):
             controls.addWidget(w)
         controls.addStretch(1)
         self.busy = QProgressBar(self)
@@ -87,7 +117,12 @@ class SuggestionsPanel(QWidget):
         for c in range(1, len(COLUMNS)):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         layout.addWidget(self.table)
+        self.caveat = QLabel(f"<i>{CAVEAT}</i>", self)
+        self.caveat.setWordWrap(True)
+        layout.addWidget(self.caveat)
         self.method.currentIndexChanged.connect(self._method_changed)
+        self.consensus.currentIndexChanged.connect(lambda _: self.settings_changed.emit())
+        self.markers.toggled.connect(lambda _: self.settings_changed.emit())
         for w in (self.k, self.max_changes):
             w.valueChanged.connect(self.settings_changed)
         self.margin.valueChanged.connect(self.settings_changed)
@@ -104,7 +139,22 @@ class SuggestionsPanel(QWidget):
     def settings(self) -> dict[str, object]:
         """What the controls ask for, as `PatientSession.set_settings` keywords."""
         return {"method": self.method.currentData(), "k": self.k.value(), "max_changes": self.max_changes.value() or None,
-                "margin": self.margin.value()}
+                "margin": self.margin.value(), "consensus": bool(self.consensus.currentData()),
+                "consensus_members": int(self.consensus.currentData()) or 1, "allow_markers": self.markers.isChecked()}
+
+    def show_settings(self, settings) -> None:  # noqa: ANN001 - sessions.patient.SuggestionSettings
+        """Show the session's settings without emitting `settings_changed`."""
+        for widget in (self.method, self.k, self.max_changes, self.margin, self.consensus, self.markers):
+            widget.blockSignals(True)
+        self.method.setCurrentIndex(self.method.findData(settings.method))
+        self.k.setValue(settings.k)
+        self.max_changes.setValue(settings.max_changes or 0)
+        self.margin.setValue(settings.margin)
+        self.consensus.setCurrentIndex(self.consensus.findData(settings.consensus_members if settings.consensus else 0))
+        self.markers.setChecked(settings.allow_markers)
+        for widget in (self.method, self.k, self.max_changes, self.margin, self.consensus, self.markers):
+            widget.blockSignals(False)
+        self.k.setEnabled(METHODS.get(settings.method).uses_k)
 
     def set_busy(self, busy: bool) -> None:
         self.busy.setVisible(busy)
@@ -114,14 +164,27 @@ class SuggestionsPanel(QWidget):
         cfs = result.counterfactuals
         self.table.setRowCount(len(cfs))
         for row, cf in enumerate(cfs):
-            values = [change_text(schema, cf), f"{cf.probability:.2f}", f"{cf.l0}", f"{cf.metrics.get('mad_l1', 0):.2f}",
+            badge, tip, colour = robustness_text(cf.robustness)
+            outlier = bool(cf.metrics.get("lof_outlier"))
+            values = [change_text(schema, cf), f"{cf.probability:.2f}", badge, f"{cf.l0}", f"{cf.metrics.get('mad_l1', 0):.2f}",
                       plausibility_text(cf.metrics)]
             for col, text in enumerate(values):
                 item = QTableWidgetItem(text)
                 if col:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                item.setToolTip(cf.summary(result.outcome) if col == 0 else text)
+                item.setToolTip(cf.summary(result.outcome) if col == 0 else tip if col == 2 else text)
+                if col == 2:
+                    item.setForeground(QColor(colour))
+                if outlier:
+                    item.setForeground(QColor("#8a8a8a"))
                 self.table.setItem(row, col, item)
+            if outlier:  # shown, so the user sees what the model would need, but never offered to apply
+                note = QLabel("not offered", self.table)
+                note.setToolTip("Unlike the training patients (local outlier factor): a patient like this was never seen, "
+                                "so the model's answer there is not to be trusted.")
+                note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.table.setCellWidget(row, len(COLUMNS) - 1, note)
+                continue
             button = QPushButton("Apply", self.table)
             button.setToolTip("Put this suggestion into the form (Undo restores the patient)")
             button.clicked.connect(lambda _=False, i=row: self.apply_requested.emit(i))
@@ -129,8 +192,11 @@ class SuggestionsPanel(QWidget):
         self.table.resizeRowsToContents()
         where = f" Reference cohort: {result.reference_source}." if result.reference_source else ""
         if cfs:
+            scope = (f"for all {result.set_size} models of the set" if result.consensus and result.set_size
+                     else "for <b>this model only</b> (fragile: see 'Holds for')")
             self.status.setText(f"{len(cfs)} suggestion{'s' if len(cfs) > 1 else ''} that flip the prediction to "
-                                f"<b>{result.outcome}</b> ({METHODS.get(result.method).label}, {cfs.seconds * 1000:.0f} ms).{where}")
+                                f"<b>{result.outcome}</b> {scope} ({METHODS.get(result.method).label}, "
+                                f"{cfs.seconds * 1000:.0f} ms).{where}")
         else:
             self.status.setText(f"<b>No suggestion.</b> {cfs.reason}")
 

@@ -24,8 +24,9 @@ from cfx_desktop.core.tabular.models import ARCHITECTURES
 from cfx_desktop.sessions.patient import PatientSession
 from cfx_desktop.ui.patient import export
 from cfx_desktop.ui.patient.attribution_view import AttributionView
-from cfx_desktop.ui.patient.cohort import CohortView
+from cfx_desktop.ui.patient.cohort_panel import CohortPanel
 from cfx_desktop.ui.patient.form import PatientForm
+from cfx_desktop.ui.patient.model_card import model_card_dialog
 from cfx_desktop.ui.patient.prediction_view import RiskGauge
 from cfx_desktop.ui.patient.suggestions import SuggestionsPanel, change_text
 from cfx_desktop.ui.tab_base import DoneFn, SelfTestStep, ToolTab, poll_until
@@ -101,9 +102,15 @@ class PatientTab(ToolTab):
         top_layout.setContentsMargins(4, 4, 4, 4)
         self.gauge = RiskGauge(top)
         top_layout.addWidget(self.gauge)
+        card_row = QHBoxLayout()
         self.model_label = QLabel(top)
         self.model_label.setWordWrap(True)
-        top_layout.addWidget(self.model_label)
+        self.card_button = QPushButton("Model card...", top)
+        self.card_button.setToolTip("Validation metrics and calibration (Brier score, reliability curve) of this model")
+        self.card_button.setEnabled(False)
+        card_row.addWidget(self.model_label, 1)
+        card_row.addWidget(self.card_button)
+        top_layout.addLayout(card_row)
         box = QGroupBox("Counterfactual suggestions: what would have to change?", top)
         box_layout = QVBoxLayout(box)
         self.suggestions = SuggestionsPanel(box)
@@ -111,9 +118,10 @@ class PatientTab(ToolTab):
         top_layout.addWidget(box, 1)
         self.bottom = QTabWidget(right)
         self.attributions = AttributionView(self.bottom)
-        self.cohort_view = CohortView(self.bottom)
+        self.cohort_panel = CohortPanel(self.pool, self.session, self.bottom)
+        self.cohort_view = self.cohort_panel.table
         self.bottom.addTab(self.attributions, "Why? Attributions")
-        self.bottom.addTab(self.cohort_view, "Cohort")
+        self.bottom.addTab(self.cohort_panel, "Cohort and global recourse")
         right.addWidget(top)
         right.addWidget(self.bottom)
         right.setSizes([430, 420])
@@ -128,9 +136,10 @@ class PatientTab(ToolTab):
         self.suggestions.settings_changed.connect(lambda: session.set_settings(**self.suggestions.settings()))
         self.suggestions.apply_requested.connect(self.apply_suggestion)
         self.attributions.shape_feature_changed.connect(session.set_shape_feature)
-        self.cohort_view.row_chosen.connect(session.load_row)
+        self.cohort_panel.error_raised.connect(self.error_raised)
         self.reset_button.clicked.connect(session.reset_to_example)
         self.load_button.clicked.connect(self._load_dialog)
+        self.card_button.clicked.connect(lambda: model_card_dialog(self, session.prediction).open() if session.prediction else None)
         self.undo_button.clicked.connect(self.undo)
         QShortcut(QKeySequence.StandardKey.Undo, self, activated=self.undo)
         QShortcut(QKeySequence("Ctrl+R"), self, activated=session.reset_to_example)
@@ -145,7 +154,6 @@ class PatientTab(ToolTab):
         session.prediction_changed.connect(self._show_prediction)
         session.suggestions_changed.connect(lambda result: self.suggestions.show_result(result, session.schema))
         session.undo_changed.connect(self.undo_button.setEnabled)
-        session.cohort_changed.connect(lambda cohort: self.cohort_view.set_cohort(cohort) if cohort else self.cohort_view.clear())
 
     def shortcuts(self) -> list[tuple[str, str]]:
         return [("Ctrl+Z", "undo the last applied suggestion, reset, loaded row or dataset switch"),
@@ -181,6 +189,7 @@ class PatientTab(ToolTab):
         self.attributions.set_schema(session.schema)
         self.form.set_schema(session.schema, session.values, session.locks)
         self.suggestions.set_feature_count(len(session.schema.features))
+        self.suggestions.show_settings(session.settings)
         self.banner.setText(session.banner)
         self._on_model_changed()
 
@@ -197,8 +206,12 @@ class PatientTab(ToolTab):
 
     def _show_prediction(self, result: PredictionResult) -> None:
         self.gauge.set_prediction(result.probability, result.threshold, f"p({self.schema.target_label})", result.outcome)
+        spread = result.set_probabilities
+        self.gauge.set_spread(float(spread.min()) if len(spread) else 0.0, float(spread.max()) if len(spread) else 0.0,
+                              result.set_votes, len(spread), self.schema.outcome_words[1])
         self.model_label.setText(f"Model card: <b>{result.card_label}</b> ({result.model_name}); {result.metrics_summary}")
         self.attributions.show_result(result, self.schema)
+        self.card_button.setEnabled(True)
 
     # ----- requests -----------------------------------------------------------------------------------------
     def _request_prediction(self) -> None:
@@ -235,9 +248,6 @@ class PatientTab(ToolTab):
     def reset_to_example(self) -> None:
         self.session.reset_to_example()
 
-    def load_row(self, row: int) -> None:
-        self.session.load_row(row)
-
     def _load_dialog(self) -> None:
         window = self.window()
         if hasattr(window, "open_dialog"):
@@ -253,7 +263,7 @@ class PatientTab(ToolTab):
             self.status_message.emit(f"{path.name}: not loaded (see details)")
             return False
         self.session.set_cohort(cohort)
-        self.bottom.setCurrentWidget(self.cohort_view)
+        self.bottom.setCurrentWidget(self.cohort_panel)
         self.file_opened.emit(str(path))
         self.status_message.emit(f"Loaded {len(cohort)} patients from {path.name}; it is also the reference cohort now")
         self._schedule_suggestions()
@@ -264,7 +274,7 @@ class PatientTab(ToolTab):
 
     # ----- idle / self-test ---------------------------------------------------------------------------------
     def is_idle(self) -> bool:
-        return not (self._suggest_pending or self.predict_channel.busy or self.suggest_channel.busy)
+        return not (self._suggest_pending or self.predict_channel.busy or self.suggest_channel.busy) and self.cohort_panel.is_idle()
 
     def self_test_steps(self) -> list[SelfTestStep]:
         def start(done: DoneFn) -> None:

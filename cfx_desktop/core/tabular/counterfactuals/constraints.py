@@ -131,7 +131,8 @@ def changed_mask(x: np.ndarray, cf: np.ndarray) -> np.ndarray:
 def snap_vector(schema: Schema, V: np.ndarray, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Round values (one row or a batch) to each kind's grid inside the box, vectorised over rows.
 
-    Values that round back onto the patient's value become exactly that value; missing values stay missing."""
+    Values that round back onto the patient's value become exactly that value, values the search did not move stay
+    as they are; missing values stay missing."""
     V = np.array(V, dtype=np.float64)
     single = V.ndim == 1
     V = np.atleast_2d(V)
@@ -140,7 +141,10 @@ def snap_vector(schema: Schema, V: np.ndarray, x: np.ndarray, lo: np.ndarray, hi
     lo_f = np.where(np.isnan(lo), x, lo)
     hi_f = np.where(np.isnan(hi), x, hi)
     out = np.clip(V, lo_f, hi_f)
-    out = np.round(out * scale) / scale
+    # a value the search left where the patient has it stays exactly that, even when it is off the grid (the real
+    # heart-failure data has platelets such as 263358.03): rounding it would count as a change of a locked feature
+    untouched = np.isclose(out, x, rtol=0, atol=1e-9) | (lo_f == hi_f)
+    out = np.where(untouched, x, np.round(out * scale) / scale)
     step = 1.0 / scale
     out = np.where(out < lo_f - TOL, out + step, out)  # rounding pushed it outside: move one grid step in
     out = np.where(out > hi_f + TOL, out - step, out)

@@ -10,10 +10,12 @@ import numpy as np
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken
 from cfx_desktop.core.tabular.counterfactuals import metrics
 from cfx_desktop.core.tabular.counterfactuals.constraints import Constraints, changed_mask
+from cfx_desktop.core.tabular.counterfactuals.consensus import ConsensusModel, robustness
 from cfx_desktop.core.tabular.counterfactuals.context import SearchContext
 from cfx_desktop.core.tabular.counterfactuals.methods import METHODS
 from cfx_desktop.core.tabular.counterfactuals.reference import NoReferenceError, Reference
 from cfx_desktop.core.tabular.counterfactuals.types import Counterfactual, CounterfactualList
+from cfx_desktop.core.tabular.model_set import ModelSet
 from cfx_desktop.core.tabular.models.base import TabularModel
 from cfx_desktop.core.tabular.schema import Actionability, Direction, Mutability
 
@@ -27,14 +29,27 @@ def find_counterfactuals(
     cancel: CancelToken = NEVER_CANCELLED,
     seed: int = 0,
     diagnose_empty: bool = True,
+    model_set: ModelSet | None = None,
+    consensus: bool = True,
+    judges: ModelSet | None = None,
 ) -> CounterfactualList:
     """Counterfactuals for patient ``x`` (raw values, schema order). Each returned one satisfies every constraint
-    and is predicted as the other class with the required margin; when there is none, ``reason`` says why."""
+    and is predicted as the other class with the required margin; when there is none, ``reason`` says why.
+
+    With a ``model_set`` and ``consensus``, "predicted as the other class with the margin" must hold for every
+    member (each at its own threshold). Each result reports its robustness against ``judges`` (default: the
+    model set), which may hold models the search never used."""
     start = time.perf_counter()
     constraints = constraints or Constraints()
     method = method or METHODS.default
     spec = METHODS.get(method)
-    ctx = SearchContext.build(model, x, constraints, reference, cancel)
+    x = np.asarray(x, dtype=np.float64)
+    desired = 0 if float(model.predict_proba(x[None])[0]) >= model.threshold else 1
+    members = [] if model_set is None else model_set.members if any(m is model for m in model_set.members) else [model, *model_set.members]
+    search_model, search_constraints = model, constraints
+    if members and consensus:
+        search_model, search_constraints = ConsensusModel(members, model, desired, constraints.margin), replace(constraints, margin=0.0)
+    ctx = SearchContext.build(search_model, x, search_constraints, reference, cancel)
     try:
         raw = spec.search(ctx, reference, k, seed)
     except NoReferenceError as exc:
@@ -59,12 +74,17 @@ def find_counterfactuals(
     accepted = accepted[:k]
     for cf in accepted:  # plausibility costs a LOF query: only for what is returned
         cf.metrics = metrics.single(ctx, cf.values, cf.probability, reference)
+        if search_model is not model:
+            cf.probability = float(model.predict_proba(cf.values[None])[0])  # the selected model's, for display
+        jury = judges.members if judges is not None else members
+        if jury:
+            cf.robustness = robustness(cf.values, model, jury, desired, seed)
     reason = None
     if not accepted:
         if rejected and spec.ignores_constraints:  # a faithful baseline: say what it broke
             reason = f"{spec.label} proposed only inadmissible changes ({rejected[0]}); not shown"
         elif diagnose_empty:
-            reason = diagnose(model, ctx.x, constraints, reference, cancel)
+            reason = diagnose(model, ctx.x, constraints, reference, cancel, model_set if consensus else None)
         else:
             reason = "no counterfactual found"
     elif spec.is_set:
@@ -75,8 +95,9 @@ def find_counterfactuals(
 
 
 def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, reference: Reference | None,
-             cancel: CancelToken = NEVER_CANCELLED) -> str:
-    """Relax one constraint at a time and report the first whose relaxation yields a counterfactual."""
+             cancel: CancelToken = NEVER_CANCELLED, model_set: ModelSet | None = None) -> str:
+    """Relax one constraint at a time and report the first whose relaxation yields a counterfactual; with a model
+    set, first whether the selected model alone could be flipped."""
     schema = model.schema
     ctx = SearchContext.build(model, x, constraints, reference, cancel)
     if len(ctx.free) == 0:
@@ -84,7 +105,16 @@ def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, refer
         return "every feature is immutable or locked" + (f" (locked: {', '.join(locked)}); unlock one" if locked else "")
 
     def found(relaxed: Constraints) -> CounterfactualList:
-        return find_counterfactuals(model, x, relaxed, 1, METHODS.default, None, cancel, diagnose_empty=False)
+        return find_counterfactuals(model, x, relaxed, 1, METHODS.default, None, cancel, diagnose_empty=False, model_set=model_set)
+
+    if model_set is not None:
+        alone = find_counterfactuals(model, x, constraints, 1, METHODS.default, None, cancel, diagnose_empty=False)
+        if not alone:
+            return diagnose(model, x, constraints, reference, cancel)
+        r = alone[0].robustness if alone[0].robustness else {}
+        crossed = f" (it moves {r['members_crossed']} of {r['members_total']} models)" if r else ""
+        return (f"no suggestion holds for every model of the set with a margin of {constraints.margin:.2f}; for this "
+                f"model only: {alone[0].changes[0].describe()}{crossed}, fragile")
 
     trials = []
     if constraints.max_changes is not None:

@@ -32,6 +32,7 @@ class Counterfactual:
     changes: list[Change]
     method: str
     metrics: dict[str, float] = field(default_factory=dict)
+    robustness: dict[str, float] = field(default_factory=dict)  # against a model set: members crossed, margin, noise
 
     @property
     def l0(self) -> int:

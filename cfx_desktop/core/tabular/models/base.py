@@ -104,6 +104,23 @@ class TabularNet(nn.Module):
         return self.body(self.pre(X)).reshape(-1)
 
 
+class Classifier:
+    """The numpy side of anything with ``logits(tensor)`` and ``threshold`` (a model, or a consensus of models)."""
+
+    threshold: float
+
+    def logits(self, X: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        X = np.atleast_2d(np.asarray(X, dtype=np.float32))
+        with torch.inference_mode():
+            return torch.sigmoid(self.logits(torch.from_numpy(X))).cpu().numpy().astype(np.float64)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return (self.predict_proba(X) >= self.threshold).astype(np.int64)
+
+
 @dataclass
 class TabularModel:
     """A trained patient model ready for inference, explanation and counterfactual search.
@@ -131,13 +148,8 @@ class TabularModel:
     def logits(self, X: torch.Tensor) -> torch.Tensor:
         return self.net(X.to(self.device, torch.float32))
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        X = np.atleast_2d(np.asarray(X, dtype=np.float32))
-        with torch.inference_mode():
-            return torch.sigmoid(self.logits(torch.from_numpy(X))).cpu().numpy().astype(np.float64)
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return (self.predict_proba(X) >= self.threshold).astype(np.int64)
+    predict_proba = Classifier.predict_proba
+    predict = Classifier.predict
 
     def logit(self, x: np.ndarray) -> float:
         with torch.inference_mode():

@@ -1,0 +1,71 @@
+"""Consensus search and the robustness of a suggestion.
+
+`ConsensusModel` looks like one model to every search method: its logit is the worst member's distance to that
+member's own threshold moved by the margin (the largest for "must fall below", the smallest for "must rise
+above"), so a point the search accepts has every member past its threshold by at least the margin. The search
+code is unchanged; only what it is asked to satisfy is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from cfx_desktop.core.tabular.models import TabularModel
+from cfx_desktop.core.tabular.models.base import Classifier
+from cfx_desktop.core.tabular.schema import Kind
+
+NOISE_DRAWS = 200
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+class ConsensusModel(Classifier):
+    architecture = "consensus"
+    threshold = 0.5
+
+    def __init__(self, members: list[TabularModel], selected: TabularModel, desired: int, margin: float) -> None:
+        self.members, self.selected, self.desired = members, selected, desired
+        self.schema, self.card, self.device = selected.schema, selected.card, selected.device
+        self.net = selected.net  # its preprocessing scales distances when no card statistics exist
+        self.differentiable = all(m.differentiable for m in members)
+        self.name = f"consensus of {len(members)} models"
+        thresholds = np.array([m.threshold for m in members])
+        goals = thresholds - margin if desired == 0 else thresholds + margin
+        self._goals = torch.as_tensor(_logit(goals), dtype=torch.float32, device=self.device)[:, None]
+
+    def logits(self, X: torch.Tensor) -> torch.Tensor:
+        distance = torch.stack([m.logits(X) for m in self.members]) - self._goals
+        return distance.amax(dim=0) if self.desired == 0 else distance.amin(dim=0)
+
+
+def measurement_noise(schema, V: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:  # noqa: ANN001
+    """``draws`` re-measurements of each row of ``V``: Gaussian noise at each feature's stated precision,
+    clipped to the clinical range (features without a precision are exact)."""
+    measured = np.array([f.kind in (Kind.INTEGER, Kind.CONTINUOUS) for f in schema.features])
+    sd = np.array([f.precision if m else 0.0 for f, m in zip(schema.features, measured)])
+    # only measured values are clipped to their clinical range (a category index has no min/max of its own)
+    lo = np.where(measured, [f.min for f in schema.features], -np.inf)
+    hi = np.where(measured, [f.max for f in schema.features], np.inf)
+    V = np.atleast_2d(V)
+    noisy = np.repeat(V, draws, axis=0) + rng.normal(size=(len(V) * draws, V.shape[1])) * sd
+    return np.where(np.isnan(noisy), noisy, np.clip(noisy, lo, hi))
+
+
+def robustness(values: np.ndarray, selected: TabularModel, members: list[TabularModel], desired: int,
+               seed: int = 0, draws: int = NOISE_DRAWS) -> dict[str, float]:
+    """How well a suggestion holds beyond the model that asked for it: members of the set past their own
+    threshold, the smallest such margin (negative: some member is not crossed), and the share of re-measured
+    copies on which the selected model's prediction falls back."""
+    P = np.array([m.predict_proba(values[None])[0] for m in members])
+    thresholds = np.array([m.threshold for m in members])
+    margins = thresholds - P if desired == 0 else P - thresholds
+    crossed = margins > 0 if desired == 0 else margins >= 0
+    noisy = measurement_noise(selected.schema, values, draws, np.random.default_rng(seed))
+    p = selected.predict_proba(noisy)
+    invalid = p >= selected.threshold if desired == 0 else p < selected.threshold
+    return {"members_crossed": int(crossed.sum()), "members_total": len(members),
+            "min_margin": float(margins.min()) if len(margins) else float("nan"), "invalidation_rate": float(invalid.mean())}

@@ -1,0 +1,79 @@
+"""Global recourse over the loaded cohort: which single changes and pairs flip how many of the patients predicted
+to have the event, at what median cost; computed in the worker pool (progress, Cancel), exportable as CSV."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+from cfx_desktop.core.tabular.recourse import GlobalRecourse
+
+COLUMNS = ["Change", "Patients flipped", "Coverage", "Median cost (MAD)", "Median change"]
+
+
+class RecourseView(QWidget):
+    run_requested = Signal()
+    cancel_requested = Signal()
+    export_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        self.run = QPushButton("Global recourse", self)
+        self.run.setToolTip("For the patients of the cohort predicted to have the event: which single changes and pairs "
+                            "flip how many of them, at what median cost (same rules as the suggestions)")
+        self.cancel = QPushButton("Cancel", self)
+        self.cancel.setVisible(False)
+        self.progress = QProgressBar(self)
+        self.progress.setVisible(False)
+        self.export = QPushButton("Export CSV...", self)
+        self.export.setEnabled(False)
+        self.status = QLabel("", self)
+        self.status.setWordWrap(True)
+        for widget in (self.run, self.cancel, self.progress, self.export):
+            row.addWidget(widget)
+        row.addWidget(self.status, 1)
+        layout.addLayout(row)
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        layout.addWidget(self.table)
+        self.run.clicked.connect(self.run_requested)
+        self.cancel.clicked.connect(self.cancel_requested)
+        self.export.clicked.connect(self.export_requested)
+
+    def set_running(self, running: bool, message: str = "") -> None:
+        self.run.setEnabled(not running)
+        self.cancel.setVisible(running)
+        self.progress.setVisible(running)
+        if running:
+            self.progress.setValue(0)
+        self.status.setText(message)
+
+    def set_progress(self, fraction: float) -> None:
+        self.progress.setValue(int(fraction * 100))
+
+    def display(self, result: GlobalRecourse | None) -> None:
+        self.export.setEnabled(result is not None)
+        if result is None:
+            self.table.setRowCount(0)
+            return
+        self.table.setRowCount(len(result.actions))
+        for r, action in enumerate(result.actions):
+            cost = f"{action.median_cost:.2f}" if action.flipped else "-"
+            for c, text in enumerate([" + ".join(action.features), f"{action.flipped} / {action.population}",
+                                      f"{action.coverage:.0%}", cost, action.median_change]):
+                item = QTableWidgetItem(text)
+                if c in (1, 2, 3):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.table.setItem(r, c, item)
+        rule = "every model of the set" if result.consensus else f"{result.model_name} only"
+        self.status.setText(f"{result.population} patients predicted to have the event; a change counts when {rule} "
+                            f"crosses its threshold by {result.margin:.2f}.")

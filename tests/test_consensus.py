@@ -1,0 +1,109 @@
+"""Consensus counterfactuals: every member of a model set crosses its own threshold by the margin, and every
+suggestion reports its robustness (members crossed, smallest margin, invalidation under measurement noise)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cfx_desktop.core.tabular import train
+from cfx_desktop.core.tabular.counterfactuals import Constraints, find_counterfactuals
+from cfx_desktop.core.tabular.counterfactuals.consensus import ConsensusModel, measurement_noise, robustness
+from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE_NO_TIME as SCHEMA
+from cfx_desktop.core.tabular.model_set import ModelSet
+from cfx_desktop.core.tabular.models import Hyper, TabularModel
+from tests.tabular_fixtures import synthetic_cohort
+
+FAST = Hyper(lr=3e-3, epochs=60, patience=15)
+KEYS = {"members_crossed", "members_total", "min_margin", "invalidation_rate"}
+
+
+@pytest.fixture(scope="module")
+def setup():
+    X, y = synthetic_cohort(260, seed=5)
+    members = []
+    for seed, arch in enumerate(["mlp", "mlp", "nam", "lasso"]):
+        net, threshold, _ = train.fit(arch, SCHEMA, X, y, seed=seed, hyper=FAST, bootstrap=seed > 0)
+        members.append(TabularModel(f"{arch}-{seed}", arch, SCHEMA, net, threshold))
+    models = ModelSet(SCHEMA.name, members)
+    at_risk = [x for x in X if models.votes(x)[0] == len(members)][:10]
+    assert len(at_risk) >= 5, "the premise: patients every member predicts positive"
+    return models, at_risk
+
+
+def test_every_member_crosses_its_own_threshold_by_the_margin(setup) -> None:
+    models, at_risk = setup
+    selected, margin = models.members[0], 0.05
+    found_any = False
+    for x in at_risk:
+        for cf in find_counterfactuals(selected, x, Constraints(margin=margin, allow_markers=True), k=2, model_set=models):
+            found_any = True
+            P = models.probabilities(cf.values)[:, 0]
+            assert (P <= models.thresholds - margin + 1e-6).all(), (P, models.thresholds)
+            assert set(cf.robustness) == KEYS
+            assert cf.robustness["members_crossed"] == cf.robustness["members_total"] == len(models)
+            assert cf.robustness["min_margin"] >= margin - 1e-6
+            assert cf.probability == pytest.approx(float(selected.predict_proba(cf.values)[0]))  # the selected model's
+    assert found_any
+
+
+def test_single_model_mode_reports_how_fragile_it_is(setup) -> None:
+    models, at_risk = setup
+    selected = models.members[0]
+    crossed = []
+    for x in at_risk:
+        for cf in find_counterfactuals(selected, x, Constraints(allow_markers=True), model_set=models, consensus=False):
+            assert set(cf.robustness) == KEYS and 0 <= cf.robustness["invalidation_rate"] <= 1
+            assert selected.predict(cf.values)[0] == 0
+            crossed.append(cf.robustness["members_crossed"])
+    assert crossed and min(crossed) >= 1  # the selected model itself is a member
+
+
+def test_the_consensus_logit_is_the_worst_members_distance(setup) -> None:
+    models, at_risk = setup
+    x = at_risk[0]
+    consensus = ConsensusModel(models.members, models.members[0], desired=0, margin=0.1)
+    p = consensus.predict_proba(x)[0]
+    assert p > 0.5  # not yet valid: members predict positive
+    goal = np.log((models.thresholds - 0.1) / (1 - models.thresholds + 0.1))
+    member_logits = np.log(models.probabilities(x)[:, 0] / (1 - models.probabilities(x)[:, 0]))
+    assert np.log(p / (1 - p)) == pytest.approx((member_logits - goal).max(), abs=1e-3)
+
+
+def test_noise_follows_the_stated_precision() -> None:
+    x = SCHEMA.example_vector()
+    noisy = measurement_noise(SCHEMA, x, 4000, np.random.default_rng(0))
+    for j, feature in enumerate(SCHEMA.features):
+        spread = noisy[:, j].std()
+        if feature.precision and feature.kind.value in ("integer", "continuous"):
+            assert spread == pytest.approx(feature.precision, rel=0.1), feature.name
+        else:
+            assert spread == 0, feature.name
+
+
+def test_invalidation_is_high_for_a_suggestion_on_the_threshold(setup) -> None:
+    """A point exactly on the selected model's boundary falls back about half the time under noise."""
+    models, at_risk = setup
+    selected = models.members[0]
+    x = at_risk[0].copy()
+    j = SCHEMA.index("serum_creatinine")
+    grid = np.linspace(SCHEMA.features[j].min, 4.0, 400)
+    V = np.repeat(x[None], len(grid), axis=0)
+    V[:, j] = grid
+    p = selected.predict_proba(V)
+    if not ((p < selected.threshold).any() and (p >= selected.threshold).any()):
+        pytest.skip("creatinine alone does not cross this synthetic model's threshold")
+    edge = V[int(np.argmin(np.abs(p - selected.threshold)))]
+    r = robustness(edge, selected, models.members, desired=0)
+    assert 0.2 <= r["invalidation_rate"] <= 0.8
+
+
+def test_noise_leaves_categories_alone() -> None:
+    """A category index has no clinical range: re-measurement must not clip "asymptomatic" (3) to 1."""
+    from cfx_desktop.core.tabular.datasets.heart_disease import HEART_DISEASE
+
+    x = HEART_DISEASE.example_vector()
+    noisy = measurement_noise(HEART_DISEASE, x, 200, np.random.default_rng(1))
+    for j, feature in enumerate(HEART_DISEASE.features):
+        if feature.kind.value in ("categorical", "binary"):
+            assert (noisy[:, j] == x[j]).all(), feature.name
