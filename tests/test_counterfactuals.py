@@ -65,18 +65,12 @@ SEARCH_ALL = Constraints(allow_markers=True)  # tests of the search itself: ever
 
 def test_observational_markers_change_only_when_allowed() -> None:
     """A model that only a marker (CPK) can flip: no suggestion by default, with the reason; one when allowed."""
-    X, _ = synthetic_cohort(200, seed=3)
-    net = build_net("lasso", SCHEMA)
-    net.pre.fit(X)
-    weights = np.zeros(net.pre.width)
-    weights[SCHEMA.index("creatinine_phosphokinase")] = 2.0
-    set_linear(net.body, weights, 0.0)
+    probe = _linear_model({"creatinine_phosphokinase": 2.0}, intercept=0.0)
     x, low = SCHEMA.example_vector(), SCHEMA.example_vector()
     x[SCHEMA.index("creatinine_phosphokinase")] = 3000
     low[SCHEMA.index("creatinine_phosphokinase")] = 100
-    probe = TabularModel("cpk-only", "lasso", SCHEMA, net, 0.5)
     threshold = float(np.mean([probe.predict_proba(x)[0], probe.predict_proba(low)[0]]))
-    model = TabularModel("cpk-only", "lasso", SCHEMA, net, threshold)
+    model = TabularModel("cpk-only", "lasso", SCHEMA, probe.net, threshold)
     assert model.predict(x)[0] == 1 and model.predict(low)[0] == 0
     blocked = find_counterfactuals(model, x, Constraints())
     assert not blocked and "only changes of observational markers" in blocked.reason and "creatinine_phosphokinase" in blocked.reason
@@ -174,15 +168,15 @@ def test_locking_everything_gives_a_reason(setup) -> None:
     assert not result and "every feature is immutable or locked" in result.reason
 
 
-def _linear_model() -> TabularModel:
-    """logit = 4 + z(creatinine) - z(ejection fraction): no single change can flip a high-risk patient."""
+def _linear_model(weights: dict[str, float] | None = None, intercept: float = 4.0) -> TabularModel:
+    """By default logit = 4 + z(creatinine) - z(ejection fraction): no single change can flip a high-risk patient."""
     X, _ = synthetic_cohort(200, seed=3)
     net = build_net("lasso", SCHEMA)
     net.pre.fit(X)
-    weights = np.zeros(net.pre.width)
-    weights[SCHEMA.index("serum_creatinine")] = 1.0
-    weights[SCHEMA.index("ejection_fraction")] = -1.0
-    set_linear(net.body, weights, 4.0)
+    coef = np.zeros(net.pre.width)
+    for name, w in (weights or {"serum_creatinine": 1.0, "ejection_fraction": -1.0}).items():
+        coef[SCHEMA.index(name)] = w
+    set_linear(net.body, coef, intercept)
     return TabularModel("linear", "lasso", SCHEMA, net, 0.5)
 
 
