@@ -49,7 +49,6 @@ from cfx_desktop.core.tabular.counterfactuals.consensus import ConsensusModel, r
 from cfx_desktop.core.tabular.counterfactuals.constraints import changed_mask
 from cfx_desktop.core.tabular.counterfactuals.context import SearchContext
 from cfx_desktop.core.tabular.counterfactuals.metrics import plausibility
-from cfx_desktop.core.tabular.datasets import DATASETS
 from cfx_desktop.core.tabular.model_set import CONSENSUS_MEMBERS, DEFAULT_MEMBERS, default_margin, load_model_set
 from cfx_desktop.core.tabular.models import ARCHITECTURES, TabularModel, load_model, model_name
 from cfx_desktop.core.tabular.schema import Kind
