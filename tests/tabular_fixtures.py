@@ -29,3 +29,18 @@ def synthetic_cohort(n: int = 240, seed: int = 0, schema: Schema = HEART_FAILURE
     p = 1 / (1 + np.exp(-score))
     y = (rng.uniform(size=n) < p).astype(np.int64)
     return X, y
+
+
+def draw_patient(draw, schema: Schema = HEART_FAILURE_NO_TIME) -> np.ndarray:  # noqa: ANN001 - hypothesis draw
+    """A hypothesis-drawn patient on the form's grid, anywhere inside the clinical ranges."""
+    from hypothesis import strategies as st
+
+    values = []
+    for f in schema.features:
+        if f.kind in (Kind.BINARY, Kind.CATEGORICAL):
+            values.append(float(draw(st.integers(0, max(f.n_levels, 2) - 1))))
+        elif f.kind == Kind.INTEGER:
+            values.append(float(draw(st.integers(int(f.min), int(f.max)))))
+        else:
+            values.append(round(draw(st.floats(f.min, f.max, allow_nan=False)), f.decimals))
+    return np.array(values)

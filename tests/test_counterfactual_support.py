@@ -13,20 +13,9 @@ from cfx_desktop.core.tabular.counterfactuals.constraints import changed_mask
 from cfx_desktop.core.tabular.counterfactuals.context import observed_range
 from cfx_desktop.core.tabular.models import load_model
 from cfx_desktop.core.tabular.schema import Kind, Mutability
+from tests.tabular_fixtures import draw_patient
 
 MODELS = ["heart-failure-no-time-mlp", "heart-disease-nam"]
-
-
-def _patient(draw, schema) -> np.ndarray:  # noqa: ANN001
-    values = []
-    for f in schema.features:
-        if f.kind in (Kind.BINARY, Kind.CATEGORICAL):
-            values.append(float(draw(st.integers(0, max(f.n_levels, 2) - 1))))
-        elif f.kind == Kind.INTEGER:
-            values.append(float(draw(st.integers(int(f.min), int(f.max)))))
-        else:
-            values.append(round(draw(st.floats(f.min, f.max, allow_nan=False)), f.decimals))
-    return np.array(values)
 
 
 @st.composite
@@ -40,7 +29,7 @@ def requests(draw):
         max_changes=draw(st.sampled_from([None, 1, 2])), margin=draw(st.sampled_from([0.0, 0.05])),
         allow_markers=draw(st.booleans()))
     method = draw(st.sampled_from([m for m in METHODS if not METHODS.get(m).needs_reference]))
-    return model, _patient(draw, schema), constraints, method, draw(st.integers(1, 3))
+    return model, draw_patient(draw, schema), constraints, method, draw(st.integers(1, 3))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -17,7 +17,7 @@ from cfx_desktop.core.tabular.models import TabularModel, build_net
 from cfx_desktop.core.tabular.models.lasso import set_linear
 from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE_NO_TIME as SCHEMA
 from cfx_desktop.core.tabular.schema import Direction, Kind
-from tests.tabular_fixtures import synthetic_cohort
+from tests.tabular_fixtures import draw_patient, synthetic_cohort
 
 FAST = Hyper(lr=3e-3, epochs=60, patience=15)
 MUTABLE = [f.name for f in SCHEMA.features if f.name not in ("age", "sex")]
@@ -78,21 +78,9 @@ def test_observational_markers_change_only_when_allowed() -> None:
     assert allowed and {c.feature for c in allowed[0].changes} == {"creatinine_phosphokinase"}
 
 
-def _patient(draw) -> np.ndarray:
-    values = []
-    for f in SCHEMA.features:
-        if f.kind == Kind.BINARY:
-            values.append(float(draw(st.integers(0, 1))))
-        elif f.kind == Kind.INTEGER:
-            values.append(float(draw(st.integers(int(f.min), int(f.max)))))
-        else:
-            values.append(round(draw(st.floats(f.min, f.max, allow_nan=False)), f.decimals))
-    return np.array(values)
-
-
 @st.composite
 def requests(draw):
-    x = _patient(draw)
+    x = draw_patient(draw)
     locked = frozenset(draw(st.lists(st.sampled_from(MUTABLE), max_size=4, unique=True)))
     unlocked = frozenset(draw(st.lists(st.sampled_from(["diabetes"]), max_size=1)))
     max_changes = draw(st.sampled_from([None, 1, 2, 3]))
