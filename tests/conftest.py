@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import faulthandler
+import gc
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -17,6 +20,22 @@ from cfx_desktop import paths  # noqa: E402
 
 REAL_DATA = paths.shared_data_dir()
 NO_DATA_REASON = "real data not found (../shared/data or CFX_DATA_DIR); this test runs in the project's CI"
+
+
+# A test that hangs must fail fast with every thread's stack, not run CI into its own time limit: the process
+# prints the stacks and exits. The slow (installer) test gets more room.
+TEST_LIMIT_S = float(os.environ.get("CFX_TEST_LIMIT_S", "600"))
+SLOW_TEST_LIMIT_S = 3 * TEST_LIMIT_S
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):  # noqa: ANN001, ANN201
+    limit = SLOW_TEST_LIMIT_S if item.get_closest_marker("slow") else TEST_LIMIT_S
+    faulthandler.dump_traceback_later(limit, exit=True, file=sys.__stderr__)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 def real_data_file(name: str) -> Path:
@@ -34,17 +53,57 @@ def subprocess_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def close_window(win) -> None:  # noqa: ANN001
+    """Tear a main window down now, in a fixed order, instead of whenever the garbage collector runs.
+
+    A window left to pytest-qt's close-then-deleteLater, with its Python side freed by a later `gc.collect()`,
+    could be destroyed in the middle of another test's event processing (a crash seen once in a full run).
+    Here: stop the jobs, hide the window, let pending events reach it while it still exists, delete the C++
+    side, drop what was posted for it, and collect the Python side, all before the next test starts.
+    """
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from shiboken6 import Shiboken
+
+    if not Shiboken.isValid(win):
+        return
+    win.pool.shutdown(60_000)
+    win.close()
+    QCoreApplication.processEvents()
+    Shiboken.delete(win)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    QCoreApplication.processEvents()
+    gc.collect()
+
+
 @pytest.fixture
-def app_window(qtbot):
-    """The real main window at 1400 x 900, shown offscreen; its worker pool is shut down afterwards."""
+def make_window(qtbot):  # noqa: ANN001, ANN201
+    """``make_window(show=True)`` builds the real main window; every window made is closed by `close_window`."""
     from cfx_desktop.app import build_window
 
-    win = build_window()
-    qtbot.addWidget(win)
+    made = []
+
+    def make(show: bool = True):  # noqa: ANN202
+        win = build_window()
+        made.append(win)
+        if show:
+            win.show()
+        return win
+
+    yield make
+    for win in made:
+        close_window(win)
+    from cfx_desktop.workers.pool import in_flight_count
+
+    assert in_flight_count() == 0, "a job was still running after its window was closed"
+
+
+@pytest.fixture
+def app_window(make_window):  # noqa: ANN001, ANN201
+    """The real main window at 1400 x 900, shown offscreen; torn down by `close_window`."""
+    win = make_window(show=False)
     win.resize(1400, 900)
     win.show()
-    yield win
-    win.pool.shutdown()
+    return win
 
 
 def settle_patient(qtbot, tab, timeout: int = 30_000) -> None:

@@ -105,21 +105,14 @@ def test_the_cli_offers_each_toy() -> None:
     assert "toy-cnn" in _choices(parser, "train-imaging", "--model")
 
 
-def test_the_app_offers_each_toy(qtbot, weights: Path) -> None:
-    from cfx_desktop.app import build_window
+def test_the_app_offers_each_toy(make_window, weights: Path) -> None:
+    from cfx_desktop.ui.about import about_html
 
-    window = build_window()
-    qtbot.addWidget(window)
-    try:
-        patient, xray = window.tab_list
-        assert patient.dataset_combo.findData("toy-clinic") >= 0
-        assert xray.overlay_panel.method.findData("toy-saliency") >= 0
-        assert xray.prediction_panel.model.findData("toy-image-model") >= 0
-        from cfx_desktop.ui.about import about_html
-
-        assert "Toy clinic" in about_html() and "Toy saliency" in about_html() and "Toy CNN" in about_html()
-    finally:
-        window.pool.shutdown()
+    patient, xray = make_window(show=False).tab_list
+    assert patient.dataset_combo.findData("toy-clinic") >= 0
+    assert xray.overlay_panel.method.findData("toy-saliency") >= 0
+    assert xray.prediction_panel.model.findData("toy-image-model") >= 0
+    assert "Toy clinic" in about_html() and "Toy saliency" in about_html() and "Toy CNN" in about_html()
 
 
 def test_the_toys_work_through_the_shared_code_paths(weights: Path) -> None:

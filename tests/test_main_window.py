@@ -10,19 +10,15 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from cfx_desktop import settings as settings_mod
-from cfx_desktop.app import build_window
 from cfx_desktop.workers.pool import Job
 
 
 @pytest.fixture
-def window(qtbot):
-    win = build_window()
-    qtbot.addWidget(win)
-    win.show()
+def window(qtbot, make_window):
+    win = make_window()
     qtbot.waitUntil(win.is_idle, timeout=30_000)  # the Patient tab computes its first prediction at start
     qtbot.wait(50)
-    yield win
-    win.pool.shutdown()
+    return win
 
 
 def test_window_opens_with_both_tabs(window) -> None:
@@ -66,17 +62,15 @@ def test_busy_indicator_follows_jobs(qtbot, window) -> None:
     qtbot.waitUntil(lambda: window.busy_label.text() == "Idle", timeout=5000)
 
 
-def test_recent_files_and_tab_are_remembered(qtbot, window, tmp_path: Path) -> None:
+def test_recent_files_and_tab_are_remembered(qtbot, window, make_window, tmp_path: Path) -> None:
     settings_mod.add_recent_file(window.settings, "/data/a.csv")
     settings_mod.add_recent_file(window.settings, "/data/b.png")
     settings_mod.add_recent_file(window.settings, "/data/a.csv")
     assert settings_mod.recent_files(window.settings)[:2] == ["/data/a.csv", "/data/b.png"]
     window.tabs.setCurrentIndex(1)
     window.save_state()
-    second = build_window()
-    qtbot.addWidget(second)
+    second = make_window(show=False)
     assert second.tabs.currentIndex() == 1
-    second.pool.shutdown()
 
 
 def test_shortcuts_are_listed(window) -> None:

@@ -8,15 +8,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cfx_desktop.app import build_window
 from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE_NO_TIME as SCHEMA
 TIMEOUT = 120_000
 
 
-def test_thousand_rapid_edits(qtbot) -> None:
-    window = build_window()
-    qtbot.addWidget(window)
-    window.show()
+def test_thousand_rapid_edits(qtbot, make_window) -> None:
+    window = make_window()
     tab = window.tab_list[0]
     shown: list[bool] = []
     # every result the tab accepts must answer the form as it was at that moment
@@ -35,19 +32,16 @@ def test_thousand_rapid_edits(qtbot) -> None:
     assert window.isVisible()
     assert shown and all(shown)  # no delivered result ever answered an older form state
     assert tab.predict_channel.delivered < 1000  # superseded requests were dropped, not queued up
-    window.pool.shutdown()
 
 
-def test_hundred_rapid_image_switches(qtbot, tmp_path: Path) -> None:
+def test_hundred_rapid_image_switches(qtbot, make_window, tmp_path: Path) -> None:
     paths = []
     rng = np.random.default_rng(2)
     for i in range(5):
         path = tmp_path / f"img{i}.png"
         Image.fromarray(rng.integers(0, 255, (160 + 10 * i, 150), dtype=np.uint8)).save(path)
         paths.append(path)
-    window = build_window()
-    qtbot.addWidget(window)
-    window.show()
+    window = make_window()
     qtbot.waitUntil(window.is_idle, timeout=TIMEOUT)
     tab = window.tab_list[1]
     window.tabs.setCurrentWidget(tab)
@@ -62,4 +56,3 @@ def test_hundred_rapid_image_switches(qtbot, tmp_path: Path) -> None:
     assert tab.viewer.pixels.shape == (160 + 10 * (99 % 5), 150)
     assert tab.overlay_result.result.values.shape == tab.viewer.pixels.shape
     assert window.isVisible()
-    window.pool.shutdown()

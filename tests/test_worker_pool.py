@@ -151,6 +151,44 @@ def test_pool_deleted_before_its_job_finishes_is_harmless(qtbot) -> None:
     assert job.seconds is not None
 
 
+def test_a_running_job_outlives_every_reference_to_its_pool(qtbot) -> None:
+    """The job's only owner, the pool, is deleted and collected while the job runs: the job must stay alive
+    until its run returns (a freed runnable under a running thread crashed a full test run once)."""
+    import gc
+
+    from cfx_desktop.workers import pool as pool_mod
+
+    gate, ran = threading.Event(), []
+    pool = WorkerPool(max_threads=2)
+    qpool = pool._pool
+    qpool.setParent(None)  # keep the threads alive so the job can finish after its pool object is gone
+    pool.run(lambda progress, cancel: (gate.wait(5), ran.append(True)))
+    qtbot.waitUntil(lambda: pool_mod.in_flight_count() == 1, timeout=2000)
+    import shiboken6
+
+    shiboken6.delete(pool)
+    del pool
+    gc.collect()
+    gate.set()
+    assert qpool.waitForDone(5000)
+    qtbot.wait(100)
+    assert ran == [True] and pool_mod.in_flight_count() == 0
+
+
+def test_shutdown_drops_jobs_that_never_started(qtbot) -> None:
+    gate = threading.Event()
+    pool = WorkerPool(max_threads=1)
+    first = pool.run(_wait_for, gate)
+    queued = pool.run(_wait_for, gate)
+    qtbot.waitUntil(lambda: first.started, timeout=2000)
+    pool.shutdown(100)  # the first job is still blocked on the gate; the second is still queued
+    assert not queued.started and queued.returned_at is not None
+    gate.set()
+    assert pool.wait(5000)
+    qtbot.waitUntil(lambda: pool.active_count == 0, timeout=2000)
+    assert not queued.started
+
+
 def _alive(obj) -> bool:
     import shiboken6
 

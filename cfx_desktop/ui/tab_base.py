@@ -64,6 +64,6 @@ def poll_until(parent: QWidget, predicate: Callable[[], bool], then: Callable[[]
         if predicate():
             then()
         else:
-            QTimer.singleShot(every_ms, check)
+            QTimer.singleShot(every_ms, parent, check)  # no call once parent is gone
 
-    QTimer.singleShot(every_ms, check)
+    QTimer.singleShot(every_ms, parent, check)  # no call once parent is gone

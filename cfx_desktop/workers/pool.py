@@ -12,6 +12,7 @@ wins" channel, and our core functions take an explicit cancel token instead, so 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -24,6 +25,28 @@ from cfx_desktop.core.cancel import CancelToken, Cancelled
 
 log = logging.getLogger(__name__)
 _ids = count(1)
+
+# Every submitted job, kept alive here until its `run` has returned. A window (and with it its pool) can be
+# deleted while a job is still running on a pool thread; if the last reference to that job went with it, the
+# C++ runnable and its signal object would be freed under the running thread. A job is dropped from here a
+# grace period after `run` returns, because the thread pool still reads the runnable just after `run`.
+_in_flight: dict[int, Job] = {}
+_in_flight_lock = threading.Lock()
+_GRACE_S = 2.0
+
+
+def _keep_alive(job: Job) -> None:
+    now = time.monotonic()
+    with _in_flight_lock:
+        for key in [k for k, j in _in_flight.items() if j.returned_at is not None and now - j.returned_at > _GRACE_S]:
+            del _in_flight[key]
+        _in_flight[job.id] = job
+
+
+def in_flight_count() -> int:
+    """Jobs whose `run` has not yet returned (tests and shutdown)."""
+    with _in_flight_lock:
+        return sum(1 for j in _in_flight.values() if j.returned_at is None and j.started)
 
 
 @dataclass(frozen=True)
@@ -77,6 +100,8 @@ class Job(QRunnable):
         self.token = CancelToken()
         self.signals = JobSignals()
         self.seconds: float | None = None
+        self.started = False
+        self.returned_at: float | None = None  # monotonic time `run` returned (see `_in_flight`)
 
     def cancel(self) -> None:
         self.token.cancel()
@@ -92,6 +117,7 @@ class Job(QRunnable):
     def run(self) -> None:  # executed on a pool thread
         signals = self.signals
         start = time.perf_counter()
+        self.started = True
         try:
             if self.token.cancelled:
                 signals.cancelled.emit()
@@ -113,6 +139,7 @@ class Job(QRunnable):
         finally:
             self.seconds = time.perf_counter() - start
             signals.finished.emit()
+            self.returned_at = time.monotonic()
 
 
 class WorkerPool(QObject):
@@ -135,6 +162,7 @@ class WorkerPool(QObject):
     def submit(self, job: Job, *, report_errors: bool = True) -> Job:
         """Start ``job``; with ``report_errors`` its failure is also forwarded to `job_failed`."""
         self._active[job.id] = job
+        _keep_alive(job)
         if report_errors:
             job.signals.error.connect(self.job_failed)
         _PoolReceiver(self, job)
@@ -160,8 +188,13 @@ class WorkerPool(QObject):
         return self._pool.waitForDone(msecs)
 
     def shutdown(self, msecs: int = 5_000) -> None:
+        """Cancel everything, drop what never started, and wait a while for the rest (which stays alive in
+        `_in_flight` if the wait runs out)."""
         self.cancel_all()
-        self._pool.clear()
+        for job in list(self._active.values()):
+            if self._pool.tryTake(job):  # still queued: it will never run, so nothing needs to keep it alive
+                job.returned_at = time.monotonic()
+                self._done(job.id)
         self._pool.waitForDone(msecs)
 
 
