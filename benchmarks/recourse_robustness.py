@@ -27,6 +27,7 @@ Run: python -m benchmarks.recourse_robustness [--quick]   (needs ../shared/data)
 from __future__ import annotations
 
 import argparse
+import json
 import time
 import warnings
 from dataclasses import replace
@@ -41,7 +42,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.compose import ColumnTransformer
 
-from benchmarks.common import machine, machine_line, write_doc_section, write_json
+from benchmarks.common import RESULTS, machine, machine_line, write_doc_section, write_json
+from benchmarks.dice_reference import dice_finder
 from cfx_desktop.core.metrics import choose_threshold
 from cfx_desktop.core.tabular import train
 from cfx_desktop.core.tabular.counterfactuals import Constraints, Reference, find_counterfactuals
@@ -108,19 +110,23 @@ def _ynn(model: TabularModel, reference: Reference, ctx: SearchContext, v: np.nd
 
 
 def evaluate(model: TabularModel, models, judges, reference: Reference, patients: np.ndarray, zoo,  # noqa: ANN001
-             constraints: Constraints, consensus: bool) -> dict[str, Any]:
-    rows, seconds, covered = [], [], 0
-    find_counterfactuals(model, patients[0], constraints, reference=reference, model_set=models, consensus=consensus)  # warm-up
-    for x in patients:
-        start = time.perf_counter()
+             constraints: Constraints, consensus: bool, find: Callable[[np.ndarray], np.ndarray | None] | None = None) -> dict[str, Any]:
+    """One row of the table. ``find(x)`` is the search under test (default: ours, k = 1)."""
+    def ours(x: np.ndarray) -> np.ndarray | None:
         found = find_counterfactuals(model, x, constraints, reference=reference, model_set=models, consensus=consensus,
                                      diagnose_empty=False)
+        return found[0].values if found else None
+
+    find = find or ours
+    rows, seconds, covered = [], [], 0
+    find(patients[0])  # warm-up
+    for x in patients:
+        start = time.perf_counter()
+        v = find(x)
         seconds.append(time.perf_counter() - start)
-        if not found:
+        if v is None:
             continue
         covered += 1
-        cf = found[0]
-        v = cf.values
         desired = 0 if model.predict_proba(x[None])[0] >= model.threshold else 1
         search_model = ConsensusModel(models.members, model, desired, constraints.margin) if consensus else model
         ctx = SearchContext.build(search_model, x, replace(constraints, margin=0.0) if consensus else constraints, reference)
@@ -132,7 +138,7 @@ def evaluate(model: TabularModel, models, judges, reference: Reference, patients
             "valid_all_members": float(in_set["members_crossed"] == in_set["members_total"]),
             "valid_all_20": float(r["members_crossed"] == r["members_total"]),
             "heldout_share": float(crossed.mean()), "heldout_all": float(crossed.all()),
-            "invalidation": r["invalidation_rate"], "l0": float(cf.l0), "redundancy": float(_redundancy(ctx, v)),
+            "invalidation": r["invalidation_rate"], "l0": float(changed_mask(x, v).sum()), "redundancy": float(_redundancy(ctx, v)),
             "lof_outlier": float(plausibility(ctx, v, reference).get("lof_outlier", np.nan)),
             "ynn": _ynn(model, reference, ctx, v, desired),
         })
@@ -143,11 +149,13 @@ def evaluate(model: TabularModel, models, judges, reference: Reference, patients
             "median_ms": float(np.median(seconds) * 1000), "p95_ms": float(np.percentile(seconds, 95) * 1000)}
 
 
-def run(quick: bool = False) -> dict[str, Any]:
+def run(quick: bool = False, only: str | None = None) -> dict[str, Any]:
     warnings.filterwarnings("ignore")
     torch.set_num_threads(2)
     results: dict[str, Any] = {"machine": machine(), "protocol": __doc__.split("Run:")[0].strip(), "variants": {}}
     for dataset, exclude in VARIANTS:
+        if only and dataset != only:
+            continue
         schema, cohort, _ = train.dev_cohort(dataset, exclude, None)
         train_idx, valid_idx = train.holdout_split(cohort.y, 0)
         X_train, y_train = cohort.X[train_idx], cohort.y[train_idx]
@@ -172,6 +180,11 @@ def run(quick: bool = False) -> dict[str, Any]:
                 rows[f"consensus of {len(members)}, margin {margin:.2f}{default}"] = evaluate(
                     model, members, judges, reference, patients, zoo, Constraints(margin=margin), True)
             if arch == ARCHITECTURES.default:
+                dice = dice_finder("random", 1, X_train, y_train, model)
+                if dice is not None:  # the reference row: the same model, patients and constraints, margin 0
+                    rows["dice-ml random, k=1 (reference)"] = evaluate(
+                        model, models, judges, reference, patients, zoo, Constraints(margin=0.0), False,
+                        find=lambda x: next(iter(dice(model, reference, x, Constraints(margin=0.0))), None))
                 for m in SWEEP:
                     if abs(m - margin) > 1e-9:
                         rows[f"consensus of {len(models)}, margin {m:.2f}"] = evaluate(model, models, judges, reference, patients, zoo,
@@ -209,8 +222,14 @@ def markdown(results: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="8 patients per model (a smoke run)")
+    parser.add_argument("--dataset", choices=[d for d, _ in VARIANTS],
+                        help="re-run one dataset and keep the other's rows from the last results file")
     args = parser.parse_args()
-    results = run(quick=args.quick)
+    results = run(quick=args.quick, only=args.dataset)
+    previous = RESULTS / "recourse_robustness.json"
+    if args.dataset and previous.exists():
+        kept = json.loads(previous.read_text(encoding="utf-8"))["variants"]
+        results["variants"] = {**{k: results["variants"].get(k, v) for k, v in kept.items()}, **results["variants"]}
     path = write_json("recourse_robustness", results)
     write_doc_section("recourse_robustness", markdown(results))
     print(f"wrote {path} and docs/benchmarks.md")

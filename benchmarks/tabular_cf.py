@@ -13,7 +13,6 @@ Writes benchmarks/results/tabular_cf.json and the table in docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 import warnings
 from typing import Any, Callable
@@ -21,9 +20,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-os.environ.setdefault("TQDM_DISABLE", "1")  # dice-ml's progress bars would drown the log
-
 from benchmarks.common import machine, machine_line, write_doc_section, write_json
+from benchmarks.dice_reference import dice_finder
 from cfx_desktop.core.tabular import train
 from cfx_desktop.core.tabular.counterfactuals import Constraints, Reference, find_counterfactuals
 from cfx_desktop.core.tabular.counterfactuals import baseline_nn
@@ -31,7 +29,6 @@ from cfx_desktop.core.tabular.counterfactuals.constraints import changed_mask
 from cfx_desktop.core.tabular.counterfactuals.context import SearchContext
 from cfx_desktop.core.tabular.counterfactuals.metrics import diversity, plausibility
 from cfx_desktop.core.tabular.models import TabularModel, load_model
-from cfx_desktop.core.tabular.schema import Direction, Kind
 MODELS = ["heart-failure-no-time-mlp", "heart-failure-no-time-bilstm"]
 
 
@@ -65,74 +62,6 @@ def _baseline_raw(labels: np.ndarray | None) -> Callable:
     def run(model, reference, x, constraints):  # noqa: ANN001, ANN202
         candidates = reference.X[labels == 0] if labels is not None else reference.predicted(0)
         return [baseline_nn.hamming_nearest(x, candidates)]
-    return run
-
-
-def _dice(method: str, k: int, train_X: np.ndarray, train_y: np.ndarray, model: TabularModel) -> Callable | None:
-    try:
-        import dice_ml
-        import pandas as pd
-        from raiutils.exceptions import UserConfigValidationException
-    except ImportError:
-        return None
-    schema = model.schema
-    binary = [f.name for f in schema.features if f.kind == Kind.BINARY]
-    continuous = [f.name for f in schema.features if f.kind in (Kind.INTEGER, Kind.CONTINUOUS)]
-
-    def frame(X: np.ndarray) -> "pd.DataFrame":
-        df = pd.DataFrame(X, columns=schema.names)
-        for b in binary:  # dice-ml treats these as categories; pandas 3 needs them as strings from the start
-            df[b] = df[b].astype(int).astype(str)
-        return df
-
-    class Wrapped:
-        """Our model, its probability shifted so that dice-ml's fixed 0.5 boundary equals our threshold."""
-
-        def predict_proba(self, X):  # noqa: ANN001, ANN202
-            values = torch.as_tensor(X[schema.names].astype(float).to_numpy(), dtype=torch.float32)
-            with torch.inference_mode():
-                logit = model.logits(values).cpu().numpy() - model.threshold_logit
-            p = 1 / (1 + np.exp(-logit))
-            return np.c_[1 - p, p]
-
-        def predict(self, X):  # noqa: ANN001, ANN202
-            return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
-
-    data_frame = frame(train_X)
-    data_frame["DEATH_EVENT"] = train_y
-    data = dice_ml.Data(dataframe=data_frame, continuous_features=continuous, outcome_name="DEATH_EVENT")
-    explainer = dice_ml.Dice(data, dice_ml.Model(model=Wrapped(), backend="sklearn"), method=method)
-
-    def run(model_, reference, x, constraints):  # noqa: ANN001, ANN202
-        vary = [f.name for f in schema.features if not constraints.is_frozen(schema, f.name)]
-        permitted = {}
-        for f in schema.features:
-            if f.name not in vary:
-                continue
-            direction = constraints.direction(schema, f.name)
-            j = schema.index(f.name)
-            if f.kind == Kind.BINARY:
-                if direction == Direction.DECREASE:
-                    permitted[f.name] = [str(v) for v in range(0, int(x[j]) + 1)]
-                continue
-            low, high = float(train_X[:, j].min()), float(train_X[:, j].max())  # dice-ml refuses ranges beyond its data
-            if direction == Direction.DECREASE:
-                high = min(high, x[j])
-            if direction == Direction.INCREASE:
-                low = max(low, x[j])
-            permitted[f.name] = [low, high]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                result = explainer.generate_counterfactuals(frame(x[None]), total_CFs=k, desired_class="opposite",
-                                                            features_to_vary=vary, permitted_range=permitted, verbose=False)
-            except UserConfigValidationException:  # dice-ml's way of saying "none found": no coverage
-                return []
-        cfs = result.cf_examples_list[0].final_cfs_df
-        if cfs is None or len(cfs) == 0:
-            return []
-        return list(cfs[schema.names].astype(float).to_numpy())
-
     return run
 
 
@@ -180,7 +109,7 @@ def run(with_dice: bool = True, threads: int | None = None) -> dict[str, Any]:
         if with_dice:
             for dice_method in ("random", "genetic"):
                 for k in (1, 4):
-                    methods[f"dice-ml {dice_method}, k={k}"] = _dice(dice_method, k, cohort.X[train_idx], cohort.y[train_idx], model)
+                    methods[f"dice-ml {dice_method}, k={k}"] = dice_finder(dice_method, k, cohort.X[train_idx], cohort.y[train_idx], model)
         table = {}
         for label, method in methods.items():
             if method is None:

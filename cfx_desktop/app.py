@@ -59,7 +59,7 @@ def build_tabs(pool: WorkerPool) -> list[ToolTab]:
 
 
 def build_window() -> MainWindow:
-    pool = WorkerPool()
+    pool = WorkerPool(max_threads=device.configure_cpu_threads())
     return MainWindow(pool, build_tabs(pool))
 
 

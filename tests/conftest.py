@@ -28,10 +28,18 @@ TEST_LIMIT_S = float(os.environ.get("CFX_TEST_LIMIT_S", "600"))
 SLOW_TEST_LIMIT_S = 3 * TEST_LIMIT_S
 
 
+def _terminal_fd(config) -> int:  # noqa: ANN001
+    """The stderr pytest itself saw at start: during a test, fd 2 is redirected into pytest's capture file,
+    which a process that exits from the watchdog never prints."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    saved = getattr(getattr(getattr(capture, "_global_capturing", None), "err", None), "targetfd_save", None)
+    return saved if isinstance(saved, int) else sys.__stderr__.fileno()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):  # noqa: ANN001, ANN201
     limit = SLOW_TEST_LIMIT_S if item.get_closest_marker("slow") else TEST_LIMIT_S
-    faulthandler.dump_traceback_later(limit, exit=True, file=sys.__stderr__)
+    faulthandler.dump_traceback_later(limit, exit=True, file=_terminal_fd(item.config))
     try:
         yield
     finally:

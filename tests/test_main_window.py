@@ -21,6 +21,13 @@ def window(qtbot, make_window):
     return win
 
 
+def test_the_window_fits_a_1280_pixel_wide_screen(window) -> None:
+    """The suggestions controls once made the window at least 1597 px wide."""
+    for index in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(index)
+        assert window.minimumSizeHint().width() <= 1280
+
+
 def test_window_opens_with_both_tabs(window) -> None:
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert titles == ["Patient", "Chest X-ray"]

@@ -47,13 +47,44 @@ def current() -> torch.device:
     return resolve(os.environ.get("CFX_DEVICE", preference))
 
 
+MAX_PARALLEL_JOBS = 4
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def plan_cpu_threads(cores: int | None = None) -> tuple[int, int]:
+    """(jobs that may run side by side, torch threads each) with jobs x threads <= cores.
+
+    Why: the app runs a prediction and a suggestion search at once. With torch's default (one intra-op thread
+    per core in *each* job) two jobs on two cores ask for four spinning OpenMP threads, and the live latency
+    measured 363 / 433 ms p50 / p95 instead of 280 / 342 ms with one thread each (`benchmarks/gui.py`, 2 cores).
+    Up to `MAX_PARALLEL_JOBS` jobs; the cores left over go to each job's own threads.
+    """
+    cores = max(1, cores or usable_cores())
+    jobs = min(MAX_PARALLEL_JOBS, cores)
+    return jobs, max(1, cores // jobs)
+
+
+def configure_cpu_threads(cores: int | None = None) -> int:
+    """Apply `plan_cpu_threads` to torch (process-wide) and return how many jobs the worker pool may run."""
+    jobs, threads = plan_cpu_threads(cores)
+    torch.set_num_threads(threads)
+    return jobs
+
+
 def describe(device: torch.device | None = None) -> str:
     """Human-readable name for the status bar: the GPU's name, or CPU with its thread count."""
     device = device or current()
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"GPU: {torch.cuda.get_device_name(index)}"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"CPU ({usable_cores()} cores, {threads} thread{'s' if threads > 1 else ''} per job)"
 
 
 def prepare_for_inference(net: "torch.nn.Module", device: torch.device) -> "torch.nn.Module":

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFileDialog, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QFrame, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from cfx_desktop.core.tabular.recourse import global_recourse, predict_cohort
 from cfx_desktop.sessions.patient import PatientSession
@@ -23,12 +23,16 @@ class CohortPanel(QWidget):
         self.session = session
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        splitter = QSplitter(Qt.Orientation.Vertical, self)
+        scroll = QScrollArea(self)  # scrolls on a small screen instead of making the window taller than it
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        splitter = QSplitter(Qt.Orientation.Vertical, scroll)
         self.table = CohortView(splitter)
         self.recourse = RecourseView(splitter)
         splitter.addWidget(self.table)
         splitter.addWidget(self.recourse)
-        layout.addWidget(splitter)
+        scroll.setWidget(splitter)
+        layout.addWidget(scroll)
         self.predict_channel = LatestOnly(pool, "Cohort predictions", self)
         self.recourse_channel = LatestOnly(pool, "Global recourse", self)
         self.predict_channel.result.connect(session.accept_cohort_prediction)

@@ -13,7 +13,11 @@ from cfx_desktop.core.tabular.counterfactuals import METHODS, Counterfactual
 from cfx_desktop.core.tabular.live import SuggestionResult
 from cfx_desktop.core.tabular.schema import Actionability, Schema
 
-COLUMNS = ["What would have to change", "New p", "Holds for", "Features changed", "Distance (MAD)", "Plausibility", ""]
+COLUMNS = ["What would have to change", "New p", "Holds for", "Changes", "Distance", "Plausibility", ""]
+COLUMN_TIPS = ["The change, worded as target states", "The selected model's probability after the change",
+               "How many of the 20 models of the set predict the new outcome, and how often measurement noise undoes it",
+               "How many features change", "MAD-weighted L1 distance from the patient (each feature in units of its "
+               "median absolute deviation)", "Typical of the training patients, or an outlier (local outlier factor)", ""]
 CAVEAT = ("Model-based what-ifs, not treatment effects: no causal model is used, and a model's prediction is not a "
           "diagnosis. Research and teaching tool.")
 
@@ -86,15 +90,16 @@ class SuggestionsPanel(QWidget):
         self.margin.setToolTip("How far past its own decision threshold every model must be moved (the default is chosen "
                                "on validation data: the probability shift measurement noise causes, at least 0.05)")
         self.consensus = QComboBox(self)
-        for members, label in ((1, "consensus of the 4 architectures"), (2, "consensus of 8 models"),
-                               (5, "consensus of all 20 models"), (0, "this model only (fragile)")):
+        for members, label in ((1, "consensus: 4 architectures"), (2, "consensus: 8 models"),
+                               (5, "consensus: all 20 models"), (0, "this model only (fragile)")):
             self.consensus.addItem(label, members)
         self.consensus.setToolTip("Consensus: every model of the set (each architecture, with 1, 2 or 5 bootstrap members) "
                                   "must predict the new outcome past its own threshold by the margin. 'This model only' "
                                   "describes one network, not the data. 'Holds for' is always judged by all 20 models.")
         self.markers = QCheckBox("allow markers", self)
         self.markers.setToolTip("Also change observational markers (e.g. CPK, platelets): readings nobody treats toward a value")
-        for w in (self.method, self.k, self.max_changes, self.margin, self.consensus, self.markers):
+        # two rows, so the panel (and the window) still fits a 1280 px screen: what to search / how strictly
+        for w in (self.method, self.consensus):
             controls.addWidget(w)
         controls.addStretch(1)
         self.busy = QProgressBar(self)
@@ -103,11 +108,20 @@ class SuggestionsPanel(QWidget):
         self.busy.setVisible(False)
         controls.addWidget(self.busy)
         layout.addLayout(controls)
+        limits = QHBoxLayout()
+        for w in (self.k, self.max_changes, self.margin, self.markers):
+            limits.addWidget(w)
+        limits.addStretch(1)
+        layout.addLayout(limits)
         self.status = QLabel("", self)
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
         self.table = QTableWidget(0, len(COLUMNS), self)
         self.table.setHorizontalHeaderLabels(COLUMNS)
+        for c, tip in enumerate(COLUMN_TIPS):
+            self.table.horizontalHeaderItem(c).setToolTip(tip)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # the first column wraps instead
+        self.table.setMinimumHeight(120)  # the header and two suggestions, even on a 720 px screen
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
@@ -166,13 +180,15 @@ class SuggestionsPanel(QWidget):
         for row, cf in enumerate(cfs):
             badge, tip, colour = robustness_text(cf.robustness)
             outlier = bool(cf.metrics.get("lof_outlier"))
+            plausibility = plausibility_text(cf.metrics)
             values = [change_text(schema, cf), f"{cf.probability:.2f}", badge, f"{cf.l0}", f"{cf.metrics.get('mad_l1', 0):.2f}",
-                      plausibility_text(cf.metrics)]
+                      plausibility.split(" (")[0]]  # the verdict; the kNN distance is in the tooltip
+            tips = {0: cf.summary(result.outcome), 2: tip, 5: plausibility}
             for col, text in enumerate(values):
                 item = QTableWidgetItem(text)
                 if col:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                item.setToolTip(cf.summary(result.outcome) if col == 0 else tip if col == 2 else text)
+                item.setToolTip(tips.get(col, text))
                 if col == 2:
                     item.setForeground(QColor(colour))
                 if outlier:
@@ -190,6 +206,8 @@ class SuggestionsPanel(QWidget):
             button.clicked.connect(lambda _=False, i=row: self.apply_requested.emit(i))
             self.table.setCellWidget(row, len(COLUMNS) - 1, button)
         self.table.resizeRowsToContents()
+        self.table.scrollToTop()
+        self.table.horizontalScrollBar().setValue(0)
         where = f" Reference cohort: {result.reference_source}." if result.reference_source else ""
         if cfs:
             scope = (f"for all {result.set_size} models of the set" if result.consensus and result.set_size

@@ -1,7 +1,7 @@
 """The Patient tab: panels that render a `PatientSession` and forward what the user does to it.
 
 Data flow (DESIGN.md): an edit goes to the session; the session's events make the tab request the prediction at
-once and the suggestions after a 150 ms debounce, each on its own latest-request-wins channel in the worker
+once and the suggestions after a short debounce, each on its own latest-request-wins channel in the worker
 pool; results go back to the session, which keeps them only if they answer its current state.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QTabWidget,
+    QComboBox, QFormLayout, QFrame, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QTabWidget,
     QVBoxLayout, QWidget,
 )
 from superqt.utils import QSignalDebouncer
@@ -32,7 +32,7 @@ from cfx_desktop.ui.patient.suggestions import SuggestionsPanel, change_text
 from cfx_desktop.ui.tab_base import DoneFn, SelfTestStep, ToolTab, poll_until
 from cfx_desktop.workers.pool import JobError, LatestOnly, WorkerPool
 
-DEBOUNCE_MS = 150
+DEBOUNCE_MS = 100  # coalesces key repeat and wheel scrolling; a stale search is cancelled anyway (latest wins)
 
 
 class PatientTab(ToolTab):
@@ -97,7 +97,12 @@ class PatientTab(ToolTab):
         outer.addWidget(left)
 
         right = QSplitter(Qt.Orientation.Vertical, self)
-        top = QWidget(right)
+        # in a scroll area: its wrapped labels need more height when narrow than a splitter would give them on a
+        # 720 px screen, and scrolling beats overlapping text
+        top_scroll = QScrollArea(right)
+        top_scroll.setWidgetResizable(True)
+        top_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        top = QWidget(top_scroll)
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(4, 4, 4, 4)
         self.gauge = RiskGauge(top)
@@ -122,9 +127,12 @@ class PatientTab(ToolTab):
         self.cohort_view = self.cohort_panel.table
         self.bottom.addTab(self.attributions, "Why? Attributions")
         self.bottom.addTab(self.cohort_panel, "Cohort and global recourse")
-        right.addWidget(top)
+        top_scroll.setWidget(top)
+        right.addWidget(top_scroll)
         right.addWidget(self.bottom)
-        right.setSizes([430, 420])
+        right.setSizes([540, 310])  # the suggestions table shows about three rows at 900 px
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
         outer.addWidget(right, 1)
 
     def _connect_session(self) -> None:
