@@ -28,6 +28,16 @@ TEST_LIMIT_S = float(os.environ.get("CFX_TEST_LIMIT_S", "600"))
 SLOW_TEST_LIMIT_S = 3 * TEST_LIMIT_S
 
 
+@pytest.fixture(autouse=True)
+def _collect_garbage_on_this_thread():  # noqa: ANN202
+    """Once a worker pool exists, automatic garbage collection is off (`workers.gc_guard`) and the app collects
+    from a GUI-thread timer; a test that does not spin the event loop long gets its collection here, on the main
+    thread, between tests (the young generations: a full collection after every test cost 80 s in all; old
+    garbage is collected by the timer or when a window closes)."""
+    yield
+    gc.collect(1)
+
+
 def _terminal_fd(config) -> int:  # noqa: ANN001
     """The stderr pytest itself saw at start: during a test, fd 2 is redirected into pytest's capture file,
     which a process that exits from the watchdog never prints."""

@@ -72,6 +72,7 @@ def test_sanity_command(folder: Path, tmp_path: Path, capsys) -> None:
     assert main(["sanity", "--image", str(folder / "a.png"), "--out-dir", str(out)]) == 0
     text = capsys.readouterr().out
     assert "cascade up to" in text and "Spearman" in text
+    assert "top layer randomized" in text and "checks pass" in text and ("pass:" in text or "FAIL:" in text)
     assert (out / "00-original.png").exists() and len(list(out.glob("*.png"))) >= 5
     if "pneumonia-slim-cnn-shuffled-labels" in bundles.list_bundles():
         assert "data randomization" in text

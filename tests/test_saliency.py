@@ -114,6 +114,27 @@ def test_randomized_models_give_different_maps(quadrant_model) -> None:
     assert quadrant_model.probability(image) > 0.5
 
 
+def _report(*rows: tuple[str, float]) -> sanity.SanityReport:
+    blank = np.zeros((4, 4))
+    return sanity.SanityReport("gradcam", blank, [sanity.SanityRow(name, rho, 0.0, blank) for name, rho in rows])
+
+
+def test_sanity_verdicts_read_the_right_rows_against_stated_bounds() -> None:
+    report = _report(("cascade up to head", 0.45), ("cascade up to conv2", 0.2), ("cascade up to conv1", 0.35),
+                     (sanity.DATA_ROW, 0.1))
+    verdicts = {v.check: v for v in report.verdicts()}
+    assert set(verdicts) == {"top layer randomized", "all layers randomized", "labels randomized"}
+    assert verdicts["top layer randomized"].row == "cascade up to head" and verdicts["top layer randomized"].passed
+    # the last cascade row is the fully random model: 0.35 is not below 0.3, so that check fails
+    assert verdicts["all layers randomized"].row == "cascade up to conv1" and not verdicts["all layers randomized"].passed
+    assert verdicts["labels randomized"].passed
+    assert "FAIL" in verdicts["all layers randomized"].line() and "< 0.30" in verdicts["all layers randomized"].line()
+    # a map that survives randomizing the top layer almost unchanged is flagged, as the issue asked
+    assert not _report(("cascade up to head", 0.945)).verdicts()[0].passed
+    assert [v.check for v in _report(("cascade up to head", 0.1)).verdicts()] == ["top layer randomized", "all layers randomized"]
+    assert not _report(("cascade up to head", -0.6)).verdicts()[0].passed  # an inverted map is the same structure
+
+
 def test_similarity_measures() -> None:
     a = np.random.default_rng(0).random((32, 32))
     assert sanity.spearman_abs(a, a) == pytest.approx(1.0)

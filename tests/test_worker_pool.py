@@ -220,3 +220,34 @@ def test_a_pool_wide_cancel_reaches_the_channel(qtbot, pool: WorkerPool) -> None
     pool.cancel_all()  # what Esc does
     qtbot.waitUntil(lambda: not channel.busy, timeout=5000)
     assert events == ["cancelled"]
+
+
+def test_garbage_is_collected_on_the_gui_thread_only(qtbot, pool: WorkerPool) -> None:
+    """A job that allocates many cycles would trigger the collector on its pool thread; with the guard every
+    collection happens on the GUI thread, so no Qt object is ever destroyed on a worker (crashes seen in CI)."""
+    import gc
+
+    from cfx_desktop.workers import gc_guard
+
+    threads: list[int] = []
+
+    def record(phase: str, info: dict) -> None:
+        if phase == "start":
+            threads.append(threading.get_ident())
+
+    def make_cycles(progress, cancel) -> int:  # noqa: ANN001
+        for _ in range(50_000):
+            a: list = []
+            a.append(a)
+        return 1
+
+    assert gc_guard._installed is not None and not gc.isenabled()
+    gc.callbacks.append(record)
+    try:
+        job = pool.run(make_cycles)
+        qtbot.waitUntil(lambda: job.returned_at is not None, timeout=10_000)
+        collections = gc_guard._installed.collections
+        qtbot.waitUntil(lambda: gc_guard._installed.collections > collections, timeout=5000)  # the timer collects
+    finally:
+        gc.callbacks.remove(record)
+    assert threads and set(threads) == {threading.get_ident()}

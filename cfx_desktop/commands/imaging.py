@@ -164,6 +164,10 @@ def sanity(args: argparse.Namespace) -> int:
     print(f"{report.method} sanity checks on {args.image} (Spearman of |map| and SSIM against the trained model's map; "
           "low = the map depends on what the model learned):")
     print(report.table())
+    verdicts = report.verdicts()
+    for verdict in verdicts:
+        print(verdict.line())
+    print(f"{sum(v.passed for v in verdicts)} of {len(verdicts)} checks pass")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     render.save_png(render.colorize(report.original), args.out_dir / "00-original.png")
     for i, row in enumerate(report.rows, 1):

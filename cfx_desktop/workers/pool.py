@@ -22,6 +22,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 from cfx_desktop.core.cancel import CancelToken, Cancelled
+from cfx_desktop.workers import gc_guard
 
 log = logging.getLogger(__name__)
 _ids = count(1)
@@ -150,6 +151,7 @@ class WorkerPool(QObject):
 
     def __init__(self, max_threads: int | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        gc_guard.install()  # worker threads run Python: garbage with Qt objects must be collected on this thread
         self._pool = QThreadPool(self)
         if max_threads:
             self._pool.setMaxThreadCount(max_threads)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QColor, QImage, QPixmap
 from PySide6.QtWidgets import (
     QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
@@ -37,10 +37,10 @@ class SanityPanel(QWidget):
         row.addWidget(self.button)
         row.addWidget(self.status, 1)
         layout.addLayout(row)
-        self.table = QTableWidget(0, 3, self)
-        self.table.setHorizontalHeaderLabels(["Randomized", "Spearman (|map|)", "SSIM"])
+        self.table = QTableWidget(0, 4, self)
+        self.table.setHorizontalHeaderLabels(["Randomized", "Spearman (|map|)", "SSIM", "Verdict"])
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in (1, 2):
+        for column in (1, 2, 3):
             self.table.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         self.table.setMaximumHeight(230)
@@ -58,10 +58,20 @@ class SanityPanel(QWidget):
             self.status.setText(state.message if state.state != "idle" else INTRO)
             return
         rows = result.report.rows
+        verdicts = result.report.verdicts()
+        by_row: dict[str, list] = {}
+        for verdict in verdicts:
+            by_row.setdefault(verdict.row, []).append(verdict)
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
-            for c, text in enumerate([row.name, f"{row.spearman:.3f}", f"{row.ssim:.3f}"]):
-                self.table.setItem(r, c, QTableWidgetItem(text))
+            judged = by_row.get(row.name, [])
+            verdict_text = "; ".join(f"{'pass' if v.passed else 'FAIL'} ({v.check}: < {v.bound:.2f})" for v in judged)
+            for c, text in enumerate([row.name, f"{row.spearman:.3f}", f"{row.ssim:.3f}", verdict_text]):
+                item = QTableWidgetItem(text)
+                if c == 3 and judged:
+                    item.setForeground(QColor("#1e7b34" if all(v.passed for v in judged) else "#b00020"))
+                    item.setToolTip("\n".join(f"{v.check}: {v.criterion}" for v in judged))
+                self.table.setItem(r, c, item)
         maps = [("trained model", result.report.original)] + [(row.name.replace("cascade up to ", "random to "), row.map) for row in rows]
         for i, (name, values) in enumerate(maps):
             cell = QWidget(self)
@@ -77,7 +87,9 @@ class SanityPanel(QWidget):
             cell_layout.addWidget(caption)
             self.grid.addWidget(cell, i // 6, i % 6)
         note = f" (data randomization skipped: {result.twin_note})" if result.twin_note else ""
-        self.status.setText(f"{SALIENCY_METHODS.get(result.report.method).label}: low Spearman/SSIM = the map depends on "
+        passed = sum(v.passed for v in verdicts)
+        self.status.setText(f"<b>{passed} of {len(verdicts)} checks pass.</b> "
+                            f"{SALIENCY_METHODS.get(result.report.method).label}: low Spearman/SSIM = the map depends on "
                             f"the learned weights and labels, as it should{note}")
 
     def set_progress(self, message: str) -> None:
