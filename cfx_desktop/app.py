@@ -17,7 +17,7 @@ from cfx_desktop import __version__
 from cfx_desktop.core import device
 from cfx_desktop.ui.main_window import MainWindow
 from cfx_desktop.ui.tab_base import SelfTestStep, ToolTab
-from cfx_desktop.workers.pool import Job, WorkerPool
+from cfx_desktop.workers.pool import LatestOnly, WorkerPool
 
 log = logging.getLogger("cfx_desktop")
 
@@ -78,12 +78,12 @@ def _device_round_trip(progress: Callable[..., None], cancel) -> str:  # noqa: A
 
 
 def window_self_test_steps(window: MainWindow) -> list[SelfTestStep]:
+    channel = LatestOnly(window.pool, "device check", window)  # its signals arrive on the GUI thread
+
     def start(done: Callable[[bool, str], None]) -> None:
-        job = Job(_device_round_trip, title="device check")
-        # connected before the job is submitted: a job that finishes at once would otherwise emit to nobody
-        job.signals.result.connect(lambda text: done(True, text))
-        job.signals.error.connect(lambda err: done(False, err.message))
-        window.pool.submit(job)
+        channel.result.connect(lambda text: done(True, text))
+        channel.error.connect(lambda err: done(False, err.message))
+        channel.request(_device_round_trip)
 
     steps = [SelfTestStep("worker pool and compute device", start, 60)]
     for tab in window.tab_list:

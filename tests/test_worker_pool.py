@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from PySide6.QtCore import QObject, Slot
 
 from cfx_desktop.core.cancel import CancelToken
 from cfx_desktop.workers.pool import Job, JobError, LatestOnly, WorkerPool
@@ -23,15 +24,42 @@ def _square(x: int, progress, cancel: CancelToken) -> int:
     return x * x
 
 
+class Inbox(QObject):
+    """Listens to one job the way the app's receivers do: `Slot`s of a GUI-thread QObject (see `Job`)."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__()
+        self.results: list[object] = []
+        self.progress: list[float] = []
+        self.cancelled = self.finished = False
+        job.signals.result.connect(self.on_result)
+        job.signals.progress.connect(self.on_progress)
+        job.signals.cancelled.connect(self.on_cancelled)
+        job.signals.finished.connect(self.on_finished)
+
+    @Slot(object)
+    def on_result(self, value: object) -> None:
+        self.results.append(value)
+
+    @Slot(float, str, object)
+    def on_progress(self, fraction: float, message: str, payload: object) -> None:
+        self.progress.append(fraction)
+
+    @Slot()
+    def on_cancelled(self) -> None:
+        self.cancelled = True
+
+    @Slot()
+    def on_finished(self) -> None:
+        self.finished = True
+
+
 def test_result_and_progress_arrive(qtbot, pool: WorkerPool) -> None:
     job = Job(_square, 7, title="square")
-    progress: list[float] = []
-    job.signals.progress.connect(lambda f, m, p: progress.append(f))
-    with qtbot.waitSignal(job.signals.result, timeout=5000) as blocker:
-        pool.submit(job)
-    assert blocker.args == [49]
-    qtbot.waitUntil(lambda: pool.active_count == 0, timeout=5000)
-    assert progress == [0.5]
+    inbox = Inbox(job)
+    pool.submit(job)
+    qtbot.waitUntil(lambda: inbox.finished and pool.active_count == 0, timeout=5000)
+    assert inbox.results == [49] and inbox.progress == [0.5]
 
 
 def _spin(progress, cancel: CancelToken, started: threading.Event) -> str:
@@ -45,16 +73,15 @@ def _spin(progress, cancel: CancelToken, started: threading.Event) -> str:
 def test_cancel_stops_a_running_job(qtbot, pool: WorkerPool) -> None:
     started = threading.Event()
     job = Job(_spin, started=started)
-    results: list[object] = []
-    job.signals.result.connect(results.append)
-    with qtbot.waitSignal(job.signals.cancelled, timeout=5000):
-        pool.submit(job)
-        assert started.wait(5)
-        t0 = time.perf_counter()
-        job.cancel()
+    inbox = Inbox(job)
+    pool.submit(job)
+    assert started.wait(5)
+    t0 = time.perf_counter()
+    job.cancel()
+    qtbot.waitUntil(lambda: inbox.cancelled, timeout=5000)
     assert time.perf_counter() - t0 < 1.0  # well before the 10 s the job would take
     qtbot.waitUntil(lambda: pool.active_count == 0, timeout=5000)
-    assert results == []
+    assert inbox.results == []
 
 
 def _slow_echo(value: int, delay: float, progress, cancel: CancelToken) -> int:
@@ -86,17 +113,18 @@ def test_exception_becomes_an_error_message(qtbot, pool: WorkerPool) -> None:
     errors: list[JobError] = []
     pool.job_failed.connect(errors.append)
     job = Job(_boom, title="explain")
-    with qtbot.waitSignal(job.signals.finished, timeout=5000):
-        pool.submit(job)
+    inbox = Inbox(job)
+    pool.submit(job)
+    qtbot.waitUntil(lambda: inbox.finished and len(errors) == 1, timeout=5000)
     assert len(errors) == 1
     assert errors[0].title == "explain"
     assert errors[0].message == "serum sodium must be a number"
     assert "ValueError" in errors[0].details
     # the pool still works afterwards
     again = Job(_square, 3)
-    with qtbot.waitSignal(again.signals.result, timeout=5000) as blocker:
-        pool.submit(again)
-    assert blocker.args == [9]
+    inbox = Inbox(again)
+    pool.submit(again)
+    qtbot.waitUntil(lambda: inbox.results == [9], timeout=5000)
 
 
 def test_stale_errors_are_not_reported(qtbot, pool: WorkerPool) -> None:

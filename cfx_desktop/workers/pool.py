@@ -80,6 +80,11 @@ class Job(QRunnable):
     """Runs ``fn(*args, progress=..., cancel=..., **kwargs)`` on a pool thread.
 
     ``fn`` must accept ``progress`` and ``cancel`` keywords when ``pass_context`` is true (the default).
+    A job's signals are emitted on the pool thread: connect them only to a `Slot` of a QObject living on the GUI
+    thread (as `_PoolReceiver` and `_ChannelReceiver` do), which makes the delivery queued. A lambda, a bound
+    method of a plain object or another signal can be called on the pool thread by PySide, and full test runs
+    crashed in the GUI thread's event processing right after such a connection. Everything else listens to the
+    pool (`job_failed`) or to a `LatestOnly` channel, whose signals are emitted on the GUI thread.
     """
 
     def __init__(
@@ -165,9 +170,7 @@ class WorkerPool(QObject):
         """Start ``job``; with ``report_errors`` its failure is also forwarded to `job_failed`."""
         self._active[job.id] = job
         _keep_alive(job)
-        if report_errors:
-            job.signals.error.connect(self.job_failed)
-        _PoolReceiver(self, job)
+        _PoolReceiver(self, job, report_errors)
         self.busy_changed.emit(len(self._active))
         self._pool.start(job)
         return job
@@ -278,11 +281,17 @@ class _PoolReceiver(QObject):
     delivery to the owner's (GUI) thread.
     """
 
-    def __init__(self, pool: WorkerPool, job: Job) -> None:
+    def __init__(self, pool: WorkerPool, job: Job, report_errors: bool) -> None:
         super().__init__(pool)
         self._pool = pool
         self._job_id = job.id
         job.signals.finished.connect(self.on_finished)
+        if report_errors:  # through a slot, never signal-to-signal or a plain callable: see `Job`
+            job.signals.error.connect(self.on_error)
+
+    @Slot(object)
+    def on_error(self, error: object) -> None:
+        self._pool.job_failed.emit(error)
 
     @Slot()
     def on_finished(self) -> None:

@@ -47,7 +47,7 @@ class RiskGauge(QWidget):
     def paintEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt override
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        width, height = self.width(), self.height()
+        width = self.width()
         font = QFont(self.font())
         font.setPointSizeF(font.pointSizeF() * 1.25)
         font.setBold(True)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
 )
 
 from cfx_desktop.core.imaging import live, render
+from cfx_desktop.core.imaging.sanity import CASCADE_PREFIX
 from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
 from cfx_desktop.sessions.xray import JobState
 
@@ -72,7 +73,7 @@ class SanityPanel(QWidget):
                     item.setForeground(QColor("#1e7b34" if all(v.passed for v in judged) else "#b00020"))
                     item.setToolTip("\n".join(f"{v.check}: {v.criterion}" for v in judged))
                 self.table.setItem(r, c, item)
-        maps = [("trained model", result.report.original)] + [(row.name.replace("cascade up to ", "random to "), row.map) for row in rows]
+        maps = [("trained model", result.report.original)] + [(row.name.replace(CASCADE_PREFIX, "random to "), row.map) for row in rows]
         for i, (name, values) in enumerate(maps):
             cell = QWidget(self)
             cell_layout = QVBoxLayout(cell)
