@@ -12,10 +12,12 @@ collector's own thresholds. Reference counting still frees everything that is no
 from __future__ import annotations
 
 import gc
+import time
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer
 
 INTERVAL_MS = 500
+FULL_EVERY_S = 10.0
 
 _installed: GuiThreadCollector | None = None
 
@@ -25,6 +27,7 @@ class GuiThreadCollector(QObject):
         super().__init__(parent)
         self.thresholds = gc.get_threshold()
         self.collections = 0
+        self._last_full = time.monotonic()
         gc.disable()
         self.timer = QTimer(self)
         self.timer.setInterval(INTERVAL_MS)
@@ -32,7 +35,9 @@ class GuiThreadCollector(QObject):
         self.timer.start()
 
     def check(self) -> None:
-        """Collect each generation whose count has passed its threshold, as the automatic collector would."""
+        """Collect each generation whose count has passed its threshold, as the automatic collector would; a full
+        collection at most every `FULL_EVERY_S` (CPython also defers those until enough long-lived objects are new,
+        a count Python code cannot read, and one pause of the GUI thread per full collection is what it costs)."""
         counts = gc.get_count()
         generation = -1
         for g in range(3):
@@ -40,9 +45,14 @@ class GuiThreadCollector(QObject):
                 generation = g
             else:
                 break
+        now = time.monotonic()
+        if generation == 2 and now - self._last_full < FULL_EVERY_S:
+            generation = 1
         if generation >= 0:
             gc.collect(generation)
             self.collections += 1
+            if generation == 2:
+                self._last_full = now
 
 
 def install() -> GuiThreadCollector | None:
