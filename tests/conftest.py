@@ -74,8 +74,9 @@ def subprocess_env(tmp_path: Path) -> dict[str, str]:
 def close_window(win) -> None:  # noqa: ANN001
     """Tear a main window down now, in a fixed order, instead of whenever the garbage collector runs.
 
-    A window left to pytest-qt's close-then-deleteLater, with its Python side freed by a later `gc.collect()`,
-    could be destroyed in the middle of another test's event processing (a crash seen once in a full run).
+    A window left to pytest-qt's close-then-deleteLater has its Python side freed by whichever later collection
+    finds it, in the middle of another test; full runs crashed there (the app-side causes, collection on pool
+    threads and pool-thread signals reaching Python, are fixed in `workers/`; this keeps the tests' own order).
     Here: stop the jobs, hide the window, let pending events reach it while it still exists, delete the C++
     side, drop what was posted for it, and collect the Python side, all before the next test starts.
     """
