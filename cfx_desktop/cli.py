@@ -100,7 +100,8 @@ def _info(args: argparse.Namespace) -> int:
 def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     from cfx_desktop.commands import imaging, tabular
 
-    return [_register_info, tabular.register, tabular.register_explain, imaging.register, imaging.register_usage, imaging.register_counterfactual]
+    return [_register_info, tabular.register, tabular.register_explain, imaging.register, imaging.register_usage, imaging.register_counterfactual,
+            imaging.register_links]
 
 
 

@@ -32,16 +32,42 @@ def test_predict_image_batch_reports_bad_files_and_continues(folder: Path, tmp_p
     assert main(["predict-image", str(folder), "--csv", str(out)]) == 0
     rows = list(csv.DictReader(out.open()))
     assert [Path(r["file"]).name for r in rows] == ["a.png", "b.dcm", "c.png"]
-    assert list(rows[0]) == ["file", "probability", "label", "error"]
-    for row in rows[:2]:
-        assert 0 <= float(row["probability"]) <= 1 and row["label"] in ("normal", "pneumonia") and row["error"] == ""
+    assert list(rows[0]) == ["file", "probability", "label", "in_distribution", "reason", "error"]
+    for row in rows[:2]:  # gradients are not chest radiographs: no verdict, and the reason says why
+        assert row["in_distribution"] == "false" and row["label"] == "" and row["error"] == ""
+        assert "chest radiograph" in row["reason"] or "Unusual image" in row["reason"]
     assert rows[2]["probability"] == "" and ("not an image" in rows[2]["error"] or "damaged" in rows[2]["error"])
     assert "1 failed" in capsys.readouterr().out
 
 
+def test_predict_image_withholds_what_the_header_says_is_not_a_chest_radiograph(tmp_path: Path) -> None:
+    from tests.imaging_fixtures import gradient_image
+
+    ct = write_dicom(tmp_path / "ct.dcm", np.round(gradient_image() * 4095).astype(np.uint16))
+    import pydicom
+
+    ds = pydicom.dcmread(ct)
+    ds.Modality = "CT"
+    ds.save_as(ct)
+    out = tmp_path / "pred.csv"
+    assert main(["predict-image", str(ct), "--csv", str(out)]) == 0
+    row = next(csv.DictReader(out.open()))
+    assert row["probability"] == "" and row["label"] == "" and row["in_distribution"] == "false"
+    assert "Not a chest radiograph" in row["reason"] and "Modality CT" in row["reason"]
+
+
+def test_predict_image_gives_a_verdict_for_a_chest_radiograph(tmp_path: Path) -> None:
+    folder = real_data_file("kermany_cxr_224/train/NORMAL")
+    image = sorted(folder.iterdir())[0]
+    out = tmp_path / "pred.csv"
+    assert main(["predict-image", str(image), "--csv", str(out)]) == 0
+    row = next(csv.DictReader(out.open()))
+    assert row["in_distribution"] == "true" and row["label"] in ("normal", "pneumonia") and 0 <= float(row["probability"]) <= 1
+
+
 def test_predict_image_to_stdout(folder: Path, capsys) -> None:
     assert main(["predict-image", str(folder / "a.png")]) == 0
-    assert capsys.readouterr().out.splitlines()[0] == "file,probability,label,error"
+    assert capsys.readouterr().out.splitlines()[0] == "file,probability,label,in_distribution,reason,error"
 
 
 @pytest.mark.parametrize("method", SALIENCY_METHODS.keys())

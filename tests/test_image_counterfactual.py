@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from cfx_desktop.core.cancel import CancelToken, Cancelled
-from cfx_desktop.core.imaging.autoencoder import SegNetAE
-from cfx_desktop.core.imaging.counterfactual import MaskSettings, SearchSettings, generate
+from cfx_desktop.core.imaging.autoencoder import BottleneckVAE, SegNetAE
+from cfx_desktop.core.imaging.counterfactual import MaskSettings, SearchSettings, generate, verdict_line
 from cfx_desktop.core.imaging.models import ImageModel, SeedCNN
 
 SIZE = 32
@@ -100,3 +100,66 @@ def test_cancel_stops_within_one_step(trained) -> None:
         generate(model, ae, _image(np.random.default_rng(1), True), search=SearchSettings(steps=500, weight_cls=1e-6),
                  progress=progress, cancel=token)
     assert seen == [1, 2, 3]
+
+
+@pytest.fixture(scope="module")
+def vae() -> BottleneckVAE:
+    """A tiny bottleneck VAE on the same synthetic images (no pooling indices: everything passes the latent)."""
+    torch.manual_seed(1)
+    rng = np.random.default_rng(1)
+    x = torch.as_tensor(np.stack([_image(rng, bool(rng.integers(0, 2))) for _ in range(500)]))[:, None]
+    net = BottleneckVAE(widths=(8, 16), latent=8)
+    optimiser = torch.optim.Adam(net.parameters(), lr=3e-3)
+    for _ in range(25):
+        for s in range(0, len(x), 50):
+            xb = x[s : s + 50]
+            mu, logvar = net.stats(xb)
+            z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+            loss = F.mse_loss(net.decode_latent(z), xb) + 1e-4 * 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    net.eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
+@pytest.mark.parametrize("method", ["latent-shift", "adam"])
+def test_bottleneck_counterfactuals_add_only_the_decoders_change_inside_the_mask(trained, vae, method: str) -> None:
+    model, _ = trained
+    rng = np.random.default_rng(11)
+    reached = 0
+    for _ in range(4):
+        image = _image(rng, True)
+        search = SearchSettings(method=method, compose="delta", target_probability=0.2, steps=60 if method == "latent-shift" else 150)
+        result = generate(model, vae, image, search=search, mask_settings=MaskSettings(dilation=2), referee=model)
+        m = result.metrics
+        assert m["method"] == method and m["goal_probability"] <= min(0.2, model.threshold - 0.05)
+        reached += m["reached_goal"]
+        if m["reached_goal"]:
+            assert m["flipped"] and m["final_probability"] <= m["goal_probability"]
+        outside = result.mask == 0
+        assert np.abs(result.difference[outside]).max() <= 1e-6  # delta composition: nothing outside the mask
+        assert 0 <= m["decoded_inside_mask_fraction"] <= 1 and 0 <= m["high_frequency_share"] <= 1
+        # the referee here is the model itself, so it must agree exactly and move exactly as far
+        assert m["referee_flipped"] == m["flipped"] and m["referee_relative_change"] == pytest.approx(1.0, abs=1e-3)
+        assert "referee agrees" in verdict_line(m) or "referee disagrees" in verdict_line(m)
+    assert reached >= 3
+
+
+def test_latent_shift_moves_along_one_straight_line(trained, vae) -> None:
+    """Latent Shift takes one gradient: the path of p(pneumonia) falls monotonically as lambda grows (no
+    optimiser zig-zag), until the goal is reached."""
+    model, _ = trained
+    image = _image(np.random.default_rng(5), True)
+    result = generate(model, vae, image, search=SearchSettings(method="latent-shift", compose="delta", target_probability=0.2, steps=60))
+    path = np.array(result.probability_path[1:])
+    assert len(path) == result.metrics["steps"] and np.all(np.diff(path) <= 0.02)
+
+
+def test_the_search_settings_goal() -> None:
+    assert SearchSettings().goal(0.6, want_normal=True) == pytest.approx(0.55)
+    assert SearchSettings(target_probability=0.2).goal(0.6, want_normal=True) == pytest.approx(0.2)
+    assert SearchSettings(target_probability=0.2).goal(0.6, want_normal=False) == pytest.approx(0.8)
+    assert SearchSettings(target_probability=0.2).goal(0.9, want_normal=False) == pytest.approx(0.95)  # never short of the threshold

@@ -22,11 +22,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--shuffle-labels", action="store_true", help="train on permuted labels (for the sanity check)")
+    p.add_argument("--augmentation", choices=["acquisition", "basic", "none"],
+                   help="training augmentation (default: acquisition; none with --shuffle-labels)")
+    p.add_argument("--label-smoothing", type=float, help="default 0.05 (0 with --shuffle-labels)")
+    p.add_argument("--subset", type=int, help="train on this many randomly chosen training images")
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
+    p.add_argument("--name", help="bundle name (default pneumonia-MODEL[-shuffled-labels])")
+    p.add_argument("--role", choices=["classifier", "referee"], default="classifier",
+                   help="referee: an independent second opinion on counterfactuals, never explained or used to make them")
     p.add_argument("--out", type=Path, help="weights folder (default: the shipped weights/)")
     p.add_argument("--autoencoder", help="autoencoder bundle the card names for counterfactuals (default autoencoder-SIZE)")
     p.add_argument("--shuffled-twin", help="shuffled-label twin the card names for the sanity check "
                    "(default pneumonia-MODEL-shuffled-labels)")
     p.set_defaults(handler=train_imaging)
+
+    g = sub.add_parser("fit-guard", help="fit and calibrate a classifier's out-of-distribution guard on its training folder")
+    g.add_argument("--data", type=Path, required=True, help="the classifier's training folder (NORMAL/ and PNEUMONIA/)")
+    g.add_argument("--model", default=None, help="classifier bundle (default: the shipped classifier)")
+    g.add_argument("--out", type=Path, help="weights folder (default: the shipped weights/)")
+    g.set_defaults(handler=fit_guard)
 
 
 def train_imaging(args: argparse.Namespace) -> int:
@@ -37,8 +51,16 @@ def train_imaging(args: argparse.Namespace) -> int:
         raise UserError(f"{args.data}: not found")
     parts = ["cfx-desktop", "train-imaging", "--data", str(args.data), "--model", args.model, "--size", str(args.size),
              "--epochs", str(args.epochs), "--seed", str(args.seed)] + (["--shuffle-labels"] if args.shuffle_labels else [])
+    for flag in ("augmentation", "label_smoothing", "subset", "name", "autoencoder", "shuffled_twin"):
+        if getattr(args, flag) is not None:
+            parts += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
+    if args.lr != 2e-3:
+        parts += ["--lr", str(args.lr)]
+    if args.role != "classifier":
+        parts += ["--role", args.role]
     try:
-        card = train_image_model(args.data, args.model, args.size, args.epochs, args.seed, shuffle_labels=args.shuffle_labels,
+        card = train_image_model(args.data, args.model, args.size, args.epochs, args.seed, lr=args.lr, shuffle_labels=args.shuffle_labels,
+                                 augmentation=args.augmentation, label_smoothing=args.label_smoothing, subset=args.subset, name=args.name, role=args.role,
                                  out=args.out, autoencoder=args.autoencoder, shuffled_twin=args.shuffled_twin, command=shlex.join(parts), device=device.current(),
                                  progress=lambda f, m="", p=None: print(m, flush=True) if m.startswith("epoch") else None)
     except (FileNotFoundError, KeyError, ValueError) as exc:
@@ -48,8 +70,72 @@ def train_imaging(args: argparse.Namespace) -> int:
     return 0
 
 
+
+
+def register_links(sub: argparse._SubParsersAction) -> None:
+    k = sub.add_parser("link-image-model", help="name, in a classifier's card, the bundles that work with it "
+                       "(autoencoder, referee, guard) and its default counterfactual generator")
+    k.add_argument("--model", required=True, help="classifier bundle whose card is updated")
+    k.add_argument("--autoencoder")
+    k.add_argument("--referee")
+    k.add_argument("--guard")
+    k.add_argument("--counterfactual-search", metavar="JSON", help='e.g. {"method": "latent-shift", "compose": "delta"}')
+    k.add_argument("--out", type=Path, help="weights folder (default: the shipped weights/)")
+    k.set_defaults(handler=link_image_model)
+
+
+def link_image_model(args: argparse.Namespace) -> int:
+    import json
+
+    from cfx_desktop.core import bundles
+
+    try:
+        bundle = bundles.load(args.model, args.out)
+    except bundles.BundleError as exc:
+        raise UserError(str(exc)) from exc
+    card = dict(bundle.card)
+    if card.get("kind") != "image-classifier":
+        raise UserError(f"{args.model} is not an image classifier")
+    for key in ("autoencoder", "referee", "guard"):
+        name = getattr(args, key)
+        if name is not None:
+            if name not in bundles.list_bundles(args.out):
+                raise UserError(f"{key} {name!r} is not an installed bundle")
+            card[key] = name
+    if args.counterfactual_search:
+        try:
+            card["counterfactual_search"] = json.loads(args.counterfactual_search)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"--counterfactual-search must be JSON: {exc}") from exc
+    parts = ["cfx-desktop", "link-image-model", "--model", args.model]
+    for key in ("autoencoder", "referee", "guard", "counterfactual_search"):
+        if getattr(args, key) is not None:
+            parts += ["--" + key.replace("_", "-"), getattr(args, key)]
+    card["links_command"] = shlex.join(parts)
+    bundles.save(args.model, bundle.state, card, args.out)
+    print(f"updated {args.model}: " + ", ".join(f"{k} = {card.get(k)}" for k in ("autoencoder", "referee", "guard", "counterfactual_search")))
+    return 0
+
+
+def fit_guard(args: argparse.Namespace) -> int:
+    from cfx_desktop.core.imaging.guard_fit import fit_guard as fit
+
+    if not args.data.is_dir():
+        raise UserError(f"{args.data}: not a folder with NORMAL/ and PNEUMONIA/")
+    model = _model(args.model)
+    parts = ["cfx-desktop", "fit-guard", "--data", str(args.data)] + (["--model", args.model] if args.model else [])
+    try:
+        card = fit(model, args.data, out=args.out, command=shlex.join(parts),
+                   progress=lambda f, m="", p=None: print(m, flush=True))
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from exc
+    print(f"wrote {card['name']}: {card['metrics_summary']}")
+    return 0
+
+
 def register_usage(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict-image", help="probability of pneumonia for images or folders (CSV: file,probability,label,error)")
+    p = sub.add_parser("predict-image", help="probability of pneumonia for images or folders "
+                       "(CSV: file,probability,label,in_distribution,reason,error)")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH_OR_DIR")
     p.add_argument("--model", default=None, help="image model bundle (default: the shipped classifier)")
     p.add_argument("--csv", type=Path, help="write the table here instead of standard output")
@@ -97,25 +183,35 @@ def predict_image(args: argparse.Namespace) -> int:
 
     from cfx_desktop.core.imaging.io import ImageLoadError, list_images, load_image
 
+    from cfx_desktop.core.imaging.guard import load_guard
+
     model = _model(args.model)
+    guard = load_guard(model)
     files: list[Path] = []
     for path in args.paths:
         files.extend(list_images(path) if path.is_dir() else [path])
     handle = open(args.csv, "w", newline="", encoding="utf-8") if args.csv else sys.stdout
     try:
         writer = csv.writer(handle)
-        writer.writerow(["file", "probability", "label", "error"])
+        writer.writerow(["file", "probability", "label", "in_distribution", "reason", "error"])
         failures = 0
         for path in files:
             try:
-                p = model.probability(load_image(path).pixels)
-                writer.writerow([str(path), f"{p:.6f}", model.label(p), ""])
+                image = load_image(path)
+                verdict = guard.check(model, image)
+                if verdict.withheld:  # no probability, no label: the model was not made for this image
+                    writer.writerow([str(path), "", "", "false", verdict.banner(), ""])
+                    continue
+                p = model.probability(image.pixels)
+                label = model.label(p) if verdict.in_distribution else ""
+                writer.writerow([str(path), f"{p:.6f}", label, str(verdict.in_distribution).lower(),
+                                 verdict.banner() or verdict.reason, ""])
             except ImageLoadError as exc:
                 failures += 1
-                writer.writerow([str(path), "", "", str(exc)])
+                writer.writerow([str(path), "", "", "", "", str(exc)])
             except Exception as exc:  # noqa: BLE001 - one bad file never stops the batch
                 failures += 1
-                writer.writerow([str(path), "", "", f"{type(exc).__name__}: {exc}"])
+                writer.writerow([str(path), "", "", "", "", f"{type(exc).__name__}: {exc}"])
     finally:
         if args.csv:
             handle.close()
@@ -183,6 +279,10 @@ def register_counterfactual(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--size", type=int, default=128)
     t.add_argument("--epochs", type=int, default=8)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--architecture", choices=["segnet-ae", "bottleneck-vae"], default="segnet-ae",
+                   help="bottleneck-vae: no pooling indices or skips, Gaussian latent prior (for Latent Shift)")
+    t.add_argument("--kl-weight", type=float, default=1e-4, help="KL weight of the VAE's latent prior")
+    t.add_argument("--name", help="bundle name (default autoencoder-SIZE, or ARCHITECTURE-SIZE)")
     t.add_argument("--out", type=Path)
     t.set_defaults(handler=train_autoencoder)
 
@@ -190,7 +290,11 @@ def register_counterfactual(sub: argparse._SubParsersAction) -> None:
     c.add_argument("path", type=Path)
     c.add_argument("--out", type=Path, required=True, help="PNG to write")
     c.add_argument("--json", type=Path, help="write the metrics here")
-    c.add_argument("--steps", type=int, default=200)
+    c.add_argument("--steps", type=int, help="Adam steps or line-search points (default: the model card's generator)")
+    c.add_argument("--search", choices=["adam", "latent-shift"], help="search method (default: the model card's generator)")
+    c.add_argument("--compose", choices=["paste", "delta"], help="paste the decoded image in the mask, or add the decoder's change")
+    c.add_argument("--target-probability", type=float,
+                   help="drive the source class's probability to at most this (default: the card's generator)")
     c.add_argument("--target", choices=["normal", "pneumonia"], help="class to reach (default: the other one)")
     c.add_argument("--mask-method", choices=SALIENCY, help="saliency method of the mask (default: gradcam)")
     c.add_argument("--mask-threshold", type=float, default=0.35)
@@ -207,8 +311,13 @@ def train_autoencoder(args: argparse.Namespace) -> int:
         raise UserError(f"{args.data}: not found")
     parts = ["cfx-desktop", "train-autoencoder", "--data", str(args.data), "--size", str(args.size),
              "--epochs", str(args.epochs), "--seed", str(args.seed)]
+    if args.architecture != "segnet-ae":
+        parts += ["--architecture", args.architecture, "--kl-weight", str(args.kl_weight)]
+    if args.name:
+        parts += ["--name", args.name]
     card = train(args.data, args.size, args.epochs, args.seed, out=args.out, command=shlex.join(parts), device=device.current(),
-                 progress=lambda f, m="", p=None: print(m, flush=True) if m.startswith("epoch") else None)
+                 progress=lambda f, m="", p=None: print(m, flush=True) if m.startswith("epoch") else None,
+                 architecture=args.architecture, kl_weight=args.kl_weight, name=args.name)
     print(f"wrote {card['name']}: {card['metrics_summary']}; {card['training']['minutes_per_epoch']} min/epoch")
     return 0
 
@@ -221,7 +330,10 @@ def counterfactual_image(args: argparse.Namespace) -> int:
     from cfx_desktop.core.bundles import BundleError
     from cfx_desktop.core.imaging import render
     from cfx_desktop.core.imaging.autoencoder import autoencoder_for
-    from cfx_desktop.core.imaging.counterfactual import MaskSettings, SearchSettings, generate
+    from dataclasses import replace
+
+    from cfx_desktop.core.imaging.counterfactual import MaskSettings, generate, verdict_line
+    from cfx_desktop.core.imaging.live import default_search, referee_or_none
 
     model = _model(args.model)
     image = _load(args.path)
@@ -229,9 +341,13 @@ def counterfactual_image(args: argparse.Namespace) -> int:
         autoencoder = autoencoder_for(model)
     except BundleError as exc:
         raise UserError(str(exc)) from exc
+    search = default_search(model)
+    overrides = {"steps": args.steps, "method": args.search, "compose": args.compose, "target_probability": args.target_probability}
+    search = replace(search, **{k: v for k, v in overrides.items() if v is not None})
+    referee = referee_or_none(model)
     try:
-        result = generate(model, autoencoder, image.pixels, args.target, SearchSettings(steps=args.steps),
-                          MaskSettings(args.mask_method, args.mask_threshold, args.dilation))
+        result = generate(model, autoencoder, image.pixels, args.target, search,
+                          MaskSettings(args.mask_method, args.mask_threshold, args.dilation), referee=referee)
     except ValueError as exc:
         raise UserError(str(exc)) from exc
     diff = result.full_difference
@@ -240,8 +356,8 @@ def counterfactual_image(args: argparse.Namespace) -> int:
     render.save_png(panel, args.out)
     m = result.metrics
     print(f"{args.path}: {result.source} -> {result.target}: p(pneumonia) {m['initial_probability']:.3f} -> {m['final_probability']:.3f} "
-          f"({'flipped' if m['flipped'] else 'NOT flipped'}) in {m['steps']} steps, {m['seconds']:.2f} s; "
-          f"inside-mask fraction {m['inside_mask_fraction']:.3f}, SSIM {m['ssim']:.3f}; wrote {args.out}")
+          f"in {m['steps']} steps ({search.method}, {search.compose}), {m['seconds']:.2f} s: {verdict_line(m)}; "
+          f"decoder's own change inside the mask {m['decoded_inside_mask_fraction']:.3f}, SSIM {m['ssim']:.3f}; wrote {args.out}")
     if args.json:
         args.json.write_text(json.dumps({"file": str(args.path), "source": result.source, "target": result.target, **m}, indent=2) + "\n")
     return 0

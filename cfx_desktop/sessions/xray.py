@@ -80,7 +80,7 @@ class XraySession:
 
     # ----- requests -----------------------------------------------------------------------------------------
     def prediction_request(self) -> tuple:
-        return (self.image_id, self.pixels, self.model_name)
+        return (self.image_id, self.pixels, self.model_name, self.image.metadata if self.image else None)
 
     def overlay_request(self) -> tuple:
         self.set_overlay_state(JobState("running", f"computing {SALIENCY_METHODS.get(self.method).label}..."),

@@ -1,9 +1,13 @@
-"""SegNet-style convolutional autoencoder for the classifier's input size.
+"""Autoencoders for counterfactual images, one class per architecture in `AUTOENCODERS`, all with the same
+latent interface: ``encode_latent(x) -> (z, context)`` and ``decode_latent(z, context) -> x``.
 
-As in "Local Counterfactuals for Chest X-Ray Images using Saliency Map Guidance", the encoder's max-pooling
-indices are kept and reused by the decoder (max-unpooling). During the counterfactual search they stay fixed at
-the original image's, so the decoder keeps the anatomy's edges in place and the latent only has to carry the
-change. Four pooling stages: 128 px -> a 16 x 8 x 8 latent.
+* ``segnet-ae`` (the first version): as in "Local Counterfactuals for Chest X-Ray Images using Saliency Map
+  Guidance", the encoder's max-pooling indices are reused by the decoder (the context). Those indices are a
+  pixel-detail bypass around the latent: a search can then flip the classifier with edits the latent never
+  represents, which is why its counterfactuals fooled only the model they were made for.
+* ``bottleneck-vae``: no indices and no skips; everything the decoder draws passes through a 16 x 8 x 8 latent
+  with a Gaussian prior (a VAE with a small KL weight), so a latent path is a path through plausible images, and
+  Latent Shift (Cohen et al., MIDL 2021) has a smooth space to move in.
 """
 
 from __future__ import annotations
@@ -61,6 +65,57 @@ class SegNetAE(nn.Module):
         z, indices, sizes = self.encode(x)
         return self.decode(z, indices, sizes)
 
+    def encode_latent(self, x: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        z, indices, sizes = self.encode(x)
+        return z, (indices, sizes)
+
+    def decode_latent(self, z: torch.Tensor, context: Any) -> torch.Tensor:
+        return self.decode(z, *context)
+
+
+def _down(c_in: int, c_out: int, deep: bool) -> nn.Sequential:
+    layers = [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.BatchNorm2d(c_out), nn.ReLU()]
+    return nn.Sequential(*layers, _conv(c_out, c_out)) if deep else nn.Sequential(*layers)
+
+
+def _up(c_in: int, c_out: int, deep: bool) -> nn.Sequential:
+    layers = [nn.Upsample(scale_factor=2, mode="nearest"), _conv(c_in, c_out)]
+    return nn.Sequential(*layers, _conv(c_out, c_out)) if deep else nn.Sequential(*layers)
+
+
+class BottleneckVAE(nn.Module):
+    """Strided encoder -> (mu, log variance) of a spatial latent -> upsampling decoder; nothing bypasses the latent."""
+
+    def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 128), latent: int = 16) -> None:
+        super().__init__()
+        self.widths, self.latent_channels = widths, latent
+        chans = (1,) + widths
+        n = len(widths)
+        # the extra 3x3 convolutions sit at the coarse stages only, where they are cheap (the 2-core CPU budget)
+        self.enc = nn.Sequential(*[_down(chans[i], chans[i + 1], deep=i >= n - 2) for i in range(n)])
+        self.to_stats = nn.Conv2d(widths[-1], 2 * latent, 1)
+        self.from_latent = nn.Conv2d(latent, widths[-1], 1)
+        self.dec = nn.Sequential(*[_up(widths[i], widths[i - 1] if i > 0 else widths[0], deep=i >= n - 2) for i in reversed(range(n))])
+        self.out = nn.Conv2d(widths[0], 1, 3, padding=1)
+
+    def stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.to_stats(self.enc(x)).chunk(2, dim=1)
+        return mu, logvar.clamp(-10, 10)
+
+    def encode_latent(self, x: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        return self.stats(x)[0], None
+
+    def decode_latent(self, z: torch.Tensor, context: Any = None) -> torch.Tensor:
+        return torch.sigmoid(self.out(self.dec(self.from_latent(z))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode_latent(self.encode_latent(x)[0])
+
+
+AUTOENCODERS: dict[str, type[nn.Module]] = {"segnet-ae": SegNetAE, "bottleneck-vae": BottleneckVAE}
+AE_DESCRIPTIONS = {"segnet-ae": "pooling indices kept from the encoder (a bypass around the latent)",
+                   "bottleneck-vae": "no pooling indices or skips; Gaussian prior on the latent (KL weight in the card)"}
+
 
 def _ssim_batch(a: torch.Tensor, b: torch.Tensor) -> float:
     from cfx_desktop.core.imaging.sanity import ssim
@@ -70,14 +125,21 @@ def _ssim_batch(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def train_autoencoder(source: Path, size: int = 128, epochs: int = 8, seed: int = 0, batch_size: int = 64, lr: float = 2e-3,
                       out: Path | None = None, command: str = "", device: torch.device | None = None,
-                      progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> dict[str, Any]:  # noqa: ANN001
-    """Train on the classifier's training images (same patient split); report validation MSE and SSIM."""
+                      progress=no_progress, cancel: CancelToken = NEVER_CANCELLED,  # noqa: ANN001
+                      architecture: str = "segnet-ae", kl_weight: float = 1e-4, name: str | None = None) -> dict[str, Any]:
+    """Train on the classifier's training images (same patient split); report validation MSE and SSIM.
+
+    For the VAE the loss is MSE per pixel + ``kl_weight`` x KL per latent unit: small enough to keep detail,
+    large enough that the latent stays near its prior, where Latent Shift's straight lines stay plausible."""
     from cfx_desktop.core.imaging.train import KERMANY_LICENCE, augment, load_training_data
 
     device = device or torch.device("cpu")
     torch.manual_seed(seed)
     X_tr, _, X_va, _, provenance, split = load_training_data(source, size, seed, progress, cancel)
-    net = SegNetAE().to(device)
+    if architecture not in AUTOENCODERS:
+        raise ValueError(f"unknown autoencoder {architecture!r}: one of {', '.join(AUTOENCODERS)}")
+    variational = architecture == "bottleneck-vae"
+    net = AUTOENCODERS[architecture]().to(device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-5)
     steps = epochs * int(np.ceil(len(X_tr) / batch_size))
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.15)
@@ -92,7 +154,13 @@ def train_autoencoder(source: Path, size: int = 128, epochs: int = 8, seed: int 
         for start in range(0, len(order), batch_size):
             cancel.raise_if_cancelled()
             x = augment(train[order[start : start + batch_size]][:, None].float() / 255.0, generator, shift=4).to(device)
-            loss = F.mse_loss(net(x), x)
+            if variational:
+                mu, logvar = net.stats(x)
+                z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+                kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).mean()
+                loss = F.mse_loss(net.decode_latent(z), x) + kl_weight * kl
+            else:
+                loss = F.mse_loss(net(x), x)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -108,12 +176,13 @@ def train_autoencoder(source: Path, size: int = 128, epochs: int = 8, seed: int 
     mse = float(F.mse_loss(recon, valid))
     ssim_value = _ssim_batch(recon, valid)
     minutes = (time.perf_counter() - started) / 60
-    name = f"autoencoder-{size}"
+    name = name or (f"autoencoder-{size}" if architecture == "segnet-ae" else f"{architecture}-{size}")
     card = {
         "name": name, "kind": "autoencoder", "task": "reconstruct chest X-rays for latent counterfactual search",
-        "label": f"SegNet-style autoencoder at {size} px", "architecture": "segnet-ae",
+        "label": f"{architecture} autoencoder at {size} px", "architecture": architecture,
         "architecture_args": {"widths": list(net.widths), "latent_channels": net.latent_channels,
-                              "latent_shape": [net.latent_channels, size // 16, size // 16], "pooling_indices": "kept from the encoder"},
+                              "latent_shape": [net.latent_channels, size // 16, size // 16], "bypass": AE_DESCRIPTIONS[architecture],
+                              **({"kl_weight": kl_weight} if variational else {})},
         "input_size": size, "input_range": "[0, 1] pixels after the classifier's crop and resize (no normalisation)",
         "training": {"epochs": epochs, "batch_size": batch_size, "max_lr": lr, "loss": "MSE", "minutes": round(minutes, 2),
                      "minutes_per_epoch": round(minutes / epochs, 2), "history": history, "device": str(device)},
@@ -129,9 +198,12 @@ def train_autoencoder(source: Path, size: int = 128, epochs: int = 8, seed: int 
     return card
 
 
-def _build(name: str, bundle: bundles.Bundle, device: torch.device) -> tuple[SegNetAE, dict[str, Any]]:
+def _build(name: str, bundle: bundles.Bundle, device: torch.device) -> tuple[nn.Module, dict[str, Any]]:
     args = bundle.card.get("architecture_args", {})
-    net = SegNetAE(tuple(args.get("widths", (16, 32, 64, 64))), int(args.get("latent_channels", 16)))
+    kind = bundle.card.get("architecture", "segnet-ae")
+    if kind not in AUTOENCODERS:
+        raise bundles.BundleError(f"{name}: unknown autoencoder architecture {kind!r}")
+    net = AUTOENCODERS[kind](tuple(args.get("widths", (16, 32, 64, 64))), int(args.get("latent_channels", 16)))
     try:
         net.load_state_dict(bundle.state)
     except RuntimeError as exc:
@@ -140,12 +212,12 @@ def _build(name: str, bundle: bundles.Bundle, device: torch.device) -> tuple[Seg
     return net, bundle.card
 
 
-def load_autoencoder(name: str, device: torch.device | None = None, root=None) -> tuple[SegNetAE, dict[str, Any]]:  # noqa: ANN001
+def load_autoencoder(name: str, device: torch.device | None = None, root=None) -> tuple[nn.Module, dict[str, Any]]:  # noqa: ANN001
     """Hash-checked and built once per (folder, name, device), like every model (`core.model_cache`)."""
     return model_cache.load(name, _build, device, root)
 
 
-def autoencoder_for(model: Any) -> SegNetAE:
+def autoencoder_for(model: Any) -> nn.Module:
     """The autoencoder named by an image model's card (its input size must match the classifier's)."""
     name = model.card.get("autoencoder")
     if not name:

@@ -1,14 +1,22 @@
-"""Local counterfactual images (after "Local Counterfactuals for Chest X-Ray Images using Saliency Map Guidance").
+"""Local counterfactual images (after "Local Counterfactuals for Chest X-Ray Images using Saliency Map Guidance",
+and Cohen et al.'s Latent Shift, MIDL 2021).
 
 1. Mask: the saliency map for the class being flipped (Grad-CAM by default), smoothed, thresholded at a fraction
    of its maximum and dilated; a slightly blurred copy blends the edit into its surroundings.
-2. Search: start from the autoencoder's encoding of the image (pooling indices fixed) and optimise the latent with
-   Adam on  w_cls * hinge(logit beyond the threshold with a margin)
-          + w_out * mean(((1 - M) * (x' - x_rec))^2) + w_in * mean((M * (x' - x_rec))^2),
-   where x' is the decoded image. The classifier judges the *composed* image (decoded inside the mask, original
-   outside), so what is shown is what flipped. Stops as soon as the class flips; reports every step.
-3. Output: composed at the model's resolution and, for display, at the original resolution as the original plus
-   the upsampled change, so pixels outside the mask are the original's, untouched.
+2. Search, from the autoencoder's encoding z0 of the image, one of:
+   * ``adam``: optimise z on  w_cls * hinge(logit beyond the goal) + w_out * mean(((1 - M) * (D(z) - D(z0)))^2)
+     + w_in * mean((M * (D(z) - D(z0)))^2) + w_prior * mean(z^2)  (the last is the latent prior);
+   * ``latent-shift``: one gradient g of the classifier's logit through the decoder at z0, then a line search on
+     z0 + lambda * g (lambda growing geometrically) until the goal is reached: the edit is a straight move in the
+     latent space, with no per-pixel optimisation that could find an adversarial pattern.
+   The goal is either just past the threshold (``margin``) or well beyond it (``target_probability``: the source
+   class's probability driven to at most that value), so the edit is a clear change rather than a hair's breadth.
+3. Composition: the classifier judges the *composed* image, so what is shown is what flipped. ``paste``: decoded
+   inside the mask, original outside (the first version). ``delta``: original + M * (D(z) - D(z0)), so only the
+   latent edit's own change is added and the autoencoder's reconstruction error never enters the picture.
+4. Output at the model's resolution and, for display, at the original resolution as the original plus the
+   upsampled change. The honest locality figure is ``decoded_inside_mask_fraction``: the share of the decoder's
+   own change |D(z) - D(z0)| that falls inside the mask, before any masking.
 """
 
 from __future__ import annotations
@@ -24,7 +32,6 @@ from scipy import ndimage
 
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 from cfx_desktop.core.imaging import saliency
-from cfx_desktop.core.imaging.autoencoder import SegNetAE
 from cfx_desktop.core.imaging.models import ImageModel
 from cfx_desktop.core.imaging.preprocess import crop_box, resize_square
 from cfx_desktop.core.imaging.sanity import ssim
@@ -39,15 +46,33 @@ class MaskSettings:
     feather_sigma: float = 1.0  # blur of the binary mask used to blend the edit
 
 
+SEARCH_METHODS = ("adam", "latent-shift")
+COMPOSITIONS = ("paste", "delta")
+
+
 @dataclass(frozen=True)
 class SearchSettings:
-    steps: int = 200
+    steps: int = 200  # Adam steps, or line-search points for latent-shift
     lr: float = 0.1
     weight_cls: float = 1e3
     weight_out: float = 1e5
     weight_in: float = 1.0
-    margin: float = 0.05  # probability beyond the threshold
+    weight_prior: float = 0.0  # Gaussian latent prior: mean(z^2)
+    margin: float = 0.05  # probability beyond the threshold (when target_probability is None)
+    target_probability: float | None = None  # drive the source class's probability to at most this
+    method: str = "adam"
+    compose: str = "paste"
+    shift_start: float = 0.05  # latent-shift: first step, in RMS latent units
+    shift_growth: float = 1.2
     frame_every: int = 2
+
+    def goal(self, threshold: float, want_normal: bool) -> float:
+        """The probability of pneumonia to reach (at most, for 'normal'; at least, for 'pneumonia')."""
+        if self.target_probability is None:
+            return threshold - self.margin if want_normal else threshold + self.margin
+        if want_normal:
+            return min(self.target_probability, threshold - self.margin)
+        return max(1.0 - self.target_probability, threshold + self.margin)
 
 
 @dataclass
@@ -94,10 +119,13 @@ def _logit(p: float) -> float:
 
 
 def generate(
-    model: ImageModel, autoencoder: SegNetAE, pixels: np.ndarray, target: str | None = None,
+    model: ImageModel, autoencoder: torch.nn.Module, pixels: np.ndarray, target: str | None = None,
     search: SearchSettings = SearchSettings(), mask_settings: MaskSettings = MaskSettings(),
     progress=no_progress, cancel: CancelToken = NEVER_CANCELLED,  # noqa: ANN001
+    referee: ImageModel | None = None,
 ) -> ImageCounterfactual:
+    """A counterfactual for ``model``; with a ``referee`` (an independently trained classifier, never used in the
+    search) the metrics also say whether it agrees."""
     start = time.perf_counter()
     device = model.device
     size = model.input_size
@@ -108,69 +136,153 @@ def generate(
     target = target or model.labels[1 - model.labels.index(source)]
     if target == source:
         raise ValueError(f"the image is already classified as {target}; choose the other class")
+    if search.method not in SEARCH_METHODS or search.compose not in COMPOSITIONS:
+        raise ValueError(f"search method must be one of {SEARCH_METHODS} and composition one of {COMPOSITIONS}")
     soft, binary = make_mask(model, pixels, source, mask_settings, cancel)
     m = torch.as_tensor(soft, device=device)[None, None]
     want_normal = target == model.labels[0]
-    goal = _logit(model.threshold - search.margin) if want_normal else _logit(model.threshold + search.margin)
+    goal_p = search.goal(model.threshold, want_normal)
+    goal = _logit(goal_p)
 
     with torch.no_grad():
-        z0, indices, sizes = autoencoder.encode(x)
-        x_rec = autoencoder.decode(z0, indices, sizes)
-    z = z0.clone().requires_grad_(True)
-    optimiser = torch.optim.Adam([z], lr=search.lr)
+        z0, context = autoencoder.encode_latent(x)
+        x_rec = autoencoder.decode_latent(z0, context)
+
+    def compose(decoded: torch.Tensor) -> torch.Tensor:
+        if search.compose == "delta":
+            return (x + m * (decoded - x_rec)).clamp(0, 1)
+        return m * decoded + (1 - m) * x
+
+    def reached(p: float) -> bool:
+        return p <= goal_p if want_normal else p >= goal_p
+
     path, frames = [p0], [x[0, 0].cpu().numpy().copy()]
-    composed = x
-    flipped = False
     steps_taken = 0
+
+    def record(step: int, composed: torch.Tensor, p: float, done: bool) -> None:
+        path.append(p)
+        frame = None
+        if step % search.frame_every == 0 or done:
+            frame = composed.detach()[0, 0].cpu().numpy().copy()
+            frames.append(frame)
+        progress(step / search.steps, f"step {step}: p(pneumonia) = {p:.3f}", {"step": step, "probability": p, "frame": frame})
+
     with model.lock, torch.enable_grad():
-        for step in range(1, search.steps + 1):
-            cancel.raise_if_cancelled()
-            decoded = autoencoder.decode(z, indices, sizes)
-            composed = m * decoded + (1 - m) * x
-            logit = model.net((composed - model.mean) / model.std)[0]
-            cls = torch.relu(logit - goal) if want_normal else torch.relu(goal - logit)
-            out_term = ((1 - m) * (decoded - x_rec)).pow(2).mean()
-            in_term = (m * (decoded - x_rec)).pow(2).mean()
-            loss = search.weight_cls * cls + search.weight_out * out_term + search.weight_in * in_term
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            steps_taken = step
-            p = float(torch.sigmoid(logit.detach()))
-            path.append(p)
-            flipped = p <= model.threshold - search.margin if want_normal else p >= model.threshold + search.margin
-            frame = None
-            if step % search.frame_every == 0 or flipped:
-                frame = composed.detach()[0, 0].cpu().numpy().copy()
-                frames.append(frame)
-            progress(step / search.steps, f"step {step}: p(pneumonia) = {p:.3f}", {"step": step, "probability": p, "frame": frame})
-            if flipped:
-                break
+        if search.method == "adam":
+            z = z0.clone().requires_grad_(True)
+            optimiser = torch.optim.Adam([z], lr=search.lr)
+            for step in range(1, search.steps + 1):
+                cancel.raise_if_cancelled()
+                decoded = autoencoder.decode_latent(z, context)
+                composed = compose(decoded)
+                logit = model.net((composed - model.mean) / model.std)[0]
+                cls = torch.relu(logit - goal) if want_normal else torch.relu(goal - logit)
+                out_term = ((1 - m) * (decoded - x_rec)).pow(2).mean()
+                in_term = (m * (decoded - x_rec)).pow(2).mean()
+                loss = search.weight_cls * cls + search.weight_out * out_term + search.weight_in * in_term
+                if search.weight_prior:
+                    loss = loss + search.weight_prior * z.pow(2).mean()
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                steps_taken = step
+                p = float(torch.sigmoid(logit.detach()))
+                record(step, composed, p, reached(p))
+                if reached(p):
+                    break
+            z_final = z.detach()
+        else:
+            z = z0.clone().requires_grad_(True)
+            logit = model.net((compose(autoencoder.decode_latent(z, context)) - model.mean) / model.std)[0]
+            (gradient,) = torch.autograd.grad(logit, z)
+            direction = gradient / gradient.norm().clamp_min(1e-12) * (gradient.numel() ** 0.5)  # RMS 1 per latent unit
+            sign = -1.0 if want_normal else 1.0
+            z_final, lam = z0, search.shift_start
+            with torch.no_grad():
+                for step in range(1, search.steps + 1):
+                    cancel.raise_if_cancelled()
+                    z_final = z0 + sign * lam * direction
+                    composed = compose(autoencoder.decode_latent(z_final, context))
+                    p = float(torch.sigmoid(model.net((composed - model.mean) / model.std)[0]))
+                    steps_taken = step
+                    record(step, composed, p, reached(p))
+                    if reached(p):
+                        break
+                    lam *= search.shift_growth
     with model.lock, torch.inference_mode():
-        decoded = autoencoder.decode(z.detach(), indices, sizes)
-        composed = m * decoded + (1 - m) * x
+        decoded = autoencoder.decode_latent(z_final, context)
+        composed = compose(decoded)
         final_p = float(torch.sigmoid(model.logits((composed - model.mean) / model.std))[0])
     flipped = final_p < model.threshold if want_normal else final_p >= model.threshold
     original = x[0, 0].cpu().numpy()
     cf = composed[0, 0].cpu().numpy()
-    raw = decoded[0, 0].cpu().numpy()
+    own_change = np.abs((decoded - x_rec)[0, 0].cpu().numpy())
     diff = cf - original
     full_cf, full_diff = _full_resolution(pixels, diff)
     change = np.abs(diff)
-    raw_change = np.abs(raw - original)
     metrics = {
         "flipped": bool(flipped),
+        "reached_goal": bool(reached(final_p)),
+        "goal_probability": goal_p,
         "initial_probability": p0,
         "final_probability": final_p,
         "inside_mask_fraction": float(change[binary].sum() / max(change.sum(), 1e-12)),
-        "decoded_inside_mask_fraction": float(raw_change[binary].sum() / max(raw_change.sum(), 1e-12)),
+        "decoded_inside_mask_fraction": float(own_change[binary].sum() / max(own_change.sum(), 1e-12)),
         "mask_area": float(binary.mean()),
         "ssim": ssim(original, cf),
         "l1": float(change.mean()),
+        "high_frequency_share": high_frequency_share(diff),
         "steps": steps_taken,
+        "method": search.method,
+        "compose": search.compose,
         "seconds": time.perf_counter() - start,
     }
+    if referee is not None:
+        metrics.update(referee_agreement(model, referee, original, cf, want_normal))
     return ImageCounterfactual(original, cf, diff, soft, binary, pixels, full_cf, full_diff, path, frames, source, target, metrics)
+
+
+def verdict_line(metrics: dict[str, Any]) -> str:
+    """"flipped / not flipped", and beside it what the referee says, in words (UI, comparison view, CLI)."""
+    flipped = "flipped" if metrics["flipped"] else "not flipped"
+    if "referee_flipped" not in metrics:
+        return f"{flipped}; no referee installed to confirm it"
+    agrees = "referee agrees" if metrics["referee_flipped"] else "referee disagrees"
+    return (f"{flipped}; {agrees} (its p(pneumonia) {metrics['referee_initial_probability']:.2f} -> "
+            f"{metrics['referee_final_probability']:.2f}; moved {metrics['referee_relative_change']:.2f}x as far as the explained model)")
+
+
+def _logits(model: ImageModel, images: list[np.ndarray]) -> list[float]:
+    with model.lock, torch.inference_mode():
+        return [float(model.logits(model.tensor(image))[0]) for image in images]
+
+
+def referee_agreement(model: ImageModel, referee: ImageModel, original: np.ndarray, counterfactual: np.ndarray,
+                      want_normal: bool) -> dict[str, Any]:
+    """Does an independent classifier see the change too? ``referee_flipped``: it crosses its own threshold toward
+    the target; ``referee_relative_change``: its logit's move toward the target over the explained model's (1 = it
+    moves as much; 0 = not at all; negative = the other way)."""
+    sign = -1.0 if want_normal else 1.0
+    r0, r1 = _logits(referee, [original, counterfactual])
+    m0, m1 = _logits(model, [original, counterfactual])
+    p1 = 1.0 / (1.0 + np.exp(-r1))
+    moved = sign * (m1 - m0)
+    return {
+        "referee": referee.name,
+        "referee_initial_probability": float(1.0 / (1.0 + np.exp(-r0))),
+        "referee_final_probability": float(p1),
+        "referee_flipped": bool(p1 < referee.threshold if want_normal else p1 >= referee.threshold),
+        "referee_relative_change": float(sign * (r1 - r0) / moved) if abs(moved) > 1e-6 else 0.0,
+    }
+
+
+def high_frequency_share(diff: np.ndarray, cutoff: float = 0.25) -> float:
+    """Share of a change's spectral energy above ``cutoff`` cycles per pixel (Nyquist is 0.5): near 1 for
+    pixel-level noise, the signature of an adversarial edit; low for a change in anatomy-sized structures."""
+    spectrum = np.abs(np.fft.fft2(diff - diff.mean())) ** 2
+    fy, fx = np.meshgrid(np.fft.fftfreq(diff.shape[0]), np.fft.fftfreq(diff.shape[1]), indexing="ij")
+    total = spectrum.sum()
+    return float(spectrum[np.hypot(fx, fy) > cutoff].sum() / total) if total > 0 else 0.0
 
 
 def _full_resolution(pixels: np.ndarray, diff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

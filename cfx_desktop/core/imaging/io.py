@@ -57,6 +57,14 @@ def _to_unit(array: np.ndarray) -> np.ndarray:
     return ((array - lo) / (hi - lo)).astype(np.float32)
 
 
+def colour_spread(rgb: np.ndarray) -> float:
+    """Mean over pixels of (max - min) across the colour channels, in [0, 1]: ~0 for a gray image stored as RGB."""
+    step = max(1, max(rgb.shape[:2]) // 256)  # a 256-px sample is plenty and keeps this cheap on 20-megapixel files
+    sample = rgb[::step, ::step, :3].astype(np.float32)
+    scale = 255.0 if rgb.dtype == np.uint8 else max(float(sample.max()), 1.0)
+    return float((sample.max(axis=2) - sample.min(axis=2)).mean() / scale)
+
+
 def _is_dicom(head: bytes) -> bool:
     return len(head) >= 132 and head[128:132] == b"DICM"
 
@@ -118,8 +126,11 @@ def _load_pil(data: bytes, source: str) -> LoadedImage:
         raise ImageLoadError(f"{source}: the image could not be decoded ({text})") from None
     mode = image.mode
     bits = {"1": 1, "L": 8, "P": 8, "RGB": 8, "RGBA": 8, "LA": 8, "I;16": 16, "I;16B": 16, "I;16L": 16, "I": 32, "F": 32}.get(mode, 8)
+    chroma = 0.0
     if mode in ("RGB", "RGBA", "P", "LA", "CMYK", "YCbCr"):
         array = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+        if mode != "LA":
+            chroma = colour_spread(np.asarray(image.convert("RGB")))
     elif mode == "1":
         array = np.asarray(image, dtype=np.float32)
     elif mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -132,7 +143,7 @@ def _load_pil(data: bytes, source: str) -> LoadedImage:
     if array.ndim != 2:
         raise ImageLoadError(f"{source}: expected a 2-D image, found shape {array.shape}")
     meta = {"width": int(array.shape[1]), "height": int(array.shape[0]), "mode": mode, "bits": bits,
-            "colour": mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr")}
+            "colour": mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr"), "chroma": chroma}
     return LoadedImage(np.clip(array, 0, 1).astype(np.float32), source, image.format or "image", meta)
 
 
@@ -166,8 +177,10 @@ def _load_dicom(data: bytes, source: str) -> LoadedImage:
                              f"installed (e.g. pylibjpeg or GDCM); export it uncompressed or as PNG ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types for damaged pixel data
         raise ImageLoadError(f"{source}: the DICOM pixel data ({name}) could not be decoded ({type(exc).__name__}: {exc})") from None
+    chroma = 0.0
     if pixels.ndim != 2:
         if pixels.ndim == 3 and pixels.shape[-1] in (3, 4) and ds.get("SamplesPerPixel", 1) > 1:
+            chroma = colour_spread(pixels)
             pixels = pixels[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
         else:
             raise ImageLoadError(f"{source}: expected a 2-D image, found pixel array shape {pixels.shape}")
@@ -191,7 +204,8 @@ def _load_dicom(data: bytes, source: str) -> LoadedImage:
             value = ds.get(key)
             summary[key] = str(value) if not isinstance(value, (int, float)) else value
     meta = {"width": columns, "height": rows, "bits": int(ds.get("BitsStored", 16) or 16), "window": window,
-            "photometric": photometric, "transfer_syntax": getattr(syntax, "name", str(syntax)), "dicom": summary}
+            "photometric": photometric, "transfer_syntax": getattr(syntax, "name", str(syntax)), "dicom": summary,
+            "frames": frames, "chroma": chroma}
     return LoadedImage(array.astype(np.float32), source, "DICOM", meta)
 
 

@@ -15,8 +15,9 @@ from cfx_desktop.core.imaging import sanity as sanity_mod
 from cfx_desktop.core.imaging import saliency
 from cfx_desktop.core.imaging.autoencoder import autoencoder_for
 from cfx_desktop.core.imaging.counterfactual import ImageCounterfactual, MaskSettings, SearchSettings, generate
+from cfx_desktop.core.imaging.guard import GuardVerdict, load_guard
 from cfx_desktop.core.imaging.io import ImageLoadError, LoadedImage, load_image
-from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model, shuffled_twin
+from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model, referee_for, shuffled_twin
 
 
 @dataclass
@@ -29,10 +30,11 @@ class Opened:
 class Prediction:
     image_id: int
     model_name: str
-    probability: float
+    probability: float | None  # None when the guard withheld it
     threshold: float
-    label: str
+    label: str  # "" unless the guard found a chest radiograph of the kind the model was trained on
     card_label: str
+    guard: GuardVerdict
 
 
 @dataclass
@@ -61,11 +63,16 @@ def open_image(image_id: int, path: str, progress=no_progress, cancel: CancelTok
     return Opened(image_id, load_image(path))
 
 
-def predict(image_id: int, pixels: np.ndarray, model_name: str = DEFAULT_MODEL, progress=no_progress,  # noqa: ANN001
-            cancel: CancelToken = NEVER_CANCELLED) -> Prediction:
+def predict(image_id: int, pixels: np.ndarray, model_name: str = DEFAULT_MODEL, metadata: dict | None = None,
+            progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> Prediction:  # noqa: ANN001
+    """The guard first (header from ``metadata``, then the image score); a verdict label only for images it passes."""
     model = load_image_model(model_name)
+    verdict = load_guard(model).check(model, LoadedImage(pixels, "", "", metadata or {}))
+    card_label = model.card.get("label", model_name)
+    if verdict.withheld:
+        return Prediction(image_id, model_name, None, model.threshold, "", card_label, verdict)
     p = model.probability(pixels)
-    return Prediction(image_id, model_name, p, model.threshold, model.label(p), model.card.get("label", model_name))
+    return Prediction(image_id, model_name, p, model.threshold, model.label(p) if verdict.in_distribution else "", card_label, verdict)
 
 
 def overlay(image_id: int, pixels: np.ndarray, method: str, model_name: str = DEFAULT_MODEL, target: str | None = None,
@@ -78,9 +85,27 @@ def counterfactual(image_id: int, pixels: np.ndarray, model_name: str = DEFAULT_
                    mask: MaskSettings = MaskSettings(), progress=no_progress,  # noqa: ANN001
                    cancel: CancelToken = NEVER_CANCELLED) -> Counterfactual:
     model = load_image_model(model_name)
-    result = generate(model, autoencoder_for(model), pixels, search=SearchSettings(steps=steps), mask_settings=mask,
-                      progress=progress, cancel=cancel)
+    result = generate(model, autoencoder_for(model), pixels, search=default_search(model, steps), mask_settings=mask,
+                      progress=progress, cancel=cancel, referee=referee_or_none(model))
     return Counterfactual(image_id, model_name, result)
+
+
+def default_search(model, steps: int | None = None) -> SearchSettings:  # noqa: ANN001
+    """The generator the classifier's card names (``counterfactual_search``), else the first version's settings."""
+    from dataclasses import fields, replace
+
+    given = dict(model.card.get("counterfactual_search") or {})
+    known = {f.name for f in fields(SearchSettings)}
+    settings = SearchSettings(**{k: v for k, v in given.items() if k in known})
+    return replace(settings, steps=steps) if steps is not None and settings.method == "adam" else settings
+
+
+def referee_or_none(model):  # noqa: ANN001, ANN201
+    """The model's referee, or None when none is installed or it is refused (the verdict then says so)."""
+    try:
+        return referee_for(model)
+    except BundleError:
+        return None
 
 
 def predict_folder(paths: list[str], model_name: str = DEFAULT_MODEL, thumb: int = 96, progress=no_progress,  # noqa: ANN001

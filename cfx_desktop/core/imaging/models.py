@@ -95,6 +95,35 @@ class SlimCNN(SeedCNN):
         super().__init__(widths=(16, 32, 32, 64, 128), dense=128)
 
 
+@register_architecture("strided-cnn", "Strided CNN (4 stages, 24-128 channels, no pooling layers)")
+class StridedCNN(nn.Module):
+    """The referee's architecture, deliberately unlike the slim CNN: a 5x5 stride-2 stem, strided convolutions
+    instead of max pooling, SiLU instead of ReLU, and a head over both average- and max-pooled features. A
+    counterfactual that only exploits the explained model's quirks should not move this one."""
+
+    def __init__(self, widths: tuple[int, ...] = (24, 48, 96, 128), dropout: float = 0.2) -> None:
+        super().__init__()
+
+        def unit(c_in: int, c_out: int, stride: int, k: int = 3) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(c_in, c_out, k, stride=stride, padding=k // 2, bias=False), nn.BatchNorm2d(c_out), nn.SiLU())
+
+        layers: list[nn.Module] = [unit(1, widths[0], 2, 5)]
+        for c_in, c_out in zip(widths, widths[1:]):
+            layers.append(nn.Sequential(unit(c_in, c_out, 2), unit(c_out, c_out, 1)))
+        self.stages = nn.Sequential(*layers)
+        self.drop = nn.Dropout(dropout)
+        self.fc = nn.Linear(2 * widths[-1], 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.stages(x)
+        pooled = torch.cat([f.mean((2, 3)), f.amax((2, 3))], 1)
+        return self.fc(self.drop(pooled)).reshape(-1)
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        return self.stages[-1]
+
+
 @register_architecture("resnet18", "ResNet-18 (one input channel)")
 class ResNet18Gray(nn.Module):
     def __init__(self) -> None:
@@ -183,17 +212,39 @@ def is_sanity_twin(card: dict[str, Any]) -> bool:
 
 
 def image_models(root=None) -> list[tuple[str, dict[str, Any]]]:  # noqa: ANN001
-    """Installed classifiers the user can choose (cards hash-checked; refused ones and sanity twins left out),
-    the default first."""
+    """Installed classifiers the user can choose (cards hash-checked; refused ones, sanity twins and referees left
+    out), the default first."""
     found = []
     for name in bundles.list_bundles(root):
         try:
             card = bundles.read_card(name, root)
         except bundles.BundleError:
             continue
-        if card.get("kind") == "image-classifier" and not is_sanity_twin(card) and card.get("architecture") in IMAGE_ARCHITECTURES:
+        if (card.get("kind") == "image-classifier" and not is_sanity_twin(card) and card.get("role", "classifier") == "classifier"
+                and card.get("architecture") in IMAGE_ARCHITECTURES):
             found.append((name, card))
     return sorted(found, key=lambda item: item[0] != DEFAULT_MODEL)
+
+
+def referee_for(model: ImageModel, root=None) -> ImageModel | None:  # noqa: ANN001
+    """The independent classifier that judges this model's counterfactuals: the one its card names, else the
+    installed bundle whose card has ``role: referee`` (never the model itself); None when there is none."""
+    name = model.card.get("referee")
+    if not name:
+        for candidate in bundles.list_bundles(root):
+            try:
+                card = bundles.read_card(candidate, root)
+            except bundles.BundleError:
+                continue
+            if card.get("kind") == "image-classifier" and card.get("role") == "referee" and candidate != model.name:
+                name = candidate
+                break
+    if not name:
+        return None
+    referee = load_image_model(name, model.device, root)
+    if referee.architecture == model.architecture and referee.card.get("seed") == model.card.get("seed"):
+        raise bundles.BundleError(f"{name} has the same architecture and seed as {model.name}: not an independent referee")
+    return referee
 
 
 def shuffled_twin(model: ImageModel) -> ImageModel | None:

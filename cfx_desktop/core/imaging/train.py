@@ -2,6 +2,10 @@
 
 Choices, all on validation data split by patient: the epoch (best validation ROC AUC) and the decision threshold
 (max balanced accuracy). Classes are balanced once, by the loss's pos_weight, not also by resampling.
+
+Augmentation ``acquisition`` (the default) draws from `augment.FAMILIES`, the same shifts the stress set measures;
+``basic`` is the first version's shifts and brightness jitter; ``none`` is for the shuffled-label twin, whose job
+(Adebayo et al. 2018) is to memorise permuted labels, which augmentation and weight decay would prevent.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import torch.nn.functional as F
 
 from cfx_desktop.core import bundles
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
+from cfx_desktop.core.imaging import augment as augment_mod
 from cfx_desktop.core.imaging import data as data_mod
 from cfx_desktop.core.imaging.models import build
 from cfx_desktop.core.metrics import binary_metrics, choose_threshold
@@ -25,6 +30,22 @@ from cfx_desktop.core.metrics import binary_metrics, choose_threshold
 KERMANY_LICENCE = ("CC BY 4.0", "Kermany DS, Zhang K, Goldbaum M (2018), Labeled Optical Coherence Tomography (OCT) and "
                    "Chest X-Ray Images for Classification, Mendeley Data v2, doi:10.17632/rscbjbr9sj.2 (train split, "
                    "224 px copy); PneumoniaMNIST: Yang J et al. (2023) MedMNIST v2, Sci Data.")
+
+
+AUGMENTATIONS = {
+    "acquisition": "acquisition shift (core/imaging/augment.py): exposure, contrast and gamma, rotation/scale/translation, "
+                   "crop jitter, noise, blur, JPEG re-encoding; each with p 0.5 at a uniform random strength, per 16 images",
+    "basic": "shifts up to 8 px, brightness/contrast +-5%/10%",
+    "none": "none",
+}
+
+
+def augment_batch(batch: torch.Tensor, generator: torch.Generator, kind: str) -> torch.Tensor:
+    if kind == "acquisition":
+        return augment_mod.random_shift(batch, generator)
+    if kind == "basic":
+        return augment(batch, generator)
+    return batch
 
 
 def augment(batch: torch.Tensor, generator: torch.Generator, shift: int = 8) -> torch.Tensor:
@@ -71,18 +92,28 @@ def load_training_data(source: Path, size: int, seed: int, progress=no_progress,
 def train_image_model(
     source: Path, architecture: str = "slim-cnn", size: int = 128, epochs: int = 12, seed: int = 0,
     batch_size: int = 64, lr: float = 2e-3, shuffle_labels: bool = False, out: Path | None = None,
-    autoencoder: str | None = None, shuffled_twin: str | None = None,
+    autoencoder: str | None = None, shuffled_twin: str | None = None, augmentation: str | None = None,
+    label_smoothing: float | None = None, subset: int | None = None, name: str | None = None, role: str = "classifier",
     command: str = "", device: torch.device | None = None, progress=no_progress,  # noqa: ANN001
     cancel: CancelToken = NEVER_CANCELLED,
 ) -> dict[str, Any]:
     device = device or torch.device("cpu")
     torch.manual_seed(seed)
     X_tr, y_tr, X_va, y_va, provenance, split = load_training_data(source, size, seed, progress, cancel)
+    if augmentation is None:
+        augmentation = "none" if shuffle_labels else "acquisition"
+    if augmentation not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {augmentation!r}: one of {', '.join(AUGMENTATIONS)}")
+    if label_smoothing is None:
+        label_smoothing = 0.0 if shuffle_labels else 0.05
+    if subset and subset < len(y_tr):  # a random subset, e.g. so the shuffled-label twin can memorise in minutes
+        keep = np.sort(np.random.default_rng(seed + 2).choice(len(y_tr), size=subset, replace=False))
+        X_tr, y_tr = X_tr[keep], y_tr[keep]
     if shuffle_labels:  # Adebayo et al.'s data randomization test: same data, labels permuted
         y_tr = np.random.default_rng(seed + 1).permutation(y_tr)
     mean, std = float(X_tr.mean() / 255.0), float(X_tr.std() / 255.0)
     net = build(architecture).to(device)
-    optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0 if shuffle_labels else 1e-4)
     steps = epochs * int(np.ceil(len(X_tr) / batch_size))
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.15)
     pos_weight = torch.tensor(float((y_tr == 0).sum()) / max(float((y_tr == 1).sum()), 1.0), device=device)
@@ -98,9 +129,10 @@ def train_image_model(
         for start in range(0, len(order), batch_size):
             cancel.raise_if_cancelled()
             idx = order[start : start + batch_size]
-            x = augment(X_all[idx][:, None].float() / 255.0, generator)
+            x = augment_batch(X_all[idx][:, None].float() / 255.0, generator, augmentation)
             x = ((x - mean) / std).to(device)
-            loss = F.binary_cross_entropy_with_logits(net(x), y_all[idx].to(device), pos_weight=pos_weight)
+            target = y_all[idx].to(device) * (1 - label_smoothing) + label_smoothing / 2
+            loss = F.binary_cross_entropy_with_logits(net(x), target, pos_weight=pos_weight)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -110,7 +142,10 @@ def train_image_model(
         auc = binary_metrics(y_va, p_va, 0.5)["roc_auc"]
         history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_roc_auc": auc})
         progress((epoch + 1) / epochs, f"epoch {epoch + 1}/{epochs}: loss {np.mean(losses):.4f}, validation ROC AUC {auc:.4f}")
-        if auc > best_auc:
+        if shuffle_labels:  # no real signal to select on: the twin is the last epoch, however well it memorised
+            best_auc, best_epoch = auc, epoch + 1
+            best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        elif auc > best_auc:
             best_auc, best_epoch = auc, epoch + 1
             best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
     minutes = (time.perf_counter() - started) / 60
@@ -119,7 +154,7 @@ def train_image_model(
     threshold = choose_threshold(y_va, p_va)
     metrics = binary_metrics(y_va, p_va, threshold)
     train_accuracy = float(((_probabilities(net, X_tr, mean, std, device) >= threshold) == y_tr).mean())
-    name = f"pneumonia-{architecture}" + ("-shuffled-labels" if shuffle_labels else "")
+    name = name or f"pneumonia-{architecture}" + ("-shuffled-labels" if shuffle_labels else "")
     card = {
         "name": name,
         "task": "chest X-ray: probability of pneumonia (vs normal)" + (" -- SANITY-CHECK MODEL trained on shuffled labels; not for prediction" if shuffle_labels else ""),
@@ -132,12 +167,14 @@ def train_image_model(
         "threshold": threshold,
         "threshold_rule": "maximises balanced accuracy on the patient-level validation split",
         "labels": ["normal", "pneumonia"],
-        "autoencoder": None if shuffle_labels else (autoencoder or f"autoencoder-{size}"),
-        "shuffled_twin": None if shuffle_labels else (shuffled_twin or f"pneumonia-{architecture}-shuffled-labels"),
+        "role": role,
+        "autoencoder": None if shuffle_labels or role == "referee" else (autoencoder or f"autoencoder-{size}"),
+        "shuffled_twin": None if shuffle_labels or role == "referee" else (shuffled_twin or f"pneumonia-{architecture}-shuffled-labels"),
         "preprocessing": "grayscale in [0, 1] -> centre square crop on the short side -> area resize -> (x - mean) / std",
         "training": {"epochs": epochs, "best_epoch": best_epoch, "batch_size": batch_size, "optimizer": "AdamW, one-cycle LR",
                      "max_lr": lr, "class_balance": "pos_weight = n_normal / n_pneumonia (once; no resampling)",
-                     "augmentation": "shifts up to 8 px, brightness/contrast +-5%/10%", "shuffled_labels": shuffle_labels,
+                     "augmentation": AUGMENTATIONS[augmentation], "label_smoothing": label_smoothing,
+                     "weight_decay": optimiser.param_groups[0]["weight_decay"], "subset": subset, "shuffled_labels": shuffle_labels,
                      "minutes": round(minutes, 2), "minutes_per_epoch": round(minutes / epochs, 2), "device": str(device),
                      "history": history, "train_accuracy_at_threshold": train_accuracy},
         "data": {**provenance, "split": split, "train_images": int(len(y_tr)), "validation_images": int(len(y_va)),

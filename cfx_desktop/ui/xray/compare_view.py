@@ -7,7 +7,7 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
-from cfx_desktop.core.imaging.counterfactual import ImageCounterfactual
+from cfx_desktop.core.imaging.counterfactual import ImageCounterfactual, verdict_line
 from cfx_desktop.core.imaging.preprocess import crop_box
 from cfx_desktop.ui.xray.viewer import ImageView, LinkedViews, mix
 
@@ -17,6 +17,12 @@ class CompareView(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        self.verdict = QLabel("", self)
+        self.verdict.setWordWrap(True)
+        self.verdict.setToolTip("Flipped: the explained model crosses its threshold on the counterfactual. Referee: an "
+                                "independently trained classifier (other architecture and seed, never used to make the "
+                                "counterfactual); it agrees when it crosses its own threshold too.")
+        layout.addWidget(self.verdict)
         row = QHBoxLayout()
         self.original = ImageView(self, "original", histogram=False)
         self.counterfactual = ImageView(self, "counterfactual", histogram=False)
@@ -53,6 +59,7 @@ class CompareView(QWidget):
 
     def clear(self) -> None:
         self.result = None
+        self.verdict.setText("")
         for view in (self.original, self.counterfactual, self.difference):
             view.set_image(None)
         self.setEnabled(False)
@@ -71,6 +78,7 @@ class CompareView(QWidget):
 
     def show_result(self, result: ImageCounterfactual) -> None:
         self.result = result
+        self.verdict.setText(f"<b>{result.source} -> {result.target}: {verdict_line(result.metrics)}</b>")
         self.setEnabled(True)
         self.original.set_image(result.full_original)
         self.counterfactual.set_image(result.full_counterfactual, keep_view=True)

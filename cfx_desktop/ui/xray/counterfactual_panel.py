@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from cfx_desktop.core.imaging import live
+from cfx_desktop.core.imaging.counterfactual import verdict_line
 from cfx_desktop.sessions.xray import JobState
 
 
@@ -70,8 +71,7 @@ class CounterfactualPanel(QGroupBox):
         cf = result.result
         self.curve_line.setData(np.arange(len(cf.probability_path)), cf.probability_path)
         m = cf.metrics
-        verdict = "<b>flipped</b>" if m["flipped"] else "<b>not flipped</b> within the step budget"
         self.metrics.setText(
-            f"{cf.source} -> {cf.target}: {verdict}<br>p(pneumonia) {m['initial_probability']:.3f} -> {m['final_probability']:.3f} "
-            f"in {m['steps']} steps, {m['seconds']:.1f} s<br>change inside the mask: {m['inside_mask_fraction']:.1%}; "
-            f"SSIM {m['ssim']:.3f}; mask covers {m['mask_area']:.0%}")
+            f"{cf.source} -> {cf.target}: <b>{verdict_line(m)}</b><br>p(pneumonia) {m['initial_probability']:.3f} -> "
+            f"{m['final_probability']:.3f} in {m['steps']} steps, {m['seconds']:.1f} s<br>the decoder's own change inside the "
+            f"mask: {m['decoded_inside_mask_fraction']:.0%}; SSIM {m['ssim']:.3f}; mask covers {m['mask_area']:.0%}")

@@ -29,6 +29,16 @@ class PredictionPanel(QGroupBox):
         if prediction is None:
             self.label.setText("computing..." if waiting else "No image")
             return
+        guard = prediction.guard
+        if prediction.probability is None:
+            self.label.setText(f"<span style='font-size: 13pt; color: #b9770e'><b>Prediction withheld</b></span><br>{guard.reason}<br>"
+                               f"model: {prediction.card_label} ({prediction.model_name})")
+            return
+        if not guard.in_distribution:
+            self.label.setText(f"<span style='font-size: 13pt; color: #b9770e'><b>Unusual image: no verdict</b></span><br>"
+                               f"p(pneumonia) = {prediction.probability:.3f} (threshold {prediction.threshold:.3f}), "
+                               f"to be treated with caution.<br>{guard.reason}<br>model: {prediction.card_label} ({prediction.model_name})")
+            return
         colour = "#c0392b" if prediction.label == "pneumonia" else "#2e8b57"
         self.label.setText(
             f"<span style='font-size: 15pt; color: {colour}'><b>{prediction.label}</b></span><br>"

@@ -69,7 +69,18 @@ class XrayTab(ToolTab):
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         outer.addWidget(splitter)
         self.folder_panel = FolderPanel(splitter)
-        self.pages = QTabWidget(splitter)
+        middle = QWidget(splitter)
+        middle_layout = QVBoxLayout(middle)
+        middle_layout.setContentsMargins(0, 0, 0, 0)
+        self.guard_banner = QLabel(middle)
+        self.guard_banner.setWordWrap(True)
+        self.guard_banner.setObjectName("guardBanner")
+        self.guard_banner.setStyleSheet("QLabel#guardBanner { background: #fdebd0; color: #6e2c00; border: 1px solid #b9770e; "
+                                        "padding: 6px; font-weight: bold; }")
+        self.guard_banner.hide()
+        middle_layout.addWidget(self.guard_banner)
+        self.pages = QTabWidget(middle)
+        middle_layout.addWidget(self.pages, 1)
         self.viewer = ImageView(self.pages, histogram=True)
         self.empty_hint = QLabel("Open a chest X-ray (PNG, JPEG, TIFF or DICOM): File > Open, the buttons on the left, "
                                  "or drop files here. Research and teaching tool: not for diagnosis.", self.viewer)
@@ -90,7 +101,7 @@ class XrayTab(ToolTab):
         for panel in (self.prediction_panel, self.overlay_panel, self.cf_panel):
             right_layout.addWidget(panel)
         right_layout.addStretch(1)
-        for widget in (self.folder_panel, self.pages, right):
+        for widget in (self.folder_panel, middle, right):
             splitter.addWidget(widget)
         splitter.setSizes([240, 820, 340])
         for key, slot in (("=", self._fit), ("O", self.overlay_panel.show_overlay.toggle), ("I", lambda: self.viewer.set_inverted(not self.viewer.inverted)),
@@ -204,7 +215,7 @@ class XrayTab(ToolTab):
             self.channels["overlay"].request(live.overlay, *self.session.overlay_request())
 
     def generate_counterfactual(self) -> None:
-        if self.image is None:
+        if self.image is None or not self.cf_panel.button.isEnabled():
             return
         self.session.counterfactual_started()
         self.pages.setCurrentWidget(self.compare)
@@ -222,6 +233,13 @@ class XrayTab(ToolTab):
     # ----- rendering ----------------------------------------------------------------------------------------
     def _on_prediction(self, prediction: live.Prediction | None) -> None:
         self.prediction_panel.display(prediction, waiting=False)
+        banner = "" if prediction is None else prediction.guard.banner()
+        self.guard_banner.setText(banner)
+        self.guard_banner.setVisible(bool(banner))
+        # no counterfactual for an image the model was not made for: "what would flip it" has no meaning there
+        withheld = prediction is not None and prediction.guard.withheld
+        self.cf_panel.button.setEnabled(not withheld)
+        self.cf_panel.button.setToolTip("Prediction withheld for this image (see the banner)" if withheld else "")
         if prediction is not None:
             self.cf_panel.set_threshold(prediction.threshold)
 
@@ -275,7 +293,7 @@ class XrayTab(ToolTab):
                     done(False, "no prediction or saliency map arrived")
                     return
                 saliency_ms = self.overlay_result.result.seconds * 1000
-                done(True, f"p(pneumonia) = {self.prediction.probability:.2f}; {SALIENCY_METHODS.get(self.overlay_result.result.method).label} in {saliency_ms:.0f} ms")
+                done(True, f"{self.prediction.guard.level}: p(pneumonia) = {self.prediction.probability or float('nan'):.2f}; {SALIENCY_METHODS.get(self.overlay_result.result.method).label} in {saliency_ms:.0f} ms")
 
             poll_until(self, lambda: self.is_idle() and self.image is not None and self.image.source == str(path)
                        and self.prediction is not None and self.overlay_result is not None, finished)

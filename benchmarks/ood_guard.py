@@ -1,0 +1,138 @@
+"""Out-of-distribution guard: what share of non-chest images it flags, and what share of chest radiographs.
+
+    python -m benchmarks.ood_guard          (about 2 minutes on 2 CPU cores)
+
+Chest radiographs: the guard card's own held-out half of the validation patients (clean and under acquisition
+shift; never used to calibrate), and PneumoniaMNIST's validation images (another export of chest radiographs, at
+28 px, upsampled: a hard case). Non-chest: the synthetic families of `benchmarks.ood_samples`, chest
+radiographs rotated / flipped / inverted, and pydicom's bundled DICOM test files, scored twice: with their
+headers, and as bare pixels (header removed) to measure the image score on its own. Nothing here fits or
+calibrates anything. Targets: >= 95 % of non-chest images flagged, <= 2 % of chest radiographs flagged.
+Writes benchmarks/results/ood_guard.json and a section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from typing import Any, Iterable
+
+import numpy as np
+
+from benchmarks.common import machine, machine_line, write_doc_section, write_json
+from cfx_desktop import paths
+from cfx_desktop.core.imaging import synthetic_images as ood_samples
+from cfx_desktop.core.imaging.guard import load_guard
+from cfx_desktop.core.imaging.io import ImageLoadError, LoadedImage, load_image
+from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model
+
+TARGET_NON_CHEST, TARGET_CHEST = 0.95, 0.02
+
+
+def _tally(guard, model, items: Iterable[tuple[str, LoadedImage]]) -> dict[str, dict[str, Any]]:  # noqa: ANN001
+    counts: dict[str, dict[str, Any]] = defaultdict(lambda: {"n": 0, "flagged": 0, "withheld": 0, "scores": []})
+    for family, image in items:
+        verdict = guard.check(model, image)
+        row = counts[family]
+        row["n"] += 1
+        row["flagged"] += int(not verdict.in_distribution)
+        row["withheld"] += int(verdict.withheld)
+        if verdict.score is not None:
+            row["scores"].append(verdict.score)
+    return {k: {"n": v["n"], "flagged": v["flagged"] / v["n"], "withheld": v["withheld"] / v["n"],
+                "median_score": float(np.median(v["scores"])) if v["scores"] else None} for k, v in counts.items()}
+
+
+def _pydicom(strip_header: bool) -> Iterable[tuple[str, LoadedImage]]:
+    for path in ood_samples.pydicom_files():
+        try:
+            image = load_image(path)
+        except ImageLoadError:
+            continue
+        modality = str(image.metadata.get("dicom", {}).get("Modality", "?"))
+        if strip_header:
+            image = LoadedImage(image.pixels, image.source, "PNG", {"chroma": image.metadata.get("chroma", 0.0)})
+        yield f"pydicom {modality}", image
+
+
+def _chest_samples(limit: int) -> list[LoadedImage]:
+    from cfx_desktop.core.imaging.data import validation_files
+
+    folder = paths.data_file("kermany_cxr_224/train")
+    if folder is None:
+        return []
+    files = validation_files(folder)
+    step = max(1, len(files) // limit)
+    return [load_image(p) for p, _ in files[::step][:limit]]
+
+
+def _mnist_chest(limit: int) -> list[LoadedImage]:
+    path = paths.data_file("pneumoniamnist_28_rijulshr_variant.npz") or paths.data_file("pneumoniamnist_28_balanced_subset.npz")
+    if path is None:
+        return []
+    with np.load(path) as data:
+        key = "val_images" if "val_images" in data else "train_images"
+        images = data[key][:limit]
+    return [LoadedImage(img.astype(np.float32) / 255.0, f"pneumoniamnist {i}", "NPZ", {}) for i, img in enumerate(images)]
+
+
+def run(per_family: int = 20, chest_limit: int = 100) -> dict[str, Any]:
+    model = load_image_model(DEFAULT_MODEL)
+    guard = load_guard(model)
+    chest = _chest_samples(chest_limit)
+    results: dict[str, Any] = {
+        "machine": machine(), "model": model.name, "guard": guard.card.get("name"),
+        "guard_card_metrics": guard.card.get("metrics", {}),
+        "chest": _tally(guard, model, [("PneumoniaMNIST validation (28 px, upsampled)", im) for im in _mnist_chest(200)]),
+        "synthetic": _tally(guard, model, ood_samples.synthetic(per_family)),
+        "unusual_chest": _tally(guard, model, ood_samples.unusual_chest(chest)),
+        "pydicom_with_header": _tally(guard, model, _pydicom(False)),
+        "pydicom_pixels_only": _tally(guard, model, _pydicom(True)),
+    }
+    non_chest = [r for key in ("synthetic", "unusual_chest", "pydicom_with_header") for r in results[key].values()]
+    n = sum(r["n"] for r in non_chest)
+    results["non_chest_flagged"] = sum(r["flagged"] * r["n"] for r in non_chest) / max(n, 1)
+    results["non_chest_images"] = n
+    pixels_only = list(results["pydicom_pixels_only"].values()) + list(results["synthetic"].values())
+    m = sum(r["n"] for r in pixels_only)
+    results["image_score_only_flagged"] = sum(r["flagged"] * r["n"] for r in pixels_only) / max(m, 1)
+    return results
+
+
+def markdown(r: dict[str, Any]) -> str:
+    card = r["guard_card_metrics"]
+    lines = [
+        "## Out-of-distribution guard (`python -m benchmarks.ood_guard`)",
+        "",
+        machine_line(r["machine"]) + f" Classifier `{r['model']}`, guard `{r['guard']}`. Flagged = caution or withheld.",
+        "",
+        "| images | n | flagged | withheld | median score |",
+        "|---|---|---|---|---|",
+    ]
+    if card:
+        lines.append(f"| chest: held-out validation patients, clean | {card['held_out_images']} | {card['held_out_flagged_clean']:.1%} | | |")
+        lines.append(f"| chest: held-out validation patients, acquisition shift | {card['held_out_images']} | {card['held_out_flagged_shifted']:.1%} | | |")
+    for group in ("chest", "synthetic", "unusual_chest", "pydicom_with_header", "pydicom_pixels_only"):
+        for family, row in sorted(r[group].items()):
+            score = "" if row["median_score"] is None else f"{row['median_score']:.2f}"
+            suffix = " (pixels only)" if group == "pydicom_pixels_only" else ""
+            lines.append(f"| {family}{suffix} | {row['n']} | {row['flagged']:.0%} | {row['withheld']:.0%} | {score} |")
+    lines += ["", f"All non-chest images (synthetic, unusual chest, pydicom with headers): **{r['non_chest_flagged']:.1%}** of "
+              f"{r['non_chest_images']} flagged (target >= {TARGET_NON_CHEST:.0%}). Image score alone (synthetic and header-less "
+              f"pydicom): {r['image_score_only_flagged']:.1%}. Chest radiographs flagged: target <= {TARGET_CHEST:.0%}."]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--per-family", type=int, default=20)
+    args = parser.parse_args()
+    results = run(args.per_family)
+    path = write_json("ood_guard", results)
+    write_doc_section("ood_guard", markdown(results))
+    print(markdown(results))
+    print(f"wrote {path} and docs/benchmarks.md")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Acquisition-shift augmentation and the image training options (augmentation, label smoothing, subsets,
+shuffled-label twins, referees), on a tiny synthetic .npz so the tests run in seconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cfx_desktop.core import bundles
+from cfx_desktop.core.imaging import augment
+from cfx_desktop.core.imaging.models import ImageModel, image_models, load_image_model, referee_for
+from cfx_desktop.core.imaging.train import train_image_model
+
+
+@pytest.mark.parametrize("family", list(augment.FAMILIES))
+def test_each_shift_is_near_identity_at_zero_and_grows_with_strength(family: str) -> None:
+    rng = np.random.default_rng(0)
+    x = torch.as_tensor(rng.random((8, 1, 64, 64)), dtype=torch.float32) * 0.6 + 0.2
+    change = []
+    for strength in (0.0, 0.5, 1.0):
+        y = augment.FAMILIES[family](x, strength, torch.Generator().manual_seed(1))
+        assert y.shape == x.shape and float(y.min()) >= 0 and float(y.max()) <= 1
+        change.append(float((y - x).abs().mean()))
+    assert change[0] < 0.02  # JPEG at quality 95 is the only family not exactly the identity at 0
+    assert change[0] < change[1] < change[2]
+
+
+def test_random_shift_is_repeatable_for_a_seed() -> None:
+    x = torch.rand(40, 1, 32, 32)
+    a = augment.random_shift(x, torch.Generator().manual_seed(3))
+    b = augment.random_shift(x, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and not torch.equal(a, x)
+
+
+@pytest.fixture(scope="module")
+def npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = np.random.default_rng(0)
+
+    def images(n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = rng.integers(0, 2, n)
+        base = rng.normal(90, 10, (n, 28, 28))
+        base[labels == 1, 8:20, 8:20] += 80  # a bright "opacity" for class 1
+        return np.clip(base, 0, 255).astype(np.uint8), labels[:, None]
+
+    path = tmp_path_factory.mktemp("npz") / "tiny.npz"
+    (tx, ty), (vx, vy) = images(160), images(60)
+    np.savez(path, train_images=tx, train_labels=ty, val_images=vx, val_labels=vy)
+    return path
+
+
+def test_training_records_its_choices_and_the_twin_and_referee_roles(npz: Path, tmp_path: Path) -> None:
+    card = train_image_model(npz, "slim-cnn", size=32, epochs=2, out=tmp_path)
+    training = card["training"]
+    assert training["augmentation"].startswith("acquisition shift") and training["label_smoothing"] == 0.05
+    assert card["role"] == "classifier" and card["autoencoder"] == "autoencoder-32"
+    twin = train_image_model(npz, "slim-cnn", size=32, epochs=2, shuffle_labels=True, subset=100, out=tmp_path)
+    assert twin["name"] == "pneumonia-slim-cnn-shuffled-labels" and twin["training"]["augmentation"] == "none"
+    assert twin["training"]["label_smoothing"] == 0.0 and twin["training"]["weight_decay"] == 0.0
+    assert twin["data"]["train_images"] == 100
+    referee = train_image_model(npz, "strided-cnn", size=32, epochs=1, seed=1, name="pneumonia-referee", role="referee", out=tmp_path)
+    assert referee["role"] == "referee" and referee["autoencoder"] is None and referee["shuffled_twin"] is None
+    names = [name for name, _ in image_models(tmp_path)]
+    assert names == ["pneumonia-slim-cnn"]  # the twin and the referee are never offered as the model to explain
+    model = load_image_model("pneumonia-slim-cnn", torch.device("cpu"), tmp_path)
+    found = referee_for(model, tmp_path)
+    assert isinstance(found, ImageModel) and found.name == "pneumonia-referee" and found.architecture == "strided-cnn"
+
+
+def test_a_referee_identical_to_the_model_is_refused(npz: Path, tmp_path: Path) -> None:
+    train_image_model(npz, "slim-cnn", size=32, epochs=1, out=tmp_path)
+    train_image_model(npz, "slim-cnn", size=32, epochs=1, name="pneumonia-referee", role="referee", out=tmp_path)
+    model = load_image_model("pneumonia-slim-cnn", torch.device("cpu"), tmp_path)
+    with pytest.raises(bundles.BundleError, match="not an independent referee"):
+        referee_for(model, tmp_path)
