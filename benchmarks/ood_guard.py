@@ -93,7 +93,9 @@ def run(per_family: int = 20, chest_limit: int = 100) -> dict[str, Any]:
     n = sum(r["n"] for r in non_chest)
     results["non_chest_flagged"] = sum(r["flagged"] * r["n"] for r in non_chest) / max(n, 1)
     results["non_chest_images"] = n
-    pixels_only = list(results["pydicom_pixels_only"].values()) + list(results["synthetic"].values())
+    real = list(results["pydicom_pixels_only"].values())
+    results["real_dicom_pixels_only_flagged"] = sum(r["flagged"] * r["n"] for r in real) / max(sum(r["n"] for r in real), 1)
+    pixels_only = real + list(results["synthetic"].values())
     m = sum(r["n"] for r in pixels_only)
     results["image_score_only_flagged"] = sum(r["flagged"] * r["n"] for r in pixels_only) / max(m, 1)
     return results
@@ -118,8 +120,11 @@ def markdown(r: dict[str, Any]) -> str:
             suffix = " (pixels only)" if group == "pydicom_pixels_only" else ""
             lines.append(f"| {family}{suffix} | {row['n']} | {row['flagged']:.0%} | {row['withheld']:.0%} | {score} |")
     lines += ["", f"All non-chest images (synthetic, unusual chest, pydicom with headers): **{r['non_chest_flagged']:.1%}** of "
-              f"{r['non_chest_images']} flagged (target >= {TARGET_NON_CHEST:.0%}). Image score alone (synthetic and header-less "
-              f"pydicom): {r['image_score_only_flagged']:.1%}. Chest radiographs flagged: target <= {TARGET_CHEST:.0%}."]
+              f"{r['non_chest_images']} flagged (target >= {TARGET_NON_CHEST:.0%}). Image checks alone (synthetic and header-less "
+              f"pydicom): {r['image_score_only_flagged']:.1%}; on the real DICOM images alone, with their headers removed (never "
+              f"seen in training, the most honest row): {r['real_dicom_pixels_only_flagged']:.1%}. Chest radiographs flagged: "
+              f"target <= {TARGET_CHEST:.0%}. The synthetic families are the ones the discriminator was trained on (other "
+              "draws), so their 100 % is optimistic."]
     return "\n".join(lines)
 
 
