@@ -89,7 +89,7 @@ def markdown(results: dict[str, Any]) -> str:
         "each call includes preprocessing and mapping back to the image size.",
         "",
         "| device | model input | inference | Grad-CAM | IG (app default: 24 steps, checked) | steps used / relative delta | "
-        "IG, 50 steps | its relative delta | Spearman, 24 vs 50 steps | occlusion (20 px / 12) | occlusion (16 px / 8) |",
+        "IG, 50 steps | its relative delta | Spearman, 24 vs 50 steps | occlusion (app default: 26 px / 17) | occlusion (16 px / 8) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for device, r in results["devices"].items():

@@ -117,6 +117,15 @@ def make_window(qtbot):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
+def header_only_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests of the X-ray tab's mechanics on synthetic images, which the shipped guard rightly withholds:
+    the guard checks headers only. Tests of the guard itself do not use this."""
+    from cfx_desktop.core.imaging import guard, live
+
+    monkeypatch.setattr(live, "load_guard", lambda model: guard.Guard(model.name, None, {}))
+
+
+@pytest.fixture
 def app_window(make_window):  # noqa: ANN001, ANN201
     """The real main window at 1400 x 900, shown offscreen; torn down by `close_window`."""
     win = make_window(show=False)

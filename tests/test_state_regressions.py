@@ -77,7 +77,7 @@ def _png(path: Path, seed: int) -> Path:
 
 
 @pytest.fixture
-def xray(qtbot, app_window, tmp_path: Path):
+def xray(qtbot, app_window, tmp_path: Path, header_only_guard):
     qtbot.waitUntil(app_window.is_idle, timeout=TIMEOUT)
     app_window.tabs.setCurrentIndex(1)
     return app_window.tab_list[1], _png(tmp_path / "a.png", 0), _png(tmp_path / "b.png", 1)

@@ -33,7 +33,9 @@ def images(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.fixture
-def window(qtbot, app_window):
+def window(qtbot, app_window, header_only_guard):
+    """The tab's mechanics on synthetic images; `test_a_non_chest_image_gets_the_banner_and_no_verdict` undoes
+    the patch and uses the shipped guard."""
     qtbot.waitUntil(app_window.is_idle, timeout=TIMEOUT)
     app_window.tabs.setCurrentIndex(1)
     return app_window
@@ -54,6 +56,22 @@ def test_open_png_and_dicom(qtbot, window, images) -> None:
     _open(qtbot, tab, images["dcm"])
     fields = {tab.folder_panel.meta.item(r, 0).text(): tab.folder_panel.meta.item(r, 1).text() for r in range(tab.folder_panel.meta.rowCount())}
     assert fields["Format"] == "DICOM" and fields["Modality"] == "CR" and "center" in fields["Window"]
+
+
+def test_a_non_chest_image_gets_the_banner_and_no_verdict(qtbot, window, images, monkeypatch, tmp_path: Path) -> None:
+    from cfx_desktop.core.imaging.synthetic_images import ct_slice
+
+    monkeypatch.undo()  # the shipped guard
+    tab = window.tab_list[1]
+    ct = tmp_path / "ct-like.png"
+    Image.fromarray(np.round(ct_slice(np.random.default_rng(0)) * 255).astype(np.uint8)).save(ct)
+    _open(qtbot, tab, ct)
+    assert tab.prediction.guard.withheld and tab.prediction.probability is None and tab.prediction.label == ""
+    assert tab.guard_banner.isVisibleTo(tab) and "prediction withheld" in tab.guard_banner.text()
+    assert "Prediction withheld" in tab.prediction_panel.label.text() and "pneumonia</b>" not in tab.prediction_panel.label.text()
+    assert not tab.cf_panel.button.isEnabled() and tab.viewer.overlay_item.image is None
+    tab.generate_counterfactual()  # the shortcut does nothing either
+    assert tab.session.counterfactual_state.state == "idle"
 
 
 def test_overlay_appears_and_opacity_changes_pixels(qtbot, window, images) -> None:
@@ -86,6 +104,7 @@ def test_counterfactual_fills_all_three_views(qtbot, window, images) -> None:
         assert view.pixels is not None and view.pixels.shape == (300, 260)
     metrics = tab.cf_result.result.metrics
     assert metrics["steps"] <= 6 and "SSIM" in tab.cf_panel.metrics.text()
+    assert "referee" in tab.compare.verdict.text() and "referee" in tab.cf_panel.metrics.text()
     tab.compare.amount.setValue(30)
     tab.compare.mode.setCurrentText("swipe")
     assert tab.compare.counterfactual.pixels is not None

@@ -238,14 +238,20 @@ class XrayTab(ToolTab):
         self.guard_banner.setVisible(bool(banner))
         # no counterfactual for an image the model was not made for: "what would flip it" has no meaning there
         withheld = prediction is not None and prediction.guard.withheld
+        if withheld:  # no saliency drawn over an image the model was not made for
+            self.viewer.set_overlay(None)
         self.cf_panel.button.setEnabled(not withheld)
         self.cf_panel.button.setToolTip("Prediction withheld for this image (see the banner)" if withheld else "")
         if prediction is not None:
             self.cf_panel.set_threshold(prediction.threshold)
 
     def _on_overlay(self, overlay: live.Overlay | None, state: JobState) -> None:
-        self.viewer.set_overlay(None if overlay is None else overlay.result.values)
+        prediction = self.session.prediction
+        withheld = prediction is not None and prediction.guard.withheld
+        self.viewer.set_overlay(None if overlay is None or withheld else overlay.result.values)
         self.overlay_panel.display(overlay, state)
+        if withheld and overlay is not None:
+            self.overlay_panel.status.setText("Overlay not drawn: the prediction is withheld for this image.")
 
     def _on_counterfactual(self, result: live.Counterfactual | None, state: JobState) -> None:
         self.cf_panel.display(result, state)
