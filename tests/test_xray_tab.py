@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PySide6.QtCore import Qt
 import pytest
 from PIL import Image
 from PySide6.QtWidgets import QMessageBox
@@ -72,6 +73,11 @@ def test_a_non_chest_image_gets_the_banner_and_no_verdict(qtbot, window, images,
     assert not tab.cf_panel.button.isEnabled() and tab.viewer.overlay_item.image is None
     tab.generate_counterfactual()  # the shortcut does nothing either
     assert tab.session.counterfactual_state.state == "idle"
+    tab.open_folder(tmp_path)  # the folder list runs the guard too: a withheld image shows no probability
+    rows = {tab.folder_panel.thumbnails.item(i).data(Qt.ItemDataRole.UserRole): i for i in range(tab.folder_panel.thumbnails.count())}
+    item = tab.folder_panel.thumbnails.item(rows[str(ct)])
+    qtbot.waitUntil(lambda: "waiting" not in item.text(), timeout=TIMEOUT)
+    assert "withheld" in item.text() and "p = " not in item.text() and "prediction withheld" in item.toolTip()
 
 
 def test_overlay_appears_and_opacity_changes_pixels(qtbot, window, images) -> None:

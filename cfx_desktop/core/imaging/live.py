@@ -114,13 +114,17 @@ def predict_folder(paths: list[str], model_name: str = DEFAULT_MODEL, thumb: int
     from cfx_desktop.core.imaging.preprocess import resize_square
 
     model = load_image_model(model_name)
+    guard = load_guard(model)
     for i, path in enumerate(paths):
         cancel.raise_if_cancelled()
         try:
-            pixels = load_image(path).pixels
-            p = model.probability(pixels)
-            small = resize_square(pixels, thumb)[0, 0].numpy()
-            payload = {"path": path, "probability": p, "label": model.label(p), "thumbnail": small, "error": None}
+            image = load_image(path)
+            verdict = guard.check(model, image)
+            p = None if verdict.withheld else model.probability(image.pixels)
+            small = resize_square(image.pixels, thumb)[0, 0].numpy()
+            label = model.label(p) if p is not None and verdict.in_distribution else ("withheld" if p is None else "unusual")
+            payload = {"path": path, "probability": p, "label": label, "thumbnail": small, "error": None,
+                       "guard": verdict.banner()}
         except ImageLoadError as exc:
             payload = {"path": path, "probability": None, "label": None, "thumbnail": None, "error": str(exc)}
         progress((i + 1) / len(paths), Path(path).name, payload)

@@ -72,7 +72,9 @@ class FolderPanel(QWidget):
                 item.setText(f"{name}\nunreadable")
                 item.setToolTip(payload["error"])
             else:
-                item.setText(f"{name}\n{payload['label']} (p = {payload['probability']:.2f})")
+                p = payload["probability"]
+                item.setText(f"{name}\n{payload['label']}" + ("" if p is None else f" (p = {p:.2f})"))
+                item.setToolTip(payload.get("guard") or "")
                 item.setIcon(QIcon(gray_pixmap(payload["thumbnail"])))
             return
 
