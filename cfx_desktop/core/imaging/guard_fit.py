@@ -147,6 +147,7 @@ def fit_guard(model: ImageModel, source: Path, seed: int | None = None, componen
     card = {
         "name": name,
         "kind": "ood-guard",
+        "task": f"out-of-distribution guard: is the image a chest radiograph of the kind {model.name} was trained on?",
         "classifier": model.name,
         "label": f"out-of-distribution guard for {model.name}",
         "method": "two feature groups: statistics (channel mean and std of every Conv2d output) and layout (8 x 8 grid of "
