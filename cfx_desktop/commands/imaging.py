@@ -183,7 +183,7 @@ def predict_image(args: argparse.Namespace) -> int:
 
     from cfx_desktop.core.imaging.io import ImageLoadError, list_images, load_image
 
-    from cfx_desktop.core.imaging.guard import load_guard
+    from cfx_desktop.core.imaging.guard import guarded_prediction, load_guard
 
     model = _model(args.model)
     guard = load_guard(model)
@@ -198,13 +198,8 @@ def predict_image(args: argparse.Namespace) -> int:
         for path in files:
             try:
                 image = load_image(path)
-                verdict = guard.check(model, image)
-                if verdict.withheld:  # no probability, no label: the model was not made for this image
-                    writer.writerow([str(path), "", "", "false", verdict.banner(), ""])
-                    continue
-                p = model.probability(image.pixels)
-                label = model.label(p) if verdict.in_distribution else ""
-                writer.writerow([str(path), f"{p:.6f}", label, str(verdict.in_distribution).lower(),
+                verdict, p, label = guarded_prediction(guard, model, image)
+                writer.writerow([str(path), "" if p is None else f"{p:.6f}", label, str(verdict.in_distribution).lower(),
                                  verdict.banner() or verdict.reason, ""])
             except ImageLoadError as exc:
                 failures += 1

@@ -280,6 +280,16 @@ class Guard:
                              float(self.gaussian.other_threshold))
 
 
+def guarded_prediction(guard: "Guard", model: Any, image: LoadedImage) -> tuple[GuardVerdict, float | None, str]:
+    """(verdict, probability, label) by the one rule every caller shows: a withheld image gets no probability, an
+    unusual one a probability but no verdict label, and only an in-distribution image gets its label."""
+    verdict = guard.check(model, image)
+    if verdict.withheld:
+        return verdict, None, ""
+    p = model.probability(image.pixels)
+    return verdict, p, model.label(p) if verdict.in_distribution else ""
+
+
 def guard_name(classifier_card: dict[str, Any], root=None) -> str | None:  # noqa: ANN001
     """The guard bundle a classifier's card names, or the installed ``ood-guard`` bundle that names the classifier."""
     named = classifier_card.get("guard")

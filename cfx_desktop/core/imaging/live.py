@@ -15,7 +15,7 @@ from cfx_desktop.core.imaging import sanity as sanity_mod
 from cfx_desktop.core.imaging import saliency
 from cfx_desktop.core.imaging.autoencoder import autoencoder_for
 from cfx_desktop.core.imaging.counterfactual import ImageCounterfactual, MaskSettings, SearchSettings, generate
-from cfx_desktop.core.imaging.guard import GuardVerdict, load_guard
+from cfx_desktop.core.imaging.guard import GuardVerdict, guarded_prediction, load_guard
 from cfx_desktop.core.imaging.io import ImageLoadError, LoadedImage, load_image
 from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model, referee_for, shuffled_twin
 
@@ -67,12 +67,8 @@ def predict(image_id: int, pixels: np.ndarray, model_name: str = DEFAULT_MODEL, 
             progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> Prediction:  # noqa: ANN001
     """The guard first (header from ``metadata``, then the image score); a verdict label only for images it passes."""
     model = load_image_model(model_name)
-    verdict = load_guard(model).check(model, LoadedImage(pixels, "", "", metadata or {}))
-    card_label = model.card.get("label", model_name)
-    if verdict.withheld:
-        return Prediction(image_id, model_name, None, model.threshold, "", card_label, verdict)
-    p = model.probability(pixels)
-    return Prediction(image_id, model_name, p, model.threshold, model.label(p) if verdict.in_distribution else "", card_label, verdict)
+    verdict, p, label = guarded_prediction(load_guard(model), model, LoadedImage(pixels, "", "", metadata or {}))
+    return Prediction(image_id, model_name, p, model.threshold, label, model.card.get("label", model_name), verdict)
 
 
 def overlay(image_id: int, pixels: np.ndarray, method: str, model_name: str = DEFAULT_MODEL, target: str | None = None,
@@ -119,10 +115,9 @@ def predict_folder(paths: list[str], model_name: str = DEFAULT_MODEL, thumb: int
         cancel.raise_if_cancelled()
         try:
             image = load_image(path)
-            verdict = guard.check(model, image)
-            p = None if verdict.withheld else model.probability(image.pixels)
+            verdict, p, label = guarded_prediction(guard, model, image)
             small = resize_square(image.pixels, thumb)[0, 0].numpy()
-            label = model.label(p) if p is not None and verdict.in_distribution else ("withheld" if p is None else "unusual")
+            label = label or ("withheld" if p is None else "unusual")
             payload = {"path": path, "probability": p, "label": label, "thumbnail": small, "error": None,
                        "guard": verdict.banner()}
         except ImageLoadError as exc:
