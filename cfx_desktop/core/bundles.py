@@ -61,6 +61,17 @@ def list_bundles(root: Path | None = None) -> list[str]:
     return sorted(n[:-3] for n in manifest if n.endswith(".pt") and f"{n[:-3]}.json" in manifest)
 
 
+def readable_cards(root: Path | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """(name, card) for every listed bundle whose card passes its hash check; refused ones are left out."""
+    found = []
+    for name in list_bundles(root):
+        try:
+            found.append((name, read_card(name, root)))
+        except BundleError:
+            continue
+    return found
+
+
 def read_card(name: str, root: Path | None = None) -> dict[str, Any]:
     root = root or paths.weights_dir()
     path = root / f"{name}.json"

@@ -295,11 +295,7 @@ def guard_name(classifier_card: dict[str, Any], root=None) -> str | None:  # noq
     named = classifier_card.get("guard")
     if named:
         return str(named)
-    for name in bundles.list_bundles(root):
-        try:
-            card = bundles.read_card(name, root)
-        except bundles.BundleError:
-            continue
+    for name, card in bundles.readable_cards(root):
         if card.get("kind") == "ood-guard" and card.get("classifier") == classifier_card.get("name"):
             return name
     return None

@@ -215,11 +215,7 @@ def image_models(root=None) -> list[tuple[str, dict[str, Any]]]:  # noqa: ANN001
     """Installed classifiers the user can choose (cards hash-checked; refused ones, sanity twins and referees left
     out), the default first."""
     found = []
-    for name in bundles.list_bundles(root):
-        try:
-            card = bundles.read_card(name, root)
-        except bundles.BundleError:
-            continue
+    for name, card in bundles.readable_cards(root):
         if (card.get("kind") == "image-classifier" and not is_sanity_twin(card) and card.get("role", "classifier") == "classifier"
                 and card.get("architecture") in IMAGE_ARCHITECTURES):
             found.append((name, card))
@@ -231,11 +227,7 @@ def referee_for(model: ImageModel, root=None) -> ImageModel | None:  # noqa: ANN
     installed bundle whose card has ``role: referee`` (never the model itself); None when there is none."""
     name = model.card.get("referee")
     if not name:
-        for candidate in bundles.list_bundles(root):
-            try:
-                card = bundles.read_card(candidate, root)
-            except bundles.BundleError:
-                continue
+        for candidate, card in bundles.readable_cards(root):
             if card.get("kind") == "image-classifier" and card.get("role") == "referee" and candidate != model.name:
                 name = candidate
                 break
