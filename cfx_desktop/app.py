@@ -52,14 +52,18 @@ def get_app() -> QApplication:
 
 
 def build_tabs(pool: WorkerPool) -> list[ToolTab]:
+    """The Patient tab is built at once (its form shows the example patient at first paint); the X-ray tab's
+    body waits for the model libraries (see `DeferredTab`)."""
+    from cfx_desktop.ui.deferred_tab import DeferredTab
     from cfx_desktop.ui.patient.tab import PatientTab
-    from cfx_desktop.ui.xray.tab import XrayTab
+    from cfx_desktop.ui.xray.formats import IMAGE_FILTER
 
-    return [PatientTab(pool), XrayTab(pool)]
+    return [PatientTab(pool), DeferredTab(pool, "cfx_desktop.ui.xray.tab:XrayTab", "Chest X-ray", IMAGE_FILTER)]
 
 
 def build_window() -> MainWindow:
-    pool = WorkerPool(max_threads=device.configure_cpu_threads())
+    jobs, _threads = device.plan_cpu_threads()  # torch's own threads are set when it loads, in the pool
+    pool = WorkerPool(max_threads=jobs)
     return MainWindow(pool, build_tabs(pool))
 
 
@@ -77,6 +81,25 @@ def _device_round_trip(progress: Callable[..., None], cancel) -> str:  # noqa: A
     return device.describe(target)
 
 
+def _integrity_step(window: MainWindow) -> SelfTestStep:
+    """Every weight file against the manifest: the first check, reported within a second of start-up."""
+    def start(done: Callable[[bool, str], None]) -> None:
+        def report(integrity) -> None:  # noqa: ANN001 - core.startup.IntegrityReport
+            if integrity.refused:
+                done(False, "; ".join(integrity.lines()))
+            else:
+                done(True, f"{integrity.checked} bundles match the manifest ({integrity.seconds:.2f} s)")
+
+        libraries = window.libraries
+        if libraries.integrity is not None:
+            report(libraries.integrity)
+        else:
+            libraries.integrity_checked.connect(report)
+            libraries.failed.connect(lambda error: done(False, f"model loading failed: {error.message}"))
+
+    return SelfTestStep("model files (sha256 against the manifest)", start, 30, fatal=True)
+
+
 def window_self_test_steps(window: MainWindow) -> list[SelfTestStep]:
     channel = LatestOnly(window.pool, "device check", window)  # its signals arrive on the GUI thread
 
@@ -85,7 +108,7 @@ def window_self_test_steps(window: MainWindow) -> list[SelfTestStep]:
         channel.error.connect(lambda err: done(False, err.message))
         channel.request(_device_round_trip)
 
-    steps = [SelfTestStep("worker pool and compute device", start, 60)]
+    steps = [_integrity_step(window), SelfTestStep("worker pool and compute device", start, 60)]
     for tab in window.tab_list:
         steps.extend(tab.self_test_steps())
     return steps
@@ -98,6 +121,7 @@ class SelfTest:
         self.app, self.steps, self.out = app, steps, out
         self.index = -1
         self.failures = 0
+        self.passed = 0
         self._timer = QTimer()
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(lambda: self._finish_step(False, "timed out"))
@@ -110,7 +134,8 @@ class SelfTest:
     def _next(self) -> None:
         self.index += 1
         if self.index >= len(self.steps):
-            self.out(f"self-test: {len(self.steps) - self.failures} passed, {self.failures} failed")
+            skipped = len(self.steps) - self.passed - self.failures
+            self.out(f"self-test: {self.passed} passed, {self.failures} failed" + (f", {skipped} not run" if skipped else ""))
             self.app.exit(1 if self.failures else 0)
             return
         step = self.steps[self.index]
@@ -130,8 +155,11 @@ class SelfTest:
         step = self.steps[self.index]
         seconds = time.perf_counter() - self._started
         self.out(f"self-test: {'PASS' if ok else 'FAIL'} {step.name} ({seconds:.2f} s) {detail}")
+        self.passed += ok
         if not ok:
             self.failures += 1
+            if step.fatal:
+                self.index = len(self.steps)  # `_next` reports and exits
         QTimer.singleShot(0, self._next)
 
 
@@ -173,8 +201,12 @@ def run_gui(
 ) -> int:
     app = get_app()
     log_path = setup_logging()
-    log.info("cfx-desktop %s starting on %s; log at %s", __version__, device.describe(), log_path)
+    log.info("cfx-desktop %s starting (device preference: %s); log at %s", __version__, device.preference(), log_path)
     window = build_window()
+    if os.environ.get("CFX_STARTUP_PROBE"):
+        from cfx_desktop.ui.startup_probe import StartupProbe
+
+        window._startup_probe = StartupProbe(app, window, Path(os.environ["CFX_STARTUP_PROBE"]))  # noqa: SLF001
     if size:
         window.resize(*size)
     if tab:

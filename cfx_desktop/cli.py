@@ -84,17 +84,19 @@ def _register_info(sub: argparse._SubParsersAction) -> None:
 
 
 def _info(args: argparse.Namespace) -> int:
+    """Version, device and every bundle; a bundle that fails its sha256 check is listed as refused (exit 1)."""
     from cfx_desktop.core import bundles, device
 
     print(f"cfx-desktop {__version__}")
     print(f"device: {device.describe()}")
+    refused = bundles.check_integrity()
     for name in bundles.list_bundles():
-        try:
-            card = bundles.read_card(name)
-            print(f"model: {name}: {card.get('task', '')} {card.get('metrics_summary', '')}")
-        except bundles.BundleError as exc:
-            print(f"model: {name}: REFUSED: {exc}")
-    return 0
+        if name in refused:
+            print(f"refused: {name} ({bundles.short_reason(refused[name])}): {refused[name]}")
+            continue
+        card = bundles.read_card(name)
+        print(f"model: {name}: {card.get('task', '')} {card.get('metrics_summary', '')}")
+    return 1 if refused else 0
 
 
 def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
@@ -107,13 +109,15 @@ def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
-    if _first_positional(argv) in commands:
+    first = _first_positional(argv)
+    # the command parser reads the registries (torch) for its choices: built only when a command may be asked for
+    parser = build_parser() if first is not None or "--help-commands" in argv else None
+    commands = set(parser._subparsers._group_actions[0].choices) if parser else set()  # type: ignore[union-attr]
+    if parser is not None and first in commands:
         args = parser.parse_args(argv)
     else:
         args = build_gui_parser().parse_args(argv)
-        if args.help_commands:
+        if args.help_commands and parser is not None:
             parser.print_help()
             return 0
     from cfx_desktop.core import device

@@ -101,11 +101,14 @@ def make_window(qtbot):  # noqa: ANN001, ANN201
 
     made = []
 
-    def make(show: bool = True):  # noqa: ANN202
+    def make(show: bool = True, loaded: bool = True):  # noqa: ANN202
         win = build_window()
         made.append(win)
         if show:
             win.show()
+        if loaded:  # the model libraries load in the pool once the window has painted (issue 15)
+            win.start_loading()
+            qtbot.waitUntil(lambda: win.models_loaded and win.tab_list[1].inner is not None, timeout=120_000)
         return win
 
     yield make

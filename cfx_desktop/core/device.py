@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is imported on first use: the window paints before torch loads (issue 15)
+    import torch
 
 _lock = threading.Lock()
 _preferred = "auto"
@@ -19,10 +21,18 @@ class DeviceError(RuntimeError):
     """The requested compute device is not available."""
 
 
-def resolve(preference: str = "auto") -> torch.device:
+def validate(preference: str) -> str:
+    """The normalised preference, or DeviceError for a name that is no device; cheap (no torch)."""
     preference = (preference or "auto").lower()
     if preference not in {"auto", "cpu", "cuda"} and not preference.startswith("cuda:"):
         raise DeviceError(f"unknown device {preference!r}: use auto, cpu or cuda")
+    return preference
+
+
+def resolve(preference: str = "auto") -> torch.device:
+    import torch
+
+    preference = validate(preference)
     if preference == "cpu":
         return torch.device("cpu")
     if preference == "auto":
@@ -32,13 +42,24 @@ def resolve(preference: str = "auto") -> torch.device:
     return torch.device(preference)
 
 
-def set_preferred(preference: str) -> torch.device:
-    """Validate and remember the user's choice for the whole process (CLI flag or settings)."""
+def set_preferred(preference: str) -> None:
+    """Validate and remember the user's choice for the whole process (CLI flag or settings).
+
+    "auto" and "cpu" cannot fail, so they are only remembered: checking them would import torch before the
+    window paints. An explicit "cuda" is checked at once, so a machine without one says so before anything runs.
+    """
     global _preferred
-    device = resolve(preference)
+    preference = validate(preference)
+    if preference.startswith("cuda"):
+        resolve(preference)
     with _lock:
         _preferred = preference
-    return device
+
+
+def preference() -> str:
+    """What the user asked for (auto, cpu, cuda...), without resolving it (no torch import)."""
+    with _lock:
+        return _preferred
 
 
 def current() -> torch.device:
@@ -72,6 +93,8 @@ def plan_cpu_threads(cores: int | None = None) -> tuple[int, int]:
 
 def configure_cpu_threads(cores: int | None = None) -> int:
     """Apply `plan_cpu_threads` to torch (process-wide) and return how many jobs the worker pool may run."""
+    import torch
+
     jobs, threads = plan_cpu_threads(cores)
     torch.set_num_threads(threads)
     return jobs
@@ -79,6 +102,8 @@ def configure_cpu_threads(cores: int | None = None) -> int:
 
 def describe(device: torch.device | None = None) -> str:
     """Human-readable name for the status bar: the GPU's name, or CPU with its thread count."""
+    import torch
+
     device = device or current()
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()

@@ -5,11 +5,17 @@ Why a registry rather than module-level dicts and if-chains: the UI's combo boxe
 models report, Help > About and the parametrised tests all iterate the same object, so adding an extension is
 one module that calls `Registry.register` and nothing else is edited. Insertion order is kept: the first
 entry is what a combo box shows first, and a registry's `default` is stated explicitly where it matters.
+
+Built-ins load on first read: a registry names the modules that register its built-in entries, and imports them
+the first time anyone lists or gets an entry. Those modules import torch; the GUI imports the registry itself
+(a light module) and reads it only after the worker pool has warmed up, so the window paints before torch loads.
 """
 
 from __future__ import annotations
 
-from typing import Generic, Iterator, TypeVar
+import importlib
+import threading
+from typing import Generic, Iterator, Sequence, TypeVar
 
 T = TypeVar("T")
 
@@ -23,10 +29,28 @@ class RegistryError(KeyError, ValueError):
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str, default: str | None = None) -> None:
+    def __init__(self, kind: str, default: str | None = None, builtins: Sequence[str] = ()) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
         self._default = default
+        self._builtins = tuple(builtins)
+        self._loaded = not self._builtins
+        self._load_lock = threading.RLock()
+
+    def _load(self) -> None:
+        """Import the built-in modules once, in order (their order is the combo boxes' order)."""
+        if self._loaded:
+            return
+        with self._load_lock:
+            if self._loaded:
+                return
+            self._loaded = True  # a built-in module that reads the registry while importing must not recurse
+            try:
+                for module in self._builtins:
+                    importlib.import_module(module)
+            except BaseException:
+                self._loaded = False
+                raise
 
     def register(self, key: str, item: T, *, replace: bool = False) -> T:
         """Add ``item`` under ``key``; registering a key twice is a mistake unless ``replace`` says otherwise."""
@@ -42,6 +66,7 @@ class Registry(Generic[T]):
         self._items.pop(key, None)
 
     def get(self, key: str) -> T:
+        self._load()
         try:
             return self._items[key]
         except KeyError:
@@ -50,26 +75,33 @@ class Registry(Generic[T]):
     __getitem__ = get
 
     def __contains__(self, key: object) -> bool:
+        self._load()
         return key in self._items
 
     def __iter__(self) -> Iterator[str]:
+        self._load()
         return iter(list(self._items))
 
     def __len__(self) -> int:
+        self._load()
         return len(self._items)
 
     def keys(self) -> list[str]:
+        self._load()
         return list(self._items)
 
     def values(self) -> list[T]:
+        self._load()
         return list(self._items.values())
 
     def items(self) -> list[tuple[str, T]]:
+        self._load()
         return list(self._items.items())
 
     @property
     def default(self) -> str:
         """The stated default, else the first registered key."""
+        self._load()
         if self._default is not None and self._default in self._items:
             return self._default
         if not self._items:

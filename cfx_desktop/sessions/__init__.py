@@ -5,8 +5,9 @@ worker pool and hands results back through ``accept_*``, which keeps a result on
 state. The rules live here, so they are unit-tested without a window.
 """
 
-from cfx_desktop.sessions.events import Event
-from cfx_desktop.sessions.patient import PatientSession
-from cfx_desktop.sessions.xray import XraySession
+from cfx_desktop.core.lazy import lazy_attributes
+
+# each session is imported on first use: the X-ray session's module imports the imaging stack (torch)
+__getattr__ = lazy_attributes(__name__, {"Event": "events", "PatientSession": "patient", "XraySession": "xray"})
 
 __all__ = ["Event", "PatientSession", "XraySession"]

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cfx_desktop.core.tabular.counterfactuals import METHODS, Constraints
+from cfx_desktop.core.tabular.counterfactuals import DEFAULT_METHOD, METHODS, Constraints
 from cfx_desktop.core.tabular.data import Cohort
 from cfx_desktop.core.tabular.datasets import default_variant, find_variant
-from cfx_desktop.core.tabular.live import PredictionResult, SuggestionResult
-from cfx_desktop.core.tabular.model_set import CONSENSUS_MEMBERS, default_margin
-from cfx_desktop.core.tabular.models import ARCHITECTURES, model_name
-from cfx_desktop.core.tabular.recourse import CohortPrediction, GlobalRecourse
+from cfx_desktop.core.tabular.model_set import CONSENSUS_MEMBERS, MARGIN_FLOOR, default_margin
+from cfx_desktop.core.tabular.models import model_name
 from cfx_desktop.core.tabular.schema import Feature, Kind, Mutability, Schema
 from cfx_desktop.sessions.events import Event
+
+if TYPE_CHECKING:  # results arrive from the worker pool, which imports these (and torch) before the session needs them
+    from cfx_desktop.core.tabular.live import PredictionResult, SuggestionResult
+    from cfx_desktop.core.tabular.recourse import CohortPrediction, GlobalRecourse
 
 
 def default_locks(schema: Schema) -> frozenset[str]:
@@ -78,10 +81,10 @@ class Snapshot:
 
 @dataclass
 class SuggestionSettings:
-    method: str = field(default_factory=lambda: METHODS.default)
+    method: str = DEFAULT_METHOD
     k: int = 3
     max_changes: int | None = None
-    margin: float = 0.05  # replaced by the model set's validated default (`model_set.default_margin`)
+    margin: float = MARGIN_FLOOR  # replaced by the model set's validated default (`model_set.default_margin`)
     consensus: bool = True  # every model of the consensus set must cross; False: "this model only" (fragile)
     consensus_members: int = CONSENSUS_MEMBERS  # per architecture
     allow_markers: bool = False
@@ -111,7 +114,8 @@ class PatientSession:
         self.banner = self.schema.example_label
         self.is_example = True
         self.highlighted: frozenset[str] = frozenset()  # features the last applied suggestion changed
-        self.settings = SuggestionSettings(margin=default_margin(self.variant))
+        self.models_loaded = False  # the model libraries load in the worker pool after the window paints
+        self.settings = SuggestionSettings()
         self.shape_feature: str | None = None
         self.cohorts: dict[str, Cohort] = {}
         self.undo_stack: list[Snapshot] = []
@@ -119,6 +123,12 @@ class PatientSession:
         self.suggestions: SuggestionResult | None = None
         self.cohort_prediction: CohortPrediction | None = None
         self.recourse: GlobalRecourse | None = None
+
+    def mark_models_loaded(self) -> None:
+        """The worker pool has imported the model libraries: settings that read the model set can be filled in
+        (reading them earlier would import torch on the GUI thread before the window paints)."""
+        self.models_loaded = True
+        self.settings.margin = default_margin(self.variant)
 
     # ----- derived state ------------------------------------------------------------------------------------
     @property
@@ -225,6 +235,8 @@ class PatientSession:
         self.locks_changed.emit()
 
     def set_architecture(self, key: str) -> None:
+        from cfx_desktop.core.tabular.models import ARCHITECTURES
+
         ARCHITECTURES.get(key)
         if key != self.architecture:
             self.architecture = key
@@ -311,7 +323,8 @@ class PatientSession:
             _, chosen = find_variant(snapshot.variant)
             self.variant, self.schema = chosen.key, chosen.schema
             self.shape_feature = None
-            self.settings.margin = default_margin(self.variant)
+            if self.models_loaded:
+                self.settings.margin = default_margin(self.variant)
         self.values = np.asarray(snapshot.values, dtype=np.float64).copy()
         self.locks = snapshot.locks
         self.is_example = snapshot.is_example

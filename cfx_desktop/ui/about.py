@@ -6,7 +6,9 @@ import html
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
-from cfx_desktop import __version__, _torchvision_compat
+import sys
+
+from cfx_desktop import __version__
 from cfx_desktop.core import bundles, device
 
 
@@ -72,7 +74,9 @@ def about_html() -> str:
         f"<li><b>{html.escape(d['name'])}</b>: {html.escape(d['citation'])} Licence: {html.escape(d['licence'])}.</li>"
         for d in _attributions()
     )
-    compat = " (torchvision compiled ops unavailable with this torch build; not used)" if _torchvision_compat.patched else ""
+    compat_module = sys.modules.get("cfx_desktop._torchvision_compat")  # loaded only if an architecture needed torchvision
+    patched = bool(compat_module and compat_module.patched)
+    compat = " (torchvision compiled ops unavailable with this torch build; not used)" if patched else ""
     return (
         f"<h2>cfx-desktop {__version__}</h2>"
         "<p>Offline explanations and counterfactuals for clinical tabular data and chest X-rays. "

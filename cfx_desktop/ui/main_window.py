@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -16,16 +17,34 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QTabWidget,
+    QVBoxLayout,
     QWidget,
 )
 
 from cfx_desktop import settings as settings_mod
-from cfx_desktop.core import device
 from cfx_desktop.ui.about import about_dialog, shortcuts_dialog
 from cfx_desktop.ui.tab_base import ToolTab
 from cfx_desktop.workers.pool import JobError, WorkerPool
+from cfx_desktop.workers.startup import libraries_for
 
 log = logging.getLogger(__name__)
+
+LOAD_ANYWAY_MS = 1500  # start loading models this long after construction even if the window has not painted
+
+
+class _FirstPaint(QObject):
+    """Calls ``then`` (queued) after the first paint of any widget in ``window``, and stops watching."""
+
+    def __init__(self, window: QWidget, then) -> None:  # noqa: ANN001
+        super().__init__(window)
+        self._window, self._then = window, then
+        QApplication.instance().installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Paint and isinstance(watched, QWidget) and watched.window() is self._window:
+            QApplication.instance().removeEventFilter(self)
+            QTimer.singleShot(0, self._window, self._then)  # after this paint pass has been flushed to the screen
+        return False
 
 
 class MainWindow(QMainWindow):
@@ -47,18 +66,36 @@ class MainWindow(QMainWindow):
             tab.status_message.connect(self.show_status)
             tab.file_opened.connect(self._remember_file)
             tab.error_raised.connect(self.show_error)
-        self.setCentralWidget(self.tabs)
+        central = QWidget(self)
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        self.integrity_banner = QLabel(central)
+        self.integrity_banner.setObjectName("integrityBanner")
+        self.integrity_banner.setWordWrap(True)
+        self.integrity_banner.setStyleSheet("QLabel#integrityBanner { background: #fadbd8; color: #641e16; "
+                                            "border: 1px solid #c0392b; padding: 6px; }")
+        self.integrity_banner.hide()
+        column.addWidget(self.integrity_banner)
+        column.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
 
         self._build_status_bar()
         self._build_menus()
         pool.busy_changed.connect(self._on_busy)
         pool.job_failed.connect(self.show_job_error)
+        self.libraries = libraries_for(pool)
+        self.libraries.integrity_checked.connect(self._show_integrity)
+        self.libraries.loaded.connect(self._on_models_loaded)
+        self.libraries.failed.connect(self._on_models_failed)
+        self._paint_watch = _FirstPaint(self, self.start_loading)
+        QTimer.singleShot(LOAD_ANYWAY_MS, self, self.start_loading)  # a window that is never shown still loads
         self._restore_state()
 
     # ----- construction -------------------------------------------------------------------------------------
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.device_label = QLabel(device.describe(), self)
+        self.device_label = QLabel("Loading models...", self)
         self.device_label.setObjectName("deviceLabel")
         self.device_label.setToolTip("Compute device used for models (change with --device)")
         self.busy_label = QLabel("Idle", self)
@@ -189,6 +226,38 @@ class MainWindow(QMainWindow):
                 self.open_path(Path(url.toLocalFile()))
                 break
 
+    # ----- models loading ------------------------------------------------------------------------------------
+    def start_loading(self) -> None:
+        """Load the model libraries in the pool; called once the window has painted (see `workers.startup`)."""
+        self.libraries.start()
+
+    @property
+    def models_loaded(self) -> bool:
+        return self.libraries.is_loaded
+
+    def _show_integrity(self, report) -> None:  # noqa: ANN001 - core.startup.IntegrityReport
+        """A refused bundle is named here and left out of every model list; the rest keeps working."""
+        if not report.refused:
+            self.integrity_banner.hide()
+            return
+        names = ", ".join(f"<b>{name}</b> ({reason})" for name, reason in
+                          ((n, r.split(": ", 1)[-1]) for n, r in sorted(report.refused.items())))
+        self.integrity_banner.setText(f"Refused at launch (weight file does not match the manifest): {names}. "
+                                      "These models are left out; everything else works. Reinstall to restore them.")
+        self.integrity_banner.setToolTip("\n".join(report.refused.values()))
+        self.integrity_banner.show()
+        for name, reason in report.refused.items():
+            log.error("refused at launch: %s: %s", name, reason)
+
+    def _on_models_loaded(self, report) -> None:  # noqa: ANN001 - core.startup.LoadReport
+        self.device_label.setText(report.device)
+        log.info("models loaded in %.2f s on %s (%s)", report.seconds, report.device,
+                 ", ".join(f"{k} {v}" for k, v in report.versions.items()))
+
+    def _on_models_failed(self, error: JobError) -> None:
+        self.device_label.setText("Models unavailable")
+        self.show_job_error(error)
+
     # ----- feedback -----------------------------------------------------------------------------------------
     def show_status(self, message: str, msecs: int = 8000) -> None:
         self.statusBar().showMessage(message, msecs)
@@ -235,4 +304,4 @@ class MainWindow(QMainWindow):
         self.showNormal() if self.isFullScreen() else self.showFullScreen()
 
     def is_idle(self) -> bool:
-        return self.pool.active_count == 0 and all(tab.is_idle() for tab in self.tab_list)
+        return self.models_loaded and self.pool.active_count == 0 and all(tab.is_idle() for tab in self.tab_list)

@@ -21,6 +21,7 @@ class SelfTestStep:
     name: str
     start: Callable[[DoneFn], None]
     timeout_s: float = 60.0
+    fatal: bool = False  # a failure ends the self-test at once (a tampered installation is not exercised)
 
 
 class ToolTab(QWidget):

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
+from cfx_desktop.core.adam import Adam
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 from cfx_desktop.core.imaging import saliency
 from cfx_desktop.core.imaging.models import ImageModel
@@ -170,7 +171,7 @@ def generate(
     with model.lock, torch.enable_grad():
         if search.method == "adam":
             z = z0.clone().requires_grad_(True)
-            optimiser = torch.optim.Adam([z], lr=search.lr)
+            optimiser = Adam(z, lr=search.lr)
             for step in range(1, search.steps + 1):
                 cancel.raise_if_cancelled()
                 decoded = autoencoder.decode_latent(z, context)

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cfx_desktop.core import bundles
-from cfx_desktop.core.tabular.models import ARCHITECTURES, TabularModel, load_model
+
+if TYPE_CHECKING:  # the models import torch; this module is read by the session before torch loads
+    from cfx_desktop.core.tabular.models import TabularModel
 
 DEFAULT_MEMBERS = 5  # per architecture: the full set, 4 architectures x 5 = 20 models (spread, agreement, robustness)
 CONSENSUS_MEMBERS = 1  # per architecture in the consensus search by default: the 4 base models. Chosen by
@@ -26,6 +29,8 @@ MARGIN_FLOOR = 0.05
 def member_names(variant: str, architectures: list[str] | None = None, per_architecture: int = DEFAULT_MEMBERS,
                  root: Path | None = None) -> list[str]:
     """Installed bundle names of the set, base models first within each architecture."""
+    from cfx_desktop.core.tabular.models import ARCHITECTURES
+
     installed = set(bundles.list_bundles(root))
     names = []
     for arch in architectures or ARCHITECTURES.keys():
@@ -59,6 +64,8 @@ class ModelSet:
 
 def load_model_set(variant: str, architectures: list[str] | None = None, per_architecture: int = DEFAULT_MEMBERS,
                    root: Path | None = None) -> ModelSet:
+    from cfx_desktop.core.tabular.models import load_model
+
     members, refused = [], []
     for name in member_names(variant, architectures, per_architecture, root):
         try:

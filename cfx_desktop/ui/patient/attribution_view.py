@@ -3,6 +3,8 @@ feature with the patient's value marked; the Lasso's weights in clinical units."
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -10,10 +12,10 @@ from PySide6.QtWidgets import (
     QComboBox, QHBoxLayout, QHeaderView, QLabel, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from cfx_desktop.core.tabular.live import PredictionResult
-from cfx_desktop.core.tabular.models.lasso import LassoWeight
-from cfx_desktop.core.tabular.models.nam import ShapeFunction
 from cfx_desktop.core.tabular.schema import Schema
+
+if TYPE_CHECKING:  # results come from the worker pool, which has imported these (and torch)
+    from cfx_desktop.core.tabular.live import PredictionResult
 
 RISK_UP = (192, 57, 43)
 RISK_DOWN = (41, 128, 185)
@@ -101,6 +103,9 @@ class AttributionView(QWidget):
         self._show_side(result, schema)
 
     def _show_side(self, result: PredictionResult, schema: Schema) -> None:
+        from cfx_desktop.core.tabular.models.lasso import LassoWeight  # loaded by the job that made `result`
+        from cfx_desktop.core.tabular.models.nam import ShapeFunction
+
         shape = result.side if isinstance(result.side, ShapeFunction) else None
         lasso = result.side if isinstance(result.side, list) and all(isinstance(w, LassoWeight) for w in result.side) else None
         self.shape_feature.setVisible(shape is not None)

@@ -3,13 +3,17 @@ and true outcome, the confusion matrix at the threshold; picking a row loads tha
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QLabel, QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget
 
 from cfx_desktop.core.tabular.data import Cohort
-from cfx_desktop.core.tabular.recourse import CohortPrediction
+
+if TYPE_CHECKING:  # results come from the worker pool, which has imported these (and torch)
+    from cfx_desktop.core.tabular.recourse import CohortPrediction
 
 PREDICTION_COLUMNS = ["p (model)", "models of the set", "outcome"]
 

@@ -8,11 +8,14 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QFrame, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
-from cfx_desktop.core.tabular.recourse import global_recourse, predict_cohort
+from cfx_desktop.core.lazy import deferred
 from cfx_desktop.sessions.patient import PatientSession
 from cfx_desktop.ui.patient.cohort import CohortView
 from cfx_desktop.ui.patient.recourse_view import RecourseView
 from cfx_desktop.workers.pool import JobError, LatestOnly, WorkerPool
+
+predict_cohort = deferred("cfx_desktop.core.tabular.recourse", "predict_cohort")  # imported on the worker thread
+global_recourse = deferred("cfx_desktop.core.tabular.recourse", "global_recourse")
 
 
 class CohortPanel(QWidget):

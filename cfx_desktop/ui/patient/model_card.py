@@ -3,12 +3,16 @@ score and a reliability curve on its validation rows), rendered from the predict
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import html
 
 import pyqtgraph as pg
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
-from cfx_desktop.core.tabular.live import PredictionResult
+if TYPE_CHECKING:  # results come from the worker pool, which has imported these (and torch)
+    from cfx_desktop.core.tabular.live import PredictionResult
+
 
 
 def calibration_text(calibration: dict) -> str:

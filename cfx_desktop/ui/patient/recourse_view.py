@@ -3,12 +3,16 @@ to have the event, at what median cost; computed in the worker pool (progress, C
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from cfx_desktop.core.tabular.recourse import GlobalRecourse
+if TYPE_CHECKING:  # results come from the worker pool, which has imported these (and torch)
+    from cfx_desktop.core.tabular.recourse import GlobalRecourse
+
 
 COLUMNS = ["Change", "Patients flipped", "Coverage", "Median cost (MAD)", "Median change"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -9,9 +11,12 @@ from PySide6.QtWidgets import (
     QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from cfx_desktop.core.tabular.counterfactuals import METHODS, Counterfactual
-from cfx_desktop.core.tabular.live import SuggestionResult
+from cfx_desktop.core.tabular.counterfactuals import METHODS
 from cfx_desktop.core.tabular.schema import Actionability, Schema
+
+if TYPE_CHECKING:  # results come from the worker pool, which has imported these
+    from cfx_desktop.core.tabular.counterfactuals import Counterfactual
+    from cfx_desktop.core.tabular.live import SuggestionResult
 
 COLUMNS = ["What would have to change", "New p", "Holds for", "Changes", "Distance", "Plausibility", ""]
 COLUMN_TIPS = ["The change, worded as target states", "The selected model's probability after the change",
@@ -71,9 +76,9 @@ class SuggestionsPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         controls = QHBoxLayout()
         self.method = QComboBox(self)
-        for key, spec in METHODS.items():
-            self.method.addItem(spec.label, key)
-        self.method.setToolTip("\n".join(f"{spec.label}: {spec.description}" for spec in METHODS.values()))
+        self.method.addItem("loading models...", None)  # `list_methods` fills it once the worker pool has loaded them
+        self.method.setEnabled(False)
+        self.method.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.k = QSpinBox(self)
         self.k.setRange(1, 6)
         self.k.setValue(3)
@@ -141,18 +146,31 @@ class SuggestionsPanel(QWidget):
             w.valueChanged.connect(self.settings_changed)
         self.margin.valueChanged.connect(self.settings_changed)
         self.result: SuggestionResult | None = None
-        self._method_changed()
+
+    def list_methods(self, chosen: str) -> None:
+        """Fill the Method box from the registry (read only after the worker pool has imported the methods)."""
+        self.method.blockSignals(True)
+        self.method.clear()
+        for key, spec in METHODS.items():
+            self.method.addItem(spec.label, key)
+        self.method.setToolTip("\n".join(f"{spec.label}: {spec.description}" for spec in METHODS.values()))
+        self.method.setCurrentIndex(max(0, self.method.findData(chosen)))
+        self.method.setEnabled(True)
+        self.method.blockSignals(False)
+        self.k.setEnabled(METHODS.get(self.method.currentData()).uses_k)
 
     def _method_changed(self) -> None:
-        self.k.setEnabled(METHODS.get(self.method.currentData()).uses_k)
+        if self.method.currentData() is not None:
+            self.k.setEnabled(METHODS.get(self.method.currentData()).uses_k)
         self.settings_changed.emit()
 
     def set_feature_count(self, count: int) -> None:
         self.max_changes.setMaximum(count)
 
     def settings(self) -> dict[str, object]:
-        """What the controls ask for, as `PatientSession.set_settings` keywords."""
-        return {"method": self.method.currentData(), "k": self.k.value(), "max_changes": self.max_changes.value() or None,
+        """What the controls ask for, as `PatientSession.set_settings` keywords (no method until they load)."""
+        chosen = {"method": self.method.currentData()} if self.method.currentData() is not None else {}
+        return {**chosen, "k": self.k.value(), "max_changes": self.max_changes.value() or None,
                 "margin": self.margin.value(), "consensus": bool(self.consensus.currentData()),
                 "consensus_members": int(self.consensus.currentData()) or 1, "allow_markers": self.markers.isChecked()}
 
@@ -160,7 +178,8 @@ class SuggestionsPanel(QWidget):
         """Show the session's settings without emitting `settings_changed`."""
         for widget in (self.method, self.k, self.max_changes, self.margin, self.consensus, self.markers):
             widget.blockSignals(True)
-        self.method.setCurrentIndex(self.method.findData(settings.method))
+        if self.method.isEnabled():
+            self.method.setCurrentIndex(self.method.findData(settings.method))
         self.k.setValue(settings.k)
         self.max_changes.setValue(settings.max_changes or 0)
         self.margin.setValue(settings.margin)
@@ -168,7 +187,8 @@ class SuggestionsPanel(QWidget):
         self.markers.setChecked(settings.allow_markers)
         for widget in (self.method, self.k, self.max_changes, self.margin, self.consensus, self.markers):
             widget.blockSignals(False)
-        self.k.setEnabled(METHODS.get(settings.method).uses_k)
+        if self.method.isEnabled():
+            self.k.setEnabled(METHODS.get(settings.method).uses_k)
 
     def set_busy(self, busy: bool) -> None:
         self.busy.setVisible(busy)

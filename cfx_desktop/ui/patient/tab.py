@@ -8,6 +8,7 @@ pool; results go back to the session, which keeps them only if they answer its c
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -19,8 +20,7 @@ from superqt.utils import QSignalDebouncer
 
 from cfx_desktop.core.tabular.data import CsvError, load_csv
 from cfx_desktop.core.tabular.datasets import variants
-from cfx_desktop.core.tabular.live import PredictionResult, SuggestionResult, predict_and_attribute, suggest
-from cfx_desktop.core.tabular.models import ARCHITECTURES
+from cfx_desktop.core.lazy import deferred
 from cfx_desktop.sessions.patient import PatientSession
 from cfx_desktop.ui.patient import export
 from cfx_desktop.ui.patient.attribution_view import AttributionView
@@ -31,6 +31,13 @@ from cfx_desktop.ui.patient.prediction_view import RiskGauge
 from cfx_desktop.ui.patient.suggestions import SuggestionsPanel, change_text
 from cfx_desktop.ui.tab_base import DoneFn, SelfTestStep, ToolTab, poll_until
 from cfx_desktop.workers.pool import JobError, LatestOnly, WorkerPool
+from cfx_desktop.workers.startup import libraries_for
+
+if TYPE_CHECKING:  # results come from the worker pool, which has imported these (and torch)
+    from cfx_desktop.core.tabular.live import PredictionResult, SuggestionResult
+
+predict_and_attribute = deferred("cfx_desktop.core.tabular.live", "predict_and_attribute")  # imported on the worker thread
+suggest = deferred("cfx_desktop.core.tabular.live", "suggest")
 
 DEBOUNCE_MS = 100  # coalesces key repeat and wheel scrolling; a stale search is cancelled anyway (latest wins)
 
@@ -57,6 +64,10 @@ class PatientTab(ToolTab):
         self.debouncer.triggered.connect(self._request_suggestions)
         self._connect_session()
         self._show_dataset()
+        self.refused: dict[str, str] = {}
+        libraries = libraries_for(pool)
+        libraries.when_loaded(self._on_models_loaded, self, stage="tabular")
+        libraries.failed.connect(self._on_models_failed)
 
     # ----- layout -------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -71,8 +82,8 @@ class PatientTab(ToolTab):
         for _, variant in variants():
             self.dataset_combo.addItem(variant.label, variant.key)
         self.model_combo = QComboBox(left)
-        for key, spec in ARCHITECTURES.items():
-            self.model_combo.addItem(spec.ui_label, key)
+        self.model_combo.addItem("loading models...", None)  # filled once the worker pool has loaded them
+        self.model_combo.setEnabled(False)
         selectors.addRow("Dataset", self.dataset_combo)
         selectors.addRow("Model", self.model_combo)
         left_layout.addLayout(selectors)
@@ -108,7 +119,7 @@ class PatientTab(ToolTab):
         self.gauge = RiskGauge(top)
         top_layout.addWidget(self.gauge)
         card_row = QHBoxLayout()
-        self.model_label = QLabel(top)
+        self.model_label = QLabel("Loading models... the form is ready; predictions follow in a few seconds.", top)
         self.model_label.setWordWrap(True)
         self.card_button = QPushButton("Model card...", top)
         self.card_button.setToolTip("Validation metrics and calibration (Brier score, reliability curve) of this model")
@@ -138,7 +149,7 @@ class PatientTab(ToolTab):
     def _connect_session(self) -> None:
         session = self.session
         self.dataset_combo.currentIndexChanged.connect(lambda _: session.set_dataset(self.dataset_combo.currentData()))
-        self.model_combo.currentIndexChanged.connect(lambda _: session.set_architecture(self.model_combo.currentData()))
+        self.model_combo.currentIndexChanged.connect(self._on_model_chosen)
         self.form.value_edited.connect(session.set_value)
         self.form.lock_toggled.connect(session.set_locked)
         self.suggestions.settings_changed.connect(lambda: session.set_settings(**self.suggestions.settings()))
@@ -187,13 +198,57 @@ class PatientTab(ToolTab):
     def _answers_current(self, model_name: str, x) -> bool:  # noqa: ANN001
         return self.session.answers_current(model_name, x)
 
+    # ----- models loading in the background ------------------------------------------------------------------
+    def _on_models_loaded(self, _stage: str) -> None:
+        from cfx_desktop.core import bundles
+
+        self.refused = bundles.refused_bundles()  # the launch check ran before this stage
+        self.session.mark_models_loaded()
+        self.suggestions.list_methods(self.session.settings.method)
+        self.suggestions.show_settings(self.session.settings)
+        self.model_combo.setEnabled(True)
+        self._list_models()
+        self.gauge.set_stale(True)
+        self._request_prediction()
+        self._request_suggestions()  # at once: nothing to debounce yet
+
+    def _on_models_failed(self, error: JobError) -> None:
+        self.model_label.setText(f"<b>The models could not be loaded:</b> {error.message}. The form keeps what you enter.")
+
+    def _list_models(self) -> None:
+        """The Model box: the architectures whose model for this dataset passed the launch integrity check."""
+        from cfx_desktop.core.tabular.models import ARCHITECTURES, model_name  # loaded by now (see `_on_models_loaded`)
+
+        session = self.session
+        usable = [(key, spec) for key, spec in ARCHITECTURES.items() if model_name(session.schema, key) not in self.refused]
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for key, spec in usable:
+            self.model_combo.addItem(spec.ui_label, key)
+        self.model_combo.blockSignals(False)
+        if usable and session.architecture not in dict(usable):
+            session.set_architecture(usable[0][0])  # the chosen one was refused at launch: the banner says so
+        self.model_combo.blockSignals(True)
+        self.model_combo.setCurrentIndex(self.model_combo.findData(session.architecture))
+        self.model_combo.blockSignals(False)
+
+    def _on_model_chosen(self, _index: int) -> None:
+        key = self.model_combo.currentData()
+        if key is not None:
+            self.session.set_architecture(key)
+
+    @property
+    def models_loaded(self) -> bool:
+        return self.session.models_loaded
+
     # ----- rendering ----------------------------------------------------------------------------------------
     def _show_dataset(self) -> None:
         session = self.session
-        for combo, key in ((self.dataset_combo, session.variant), (self.model_combo, session.architecture)):
-            combo.blockSignals(True)
-            combo.setCurrentIndex(combo.findData(key))
-            combo.blockSignals(False)
+        self.dataset_combo.blockSignals(True)
+        self.dataset_combo.setCurrentIndex(self.dataset_combo.findData(session.variant))
+        self.dataset_combo.blockSignals(False)
+        if session.models_loaded:
+            self._list_models()
         self.attributions.set_schema(session.schema)
         self.form.set_schema(session.schema, session.values, session.locks)
         self.suggestions.set_feature_count(len(session.schema.features))
@@ -223,9 +278,13 @@ class PatientTab(ToolTab):
 
     # ----- requests -----------------------------------------------------------------------------------------
     def _request_prediction(self) -> None:
+        if not self.session.models_loaded:
+            return  # asked again by `_on_models_loaded`
         self.predict_channel.request(predict_and_attribute, *self.session.prediction_request())
 
     def _schedule_suggestions(self) -> None:
+        if not self.session.models_loaded:
+            return
         self._suggest_pending = True
         self.suggestions.set_busy(True)
         self.debouncer.throttle()
@@ -282,6 +341,8 @@ class PatientTab(ToolTab):
 
     # ----- idle / self-test ---------------------------------------------------------------------------------
     def is_idle(self) -> bool:
+        if not self.session.models_loaded:
+            return False
         return not (self._suggest_pending or self.predict_channel.busy or self.suggest_channel.busy) and self.cohort_panel.is_idle()
 
     def self_test_steps(self) -> list[SelfTestStep]:

@@ -26,7 +26,7 @@ from cfx_desktop.ui.xray.sanity_panel import SanityPanel
 from cfx_desktop.ui.xray.viewer import ImageView
 from cfx_desktop.workers.pool import JobError, LatestOnly, WorkerPool
 
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.dcm *.dicom);;All files (*)"
+from cfx_desktop.ui.xray.formats import IMAGE_FILTER  # noqa: E402 - re-exported for the tests
 
 
 class XrayTab(ToolTab):

@@ -5,17 +5,16 @@ Methods are registered in `METHODS` (one module each; see `methods.py`); one int
 constraint check in `constraints.py`.
 """
 
+from cfx_desktop.core.lazy import lazy_attributes
 from cfx_desktop.core.tabular.counterfactuals.constraints import Constraints
-from cfx_desktop.core.tabular.counterfactuals.methods import METHODS, CounterfactualMethod, register
+from cfx_desktop.core.tabular.counterfactuals.methods import DEFAULT_METHOD, METHODS, CounterfactualMethod, register
 
-# The built-in methods register on import, in the order the Method combo box lists them.
-from cfx_desktop.core.tabular.counterfactuals import sparse  # noqa: E402,F401,I001
-from cfx_desktop.core.tabular.counterfactuals import diverse  # noqa: E402,F401
-from cfx_desktop.core.tabular.counterfactuals import nearest  # noqa: E402,F401
-from cfx_desktop.core.tabular.counterfactuals import baseline_nn  # noqa: E402,F401
-from cfx_desktop.core.tabular.counterfactuals.engine import diagnose, find_counterfactuals  # noqa: E402
-from cfx_desktop.core.tabular.counterfactuals.reference import Reference  # noqa: E402
-from cfx_desktop.core.tabular.counterfactuals.types import Change, Counterfactual, CounterfactualList  # noqa: E402
+# The search code imports torch: loaded on first use (see `core.lazy`); the built-in methods register when
+# `METHODS` is first read (see `methods.BUILTINS`).
+__getattr__ = lazy_attributes(__name__, {
+    "diagnose": "engine", "find_counterfactuals": "engine", "Reference": "reference",
+    "Change": "types", "Counterfactual": "types", "CounterfactualList": "types",
+})
 
-__all__ = ["METHODS", "Change", "Constraints", "Counterfactual", "CounterfactualList", "CounterfactualMethod", "Reference",
-           "diagnose", "find_counterfactuals", "register"]
+__all__ = ["DEFAULT_METHOD", "METHODS", "Change", "Constraints", "Counterfactual", "CounterfactualList", "CounterfactualMethod",
+           "Reference", "diagnose", "find_counterfactuals", "register"]

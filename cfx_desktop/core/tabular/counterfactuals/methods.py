@@ -34,7 +34,11 @@ class CounterfactualMethod:
     is_set: bool = False  # the k results are judged together (set diversity is reported)
 
 
-METHODS: Registry[CounterfactualMethod] = Registry("counterfactual method", default="sparse")
+DEFAULT_METHOD = "sparse"
+BUILTINS = tuple(f"cfx_desktop.core.tabular.counterfactuals.{m}" for m in ("sparse", "diverse", "nearest", "baseline_nn"))
+"""The built-in methods, in the order the Method combo box lists them; imported when `METHODS` is first read."""
+
+METHODS: Registry[CounterfactualMethod] = Registry("counterfactual method", default=DEFAULT_METHOD, builtins=BUILTINS)
 
 
 def register(method: CounterfactualMethod) -> CounterfactualMethod:

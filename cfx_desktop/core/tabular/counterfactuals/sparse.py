@@ -23,6 +23,7 @@ from itertools import combinations
 import numpy as np
 import torch
 
+from cfx_desktop.core.adam import Adam
 from cfx_desktop.core.tabular.counterfactuals.constraints import changed_mask
 from cfx_desktop.core.tabular.counterfactuals.context import SPARSITY_WEIGHT, SearchContext
 from cfx_desktop.core.tabular.counterfactuals.methods import CounterfactualMethod, register
@@ -153,7 +154,7 @@ def gradient_search(ctx: SearchContext, steps: int = STEPS) -> list[np.ndarray]:
     x_filled = torch.where(torch.isnan(x), lo.expand_as(x), x)
     sign = 1.0 if ctx.desired == 0 else -1.0
     u = torch.zeros(B, F, device=device, requires_grad=True)
-    optimiser = torch.optim.Adam([u], lr=LEARNING_RATE)
+    optimiser = Adam(u, lr=LEARNING_RATE)
     best = np.full((B, F), np.nan)
     reached = np.zeros(B, dtype=bool)
     with torch.enable_grad():

@@ -1,15 +1,23 @@
 """The patient models behind one interface (`TabularModel`), the architecture registry and the built-in
-architectures (each module registers itself on import)."""
+architectures (each module registers itself when `ARCHITECTURES` is first read).
 
-from cfx_desktop.core.tabular.models.base import Hyper, Preprocessor, TabularModel
-from cfx_desktop.core.tabular.models.registry import (
-    ARCHITECTURES, TabularArchitecture, build_net, load_model, model_name, register,
-)
-# The built-ins register on import, in the order the Model combo box lists them.
-from cfx_desktop.core.tabular.models import mlp  # noqa: E402,F401,I001
-from cfx_desktop.core.tabular.models import bilstm  # noqa: E402,F401
-from cfx_desktop.core.tabular.models import nam  # noqa: E402,F401
-from cfx_desktop.core.tabular.models import lasso  # noqa: E402,F401
+Everything here but `model_name` imports torch, so it loads on first use (see `core.lazy`): the Patient form
+paints before torch loads.
+"""
+
+from cfx_desktop.core.lazy import lazy_attributes
+
+
+def model_name(schema, architecture: str) -> str:  # noqa: ANN001 - a Schema; typed loosely to stay import-free
+    """The bundle name of a dataset's model: ``{schema.name}-{architecture}``."""
+    return f"{schema.name}-{architecture}"
+
+
+__getattr__ = lazy_attributes(__name__, {
+    "Hyper": "base", "Preprocessor": "base", "TabularModel": "base",
+    "ARCHITECTURES": "registry", "TabularArchitecture": "registry", "build_net": "registry", "load_model": "registry",
+    "register": "registry",
+})
 
 __all__ = ["ARCHITECTURES", "Hyper", "Preprocessor", "TabularArchitecture", "TabularModel", "build_net",
            "load_model", "model_name", "register"]

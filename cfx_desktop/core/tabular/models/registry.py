@@ -44,7 +44,10 @@ class TabularArchitecture:
     side_view: SideViewFn | None = None
 
 
-ARCHITECTURES: Registry[TabularArchitecture] = Registry("tabular architecture", default="mlp")
+BUILTINS = tuple(f"cfx_desktop.core.tabular.models.{m}" for m in ("mlp", "bilstm", "nam", "lasso"))
+"""The built-in architectures, in the order the Model combo box lists them; imported on the first read."""
+
+ARCHITECTURES: Registry[TabularArchitecture] = Registry("tabular architecture", default="mlp", builtins=BUILTINS)
 
 
 def register(architecture: TabularArchitecture) -> TabularArchitecture:
@@ -56,8 +59,7 @@ def build_net(architecture: str, schema: Schema) -> TabularNet:
     return TabularNet(schema, ARCHITECTURES.get(architecture).body(width))
 
 
-def model_name(schema: Schema, architecture: str) -> str:
-    return f"{schema.name}-{architecture}"
+from cfx_desktop.core.tabular.models import model_name  # noqa: E402 - one definition, light (see the package)
 
 
 def _build(name: str, bundle: bundles.Bundle, device: torch.device) -> TabularModel:

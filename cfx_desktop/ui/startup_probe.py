@@ -1,0 +1,45 @@
+"""Timestamps of start-up for `benchmarks/startup.py`: the window's first paint, which heavy libraries were
+already imported at that moment, and when every tab first became idle with its results.
+
+Enabled only by the ``CFX_STARTUP_PROBE=FILE.json`` environment variable; it never changes what the app does.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QWidget
+
+HEAVY = ("torch", "torchvision", "captum", "sklearn", "pandas", "scipy", "matplotlib")
+
+
+class StartupProbe(QObject):
+    def __init__(self, app: QApplication, window: QWidget, path: Path) -> None:
+        super().__init__(window)
+        self.window, self.path = window, path
+        self.record: dict[str, object] = {}
+        app.installEventFilter(self)
+        self._app = app
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Paint and "first_paint" not in self.record and isinstance(watched, QWidget) \
+                and watched.window() is self.window:
+            self.record["first_paint"] = time.time()
+            self.record["heavy_at_first_paint"] = sorted(m for m in HEAVY if m in sys.modules)
+            self.record["threads_at_first_paint"] = threading.active_count()
+            self._app.removeEventFilter(self)
+            QTimer.singleShot(0, self._poll_idle)
+        return False
+
+    def _poll_idle(self) -> None:
+        if self.window.is_idle():  # type: ignore[attr-defined]
+            self.record["idle"] = time.time()
+            self.record["heavy_at_idle"] = sorted(m for m in HEAVY if m in sys.modules)
+            self.path.write_text(json.dumps(self.record), encoding="utf-8")
+        else:
+            QTimer.singleShot(10, self._poll_idle)
