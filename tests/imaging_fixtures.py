@@ -59,8 +59,8 @@ def write_dicom(path: Path, pixels: np.ndarray, *, photometric: str = "MONOCHROM
         ds["PixelData"].VR = "OB"
     elif with_pixels:
         data = np.asarray(pixels, dtype=np.uint16)
-        if frames > 1:
-            data = np.stack([data] * frames)
+        if frames > 1:  # frame i is the image scaled by (i + 1) / frames: every frame differs
+            data = np.stack([(data.astype(np.uint32) * (i + 1) // frames).astype(np.uint16) for i in range(frames)])
         ds.PixelData = data.tobytes()
     ds.save_as(path, enforce_file_format=True)
     return path

@@ -136,13 +136,31 @@ def test_zero_size_image_is_refused(tmp_path: Path) -> None:
         load_image(path)
 
 
-def test_volumes_are_refused(tmp_path: Path) -> None:
+def test_tiff_stacks_are_refused(tmp_path: Path) -> None:
     frames = [Image.fromarray(np.full((20, 20), i * 40, dtype=np.uint8)) for i in range(3)]
     frames[0].save(tmp_path / "stack.tif", save_all=True, append_images=frames[1:])
     with pytest.raises(ImageLoadError, match="3 images"):
         load_image(tmp_path / "stack.tif")
+
+
+def test_multi_frame_dicom_opens_every_frame_on_one_scale(tmp_path: Path) -> None:
     raw = np.round(gradient_image() * 4095).astype(np.uint16)
-    with pytest.raises(ImageLoadError, match="4 frames"):
+    image = load_image(write_dicom(tmp_path / "cine.dcm", raw, frames=4))
+    assert image.frame_count == 4 and image.frame == 0 and image.frames.shape == (4, *raw.shape)
+    third = image.with_frame(2)
+    assert third.frame_note() == "frame 3 of 4" and third.metadata["frame"] == 3
+    assert np.shares_memory(third.pixels, image.frames) and third.frames is image.frames  # shared, not copied
+    assert image.with_frame(99).frame == 3  # clamped
+    assert float(image.frames.max()) <= 1.0 and float(image.frames.min()) >= 0.0
+    assert image.frames[0].mean() < image.frames[3].mean()  # one display scale over all frames: the brighter stays brighter
+
+
+def test_too_many_frames_are_refused_with_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cfx_desktop.core.imaging import io as io_mod
+
+    monkeypatch.setattr(io_mod, "MAX_FRAME_PIXELS", 100)
+    raw = np.round(gradient_image() * 4095).astype(np.uint16)
+    with pytest.raises(ImageLoadError, match="4 frames .* megapixels over all frames"):
         load_image(write_dicom(tmp_path / "cine.dcm", raw, frames=4))
 
 

@@ -74,6 +74,7 @@ def test_a_non_chest_image_gets_the_banner_and_no_verdict(qtbot, window, images,
     tab.generate_counterfactual()  # the shortcut does nothing either
     assert tab.session.counterfactual_state.state == "idle"
     tab.open_folder(tmp_path)  # the folder list runs the guard too: a withheld image shows no probability
+    qtbot.waitUntil(lambda: tab.folder_panel.thumbnails.count() > 0, timeout=TIMEOUT)
     rows = {tab.folder_panel.thumbnails.item(i).data(Qt.ItemDataRole.UserRole): i for i in range(tab.folder_panel.thumbnails.count())}
     item = tab.folder_panel.thumbnails.item(rows[str(ct)])
     qtbot.waitUntil(lambda: "waiting" not in item.text(), timeout=TIMEOUT)
@@ -130,18 +131,18 @@ def test_cancel_stops_the_counterfactual(qtbot, window, images) -> None:
 def test_corrupt_file_shows_an_error_and_keeps_the_image(qtbot, window, images) -> None:
     tab = window.tab_list[1]
     _open(qtbot, tab, images["png"])
-    before = tab.image
+    before, shown = tab.image, tab.viewer.pixels
     window.open_path(images["bad"])
     qtbot.waitUntil(lambda: window.findChild(QMessageBox) is not None and window.findChild(QMessageBox).isVisible(), timeout=TIMEOUT)
     box = window.findChild(QMessageBox)
     assert "corrupt.png" in box.text() and "still showing chest.png" in box.text()
-    assert tab.image is before and tab.viewer.pixels is before.pixels
+    assert tab.image is before and tab.viewer.pixels is shown
 
 
 def test_folder_thumbnails_get_predictions(qtbot, window, images) -> None:
     tab = window.tab_list[1]
     tab.open_folder(images["png"].parent)
-    assert tab.folder_panel.thumbnails.count() == 3
+    qtbot.waitUntil(lambda: tab.folder_panel.thumbnails.count() == 3, timeout=TIMEOUT)
     qtbot.waitUntil(lambda: all("waiting" not in tab.folder_panel.thumbnails.item(i).text() for i in range(3)), timeout=TIMEOUT)
     texts = [tab.folder_panel.thumbnails.item(i).text() for i in range(3)]
     assert any("unreadable" in t for t in texts) and sum("p = " in t for t in texts) == 2
@@ -155,3 +156,67 @@ def test_sanity_panel_and_export(qtbot, window, images, tmp_path: Path) -> None:
     assert tab.sanity_panel.table.rowCount() >= 6
     assert tab.export_to(tmp_path / "x.png") and tab.export_to(tmp_path / "x.pdf")
     assert (tmp_path / "x.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_a_dicomdir_opens_as_a_patient_study_series_tree(qtbot, window) -> None:
+    pydicom = pytest.importorskip("pydicom")
+    dicomdir = Path(pydicom.__file__).parent / "data" / "test_files" / "dicomdirtests" / "DICOMDIR"
+    if not dicomdir.exists():
+        pytest.skip("pydicom's DICOMDIR test set is not bundled")
+    tab = window.tab_list[1]
+    window.open_path(dicomdir)
+    qtbot.waitUntil(lambda: tab.folder_panel.tree.topLevelItemCount() == 2 and tab.image is not None, timeout=TIMEOUT)
+    assert not tab.folder_panel.thumbnails.isVisibleTo(tab) and tab.folder_panel.tree.isVisibleTo(tab)
+    labels = [tab.folder_panel.tree.topLevelItem(i).text(0) for i in range(2)]
+    assert any("Doe^Archibald" in label for label in labels)
+    first = tab.folder_panel.first_image_item()
+    assert tab.image.source == first.data(0, Qt.ItemDataRole.UserRole)
+
+
+def test_multi_frame_dicom_slider_reruns_the_model_on_the_shown_frame(qtbot, window, tmp_path: Path) -> None:
+    from tests.imaging_fixtures import gradient_image, write_dicom
+
+    tab = window.tab_list[1]
+    raw = np.round(gradient_image(120, 100) * 4095).astype(np.uint16)
+    _open(qtbot, tab, write_dicom(tmp_path / "cine.dcm", raw, frames=5))
+    page = tab.viewer_page
+    assert page.frame_row.isVisibleTo(tab) and page.slider.maximum() == 4
+    first_id = tab.session.image_id
+    page.slider.setValue(3)  # a click or key on the slider: a deliberate step
+    qtbot.waitUntil(lambda: tab.is_idle() and tab.prediction is not None and tab.session.image_id != first_id, timeout=TIMEOUT)
+    assert tab.image.frame == 3 and "frame 4 of 5" in tab.prediction_panel.label.text()
+    assert tab.viewer.pixels.shape == raw.shape and "frame 4 of 5" in tab.viewer.readout.text()
+    page.play.setChecked(True)  # cine: frames change on screen, the models wait
+    qtbot.wait(400)
+    page.play.setChecked(False)
+    qtbot.waitUntil(lambda: tab.is_idle() and tab.prediction is not None, timeout=TIMEOUT)
+    assert tab.image.frame == page.slider.value()
+
+
+def test_window_presets_wheel_step_and_ruler_in_mm(qtbot, window, tmp_path: Path) -> None:
+    from tests.imaging_fixtures import gradient_image, write_dicom
+
+    tab = window.tab_list[1]
+    raw = np.round(gradient_image() * 4095).astype(np.uint16)
+    path = write_dicom(tmp_path / "w.dcm", raw, window=(1000.0, 500.0))
+    import pydicom
+
+    ds = pydicom.dcmread(path)
+    ds.PixelSpacing = [0.5, 0.25]
+    ds.save_as(path)
+    _open(qtbot, tab, path)
+    page, viewer = tab.viewer_page, tab.viewer
+    assert viewer.levels == pytest.approx((750.0, 1250.0))  # opens with the stored window, in stored units
+    assert "W 500" in viewer.readout.text() and "L 1000" in viewer.readout.text()
+    assert page.apply_preset(0) and viewer.levels == pytest.approx((float(raw.min()), float(raw.max())))
+    assert page.presets.count() >= 3 and not page.apply_preset(20)
+    before = viewer.zoom_factor()
+    viewer.zoom(1.25)
+    assert viewer.zoom_factor() / before == pytest.approx(1.25, rel=0.02)
+    length = viewer.measure_line((0.0, 0.0), (40.0, 0.0))  # 40 columns x 0.25 mm
+    assert (length.value, length.unit) == (pytest.approx(10.0), "mm")
+    assert "10.0 mm" in viewer.annotation_texts()
+    degrees = viewer.add_angle((10.0, 0.0), (0.0, 0.0), (0.0, 10.0))
+    assert degrees == pytest.approx(90.0) and len(viewer.annotations) == 2
+    viewer.undo_annotation()
+    assert len(viewer.annotations) == 1

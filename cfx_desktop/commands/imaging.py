@@ -197,10 +197,13 @@ def predict_image(args: argparse.Namespace) -> int:
         failures = 0
         for path in files:
             try:
-                image = load_image(path)
+                image = load_image(path)  # a multi-frame file shows (and is scored on) frame 1
                 verdict, p, label = guarded_prediction(guard, model, image)
+                reason = verdict.banner() or verdict.reason
+                if image.frame_count > 1:
+                    reason = f"{image.frame_note()} scored (of a multi-frame file)" + (f"; {reason}" if reason else "")
                 writer.writerow([str(path), "" if p is None else f"{p:.6f}", label, str(verdict.in_distribution).lower(),
-                                 verdict.banner() or verdict.reason, ""])
+                                 reason, ""])
             except ImageLoadError as exc:
                 failures += 1
                 writer.writerow([str(path), "", "", "", "", str(exc)])

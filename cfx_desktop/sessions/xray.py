@@ -33,6 +33,7 @@ class JobState:
 class XraySession:
     def __init__(self, model_name: str = DEFAULT_MODEL) -> None:
         self.image_changed = Event()  # (LoadedImage)
+        self.frame_changed = Event()  # (LoadedImage) another frame of the same multi-frame file
         self.model_changed = Event()  # (name)
         self.prediction_changed = Event()  # (Prediction | None)
         self.overlay_changed = Event()  # (Overlay | None, JobState)
@@ -40,7 +41,8 @@ class XraySession:
         self.sanity_changed = Event()  # (Sanity | None, JobState)
         self.image: LoadedImage | None = None
         self.image_id = 0
-        self._next_id = 0
+        self._next_id = 0  # ids for opened files and for frames shown: unique, so results match one frame
+        self._pending_open = 0
         self.model_name = model_name
         self.method = SALIENCY_METHODS.default
         self.prediction: live.Prediction | None = None
@@ -55,14 +57,26 @@ class XraySession:
     def open_request(self, path: str) -> tuple[int, str]:
         """Arguments of `live.open_image`: a fresh id, so only the newest open is ever shown."""
         self._next_id += 1
+        self._pending_open = self._next_id
         return (self._next_id, path)
 
     def accept_opened(self, opened: live.Opened) -> bool:
-        if opened.image_id != self._next_id:
+        if opened.image_id != self._pending_open:
             return False
         self.image, self.image_id = opened.image, opened.image_id
         self._clear_results()  # first, so the work the new image triggers shows as running
         self.image_changed.emit(opened.image)
+        return True
+
+    def set_frame(self, index: int) -> bool:
+        """Show another frame of a multi-frame file. It gets a new image id: every result answers one frame,
+        so what was computed for the previous frame is dropped, and late results for it too."""
+        if self.image is None or self.image.frame_count <= 1 or index == self.image.frame:
+            return False
+        self._next_id += 1
+        self.image, self.image_id = self.image.with_frame(index), self._next_id
+        self._clear_results()
+        self.frame_changed.emit(self.image)
         return True
 
     # ----- choices ------------------------------------------------------------------------------------------

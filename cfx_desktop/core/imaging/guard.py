@@ -79,8 +79,8 @@ def header_verdict(image: LoadedImage) -> GuardVerdict | None:
         if part and part not in CHEST_BODY_PARTS:
             return GuardVerdict("withheld", f"The DICOM header says Body Part {part}; the model reads chest radiographs.")
         frames = int(meta.get("frames", 1) or 1)
-        if frames > 1:
-            return GuardVerdict("withheld", f"The DICOM holds {frames} frames (a volume or cine), not one radiograph.")
+        if frames > 1 and modality not in CHEST_MODALITIES:  # a CR/DX series of chest frames (dual energy) is read frame by frame
+            return GuardVerdict("withheld", f"The DICOM holds {frames} frames (a volume or cine) and does not say it is a radiograph.")
         photometric = str(meta.get("photometric", "MONOCHROME2")).upper()
         if photometric not in MONOCHROME:
             return GuardVerdict("withheld", f"The DICOM is a colour image ({photometric}); radiographs are monochrome.")

@@ -19,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 MAX_SIDE = 20_000
 MAX_PIXELS = 120_000_000  # a 10k x 12k image; larger is refused before decoding
+MAX_FRAME_PIXELS = 80_000_000  # all frames of a multi-frame file together (two float32 copies: ~640 MB)
 MAX_BYTES = 600_000_000
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm", ".dicom", ""}
 
@@ -31,14 +32,47 @@ class ImageLoadError(ValueError):
 
 @dataclass
 class LoadedImage:
+    """One image as displayed (``pixels``), and for a multi-frame file all its frames.
+
+    ``values`` are the stored values after the modality LUT (Hounsfield units for CT, detector values for a
+    radiograph), before any window: what the viewer's window/level presets act on. ``pixels`` is what the
+    models see: the stored window applied, scaled to [0, 1].
+    """
+
     pixels: np.ndarray  # float32, (H, W), 0 = black, 1 = white as displayed
     source: str
     format: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    frames: np.ndarray | None = None  # float32 (F, H, W) like ``pixels``, only for multi-frame files
+    values: np.ndarray | None = None  # float32 (H, W) or (F, H, W): modality values, no window applied
+    frame: int = 0  # which frame ``pixels`` shows (0-based)
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.pixels.shape  # type: ignore[return-value]
+
+    @property
+    def frame_count(self) -> int:
+        return 1 if self.frames is None else len(self.frames)
+
+    @property
+    def frame_values(self) -> np.ndarray:
+        """The shown frame's modality values (the display array itself when the file has none)."""
+        if self.values is None:
+            return self.pixels
+        return self.values[self.frame] if self.values.ndim == 3 else self.values
+
+    def with_frame(self, index: int) -> "LoadedImage":
+        """The same file showing frame ``index`` (clamped); frames and values are shared, not copied."""
+        if self.frames is None:
+            return self
+        index = int(min(max(index, 0), len(self.frames) - 1))
+        meta = dict(self.metadata, frame=index + 1)
+        return LoadedImage(self.frames[index], self.source, self.format, meta, self.frames, self.values, index)
+
+    def frame_note(self) -> str:
+        """"frame 3 of 30" for a multi-frame file, else "" (said wherever a result answers one frame)."""
+        return f"frame {self.frame + 1} of {self.frame_count}" if self.frames is not None else ""
 
 
 def _check_size(width: int, height: int, source: str) -> None:
@@ -147,9 +181,10 @@ def _load_pil(data: bytes, source: str) -> LoadedImage:
     return LoadedImage(np.clip(array, 0, 1).astype(np.float32), source, image.format or "image", meta)
 
 
-DICOM_SUMMARY = ("Modality", "BodyPartExamined", "ViewPosition", "PhotometricInterpretation", "Rows", "Columns",
-                 "BitsStored", "PixelSpacing", "WindowCenter", "WindowWidth", "RescaleSlope", "RescaleIntercept",
-                 "Manufacturer", "StudyDescription", "SeriesDescription")
+DICOM_SUMMARY = ("Modality", "BodyPartExamined", "ViewPosition", "PatientOrientation", "PhotometricInterpretation", "Rows",
+                 "Columns", "NumberOfFrames", "BitsStored", "PixelSpacing", "ImagerPixelSpacing", "WindowCenter",
+                 "WindowWidth", "RescaleSlope", "RescaleIntercept", "Manufacturer", "StudyDate", "StudyDescription",
+                 "SeriesDescription")
 
 
 def _load_dicom(data: bytes, source: str) -> LoadedImage:
@@ -165,26 +200,35 @@ def _load_dicom(data: bytes, source: str) -> LoadedImage:
         raise ImageLoadError(f"{source}: the DICOM file holds no image (no Pixel Data)")
     rows, columns = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
     _check_size(columns, rows, source)
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
-    if frames > 1:
-        raise ImageLoadError(f"{source}: the DICOM holds {frames} frames (a volume or cine); open a single 2-D radiograph")
+    try:
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+    except (TypeError, ValueError):
+        raise ImageLoadError(f"{source}: the DICOM's Number of Frames is not a number ({ds.get('NumberOfFrames')!r})") from None
+    if frames < 1 or frames * rows * columns > MAX_FRAME_PIXELS:
+        raise ImageLoadError(f"{source}: the DICOM holds {frames} frames of {columns} x {rows} pixels; at most "
+                             f"{MAX_FRAME_PIXELS // 1_000_000} megapixels over all frames can be opened")
     syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
     name = getattr(syntax, "name", str(syntax))
     try:
         pixels = ds.pixel_array
     except NotImplementedError as exc:
-        raise ImageLoadError(f"{source}: the DICOM is compressed as '{name}', which needs an image codec that is not "
-                             f"installed (e.g. pylibjpeg or GDCM); export it uncompressed or as PNG ({exc})") from None
+        raise ImageLoadError(_codec_message(source, name, str(exc))) from None
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types for damaged pixel data
+        if "plugin" in str(exc) and ("missing dependencies" in str(exc) or "does not support" in str(exc)):
+            raise ImageLoadError(_codec_message(source, name, str(exc))) from None
         raise ImageLoadError(f"{source}: the DICOM pixel data ({name}) could not be decoded ({type(exc).__name__}: {exc})") from None
     chroma = 0.0
-    if pixels.ndim != 2:
-        if pixels.ndim == 3 and pixels.shape[-1] in (3, 4) and ds.get("SamplesPerPixel", 1) > 1:
-            chroma = colour_spread(pixels)
-            pixels = pixels[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        else:
-            raise ImageLoadError(f"{source}: expected a 2-D image, found pixel array shape {pixels.shape}")
+    colour = int(ds.get("SamplesPerPixel", 1) or 1) > 1
+    expected = (2 if frames == 1 else 3) + (1 if colour else 0)
+    if pixels.ndim != expected:
+        raise ImageLoadError(f"{source}: expected {frames} frame(s) of {columns} x {rows}, found pixel array shape {pixels.shape}")
+    if colour:
+        if pixels.shape[-1] not in (3, 4):
+            raise ImageLoadError(f"{source}: expected 3 colour samples, found pixel array shape {pixels.shape}")
+        chroma = colour_spread(pixels if frames == 1 else pixels[0])
+        pixels = pixels[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     values = apply_modality_lut(pixels, ds)
+    modality = np.asarray(values, dtype=np.float32)
     if np.issubdtype(values.dtype, np.floating) and np.array_equal(values, np.round(values)):
         values = values.astype(np.int64)  # VOI LUTs index stored values: keep them integers when they are
     window = "full range"
@@ -205,8 +249,71 @@ def _load_dicom(data: bytes, source: str) -> LoadedImage:
             summary[key] = str(value) if not isinstance(value, (int, float)) else value
     meta = {"width": columns, "height": rows, "bits": int(ds.get("BitsStored", 16) or 16), "window": window,
             "photometric": photometric, "transfer_syntax": getattr(syntax, "name", str(syntax)), "dicom": summary,
-            "frames": frames, "chroma": chroma}
-    return LoadedImage(array.astype(np.float32), source, "DICOM", meta)
+            "frames": frames, "chroma": chroma, "windows": stored_windows(ds), "pixel_spacing": pixel_spacing(ds),
+            "fps": frame_rate(ds), "invert_values": photometric == "MONOCHROME1"}
+    array = array.astype(np.float32)
+    if frames == 1:
+        return LoadedImage(array, source, "DICOM", meta, values=modality)
+    meta["frame"] = 1
+    return LoadedImage(array[0], source, "DICOM", meta, frames=array, values=modality, frame=0)
+
+
+GPL_ONLY = {"1.2.840.10008.1.2.4.51": "12-bit JPEG Extended"}  # decoded only by pylibjpeg-libjpeg (GPL-3)
+
+
+def _codec_message(source: str, name: str, detail: str) -> str:
+    """Why a compressed DICOM cannot be decoded, and what would decode it."""
+    if "12-bit" in detail or "12 bit" in detail or "pylibjpeg-libjpeg" in detail:
+        return (f"{source}: the DICOM is compressed as '{name}' with 12-bit samples. The only decoder for that, "
+                "pylibjpeg-libjpeg, is GPL-3 licensed and not bundled; install it (pip install pylibjpeg-libjpeg) "
+                "to open such files, or export the image uncompressed or as PNG")
+    return (f"{source}: the DICOM is compressed as '{name}', which needs an image codec that is not installed "
+            f"(pylibjpeg-openjpeg, pyjpegls, pylibjpeg-rle or python-gdcm); export it uncompressed or as PNG ({detail})")
+
+
+def _numbers(value: Any) -> list[float]:
+    """A DICOM number or multi-value as a list of floats ([] if absent or not numeric)."""
+    if value is None:
+        return []
+    items = list(value) if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue" else [value]
+    try:
+        return [float(v) for v in items]
+    except (TypeError, ValueError):
+        return []
+
+
+def stored_windows(ds: Any) -> list[tuple[float, float, str]]:
+    """(center, width, explanation) of every window the file stores, in modality units (viewer presets)."""
+    centers, widths = _numbers(ds.get("WindowCenter")), _numbers(ds.get("WindowWidth"))
+    explanations = ds.get("WindowCenterWidthExplanation", [])
+    explanations = list(explanations) if not isinstance(explanations, str) else [explanations]
+    windows = []
+    for i, (center, width) in enumerate(zip(centers, widths)):
+        if width > 0:
+            label = str(explanations[i]) if i < len(explanations) and str(explanations[i]).strip() else f"stored window {i + 1}"
+            windows.append((center, width, label))
+    return windows
+
+
+def pixel_spacing(ds: Any) -> dict[str, Any] | None:
+    """Row and column spacing in mm and which attribute gave it (Pixel Spacing, else Imager Pixel Spacing)."""
+    for key, note in (("PixelSpacing", "Pixel Spacing"), ("ImagerPixelSpacing", "Imager Pixel Spacing (at the detector)")):
+        spacing = _numbers(ds.get(key))
+        if len(spacing) == 2 and all(0 < v < 100 for v in spacing):
+            return {"row_mm": spacing[0], "column_mm": spacing[1], "source": note}
+    return None
+
+
+def frame_rate(ds: Any) -> float:
+    """Frames per second for cine play: Cine Rate, else 1000 / Frame Time, else 10."""
+    for key in ("CineRate", "RecommendedDisplayFrameRate"):
+        rate = _numbers(ds.get(key))
+        if rate and 0 < rate[0] <= 120:
+            return rate[0]
+    frame_time = _numbers(ds.get("FrameTime"))
+    if frame_time and frame_time[0] > 0:
+        return float(min(120.0, 1000.0 / frame_time[0]))
+    return 10.0
 
 
 def list_images(folder: str | Path) -> list[Path]:

@@ -118,12 +118,20 @@ def predict_folder(paths: list[str], model_name: str = DEFAULT_MODEL, thumb: int
             verdict, p, label = guarded_prediction(guard, model, image)
             small = resize_square(image.pixels, thumb)[0, 0].numpy()
             label = label or ("withheld" if p is None else "unusual")
-            payload = {"path": path, "probability": p, "label": label, "thumbnail": small, "error": None,
+            scope = f" ({image.frame_note()} scored)" if image.frame_count > 1 else ""
+            payload = {"path": path, "probability": p, "label": label + scope, "thumbnail": small, "error": None,
                        "guard": verdict.banner()}
         except ImageLoadError as exc:
             payload = {"path": path, "probability": None, "label": None, "thumbnail": None, "error": str(exc)}
         progress((i + 1) / len(paths), Path(path).name, payload)
     return len(paths)
+
+
+def dicom_tree(path: str, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED):  # noqa: ANN001, ANN201
+    """The patient / study / series tree of a DICOMDIR or a folder of DICOM files (None: not DICOM)."""
+    from cfx_desktop.core.imaging.dicom_tree import tree_for
+
+    return path, tree_for(path, cancel)
 
 
 def twin_or_reason(model_name: str) -> tuple[object, str | None]:

@@ -4,6 +4,7 @@ blend/swipe slider for the middle view and a player for the optimisation path.""
 from __future__ import annotations
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
@@ -30,6 +31,14 @@ class CompareView(QWidget):
         for view in (self.original, self.counterfactual, self.difference):
             row.addWidget(view, 1)
         layout.addLayout(row, 1)
+        self.difference.legend_text = "counterfactual - original (display units)"
+        self.divider = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen((255, 255, 255), width=2),
+                                       hoverPen=pg.mkPen((255, 235, 59), width=3))
+        self.divider.setZValue(40)
+        self.divider.setToolTip("Swipe: counterfactual left of this line, original right; drag it")
+        self.divider.sigPositionChanged.connect(self._divider_moved)
+        self.counterfactual.box.addItem(self.divider, ignoreBounds=True)
+        self.divider.hide()
         self.links = LinkedViews([self.original, self.counterfactual, self.difference], [self.original, self.counterfactual])
         controls = QHBoxLayout()
         self.mode = QComboBox(self)
@@ -93,11 +102,23 @@ class CompareView(QWidget):
 
     def _refresh_middle(self) -> None:
         amount = self.amount.value() / 100
-        self.amount_label.setText(f"{self.amount.value()}% counterfactual" if self.mode.currentText() == "blend" else f"swipe at {self.amount.value()}%")
+        swipe = self.mode.currentText() == "swipe"
+        self.amount_label.setText(f"swipe at {self.amount.value()}%" if swipe else f"{self.amount.value()}% counterfactual")
         if self.result is None:
+            self.divider.hide()
             return
         shown = mix(self.result.full_original, self.result.full_counterfactual, amount, self.mode.currentText())
         self.counterfactual.set_image(shown, keep_view=True)
+        self.divider.setVisible(swipe)
+        if swipe:  # the line is where the images meet
+            self.divider.blockSignals(True)
+            self.divider.setValue(round(amount * self.result.full_original.shape[1]))
+            self.divider.blockSignals(False)
+
+    def _divider_moved(self) -> None:
+        if self.result is not None:
+            width = self.result.full_original.shape[1]
+            self.amount.setValue(int(round(100 * min(max(self.divider.value() / width, 0.0), 1.0))))
 
     def _toggle_play(self, playing: bool) -> None:
         if playing and self.result is not None and len(self.result.frames) > 1:

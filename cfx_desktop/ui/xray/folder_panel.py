@@ -9,8 +9,8 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
-    QHBoxLayout, QHeaderView, QLabel, QListWidget, QListWidgetItem, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout,
-    QWidget,
+    QHBoxLayout, QHeaderView, QLabel, QListWidget, QListWidgetItem, QPushButton, QTableWidget, QTableWidgetItem, QTreeWidget,
+    QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
 from cfx_desktop.core.imaging.io import LoadedImage
@@ -40,6 +40,15 @@ class FolderPanel(QWidget):
         self.thumbnails.setIconSize(QSize(56, 56))
         self.thumbnails.setToolTip("Images of the opened folder with their predictions (computed in the background)")
         layout.addWidget(self.thumbnails, 2)
+        self.tree = QTreeWidget(self)  # a DICOMDIR or a folder of DICOM files: patient / study / series / image
+        self.tree.setHeaderLabels(["Patient / study / series / image"])
+        self.tree.setToolTip("DICOM files grouped by patient, study and series (from the DICOMDIR or the files' headers)")
+        self.tree.hide()
+        layout.addWidget(self.tree, 2)
+        self.tree_note = QLabel("", self)
+        self.tree_note.setWordWrap(True)
+        self.tree_note.hide()
+        layout.addWidget(self.tree_note)
         self.meta = QTableWidget(0, 2, self)
         self.meta.setHorizontalHeaderLabels(["Field", "Value"])
         self.meta.verticalHeader().setVisible(False)
@@ -51,8 +60,65 @@ class FolderPanel(QWidget):
         self.folder_button.clicked.connect(self.open_folder_clicked)
         self.thumbnails.currentItemChanged.connect(
             lambda item, _previous: self.image_chosen.emit(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None)
+        self.tree.currentItemChanged.connect(self._tree_chosen)
+
+    def _tree_chosen(self, item: QTreeWidgetItem | None, _previous: object) -> None:
+        path = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
+        if path:
+            self.image_chosen.emit(path)
+
+    def set_tree(self, tree) -> None:  # noqa: ANN001 - core.imaging.dicom_tree.DicomTree
+        """Show a DICOM tree instead of the flat list; every image leaf opens its file."""
+        self.thumbnails.hide()
+        self.tree.show()
+        self.tree.blockSignals(True)
+        self.tree.clear()
+        for patient in tree.patients.values():
+            p_item = QTreeWidgetItem([patient.label()])
+            for study in patient.studies.values():
+                s_item = QTreeWidgetItem([study.label()])
+                for series in study.series.values():
+                    r_item = QTreeWidgetItem([series.label()])
+                    for instance in series.instances:
+                        leaf = QTreeWidgetItem([instance.label()])
+                        leaf.setData(0, Qt.ItemDataRole.UserRole, instance.path)
+                        leaf.setToolTip(0, instance.path)
+                        r_item.addChild(leaf)
+                    s_item.addChild(r_item)
+                p_item.addChild(s_item)
+            self.tree.addTopLevelItem(p_item)
+        self.tree.expandToDepth(1)
+        self.tree.blockSignals(False)
+        notes = []
+        if tree.skipped:
+            notes.append(f"{tree.skipped} file(s) were not readable DICOM images and are not listed")
+        if tree.truncated:
+            notes.append("only the first 5000 DICOM files are listed")
+        self.tree_note.setText("; ".join(notes))
+        self.tree_note.setVisible(bool(notes))
+
+    def first_image_item(self) -> QTreeWidgetItem | None:
+        items = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        while items:
+            item = items.pop(0)
+            if item.data(0, Qt.ItemDataRole.UserRole):
+                return item
+            items = [item.child(i) for i in range(item.childCount())] + items
+        return None
+
+    def _tree_leaves(self) -> list[QTreeWidgetItem]:
+        found, items = [], [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        while items:
+            item = items.pop()
+            if item.data(0, Qt.ItemDataRole.UserRole):
+                found.append(item)
+            items += [item.child(i) for i in range(item.childCount())]
+        return found
 
     def set_files(self, files: list[str]) -> None:
+        self.tree.hide()
+        self.tree_note.hide()
+        self.thumbnails.show()
         self.thumbnails.blockSignals(True)
         self.thumbnails.clear()
         for path in files:
@@ -62,7 +128,16 @@ class FolderPanel(QWidget):
         self.thumbnails.blockSignals(False)
 
     def show_folder_result(self, payload: dict) -> None:
-        """One image of the folder predicted (or unreadable): update its thumbnail."""
+        """One image of the folder predicted (or unreadable): update its thumbnail (or its tree leaf)."""
+        for leaf in self._tree_leaves() if self.tree.isVisible() or self.tree.topLevelItemCount() else []:
+            if leaf.data(0, Qt.ItemDataRole.UserRole) == payload["path"]:
+                base = leaf.text(0).split("  ->  ")[0]
+                p = payload["probability"]
+                verdict = "unreadable" if payload["error"] else f"{payload['label']}" + ("" if p is None else f" (p = {p:.2f})")
+                leaf.setText(0, f"{base}  ->  {verdict}")
+                leaf.setToolTip(0, payload["error"] or payload.get("guard") or payload["path"])
+                if payload.get("thumbnail") is not None:
+                    leaf.setIcon(0, QIcon(gray_pixmap(payload["thumbnail"])))
         for row in range(self.thumbnails.count()):
             item = self.thumbnails.item(row)
             if item.data(Qt.ItemDataRole.UserRole) != payload["path"]:
@@ -84,11 +159,22 @@ class FolderPanel(QWidget):
             self.thumbnails.setCurrentRow(row)
 
     def is_current(self, path: str) -> bool:
+        if self.tree.isVisibleTo(self):
+            item = self.tree.currentItem()
+            return item is not None and item.data(0, Qt.ItemDataRole.UserRole) == path
         item = self.thumbnails.currentItem()
         return item is not None and item.data(Qt.ItemDataRole.UserRole) == path
 
     def show_metadata(self, image: LoadedImage) -> None:
-        rows = [("File", Path(image.source).name), ("Format", image.format), ("Size", f"{image.shape[1]} x {image.shape[0]} px")]
+        dicom = image.metadata.get("dicom", {})
+        spacing = image.metadata.get("pixel_spacing")
+        stated = lambda key: str(dicom.get(key, "")) or "not stated"  # noqa: E731
+        rows = [("Modality", stated("Modality")), ("View position", stated("ViewPosition")), ("Body part", stated("BodyPartExamined")),
+                ("Pixel spacing", f"{spacing['row_mm']:.4g} x {spacing['column_mm']:.4g} mm ({spacing['source']})" if spacing
+                 else "not stated: measurements in pixels")] if image.format == "DICOM" else []
+        if image.frame_count > 1:
+            rows.append(("Frames", f"{image.frame_count} (showing {image.frame + 1})"))
+        rows += [("File", Path(image.source).name), ("Format", image.format), ("Size", f"{image.shape[1]} x {image.shape[0]} px")]
         rows += [(k.capitalize(), str(v)) for k, v in image.metadata.items() if k in ("bits", "mode", "window", "photometric", "transfer_syntax")]
         rows += [(k, str(v)) for k, v in image.metadata.get("dicom", {}).items()]
         self.meta.setRowCount(len(rows))

@@ -24,6 +24,10 @@ class PredictionPanel(QGroupBox):
         self.label.setWordWrap(True)
         layout.addWidget(self.label)
         self.model.currentIndexChanged.connect(lambda _: self.model_chosen.emit(self.model.currentData()))
+        self.scope = ""  # "frame 3 of 30" for a multi-frame file: every result answers the shown frame
+
+    def _scoped(self, text: str) -> str:
+        return f"{text}<br><i>on {self.scope} (the frame shown)</i>" if self.scope else text
 
     def display(self, prediction: live.Prediction | None, waiting: bool) -> None:
         if prediction is None:
@@ -31,19 +35,19 @@ class PredictionPanel(QGroupBox):
             return
         guard = prediction.guard
         if prediction.probability is None:
-            self.label.setText(f"<span style='font-size: 13pt; color: #b9770e'><b>Prediction withheld</b></span><br>{guard.reason}<br>"
-                               f"model: {prediction.card_label} ({prediction.model_name})")
+            self.label.setText(self._scoped(f"<span style='font-size: 13pt; color: #b9770e'><b>Prediction withheld</b></span><br>{guard.reason}<br>"
+                                            f"model: {prediction.card_label} ({prediction.model_name})"))
             return
         if not guard.in_distribution:
-            self.label.setText(f"<span style='font-size: 13pt; color: #b9770e'><b>Unusual image: no verdict</b></span><br>"
-                               f"p(pneumonia) = {prediction.probability:.3f} (threshold {prediction.threshold:.3f}), "
-                               f"to be treated with caution.<br>{guard.reason}<br>model: {prediction.card_label} ({prediction.model_name})")
+            self.label.setText(self._scoped(f"<span style='font-size: 13pt; color: #b9770e'><b>Unusual image: no verdict</b></span><br>"
+                                            f"p(pneumonia) = {prediction.probability:.3f} (threshold {prediction.threshold:.3f}), "
+                                            f"to be treated with caution.<br>{guard.reason}<br>model: {prediction.card_label} ({prediction.model_name})"))
             return
         colour = "#c0392b" if prediction.label == "pneumonia" else "#2e8b57"
-        self.label.setText(
+        self.label.setText(self._scoped(
             f"<span style='font-size: 15pt; color: {colour}'><b>{prediction.label}</b></span><br>"
             f"p(pneumonia) = <b>{prediction.probability:.3f}</b> (threshold {prediction.threshold:.3f})<br>"
-            f"model: {prediction.card_label} ({prediction.model_name})")
+            f"model: {prediction.card_label} ({prediction.model_name})"))
 
     def failed(self, message: str) -> None:
         self.label.setText(f"<b>failed:</b> {message}")

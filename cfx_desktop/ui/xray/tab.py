@@ -23,7 +23,7 @@ from cfx_desktop.ui.xray.folder_panel import FolderPanel
 from cfx_desktop.ui.xray.overlay_panel import OverlayPanel
 from cfx_desktop.ui.xray.prediction_panel import PredictionPanel
 from cfx_desktop.ui.xray.sanity_panel import SanityPanel
-from cfx_desktop.ui.xray.viewer import ImageView
+from cfx_desktop.ui.xray.viewer_page import ViewerPage
 from cfx_desktop.workers.pool import JobError, LatestOnly, WorkerPool
 
 from cfx_desktop.ui.xray.formats import IMAGE_FILTER  # noqa: E402 - re-exported for the tests
@@ -41,7 +41,8 @@ class XrayTab(ToolTab):
         self._build(models)
         channel = {name: LatestOnly(pool, title, self) for name, title in (
             ("open", "Open image"), ("predict", "Prediction"), ("overlay", "Saliency overlay"),
-            ("counterfactual", "Counterfactual image"), ("sanity", "Sanity check"), ("folder", "Folder predictions"))}
+            ("counterfactual", "Counterfactual image"), ("sanity", "Sanity check"), ("folder", "Folder predictions"),
+            ("tree", "Reading the DICOM folder"))}
         self.channels = channel
         s = self.session
         channel["open"].result.connect(s.accept_opened)
@@ -61,12 +62,16 @@ class XrayTab(ToolTab):
         channel["sanity"].cancelled.connect(lambda: s.set_sanity_state(JobState("cancelled", "cancelled")))
         channel["sanity"].progress.connect(lambda f, m, p: self.sanity_panel.set_progress(m))
         channel["folder"].progress.connect(lambda f, m, payload: self.folder_panel.show_folder_result(payload))
+        channel["tree"].result.connect(self._on_tree)
+        channel["tree"].error.connect(self._report)
         self._connect_session()
 
     # ----- layout -------------------------------------------------------------------------------------------
     def _build(self, models: list[tuple[str, dict]]) -> None:
         outer = QHBoxLayout(self)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter = splitter
+        self._saved_sizes: list[int] | None = None
         outer.addWidget(splitter)
         self.folder_panel = FolderPanel(splitter)
         middle = QWidget(splitter)
@@ -81,7 +86,8 @@ class XrayTab(ToolTab):
         middle_layout.addWidget(self.guard_banner)
         self.pages = QTabWidget(middle)
         middle_layout.addWidget(self.pages, 1)
-        self.viewer = ImageView(self.pages, histogram=True)
+        self.viewer_page = ViewerPage(self.pages)
+        self.viewer = self.viewer_page.viewer
         self.empty_hint = QLabel("Open a chest X-ray (PNG, JPEG, TIFF or DICOM): File > Open, the buttons on the left, "
                                  "or drop files here. Research and teaching tool: not for diagnosis.", self.viewer)
         self.empty_hint.setStyleSheet("color: #dddddd; padding: 12px;")
@@ -89,7 +95,7 @@ class XrayTab(ToolTab):
         self.empty_hint.setGeometry(10, 10, 520, 60)
         self.compare = CompareView(self.pages)
         self.sanity_panel = SanityPanel(self.pages)
-        self.pages.addTab(self.viewer, "Viewer")
+        self.pages.addTab(self.viewer_page, "Viewer")
         self.pages.addTab(self.compare, "Counterfactual comparison")
         self.pages.addTab(self.sanity_panel, "Sanity checks")
         right = QWidget(splitter)
@@ -105,10 +111,14 @@ class XrayTab(ToolTab):
             splitter.addWidget(widget)
         splitter.setSizes([240, 820, 340])
         for key, slot in (("=", self._fit), ("O", self.overlay_panel.show_overlay.toggle), ("I", lambda: self.viewer.set_inverted(not self.viewer.inverted)),
-                          ("1", self.viewer.one_to_one), ("R", self._reset_view), ("G", self.generate_counterfactual),
+                          ("0", self.viewer.one_to_one), ("R", self._reset_view), ("G", self.generate_counterfactual),
                           ("PgDown", lambda: self.folder_panel.step(1)), ("PgUp", lambda: self.folder_panel.step(-1)),
-                          ("+", lambda: self.viewer.zoom(1.25)), ("-", lambda: self.viewer.zoom(0.8))):
+                          ("+", lambda: self.viewer.zoom(1.25)), ("-", lambda: self.viewer.zoom(0.8)),
+                          ("Space", self.viewer_page.toggle_play), (".", lambda: self.viewer_page.step_frame(1)),
+                          (",", lambda: self.viewer_page.step_frame(-1)), ("Backspace", self.viewer.undo_annotation)):
             QShortcut(QKeySequence(key), self, activated=slot)
+        for number in range(1, 10):  # window presets
+            QShortcut(QKeySequence(str(number)), self, activated=lambda n=number: self.viewer_page.apply_preset(n - 1))
 
     def _connect_session(self) -> None:
         s = self.session
@@ -122,7 +132,11 @@ class XrayTab(ToolTab):
         self.cf_panel.generate_requested.connect(self.generate_counterfactual)
         self.cf_panel.cancel_requested.connect(self.cancel_counterfactual)
         self.sanity_panel.run_requested.connect(self.run_sanity)
+        self.viewer_page.frame_chosen.connect(s.set_frame)
+        self.viewer_page.preset_applied.connect(self.status_message)
+        self.pages.currentChanged.connect(self._page_changed)
         s.image_changed.connect(self._on_image_changed)
+        s.frame_changed.connect(self._on_frame_changed)
         s.model_changed.connect(lambda _: self._request_image_work())
         s.prediction_changed.connect(self._on_prediction)
         s.overlay_changed.connect(self._on_overlay)
@@ -130,8 +144,11 @@ class XrayTab(ToolTab):
         s.sanity_changed.connect(self.sanity_panel.display)
 
     def shortcuts(self) -> list[tuple[str, str]]:
-        return [("=", "fit the image"), ("1", "one image pixel per screen pixel"), ("+ / -", "zoom"), ("R", "reset window/level and view"),
+        return [("=", "fit the image"), ("0", "one image pixel per screen pixel"), ("+ / -", "zoom (1.25x per step and per wheel notch)"),
+                ("1 ... 9", "window presets: full range, the file's stored windows, named ones"), ("R", "reset window/level and view"),
                 ("I", "invert"), ("O", "show or hide the overlay"), ("G", "generate a counterfactual"),
+                ("P / M / A / T", "tool: pan and window, ruler, angle, text note"), ("Backspace", "undo the last measurement or note"),
+                ("Space / , / .", "multi-frame files: play or pause, previous / next frame"),
                 ("PgDown / PgUp", "next / previous image of the folder"), ("right mouse drag", "window (horizontal) and level (vertical)"),
                 ("left mouse drag / wheel", "pan / zoom")]
 
@@ -168,31 +185,68 @@ class XrayTab(ToolTab):
             self.open_folder(Path(folder))
 
     def open_path(self, path: Path) -> bool:
-        if path.is_dir():
+        if path.is_dir() or path.name.upper() == "DICOMDIR":
             return self.open_folder(path)
         self.channels["open"].request(live.open_image, *self.session.open_request(str(path)))
         return True
 
     def open_folder(self, folder: Path) -> bool:
+        """A DICOMDIR or a folder of DICOM files opens as a patient / study / series tree (read in the pool);
+        any other folder as a list of its images."""
+        self.channels["tree"].request(live.dicom_tree, str(folder))
+        self.status_message.emit(f"Reading {folder.name}...")
+        return True
+
+    def _on_tree(self, found: tuple) -> None:
+        folder, tree = Path(found[0]), found[1]
+        if tree is not None and tree.patients:
+            files = tree.image_paths()
+            self.folder_panel.set_tree(tree)
+            self.channels["folder"].request(live.predict_folder, files, self.session.model_name)
+            self.file_opened.emit(str(folder))
+            first = self.folder_panel.first_image_item()
+            if first is not None:
+                self.folder_panel.tree.setCurrentItem(first)
+            self.status_message.emit(f"{folder.name}: {len(tree.patients)} patient(s), {len(files)} image(s)")
+            return
+        if folder.is_file():  # a DICOMDIR that lists nothing readable
+            self.error_raised.emit("No images", f"{folder} lists no readable DICOM images.", "")
+            return
         files = sorted(str(p) for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES - {""})
         if not files:
             self.error_raised.emit("No images", f"{folder} holds no PNG, JPEG, TIFF or DICOM files.", "")
-            return False
+            return
         self.folder_panel.set_files(files)
         self.channels["folder"].request(live.predict_folder, files, self.session.model_name)
         self.file_opened.emit(str(folder))
         self.folder_panel.thumbnails.setCurrentRow(0)
-        return True
 
     def _on_image_changed(self, image: LoadedImage) -> None:
         self.empty_hint.hide()
-        self.viewer.set_image(image.pixels)
+        self.viewer_page.show_image(image)
         self.compare.clear()
         self.folder_panel.show_metadata(image)
         if not self.folder_panel.is_current(image.source):
             self.file_opened.emit(image.source)
         self.status_message.emit(f"Opened {Path(image.source).name}")
         self._request_image_work()
+
+    def _on_frame_changed(self, image: LoadedImage) -> None:
+        self.viewer_page.show_image(image, keep_view=True)
+        self.compare.clear()
+        self.status_message.emit(f"{Path(image.source).name}: {image.frame_note()}; the models run on this frame")
+        self._request_image_work()
+
+    def _page_changed(self, _index: int) -> None:
+        """The comparison takes the whole width (three views of about a third each); the other pages get the
+        side panels back as they were."""
+        comparing = self.pages.currentWidget() is self.compare
+        if comparing and self._saved_sizes is None:
+            self._saved_sizes = self.splitter.sizes()
+            self.splitter.setSizes([0, sum(self._saved_sizes), 0])
+        elif not comparing and self._saved_sizes is not None:
+            self.splitter.setSizes(self._saved_sizes)
+            self._saved_sizes = None
 
     def _on_open_error(self, error: JobError) -> None:
         shown = f"; still showing {Path(self.image.source).name}" if self.image else ""
@@ -232,6 +286,7 @@ class XrayTab(ToolTab):
 
     # ----- rendering ----------------------------------------------------------------------------------------
     def _on_prediction(self, prediction: live.Prediction | None) -> None:
+        self.prediction_panel.scope = self.image.frame_note() if self.image is not None else ""
         self.prediction_panel.display(prediction, waiting=False)
         banner = "" if prediction is None else prediction.guard.banner()
         self.guard_banner.setText(banner)
@@ -248,7 +303,11 @@ class XrayTab(ToolTab):
     def _on_overlay(self, overlay: live.Overlay | None, state: JobState) -> None:
         prediction = self.session.prediction
         withheld = prediction is not None and prediction.guard.withheld
-        self.viewer.set_overlay(None if overlay is None or withheld else overlay.result.values)
+        label = None
+        if overlay is not None:
+            note = self.image.frame_note() if self.image is not None else ""
+            label = SALIENCY_METHODS.get(overlay.result.method).label + (f" ({note})" if note else "")
+        self.viewer.set_overlay(None if overlay is None or withheld else overlay.result.values, label)
         self.overlay_panel.display(overlay, state)
         if withheld and overlay is not None:
             self.overlay_panel.status.setText("Overlay not drawn: the prediction is withheld for this image.")

@@ -1,24 +1,52 @@
-"""Image views on pyqtgraph: window/level (histogram and right-drag), zoom, pan, fit, 1:1, invert, overlay.
+"""Image views on pyqtgraph: window/level (histogram and right-drag), zoom, pan, fit, 1:1, invert, overlay with
+its colour legend, a corner readout (window/level, zoom, the value under the cursor), and the reader's tools
+(ruler and angle in mm, text notes).
 
 `LinkedViews` keeps several views on the same pan, zoom and window/level, for the counterfactual comparison.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtWidgets import QInputDialog, QLabel, QVBoxLayout, QWidget
+
+from cfx_desktop.core.imaging import measure
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 COLORMAPS = ["inferno", "viridis", "plasma", "magma", "CET-L8"]
+WHEEL_STEP = 1.25  # zoom per wheel notch, at most (pyqtgraph's default is ~1.35; five notches made ~25x)
+TOOLS = ("pan", "ruler", "angle", "text")
+GRAY = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
 
 
 class LevelViewBox(pg.ViewBox):
-    """Left drag pans, wheel zooms, right drag changes window (horizontal) and level (vertical), like a PACS."""
+    """Left drag pans (or measures, with a tool chosen), wheel zooms, right drag changes window (horizontal) and
+    level (vertical), like a PACS."""
 
-    levels_dragged = Signal(float, float)  # d_width, d_center in image units
+    levels_dragged = Signal(float, float)  # d_width, d_center as fractions of the current width
+    tool_dragged = Signal(object, object, bool)  # start, current (image coordinates), finished
+    tool_clicked = Signal(object)  # image coordinates
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.tool = "pan"
+
+    def wheelEvent(self, ev, axis=None) -> None:  # noqa: ANN001, N802 - pyqtgraph override
+        """At most `WHEEL_STEP` per notch, whatever the mouse or touchpad reports."""
+        delta = ev.delta() if hasattr(ev, "delta") else ev.angleDelta().y()
+        notches = max(-1.0, min(1.0, delta / 120.0))
+        if notches == 0:
+            return
+        factor = WHEEL_STEP ** (-notches)
+        center = self.mapToView(ev.pos()) if hasattr(ev, "pos") else None
+        self.scaleBy((factor, factor), center=center)
+        ev.accept()
+        self.sigRangeChangedManually.emit(self.state["mouseEnabled"])
 
     def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: ANN001, N802 - pyqtgraph override
         if ev.button() == Qt.MouseButton.RightButton:
@@ -26,14 +54,28 @@ class LevelViewBox(pg.ViewBox):
             delta = ev.pos() - ev.lastPos()
             self.levels_dragged.emit(float(delta.x()) / 300.0, float(-delta.y()) / 300.0)
             return
+        if ev.button() == Qt.MouseButton.LeftButton and self.tool == "ruler":
+            ev.accept()
+            start, now = self.mapToView(ev.buttonDownPos()), self.mapToView(ev.pos())
+            self.tool_dragged.emit((start.x(), start.y()), (now.x(), now.y()), ev.isFinish())
+            return
         super().mouseDragEvent(ev, axis)
+
+    def mouseClickEvent(self, ev) -> None:  # noqa: ANN001, N802 - pyqtgraph override
+        if ev.button() == Qt.MouseButton.LeftButton and self.tool in ("angle", "text"):
+            ev.accept()
+            point = self.mapToView(ev.pos())
+            self.tool_clicked.emit((point.x(), point.y()))
+            return
+        super().mouseClickEvent(ev)
 
 
 class ImageView(QWidget):
-    """One image with an optional overlay. Levels are in image units (images are floats in [0, 1])."""
+    """One image with an optional overlay. Levels are in the image's own units (modality values for DICOM)."""
 
     levels_changed = Signal(float, float)
     view_changed = Signal()
+    annotations_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None, title: str = "", histogram: bool = True) -> None:
         super().__init__(parent)
@@ -58,17 +100,38 @@ class ImageView(QWidget):
         if histogram:
             self.histogram = pg.HistogramLUTItem(image=self.image_item, orientation="vertical")
             self.histogram.sigLevelsChanged.connect(self._histogram_levels)
-            self.graphics.addItem(self.histogram, row=0, col=1)
+            self.graphics.addItem(self.histogram, row=0, col=2)
+        self.legend: pg.ColorBarItem | None = None  # the colour scale of whatever colour layer is shown
+        self.legend_text = ""
         self.box.levels_dragged.connect(self._drag_levels)
-        self.box.sigRangeChanged.connect(lambda *_: self.view_changed.emit())
+        self.box.sigRangeChanged.connect(lambda *_: (self.view_changed.emit(), self._update_readout()))
+        self.box.tool_dragged.connect(self._ruler_drag)
+        self.box.tool_clicked.connect(self._tool_click)
+        self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.readout = QLabel(self.graphics)  # corner overlay: window/level, zoom, value under the cursor
+        self.readout.setObjectName("viewerReadout")
+        self.readout.setStyleSheet("QLabel#viewerReadout { color: #f0f0f0; background: rgba(0, 0, 0, 150); padding: 3px; "
+                                   "font-family: monospace; }")
+        self.readout.move(6, 6)
+        self.readout.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.readout.setVisible(histogram)  # the main viewer; the comparison's small views keep their titles
         self.pixels: np.ndarray | None = None
         self.overlay_values: np.ndarray | None = None
         self.inverted = False
         self.levels = (0.0, 1.0)
+        self.default_levels: tuple[float, float] | None = None  # what R (reset) returns to
+        self.unit = ""  # "HU" for CT
+        self.spacing: dict | None = None  # pixel spacing for the ruler and angle
+        self.extra_readout = ""  # e.g. "frame 3 of 30"
         self.overlay_opacity = 0.5
         self.overlay_threshold = 0.2
         self.overlay_colormap = "inferno"
         self.overlay_visible = True
+        self.overlay_label = "saliency"
+        self.annotations: list[list[pg.GraphicsObject]] = []  # each measurement or note: its graphics items
+        self._angle_points: list[tuple[float, float]] = []
+        self._ruler_preview: list[pg.GraphicsObject] = []
+        self._cursor = ""
         self._quiet = False
 
     # ----- image --------------------------------------------------------------------------------------------
@@ -80,16 +143,23 @@ class ImageView(QWidget):
         if pixels is None:
             self.image_item.clear()
             self.overlay_item.clear()
+            self._set_legend(None)
+            self._update_readout()
             return
-        shown = 1.0 - pixels if self.inverted and colormap is None else pixels
+        self.colormap = colormap
         if colormap is not None:
             self.image_item.setLookupTable(pg.colormap.get(colormap).getLookupTable(nPts=256))
-        self.image_item.setImage(shown, autoLevels=False)
+        else:
+            self.image_item.setLookupTable(GRAY[::-1] if self.inverted else GRAY)  # inversion by LUT: any units
+        self.image_item.setImage(pixels, autoLevels=False)
         h, w = pixels.shape
         self.image_item.setRect(QRectF(*(rect or (0, 0, w, h))))
         self.set_levels(*(levels or self.levels))
+        if colormap is not None and self.legend_text:
+            self._set_legend(colormap, self.levels, self.legend_text)
         if not keep_view:
             self.fit()
+        self._update_readout()
 
     def set_levels(self, low: float, high: float) -> None:
         if high - low < 1e-4:
@@ -100,6 +170,7 @@ class ImageView(QWidget):
         if self.histogram is not None:
             self.histogram.setLevels(low, high)
         self._quiet = False
+        self._update_readout()
 
     def _histogram_levels(self, *_: object) -> None:
         if self._quiet or self.histogram is None:
@@ -110,19 +181,176 @@ class ImageView(QWidget):
 
     def _drag_levels(self, d_width: float, d_center: float) -> None:
         low, high = self.levels
-        width = max(1e-3, (high - low) * (1 + d_width * 2))
-        center = (low + high) / 2 + d_center
+        span = high - low
+        width = max(span * 1e-3, span * (1 + d_width * 2))
+        center = (low + high) / 2 + d_center * span  # relative to the width, so HU and [0, 1] images feel alike
         self.set_levels(center - width / 2, center + width / 2)
         self.levels_changed.emit(*self.levels)
 
     def reset_levels(self) -> None:
-        self.set_levels(0.0, 1.0)
+        self.set_levels(*(self.default_levels or (0.0, 1.0)))
         self.levels_changed.emit(*self.levels)
 
     def set_inverted(self, inverted: bool) -> None:
         self.inverted = inverted
         if self.pixels is not None:
-            self.set_image(self.pixels, keep_view=True)
+            self.set_image(self.pixels, keep_view=True, colormap=getattr(self, "colormap", None))
+
+    # ----- corner readout -----------------------------------------------------------------------------------
+    def zoom_factor(self) -> float:
+        """Screen pixels per image pixel."""
+        rect = self.box.viewRect()
+        return float(self.box.width() / rect.width()) if rect.width() > 0 else 1.0
+
+    def _update_readout(self) -> None:
+        if not self.readout.isVisible():
+            return
+        if self.pixels is None:
+            self.readout.setText("")
+            self.readout.adjustSize()
+            return
+        low, high = self.levels
+        unit = f" {self.unit}" if self.unit else ""
+        lines = [f"W {_num(high - low)}  L {_num((low + high) / 2)}{unit}", f"zoom {self.zoom_factor():.2f}x"]
+        if self.extra_readout:
+            lines.append(self.extra_readout)
+        if self._cursor:
+            lines.append(self._cursor)
+        self.readout.setText("\n".join(lines))
+        self.readout.adjustSize()
+
+    def _mouse_moved(self, position: QPointF) -> None:
+        if self.pixels is None or not self.box.sceneBoundingRect().contains(position):
+            return
+        point = self.box.mapSceneToView(position)
+        x, y = int(math.floor(point.x())), int(math.floor(point.y()))
+        h, w = self.pixels.shape
+        if 0 <= x < w and 0 <= y < h:
+            unit = f" {self.unit}" if self.unit else ""
+            self._cursor = f"x {x}  y {y}  value {_num(float(self.pixels[y, x]))}{unit}"
+        else:
+            self._cursor = ""
+        self._update_readout()
+
+    # ----- legend -------------------------------------------------------------------------------------------
+    def _set_legend(self, colormap: str | None, values: tuple[float, float] | None = None, label: str = "") -> None:
+        """A colour bar with its scale beside the image whenever a colour layer is shown; none otherwise."""
+        if self.legend is not None:
+            self.graphics.removeItem(self.legend)
+            self.legend = None
+        if colormap is None or values is None:
+            return
+        low, high = values
+        self.legend = pg.ColorBarItem(values=(low, high if high > low else low + 1e-6), colorMap=pg.colormap.get(colormap),
+                                      interactive=False, width=12)
+        self.legend_label = label
+        axis = self.legend.axis  # readable on the black background: light ticks, numbers and the label
+        axis.setPen(pg.mkPen(220, 220, 220))
+        axis.setTextPen(pg.mkPen(235, 235, 235))
+        axis.enableAutoSIPrefix(False)
+        axis.setLabel(label, color="#ebebeb")
+        self.legend.setToolTip(label)
+        self.graphics.addItem(self.legend, row=0, col=1)
+
+    # ----- tools: ruler, angle, text ------------------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        if tool not in TOOLS:
+            raise ValueError(f"unknown tool {tool!r}; choose from {', '.join(TOOLS)}")
+        self.box.tool = tool
+        self._angle_points = []
+        self._clear_preview()
+
+    def _label(self, text: str, at: tuple[float, float]) -> pg.TextItem:
+        item = pg.TextItem(text, color=(255, 235, 59), anchor=(0, 1), fill=pg.mkBrush(0, 0, 0, 160))
+        item.setPos(*at)
+        item.setZValue(30)
+        self.box.addItem(item)
+        return item
+
+    def _line(self, points: list[tuple[float, float]]) -> pg.PlotDataItem:
+        xs, ys = zip(*points)
+        item = pg.PlotDataItem(list(xs), list(ys), pen=pg.mkPen((255, 235, 59), width=2), symbol="o", symbolSize=5,
+                               symbolBrush=(255, 235, 59))
+        item.setZValue(29)
+        self.box.addItem(item)
+        return item
+
+    def _clear_preview(self) -> None:
+        for item in self._ruler_preview:
+            self.box.removeItem(item)
+        self._ruler_preview = []
+
+    def _ruler_drag(self, start: tuple[float, float], now: tuple[float, float], finished: bool) -> None:
+        self._clear_preview()
+        if self.pixels is None:
+            return
+        result = measure.length(start, now, self.spacing)
+        items = [self._line([start, now]), self._label(result.text(), now)]
+        items[1].setToolTip(result.note)
+        if finished:
+            if result.value > 0:
+                self.add_annotation(items)
+            else:
+                for item in items:
+                    self.box.removeItem(item)
+        else:
+            self._ruler_preview = items
+
+    def measure_line(self, start: tuple[float, float], end: tuple[float, float]) -> measure.Length:
+        """Draw a ruler from ``start`` to ``end`` (image coordinates); what the ruler tool does on a drag."""
+        self._ruler_drag(start, end, True)
+        return measure.length(start, end, self.spacing)
+
+    def _tool_click(self, point: tuple[float, float]) -> None:
+        if self.pixels is None:
+            return
+        if self.box.tool == "angle":
+            self._angle_points.append(point)
+            self._clear_preview()
+            if len(self._angle_points) < 3:
+                self._ruler_preview = [self._line(self._angle_points)]
+                return
+            a, vertex, c = self._angle_points
+            self._angle_points = []
+            self.add_angle(a, vertex, c)
+        elif self.box.tool == "text":
+            text, ok = QInputDialog.getText(self, "Note", "Text to place on the image:")
+            if ok and text.strip():
+                self.add_note(text.strip(), point)
+
+    def add_angle(self, a: tuple[float, float], vertex: tuple[float, float], c: tuple[float, float]) -> float:
+        degrees = measure.angle(a, vertex, c, self.spacing)
+        suffix = "" if self.spacing else " (pixel space)"
+        self.add_annotation([self._line([a, vertex, c]), self._label(f"{degrees:.1f}°{suffix}", vertex)])
+        return degrees
+
+    def add_note(self, text: str, at: tuple[float, float]) -> None:
+        self.add_annotation([self._label(text, at)])
+
+    def add_annotation(self, items: list[pg.GraphicsObject]) -> None:
+        self.annotations.append(items)
+        self.annotations_changed.emit()
+
+    def annotation_texts(self) -> list[str]:
+        return [item.textItem.toPlainText() for group in self.annotations for item in group if isinstance(item, pg.TextItem)]
+
+    def undo_annotation(self) -> None:
+        if self.annotations:
+            for item in self.annotations.pop():
+                self.box.removeItem(item)
+            self.annotations_changed.emit()
+
+    def clear_annotations(self) -> None:
+        self._clear_preview()
+        self._angle_points = []
+        while self.annotations:
+            for item in self.annotations.pop():
+                self.box.removeItem(item)
+        self.annotations_changed.emit()
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        super().resizeEvent(event)
+        self._update_readout()
 
     # ----- view ---------------------------------------------------------------------------------------------
     def fit(self) -> None:
@@ -142,11 +370,15 @@ class ImageView(QWidget):
 
     def zoom(self, factor: float) -> None:
         self.box.scaleBy((1 / factor, 1 / factor), center=self.box.viewRect().center())
+        self._update_readout()
 
     # ----- overlay ------------------------------------------------------------------------------------------
-    def set_overlay(self, values: np.ndarray | None) -> None:
-        """Positive saliency in image coordinates, any scale (normalised here for display)."""
+    def set_overlay(self, values: np.ndarray | None, label: str | None = None) -> None:
+        """Positive saliency in image coordinates, any scale (normalised here for display); ``label`` names it
+        on the colour legend."""
         self.overlay_values = values
+        if label is not None:
+            self.overlay_label = label
         self._render_overlay()
 
     def set_overlay_style(self, opacity: float | None = None, threshold: float | None = None, colormap: str | None = None,
@@ -165,9 +397,13 @@ class ImageView(QWidget):
         values = self.overlay_values
         if values is None or not self.overlay_visible:
             self.overlay_item.clear()
+            if getattr(self, "colormap", None) is None:
+                self._set_legend(None)
             return
         positive = np.clip(values, 0, None)
         top = float(positive.max()) or 1.0
+        self._set_legend(self.overlay_colormap, (0.0, 1.0),
+                         f"{self.overlay_label}: share of max {_num(top)}")
         scaled = positive / top
         lut = pg.colormap.get(self.overlay_colormap).getLookupTable(nPts=256, alpha=False)
         rgba = np.zeros(scaled.shape + (4,), dtype=np.uint8)
@@ -194,6 +430,11 @@ class LinkedViews:
         for view in self.share_levels:
             if view is not source and (view.levels != (low, high)):
                 view.set_levels(low, high)
+
+
+def _num(value: float) -> str:
+    """Readout numbers: integers for stored values, three significant digits for [0, 1] images."""
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def mix(original: np.ndarray, counterfactual: np.ndarray, amount: float, mode: str) -> np.ndarray:
