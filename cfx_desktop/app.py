@@ -95,20 +95,38 @@ def _integrity_step(window: MainWindow) -> SelfTestStep:
             report(libraries.integrity)
         else:
             libraries.integrity_checked.connect(report)
-            libraries.failed.connect(lambda error: done(False, f"model loading failed: {error.message}"))
+            # loading failed before the check could report (a failure after it belongs to the later steps)
+            libraries.failed.connect(lambda error: done(False, f"model loading failed: {error.message}")
+                                     if libraries.integrity is None else None)
 
     return SelfTestStep("model files (sha256 against the manifest)", start, 30, fatal=True)
 
 
-def window_self_test_steps(window: MainWindow) -> list[SelfTestStep]:
-    channel = LatestOnly(window.pool, "device check", window)  # its signals arrive on the GUI thread
+def _codec_check(progress: Callable[..., None], cancel) -> str:  # noqa: ANN001 - core CancelToken
+    """Self-test step: every bundled DICOM decoder on its sample (see `core.imaging.codec_check`)."""
+    from cfx_desktop.core.imaging.codec_check import SAMPLES, check_codecs
+
+    problems = check_codecs()
+    if problems:
+        raise RuntimeError("; ".join(problems))
+    return f"{len(SAMPLES)} compressed samples decode exactly: " + ", ".join(SAMPLES.values())
+
+
+def _pool_step(window: MainWindow, name: str, fn: Callable[..., str], timeout_s: float = 60) -> SelfTestStep:
+    """A self-test step that runs ``fn`` in the worker pool, like every real job; its text is the detail."""
+    channel = LatestOnly(window.pool, name, window)  # its signals arrive on the GUI thread
 
     def start(done: Callable[[bool, str], None]) -> None:
         channel.result.connect(lambda text: done(True, text))
         channel.error.connect(lambda err: done(False, err.message))
-        channel.request(_device_round_trip)
+        channel.request(fn)
 
-    steps = [_integrity_step(window), SelfTestStep("worker pool and compute device", start, 60)]
+    return SelfTestStep(name, start, timeout_s)
+
+
+def window_self_test_steps(window: MainWindow) -> list[SelfTestStep]:
+    steps = [_integrity_step(window), _pool_step(window, "worker pool and compute device", _device_round_trip),
+             _pool_step(window, "DICOM codecs", _codec_check)]
     for tab in window.tab_list:
         steps.extend(tab.self_test_steps())
     return steps

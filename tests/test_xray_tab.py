@@ -220,3 +220,30 @@ def test_window_presets_wheel_step_and_ruler_in_mm(qtbot, window, tmp_path: Path
     assert degrees == pytest.approx(90.0) and len(viewer.annotations) == 2
     viewer.undo_annotation()
     assert len(viewer.annotations) == 1
+
+
+def test_mouse_gestures_wheel_notch_and_ruler_drag(qtbot, window, images) -> None:
+    """Real input events: one wheel notch zooms exactly 1.25x; a left drag with the ruler tool leaves a ruler."""
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    tab = window.tab_list[1]
+    _open(qtbot, tab, images["png"])
+    viewer = tab.viewer
+    viewport = viewer.graphics.viewport()
+    centre = QPointF(viewport.width() / 2, viewport.height() / 2)
+    before = viewer.zoom_factor()
+    for _ in range(5):
+        event = QWheelEvent(centre, viewport.mapToGlobal(centre), QPoint(0, 0), QPoint(0, 120), Qt.MouseButton.NoButton,
+                            Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(viewport, event)
+    assert viewer.zoom_factor() / before == pytest.approx(1.25 ** 5, rel=0.02)  # not ~25x any more
+    tab.viewer_page.set_tool("ruler")
+    start, end = QPoint(int(centre.x()) - 60, int(centre.y())), QPoint(int(centre.x()) + 60, int(centre.y()))
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
+    for step in range(1, 11):
+        qtbot.mouseMove(viewport, start + (end - start) * step / 10)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
+    qtbot.waitUntil(lambda: len(viewer.annotations) == 1, timeout=5000)
+    assert viewer.annotation_texts()[0].endswith(" px")  # a PNG has no pixel spacing: pixels, and it says so

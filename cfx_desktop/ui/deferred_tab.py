@@ -86,8 +86,12 @@ class DeferredTab(ToolTab):
             def run(_report: object = None) -> None:
                 steps = self.inner.self_test_steps() if self.inner is not None else []
                 _run_in_turn(steps, done, [])
-            if self.inner is None:
-                libraries_for(self.pool).when_loaded(run, self)
+            libraries = libraries_for(self.pool)
+            if libraries.error is not None:
+                done(False, f"the models could not be loaded: {libraries.error.message}")
+            elif self.inner is None:
+                libraries.when_loaded(run, self)
+                libraries.failed.connect(lambda error: done(False, f"the models could not be loaded: {error.message}"))
             else:
                 run()
 

@@ -134,6 +134,12 @@ def load_image(path: str | Path, data: bytes | None = None) -> LoadedImage:
     except Exception as exc:  # noqa: BLE001 - decoders raise many types on damaged files; the caller sees one
         kind = "DICOM file" if dicom else "image"
         raise ImageLoadError(f"{source}: the {kind} is damaged or malformed ({type(exc).__name__}: {exc})") from None
+    except BaseException as exc:
+        # Rust decoders (pylibjpeg-rle) report damaged data as pyo3's PanicException, a BaseException: found by
+        # tests/test_fuzz_dicom.py. It is a bad file, not a reason to stop the program.
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise ImageLoadError(f"{source}: the compressed pixel data is damaged (the decoder gave up: {exc})") from None
 
 
 def _load_pil(data: bytes, source: str) -> LoadedImage:

@@ -37,7 +37,7 @@ class AttributionView(QWidget):
         self.bars.setMenuEnabled(False)
         self.bars.setMouseEnabled(x=False, y=False)
         self.bars.showGrid(x=True, y=False, alpha=0.3)
-        self.bars.setLabel("bottom", "log-odds contribution (red: raises risk)")
+        self.bars.setLabel("bottom", "log-odds (red raises risk)")  # short: it must fit the chart at 1280 x 720
         self.bars.addLine(x=0, pen=pg.mkPen((80, 80, 80), width=1))
         self.bars.getAxis("bottom").enableAutoSIPrefix(False)  # log-odds are unitless: never "x0.001"
         left.addWidget(self.bars)

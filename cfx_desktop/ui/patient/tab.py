@@ -349,9 +349,13 @@ class PatientTab(ToolTab):
         def start(done: DoneFn) -> None:
             self.session.reset_to_example()
 
+            libraries = libraries_for(self.pool)
+
             def finished() -> None:
                 result, prediction = self.session.suggestions, self.session.prediction
-                if prediction is None or result is None:
+                if libraries.error is not None:
+                    done(False, f"the models could not be loaded: {libraries.error.message}")
+                elif prediction is None or result is None:
                     done(False, "no prediction or suggestions arrived")
                 elif not result.counterfactuals:
                     done(False, f"no counterfactual: {result.counterfactuals.reason}")
@@ -360,6 +364,8 @@ class PatientTab(ToolTab):
                     done(True, f"p = {prediction.probability:.2f}; {change_text(self.schema, cf)} -> p = {cf.probability:.2f}")
 
             def ready() -> bool:
+                if libraries.error is not None:
+                    return True  # fail now, not at the timeout
                 result = self.session.suggestions
                 return self.is_idle() and result is not None and self.session.answers_current(result.model_name, result.x)
 

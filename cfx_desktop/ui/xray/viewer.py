@@ -12,15 +12,15 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtWidgets import QInputDialog, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from cfx_desktop.core.imaging import measure
+from cfx_desktop.ui.xray.marks import TOOLS, Marks
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 COLORMAPS = ["inferno", "viridis", "plasma", "magma", "CET-L8"]
 WHEEL_STEP = 1.25  # zoom per wheel notch, at most (pyqtgraph's default is ~1.35; five notches made ~25x)
-TOOLS = ("pan", "ruler", "angle", "text")
 GRAY = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
 
 
@@ -105,8 +105,9 @@ class ImageView(QWidget):
         self.legend_text = ""
         self.box.levels_dragged.connect(self._drag_levels)
         self.box.sigRangeChanged.connect(lambda *_: (self.view_changed.emit(), self._update_readout()))
-        self.box.tool_dragged.connect(self._ruler_drag)
-        self.box.tool_clicked.connect(self._tool_click)
+        self.marks = Marks(self)
+        self.box.tool_dragged.connect(lambda start, now, done: self.marks.ruler(start, now, done))
+        self.box.tool_clicked.connect(self.marks.click)
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
         self.readout = QLabel(self.graphics)  # corner overlay: window/level, zoom, value under the cursor
         self.readout.setObjectName("viewerReadout")
@@ -128,9 +129,6 @@ class ImageView(QWidget):
         self.overlay_colormap = "inferno"
         self.overlay_visible = True
         self.overlay_label = "saliency"
-        self.annotations: list[list[pg.GraphicsObject]] = []  # each measurement or note: its graphics items
-        self._angle_points: list[tuple[float, float]] = []
-        self._ruler_preview: list[pg.GraphicsObject] = []
         self._cursor = ""
         self._quiet = False
 
@@ -252,101 +250,32 @@ class ImageView(QWidget):
         self.legend.setToolTip(label)
         self.graphics.addItem(self.legend, row=0, col=1)
 
-    # ----- tools: ruler, angle, text ------------------------------------------------------------------------
+    # ----- tools: ruler, angle, text (drawn by `marks.Marks`) ---------------------------------------------------
     def set_tool(self, tool: str) -> None:
-        if tool not in TOOLS:
-            raise ValueError(f"unknown tool {tool!r}; choose from {', '.join(TOOLS)}")
-        self.box.tool = tool
-        self._angle_points = []
-        self._clear_preview()
+        self.marks.set_tool(tool)
 
-    def _label(self, text: str, at: tuple[float, float]) -> pg.TextItem:
-        item = pg.TextItem(text, color=(255, 235, 59), anchor=(0, 1), fill=pg.mkBrush(0, 0, 0, 160))
-        item.setPos(*at)
-        item.setZValue(30)
-        self.box.addItem(item)
-        return item
-
-    def _line(self, points: list[tuple[float, float]]) -> pg.PlotDataItem:
-        xs, ys = zip(*points)
-        item = pg.PlotDataItem(list(xs), list(ys), pen=pg.mkPen((255, 235, 59), width=2), symbol="o", symbolSize=5,
-                               symbolBrush=(255, 235, 59))
-        item.setZValue(29)
-        self.box.addItem(item)
-        return item
-
-    def _clear_preview(self) -> None:
-        for item in self._ruler_preview:
-            self.box.removeItem(item)
-        self._ruler_preview = []
-
-    def _ruler_drag(self, start: tuple[float, float], now: tuple[float, float], finished: bool) -> None:
-        self._clear_preview()
-        if self.pixels is None:
-            return
-        result = measure.length(start, now, self.spacing)
-        items = [self._line([start, now]), self._label(result.text(), now)]
-        items[1].setToolTip(result.note)
-        if finished:
-            if result.value > 0:
-                self.add_annotation(items)
-            else:
-                for item in items:
-                    self.box.removeItem(item)
-        else:
-            self._ruler_preview = items
+    @property
+    def annotations(self) -> list:
+        return self.marks.items
 
     def measure_line(self, start: tuple[float, float], end: tuple[float, float]) -> measure.Length:
         """Draw a ruler from ``start`` to ``end`` (image coordinates); what the ruler tool does on a drag."""
-        self._ruler_drag(start, end, True)
-        return measure.length(start, end, self.spacing)
-
-    def _tool_click(self, point: tuple[float, float]) -> None:
-        if self.pixels is None:
-            return
-        if self.box.tool == "angle":
-            self._angle_points.append(point)
-            self._clear_preview()
-            if len(self._angle_points) < 3:
-                self._ruler_preview = [self._line(self._angle_points)]
-                return
-            a, vertex, c = self._angle_points
-            self._angle_points = []
-            self.add_angle(a, vertex, c)
-        elif self.box.tool == "text":
-            text, ok = QInputDialog.getText(self, "Note", "Text to place on the image:")
-            if ok and text.strip():
-                self.add_note(text.strip(), point)
+        return self.marks.ruler(start, end, finished=True)
 
     def add_angle(self, a: tuple[float, float], vertex: tuple[float, float], c: tuple[float, float]) -> float:
-        degrees = measure.angle(a, vertex, c, self.spacing)
-        suffix = "" if self.spacing else " (pixel space)"
-        self.add_annotation([self._line([a, vertex, c]), self._label(f"{degrees:.1f}°{suffix}", vertex)])
-        return degrees
+        return self.marks.angle(a, vertex, c)
 
     def add_note(self, text: str, at: tuple[float, float]) -> None:
-        self.add_annotation([self._label(text, at)])
-
-    def add_annotation(self, items: list[pg.GraphicsObject]) -> None:
-        self.annotations.append(items)
-        self.annotations_changed.emit()
+        self.marks.note(text, at)
 
     def annotation_texts(self) -> list[str]:
-        return [item.textItem.toPlainText() for group in self.annotations for item in group if isinstance(item, pg.TextItem)]
+        return self.marks.texts()
 
     def undo_annotation(self) -> None:
-        if self.annotations:
-            for item in self.annotations.pop():
-                self.box.removeItem(item)
-            self.annotations_changed.emit()
+        self.marks.undo()
 
     def clear_annotations(self) -> None:
-        self._clear_preview()
-        self._angle_points = []
-        while self.annotations:
-            for item in self.annotations.pop():
-                self.box.removeItem(item)
-        self.annotations_changed.emit()
+        self.marks.clear()
 
     def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
         super().resizeEvent(event)
