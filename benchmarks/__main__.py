@@ -49,7 +49,7 @@ def readme_table(all_results: dict[str, Any]) -> str:
          f"{start.get('app_first_paint_s', float('nan')):.2f} s ({start.get('first_paint_ratio', float('nan')):.2f}x of {bare:.2f} s)", "<= 1.3x"),
         ("every tab idle with its results (what `--screenshot` waits for), ratio as above",
          f"{start.get('app_idle_with_results_s', float('nan')):.2f} s ({start.get('idle_ratio', float('nan')):.2f}x)", "<= 2.5x"),
-        ("time to first prediction + suggestions (in-process)", f"{gui.get('first_prediction_and_suggestions_s', float('nan')):.2f} s", ""),
+        ("time to first prediction + suggestions (fresh process, gui benchmark)", f"{gui.get('first_prediction_and_suggestions_s', float('nan')):.2f} s", ""),
         (f"live suggestions after an edit, p50 / p95 (incl. {gui.get('debounce_ms', 150)} ms debounce)",
          f"{_fmt_ms(gui.get('live_suggestions_latency_p50_s'))} / {_fmt_ms(gui.get('live_suggestions_latency_p95_s'))}", "p95 < 250 ms"),
         ("sparse counterfactual per patient, one model (MLP), median / p95", f"{_fmt_ms(sparse.get('median_s'))} / {_fmt_ms(sparse.get('p95_s'))}", ""),

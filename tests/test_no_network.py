@@ -18,11 +18,20 @@ GUARD = textwrap.dedent(
             raise OSError(f"cfx-desktop test: network access refused ({name})")
         return blocked
 
+    LOOPBACK = {"::1", "127.0.0.1", "localhost"}
+    refuse_bind = refuse("bind")
+
     class GuardedSocket(socket.socket):
         connect = refuse("connect")
         connect_ex = refuse("connect_ex")
-        bind = refuse("bind")
         sendto = refuse("sendto")
+
+        def bind(self, address):
+            # A bind to the loopback interface reaches no network. urllib3 does one on import to probe for IPv6
+            # (`_has_ipv6("::1")`), and pydicom imports urllib3 through requests when requests is installed.
+            if isinstance(address, tuple) and address[0] in LOOPBACK:
+                return super().bind(address)
+            return refuse_bind(self, address)
 
     socket.socket = GuardedSocket
     socket.create_connection = refuse("create_connection")

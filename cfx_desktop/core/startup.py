@@ -10,6 +10,7 @@ named within a fraction of a second, before anything could load it.
 from __future__ import annotations
 
 import importlib
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -72,9 +73,8 @@ def load_model_libraries(progress=no_progress, cancel: CancelToken = NEVER_CANCE
             importlib.import_module(module)
         _fill_registries(stage)
         progress(0.1 + 0.9 * (i + 1) / len(STAGES), f"{stage} models loaded", StageLoaded(stage))
-    versions = {}
-    for name in ("torch", "captum", "sklearn", "numpy"):
-        versions[name] = getattr(importlib.import_module(name), "__version__", "?")
+    versions = {name: getattr(sys.modules[name], "__version__", "?")  # only what loading imported: nothing extra
+                for name in ("torch", "captum", "numpy", "sklearn") if name in sys.modules}
     return LoadReport(integrity, device.describe(), time.perf_counter() - start, versions)
 
 

@@ -5,9 +5,9 @@ diversity of a set, and time."""
 from __future__ import annotations
 
 import numpy as np
-from sklearn.neighbors import LocalOutlierFactor
 
 from cfx_desktop.core.tabular.counterfactuals.constraints import changed_mask
+from cfx_desktop.core.tabular.counterfactuals.lof import NoveltyLOF
 from cfx_desktop.core.tabular.counterfactuals.context import SearchContext
 from cfx_desktop.core.tabular.counterfactuals.reference import Reference
 
@@ -19,13 +19,12 @@ def _scaled(X: np.ndarray, fill: np.ndarray, mad: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(X), fill[None], X) / mad[None]
 
 
-def lof_model(reference: Reference, mad: np.ndarray) -> tuple[LocalOutlierFactor, np.ndarray]:
+def lof_model(reference: Reference, mad: np.ndarray) -> tuple[NoveltyLOF, np.ndarray]:
     """LOF (novelty mode) on all reference patients, MAD-scaled; cached on the reference."""
     key = ("lof", tuple(np.round(mad, 9)))
     if key not in reference._cache:
         fill = np.nanmedian(reference.X, axis=0)
-        lof = LocalOutlierFactor(n_neighbors=min(LOF_NEIGHBOURS, len(reference.X) - 1), novelty=True)
-        lof.fit(_scaled(reference.X, fill, mad))
+        lof = NoveltyLOF(n_neighbors=min(LOF_NEIGHBOURS, len(reference.X) - 1)).fit(_scaled(reference.X, fill, mad))
         reference._cache[key] = (lof, fill)
     return reference._cache[key]
 

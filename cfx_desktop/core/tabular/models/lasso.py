@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegressionCV
 from torch import nn
 
 from cfx_desktop.core.tabular.models.base import TabularModel, TabularNet
@@ -34,6 +33,8 @@ def fit(net: TabularNet, X: np.ndarray, y: np.ndarray, seed: int) -> dict[str, A
     with torch.inference_mode():
         encoded = net.pre(torch.as_tensor(X, dtype=torch.float32)).numpy()
     folds = min(5, int(np.bincount(y).min()))
+    from sklearn.linear_model import LogisticRegressionCV  # fitting only: loading a shipped model needs no sklearn
+
     search = LogisticRegressionCV(
         Cs=np.logspace(-2.5, 1, 15), l1_ratios=(1.0,), solver="liblinear", class_weight="balanced",
         scoring="roc_auc", cv=max(folds, 2), random_state=seed, max_iter=2000, use_legacy_attributes=False,
