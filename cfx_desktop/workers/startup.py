@@ -12,11 +12,8 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from cfx_desktop.core.lazy import deferred
-from cfx_desktop.core.startup import IntegrityReport, LoadReport, StageLoaded
+from cfx_desktop.core.startup import IntegrityReport, LoadReport, StageLoaded, load_model_libraries
 from cfx_desktop.workers.pool import JobError, LatestOnly, WorkerPool
-
-_load = deferred("cfx_desktop.core.startup", "load_model_libraries")
 
 
 class ModelLibraries(QObject):
@@ -41,7 +38,7 @@ class ModelLibraries(QObject):
         """Begin loading (once; later calls do nothing)."""
         if not self.started:
             self.started = True
-            self.channel.request(_load)
+            self.channel.request(load_model_libraries)  # imports the heavy modules on the pool thread
 
     @property
     def is_loaded(self) -> bool:
