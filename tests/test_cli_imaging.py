@@ -127,3 +127,12 @@ def test_shipped_model_on_real_images() -> None:
     p_normal = [model.probability(load_image(p).pixels) for p in normal]
     p_pneu = [model.probability(load_image(p).pixels) for p in pneumonia]
     assert np.mean(p_pneu) > np.mean(p_normal)
+
+
+def test_predict_image_scores_frame_1_of_a_multi_frame_file_and_says_so(tmp_path: Path) -> None:
+    raw = np.round(gradient_image(120, 100) * 4095).astype(np.uint16)
+    cine = write_dicom(tmp_path / "cine.dcm", raw, frames=4)
+    out = tmp_path / "pred.csv"
+    assert main(["predict-image", str(cine), "--csv", str(out)]) == 0
+    row = next(csv.DictReader(out.open()))
+    assert row["error"] == "" and row["reason"].startswith("frame 1 of 4 scored")

@@ -207,3 +207,27 @@ def test_list_images(tmp_path: Path) -> None:
     _png8(tmp_path / "a.png", gradient_image())
     (tmp_path / "notes.txt").write_text("x")
     assert [p.name for p in list_images(tmp_path)] == ["a.png", "b.png"]
+
+
+def test_a_folder_of_dicoms_becomes_a_patient_study_series_tree(tmp_path: Path) -> None:
+    import pydicom
+
+    from cfx_desktop.core.imaging.dicom_tree import tree_for
+
+    raw = np.round(gradient_image() * 4095).astype(np.uint16)
+    for i, (patient, series, number) in enumerate([("P1", "1.2.3.1", 2), ("P1", "1.2.3.1", 1), ("P1", "1.2.3.2", 1), ("P2", "1.2.3.3", 1)]):
+        path = write_dicom(tmp_path / f"f{i}.dcm", raw)
+        ds = pydicom.dcmread(path)
+        ds.PatientID, ds.PatientName = patient, f"Doe^{patient}"
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.InstanceNumber = f"9.{patient}", series, number
+        ds.SeriesNumber = series[-1]
+        ds.save_as(path)
+    (tmp_path / "notes.txt").write_text("not an image")
+    tree = tree_for(tmp_path)
+    assert sorted(tree.patients) == ["P1", "P2"]
+    series = tree.patients["P1"].studies["9.P1"].series
+    assert sorted(series) == ["1.2.3.1", "1.2.3.2"]
+    assert [i.number for i in series["1.2.3.1"].instances] == [1, 2]  # in instance order, not file order
+    assert len(tree.image_paths()) == 4 and "CR CHEST PA" in series["1.2.3.1"].label()
+    (tmp_path / "extra.png").write_bytes(b"")  # pictures beside the DICOMs: one flat list instead
+    assert tree_for(tmp_path) is None
