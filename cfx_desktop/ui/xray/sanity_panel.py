@@ -87,6 +87,7 @@ class SanityPanel(QWidget):
             cell_layout.addWidget(picture)
             cell_layout.addWidget(caption)
             self.grid.addWidget(cell, i // 6, i % 6)
+        self.grid.addWidget(_legend(self), len(maps) // 6 + 1, 0, 1, 6)
         note = f" (data randomization skipped: {result.twin_note})" if result.twin_note else ""
         passed = sum(v.passed for v in verdicts)
         self.status.setText(f"<b>{passed} of {len(verdicts)} checks pass.</b> "
@@ -101,3 +102,20 @@ class SanityPanel(QWidget):
             widget = self.grid.takeAt(0).widget()
             if widget is not None:
                 widget.deleteLater()
+
+
+def _legend(parent: QWidget) -> QWidget:
+    """The maps' colour scale: each shows |attribution| from 0 to its own maximum (inferno)."""
+    box = QWidget(parent)
+    row = QHBoxLayout(box)
+    row.setContentsMargins(2, 2, 2, 2)
+    bar = QLabel(box)
+    ramp = np.tile(np.linspace(0.0, 1.0, 160), (12, 1))
+    bar.setPixmap(_rgb_pixmap(render.colorize(ramp)))
+    row.addWidget(QLabel("0", box))
+    row.addWidget(bar)
+    row.addWidget(QLabel("max", box))
+    text = QLabel("every map: |attribution| from 0 to that map's own maximum", box)
+    text.setWordWrap(True)
+    row.addWidget(text, 1)
+    return box
