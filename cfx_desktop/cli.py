@@ -110,8 +110,10 @@ def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     first = _first_positional(argv)
-    # the command parser reads the registries (torch) for its choices: built only when a command may be asked for
-    parser = build_parser() if first is not None or "--help-commands" in argv else None
+    # the command parser reads the registries (torch) for its choices: built only when a command may be asked
+    # for, so `cfx-desktop` and `cfx-desktop image.dcm` paint their window before torch loads
+    maybe_command = first is not None and not Path(first).exists()
+    parser = build_parser() if maybe_command or "--help-commands" in argv else None
     commands = set(parser._subparsers._group_actions[0].choices) if parser else set()  # type: ignore[union-attr]
     if parser is not None and first in commands:
         args = parser.parse_args(argv)

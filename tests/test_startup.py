@@ -89,3 +89,16 @@ def test_a_refused_model_leaves_the_model_choices_and_the_rest_works(tampered_we
     settle_patient(qtbot, tab)
     assert tab.prediction.model_name != "heart-failure-no-time-mlp"
     assert tab.prediction.model_name.removeprefix("heart-failure-no-time-") in offered
+
+
+def test_opening_a_file_from_the_command_line_also_paints_before_torch(subprocess_env, tmp_path: Path) -> None:
+    from PIL import Image
+
+    image = tmp_path / "x.png"
+    Image.new("L", (64, 64), 128).save(image)
+    probe = tmp_path / "probe.json"
+    env = dict(subprocess_env, CFX_STARTUP_PROBE=str(probe))
+    result = subprocess.run([sys.executable, "-m", "cfx_desktop", "--screenshot", str(tmp_path / "s.png"), str(image)],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not HEAVY & set(json.loads(probe.read_text())["heavy_at_first_paint"])
