@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, machine, machine_line, write_doc_section, write_json
+from benchmarks.common import machine, machine_line, write_doc_section, write_json
 
 BARE_CHILD = r"""
 import json, sys, time

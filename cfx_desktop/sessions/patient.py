@@ -8,7 +8,7 @@ the dataset with its patient and locks, so Undo after a dataset switch goes back
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken
 from cfx_desktop.core.tabular.counterfactuals.constraints import Constraints, changed_mask, snap_vector

@@ -59,7 +59,6 @@ def build_net(architecture: str, schema: Schema) -> TabularNet:
     return TabularNet(schema, ARCHITECTURES.get(architecture).body(width))
 
 
-from cfx_desktop.core.tabular.models import model_name  # noqa: E402 - one definition, light (see the package)
 
 
 def _build(name: str, bundle: bundles.Bundle, device: torch.device) -> TabularModel:
