@@ -264,9 +264,6 @@ def _load_dicom(data: bytes, source: str) -> LoadedImage:
     return LoadedImage(array[0], source, "DICOM", meta, frames=array, values=modality, frame=0)
 
 
-GPL_ONLY = {"1.2.840.10008.1.2.4.51": "12-bit JPEG Extended"}  # decoded only by pylibjpeg-libjpeg (GPL-3)
-
-
 def _codec_message(source: str, name: str, detail: str) -> str:
     """Why a compressed DICOM cannot be decoded, and what would decode it."""
     if "12-bit" in detail or "12 bit" in detail or "pylibjpeg-libjpeg" in detail:
