@@ -125,3 +125,12 @@ def test_info_command(capsys) -> None:
     assert main(["--device", "cpu", "info"]) == 0
     out = capsys.readouterr().out
     assert "heart-failure-no-time-mlp" in out and "pneumonia-slim-cnn" in out
+
+
+def test_export_dialog_suggests_a_file_name_with_subject_and_date(app_window, qtbot) -> None:
+    import datetime as dt
+
+    patient, xray = app_window.tab_list
+    today = dt.date.today().isoformat()
+    assert patient.suggested_export_name() == f"patient-heart-failure-no-time-example-{today}.pdf"
+    assert xray.suggested_export_name(".png") == f"xray-{today}.png"  # no image open yet

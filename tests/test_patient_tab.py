@@ -193,3 +193,19 @@ def test_tampered_model_is_refused_and_others_keep_working(qtbot, window, tmp_pa
     _settle(qtbot, tab)
     assert tab.prediction.model_name.endswith("lasso")
     clear_cache()
+
+
+def test_enter_on_a_focused_suggestion_applies_it_and_tab_leaves_the_table(qtbot, window) -> None:
+    from PySide6.QtCore import Qt
+
+    tab = window.tab_list[0]
+    _settle(qtbot, tab)
+    table = tab.suggestions.table
+    assert not table.tabKeyNavigation()  # Tab goes to the next control, not cell by cell
+    before = tab.session.values.copy()
+    table.setFocus()
+    table.setCurrentCell(0, 0)
+    qtbot.waitUntil(table.hasFocus, timeout=5000)
+    qtbot.keyClick(table, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not np.allclose(tab.session.values, before), timeout=5000)
+    assert "Suggestion applied" in tab.session.banner

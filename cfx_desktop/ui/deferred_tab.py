@@ -77,6 +77,9 @@ class DeferredTab(ToolTab):
     def shortcuts(self) -> list[tuple[str, str]]:
         return self.inner.shortcuts() if self.inner is not None else []
 
+    def export_subject(self) -> str:
+        return self.inner.export_subject() if self.inner is not None else super().export_subject()
+
     def is_idle(self) -> bool:
         return self.inner is not None and self.inner.is_idle()
 

@@ -197,7 +197,7 @@ class MainWindow(QMainWindow):
 
     def export_dialog(self) -> None:
         tab = self.current_tab
-        path, chosen = QFileDialog.getSaveFileName(self, f"Export ({tab.title})", "", tab.export_filter)
+        path, chosen = QFileDialog.getSaveFileName(self, f"Export ({tab.title})", tab.suggested_export_name(), tab.export_filter)
         if path:
             target = Path(path)
             if not target.suffix:

@@ -50,6 +50,18 @@ class ToolTab(QWidget):
     def shortcuts(self) -> list[tuple[str, str]]:
         return []
 
+    def export_subject(self) -> str:
+        """What the export is of, for its suggested file name (dataset and patient, or the image)."""
+        return self.title.lower().replace(" ", "-")
+
+    def suggested_export_name(self, suffix: str = ".pdf") -> str:
+        """E.g. ``patient-heart-failure-no-time-example-2026-11-23.pdf``: subject and date, file-name safe."""
+        import datetime as dt
+        import re
+
+        subject = re.sub(r"[^A-Za-z0-9._-]+", "-", self.export_subject()).strip("-") or "export"
+        return f"{subject}-{dt.date.today().isoformat()}{suffix}"
+
     def self_test_steps(self) -> list[SelfTestStep]:
         return []
 

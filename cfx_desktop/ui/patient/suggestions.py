@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QSpinBox,
     QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
@@ -131,6 +131,12 @@ class SuggestionsPanel(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setWordWrap(True)
+        # keyboard: Tab moves on to the next control instead of walking cells; arrows choose a suggestion and
+        # Enter (or Space) applies it, like the row's Apply button
+        self.table.setTabKeyNavigation(False)
+        for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+            QShortcut(QKeySequence(key), self.table, activated=self.apply_current,
+                      context=Qt.ShortcutContext.WidgetShortcut)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for c in range(1, len(COLUMNS)):
@@ -146,6 +152,14 @@ class SuggestionsPanel(QWidget):
             w.valueChanged.connect(self.settings_changed)
         self.margin.valueChanged.connect(self.settings_changed)
         self.result: SuggestionResult | None = None
+
+    def apply_current(self) -> bool:
+        """Apply the focused suggestion, if it is offered (an outlier row has no Apply and is not applied)."""
+        row = self.table.currentRow()
+        if row < 0 or not isinstance(self.table.cellWidget(row, len(COLUMNS) - 1), QPushButton):
+            return False
+        self.apply_requested.emit(row)
+        return True
 
     def list_methods(self, chosen: str) -> None:
         """Fill the Method box from the registry (read only after the worker pool has imported the methods)."""

@@ -339,6 +339,10 @@ class PatientTab(ToolTab):
     def export_to(self, path: Path) -> bool:
         return export.export(path, self.session, self, self.attributions)
 
+    def export_subject(self) -> str:
+        who = "example" if self.session.is_example else "patient"
+        return f"patient-{self.session.variant}-{who}"
+
     # ----- idle / self-test ---------------------------------------------------------------------------------
     def is_idle(self) -> bool:
         if not self.session.models_loaded:

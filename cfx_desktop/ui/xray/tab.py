@@ -344,6 +344,12 @@ class XrayTab(ToolTab):
             return False
         return export.export(path, self.session, self, self.viewer, self.compare)
 
+    def export_subject(self) -> str:
+        if self.image is None:
+            return "xray"
+        frame = f"-frame{self.image.frame + 1}" if self.image.frame_count > 1 else ""
+        return f"xray-{Path(self.image.source).stem}{frame}"
+
     def is_idle(self) -> bool:
         return not any(c.busy for name, c in self.channels.items() if name != "folder")
 
