@@ -98,8 +98,7 @@ def main() -> None:
         from benchmarks import startup
 
         results["startup"] = startup.run(7)
-        common.write_json("startup", results["startup"])
-        common.write_doc_section("startup", startup.markdown(results["startup"]))
+        common.publish("startup", results["startup"], startup.markdown(results["startup"]))
     if "gui" in wanted:
         from benchmarks import gui
 
@@ -109,22 +108,19 @@ def main() -> None:
         from benchmarks import imaging
 
         results["imaging"] = imaging.run()
-        common.write_json("imaging", results["imaging"])
-        common.write_doc_section("imaging", imaging.markdown(results["imaging"]))
+        common.publish("imaging", results["imaging"], imaging.markdown(results["imaging"]))
     if "image_cf" in wanted and paths.data_file("kermany_cxr_224/train") is not None:
         import torch
 
         from benchmarks import image_cf
 
         results["image_cf"] = image_cf.run(5 if args.quick else 15, torch.device("cpu"))
-        common.write_json("image_cf", results["image_cf"])
-        common.write_doc_section("image_cf", image_cf.markdown(results["image_cf"]))
+        common.publish("image_cf", results["image_cf"], image_cf.markdown(results["image_cf"]))
     if "tabular_cf" in wanted and paths.data_file("heart_failure_clinical_records_dataset.csv") is not None:
         from benchmarks import tabular_cf
 
         results["tabular_cf"] = tabular_cf.run(with_dice=not args.quick)
-        common.write_json("tabular_cf", results["tabular_cf"])
-        common.write_doc_section("tabular_cf", tabular_cf.markdown(results["tabular_cf"]))
+        common.publish("tabular_cf", results["tabular_cf"], tabular_cf.markdown(results["tabular_cf"]))
     if "memory" in wanted:
         from benchmarks import memory
 

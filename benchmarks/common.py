@@ -39,6 +39,13 @@ def write_json(name: str, payload: dict[str, Any]) -> Path:
     return path
 
 
+def publish(name: str, payload: dict[str, Any], markdown: str) -> Path:
+    """A benchmark's two outputs: ``results/NAME.json`` and its section of docs/benchmarks.md."""
+    path = write_json(name, payload)
+    write_doc_section(name, markdown)
+    return path
+
+
 def write_doc_section(key: str, markdown: str) -> None:
     """Replace the section between <!-- key --> markers in docs/benchmarks.md (append it if absent)."""
     DOC.parent.mkdir(parents=True, exist_ok=True)

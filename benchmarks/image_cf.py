@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from benchmarks.common import machine, machine_line, write_doc_section, write_json
+from benchmarks.common import machine, machine_line, publish
 from cfx_desktop import paths
 from cfx_desktop.core.imaging import augment
 from cfx_desktop.core.imaging.autoencoder import load_autoencoder
@@ -173,8 +173,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     results = run(args.per_class, torch.device(args.device))
-    path = write_json("image_cf", results)
-    write_doc_section("image_cf", markdown(results))
+    path = publish("image_cf", results, markdown(results))
     print(markdown(results))
     print(f"wrote {path}")
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import machine, machine_line, write_doc_section, write_json
+from benchmarks.common import machine, machine_line, publish
 from cfx_desktop import paths
 from cfx_desktop.core.imaging import augment
 from cfx_desktop.core.imaging.data import validation_files
@@ -108,8 +108,7 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, action="append", default=[], help="another weights folder to compare")
     args = parser.parse_args()
     results = run(args.weights)
-    path = write_json("image_stress", results)
-    write_doc_section("image_stress", markdown(results))
+    path = publish("image_stress", results, markdown(results))
     print(markdown(results))
     print(f"wrote {path} and docs/benchmarks.md")
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from benchmarks.common import machine, machine_line, write_doc_section, write_json
+from benchmarks.common import machine, machine_line, publish
 from cfx_desktop import paths
 from cfx_desktop.core.imaging import saliency
 from cfx_desktop.core.imaging.io import load_image
@@ -108,8 +108,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     results = run(args.repeats)
-    path = write_json("imaging", results)
-    write_doc_section("imaging", markdown(results))
+    path = publish("imaging", results, markdown(results))
     print(f"wrote {path} and docs/benchmarks.md")
 
 

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from benchmarks.common import machine, machine_line, write_doc_section, write_json
+from benchmarks.common import machine, machine_line, publish
 from cfx_desktop import paths
 from cfx_desktop.core.imaging import synthetic_images as ood_samples
 from cfx_desktop.core.imaging.guard import load_guard
@@ -133,8 +133,7 @@ def main() -> None:
     parser.add_argument("--per-family", type=int, default=20)
     args = parser.parse_args()
     results = run(args.per_family)
-    path = write_json("ood_guard", results)
-    write_doc_section("ood_guard", markdown(results))
+    path = publish("ood_guard", results, markdown(results))
     print(markdown(results))
     print(f"wrote {path} and docs/benchmarks.md")
 

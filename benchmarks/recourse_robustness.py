@@ -42,7 +42,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.compose import ColumnTransformer
 
-from benchmarks.common import RESULTS, machine, machine_line, write_doc_section, write_json
+from benchmarks.common import RESULTS, machine, machine_line, publish
 from benchmarks.dice_reference import dice_finder
 from cfx_desktop.core.metrics import choose_threshold
 from cfx_desktop.core.tabular import train
@@ -230,8 +230,7 @@ def main() -> None:
     if args.dataset and previous.exists():
         kept = json.loads(previous.read_text(encoding="utf-8"))["variants"]
         results["variants"] = {**{k: results["variants"].get(k, v) for k, v in kept.items()}, **results["variants"]}
-    path = write_json("recourse_robustness", results)
-    write_doc_section("recourse_robustness", markdown(results))
+    path = publish("recourse_robustness", results, markdown(results))
     print(f"wrote {path} and docs/benchmarks.md")
 
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import machine, machine_line, write_doc_section, write_json
+from benchmarks.common import machine, machine_line, publish
 
 BARE_CHILD = r"""
 import json, sys, time
@@ -103,8 +103,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     result = run(args.repeats)
-    path = write_json("startup", result)
-    write_doc_section("startup", markdown(result))
+    path = publish("startup", result, markdown(result))
     print(markdown(result))
     print(f"wrote {path}")
     return 0

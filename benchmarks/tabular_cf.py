@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from benchmarks.common import machine, machine_line, write_doc_section, write_json
+from benchmarks.common import machine, machine_line, publish
 from benchmarks.dice_reference import dice_finder
 from cfx_desktop.core.tabular import train
 from cfx_desktop.core.tabular.counterfactuals import Constraints, Reference, find_counterfactuals
@@ -157,8 +157,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     args = parser.parse_args()
     results = run(with_dice=not args.no_dice, threads=args.threads)
-    path = write_json("tabular_cf", results)
-    write_doc_section("tabular_cf", markdown(results))
+    path = publish("tabular_cf", results, markdown(results))
     print(f"wrote {path} and docs/benchmarks.md")
 
 
