@@ -171,6 +171,8 @@ def test_a_dicomdir_opens_as_a_patient_study_series_tree(qtbot, window) -> None:
     assert any("Doe^Archibald" in label for label in labels)
     first = tab.folder_panel.first_image_item()
     assert tab.image.source == first.data(0, Qt.ItemDataRole.UserRole)
+    qtbot.waitUntil(lambda: "  ->  " in first.text(0), timeout=TIMEOUT)  # the leaf gets its folder prediction
+    assert first.text(0).startswith("image ")
 
 
 def test_multi_frame_dicom_slider_reruns_the_model_on_the_shown_frame(qtbot, window, tmp_path: Path) -> None:

@@ -61,6 +61,7 @@ class FolderPanel(QWidget):
         self.thumbnails.currentItemChanged.connect(
             lambda item, _previous: self.image_chosen.emit(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None)
         self.tree.currentItemChanged.connect(self._tree_chosen)
+        self._leaves: dict[str, tuple[QTreeWidgetItem, str]] = {}  # path -> (tree leaf, its label), in tree order
 
     def _tree_chosen(self, item: QTreeWidgetItem | None, _previous: object) -> None:
         path = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
@@ -73,6 +74,7 @@ class FolderPanel(QWidget):
         self.tree.show()
         self.tree.blockSignals(True)
         self.tree.clear()
+        self._leaves = {}
         for patient in tree.patients.values():
             p_item = QTreeWidgetItem([patient.label()])
             for study in patient.studies.values():
@@ -84,6 +86,7 @@ class FolderPanel(QWidget):
                         leaf.setData(0, Qt.ItemDataRole.UserRole, instance.path)
                         leaf.setToolTip(0, instance.path)
                         r_item.addChild(leaf)
+                        self._leaves[instance.path] = (leaf, instance.label())
                     s_item.addChild(r_item)
                 p_item.addChild(s_item)
             self.tree.addTopLevelItem(p_item)
@@ -98,24 +101,10 @@ class FolderPanel(QWidget):
         self.tree_note.setVisible(bool(notes))
 
     def first_image_item(self) -> QTreeWidgetItem | None:
-        items = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
-        while items:
-            item = items.pop(0)
-            if item.data(0, Qt.ItemDataRole.UserRole):
-                return item
-            items = [item.child(i) for i in range(item.childCount())] + items
-        return None
-
-    def _tree_leaves(self) -> list[QTreeWidgetItem]:
-        found, items = [], [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
-        while items:
-            item = items.pop()
-            if item.data(0, Qt.ItemDataRole.UserRole):
-                found.append(item)
-            items += [item.child(i) for i in range(item.childCount())]
-        return found
+        return next((leaf for leaf, _ in self._leaves.values()), None)
 
     def set_files(self, files: list[str]) -> None:
+        self._leaves = {}
         self.tree.hide()
         self.tree_note.hide()
         self.thumbnails.show()
@@ -129,15 +118,16 @@ class FolderPanel(QWidget):
 
     def show_folder_result(self, payload: dict) -> None:
         """One image of the folder predicted (or unreadable): update its thumbnail (or its tree leaf)."""
-        for leaf in self._tree_leaves() if self.tree.isVisible() or self.tree.topLevelItemCount() else []:
-            if leaf.data(0, Qt.ItemDataRole.UserRole) == payload["path"]:
-                base = leaf.text(0).split("  ->  ")[0]
-                p = payload["probability"]
-                verdict = "unreadable" if payload["error"] else f"{payload['label']}" + ("" if p is None else f" (p = {p:.2f})")
-                leaf.setText(0, f"{base}  ->  {verdict}")
-                leaf.setToolTip(0, payload["error"] or payload.get("guard") or payload["path"])
-                if payload.get("thumbnail") is not None:
-                    leaf.setIcon(0, QIcon(gray_pixmap(payload["thumbnail"])))
+        found = self._leaves.get(payload["path"])
+        if found is not None:
+            leaf, base = found
+            p = payload["probability"]
+            verdict = "unreadable" if payload["error"] else f"{payload['label']}" + ("" if p is None else f" (p = {p:.2f})")
+            leaf.setText(0, f"{base}  ->  {verdict}")
+            leaf.setToolTip(0, payload["error"] or payload.get("guard") or payload["path"])
+            if payload.get("thumbnail") is not None:
+                leaf.setIcon(0, QIcon(gray_pixmap(payload["thumbnail"])))
+            return
         for row in range(self.thumbnails.count()):
             item = self.thumbnails.item(row)
             if item.data(Qt.ItemDataRole.UserRole) != payload["path"]:
