@@ -89,13 +89,15 @@ def test_overlay_appears_and_opacity_changes_pixels(qtbot, window, images) -> No
     tab.overlay_panel.opacity.setValue(10)
     qtbot.wait(50)
     faint = tab.viewer.grab().toImage()
+    legend = tab.viewer.legend
     tab.overlay_panel.opacity.setValue(90)
     qtbot.wait(50)
     strong = tab.viewer.grab().toImage()
     assert faint != strong
+    assert legend is not None and tab.viewer.legend is legend  # same scale: the legend is not rebuilt per slider step
     tab.overlay_panel.show_overlay.setChecked(False)
     qtbot.wait(50)
-    assert tab.viewer.overlay_item.image is None
+    assert tab.viewer.overlay_item.image is None and tab.viewer.legend is None
     for method in ("ig", "occlusion"):
         tab.overlay_panel.method.setCurrentIndex(tab.overlay_panel.method.findData(method))
         qtbot.waitUntil(lambda: tab.is_idle() and tab.overlay_result.result.method == method, timeout=TIMEOUT)

@@ -103,6 +103,7 @@ class ImageView(QWidget):
             self.graphics.addItem(self.histogram, row=0, col=2)
         self.legend: pg.ColorBarItem | None = None  # the colour scale of whatever colour layer is shown
         self.legend_text = ""
+        self._legend_key: tuple | None = None  # what the legend shows: (colormap, values, label)
         self.box.levels_dragged.connect(self._drag_levels)
         self.box.sigRangeChanged.connect(lambda *_: (self.view_changed.emit(), self._update_readout()))
         self.marks = Marks(self)
@@ -232,16 +233,20 @@ class ImageView(QWidget):
 
     # ----- legend -------------------------------------------------------------------------------------------
     def _set_legend(self, colormap: str | None, values: tuple[float, float] | None = None, label: str = "") -> None:
-        """A colour bar with its scale beside the image whenever a colour layer is shown; none otherwise."""
+        """A colour bar with its scale beside the image whenever a colour layer is shown; none otherwise. Kept as it
+        is when nothing it shows changed (the opacity and threshold sliders re-render the overlay on every step)."""
+        key = None if colormap is None or values is None else (colormap, tuple(values), label)
+        if self.legend is not None and key == self._legend_key:
+            return
         if self.legend is not None:
             self.graphics.removeItem(self.legend)
             self.legend = None
-        if colormap is None or values is None:
+        self._legend_key = key
+        if key is None:
             return
         low, high = values
         self.legend = pg.ColorBarItem(values=(low, high if high > low else low + 1e-6), colorMap=pg.colormap.get(colormap),
                                       interactive=False, width=12)
-        self.legend_label = label
         axis = self.legend.axis  # readable on the black background: light ticks, numbers and the label
         axis.setPen(pg.mkPen(220, 220, 220))
         axis.setTextPen(pg.mkPen(235, 235, 235))
