@@ -17,12 +17,16 @@ from dataclasses import dataclass, field
 from cfx_desktop.core import bundles
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 
-# the modules whose imports make up "loading models", in stages: every job the tabs run starts from one of
-# these. The Patient tab (shown first) starts its prediction when "tabular" is in; its work (torch ops, which
-# release the GIL) then overlaps the imaging imports on the other core.
+# "Loading models", in stages: the modules every job of the tabs starts from, then the registries they read
+# ("module:NAME"; read once here so their built-in modules import on this thread, not the GUI's). The Patient
+# tab (shown first) starts its prediction when "tabular" is in; its work (torch ops, which release the GIL)
+# then overlaps the imaging imports on the other core.
 STAGES = (
-    ("tabular", ("cfx_desktop.core.tabular.live", "cfx_desktop.core.tabular.recourse")),
-    ("imaging", ("cfx_desktop.core.imaging.live",)),
+    ("tabular", ("cfx_desktop.core.tabular.live", "cfx_desktop.core.tabular.recourse"),
+     ("cfx_desktop.core.tabular.models:ARCHITECTURES", "cfx_desktop.core.tabular.counterfactuals:METHODS",
+      "cfx_desktop.core.tabular.datasets:DATASETS")),
+    ("imaging", ("cfx_desktop.core.imaging.live",),
+     ("cfx_desktop.core.imaging.saliency:SALIENCY_METHODS", "cfx_desktop.core.imaging.models:IMAGE_ARCHITECTURES")),
 )
 
 
@@ -67,29 +71,15 @@ def load_model_libraries(progress=no_progress, cancel: CancelToken = NEVER_CANCE
     from cfx_desktop.core import device
 
     device.configure_cpu_threads()  # imports torch
-    for i, (stage, modules) in enumerate(STAGES):
+    for i, (stage, modules, registries) in enumerate(STAGES):
         cancel.raise_if_cancelled()
         for module in modules:
             importlib.import_module(module)
-        _fill_registries(stage)
+        for reference in registries:
+            module, name = reference.split(":")
+            getattr(importlib.import_module(module), name).keys()
         progress(0.1 + 0.9 * (i + 1) / len(STAGES), f"{stage} models loaded", StageLoaded(stage))
     versions = {name: getattr(sys.modules[name], "__version__", "?")  # only what loading imported: nothing extra
                 for name in ("torch", "captum", "numpy", "sklearn") if name in sys.modules}
     return LoadReport(integrity, device.describe(), time.perf_counter() - start, versions)
 
-
-def _fill_registries(stage: str) -> None:
-    """Read a stage's registries once here, so their built-in modules import on this thread, not the GUI's."""
-    if stage == "tabular":
-        from cfx_desktop.core.tabular.counterfactuals import METHODS
-        from cfx_desktop.core.tabular.datasets import DATASETS
-        from cfx_desktop.core.tabular.models import ARCHITECTURES
-
-        registries = (ARCHITECTURES, METHODS, DATASETS)
-    else:
-        from cfx_desktop.core.imaging.models import IMAGE_ARCHITECTURES
-        from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
-
-        registries = (SALIENCY_METHODS, IMAGE_ARCHITECTURES)
-    for registry in registries:
-        registry.keys()
