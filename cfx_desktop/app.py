@@ -224,7 +224,7 @@ def run_gui(
     if os.environ.get("CFX_STARTUP_PROBE"):
         from cfx_desktop.ui.startup_probe import StartupProbe
 
-        window._startup_probe = StartupProbe(app, window, Path(os.environ["CFX_STARTUP_PROBE"]))  # noqa: SLF001
+        window._startup_probe = StartupProbe(window, Path(os.environ["CFX_STARTUP_PROBE"]))  # noqa: SLF001
     if size:
         window.resize(*size)
     if tab:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from cfx_desktop import settings as settings_mod
 from cfx_desktop.ui.about import about_dialog, shortcuts_dialog
+from cfx_desktop.ui.first_paint import FirstPaint
 from cfx_desktop.ui.tab_base import ToolTab
 from cfx_desktop.workers.pool import JobError, WorkerPool
 from cfx_desktop.workers.startup import libraries_for
@@ -30,21 +30,6 @@ from cfx_desktop.workers.startup import libraries_for
 log = logging.getLogger(__name__)
 
 LOAD_ANYWAY_MS = 1500  # start loading models this long after construction even if the window has not painted
-
-
-class _FirstPaint(QObject):
-    """Calls ``then`` (queued) after the first paint of any widget in ``window``, and stops watching."""
-
-    def __init__(self, window: QWidget, then) -> None:  # noqa: ANN001
-        super().__init__(window)
-        self._window, self._then = window, then
-        QApplication.instance().installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
-        if event.type() == QEvent.Type.Paint and isinstance(watched, QWidget) and watched.window() is self._window:
-            QApplication.instance().removeEventFilter(self)
-            QTimer.singleShot(0, self._window, self._then)  # after this paint pass has been flushed to the screen
-        return False
 
 
 class MainWindow(QMainWindow):
@@ -88,7 +73,8 @@ class MainWindow(QMainWindow):
         self.libraries.integrity_checked.connect(self._show_integrity)
         self.libraries.loaded.connect(self._on_models_loaded)
         self.libraries.failed.connect(self._on_models_failed)
-        self._paint_watch = _FirstPaint(self, self.start_loading)
+        # after the first paint pass has been flushed to the screen (queued), not during it
+        self._paint_watch = FirstPaint(self, lambda: QTimer.singleShot(0, self, self.start_loading))
         QTimer.singleShot(LOAD_ANYWAY_MS, self, self.start_loading)  # a window that is never shown still loads
         self._restore_state()
 

@@ -12,29 +12,26 @@ import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QTimer
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QWidget
+
+from cfx_desktop.ui.first_paint import FirstPaint
 
 HEAVY = ("torch", "torchvision", "captum", "sklearn", "pandas", "scipy", "matplotlib")
 
 
 class StartupProbe(QObject):
-    def __init__(self, app: QApplication, window: QWidget, path: Path) -> None:
+    def __init__(self, window: QWidget, path: Path) -> None:
         super().__init__(window)
         self.window, self.path = window, path
         self.record: dict[str, object] = {}
-        app.installEventFilter(self)
-        self._app = app
+        self._watch = FirstPaint(window, self._painted)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
-        if event.type() == QEvent.Type.Paint and "first_paint" not in self.record and isinstance(watched, QWidget) \
-                and watched.window() is self.window:
-            self.record["first_paint"] = time.time()
-            self.record["heavy_at_first_paint"] = sorted(m for m in HEAVY if m in sys.modules)
-            self.record["threads_at_first_paint"] = threading.active_count()
-            self._app.removeEventFilter(self)
-            QTimer.singleShot(0, self._poll_idle)
-        return False
+    def _painted(self) -> None:
+        self.record["first_paint"] = time.time()
+        self.record["heavy_at_first_paint"] = sorted(m for m in HEAVY if m in sys.modules)
+        self.record["threads_at_first_paint"] = threading.active_count()
+        QTimer.singleShot(0, self._poll_idle)
 
     def _poll_idle(self) -> None:
         if self.window.is_idle():  # type: ignore[attr-defined]
