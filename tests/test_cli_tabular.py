@@ -90,7 +90,9 @@ def test_bad_csv_and_row(capsys, tmp_path: Path) -> None:
     good.write_text(",".join(SCHEMA.names) + "\n" + ",".join(str(SCHEMA[n].encode(v)) for n, v in SCHEMA.example.items()) + "\n")
     code, _, err = _run(capsys, "--csv", str(good), "--row", "5")
     assert code == 2 and "out of range" in err
-    code, out, _ = _run(capsys, "--csv", str(good), "--row", "0")
+    code, _, err = _run(capsys, "--csv", str(good), "--row", "0")
+    assert code == 2 and "numbered 1-1" in err  # rows are numbered as in the app's cohort table
+    code, out, _ = _run(capsys, "--csv", str(good), "--row", "1")
     assert code == 0 and "prediction" in out
 
 

@@ -149,17 +149,41 @@ def test_cohort_csv_loads_rows_into_the_form(qtbot, window, tmp_path: Path) -> N
     tab.session.load_row(1)
     _settle(qtbot, tab)
     assert tab.form.vector()[SCHEMA.index("serum_creatinine")] == pytest.approx(0.9)
-    assert "line 3" in tab.banner.text()
+    assert "row 2 (file line 3)" in tab.banner.text()
     assert tab.suggestions_result.reference_source == "loaded cohort"
 
 
 def test_export_png_and_pdf(qtbot, window, tmp_path: Path) -> None:
+    from tests.report_helpers import facts, pdf_text, section, sidecar, squash
+
     tab = window.tab_list[0]
     assert tab.export_to(tmp_path / "patient.png")
     assert (tmp_path / "patient.png").read_bytes()[:4] == b"\x89PNG"
-    assert tab.export_to(tmp_path / "patient.pdf")
-    data = (tmp_path / "patient.pdf").read_bytes()
-    assert data[:5] == b"%PDF-" and len(data) > 5000
+    good = tmp_path / "cohort.csv"
+    rows = [SCHEMA.example_vector(), SCHEMA.example_vector()]
+    rows[1][SCHEMA.index("platelets")] = 310000
+    good.write_text(",".join(SCHEMA.names) + ",DEATH_EVENT\n" + "".join(",".join(f"{v:g}" for v in r) + ",1\n" for r in rows))
+    assert window.open_path(good)
+    tab.session.load_row(1)
+    tab.session.set_locked("serum_sodium", True)
+    _settle(qtbot, tab)
+    assert tab.suggested_export_name().startswith("patient-heart-failure-no-time-cohort-row-2-")
+    out = tmp_path / "patient.pdf"
+    assert tab.export_to(out)
+    doc = sidecar(out)
+    text = squash(" ".join(pdf_text(out)))
+    for title in ("Patient", "Model", "Settings", "Prediction", "Why: feature attributions", "What would have to change", "Caveats"):
+        assert title in text and (title == "Caveats" or section(doc, title))
+    assert f"{good}, row 2 (file line 3)" in section(doc, "Patient")["blocks"][0]["text"] and "310,000" in text
+    assert facts(doc, "Settings")["Locked by the user"] == "Serum sodium"
+    assert facts(doc, "Model")["Model"].endswith(tab.model_name)
+    # the report's command names the same file, row, lock and reference cohort the app used
+    assert f"--csv {good} --row 2" in doc["reproduce"] and "--lock serum_sodium" in doc["reproduce"]
+    assert f"--reference {good}" in doc["reproduce"]
+    tab.session.set_value("age", 70)  # an edited patient is reproduced from its values
+    _settle(qtbot, tab)
+    assert tab.export_to(out)
+    assert "--values age=70" in sidecar(out)["reproduce"] and "edited from" in sidecar(out)["subject"]
 
 
 def test_every_model_and_dataset_renders(qtbot, window) -> None:

@@ -157,7 +157,16 @@ def test_sanity_panel_and_export(qtbot, window, images, tmp_path: Path) -> None:
     qtbot.waitUntil(lambda: tab.sanity_result is not None, timeout=TIMEOUT)
     assert tab.sanity_panel.table.rowCount() >= 6
     assert tab.export_to(tmp_path / "x.png") and tab.export_to(tmp_path / "x.pdf")
-    assert (tmp_path / "x.pdf").read_bytes()[:5] == b"%PDF-"
+    from tests.report_helpers import pdf_text, section, sidecar, squash
+
+    doc, text = sidecar(tmp_path / "x.pdf"), squash(" ".join(pdf_text(tmp_path / "x.pdf")))
+    for title in ("Image", "Model", "Settings", "Prediction", "Why: saliency overlay", "Sanity checks", "Caveats"):
+        assert title in text
+    assert "checks pass" in section(doc, "Sanity checks")["blocks"][0]["text"]
+    # no counterfactual was generated in the app: the report says so, and its command leaves it out too
+    cf = section(doc, "What would have to change: counterfactual image")["blocks"][0]["text"]
+    assert "Not generated in the app" in cf and "--no-counterfactual" in doc["reproduce"]
+    assert "--no-sanity" not in doc["reproduce"] and "Play" not in text
 
 
 def test_a_dicomdir_opens_as_a_patient_study_series_tree(qtbot, window) -> None:

@@ -87,7 +87,8 @@ def register_explain(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--csv", type=Path, help="CSV of patients (with the model's feature columns)")
     source.add_argument("--values", nargs="+", metavar="NAME=VALUE", help="a patient typed on the command line")
     source.add_argument("--example", action="store_true", help="the built-in example patient")
-    p.add_argument("--row", type=int, default=0, help="0-based data row of --csv (default 0)")
+    p.add_argument("--row", type=int, default=1, help="row of --csv as numbered in the app's cohort table: 1 = the first "
+                   "patient under the header (default 1)")
     p.add_argument("--model", help="installed model name (see `cfx-desktop info`; default: the default dataset's default model)")
     p.add_argument("--method", choices=choices.RegistryChoices(choices.counterfactual_methods),
                    help="counterfactual method (default: the registry's default, sparse)")
@@ -108,14 +109,17 @@ def register_explain(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=explain_patient)
 
 
-def _patient_from_args(args: argparse.Namespace, schema) -> "object":  # noqa: ANN001
+def patient_from_args(args: argparse.Namespace, schema) -> "tuple[object, object]":  # noqa: ANN001
+    """The patient vector and where it came from (`patient_report.PatientSource`), from --example, --values or
+    --csv with --row (numbered as in the app: 1 = the first patient)."""
     import numpy as np
 
     from cfx_desktop.core.tabular.data import load_csv
+    from cfx_desktop.core.tabular.patient_report import PatientSource
     from cfx_desktop.core.tabular.schema import SchemaError
 
     if args.example:
-        return schema.example_vector()
+        return schema.example_vector(), PatientSource("example")
     if args.values:
         values = {}
         for item in args.values:
@@ -132,16 +136,17 @@ def _patient_from_args(args: argparse.Namespace, schema) -> "object":  # noqa: A
             raise UserError(f"--values is missing {', '.join(missing)} (use --example for the built-in example patient)")
         patient.update(values)
         try:
-            return schema.to_vector(patient)
+            return schema.to_vector(patient), PatientSource("values")
         except SchemaError as exc:
             raise UserError(str(exc)) from exc
     cohort = load_csv(args.csv, schema, allow_extra=True)
-    if not 0 <= args.row < len(cohort):
-        raise UserError(f"--row {args.row} is out of range: {args.csv} has {len(cohort)} patient rows (0-{len(cohort) - 1})")
-    row = cohort.X[args.row]
+    if not 1 <= args.row <= len(cohort):
+        raise UserError(f"--row {args.row} is out of range: {args.csv} has {len(cohort)} patient rows, numbered 1-{len(cohort)} "
+                        "as in the app's cohort table")
+    row = cohort.X[args.row - 1]
     if np.isnan(row).any():
         raise UserError(f"row {args.row} has missing values")
-    return row
+    return row, PatientSource("csv", str(args.csv), args.row, int(cohort.lines[args.row - 1]))
 
 
 def explain_patient(args: argparse.Namespace) -> int:
@@ -164,7 +169,7 @@ def explain_patient(args: argparse.Namespace) -> int:
         if name not in schema.names:
             raise UserError(f"unknown feature {name!r} in --lock/--unlock; this model uses {', '.join(schema.names)}")
     try:
-        x = _patient_from_args(args, schema)
+        x, _ = patient_from_args(args, schema)
         reference = (Reference.build(model, load_csv(args.reference, schema, allow_extra=True, missing_ok=True).X, str(args.reference))
                      if args.reference else default_reference(model))
     except CsvError as exc:

@@ -19,6 +19,7 @@ from cfx_desktop.core.tabular.data import Cohort
 from cfx_desktop.core.tabular.datasets import default_variant, find_variant
 from cfx_desktop.core.tabular.model_set import CONSENSUS_MEMBERS, MARGIN_FLOOR, default_margin
 from cfx_desktop.core.tabular.models import model_name
+from cfx_desktop.core.tabular.patient_report import PatientSource
 from cfx_desktop.core.tabular.schema import Feature, Kind, Mutability, Schema
 from cfx_desktop.sessions.events import Event
 
@@ -77,6 +78,7 @@ class Snapshot:
     locks: frozenset[str]
     banner: str
     is_example: bool
+    source: PatientSource = PatientSource("example")
 
 
 @dataclass
@@ -113,6 +115,7 @@ class PatientSession:
         self.locks = default_locks(self.schema)
         self.banner = self.schema.example_label
         self.is_example = True
+        self.source = PatientSource("example")  # where the values came from, for reports and their command line
         self.highlighted: frozenset[str] = frozenset()  # features the last applied suggestion changed
         self.models_loaded = False  # the model libraries load in the worker pool after the window paints
         self.settings = SuggestionSettings()
@@ -226,6 +229,7 @@ class PatientSession:
         if self.is_example:
             self.is_example = False
             self._set_banner("Edited from the example patient (not a real person)")
+        self._mark_edited()
         self.values_changed.emit()
 
     def set_locked(self, name: str, locked: bool) -> None:
@@ -265,7 +269,9 @@ class PatientSession:
         rest = "; the other features start at the example patient's values" if len(moved.kept) < len(chosen.schema.features) else ""
         kept = f"kept {', '.join(moved.kept)}" if moved.kept else "nothing shared"
         banner = f"Switched to {chosen.label}: {kept}{dropped}{rest}. Undo (Ctrl+Z) goes back."
-        self._restore(Snapshot(chosen.key, moved.values, moved.locks, banner, not moved.kept))
+        source = (PatientSource("example") if not moved.kept else
+                  PatientSource("values", edited_from=f"{self.source.describe()}, carried over from {self.schema.title}"))
+        self._restore(Snapshot(chosen.key, moved.values, moved.locks, banner, not moved.kept, source))
 
     def apply(self, index: int, description: str) -> bool:
         result = self.suggestions
@@ -279,6 +285,7 @@ class PatientSession:
         self.values = np.array([f.snap(v) if not np.isnan(v) else v for f, v in zip(self.schema.features, cf.values)])
         self.highlighted = frozenset(f.name for f, a, b in zip(self.schema.features, before, self.values) if not np.isclose(a, b, equal_nan=True))
         self.is_example = False
+        self._mark_edited(f"after applying: {description}")
         self._set_banner(f"Suggestion applied: {description} (Undo restores the patient)")
         self.values_changed.emit()
         return True
@@ -300,21 +307,32 @@ class PatientSession:
         missing = [f.label for f, v in zip(self.schema.features, values) if np.isnan(v)]
         values = np.where(np.isnan(values), self.schema.example_vector(), values)
         note = f"; missing {', '.join(missing)} filled with the example value" if missing else ""
+        source = PatientSource("csv", cohort.source, row + 1, int(cohort.lines[row]))
+        if missing:
+            source = PatientSource("values", edited_from=f"{source.describe()}{note}")
         self._push_undo()
-        banner = f"Patient from {Path(cohort.source).name}, line {int(cohort.lines[row])}{note}"
-        self._restore(Snapshot(self.variant, values, self.locks, banner, False))
+        banner = f"Patient from {Path(cohort.source).name}, row {row + 1} (file line {int(cohort.lines[row])}){note}"
+        self._restore(Snapshot(self.variant, values, self.locks, banner, False, source))
 
     def undo(self) -> bool:
         if not self.undo_stack:
             return False
         snapshot = self.undo_stack.pop()
-        self._restore(Snapshot(snapshot.variant, snapshot.values, snapshot.locks, "Previous patient restored", snapshot.is_example))
+        self._restore(Snapshot(snapshot.variant, snapshot.values, snapshot.locks, "Previous patient restored", snapshot.is_example,
+                               snapshot.source))
         self.undo_changed.emit(bool(self.undo_stack))
         return True
 
     # ----- helpers ------------------------------------------------------------------------------------------
+    def _mark_edited(self, how: str = "") -> None:
+        """The form no longer holds the file's or the example's values: a report reproduces it with --values."""
+        if self.source.kind != "values":
+            self.source = PatientSource("values", edited_from=self.source.describe() + (f", {how}" if how else ""))
+        elif how:
+            self.source = PatientSource("values", edited_from=f"{self.source.edited_from}, {how}".strip(", "))
+
     def _push_undo(self) -> None:
-        self.undo_stack.append(Snapshot(self.variant, self.values.copy(), self.locks, self.banner, self.is_example))
+        self.undo_stack.append(Snapshot(self.variant, self.values.copy(), self.locks, self.banner, self.is_example, self.source))
         self.undo_changed.emit(True)
 
     def _restore(self, snapshot: Snapshot) -> None:
@@ -328,6 +346,7 @@ class PatientSession:
         self.values = np.asarray(snapshot.values, dtype=np.float64).copy()
         self.locks = snapshot.locks
         self.is_example = snapshot.is_example
+        self.source = snapshot.source
         self.highlighted = frozenset()
         self._set_banner(snapshot.banner)
         if switched:

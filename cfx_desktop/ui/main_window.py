@@ -116,7 +116,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = QMenu("Open &Recent", self)
         file_menu.addMenu(self.recent_menu)
         self.export_action = self._action("&Export...", self.export_dialog, "Ctrl+E",
-                                          "Export the current tab as PNG or PDF")
+                                          "Export the current tab as a PDF report (with a JSON sidecar) or a PNG screenshot")
         file_menu.addAction(self.export_action)
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
@@ -188,8 +188,14 @@ class MainWindow(QMainWindow):
             target = Path(path)
             if not target.suffix:
                 target = target.with_suffix(".pdf" if "pdf" in chosen.lower() else ".png")
-            if tab.export_to(target):
-                self.show_status(f"Exported {target}")
+            try:
+                exported = tab.export_to(target)
+            except OSError as exc:  # a read-only folder, a full disk: say so, keep everything on screen
+                tab.error_raised.emit("Could not export", f"{target}: {exc.strerror or exc}", repr(exc))
+                return
+            if exported:
+                sidecar = " and its JSON sidecar" if target.suffix.lower() == ".pdf" else ""
+                self.show_status(f"Exported {target}{sidecar}")
 
     def _remember_file(self, path: str) -> None:
         settings_mod.add_recent_file(self.settings, path)

@@ -29,7 +29,7 @@ class ToolTab(QWidget):
 
     title = "tab"
     open_filter = "All files (*)"
-    export_filter = "PNG image (*.png);;PDF report (*.pdf)"
+    export_filter = "PDF report with JSON sidecar (*.pdf);;Screenshot of the tab (*.png)"
     status_message = Signal(str)
     file_opened = Signal(str)  # for the recent-files list
     error_raised = Signal(str, str, str)  # title, message, details: shown by the main window, never fatal

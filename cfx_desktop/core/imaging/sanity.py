@@ -71,6 +71,17 @@ class SanityReport:
         lines += [f"{r.name:<34} {r.spearman:>13.3f} {r.ssim:>8.3f}" for r in self.rows]
         return "\n".join(lines)
 
+    def plain_name(self, row: SanityRow) -> str:
+        """The row in words ("top 2 of 7 layers randomized (down to head.2)"), not the internal layer name alone."""
+        cascade = [r.name for r in self.rows if r.name.startswith(CASCADE_PREFIX)]
+        if row.name in cascade:
+            k, n = cascade.index(row.name) + 1, len(cascade)
+            layer = row.name[len(CASCADE_PREFIX):]
+            return f"all {n} layers randomized" if k == n else f"top {k} of {n} layers randomized (down to {layer})"
+        if row.name == DATA_ROW:
+            return "trained on shuffled labels (twin model)"
+        return row.name
+
     def verdicts(self) -> list[Verdict]:
         """Pass/fail per check, each against a bound stated before any map was looked at (`BOUNDS`)."""
         cascade = [r for r in self.rows if r.name.startswith(CASCADE_PREFIX)]

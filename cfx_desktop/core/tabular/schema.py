@@ -137,6 +137,19 @@ class Feature:
             return f"{value:.{self.decimals}f}"
         return str(value)
 
+    def display(self, number: float, with_unit: bool = False) -> str:
+        """The value as a reader wants it: "yes"/"no" for an unlabelled finding, the category's name, numbers with
+        thousands separators ("262,000"), "missing" for NaN; `format` stays the form's and the CSV's spelling."""
+        value = self.decode(number)
+        if value is None:
+            return "missing"
+        if self.kind == Kind.BINARY and not self.categories:
+            return "yes" if value else "no"
+        if isinstance(value, str):
+            return value
+        text = f"{value:,.{self.decimals}f}" if isinstance(value, float) else f"{value:,}"
+        return f"{text} {self.unit}" if with_unit and self.unit else text
+
     def snap(self, number: float) -> float:
         """Nearest value the form can hold: clipped to the range, rounded to the kind's grid."""
         if self.kind == Kind.CATEGORICAL:

@@ -16,6 +16,11 @@ if TYPE_CHECKING:  # results come from the worker pool, which has imported these
     from cfx_desktop.core.tabular.recourse import CohortPrediction
 
 PREDICTION_COLUMNS = ["p (model)", "models of the set", "outcome"]
+PREDICTION_TIPS = ["The selected model's probability of the event for this patient",
+                   "Lowest to highest probability over the model set, and how many of its models predict the event",
+                   "The outcome recorded in the file (when it has an outcome column)"]
+ROW_TIP = ("Patients numbered from 1 under the header, as in the banner, the report and the command line's --row; "
+           "the tooltip gives the file line")
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -50,6 +55,7 @@ class CohortView(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)  # one row number, the "row" column's, not a second one
         layout.addWidget(self.table)
         self.summary = QLabel("", self)
         self.summary.setWordWrap(True)
@@ -63,18 +69,22 @@ class CohortView(QWidget):
     def set_cohort(self, cohort: Cohort) -> None:
         self.cohort = cohort
         schema = cohort.schema
-        headers = ["line"] + PREDICTION_COLUMNS + [f.label for f in schema.features]
+        headers = ["row"] + PREDICTION_COLUMNS + [f.label for f in schema.features]
         self.model.clear()
         self.model.setHorizontalHeaderLabels(headers)
+        tips = [ROW_TIP] + PREDICTION_TIPS + [f"{f.description or f.label}" + (f" ({f.unit})" if f.unit else "") for f in schema.features]
+        for c, tip in enumerate(tips):
+            self.model.horizontalHeaderItem(c).setToolTip(tip)
         for r in range(len(cohort)):
-            cells = [QStandardItem(str(int(cohort.lines[r])))]
-            cells[0].setData(int(cohort.lines[r]), Qt.ItemDataRole.UserRole)
+            cells = [QStandardItem(str(r + 1))]  # the number the banner, the report and `--row` use
+            cells[0].setData(r + 1, Qt.ItemDataRole.UserRole)
+            cells[0].setToolTip(f"row {r + 1}: line {int(cohort.lines[r])} of the file")
             cells += [QStandardItem("...") for _ in PREDICTION_COLUMNS]
             if cohort.y is not None:
                 cells[3].setText(schema.outcome_words[int(cohort.y[r])])
                 cells[3].setData(int(cohort.y[r]), Qt.ItemDataRole.UserRole)
             for j, f in enumerate(schema.features):
-                item = QStandardItem(f.format(cohort.X[r, j]))
+                item = QStandardItem(f.display(cohort.X[r, j]))
                 item.setData(float(np.nan_to_num(cohort.X[r, j], nan=-1e18)), Qt.ItemDataRole.UserRole)
                 cells.append(item)
             cells[0].setData(r, ROW_ROLE)

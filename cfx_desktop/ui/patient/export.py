@@ -1,4 +1,5 @@
-"""The Patient tab's PNG and PDF export (the PDF is laid out from the session, not read off widgets)."""
+"""The Patient tab's export: a PDF report with its JSON sidecar, built from the session by the same code as
+`cfx-desktop report-patient` (`core.tabular.patient_report`); or a PNG screenshot of the tab."""
 
 from __future__ import annotations
 
@@ -8,30 +9,36 @@ from PySide6.QtWidgets import QWidget
 
 from cfx_desktop.sessions.patient import PatientSession
 from cfx_desktop.ui import report
-from cfx_desktop.ui.patient.suggestions import change_text, plausibility_text
 
 
-def export(path: Path, session: PatientSession, tab: QWidget, attributions: QWidget) -> bool:
+class NothingToReport(Exception):
+    """The session has no answer for the patient on screen yet (models loading, or a search still running)."""
+
+
+def build(session: PatientSession, out_name: str):  # noqa: ANN201 - core.report.document.Report
+    from cfx_desktop.core.bundles import read_card
+    from cfx_desktop.core.tabular.counterfactuals import METHODS
+    from cfx_desktop.core.tabular.patient_report import Settings, build_patient_report
+
+    prediction = session.prediction
+    if prediction is None or not session.answers_current(prediction.model_name, prediction.x):
+        raise NothingToReport("The prediction for the patient on screen is not ready yet; export again in a moment.")
+    suggestions = session.suggestions
+    if suggestions is not None and not session.answers_current(suggestions.model_name, suggestions.x):
+        suggestions = None
+    constraints = session.constraints()
+    cohort = session.cohort
+    uses_cohort = cohort is not None and suggestions is not None and suggestions.reference_source == "loaded cohort"
+    s = session.settings
+    settings = Settings(s.method, session.k, s.margin, s.consensus, s.consensus_members, constraints.locked,
+                        constraints.unlocked, s.max_changes, s.allow_markers, cohort.source if uses_cohort else None)
+    spec = METHODS.get(s.method)
+    return build_patient_report(session.schema, read_card(session.model_name), prediction, suggestions, session.source,
+                                settings, spec.label, spec.description, out_name=out_name)
+
+
+def export(path: Path, session: PatientSession, tab: QWidget) -> bool:
     if path.suffix.lower() == ".png":
         return report.write_png(path, tab)
-    schema = session.schema
-
-    def shown(f, v) -> str:  # noqa: ANN001
-        return ("yes" if v else "no") if f.kind.value == "binary" and not f.categories else f.format(v)
-
-    patient_rows = [[f.label, shown(f, v), f.unit] for f, v in zip(schema.features, session.values)]
-    sections = [("Patient", report.table_html(["Feature", "Value", "Unit"], patient_rows))]
-    prediction = session.prediction
-    if prediction is not None:
-        sections.append(("Prediction", f"<p>p({schema.target_label}) = {prediction.probability:.2f} (threshold "
-                                       f"{prediction.threshold:.2f}): predicted {prediction.outcome}</p>"))
-    result = session.suggestions
-    if result is not None and result.counterfactuals:
-        rows = [[change_text(schema, cf), f"{cf.probability:.2f}", str(cf.l0), plausibility_text(cf.metrics)]
-                for cf in result.counterfactuals]
-        sections.append(("Counterfactual suggestions", report.table_html(["What would have to change", "New p", "Changed", "Plausibility"], rows)))
-    elif result is not None:
-        sections.append(("Counterfactual suggestions", f"<p>{result.counterfactuals.reason}</p>"))
-    sections.append(("Attributions", report.pixmap_html(attributions.grab())))
-    report.write_pdf(path, report.report_html("Patient explanation", session.model_name, sections))
+    build(session, str(path)).write(path)
     return True

@@ -12,10 +12,10 @@ from PySide6.QtWidgets import (
 )
 
 from cfx_desktop.core.tabular.counterfactuals import METHODS
-from cfx_desktop.core.tabular.schema import Actionability, Schema
+from cfx_desktop.core.tabular.schema import Schema
+from cfx_desktop.core.tabular.wording import CAVEAT, change_text, plausibility_text, robustness_words
 
 if TYPE_CHECKING:  # results come from the worker pool, which has imported these
-    from cfx_desktop.core.tabular.counterfactuals import Counterfactual
     from cfx_desktop.core.tabular.live import SuggestionResult
 
 COLUMNS = ["What would have to change", "New p", "Holds for", "Changes", "Distance", "Plausibility", ""]
@@ -23,47 +23,13 @@ COLUMN_TIPS = ["The change, worded as target states", "The selected model's prob
                "How many of the 20 models of the set predict the new outcome, and how often measurement noise undoes it",
                "How many features change", "MAD-weighted L1 distance from the patient (each feature in units of its "
                "median absolute deviation)", "Typical of the training patients, or an outlier (local outlier factor)", ""]
-CAVEAT = ("Model-based what-ifs, not treatment effects: no causal model is used, and a model's prediction is not a "
-          "diagnosis. Research and teaching tool.")
-
-
-def change_text(schema: Schema, cf: Counterfactual) -> str:
-    """One phrase per change: treatment targets as target states ("bring serum creatinine to <= 0.93 mg/dL"),
-    other numeric changes as moves ("raise ... 25 -> 38 %"), findings as "label: before -> after"."""
-    parts = []
-    for c in cf.changes:
-        f = schema[c.feature]
-        if c.delta is None or f.categories or f.kind.value == "binary":
-            parts.append(f"{f.label}: {c.before} -> {c.after}")
-            continue
-        unit = f" {f.unit}" if f.unit else ""
-        if f.actionability == Actionability.TREATMENT_TARGET:
-            parts.append(f"bring {f.label.lower()} to {'>=' if c.delta > 0 else '<='} {c.after}{unit} (now {c.before})")
-            continue
-        verb = "raise" if c.delta > 0 else "lower"
-        step = f"{abs(c.delta):.{f.decimals}f}"
-        parts.append(f"{verb} {f.label.lower()} {c.before} -> {c.after}{unit} ({'+' if c.delta > 0 else '-'}{step})")
-    return "; ".join(parts)
-
-
-def plausibility_text(metrics: dict[str, float]) -> str:
-    if "lof_outlier" not in metrics:
-        return "n/a (no reference cohort)"
-    verdict = "outlier" if metrics["lof_outlier"] else "typical"
-    return f"{verdict} (kNN {metrics.get('knn_distance', float('nan')):.1f})"
+GRADE_COLOURS = {"solid": "#1e7b34", "partial": "#b36b00", "weak": "#b00020", "none": "#666666"}
 
 
 def robustness_text(r: dict[str, float]) -> tuple[str, str, str]:
     """(badge, tooltip, colour) for a suggestion's robustness against the model set."""
-    if not r:
-        return "n/a", "no model set installed", "#666666"
-    crossed, total = int(r["members_crossed"]), int(r["members_total"])
-    solid = crossed == total and r["invalidation_rate"] <= 0.05
-    colour = "#1e7b34" if solid else "#b36b00" if crossed * 2 >= total else "#b00020"
-    tip = (f"{crossed} of {total} models of the set predict the new outcome, each at its own threshold; "
-           f"smallest margin past a threshold {r['min_margin']:+.3f}. Re-measured at each feature's stated precision, "
-           f"the selected model's prediction falls back {r['invalidation_rate']:.0%} of the time.")
-    return f"{crossed}/{total} models, noise {r['invalidation_rate']:.0%}", tip, colour
+    badge, tip, grade = robustness_words(r)
+    return badge, tip, GRADE_COLOURS[grade]
 
 
 class SuggestionsPanel(QWidget):

@@ -337,10 +337,15 @@ class PatientTab(ToolTab):
         return True
 
     def export_to(self, path: Path) -> bool:
-        return export.export(path, self.session, self, self.attributions)
+        try:
+            return export.export(path, self.session, self)
+        except export.NothingToReport as exc:
+            self.error_raised.emit("Nothing to report yet", str(exc), "")
+            return False
 
     def export_subject(self) -> str:
-        who = "example" if self.session.is_example else "patient"
+        source = self.session.source
+        who = {"example": "example", "csv": f"{Path(source.file or 'csv').stem}-row-{source.row}"}.get(source.kind, "edited")
         return f"patient-{self.session.variant}-{who}"
 
     # ----- idle / self-test ---------------------------------------------------------------------------------

@@ -1,11 +1,11 @@
-"""The X-ray tab's PNG and PDF export, and the synthetic image its self-test opens."""
+"""The X-ray tab's export: a PDF report with its JSON sidecar, built from the session by the same code as
+`cfx-desktop report-image` (`core.imaging.image_report`); or a PNG screenshot of the tab. Also the synthetic image
+the self-test opens."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-
-from cfx_desktop.core.imaging.counterfactual import verdict_line
 
 import numpy as np
 from PySide6.QtWidgets import QWidget
@@ -14,28 +14,26 @@ from cfx_desktop.sessions.xray import XraySession
 from cfx_desktop.ui import report
 
 
-def export(path: Path, session: XraySession, tab: QWidget, viewer: QWidget, compare: QWidget) -> bool:
-    if path.suffix.lower() == ".png":
-        return report.write_png(path, tab)
+def build(session: XraySession, steps: int, out_name: str):  # noqa: ANN201 - core.report.document.Report
+    from cfx_desktop.core.bundles import read_card
+    from cfx_desktop.core.imaging.image_report import ImageSettings, build_image_report
+
     image = session.image
     assert image is not None
-    sections = [("Image", f"<p>{Path(image.source).name}, {image.shape[1]} x {image.shape[0]} px, {image.format}</p>")]
-    prediction = session.prediction
-    if prediction is not None and prediction.probability is None:
-        sections.append(("Prediction", f"<p><b>withheld</b>: {prediction.guard.reason}</p>"))
-    elif prediction is not None:
-        verdict = prediction.label or "no verdict (unusual image)"
-        guard = "" if prediction.guard.in_distribution else f"<br>{prediction.guard.banner()}"
-        sections.append(("Prediction", f"<p>{verdict}: p(pneumonia) = {prediction.probability:.3f} "
-                                       f"(threshold {prediction.threshold:.3f}){guard}</p>"))
-    sections.append(("Viewer and overlay", report.pixmap_html(viewer.grab())))
-    if session.counterfactual is not None:
-        m = session.counterfactual.result.metrics
-        sections.append(("Counterfactual", report.pixmap_html(compare.grab()) + report.table_html(
-            ["verdict", "p before", "p after", "decoder's change inside mask", "SSIM", "steps"],
-            [[verdict_line(m), f"{m['initial_probability']:.3f}", f"{m['final_probability']:.3f}",
-              f"{m['decoded_inside_mask_fraction']:.3f}", f"{m['ssim']:.3f}", str(m["steps"])]])))
-    report.write_pdf(path, report.report_html("Chest X-ray explanation", session.model_name, sections))
+    waiting = {"running": "Still running when the report was written; export again once it is done."}
+    cf_state = waiting.get(session.counterfactual_state.state, "") or (
+        "Not generated in the app (Counterfactual > Generate); `cfx-desktop report-image` generates it.")
+    sanity_state = waiting.get(session.sanity_state.state, "") or (
+        "Not run in the app (Sanity checks > Run); `cfx-desktop report-image` runs them.")
+    return build_image_report(image, read_card(session.model_name), ImageSettings(session.method, session.model_name, steps),
+                              session.prediction, session.overlay, session.counterfactual, session.sanity,
+                              cf_state, sanity_state, out_name=out_name)
+
+
+def export(path: Path, session: XraySession, tab: QWidget, steps: int) -> bool:
+    if path.suffix.lower() == ".png":
+        return report.write_png(path, tab)
+    build(session, steps, str(path)).write(path)
     return True
 
 

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from cfx_desktop.core.imaging.io import LoadedImage
+from cfx_desktop.core.imaging.header import header_rows
 
 
 def gray_pixmap(gray: np.ndarray) -> QPixmap:
@@ -156,17 +157,7 @@ class FolderPanel(QWidget):
         return item is not None and item.data(Qt.ItemDataRole.UserRole) == path
 
     def show_metadata(self, image: LoadedImage) -> None:
-        dicom = image.metadata.get("dicom", {})
-        spacing = image.metadata.get("pixel_spacing")
-        stated = lambda key: str(dicom.get(key, "")) or "not stated"  # noqa: E731
-        rows = [("Modality", stated("Modality")), ("View position", stated("ViewPosition")), ("Body part", stated("BodyPartExamined")),
-                ("Pixel spacing", f"{spacing['row_mm']:.4g} x {spacing['column_mm']:.4g} mm ({spacing['source']})" if spacing
-                 else "not stated: measurements in pixels")] if image.format == "DICOM" else []
-        if image.frame_count > 1:
-            rows.append(("Frames", f"{image.frame_count} (showing {image.frame + 1})"))
-        rows += [("File", Path(image.source).name), ("Format", image.format), ("Size", f"{image.shape[1]} x {image.shape[0]} px")]
-        rows += [(k.capitalize(), str(v)) for k, v in image.metadata.items() if k in ("bits", "mode", "window", "photometric", "transfer_syntax")]
-        rows += [(k, str(v)) for k, v in image.metadata.get("dicom", {}).items()]
+        rows = header_rows(image)
         self.meta.setRowCount(len(rows))
         for r, (key, value) in enumerate(rows):
             self.meta.setItem(r, 0, QTableWidgetItem(key))

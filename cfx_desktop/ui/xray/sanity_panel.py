@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
 )
 
 from cfx_desktop.core.imaging import live, render
-from cfx_desktop.core.imaging.sanity import CASCADE_PREFIX
 from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
 from cfx_desktop.sessions.xray import JobState
 
@@ -67,13 +66,13 @@ class SanityPanel(QWidget):
         for r, row in enumerate(rows):
             judged = by_row.get(row.name, [])
             verdict_text = "; ".join(f"{'pass' if v.passed else 'FAIL'} ({v.check}: < {v.bound:.2f})" for v in judged)
-            for c, text in enumerate([row.name, f"{row.spearman:.3f}", f"{row.ssim:.3f}", verdict_text]):
+            for c, text in enumerate([result.report.plain_name(row), f"{row.spearman:.3f}", f"{row.ssim:.3f}", verdict_text]):
                 item = QTableWidgetItem(text)
                 if c == 3 and judged:
                     item.setForeground(QColor("#1e7b34" if all(v.passed for v in judged) else "#b00020"))
                     item.setToolTip("\n".join(f"{v.check}: {v.criterion}" for v in judged))
                 self.table.setItem(r, c, item)
-        maps = [("trained model", result.report.original)] + [(row.name.replace(CASCADE_PREFIX, "random to "), row.map) for row in rows]
+        maps = [("trained model", result.report.original)] + [(result.report.plain_name(row), row.map) for row in rows]
         for i, (name, values) in enumerate(maps):
             cell = QWidget(self)
             cell_layout = QVBoxLayout(cell)

@@ -342,7 +342,7 @@ class XrayTab(ToolTab):
         if self.image is None:
             self.error_raised.emit("Nothing to export", "Open an image first.", "")
             return False
-        return export.export(path, self.session, self, self.viewer, self.compare)
+        return export.export(path, self.session, self, self.cf_steps)
 
     def export_subject(self) -> str:
         if self.image is None:

@@ -1,0 +1,206 @@
+"""The Chest X-ray report: the image and its header, the model's card, the settings, the guarded prediction,
+the saliency overlay with its colour legend, the counterfactual (original | counterfactual | difference) with the
+referee's verdict, and the sanity checks' verdicts; then the command that writes it again.
+
+The app builds it from its session's results; `cfx-desktop report-image` computes the same results with the same
+`imaging.live` functions (`compute_and_build`) and builds the same report.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cfx_desktop.core.imaging import render
+from cfx_desktop.core.imaging.header import header_rows
+from cfx_desktop.core.report.document import ColourLegend, Facts, Image, ImageRow, Paragraph, Report, Section, Table
+
+if TYPE_CHECKING:
+    from cfx_desktop.core.imaging import live
+    from cfx_desktop.core.imaging.io import LoadedImage
+
+OVERLAY_OPACITY = 0.5
+EVIDENCE_MAP = "inferno"
+DIFFERENCE_MAP = "coolwarm"
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    method: str  # saliency method of the overlay and of the counterfactual's mask
+    model_name: str
+    counterfactual_steps: int = 200
+
+
+def _legend(name: str, low: str, high: str, label: str) -> ColourLegend:
+    colours = render.lut(name, 64)
+    return ColourLegend([tuple(int(c) for c in rgb) for rgb in colours], low, high, label)
+
+
+def reproduce_command(image: LoadedImage, settings: ImageSettings, counterfactual: bool, sanity: bool,
+                      out: str = "report.pdf") -> str:
+    parts = ["cfx-desktop", "report-image", str(image.source), "--method", settings.method, "--model", settings.model_name]
+    if image.frame_count > 1:
+        parts += ["--frame", str(image.frame + 1)]
+    if not counterfactual:
+        parts += ["--no-counterfactual"]
+    if not sanity:
+        parts += ["--no-sanity"]
+    return shlex.join(parts + ["--out", out])
+
+
+def _model_section(card: dict[str, Any]) -> Section:
+    data = card.get("data", {})
+    validation = card.get("metrics", {}).get("validation", {})
+    metrics = ", ".join(f"{label} {validation[key]:.3f}" for key, label in
+                        (("roc_auc", "ROC AUC"), ("balanced_accuracy", "balanced accuracy"), ("f1", "F1"), ("brier", "Brier"))
+                        if key in validation)
+    rows = [("Model", f"{card.get('label', '')}; bundle {card.get('name', '')}"), ("Predicts", card.get("task", "")),
+            ("Data", f"{data.get('folder', data.get('file', ''))} ({data.get('files', '?')} files)"),
+            ("Split", str(data.get("split", ""))), ("Validation metrics", metrics or "not recorded"),
+            ("Decision threshold", f"{card.get('threshold', float('nan')):.3f}: {card.get('threshold_rule', '')}"),
+            ("Referee", f"{card.get('referee') or 'none'}: an independently trained classifier that judges the counterfactual"),
+            ("Licence", f"{card.get('licence', '')}. {card.get('attribution', '')}"),
+            ("Trained by", card.get("command", ""))]
+    return Section("Model", [Facts(rows)])
+
+
+def _prediction_section(prediction: live.Prediction | None, counterfactual: live.Counterfactual | None, note: str) -> Section:
+    section = Section("Prediction")
+    if prediction is None:
+        return section.add(Paragraph("No prediction was made for this image."))
+    guard = prediction.guard
+    if prediction.probability is None:
+        return section.add(Facts([("Outcome", "withheld"), ("Why", guard.banner() or guard.reason)]))
+    rows = [("Outcome", prediction.label or "no verdict (unusual image)"),
+            ("p(pneumonia)", f"{prediction.probability:.3f} (threshold {prediction.threshold:.3f})" + (f", {note}" if note else ""))]
+    metrics = counterfactual.result.metrics if counterfactual is not None else {}
+    if "referee_initial_probability" in metrics:
+        r = metrics["referee_initial_probability"]
+        rows.append(("Uncertainty range", f"{min(r, prediction.probability):.3f} to {max(r, prediction.probability):.3f}: "
+                                          f"this model and the independent referee ({r:.3f})"))
+    rows.append(("Image check", guard.banner() or f"passed: {guard.reason}" if guard.reason else "passed"))
+    return section.add(Facts(rows))
+
+
+def _overlay_section(image: LoadedImage, overlay: live.Overlay) -> Section:
+    result = overlay.result
+    evidence = result.positive()
+    picture = render.overlay(image.pixels, evidence, OVERLAY_OPACITY, EVIDENCE_MAP)
+    legend = _legend(EVIDENCE_MAP, "none", "strongest", f"evidence for {result.target}")
+    params = ", ".join(f"{k} {v}" for k, v in result.params.items()) or "defaults"
+    from cfx_desktop.core.imaging.saliency import label
+
+    return Section("Why: saliency overlay", [
+        ImageRow([Image.from_rgb(render.gray_rgb(image.pixels), "the image as the model saw it", 80),
+                  Image.from_rgb(picture, f"{label(result.method)} for '{result.target}' (opacity {OVERLAY_OPACITY:.0%})",
+                                 80, legend)]),
+        Paragraph(f"{label(result.method)} ({params}), computed in {result.seconds:.2f} s. The colour shows where the "
+                  f"model's evidence for '{result.target}' lies, scaled to its strongest point; it says where, not why, and "
+                  "a map is only as trustworthy as its sanity checks (below).", "note"),
+    ])
+
+
+def _counterfactual_section(counterfactual: live.Counterfactual | None, state: str) -> Section:
+    section = Section("What would have to change: counterfactual image")
+    if counterfactual is None:
+        return section.add(Paragraph(state or "No counterfactual was generated for this image."))
+    from cfx_desktop.core.imaging.counterfactual import verdict_line
+
+    r = counterfactual.result
+    m = r.metrics
+    diff = r.full_difference
+    top = float(np.abs(diff).max()) or 1.0
+    difference = render.colorize(diff, DIFFERENCE_MAP, signed=True) if np.abs(diff).max() > 0 else render.gray_rgb(diff)
+    legend = _legend(DIFFERENCE_MAP, f"darker (-{top:.2f})", f"brighter (+{top:.2f})", "counterfactual - original")
+    section.add(ImageRow([Image.from_rgb(render.gray_rgb(r.full_original), "original", 56),
+                          Image.from_rgb(render.gray_rgb(r.full_counterfactual), f"counterfactual ({r.target})", 56),
+                          Image.from_rgb(difference, "difference", 56, legend)]))
+    rows = [["verdict", verdict_line(m)],
+            ["p(pneumonia)", f"{m['initial_probability']:.3f} -> {m['final_probability']:.3f} ({r.source} -> {r.target})"]]
+    if "referee_flipped" in m:
+        rows.append(["referee", f"p(pneumonia) {m['referee_initial_probability']:.3f} -> {m['referee_final_probability']:.3f}; "
+                                f"{'crosses' if m['referee_flipped'] else 'does not cross'} its own threshold"])
+    rows += [["similarity to the original (SSIM)", f"{m['ssim']:.3f}"],
+             ["autoencoder's own change inside the edited region", f"{m['decoded_inside_mask_fraction']:.3f}"],
+             ["search", f"{m['steps']} steps, {m.get('seconds', float('nan')):.1f} s"]]
+    section.add(Table(["measure", "value"], rows, [1.3, 3]))
+    return section.add(Paragraph(
+        "The counterfactual is the autoencoder's reconstruction, edited only inside the salient region until the "
+        "explained model's verdict changes. It counts only if the independent referee, which the search never used, "
+        "moves the same way; it shows what this model responds to, not how the patient's lungs would look.", "note"))
+
+
+def _sanity_section(sanity: live.Sanity | None, state: str) -> Section:
+    section = Section("Sanity checks")
+    if sanity is None:
+        return section.add(Paragraph(state or "The sanity checks were not run for this image."))
+    from cfx_desktop.core.imaging.saliency import label
+
+    report = sanity.report
+    verdicts = report.verdicts()
+    passed = sum(v.passed for v in verdicts)
+    section.add(Paragraph(f"{label(report.method)}: {passed} of {len(verdicts)} checks pass. A map that depends on what the "
+                          "model learned must change when the model's weights or its training labels are randomized."))
+    section.add(Table(["check", "Spearman of |map|", "criterion", "verdict"],
+                      [[v.check, f"{v.spearman:.3f}", v.criterion, "pass" if v.passed else "FAIL"] for v in verdicts], [2, 1.2, 1.8, 0.8]))
+    section.add(Table(["what was randomized", "Spearman of |map| with the trained model's", "SSIM"],
+                      [[report.plain_name(r), f"{r.spearman:.3f}", f"{r.ssim:.3f}"] for r in report.rows], [3, 1.6, 0.8]))
+    if sanity.twin_note:
+        section.add(Paragraph(f"Data randomization skipped: {sanity.twin_note}", "note"))
+    return section
+
+
+def build_image_report(image: LoadedImage, card: dict[str, Any], settings: ImageSettings, prediction: live.Prediction | None,
+                       overlay: live.Overlay | None, counterfactual: live.Counterfactual | None, sanity: live.Sanity | None,
+                       counterfactual_state: str = "", sanity_state: str = "", out_name: str = "report.pdf") -> Report:
+    note = f"{image.frame_note()} scored" if image.frame_count > 1 else ""
+    image_section = Section("Image", [Facts(header_rows(image, everything=False)),
+                                      Paragraph(f"Source file: {image.source}", "note")])
+    from cfx_desktop.core.imaging.saliency import label
+
+    reproduce = reproduce_command(image, settings, counterfactual is not None, sanity is not None, out_name)
+    settings_section = Section("Settings", [Facts([
+        ("Saliency method", label(settings.method)), ("Counterfactual mask", f"the {label(settings.method)} map of the predicted class"),
+        ("Counterfactual search", f"autoencoder latent search, at most {settings.counterfactual_steps} steps (the card's generator)"),
+        ("Frame", note or "single-frame image")]),
+        Paragraph("This report is written again, from the same image and settings, by:", "note"), Paragraph(reproduce, "code")])
+    sections = [image_section, _model_section(card), settings_section, _prediction_section(prediction, counterfactual, note)]
+    if overlay is not None:
+        sections.append(_overlay_section(image, overlay))
+    elif prediction is not None and prediction.probability is None:
+        sections.append(Section("Why: saliency overlay", [Paragraph("No overlay: the prediction was withheld for this image.")]))
+    sections += [_counterfactual_section(counterfactual, counterfactual_state), _sanity_section(sanity, sanity_state)]
+    return Report("Chest X-ray explanation", f"{Path(image.source).name}" + (f" ({note})" if note else ""), sections, reproduce)
+
+
+def compute_and_build(path: Path, method: str | None, model_name: str | None, counterfactual: bool = True, sanity: bool = True,
+                      frame: int = 1, out_name: str = "report.pdf") -> Report:
+    """Everything the X-ray tab computes for one image, with the same functions, then the report."""
+    from cfx_desktop.core.imaging import live
+    from cfx_desktop.core.imaging.counterfactual import MaskSettings
+    from cfx_desktop.core.imaging.io import load_image
+    from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model
+    from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
+
+    method = method or SALIENCY_METHODS.default
+    model_name = model_name or DEFAULT_MODEL
+    model = load_image_model(model_name)
+    image = load_image(path)
+    if not 1 <= frame <= image.frame_count:
+        raise ValueError(f"--frame {frame} is out of range: {path} has {image.frame_count} frame(s)")
+    image = image.with_frame(frame - 1) if image.frame_count > 1 else image
+    settings = ImageSettings(method, model_name)
+    prediction = live.predict(0, image.pixels, model_name, image.metadata)
+    withheld = prediction.probability is None
+    overlay = None if withheld else live.overlay(0, image.pixels, method, model_name)
+    cf = None if withheld or not counterfactual else live.counterfactual(
+        0, image.pixels, model_name, steps=settings.counterfactual_steps, mask=MaskSettings(method=method))
+    checks = None if withheld or not sanity else live.sanity(0, image.pixels, method, model_name)
+    why_not = "Not generated: the prediction was withheld for this image." if withheld else ""
+    return build_image_report(image, model.card, settings, prediction, overlay, cf, checks,
+                              why_not or ("Not asked for (--no-counterfactual)." if not counterfactual else ""),
+                              why_not or ("Not asked for (--no-sanity)." if not sanity else ""), out_name)
