@@ -228,9 +228,12 @@ def run_gui(
     if size:
         window.resize(*size)
     if tab:
-        for index, candidate in enumerate(window.tab_list):
-            if candidate.title.lower().replace(" ", "").startswith(tab.lower().replace(" ", "").replace("-", "")):
-                window.tabs.setCurrentIndex(index)
+        fold = lambda text: "".join(c for c in text.lower() if c.isalnum())  # noqa: E731 - "Chest X-ray" ~ "xray"
+        matches = [i for i, candidate in enumerate(window.tab_list) if fold(tab) and fold(tab) in fold(candidate.title)]
+        if matches:
+            window.tabs.setCurrentIndex(matches[0])
+        else:
+            log.warning("--tab %s: no such tab (%s)", tab, ", ".join(t.title for t in window.tab_list))
     window.show()
     for path in files or []:
         window.open_path(path)

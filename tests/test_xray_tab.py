@@ -231,8 +231,12 @@ def test_window_presets_wheel_step_and_ruler_in_mm(qtbot, window, tmp_path: Path
     assert "10.0 mm" in viewer.annotation_texts()
     degrees = viewer.add_angle((10.0, 0.0), (0.0, 0.0), (0.0, 10.0))
     assert degrees == pytest.approx(90.0) and len(viewer.annotations) == 2
-    viewer.undo_annotation()
+    window.activateWindow()
+    viewer.setFocus()
+    qtbot.keyClick(viewer, Qt.Key.Key_Backspace)  # the toolbar's "Undo mark", by its shortcut
     assert len(viewer.annotations) == 1
+    qtbot.keyClick(viewer, Qt.Key.Key_Backspace, Qt.KeyboardModifier.ShiftModifier)  # "Clear marks"
+    assert len(viewer.annotations) == 0
 
 
 def test_mouse_gestures_wheel_notch_and_ruler_drag(qtbot, window, images) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from cfx_desktop.ui.accessibility import fill_names
 from cfx_desktop.ui.tab_base import DoneFn, SelfTestStep, ToolTab
 from cfx_desktop.workers.pool import JobError, WorkerPool
 from cfx_desktop.workers.startup import libraries_for
@@ -46,6 +47,7 @@ class DeferredTab(ToolTab):
         self._layout.removeWidget(self.placeholder)
         self.placeholder.deleteLater()
         self._layout.addWidget(inner)
+        fill_names(inner)
         self.inner = inner
         pending, self._pending = self._pending, []
         for path in pending:

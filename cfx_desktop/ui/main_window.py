@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -22,7 +23,9 @@ from PySide6.QtWidgets import (
 
 from cfx_desktop import settings as settings_mod
 from cfx_desktop.ui.about import about_dialog, shortcuts_dialog
+from cfx_desktop.ui.accessibility import fill_names
 from cfx_desktop.ui.first_paint import FirstPaint
+from cfx_desktop.ui.help_pane import GlossaryDialog, HelpPane
 from cfx_desktop.ui.tab_base import ToolTab
 from cfx_desktop.workers.pool import JobError, WorkerPool
 from cfx_desktop.workers.startup import libraries_for
@@ -65,6 +68,7 @@ class MainWindow(QMainWindow):
         column.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
+        self._build_help_dock()
         self._build_status_bar()
         self._build_menus()
         pool.busy_changed.connect(self._on_busy)
@@ -77,8 +81,42 @@ class MainWindow(QMainWindow):
         self._paint_watch = FirstPaint(self, lambda: QTimer.singleShot(0, self, self.start_loading))
         QTimer.singleShot(LOAD_ANYWAY_MS, self, self.start_loading)  # a window that is never shown still loads
         self._restore_state()
+        fill_names(self)  # screen-reader names for controls that have only a form label or a tooltip
 
     # ----- construction -------------------------------------------------------------------------------------
+    def _build_help_dock(self) -> None:
+        """"What am I looking at?": open on the first start (no saved layout), then as the user left it (F1)."""
+        self.help_pane = HelpPane(self)
+        self.help_dock = QDockWidget("What am I looking at?", self)
+        self.help_dock.setObjectName("helpDock")  # so saveState/restoreState keep whether it is open
+        self.help_dock.setWidget(self.help_pane)
+        self.help_dock.setAllowedAreas(Qt.DockWidgetArea.LeftDockWidgetArea | Qt.DockWidgetArea.RightDockWidgetArea)
+        self.help_dock.setMinimumWidth(250)
+        self.help_dock.setMaximumWidth(340)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.help_dock)
+        self.help_pane.term_clicked.connect(self.show_glossary)
+        self.tabs.currentChanged.connect(self._show_help_topic)
+        self._show_help_topic()
+        self.glossary: GlossaryDialog | None = None
+
+    def _place_floating_help(self) -> None:
+        if self.help_dock.isFloating():
+            frame = self.geometry()
+            self.help_dock.move(frame.right() - self.help_dock.width() - 16, frame.top() + 80)
+
+    def _show_help_topic(self, *_: object) -> None:
+        topic = self.current_tab.help_topic()
+        if topic is not None:
+            self.help_pane.show_topic(topic)
+
+    def show_glossary(self, term: str = "") -> None:
+        if self.glossary is None:
+            self.glossary = GlossaryDialog(self)
+        self.glossary.show()
+        self.glossary.raise_()
+        if term:
+            self.glossary.show_term(term)
+
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.device_label = QLabel("Loading models...", self)
@@ -132,7 +170,14 @@ class MainWindow(QMainWindow):
 
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self._action("&About and model cards...", self.show_about))
-        help_menu.addAction(self._action("&Keyboard shortcuts...", self.show_shortcuts, "F1"))
+        toggle = self.help_dock.toggleViewAction()
+        toggle.setText("&What am I looking at?")
+        toggle.setShortcut(QKeySequence("F1"))
+        toggle.setStatusTip("Show or hide the pane that explains the current tab")
+        help_menu.addAction(toggle)
+        help_menu.addAction(self._action("&Glossary...", lambda: self.show_glossary(), "Shift+F1",
+                                         "Counterfactual, threshold, margin, MAD, LOF, Shapley value, Grad-CAM, referee, ..."))
+        help_menu.addAction(self._action("&Keyboard shortcuts...", self.show_shortcuts, "Ctrl+/"))
         self._refresh_recent_menu()
 
     # ----- state --------------------------------------------------------------------------------------------
@@ -144,7 +189,13 @@ class MainWindow(QMainWindow):
             self.resize(1400, 900)
         state = self.settings.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
-            self.restoreState(state)
+            self.restoreState(state)  # also whether the help pane is open
+        else:  # first start: a newcomer sees what the tab is for, floating at the window's right edge so the
+            # tabs keep their full width (double-click its title to dock it)
+            self.help_dock.setFloating(True)
+            self.help_dock.resize(320, 620)
+            QTimer.singleShot(0, self, self._place_floating_help)
+            self.help_dock.show()
         index = int(self.settings.value("window/tab", 0) or 0)
         if 0 <= index < self.tabs.count():
             self.tabs.setCurrentIndex(index)

@@ -50,6 +50,12 @@ class ToolTab(QWidget):
     def shortcuts(self) -> list[tuple[str, str]]:
         return []
 
+    def help_topic(self):  # noqa: ANN201 - ui.help_pane.HelpTopic | None
+        """What the "What am I looking at?" pane says for this tab."""
+        from cfx_desktop.ui.help_topics import TOPICS
+
+        return TOPICS.get(self.title)
+
     def export_subject(self) -> str:
         """What the export is of, for its suggested file name (dataset and patient, or the image)."""
         return self.title.lower().replace(" ", "-")

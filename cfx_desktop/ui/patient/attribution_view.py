@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QComboBox, QHBoxLayout, QHeaderView, QLabel, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
+from cfx_desktop.ui.accessibility import set_header_tips
 from cfx_desktop.core.tabular.schema import Schema
 
 if TYPE_CHECKING:  # results come from the worker pool, which has imported these (and torch)
@@ -48,6 +49,7 @@ class AttributionView(QWidget):
         right.addWidget(self.side_title)
         self.shape_feature = QComboBox(self)
         self.shape_feature.currentIndexChanged.connect(lambda _: self.shape_feature_changed.emit(self.shape_feature.currentData() or ""))
+        self.shape_feature.setToolTip("Feature whose shape function (NAM) is drawn beside the bars")
         right.addWidget(self.shape_feature)
         self.side = QStackedWidget(self)
         self.shape = pg.PlotWidget(self)
@@ -58,6 +60,9 @@ class AttributionView(QWidget):
             self.shape.getAxis(axis).enableAutoSIPrefix(False)
         self.weights = QTableWidget(0, 3, self)
         self.weights.setHorizontalHeaderLabels(["Feature", "Weight", "Per"])
+        set_header_tips(self.weights, ["The feature (its log transform, if the model uses one)",
+                                       "Change in the log-odds per unit of 'Per'; 0 = the L1 penalty dropped the feature",
+                                       "The unit the weight is per: one standard deviation of the (transformed) feature"])
         self.weights.verticalHeader().setVisible(False)
         header = self.weights.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)

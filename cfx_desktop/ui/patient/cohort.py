@@ -11,6 +11,7 @@ from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QLabel, QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget
 
 from cfx_desktop.core.tabular.data import Cohort
+from cfx_desktop.ui.empty_state import CentreOver, EmptyStateCard
 
 if TYPE_CHECKING:  # results come from the worker pool, which has imported these (and torch)
     from cfx_desktop.core.tabular.recourse import CohortPrediction
@@ -27,6 +28,7 @@ ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 
 class CohortView(QWidget):
     row_chosen = Signal(int)
+    open_requested = Signal()  # the empty-state card's "Load CSV..."
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -38,9 +40,11 @@ class CohortView(QWidget):
         self.search = QLineEdit(self)
         self.search.setPlaceholderText("Search...")
         self.search.setClearButtonEnabled(True)
+        self.search.setToolTip("Show only the rows that contain this text in any column")
         top.addWidget(self.search)
         self.use = QPushButton("Use patient", self)
         self.use.setEnabled(False)
+        self.use.setToolTip("Put the selected patient into the form (or double-click the row)")
         top.addWidget(self.use)
         layout.addLayout(top)
         self.model = QStandardItemModel(self)
@@ -57,6 +61,16 @@ class CohortView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)  # one row number, the "row" column's, not a second one
         layout.addWidget(self.table)
+        self.empty = EmptyStateCard(
+            "No cohort loaded",
+            ["Open a CSV of patients (Ctrl+O, or Load CSV...): one row per patient, columns named as the features.",
+             "Each patient gets the model's prediction and the model set's range; the outcome column, if any, "
+             "gives sensitivity and specificity.",
+             "Double-click a row (or select it and press Use patient) to explain that patient.",
+             "Global recourse: what the patients predicted to have the event would most often need to change."],
+            [("Load CSV...", "Open a CSV of patients", self.open_requested.emit)],
+            "A malformed file is refused with the line and column at fault; the form keeps its patient.", self.table)
+        self._empty_place = CentreOver(self.empty, self.table)
         self.summary = QLabel("", self)
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
@@ -91,6 +105,7 @@ class CohortView(QWidget):
             self.model.appendRow(cells)
         self.table.resizeColumnsToContents()
         self.info.setText(f"{len(cohort)} patients from {cohort.source}. Double-click a row to load it.")
+        self.empty.hide()
         self.summary.setText("predicting the cohort...")
 
     def set_predictions(self, prediction: CohortPrediction) -> None:
@@ -119,6 +134,7 @@ class CohortView(QWidget):
         self.cohort = None
         self.model.clear()
         self.info.setText("No cohort for this dataset: File > Open a CSV to browse patients.")
+        self.empty.show()
         self.summary.setText("")
 
     def selected_row(self) -> int | None:

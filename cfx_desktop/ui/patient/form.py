@@ -53,10 +53,16 @@ class FeatureRow:
             self.slider.setRange(0, SLIDER_STEPS)
             self.slider.setMinimumWidth(60)
             self.slider.valueChanged.connect(self._slider_to_spin)
+            self.slider.setToolTip(f"{feature.label}: drag to change (the box beside it takes exact values)")
+            self.slider.setAccessibleName(f"{feature.label} slider")
+            editor.setGroupSeparatorShown(True)  # 262,000 platelets, not 262000
         editor.setToolTip(tip)
+        editor.setAccessibleName(feature.label)
         self.editor = editor
         self.lock = QCheckBox(parent)
-        self.lock.setToolTip("Locked: suggestions never change this feature")
+        self.lock.setToolTip("Locked: suggestions never change this feature" if not feature.mutability == Mutability.IMMUTABLE
+                             else "Never changed by a suggestion (a fact about the patient, not something to act on)")
+        self.lock.setAccessibleName(f"Lock {feature.label}")
         immutable = feature.mutability == Mutability.IMMUTABLE
         self.lock.setChecked(immutable or feature.mutability == Mutability.LOCKABLE)
         self.lock.setEnabled(not immutable)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
+from cfx_desktop.ui.accessibility import set_header_tips
 from PySide6.QtWidgets import (
     QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
@@ -15,6 +16,11 @@ if TYPE_CHECKING:  # results come from the worker pool, which has imported these
 
 
 COLUMNS = ["Change", "Patients flipped", "Coverage", "Median cost (MAD)", "Median change"]
+COLUMN_TIPS = ["One feature, or a pair, changed for every patient it helps (same locks and margin as the suggestions)",
+               "How many of the patients predicted to have the event this change moves to the other outcome",
+               "Those patients as a share of all patients predicted to have the event",
+               "Median size of the change over the patients it flips, each feature in units of its median absolute deviation",
+               "Median change in the feature's own unit"]
 
 
 class RecourseView(QWidget):
@@ -32,10 +38,12 @@ class RecourseView(QWidget):
                             "flip how many of them, at what median cost (same rules as the suggestions)")
         self.cancel = QPushButton("Cancel", self)
         self.cancel.setVisible(False)
+        self.cancel.setToolTip("Stop the global recourse run")
         self.progress = QProgressBar(self)
         self.progress.setVisible(False)
         self.export = QPushButton("Export CSV...", self)
         self.export.setEnabled(False)
+        self.export.setToolTip("Save the global recourse table as CSV")
         self.status = QLabel("", self)
         self.status.setWordWrap(True)
         for widget in (self.run, self.cancel, self.progress, self.export):
@@ -44,6 +52,7 @@ class RecourseView(QWidget):
         layout.addLayout(row)
         self.table = QTableWidget(0, len(COLUMNS), self)
         self.table.setHorizontalHeaderLabels(COLUMNS)
+        set_header_tips(self.table, COLUMN_TIPS)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)

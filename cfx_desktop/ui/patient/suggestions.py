@@ -18,11 +18,12 @@ from cfx_desktop.core.tabular.wording import CAVEAT, change_text, plausibility_t
 if TYPE_CHECKING:  # results come from the worker pool, which has imported these
     from cfx_desktop.core.tabular.live import SuggestionResult
 
-COLUMNS = ["What would have to change", "New p", "Holds for", "Changes", "Distance", "Plausibility", ""]
+COLUMNS = ["What would have to change", "p after", "Holds for", "Changes", "Distance", "Plausibility", ""]
 COLUMN_TIPS = ["The change, worded as target states", "The selected model's probability after the change",
                "How many of the 20 models of the set predict the new outcome, and how often measurement noise undoes it",
                "How many features change", "MAD-weighted L1 distance from the patient (each feature in units of its "
-               "median absolute deviation)", "Typical of the training patients, or an outlier (local outlier factor)", ""]
+               "median absolute deviation)", "Typical of the training patients, or an outlier (local outlier factor)",
+               "Put the suggestion into the form (or select its row and press Enter); Ctrl+Z undoes it"]
 GRADE_COLOURS = {"solid": "#1e7b34", "partial": "#b36b00", "weak": "#b00020", "none": "#666666"}
 
 
@@ -44,15 +45,18 @@ class SuggestionsPanel(QWidget):
         self.method = QComboBox(self)
         self.method.addItem("loading models...", None)  # `list_methods` fills it once the worker pool has loaded them
         self.method.setEnabled(False)
+        self.method.setToolTip("Counterfactual method: how suggestions are searched for (listed once the models load)")
         self.method.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.k = QSpinBox(self)
         self.k.setRange(1, 6)
         self.k.setValue(3)
         self.k.setPrefix("k = ")
+        self.k.setToolTip("How many suggestions to look for (methods that give one answer ignore it)")
         self.max_changes = QSpinBox(self)
         self.max_changes.setRange(0, 1)  # up to the schema's feature count: set_feature_count
         self.max_changes.setSpecialValueText("any number")
         self.max_changes.setPrefix("max changes: ")
+        self.max_changes.setToolTip("At most this many features may change in one suggestion")
         self.margin = QDoubleSpinBox(self)
         self.margin.setRange(0.0, 0.4)
         self.margin.setSingleStep(0.01)
@@ -105,6 +109,7 @@ class SuggestionsPanel(QWidget):
                       context=Qt.ShortcutContext.WidgetShortcut)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeaderItem(0).setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         for c in range(1, len(COLUMNS)):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         layout.addWidget(self.table)

@@ -7,6 +7,7 @@ pool; results go back to the session, which keeps them only if they answer its c
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -84,13 +85,17 @@ class PatientTab(ToolTab):
         self.model_combo = QComboBox(left)
         self.model_combo.addItem("loading models...", None)  # filled once the worker pool has loaded them
         self.model_combo.setEnabled(False)
+        self.dataset_combo.setToolTip("Which data the models were trained on; shared features carry over when you switch")
+        self.model_combo.setToolTip("Which model explains the patient: MLP, BiLSTM, NAM (additive, exact contributions) or "
+                                    "Lasso (L1 logistic regression, exact weights). The suggestions must hold for all of them")
         selectors.addRow("Dataset", self.dataset_combo)
         selectors.addRow("Model", self.model_combo)
         left_layout.addLayout(selectors)
         self.banner = QLabel(left)
         self.banner.setWordWrap(True)
         self.banner.setObjectName("patientBanner")
-        self.banner.setStyleSheet("#patientBanner { background: #fff4d6; border: 1px solid #e0c060; padding: 4px; }")
+        # its own text colour too: under a dark palette the default text would be light on this light yellow
+        self.banner.setStyleSheet("#patientBanner { background: #fff4d6; color: #3d3000; border: 1px solid #e0c060; padding: 4px; }")
         left_layout.addWidget(self.banner)
         self.form = PatientForm(left)
         scroll = QScrollArea(left)
@@ -101,6 +106,9 @@ class PatientTab(ToolTab):
         self.reset_button = QPushButton("Reset to example patient", left)
         self.load_button = QPushButton("Load CSV...", left)
         self.undo_button = QPushButton("Undo", left)
+        self.reset_button.setToolTip("Back to the built-in example patient (Ctrl+R; Undo brings this one back)")
+        self.load_button.setToolTip("Open a CSV of patients into the cohort view (Ctrl+O)")
+        self.undo_button.setToolTip("Undo the last applied suggestion, reset, loaded row or dataset switch (Ctrl+Z)")
         self.undo_button.setEnabled(False)
         for b in (self.reset_button, self.load_button, self.undo_button):
             buttons.addWidget(b)
@@ -158,6 +166,7 @@ class PatientTab(ToolTab):
         self.cohort_panel.error_raised.connect(self.error_raised)
         self.reset_button.clicked.connect(session.reset_to_example)
         self.load_button.clicked.connect(self._load_dialog)
+        self.cohort_view.open_requested.connect(self._load_dialog)
         self.card_button.clicked.connect(lambda: model_card_dialog(self, session.prediction).open() if session.prediction else None)
         self.undo_button.clicked.connect(self.undo)
         QShortcut(QKeySequence.StandardKey.Undo, self, activated=self.undo)
@@ -166,7 +175,7 @@ class PatientTab(ToolTab):
         session.dataset_changed.connect(self._show_dataset)
         session.values_changed.connect(self._on_values_changed)
         session.locks_changed.connect(lambda: (self.form.show_locks(session.locks), self._schedule_suggestions()))
-        session.banner_changed.connect(self.banner.setText)
+        session.banner_changed.connect(self._show_banner)
         session.model_changed.connect(self._on_model_changed)
         session.shape_feature_changed.connect(self._request_prediction)
         session.settings_changed.connect(self._schedule_suggestions)
@@ -177,6 +186,12 @@ class PatientTab(ToolTab):
     def shortcuts(self) -> list[tuple[str, str]]:
         return [("Ctrl+Z", "undo the last applied suggestion, reset, loaded row or dataset switch"),
                 ("Ctrl+R", "reset to the example patient")]
+
+    def _show_banner(self, text: str) -> None:
+        """The banner says where the patient came from; for the example it is also the "start here" card."""
+        start = (" <i>Start here: change any value and the prediction, the bars and the suggestions follow; "
+                 "Ctrl+O opens your own patients (CSV); F1 explains the tab.</i>") if self.session.is_example else ""
+        self.banner.setText(html.escape(text) + start)
 
     # ----- views of the session -----------------------------------------------------------------------------
     @property
@@ -253,7 +268,7 @@ class PatientTab(ToolTab):
         self.form.set_schema(session.schema, session.values, session.locks)
         self.suggestions.set_feature_count(len(session.schema.features))
         self.suggestions.show_settings(session.settings)
-        self.banner.setText(session.banner)
+        self._show_banner(session.banner)
         self._on_model_changed()
 
     def _on_values_changed(self) -> None:

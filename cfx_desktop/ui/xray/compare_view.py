@@ -50,8 +50,11 @@ class CompareView(QWidget):
         self.amount_label = QLabel("100% counterfactual", self)
         self.play = QPushButton("Play optimisation", self)
         self.play.setCheckable(True)
+        self.play.setToolTip("Replay the search step by step: how the image changed until the model's answer flipped")
+        self.amount.setToolTip("Blend: how much of the counterfactual is shown; swipe: where the dividing line is")
         self.frame = QSlider(Qt.Orientation.Horizontal, self)
         self.frame.setRange(0, 0)
+        self.frame.setToolTip("Step of the search shown in the middle view")
         self.frame_label = QLabel("", self)
         for w in (QLabel("Middle view:", self), self.mode, self.amount, self.amount_label, self.play, self.frame, self.frame_label):
             controls.addWidget(w)

@@ -22,6 +22,9 @@ class CounterfactualPanel(QGroupBox):
         row = QHBoxLayout()
         self.button = QPushButton("Generate counterfactual (g)", self)
         self.cancel = QPushButton("Cancel", self)
+        self.button.setToolTip("Edit the image inside its salient region until the model's answer flips (key G); "
+                               "the independent referee then says whether it sees the change too")
+        self.cancel.setToolTip("Stop the search (Esc)")
         self.cancel.setVisible(False)
         row.addWidget(self.button)
         row.addWidget(self.cancel)

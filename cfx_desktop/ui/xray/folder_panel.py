@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
+from cfx_desktop.ui.accessibility import set_header_tips
 from cfx_desktop.core.imaging.io import LoadedImage
 from cfx_desktop.core.imaging.header import header_rows
 
@@ -34,6 +35,8 @@ class FolderPanel(QWidget):
         buttons = QHBoxLayout()
         self.open_button = QPushButton("Open image...", self)
         self.folder_button = QPushButton("Open folder...", self)
+        self.open_button.setToolTip("Open one image: PNG, JPEG, TIFF or DICOM (Ctrl+O)")
+        self.folder_button.setToolTip("Open a folder of images or a DICOMDIR: every image gets a prediction")
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.folder_button)
         layout.addLayout(buttons)
@@ -52,6 +55,8 @@ class FolderPanel(QWidget):
         layout.addWidget(self.tree_note)
         self.meta = QTableWidget(0, 2, self)
         self.meta.setHorizontalHeaderLabels(["Field", "Value"])
+        set_header_tips(self.meta, ["What the file says: modality, view, body part and pixel spacing first",
+                                    "As stored in the file; 'not stated' when the file does not say"])
         self.meta.verticalHeader().setVisible(False)
         self.meta.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.meta.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
+from cfx_desktop.ui.accessibility import set_header_tips
 from cfx_desktop.core.imaging import live, render
 from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
 from cfx_desktop.sessions.xray import JobState
@@ -39,6 +40,11 @@ class SanityPanel(QWidget):
         layout.addLayout(row)
         self.table = QTableWidget(0, 4, self)
         self.table.setHorizontalHeaderLabels(["Randomized", "Spearman (|map|)", "SSIM", "Verdict"])
+        set_header_tips(self.table, ["What was destroyed: the top k layers' weights, all of them, or the training labels",
+                                     "Rank correlation of the map with the trained model's map (low = the map changed, as it should)",
+                                     "Structural similarity of the two maps (low = different)",
+                                     "Pass when the map changed enough: the bound was set before any map was seen"])
+        self.button.setToolTip("Randomize the model's layers and labels and see whether the map changes (Adebayo et al., 2018)")
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in (1, 2, 3):
             self.table.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)

@@ -17,6 +17,7 @@ from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
 from cfx_desktop.sessions.xray import JobState, XraySession
 from cfx_desktop.ui.tab_base import DoneFn, SelfTestStep, ToolTab, poll_until
 from cfx_desktop.ui.xray import export
+from cfx_desktop.ui.empty_state import CentreOver, EmptyStateCard
 from cfx_desktop.ui.xray.compare_view import CompareView
 from cfx_desktop.ui.xray.counterfactual_panel import CounterfactualPanel
 from cfx_desktop.ui.xray.folder_panel import FolderPanel
@@ -88,11 +89,16 @@ class XrayTab(ToolTab):
         middle_layout.addWidget(self.pages, 1)
         self.viewer_page = ViewerPage(self.pages)
         self.viewer = self.viewer_page.viewer
-        self.empty_hint = QLabel("Open a chest X-ray (PNG, JPEG, TIFF or DICOM): File > Open, the buttons on the left, "
-                                 "or drop files here. Research and teaching tool: not for diagnosis.", self.viewer)
-        self.empty_hint.setStyleSheet("color: #dddddd; padding: 12px;")
-        self.empty_hint.setWordWrap(True)
-        self.empty_hint.setGeometry(10, 10, 520, 60)
+        self.empty_hint = EmptyStateCard(
+            "No image open yet",
+            ["Open a chest X-ray: PNG, JPEG, TIFF or DICOM (Ctrl+O), or drop files here.",
+             "A folder or a DICOMDIR opens as a list: every image gets a prediction.",
+             "The model's answer appears at the right; the overlay shows where its evidence lies.",
+             "Press G for a counterfactual: what would have to change for the other answer."],
+            [("Open image...", "Open one image file (Ctrl+O)", self._open_dialog),
+             ("Open folder...", "Open a folder of images or a DICOMDIR", self._folder_dialog)],
+            "Research and teaching tool: not for diagnosis. F1 explains this tab.", self.viewer)
+        self._empty_hint_place = CentreOver(self.empty_hint, self.viewer)
         self.compare = CompareView(self.pages)
         self.sanity_panel = SanityPanel(self.pages)
         self.pages.addTab(self.viewer_page, "Viewer")
@@ -115,7 +121,7 @@ class XrayTab(ToolTab):
                           ("PgDown", lambda: self.folder_panel.step(1)), ("PgUp", lambda: self.folder_panel.step(-1)),
                           ("+", lambda: self.viewer.zoom(1.25)), ("-", lambda: self.viewer.zoom(0.8)),
                           ("Space", self.viewer_page.toggle_play), (".", lambda: self.viewer_page.step_frame(1)),
-                          (",", lambda: self.viewer_page.step_frame(-1)), ("Backspace", self.viewer.undo_annotation)):
+                          (",", lambda: self.viewer_page.step_frame(-1))):
             QShortcut(QKeySequence(key), self, activated=slot)
         for number in range(1, 10):  # window presets
             QShortcut(QKeySequence(str(number)), self, activated=lambda n=number: self.viewer_page.apply_preset(n - 1))
@@ -147,7 +153,7 @@ class XrayTab(ToolTab):
         return [("=", "fit the image"), ("0", "one image pixel per screen pixel"), ("+ / -", "zoom (1.25x per step and per wheel notch)"),
                 ("1 ... 9", "window presets: full range, the file's stored windows, named ones"), ("R", "reset window/level and view"),
                 ("I", "invert"), ("O", "show or hide the overlay"), ("G", "generate a counterfactual"),
-                ("P / M / A / T", "tool: pan and window, ruler, angle, text note"), ("Backspace", "undo the last measurement or note"),
+                ("P / M / A / T", "tool: pan and window, ruler, angle, text note"), ("Backspace", "undo the last measurement or note"), ("Shift+Backspace", "clear all marks"),
                 ("Space / , / .", "multi-frame files: play or pause, previous / next frame"),
                 ("PgDown / PgUp", "next / previous image of the folder"), ("right mouse drag", "window (horizontal) and level (vertical)"),
                 ("left mouse drag / wheel", "pan / zoom")]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QActionGroup
+from PySide6.QtGui import QActionGroup, QKeySequence
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QToolBar, QVBoxLayout, QWidget
 
 from cfx_desktop.core.imaging import measure
@@ -48,6 +48,10 @@ class ViewerPage(QWidget):
         self.toolbar.addSeparator()
         self.undo_note = self.toolbar.addAction("Undo mark")
         self.clear_notes = self.toolbar.addAction("Clear marks")
+        self.undo_note.setShortcut(QKeySequence("Backspace"))
+        self.undo_note.setToolTip("Undo the last measurement or note (Backspace)")
+        self.clear_notes.setShortcut(QKeySequence("Shift+Backspace"))
+        self.clear_notes.setToolTip("Remove every measurement and note from this image (Shift+Backspace)")
         self.toolbar.addSeparator()
         self.presets = QComboBox(self)
         self.presets.setToolTip("Window presets; keys 1-9 choose them (1 full range, then the file's stored windows, then named ones)")
@@ -68,6 +72,8 @@ class ViewerPage(QWidget):
         self.fps = QSpinBox(self.frame_row)
         self.fps.setRange(1, 60)
         self.fps.setSuffix(" fps")
+        self.fps.setToolTip("Cine speed in frames per second")
+        self.slider.setToolTip("Frame of a multi-frame file (, and . step); the models run on the frame shown")
         for widget in (self.play, self.slider, self.frame_label, QLabel("speed", self.frame_row), self.fps):
             row.addWidget(widget, 1 if widget is self.slider else 0)
         layout.addWidget(self.frame_row)
