@@ -48,6 +48,13 @@ def get_app() -> QApplication:
     app.setApplicationName("cfx-desktop")
     app.setOrganizationName("cfx-desktop")
     app.setApplicationVersion(__version__)
+    if not getattr(app, "_cfx_themed", False):  # once per process: the user's choice, else the system's scheme
+        from cfx_desktop import settings as settings_mod
+        from cfx_desktop.ui import theme
+
+        theme.apply(str(settings_mod.make_settings().value("appearance/scheme", "system") or "system"))
+        theme.follow_system()
+        app._cfx_themed = True  # type: ignore[attr-defined]
     return app  # type: ignore[return-value]
 
 
@@ -240,12 +247,27 @@ def run_gui(
     if self_test:
         runner = SelfTest(app, window_self_test_steps(window))
         runner.start()
-        code = app.exec()
-        window.pool.shutdown()
-        return code
+        return finish(window, app.exec())
     if screenshot is not None:
-        code = save_screenshot(app, window, screenshot)
-        window.pool.shutdown()
+        return finish(window, save_screenshot(app, window, screenshot))
+    return finish(window, app.exec())
+
+
+def finish(window: MainWindow, code: int) -> int:
+    """End promptly after Quit: cancelled jobs had `EXIT_GRACE_MS` to return (in `closeEvent`); one still inside a
+    long library call (a torch kernel, a scikit-learn fit) cannot be interrupted, and waiting for it is what kept
+    the process alive for seconds after the window had gone. Settings and logs are flushed, then the process
+    ends without waiting for that thread; nothing it would compute is kept anyway."""
+    from cfx_desktop.ui.main_window import EXIT_GRACE_MS
+    from cfx_desktop.workers.pool import in_flight_count
+
+    window.pool.shutdown(EXIT_GRACE_MS if window.isVisible() else 0)  # a closed window has waited already
+    stuck = window.pool.active_count + in_flight_count()
+    if not stuck:
         return code
-    code = app.exec()
-    return code
+    log.info("exit: %d job(s) still inside a library call; not waiting for them", stuck)
+    window.settings.sync()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -85,6 +85,19 @@ def _run_cli(args: list[str], env: dict[str, str], timeout: int = 240) -> subpro
     return subprocess.run([sys.executable, "-m", "cfx_desktop", *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
+def test_quit_does_not_wait_for_a_job_stuck_in_a_library_call(subprocess_env) -> None:
+    """Quit cancels every job and waits briefly; a job that cannot be interrupted (60 s here) no longer keeps the
+    process alive (it used to, for as long as the job ran). The bound is loose: this checks behaviour, not speed."""
+    import time
+
+    start = time.monotonic()
+    result = subprocess.run([sys.executable, str(Path(__file__).with_name("quit_with_a_stuck_job.py"))], capture_output=True,
+                            text=True, env=subprocess_env, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "running jobs: 1" in result.stdout
+    assert time.monotonic() - start < 45  # start-up and idle included; the stuck job alone would take 60 s
+
+
 def test_self_test_mode_exits_zero(subprocess_env) -> None:
     result = _run_cli(["--self-test", "--device", "cpu"], subprocess_env)
     assert result.returncode == 0, result.stdout + result.stderr

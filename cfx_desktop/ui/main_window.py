@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from cfx_desktop import settings as settings_mod
 from cfx_desktop.ui.about import about_dialog, shortcuts_dialog
+from cfx_desktop.ui import theme
 from cfx_desktop.ui.accessibility import fill_names
 from cfx_desktop.ui.first_paint import FirstPaint
 from cfx_desktop.ui.help_pane import GlossaryDialog, HelpPane
@@ -32,6 +33,7 @@ from cfx_desktop.workers.startup import libraries_for
 
 log = logging.getLogger(__name__)
 
+EXIT_GRACE_MS = 800  # how long Quit waits for cancelled jobs to return before the process ends regardless
 LOAD_ANYWAY_MS = 1500  # start loading models this long after construction even if the window has not painted
 
 
@@ -157,7 +159,8 @@ class MainWindow(QMainWindow):
                                           "Export the current tab as a PDF report (with a JSON sidecar) or a PNG screenshot")
         file_menu.addAction(self.export_action)
         file_menu.addSeparator()
-        file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
+        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        file_menu.addAction(self.quit_action)
 
         view_menu = menu.addMenu("&View")
         for index, tab in enumerate(self.tab_list):
@@ -165,6 +168,16 @@ class MainWindow(QMainWindow):
                 self._action(f"{tab.title} tab", lambda _=False, i=index: self.tabs.setCurrentIndex(i), f"Ctrl+{index + 1}")
             )
         view_menu.addSeparator()
+        appearance = view_menu.addMenu("&Appearance")
+        group = QActionGroup(self)
+        self.appearance_actions: dict[str, QAction] = {}
+        for key, text in (("system", "Follow the system"), ("light", "Light"), ("dark", "Dark")):
+            action = self._action(text, lambda _=False, k=key: self.set_appearance(k))
+            action.setCheckable(True)
+            action.setChecked(theme.mode() == key)
+            group.addAction(action)
+            appearance.addAction(action)
+            self.appearance_actions[key] = action
         view_menu.addAction(self._action("&Full screen", self._toggle_full_screen, "F11"))
         view_menu.addAction(self._action("Cancel running jobs", self.pool.cancel_all, "Esc"))
 
@@ -207,8 +220,11 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        """Quit promptly: remember the layout, vanish at once, cancel every job and give them a moment to stop
+        (`app.finish` ends the process without waiting for one that does not)."""
         self.save_state()
-        self.pool.shutdown()
+        self.hide()
+        self.pool.shutdown(EXIT_GRACE_MS)
         super().closeEvent(event)
 
     # ----- files --------------------------------------------------------------------------------------------
@@ -342,6 +358,12 @@ class MainWindow(QMainWindow):
 
     def show_shortcuts(self) -> None:
         shortcuts_dialog(self, self.all_shortcuts()).exec()
+
+    def set_appearance(self, mode: str) -> None:
+        """Light, dark, or the system's scheme (followed live); remembered for the next start."""
+        theme.apply(mode)
+        self.settings.setValue("appearance/scheme", mode)
+        self.appearance_actions[mode].setChecked(True)
 
     def _toggle_full_screen(self) -> None:
         self.showNormal() if self.isFullScreen() else self.showFullScreen()

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
+
+from cfx_desktop.ui import theme
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox, QHBoxLayout, QHeaderView, QLabel, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
@@ -27,7 +29,7 @@ class AttributionView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        pg.setConfigOptions(antialias=True, background="w", foreground="k")
+        pg.setConfigOptions(antialias=True)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         left = QVBoxLayout()
@@ -37,9 +39,10 @@ class AttributionView(QWidget):
         self.bars = pg.PlotWidget(self)
         self.bars.setMenuEnabled(False)
         self.bars.setMouseEnabled(x=False, y=False)
+        theme.style_plot(self.bars)
         self.bars.showGrid(x=True, y=False, alpha=0.3)
         self.bars.setLabel("bottom", "log-odds (red raises risk)")  # short: it must fit the chart at 1280 x 720
-        self.bars.addLine(x=0, pen=pg.mkPen((80, 80, 80), width=1))
+        self.bars.addLine(x=0, pen=pg.mkPen(theme.colour("muted"), width=1))
         self.bars.getAxis("bottom").enableAutoSIPrefix(False)  # log-odds are unitless: never "x0.001"
         left.addWidget(self.bars)
         layout.addLayout(left, 5)
@@ -54,6 +57,7 @@ class AttributionView(QWidget):
         self.side = QStackedWidget(self)
         self.shape = pg.PlotWidget(self)
         self.shape.setMenuEnabled(False)
+        theme.style_plot(self.shape)
         self.shape.showGrid(x=True, y=True, alpha=0.3)
         self.shape.setLabel("left", "log-odds contribution")
         for axis in ("left", "bottom"):

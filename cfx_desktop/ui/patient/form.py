@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QLabel, QSlider, QSpinBox, QWidget,
 )
 
+from cfx_desktop.ui import theme
 from cfx_desktop.core.tabular.schema import Direction, Feature, Kind, Mutability, Schema
 
 SLIDER_STEPS = 1000
@@ -123,7 +124,7 @@ class FeatureRow:
     def set_highlight(self, on: bool) -> None:
         if on != self._highlighted:  # a style sheet change re-polishes the widget: only when it changes
             self._highlighted = on
-            self.label.setStyleSheet("font-weight: bold; color: #0a5fb4;" if on else "")
+            self.label.setStyleSheet(f"font-weight: bold; color: {theme.colour('accent')};" if on else "")
 
 
 class PatientForm(QWidget):

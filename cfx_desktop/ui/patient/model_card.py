@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import html
 
 import pyqtgraph as pg
+
+from cfx_desktop.ui import theme
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
 if TYPE_CHECKING:  # results come from the worker pool, which has imported these (and torch)
@@ -33,7 +35,7 @@ def model_card_dialog(parent: QWidget | None, result: PredictionResult) -> QDial
     info.setWordWrap(True)
     layout.addWidget(info)
     plot = pg.PlotWidget(dialog)
-    plot.setBackground("w")
+    theme.style_plot(plot)
     plot.setLabel("bottom", "mean predicted probability")
     plot.setLabel("left", "observed rate")
     plot.setXRange(0, 1)

@@ -7,6 +7,8 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QLinearGradient, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from cfx_desktop.ui import theme
+
 
 class RiskGauge(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -52,11 +54,11 @@ class RiskGauge(QWidget):
         font.setPointSizeF(font.pointSizeF() * 1.25)
         font.setBold(True)
         painter.setFont(font)
-        painter.setPen(QColor("#777777") if self.stale else self.palette().text().color())
+        painter.setPen(QColor(theme.colour("muted")) if self.stale else self.palette().text().color())
         painter.drawText(QRectF(8, 2, width - 16, 28), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.text())
         bar = QRectF(8, 36, width - 16, 22)
-        painter.setPen(QPen(QColor("#888888"), 1))
-        painter.setBrush(QColor("#f2f2f2"))
+        painter.setPen(QPen(QColor(theme.colour("muted")), 1))
+        painter.setBrush(QColor(theme.colour("bar_track")))
         painter.drawRoundedRect(bar, 4, 4)
         if self.probability is not None:
             gradient = QLinearGradient(bar.left(), 0, bar.right(), 0)
@@ -70,7 +72,7 @@ class RiskGauge(QWidget):
             painter.drawRoundedRect(filled, 4, 4)
             painter.setOpacity(1.0)
         x = bar.left() + bar.width() * self.threshold
-        painter.setPen(QPen(QColor("#111111"), 2))
+        painter.setPen(QPen(QColor(theme.colour("marker")), 2))
         painter.drawLine(int(x), int(bar.top() - 4), int(x), int(bar.bottom() + 4))
         small = QFont(self.font())
         painter.setFont(small)
@@ -80,7 +82,7 @@ class RiskGauge(QWidget):
         if self.spread is not None:
             low, high = self.spread[0], self.spread[1]
             left, right = bar.left() + bar.width() * low, bar.left() + bar.width() * high
-            painter.setPen(QPen(QColor("#333333"), 2))
+            painter.setPen(QPen(self.palette().text().color(), 2))
             y = bar.top() - 5
             painter.drawLine(int(left), int(y), int(right), int(y))
             for end in (left, right):

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
+from cfx_desktop.ui import theme
 from cfx_desktop.core.tabular.counterfactuals import METHODS
 from cfx_desktop.core.tabular.schema import Schema
 from cfx_desktop.core.tabular.wording import CAVEAT, change_text, plausibility_text, robustness_words
@@ -18,19 +19,19 @@ from cfx_desktop.core.tabular.wording import CAVEAT, change_text, plausibility_t
 if TYPE_CHECKING:  # results come from the worker pool, which has imported these
     from cfx_desktop.core.tabular.live import SuggestionResult
 
-COLUMNS = ["What would have to change", "p after", "Holds for", "Changes", "Distance", "Plausibility", ""]
+COLUMNS = ["What would change", "p after", "Holds for", "Changes", "Distance", "Plausibility", ""]
 COLUMN_TIPS = ["The change, worded as target states", "The selected model's probability after the change",
                "How many of the 20 models of the set predict the new outcome, and how often measurement noise undoes it",
                "How many features change", "MAD-weighted L1 distance from the patient (each feature in units of its "
                "median absolute deviation)", "Typical of the training patients, or an outlier (local outlier factor)",
                "Put the suggestion into the form (or select its row and press Enter); Ctrl+Z undoes it"]
-GRADE_COLOURS = {"solid": "#1e7b34", "partial": "#b36b00", "weak": "#b00020", "none": "#666666"}
+GRADE_COLOURS = {"solid": "good", "partial": "warn", "weak": "bad", "none": "muted"}  # theme colour names
 
 
 def robustness_text(r: dict[str, float]) -> tuple[str, str, str]:
     """(badge, tooltip, colour) for a suggestion's robustness against the model set."""
     badge, tip, grade = robustness_words(r)
-    return badge, tip, GRADE_COLOURS[grade]
+    return badge, tip, theme.colour(GRADE_COLOURS[grade])
 
 
 class SuggestionsPanel(QWidget):
@@ -197,7 +198,7 @@ class SuggestionsPanel(QWidget):
                 if col == 2:
                     item.setForeground(QColor(colour))
                 if outlier:
-                    item.setForeground(QColor("#8a8a8a"))
+                    item.setForeground(QColor(theme.colour("muted")))
                 self.table.setItem(row, col, item)
             if outlier:  # shown, so the user sees what the model would need, but never offered to apply
                 note = QLabel("not offered", self.table)

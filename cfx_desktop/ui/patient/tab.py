@@ -395,4 +395,19 @@ class PatientTab(ToolTab):
 
             poll_until(self, ready, finished)
 
-        return [SelfTestStep("patient prediction and counterfactual suggestion", start, 120)]
+        def report(done: DoneFn) -> None:
+            """The PDF report and its sidecar, written and read back (ReportLab's fonts and data in a frozen build)."""
+            import json
+            import tempfile
+
+            try:
+                out = Path(tempfile.mkdtemp(prefix="cfx-selftest-")) / "report.pdf"
+                export.build(self.session, str(out)).write(out)
+                sections = [s["title"] for s in json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["sections"]]
+                ok = out.read_bytes()[:5] == b"%PDF-" and "What would have to change" in sections
+                done(ok, f"{out.stat().st_size // 1024} KB PDF, {len(sections)} sections")
+            except Exception as exc:  # noqa: BLE001 - the self-test reports any failure
+                done(False, f"{type(exc).__name__}: {exc}")
+
+        return [SelfTestStep("patient prediction and counterfactual suggestion", start, 120),
+                SelfTestStep("patient PDF report", report, 30)]

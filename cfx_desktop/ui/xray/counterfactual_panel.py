@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+
+from cfx_desktop.ui import theme
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
@@ -33,7 +35,7 @@ class CounterfactualPanel(QGroupBox):
         self.progress.setVisible(False)
         layout.addWidget(self.progress)
         self.curve = pg.PlotWidget(self)
-        self.curve.setBackground("w")
+        theme.style_plot(self.curve)
         self.curve.setMinimumHeight(130)
         self.curve.setLabel("left", "p(pneumonia)")
         self.curve.setLabel("bottom", "step")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QGroupBox, QLabel, QVBoxLayout, QWidget
 
+from cfx_desktop.ui import theme
 from cfx_desktop.core.imaging import live
 
 
@@ -35,15 +36,15 @@ class PredictionPanel(QGroupBox):
             return
         guard = prediction.guard
         if prediction.probability is None:
-            self.label.setText(self._scoped(f"<span style='font-size: 13pt; color: #b9770e'><b>Prediction withheld</b></span><br>{guard.reason}<br>"
+            self.label.setText(self._scoped(f"<span style='font-size: 13pt; color: {theme.colour('warn')}'><b>Prediction withheld</b></span><br>{guard.reason}<br>"
                                             f"model: {prediction.card_label} ({prediction.model_name})"))
             return
         if not guard.in_distribution:
-            self.label.setText(self._scoped(f"<span style='font-size: 13pt; color: #b9770e'><b>Unusual image: no verdict</b></span><br>"
+            self.label.setText(self._scoped(f"<span style='font-size: 13pt; color: {theme.colour('warn')}'><b>Unusual image: no verdict</b></span><br>"
                                             f"p(pneumonia) = {prediction.probability:.3f} (threshold {prediction.threshold:.3f}), "
                                             f"to be treated with caution.<br>{guard.reason}<br>model: {prediction.card_label} ({prediction.model_name})"))
             return
-        colour = "#c0392b" if prediction.label == "pneumonia" else "#2e8b57"
+        colour = theme.colour("bad" if prediction.label == "pneumonia" else "good")
         self.label.setText(self._scoped(
             f"<span style='font-size: 15pt; color: {colour}'><b>{prediction.label}</b></span><br>"
             f"p(pneumonia) = <b>{prediction.probability:.3f}</b> (threshold {prediction.threshold:.3f})<br>"

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
+from cfx_desktop.ui import theme
 from cfx_desktop.ui.accessibility import set_header_tips
 from cfx_desktop.core.imaging import live, render
 from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
@@ -75,7 +76,7 @@ class SanityPanel(QWidget):
             for c, text in enumerate([result.report.plain_name(row), f"{row.spearman:.3f}", f"{row.ssim:.3f}", verdict_text]):
                 item = QTableWidgetItem(text)
                 if c == 3 and judged:
-                    item.setForeground(QColor("#1e7b34" if all(v.passed for v in judged) else "#b00020"))
+                    item.setForeground(QColor(theme.colour("good" if all(v.passed for v in judged) else "bad")))
                     item.setToolTip("\n".join(f"{v.check}: {v.criterion}" for v in judged))
                 self.table.setItem(r, c, item)
         maps = [("trained model", result.report.original)] + [(result.report.plain_name(row), row.map) for row in rows]

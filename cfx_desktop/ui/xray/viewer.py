@@ -100,6 +100,8 @@ class ImageView(QWidget):
         if histogram:
             self.histogram = pg.HistogramLUTItem(image=self.image_item, orientation="vertical")
             self.histogram.sigLevelsChanged.connect(self._histogram_levels)
+            self.histogram.axis.setPen(pg.mkPen(200, 200, 200))  # the viewer is black in light and dark mode alike
+            self.histogram.axis.setTextPen(pg.mkPen(225, 225, 225))
             self.graphics.addItem(self.histogram, row=0, col=2)
         self.legend: pg.ColorBarItem | None = None  # the colour scale of whatever colour layer is shown
         self.legend_text = ""

@@ -1,0 +1,129 @@
+"""Light and dark appearance: follows the system colour scheme (Qt >= 6.5 reports it), or the user's choice in
+View > Appearance, or ``CFX_COLOR_SCHEME=light|dark`` (screenshots, tests).
+
+Qt widgets follow the palette by themselves; what does not (pyqtgraph plots, colours painted by hand, status
+colours in tables) asks `colour()` at paint time or registers with `style_plot`, and is restyled on a switch.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+
+import pyqtgraph as pg
+import shiboken6
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication
+
+MODES = ("system", "light", "dark")
+
+# status colours with enough contrast on either background (WCAG AA for normal text, checked by tests/test_theme.py)
+_COLOURS = {
+    "light": {"good": "#1e7b34", "warn": "#9a5b00", "bad": "#b00020", "muted": "#6b6b6b", "accent": "#0a5fb4",
+              "plot_bg": "#ffffff", "plot_fg": "#202020", "bar_track": "#f2f2f2", "marker": "#111111"},
+    "dark": {"good": "#6fcf87", "warn": "#f0b35a", "bad": "#ff7b7b", "muted": "#a8a8a8", "accent": "#7cb8ff",
+             "plot_bg": "#1e1e1e", "plot_fg": "#e6e6e6", "bar_track": "#3a3a3a", "marker": "#f2f2f2"},
+}
+
+
+class _Notifier(QObject):
+    changed = Signal(bool)  # dark
+
+
+_state = {"mode": "system", "dark": False}
+_notifier: _Notifier | None = None
+_plots: "weakref.WeakSet[pg.PlotWidget]" = weakref.WeakSet()
+
+
+def notifier() -> _Notifier:
+    global _notifier
+    if _notifier is None:
+        _notifier = _Notifier()
+    return _notifier
+
+
+def is_dark() -> bool:
+    return bool(_state["dark"])
+
+
+def colour(name: str) -> str:
+    return _COLOURS["dark" if is_dark() else "light"][name]
+
+
+def system_is_dark() -> bool:
+    hints = QGuiApplication.styleHints()
+    scheme = getattr(hints, "colorScheme", None)
+    return bool(scheme is not None and scheme() == Qt.ColorScheme.Dark)
+
+
+def dark_palette() -> QPalette:
+    p = QPalette()
+    roles = QPalette.ColorRole
+    for role, value in ((roles.Window, "#2b2b2b"), (roles.WindowText, "#e6e6e6"), (roles.Base, "#1e1e1e"),
+                        (roles.AlternateBase, "#333333"), (roles.ToolTipBase, "#3a3a3a"), (roles.ToolTipText, "#f0f0f0"),
+                        (roles.Text, "#e6e6e6"), (roles.Button, "#353535"), (roles.ButtonText, "#e6e6e6"),
+                        (roles.BrightText, "#ffffff"), (roles.Highlight, "#3d7fd6"), (roles.HighlightedText, "#ffffff"),
+                        (roles.Link, "#7cb8ff"), (roles.LinkVisited, "#b89cff"), (roles.PlaceholderText, "#9a9a9a"),
+                        (roles.Mid, "#4a4a4a"), (roles.Dark, "#202020"), (roles.Midlight, "#444444"), (roles.Light, "#505050"),
+                        (roles.Shadow, "#101010")):
+        p.setColor(role, QColor(value))
+    disabled = QPalette.ColorGroup.Disabled
+    for role in (roles.WindowText, roles.Text, roles.ButtonText):
+        p.setColor(disabled, role, QColor("#7a7a7a"))
+    return p
+
+
+def resolve(mode: str) -> bool:
+    env = os.environ.get("CFX_COLOR_SCHEME", "").lower()
+    if env in ("light", "dark"):
+        return env == "dark"
+    return system_is_dark() if mode == "system" else mode == "dark"
+
+
+def apply(mode: str = "system") -> bool:
+    """Set the palette for ``mode`` (system, light or dark); returns whether the app is now dark."""
+    app = QApplication.instance()
+    _state["mode"] = mode if mode in MODES else "system"
+    dark = resolve(_state["mode"])
+    _state["dark"] = dark
+    if app is not None:
+        app.setStyle("Fusion")  # the one style that draws every control from the palette, on every platform
+        app.setPalette(dark_palette() if dark else app.style().standardPalette())
+    pg.setConfigOptions(background=colour("plot_bg"), foreground=colour("plot_fg"))
+    for plot in list(_plots):
+        if shiboken6.isValid(plot):  # a closed dialog's plot may be gone on the C++ side before Python's
+            _restyle(plot)
+        else:
+            _plots.discard(plot)
+    notifier().changed.emit(dark)
+    return dark
+
+
+def follow_system() -> None:
+    """Re-apply when the desktop switches light/dark, while the user's choice is "system"."""
+    hints = QGuiApplication.styleHints()
+    signal = getattr(hints, "colorSchemeChanged", None)
+    if signal is not None:
+        signal.connect(lambda _scheme: apply("system") if _state["mode"] == "system" else None)
+
+
+def mode() -> str:
+    return str(_state["mode"])
+
+
+def _restyle(plot: pg.PlotWidget) -> None:
+    plot.setBackground(colour("plot_bg"))
+    item = plot.getPlotItem()
+    for name in ("left", "bottom", "right", "top"):
+        axis = item.getAxis(name)
+        if axis is not None:
+            axis.setPen(colour("plot_fg"))
+            axis.setTextPen(colour("plot_fg"))
+
+
+def style_plot(plot: pg.PlotWidget) -> pg.PlotWidget:
+    """Colour ``plot`` for the current scheme now and on every switch."""
+    _plots.add(plot)
+    _restyle(plot)
+    return plot
