@@ -45,7 +45,7 @@ def _styles() -> dict[str, ParagraphStyle]:
         "title": ParagraphStyle("title", parent=base["Title"], fontSize=18, leading=22, spaceAfter=2, alignment=0),
         "subject": ParagraphStyle("subject", parent=body, fontSize=11, leading=14, spaceAfter=6),
         "h2": ParagraphStyle("h2", parent=base["Heading2"], fontSize=12.5, leading=15, spaceBefore=10, spaceAfter=4,
-                             keepWithNext=1, textColor=colors.HexColor("#1b3a5c")),
+                             textColor=colors.HexColor("#1b3a5c")),
         "body": body,
         "cell": ParagraphStyle("cell", parent=body, fontSize=8.5, leading=10.5, spaceAfter=0),
         "cellhead": ParagraphStyle("cellhead", parent=body, fontName="Helvetica-Bold", fontSize=8.5, leading=10.5, spaceAfter=0),
@@ -190,27 +190,36 @@ def _image_row(block: ImageRow, s: dict[str, ParagraphStyle], width: float) -> R
     return table
 
 
+def _flowable(block, s: dict[str, ParagraphStyle], width: float) -> Flowable:  # noqa: ANN001 - a document Block
+    if isinstance(block, Paragraph):
+        return _p(block.text, s.get(block.style, s["body"]))
+    if isinstance(block, Facts):
+        return _facts(block, s, width)
+    if isinstance(block, Table):
+        return _table(block, s, width)
+    if isinstance(block, BarChart):
+        return bar_chart_drawing(block, width)
+    if isinstance(block, Image):
+        return KeepTogether(_image(block, s, width))
+    return _image_row(block, s, width)
+
+
 def flowables(report: Report, width: float) -> list[Flowable]:
     s = _styles()
     story: list[Flowable] = [_p(report.title, s["title"]), _p(report.subject, s["subject"]),
                              _p(report.caveats[0], s["caveat"])]
     for section in report.sections:
-        story.append(CondPageBreak(40 * mm))  # a heading never stands alone at the foot of a page
-        story.append(_p(section.title, s["h2"]))
-        for block in section.blocks:
-            if isinstance(block, Paragraph):
-                story.append(_p(block.text, s.get(block.style, s["body"])))
-            elif isinstance(block, Facts):
-                story.append(_facts(block, s, width))
-            elif isinstance(block, Table):
-                story.append(_table(block, s, width))
-            elif isinstance(block, BarChart):
-                story.append(bar_chart_drawing(block, width))
-            elif isinstance(block, Image):
-                story.append(KeepTogether(_image(block, s, width)))
-            elif isinstance(block, ImageRow):
-                story.append(_image_row(block, s, width))
-            story.append(Spacer(1, 4))
+        # a heading never stands alone at the foot of a page: it goes with a picture or chart that cannot split,
+        # and otherwise needs room for a few lines after it (tables split, repeating their header)
+        story.append(CondPageBreak(40 * mm))
+        heading = _p(section.title, s["h2"])
+        parts = [_flowable(block, s, width) for block in section.blocks]
+        if parts and isinstance(section.blocks[0], (BarChart, Image, ImageRow)):
+            story.append(KeepTogether([heading, parts.pop(0), Spacer(1, 4)]))
+        else:
+            story.append(heading)
+        for part in parts:
+            story += [part, Spacer(1, 4)]
     story.append(KeepTogether([_p("Caveats", s["h2"]), *(_p(c, s["note"]) for c in report.caveats)]))
     return story
 
