@@ -73,3 +73,34 @@ def test_view_menu_switches_appearance_and_remembers_it(qtbot, app_window, monke
     finally:
         app_window.appearance_actions["light"].trigger()
     assert not theme.is_dark()
+
+
+def test_keyboard_focus_shows_a_ring_in_the_highlight_colour(qapp, monkeypatch) -> None:
+    """A button drawn with keyboard focus gets a 2 px ring in the highlight colour (Fusion alone tints one border
+    pixel); without focus, or with focus from a click, it does not."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QStyle, QStyleOptionButton
+
+    monkeypatch.delenv("CFX_COLOR_SCHEME", raising=False)
+    theme.apply("light")
+    style = qapp.style()
+    assert isinstance(style, theme.FocusRingStyle)
+    highlight = qapp.palette().color(QPalette.ColorRole.Highlight)
+
+    def ring_pixels(state: QStyle.StateFlag) -> int:
+        image = QImage(120, 30, QImage.Format.Format_ARGB32)
+        image.fill(qapp.palette().color(QPalette.ColorRole.Window))
+        option = QStyleOptionButton()
+        option.rect, option.text, option.palette = QRect(0, 0, 120, 30), "Apply", qapp.palette()
+        option.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Raised | state
+        painter = QPainter(image)
+        style.drawControl(QStyle.ControlElement.CE_PushButton, option, painter)
+        painter.end()
+        near = lambda c: abs(c.red() - highlight.red()) + abs(c.green() - highlight.green()) + abs(c.blue() - highlight.blue()) < 90  # noqa: E731
+        return sum(near(image.pixelColor(x, y)) for x in range(120) for y in (1, 2, 27, 28))
+
+    keyboard = ring_pixels(QStyle.StateFlag.State_HasFocus | QStyle.StateFlag.State_KeyboardFocusChange)
+    assert keyboard > 2 * 100  # along the top and bottom edges
+    assert ring_pixels(QStyle.StateFlag.State_None) < keyboard / 4
+    assert ring_pixels(QStyle.StateFlag.State_HasFocus) < keyboard / 4  # focus from a mouse click: no ring

@@ -107,7 +107,7 @@ class XraySession:
         return (self.image_id, self.pixels, self.method, self.model_name)
 
     def counterfactual_started(self) -> None:
-        self.counterfactual, self.counterfactual_state = None, JobState("running", "searching the autoencoder's latent space...")
+        self.counterfactual, self.counterfactual_state = None, JobState("running", "editing the image until the model's answer changes...")
         self.counterfactual_changed.emit(None, self.counterfactual_state)
 
     @property

@@ -12,9 +12,9 @@ import weakref
 
 import pyqtgraph as pg
 import shiboken6
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleFactory
 
 MODES = ("system", "light", "dark")
 
@@ -25,6 +25,43 @@ _COLOURS = {
     "dark": {"good": "#6fcf87", "warn": "#f0b35a", "bad": "#ff7b7b", "muted": "#a8a8a8", "accent": "#7cb8ff",
              "plot_bg": "#1e1e1e", "plot_fg": "#e6e6e6", "bar_track": "#3a3a3a", "marker": "#f2f2f2"},
 }
+
+
+class FocusRingStyle(QProxyStyle):
+    """Fusion, with a 2 px ring in the highlight colour around the control that has the keyboard focus (Fusion's
+    own cue is a 1 px tint of the border, easy to miss). Drawn only after keyboard navigation, as Fusion does."""
+
+    CONTROLS = {QStyle.ControlElement.CE_PushButton, QStyle.ControlElement.CE_CheckBox, QStyle.ControlElement.CE_RadioButton}
+    COMPLEX = {QStyle.ComplexControl.CC_ComboBox, QStyle.ComplexControl.CC_SpinBox, QStyle.ComplexControl.CC_Slider,
+               QStyle.ComplexControl.CC_ToolButton}
+
+    def __init__(self) -> None:
+        super().__init__(QStyleFactory.create("Fusion"))
+
+    def drawControl(self, element, option, painter, widget=None) -> None:  # noqa: ANN001, N802 - Qt override
+        super().drawControl(element, option, painter, widget)
+        if element in self.CONTROLS:
+            self._ring(option, painter)
+
+    def drawComplexControl(self, control, option, painter, widget=None) -> None:  # noqa: ANN001, N802 - Qt override
+        super().drawComplexControl(control, option, painter, widget)
+        if control in self.COMPLEX:
+            self._ring(option, painter)
+
+    @staticmethod
+    def _ring(option, painter) -> None:  # noqa: ANN001
+        state = option.state
+        if not (state & QStyle.StateFlag.State_HasFocus and state & QStyle.StateFlag.State_KeyboardFocusChange):
+            return
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(option.palette.color(QPalette.ColorRole.Highlight), 2))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(QRectF(option.rect).adjusted(1, 1, -1, -1), 3, 3)
+        painter.restore()
+
+
+_style: FocusRingStyle | None = None
 
 
 class _Notifier(QObject):
@@ -88,7 +125,10 @@ def apply(mode: str = "system") -> bool:
     dark = resolve(_state["mode"])
     _state["dark"] = dark
     if app is not None:
-        app.setStyle("Fusion")  # the one style that draws every control from the palette, on every platform
+        global _style
+        if _style is None:  # Fusion: the one style that draws every control from the palette, on every platform
+            _style = FocusRingStyle()
+            app.setStyle(_style)
         app.setPalette(dark_palette() if dark else app.style().standardPalette())
     pg.setConfigOptions(background=colour("plot_bg"), foreground=colour("plot_fg"))
     for plot in list(_plots):

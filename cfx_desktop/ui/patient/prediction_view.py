@@ -25,6 +25,11 @@ class RiskGauge(QWidget):
     def set_prediction(self, probability: float, threshold: float, caption: str, outcome: str) -> None:
         self.probability, self.threshold, self.caption, self.outcome = probability, threshold, caption, outcome
         self.stale = False
+        self.setToolTip(f"The model predicts the event when its probability is at or above its own threshold "
+                        f"({threshold:.2f}, chosen on validation data), so {probability:.2f} means '{outcome}' here; "
+                        "another model has another threshold. The whisker above the bar: the lowest to highest "
+                        "probability over the model set.")
+        self.setAccessibleName(self.text())
         self.update()
 
     def set_spread(self, low: float, high: float, votes: int, total: int, event: str) -> None:

@@ -21,7 +21,7 @@ class CompareView(QWidget):
         self.verdict = QLabel("", self)
         self.verdict.setWordWrap(True)
         self.verdict.setToolTip("Flipped: the explained model crosses its threshold on the counterfactual. Referee: an "
-                                "independently trained classifier (other architecture and seed, never used to make the "
+                                "independently trained classifier (another architecture, trained separately, never used to make the "
                                 "counterfactual); it agrees when it crosses its own threshold too.")
         layout.addWidget(self.verdict)
         row = QHBoxLayout()
@@ -48,7 +48,7 @@ class CompareView(QWidget):
         self.amount.setRange(0, 100)
         self.amount.setValue(100)
         self.amount_label = QLabel("100% counterfactual", self)
-        self.play = QPushButton("Play optimisation", self)
+        self.play = QPushButton("Replay the search", self)
         self.play.setCheckable(True)
         self.play.setToolTip("Replay the search step by step: how the image changed until the model's answer flipped")
         self.amount.setToolTip("Blend: how much of the counterfactual is shown; swipe: where the dividing line is")
