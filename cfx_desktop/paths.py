@@ -43,3 +43,18 @@ def data_file(name: str) -> Path | None:
         return None
     path = root / name
     return path if path.exists() else None
+
+
+def user_data_dir() -> Path:
+    """Where the user's own datasets and models live (not the install folder, which may be read-only):
+    ``CFX_USER_DATA_DIR``, else the platform's per-user data folder."""
+    env = os.environ.get("CFX_USER_DATA_DIR")
+    if env:
+        return Path(env)
+    if sys.platform.startswith("win"):
+        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "cfx-desktop" / "user"

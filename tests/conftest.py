@@ -14,6 +14,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _TMP = Path(tempfile.mkdtemp(prefix="cfx-tests-"))
 os.environ.setdefault("CFX_SETTINGS_DIR", str(_TMP / "settings"))
+os.environ.setdefault("CFX_USER_DATA_DIR", str(_TMP / "user-data"))  # datasets the tests build stay out of ~
 os.environ.setdefault("CFX_LOG_DIR", str(_TMP / "logs"))
 
 from cfx_desktop import paths  # noqa: E402
@@ -67,7 +68,8 @@ def real_data_file(name: str) -> Path:
 @pytest.fixture
 def subprocess_env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(QT_QPA_PLATFORM="offscreen", CFX_SETTINGS_DIR=str(tmp_path / "s"), CFX_LOG_DIR=str(tmp_path / "l"))
+    env.update(QT_QPA_PLATFORM="offscreen", CFX_SETTINGS_DIR=str(tmp_path / "s"), CFX_LOG_DIR=str(tmp_path / "l"),
+               CFX_USER_DATA_DIR=str(tmp_path / "u"))
     return env
 
 

@@ -13,10 +13,18 @@ from cfx_desktop.commands import choices
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train-tabular", help="train a patient model, evaluate it (5x5 CV) and write weights + card")
-    p.add_argument("--dataset", required=True, choices=choices.RegistryChoices(choices.datasets, "all"),
+    p = sub.add_parser("train-tabular", help="train patient models (a registered dataset, or your own CSV with "
+                       "--data CSV --target COLUMN --name NAME), evaluate them (CV) and write weights + cards")
+    p.add_argument("--dataset", choices=choices.RegistryChoices(choices.datasets, "all"),
                    help="a registered dataset, or all (every variant of every dataset, as shipped)")
-    p.add_argument("--model", required=True, choices=choices.RegistryChoices(choices.tabular_architectures, "all"))
+    p.add_argument("--model", choices=choices.RegistryChoices(choices.tabular_architectures, "all"),
+                   help="architecture (default for your own data: all; required with --dataset)")
+    p.add_argument("--target", help="your own data: the outcome column of --data (makes a new dataset named --name)")
+    p.add_argument("--name", help="your own data: the new dataset's name (as listed under Dataset in the app)")
+    p.add_argument("--schema", type=Path, help="your own data: a schema JSON (from `cfx-desktop schema infer`, edited) "
+                   "instead of inferring one")
+    p.add_argument("--positive", help="your own data: the outcome value that counts as the event (default: 1, "
+                   "else the rarer value)")
     p.add_argument("--data", type=Path, help="CSV to train on (default: the development file in ../shared/data)")
     p.add_argument("--exclude", nargs="*", default=[], metavar="FEATURE", help="features to leave out, e.g. time")
     p.add_argument("--seed", type=int, default=0)
@@ -45,6 +53,12 @@ def _command_line(args: argparse.Namespace, dataset: str, exclude: list[str], mo
 
 
 def train_tabular(args: argparse.Namespace) -> int:
+    if args.target or args.name or args.schema:
+        from cfx_desktop.commands.own_data import train_own
+
+        return train_own(args)
+    if not args.dataset or not args.model:
+        raise UserError("train-tabular needs --dataset and --model, or --data CSV --target COLUMN --name NAME for your own data")
     from cfx_desktop.core.tabular import train
     from cfx_desktop.core.tabular.data import CsvError
     from cfx_desktop.core.tabular.datasets import DATASETS
@@ -90,6 +104,7 @@ def register_explain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--row", type=int, default=1, help="row of --csv as numbered in the app's cohort table: 1 = the first "
                    "patient under the header (default 1)")
     p.add_argument("--model", help="installed model name (see `cfx-desktop info`; default: the default dataset's default model)")
+    p.add_argument("--dataset", help="a dataset (e.g. one you built with train-tabular --name): use its default model")
     p.add_argument("--method", choices=choices.RegistryChoices(choices.counterfactual_methods),
                    help="counterfactual method (default: the registry's default, sparse)")
     p.add_argument("--k", type=int, default=1, help="number of counterfactuals (default 1; 4 for diverse)")
@@ -139,14 +154,35 @@ def patient_from_args(args: argparse.Namespace, schema) -> "tuple[object, object
             return schema.to_vector(patient), PatientSource("values")
         except SchemaError as exc:
             raise UserError(str(exc)) from exc
-    cohort = load_csv(args.csv, schema, allow_extra=True)
+    cohort = load_csv(args.csv, schema, allow_extra=True, missing_ok=schema.missing_allowed)
     if not 1 <= args.row <= len(cohort):
         raise UserError(f"--row {args.row} is out of range: {args.csv} has {len(cohort)} patient rows, numbered 1-{len(cohort)} "
                         "as in the app's cohort table")
     row = cohort.X[args.row - 1]
-    if np.isnan(row).any():
-        raise UserError(f"row {args.row} has missing values")
-    return row, PatientSource("csv", str(args.csv), args.row, int(cohort.lines[args.row - 1]))
+    source = PatientSource("csv", str(args.csv), args.row, int(cohort.lines[args.row - 1]))
+    missing = [f.name for f, v in zip(schema.features, row) if np.isnan(v)]
+    if missing and not schema.missing_allowed:
+        raise UserError(f"row {args.row} has missing values ({', '.join(missing)})")
+    if missing:  # as the app does: filled with the example patient's value, and said
+        print(f"note: row {args.row} has no {', '.join(missing)}; filled with the example patient's value", file=sys.stderr)
+        row = np.where(np.isnan(row), schema.example_vector(), row)
+        source = PatientSource("values", edited_from=f"{source.describe()}, missing {', '.join(missing)} filled in")
+    return row, source
+
+
+def _dataset_model(dataset: str | None) -> str | None:
+    """The default model of ``dataset`` (its first variant, its default architecture), or None."""
+    if not dataset:
+        return None
+    from cfx_desktop.core.registry import RegistryError
+    from cfx_desktop.core.tabular.datasets import DATASETS
+    from cfx_desktop.core.tabular.models import model_name
+
+    try:
+        spec = DATASETS.get(dataset)
+    except RegistryError as exc:
+        raise UserError(str(exc)) from exc
+    return model_name(spec.variants[0].schema, spec.default_architecture)
 
 
 def explain_patient(args: argparse.Namespace) -> int:
@@ -161,7 +197,7 @@ def explain_patient(args: argparse.Namespace) -> int:
 
     args.method = args.method or METHODS.default
     try:
-        model = load_model(args.model or default_model_name())
+        model = load_model(args.model or _dataset_model(args.dataset) or default_model_name())
     except BundleError as exc:
         raise UserError(str(exc)) from exc
     schema = model.schema
@@ -223,7 +259,8 @@ def explain_patient(args: argparse.Namespace) -> int:
                  f"falls back under measurement noise {r['invalidation_rate']:.0%}") if r else ""
         print(f"counterfactual {i} ({cf.method}): new p = {cf.probability:.3f}{holds}")
         for c in cf.changes:
-            delta = f" ({c.delta:+g} {c.unit})" if c.delta is not None else ""
+            numeric = c.delta is not None and schema[c.feature].kind.value in ("integer", "continuous")
+            delta = f" ({c.delta:+g}{' ' + c.unit if c.unit else ''})" if numeric else ""
             print(f"  {c.feature}: {c.before} -> {c.after}{delta}")
         shown = ", ".join(f"{k2} {v:.2f}" for k2, v in cf.metrics.items())
         print(f"  metrics: {shown}")

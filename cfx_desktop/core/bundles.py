@@ -56,8 +56,51 @@ def read_manifest(root: Path | None = None) -> dict[str, str]:
     return {str(k): str(v) for k, v in files.items()}
 
 
+_extra_roots: list[Path] = []  # folders of bundles the user trained (datasets from their own CSV), each with a manifest
+
+
+def add_root(root: Path) -> None:
+    """Also look for bundles in ``root`` (its own manifest, checked the same way as the shipped one)."""
+    root = Path(root)
+    with _lock:
+        if root not in _extra_roots:
+            _extra_roots.append(root)
+
+
+def remove_root(root: Path) -> None:
+    with _lock:
+        if Path(root) in _extra_roots:
+            _extra_roots.remove(Path(root))
+
+
+def roots() -> list[Path]:
+    """The shipped weights first, then the user's folders."""
+    with _lock:
+        return [paths.weights_dir(), *_extra_roots]
+
+
+def root_of(name: str) -> Path:
+    """The folder whose manifest lists ``name`` (the shipped one wins a clash); the shipped folder if none does."""
+    for root in roots():
+        try:
+            if f"{name}.pt" in read_manifest(root):
+                return root
+        except BundleError:
+            continue
+    return paths.weights_dir()
+
+
 def list_bundles(root: Path | None = None) -> list[str]:
-    """Names with both a .pt and a .json listed in the manifest, sorted."""
+    """Names with both a .pt and a .json listed in the manifest, sorted; without ``root``, of every folder."""
+    if root is None:
+        found: set[str] = set()
+        for folder in roots():
+            try:
+                found.update(list_bundles(folder))
+            except BundleError:
+                if folder == paths.weights_dir():
+                    raise
+        return sorted(found)
     manifest = read_manifest(root)
     return sorted(n[:-3] for n in manifest if n.endswith(".pt") and f"{n[:-3]}.json" in manifest)
 
@@ -124,7 +167,7 @@ def readable_cards(root: Path | None = None) -> list[tuple[str, dict[str, Any]]]
 
 
 def read_card(name: str, root: Path | None = None) -> dict[str, Any]:
-    root = root or paths.weights_dir()
+    root = root or root_of(name)
     path = root / f"{name}.json"
     _verify(path, read_manifest(root))
     return json.loads(path.read_text(encoding="utf-8"))
@@ -145,7 +188,7 @@ def _verify(path: Path, manifest: dict[str, str]) -> None:
 
 
 def load(name: str, root: Path | None = None) -> Bundle:
-    root = root or paths.weights_dir()
+    root = root or root_of(name)
     manifest = read_manifest(root)
     pt_path, card_path = root / f"{name}.pt", root / f"{name}.json"
     _verify(pt_path, manifest)

@@ -25,7 +25,7 @@ def load(name: str, build: Callable[[str, bundles.Bundle, torch.device], T], dev
          root: Path | None = None) -> T:
     """``build(name, bundle, device)`` once for a verified bundle; later calls return the same object."""
     device = device or device_mod.current()
-    key = (str(root or bundles.paths.weights_dir()), name, str(device))
+    key = (str(root or bundles.root_of(name)), name, str(device))
     with _lock:
         if key not in _cache:
             _cache[key] = build(name, bundles.load(name, root), device)

@@ -158,6 +158,12 @@ class MainWindow(QMainWindow):
         self.export_action = self._action("&Export...", self.export_dialog, "Ctrl+E",
                                           "Export the current tab as a PDF report (with a JSON sidecar) or a PNG screenshot")
         file_menu.addAction(self.export_action)
+        for tab in self.tab_list:
+            actions = tab.file_actions()
+            if actions:
+                file_menu.addSeparator()
+            for text, slot, tip in actions:
+                file_menu.addAction(self._action(text, lambda _=False, s=slot: s(), tip=tip))
         file_menu.addSeparator()
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         file_menu.addAction(self.quit_action)

@@ -50,6 +50,10 @@ class ToolTab(QWidget):
     def shortcuts(self) -> list[tuple[str, str]]:
         return []
 
+    def file_actions(self) -> list[tuple[str, Callable[[], object], str]]:
+        """(text, slot, tip) entries this tab adds to the File menu."""
+        return []
+
     def help_topic(self):  # noqa: ANN201 - ui.help_pane.HelpTopic | None
         """What the "What am I looking at?" pane says for this tab."""
         from cfx_desktop.ui.help_topics import TOPICS

@@ -159,8 +159,9 @@ def load_csv(
         for j, feature in enumerate(schema.features):
             cell = row[position[feature.name]].strip()
             if cell == "" or cell.lower() in {"nan", "na", "n/a", "null", "none"}:
-                report(CsvProblem(line, feature.name, "empty or missing value"))
-                continue
+                if not (missing_ok and schema.missing_allowed):
+                    report(CsvProblem(line, feature.name, "empty or missing value"))
+                continue  # stays NaN; the model imputes it with the training median
             try:
                 number = feature.encode(cell)
                 if feature.zero_is_missing and number == 0:
@@ -177,10 +178,13 @@ def load_csv(
             X[r, j] = number
         if has_target and y is not None:
             cell = row[position[schema.target]].strip()
-            if cell in {"0", "1", "0.0", "1.0"}:
+            if schema.target_values and cell in schema.target_values:
+                y[r] = schema.target_values.index(cell)
+            elif cell in {"0", "1", "0.0", "1.0"} and not schema.target_values:
                 y[r] = int(float(cell))
             else:
-                report(CsvProblem(line, schema.target, f"outcome must be 0 or 1, found {cell!r}"))
+                allowed = " or ".join(schema.target_values or ("0", "1"))
+                report(CsvProblem(line, schema.target, f"outcome must be {allowed}, found {cell!r}"))
     if total:
         raise CsvError(source, problems, total)
     return Cohort(schema, X, y, source, np.array([line for line, _ in body]))

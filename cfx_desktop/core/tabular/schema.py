@@ -173,6 +173,8 @@ class Schema:
     example: Mapping[str, Any] = field(default_factory=dict)
     example_label: str = ""
     ignored: tuple[str, ...] = ()  # columns a CSV may carry that this schema deliberately leaves out
+    target_values: tuple[str, str] = ()  # (negative, positive) as written in the file, when not 0 / 1
+    missing_allowed: bool = False  # empty cells are read as missing and imputed by the model (user datasets)
 
     @property
     def names(self) -> list[str]:

@@ -29,6 +29,7 @@ from cfx_desktop.ui.patient.cohort_panel import CohortPanel
 from cfx_desktop.ui.patient.form import PatientForm
 from cfx_desktop.ui.patient.model_card import model_card_dialog
 from cfx_desktop.ui.patient.prediction_view import RiskGauge
+from cfx_desktop.ui.patient.own_data import OwnDatasetFlow
 from cfx_desktop.ui.patient.suggestions import SuggestionsPanel, change_text
 from cfx_desktop.ui.tab_base import DoneFn, SelfTestStep, ToolTab, poll_until
 from cfx_desktop.workers.pool import JobError, LatestOnly, WorkerPool
@@ -80,8 +81,7 @@ class PatientTab(ToolTab):
         left_layout.setContentsMargins(4, 4, 4, 4)
         selectors = QFormLayout()
         self.dataset_combo = QComboBox(left)
-        for _, variant in variants():
-            self.dataset_combo.addItem(variant.label, variant.key)
+        self._fill_datasets()
         self.model_combo = QComboBox(left)
         self.model_combo.addItem("loading models...", None)  # filled once the worker pool has loaded them
         self.model_combo.setEnabled(False)
@@ -143,6 +143,10 @@ class PatientTab(ToolTab):
         self.bottom = QTabWidget(right)
         self.attributions = AttributionView(self.bottom)
         self.cohort_panel = CohortPanel(self.pool, self.session, self.bottom)
+        self.own_data = OwnDatasetFlow(self.pool, self)
+        self.own_data.dataset_ready.connect(self._on_dataset_ready)
+        self.own_data.dataset_removed.connect(lambda _name: self._fill_datasets())
+        self.own_data.message.connect(self.error_raised)
         self.cohort_view = self.cohort_panel.table
         self.bottom.addTab(self.attributions, "Why? Attributions")
         self.bottom.addTab(self.cohort_panel, "Cohort and global recourse")
@@ -191,7 +195,7 @@ class PatientTab(ToolTab):
         """The banner says where the patient came from; for the example it is also the "start here" card."""
         start = (" <i>Start here: change any value and the prediction, the bars and the suggestions follow; "
                  "Ctrl+O opens your own patients (CSV); F1 explains the tab.</i>") if self.session.is_example else ""
-        self.banner.setText(html.escape(text) + start)
+        self.banner.setText(html.escape(text, quote=False) + start)
 
     # ----- views of the session -----------------------------------------------------------------------------
     @property
@@ -235,7 +239,11 @@ class PatientTab(ToolTab):
         from cfx_desktop.core.tabular.models import ARCHITECTURES, model_name  # loaded by now (see `_on_models_loaded`)
 
         session = self.session
-        usable = [(key, spec) for key, spec in ARCHITECTURES.items() if model_name(session.schema, key) not in self.refused]
+        from cfx_desktop.core import bundles
+
+        installed = set(bundles.list_bundles())  # a dataset of the user's may have some architectures only
+        usable = [(key, spec) for key, spec in ARCHITECTURES.items()
+                  if model_name(session.schema, key) in installed and model_name(session.schema, key) not in self.refused]
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
         for key, spec in usable:
@@ -350,6 +358,47 @@ class PatientTab(ToolTab):
         self.status_message.emit(f"Loaded {len(cohort)} patients from {path.name}; it is also the reference cohort now")
         self._schedule_suggestions()
         return True
+
+    # ----- your own data ------------------------------------------------------------------------------------
+    def file_actions(self) -> list[tuple[str, object, str]]:
+        return [("New dataset from CSV...", self.own_data.choose_csv,
+                 "Make a dataset from your own CSV: check the inferred schema, train its models, explain its patients"),
+                ("Remove this dataset...", self.remove_current_dataset,
+                 "Delete the selected dataset of yours (its schema, models and cards; never the CSV)")]
+
+    def _fill_datasets(self) -> None:
+        """The Dataset box: the built-in datasets, then the user's own (re-read after one is added or removed)."""
+        current = self.dataset_combo.currentData()
+        self.dataset_combo.blockSignals(True)
+        self.dataset_combo.clear()
+        for _, variant in variants():
+            self.dataset_combo.addItem(variant.label, variant.key)
+        index = self.dataset_combo.findData(current)
+        self.dataset_combo.setCurrentIndex(max(index, 0))
+        self.dataset_combo.blockSignals(False)
+
+    def _on_dataset_ready(self, name: str) -> None:
+        from cfx_desktop.core.tabular.datasets import find_variant
+
+        self._fill_datasets()
+        _, variant = find_variant(name)
+        self.session.set_dataset(variant.key)
+        self.status_message.emit(f"Dataset {variant.label} is ready: its models are trained and selected")
+
+    def remove_current_dataset(self, confirm=None) -> bool:  # noqa: ANN001 - a test's stand-in for the question box
+        from cfx_desktop.core.tabular.datasets import DATASETS, default_variant, find_variant
+
+        dataset, _ = find_variant(self.session.variant)
+        if not dataset.user_folder:
+            self.error_raised.emit("Built-in dataset", f"{dataset.title} ships with the app and cannot be removed; "
+                                   "only datasets you made from your own CSV can.", "")
+            return False
+        name = dataset.key
+        self.session.set_dataset(default_variant())
+        removed = self.own_data.remove(name, confirm)
+        if not removed and name in DATASETS:
+            self.session.set_dataset(name)
+        return removed
 
     def export_to(self, path: Path) -> bool:
         try:

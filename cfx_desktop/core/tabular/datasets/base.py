@@ -40,6 +40,7 @@ class TabularDataset:
     attribution: str
     variants: tuple[Variant, ...]
     default_architecture: str = "mlp"
+    user_folder: str = ""  # set for a dataset built from the user's own CSV (its schema, bundles and cards live there)
 
     def __post_init__(self) -> None:
         if not self.variants:
@@ -59,7 +60,8 @@ class TabularDataset:
         return Variant(schema, f"{self.title} without {', '.join(excluded)}", tuple(excluded))
 
 
-DATASETS: Registry[TabularDataset] = Registry("dataset", default="heart-failure")
+DATASETS: Registry[TabularDataset] = Registry("dataset", default="heart-failure",
+                                               builtins=("cfx_desktop.core.tabular.user_datasets",))
 
 
 def register(dataset: TabularDataset) -> TabularDataset:

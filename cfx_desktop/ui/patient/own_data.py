@@ -1,0 +1,184 @@
+"""The Patient tab's "your own data" flow: File > New dataset from CSV (schema editor, then training in the worker
+pool with progress and Cancel, then the cross-validation table) and File > Remove dataset.
+
+The work is `core.tabular.user_datasets`; this module only opens dialogs, forwards the request to the pool and
+shows what comes back. A failed or cancelled training leaves no half-made dataset behind.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog, QDialogButtonBox, QFileDialog, QLabel, QMessageBox, QProgressDialog, QTableWidget, QTableWidgetItem,
+    QVBoxLayout, QWidget,
+)
+
+from cfx_desktop.core.tabular.infer import InferenceError
+from cfx_desktop.ui.accessibility import set_header_tips
+from cfx_desktop.ui.patient.schema_editor import SchemaEditor
+from cfx_desktop.ui.tab_base import poll_until
+from cfx_desktop.workers.pool import Job, JobError, LatestOnly, WorkerPool
+
+CV_COLUMNS = [("model", "Model"), ("cv_roc_auc", "CV ROC AUC"), ("cv_balanced_accuracy", "CV balanced accuracy"),
+              ("cv_brier", "CV Brier"), ("validation_roc_auc", "Validation ROC AUC"), ("threshold", "Threshold")]
+CV_TIPS = ["The architecture (its base model; the set adds bootstrap members)",
+           "Area under the ROC curve, mean +- sd over the cross-validation folds (0.5 = chance, 1 = perfect)",
+           "Mean of sensitivity and specificity at the model's threshold, over the folds",
+           "Mean squared error of the probabilities (lower is better; 0.25 = always saying 0.5)",
+           "ROC AUC on the 20 % of rows held out from training", "The probability above which the model predicts the event"]
+
+
+class OwnDatasetFlow(QObject):
+    """Owned by the Patient tab; ``dataset_ready(name)`` once a new dataset's models are trained."""
+
+    dataset_ready = Signal(str)
+    dataset_removed = Signal(str)
+    message = Signal(str, str, str)  # title, text, details (the tab shows it; never fatal)
+
+    def __init__(self, pool: WorkerPool, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.parent_widget = parent
+        self.channel = LatestOnly(pool, "Training your dataset", self)
+        self.channel.progress.connect(self._on_progress)
+        self.channel.result.connect(self._on_trained)
+        self.channel.error.connect(self._on_failed)
+        self.editor: SchemaEditor | None = None
+        self.progress: QProgressDialog | None = None
+        self.cv_dialog: QDialog | None = None
+        self.training: str | None = None
+        self._job: Job | None = None
+
+    # ----- new dataset ------------------------------------------------------------------------------------------
+    def choose_csv(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.parent_widget, "New dataset from CSV", "", "CSV files (*.csv *.tsv *.txt);;All files (*)")
+        if path:
+            self.open_editor(Path(path))
+
+    def open_editor(self, path: Path) -> SchemaEditor | None:
+        try:
+            editor = SchemaEditor(path, self.parent_widget)
+        except InferenceError as exc:
+            self.message.emit("Cannot make a dataset from this file", str(exc), "")
+            return None
+        editor.accepted.connect(lambda: self._start(editor))
+        editor.open()  # window-modal, non-blocking: the app keeps running
+        self.editor = editor
+        return editor
+
+    def _start(self, editor: SchemaEditor) -> None:
+        from cfx_desktop.core.tabular import user_datasets
+
+        assert editor.schema is not None
+        settings = editor.training_settings()
+        try:
+            item = user_datasets.create(editor.schema, editor.csv_path, {"source": "schema editor"})
+        except (user_datasets.UserDatasetError, OSError) as exc:
+            self.message.emit("Cannot create the dataset", str(exc), "")
+            return
+        self.training = item.name
+        self.progress = QProgressDialog(f"Training the models of {item.schema.title}...", "Cancel", 0, 1000, self.parent_widget)
+        self.progress.setWindowTitle("Training your dataset")
+        self.progress.setWindowModality(Qt.WindowModality.WindowModal)
+        self.progress.setMinimumDuration(0)
+        self.progress.setAutoClose(False)
+        self.progress.setAutoReset(False)
+        self.progress.canceled.connect(self.cancel)
+        self.progress.show()
+        self._job = self.channel.request(user_datasets.train, item.name, settings["architectures"],
+                                         members=settings["members"], cv_repeats=settings["cv_repeats"])
+
+    def cancel(self) -> None:
+        """Stop training; the half-trained dataset is removed once the job has returned."""
+        name, job = self.training, self._job
+        self.channel.cancel()
+        self._close_progress()
+        if name is None or job is None:
+            return
+        self.training = None
+        poll_until(self.parent_widget, lambda: job.returned_at is not None, lambda: self._discard(name, "cancelled"))
+
+    def _discard(self, name: str, why: str) -> None:
+        from cfx_desktop.core.tabular import user_datasets
+
+        try:
+            user_datasets.remove(name)
+        except user_datasets.UserDatasetError:
+            pass
+        self.message.emit(f"Training {why}", f"The dataset {name} was not kept; the CSV and everything you entered "
+                          "in the schema editor are unchanged (File > New dataset from CSV to try again).", "")
+
+    def _on_progress(self, fraction: float, text: str, _payload: object) -> None:
+        dialog = self.progress  # a modal progress dialog's setValue processes events: the result may close it
+        if dialog is not None:
+            dialog.setLabelText(text)
+            dialog.setValue(int(fraction * 1000))
+
+    def _on_trained(self, item: object) -> None:
+        self._close_progress()
+        name = self.training or getattr(item, "name", "")
+        self.training = None
+        self.show_cv(item)
+        self.dataset_ready.emit(name)
+
+    def _on_failed(self, error: JobError) -> None:
+        self._close_progress()
+        name, self.training = self.training, None
+        if name:
+            job = self._job
+            poll_until(self.parent_widget, lambda: job is None or job.returned_at is not None,
+                       lambda: self._discard(name, f"failed: {error.message}"))
+
+    def _close_progress(self) -> None:
+        if self.progress is not None:
+            self.progress.canceled.disconnect(self.cancel)
+            self.progress.close()
+            self.progress.deleteLater()
+            self.progress = None
+
+    def show_cv(self, item: object) -> QDialog:
+        """The cross-validation table of the new dataset's models."""
+        info = getattr(item, "info", {})
+        rows = info.get("cv", [])
+        dialog = QDialog(self.parent_widget)
+        dialog.setWindowTitle(f"Models of {getattr(item, 'name', '')}")
+        dialog.resize(820, 280)
+        layout = QVBoxLayout(dialog)
+        protocol = rows[0]["protocol"] if rows else "no cross-validation"
+        layout.addWidget(QLabel(f"<b>{html.escape(getattr(item.schema, 'title', ''))}</b>: {len(rows)} architecture(s), "
+                                f"{info.get('settings', {}).get('members', 1)} model(s) each; {html.escape(protocol)}. "
+                                "The dataset is selected under Dataset.", dialog))
+        table = QTableWidget(len(rows), len(CV_COLUMNS), dialog)
+        table.setHorizontalHeaderLabels([label for _, label in CV_COLUMNS])
+        set_header_tips(table, CV_TIPS)
+        table.verticalHeader().setVisible(False)
+        for r, row in enumerate(rows):
+            for c, (key, _) in enumerate(CV_COLUMNS):
+                table.setItem(r, c, QTableWidgetItem(str(row.get(key, "")).replace("+-", "\u00b1")))
+        table.resizeColumnsToContents()
+        layout.addWidget(table)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dialog)
+        buttons.rejected.connect(dialog.close)
+        layout.addWidget(buttons)
+        dialog.show()
+        self.cv_dialog = dialog
+        return dialog
+
+    # ----- remove -------------------------------------------------------------------------------------------
+    def remove(self, name: str, confirm: Callable[[str], bool] | None = None) -> bool:
+        from cfx_desktop.core.tabular import user_datasets
+
+        ask = confirm or (lambda text: QMessageBox.question(self.parent_widget, "Remove dataset", text)
+                          == QMessageBox.StandardButton.Yes)
+        if not ask(f"Remove the dataset {name}: its schema, models and cards? The CSV itself is not touched."):
+            return False
+        try:
+            user_datasets.remove(name)
+        except user_datasets.UserDatasetError as exc:
+            self.message.emit("Cannot remove the dataset", str(exc), "")
+            return False
+        self.dataset_removed.emit(name)
+        return True
