@@ -150,3 +150,21 @@ def test_constant_map_scores_zero_without_warning() -> None:
         warnings.simplefilter("error")  # scipy's ConstantInputWarning would fail here
         assert sanity.spearman_abs(a, np.zeros_like(a)) == 0.0
         assert sanity.spearman_abs(np.ones_like(a), a) == 0.0
+
+
+@pytest.mark.parametrize("method", ["gradcam", "ig", "occlusion"])
+def test_a_batch_gives_each_image_its_own_map(quadrant_model, method: str) -> None:
+    """The batch path (one pass on a GPU) explains each image for its own predicted class, as one call per image."""
+    rng = np.random.default_rng(7)
+    images = [_sample(rng, True), _sample(rng, False), _sample(rng, True)[:, 2:]]  # mixed classes, one not square
+    batch = saliency.saliency_maps(quadrant_model, images, method, params=SMALL_IMAGE.get(method))
+    assert {m.target for m in batch} == {"pneumonia", "normal"}
+    params = SMALL_IMAGE.get(method)
+    if method == "ig":  # the batch takes the steps its least converged image needs: compare at that many steps
+        steps = batch[0].params["steps_used"]
+        params = {"n_steps": steps, "max_steps": steps}
+        assert all(m.params["relative_delta"] <= m.params["tolerance"] or steps == 96 for m in batch)
+    for image, got in zip(images, batch):
+        one = saliency.saliency_map(quadrant_model, image, method, params=params)
+        assert got.target == one.target and got.values.shape == image.shape
+        np.testing.assert_allclose(got.values, one.values, rtol=1e-4, atol=1e-5 * float(np.abs(one.values).max()))

@@ -95,16 +95,8 @@ def report_tabular(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_explain(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("explain-patient", help="predict one patient and print counterfactuals")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--csv", type=Path, help="CSV of patients (with the model's feature columns)")
-    source.add_argument("--values", nargs="+", metavar="NAME=VALUE", help="a patient typed on the command line")
-    source.add_argument("--example", action="store_true", help="the built-in example patient")
-    p.add_argument("--row", type=int, default=1, help="row of --csv as numbered in the app's cohort table: 1 = the first "
-                   "patient under the header (default 1)")
-    p.add_argument("--model", help="installed model name (see `cfx-desktop info`; default: the default dataset's default model)")
-    p.add_argument("--dataset", help="a dataset (e.g. one you built with train-tabular --name): use its default model")
+def add_search_arguments(p: argparse.ArgumentParser) -> None:
+    """The counterfactual search's options, shared by explain-patient and batch-explain-patients."""
     p.add_argument("--method", choices=choices.RegistryChoices(choices.counterfactual_methods),
                    help="counterfactual method (default: the registry's default, sparse)")
     p.add_argument("--k", type=int, default=1, help="number of counterfactuals (default 1; 4 for diverse)")
@@ -118,6 +110,19 @@ def register_explain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-markers", action="store_true", help="also change observational markers (CPK, platelets, ...)")
     p.add_argument("--set-members", type=int, default=None, metavar="N",
                    help="models per architecture in the consensus (default 1: the four base models; 5: all 20)")
+
+
+def register_explain(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("explain-patient", help="predict one patient and print counterfactuals")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--csv", type=Path, help="CSV of patients (with the model's feature columns)")
+    source.add_argument("--values", nargs="+", metavar="NAME=VALUE", help="a patient typed on the command line")
+    source.add_argument("--example", action="store_true", help="the built-in example patient")
+    p.add_argument("--row", type=int, default=1, help="row of --csv as numbered in the app's cohort table: 1 = the first "
+                   "patient under the header (default 1)")
+    p.add_argument("--model", help="installed model name (see `cfx-desktop info`; default: the default dataset's default model)")
+    p.add_argument("--dataset", help="a dataset (e.g. one you built with train-tabular --name): use its default model")
+    add_search_arguments(p)
     p.add_argument("--reference", type=Path, help="reference cohort CSV for neighbour methods and plausibility "
                    "(default: the model's training rows from ../shared/data when present)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -170,81 +175,59 @@ def patient_from_args(args: argparse.Namespace, schema) -> "tuple[object, object
     return row, source
 
 
-def _dataset_model(dataset: str | None) -> str | None:
-    """The default model of ``dataset`` (its first variant, its default architecture), or None."""
-    if not dataset:
-        return None
+def load_model_for(args: argparse.Namespace):  # noqa: ANN201
+    """The model of --model, else the default model of --dataset (its first variant, its default architecture),
+    else the app's default; a refused or missing bundle is a UserError."""
+    from cfx_desktop.core.bundles import BundleError
     from cfx_desktop.core.registry import RegistryError
     from cfx_desktop.core.tabular.datasets import DATASETS
-    from cfx_desktop.core.tabular.models import model_name
+    from cfx_desktop.core.tabular.live import default_model_name
+    from cfx_desktop.core.tabular.models import load_model, model_name
 
+    name = args.model
+    if not name and args.dataset:
+        try:
+            spec = DATASETS.get(args.dataset)
+        except RegistryError as exc:
+            raise UserError(str(exc)) from exc
+        name = model_name(spec.variants[0].schema, spec.default_architecture)
     try:
-        spec = DATASETS.get(dataset)
-    except RegistryError as exc:
+        return load_model(name or default_model_name())
+    except BundleError as exc:
         raise UserError(str(exc)) from exc
-    return model_name(spec.variants[0].schema, spec.default_architecture)
+
+
+def explain_settings(args: argparse.Namespace, schema, shapley_samples: int = 0):  # noqa: ANN001, ANN201
+    """The search settings of --method/--k/--lock/--unlock/--max-changes/--margin/..., checked against the schema."""
+    from cfx_desktop.core.tabular.explanation import ExplainSettings
+
+    for name in args.lock + args.unlock:
+        if name not in schema.names:
+            raise UserError(f"unknown feature {name!r} in --lock/--unlock; this model uses {', '.join(schema.names)}")
+    return ExplainSettings(args.method, args.k, args.margin, args.single_model, args.set_members, tuple(args.lock),
+                           tuple(args.unlock), args.max_changes, args.allow_markers, shapley_samples)
 
 
 def explain_patient(args: argparse.Namespace) -> int:
     import json
 
-    from cfx_desktop.core.bundles import BundleError
-    from cfx_desktop.core.tabular.counterfactuals import METHODS, Constraints, Reference, find_counterfactuals
+    from cfx_desktop.core.tabular.counterfactuals import Reference
     from cfx_desktop.core.tabular.data import CsvError, load_csv
-    from cfx_desktop.core.tabular.live import default_model_name, default_reference
-    from cfx_desktop.core.tabular.model_set import CONSENSUS_MEMBERS, default_margin, load_model_set
-    from cfx_desktop.core.tabular.models import load_model
+    from cfx_desktop.core.tabular.explanation import Explainer
+    from cfx_desktop.core.tabular.live import default_reference
 
-    args.method = args.method or METHODS.default
-    try:
-        model = load_model(args.model or _dataset_model(args.dataset) or default_model_name())
-    except BundleError as exc:
-        raise UserError(str(exc)) from exc
+    model = load_model_for(args)
     schema = model.schema
-    for name in args.lock + args.unlock:
-        if name not in schema.names:
-            raise UserError(f"unknown feature {name!r} in --lock/--unlock; this model uses {', '.join(schema.names)}")
+    settings = explain_settings(args, schema)
     try:
         x, _ = patient_from_args(args, schema)
         reference = (Reference.build(model, load_csv(args.reference, schema, allow_extra=True, missing_ok=True).X, str(args.reference))
                      if args.reference else default_reference(model))
     except CsvError as exc:
         raise UserError(str(exc)) from exc
-    margin = default_margin(schema.name) if args.margin is None else args.margin
-    constraints = Constraints(locked=frozenset(args.lock), unlocked=frozenset(args.unlock),
-                              max_changes=args.max_changes, margin=margin, allow_markers=args.allow_markers)
-    k = args.k if args.k != 1 or not METHODS.get(args.method).is_set else 4
-    models = load_model_set(schema.name, per_architecture=args.set_members or CONSENSUS_MEMBERS)
-    judges = load_model_set(schema.name)
-    result = find_counterfactuals(model, x, constraints, k=k, method=args.method, reference=reference, model_set=models,
-                                  consensus=not args.single_model, judges=judges)
-    p = float(model.predict_proba(x)[0])
-    label = int(p >= model.threshold)
-    payload = {
-        "patient": schema.to_patient(x),
-        "prediction": {"probability": p, "threshold": model.threshold, "label": label,
-                       "outcome": schema.outcome_words[label]},
-        "model": model.name,
-        "method": args.method,
-        "requirement": (f"{model.name} only (fragile)" if args.single_model else
-                        f"every model of the {schema.name} set ({len(models)}) past its threshold by {margin:.2f}"),
-        "consensus_set": [] if args.single_model else [m.name for m in models.members],
-        "robustness_judged_by": [m.name for m in judges.members],
-        "counterfactuals": [
-            {
-                "values": schema.to_patient(cf.values),
-                "changes": [{"feature": c.feature, "from": c.before, "to": c.after} for c in cf.changes],
-                "probability": cf.probability,
-                "metrics": {k2: float(v) for k2, v in cf.metrics.items()},
-                "robustness": cf.robustness,
-                "summary": cf.summary(schema.outcome_words[1 - label]),
-            }
-            for cf in result
-        ],
-        "seconds": result.seconds,
-    }
-    if result.reason:
-        payload["reason"] = result.reason
+    explainer = Explainer.load(model, settings, reference)
+    payload, result = explainer.explain(x)
+    p, label = payload["prediction"]["probability"], payload["prediction"]["label"]
     if args.json:
         print(json.dumps(payload, indent=2, default=float))
         return 0

@@ -323,3 +323,10 @@ def list_images(folder: str | Path) -> list[Path]:
     """Image-like files in a folder (sorted), for batch prediction and the thumbnail strip."""
     folder = Path(folder)
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES - {""})
+
+
+def walk_images(folder: str | Path) -> list[Path]:
+    """Image-like files in a folder and its sub-folders (sorted; hidden files and folders left out)."""
+    folder = Path(folder)
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES - {""}
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))

@@ -50,14 +50,20 @@ class SaliencyMap:
 
 
 class _Signed(nn.Module):
-    """The classifier's logit, negated when explaining 'normal', so every method explains the chosen class."""
+    """The classifier's logit, negated when explaining 'normal', so every method explains the chosen class. ``sign``
+    is a number, or one per image of a batch (each image explained for its own class)."""
 
-    def __init__(self, net: nn.Module, sign: float) -> None:
+    def __init__(self, net: nn.Module, sign: float | torch.Tensor) -> None:
         super().__init__()
         self.net, self.sign = net, sign
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.sign * self.net(x)
+        out = self.net(x)
+        if isinstance(self.sign, torch.Tensor):
+            # captum repeats the batch (IG steps, occlusion windows): the signs repeat with it
+            sign = self.sign.repeat(out.shape[0] // self.sign.shape[0])
+            return sign.view(-1, *[1] * (out.dim() - 1)).to(out.dtype) * out
+        return self.sign * out
 
 
 def baseline_for(model: ImageModel, x: torch.Tensor, kind: str) -> torch.Tensor:
@@ -184,23 +190,37 @@ def saliency_map(
     quick: bool = False, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED,  # noqa: ANN001
 ) -> SaliencyMap:
     """Saliency of ``method`` for ``target`` ('pneumonia' / 'normal'; default: the predicted class)."""
+    result = saliency_maps(model, [pixels], method, target, params, quick=quick, cancel=cancel)[0]
+    progress(1.0, f"{label(result.method)} done")
+    return result
+
+
+def saliency_maps(
+    model: ImageModel, images: list[np.ndarray], method: str | None = None, target: str | None = None, params: Any = None,
+    *, quick: bool = False, cancel: CancelToken = NEVER_CANCELLED,
+) -> list[SaliencyMap]:
+    """Saliency for several images in one batch (one pass on a GPU); each explains ``target`` or, by default, its
+    own predicted class. The images may differ in size: each map comes back over its own image."""
     method = method or SALIENCY_METHODS.default
     spec = SALIENCY_METHODS.get(method)
     chosen = spec.params(params, quick=quick)
+    if target is not None and target not in model.labels:
+        raise ValueError(f"target must be one of {model.labels}")
     start = time.perf_counter()
-    x = model.tensor(pixels)
+    x = torch.cat([model.tensor(p) for p in images])
     with model.lock:
         with torch.inference_mode():
-            probability = float(torch.sigmoid(model.logits(x))[0])
-        target = target or model.label(probability)
-        if target not in model.labels:
-            raise ValueError(f"target must be one of {model.labels}")
-        forward = _Signed(model.net, 1.0 if target == model.labels[1] else -1.0)
+            probabilities = torch.sigmoid(model.logits(x)).reshape(len(images)).tolist()
+        targets = [target or model.label(p) for p in probabilities]
+        signs = torch.tensor([1.0 if t == model.labels[1] else -1.0 for t in targets], device=x.device)
+        forward = _Signed(model.net, float(signs[0]) if len(images) == 1 else signs)
         cancel.raise_if_cancelled()
         attribution, facts = spec.attribute(forward, model, x, chosen)
     cancel.raise_if_cancelled()
-    model_values = attribution.detach()[0, 0].cpu().numpy().astype(np.float32)
-    height, width = pixels.shape
-    values = to_map_space(model_values, height, width)
-    progress(1.0, f"{spec.label} done")
-    return SaliencyMap(values, model_values, method, target, probability, time.perf_counter() - start, {**asdict(chosen), **facts})
+    seconds = (time.perf_counter() - start) / len(images)
+    results = []
+    for i, pixels in enumerate(images):
+        model_values = attribution.detach()[i, 0].cpu().numpy().astype(np.float32)
+        values = to_map_space(model_values, *pixels.shape)
+        results.append(SaliencyMap(values, model_values, method, targets[i], probabilities[i], seconds, {**asdict(chosen), **facts}))
+    return results
