@@ -14,12 +14,17 @@ SALIENCY = choices.RegistryChoices(choices.saliency_methods)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train-imaging", help="train a pneumonia classifier from a Kermany-style folder or a .npz")
-    p.add_argument("--data", type=Path, required=True, help="folder with NORMAL/ and PNEUMONIA/, or a MedMNIST .npz")
+    p = sub.add_parser("train-imaging", help="train an image model on your own labelled folder (--folder DIR --name NAME: "
+                       "classifier, referee, autoencoder, sanity twin and guard), or one shipped-style bundle (--data)")
+    p.add_argument("--folder", type=Path, help="your own images: one sub-folder per class (two classes); everything the "
+                   "X-ray tab's explanations need is trained into your data folder under --name")
+    p.add_argument("--positive", help="with --folder: the class sub-folder that is the finding (default: the one that "
+                   "is not normal/healthy/negative, else the second alphabetically)")
+    p.add_argument("--data", type=Path, help="folder with NORMAL/ and PNEUMONIA/, or a MedMNIST .npz (one bundle)")
     p.add_argument("--model", default="slim-cnn", choices=choices.RegistryChoices(choices.image_architectures),
                    help="image architecture (default slim-cnn)")
     p.add_argument("--size", type=int, default=128, choices=[224, 128, 96, 64])
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--epochs", type=int, help="training epochs (default 12; 8 with --folder)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--shuffle-labels", action="store_true", help="train on permuted labels (for the sanity check)")
     p.add_argument("--augmentation", choices=["acquisition", "basic", "none"],
@@ -47,6 +52,11 @@ def train_imaging(args: argparse.Namespace) -> int:
     from cfx_desktop.core import device
     from cfx_desktop.core.imaging.train import train_image_model
 
+    if args.folder is not None:
+        return train_own_images(args)
+    if args.data is None:
+        raise UserError("train-imaging needs --folder DIR --name NAME (your own images) or --data (a shipped-style bundle)")
+    args.epochs = args.epochs or 12
     if not args.data.exists():
         raise UserError(f"{args.data}: not found")
     parts = ["cfx-desktop", "train-imaging", "--data", str(args.data), "--model", args.model, "--size", str(args.size),
@@ -70,6 +80,38 @@ def train_imaging(args: argparse.Namespace) -> int:
     return 0
 
 
+
+
+def train_own_images(args: argparse.Namespace) -> int:
+    """--folder DIR --name NAME: scan, say how the split is made, train everything, print the metrics."""
+    from cfx_desktop.core.imaging import user_models
+
+    if not args.name:
+        raise UserError("--folder needs --name NAME (how the model is listed in the X-ray tab)")
+    try:
+        scan = user_models.scan(args.folder, args.positive)
+    except user_models.FolderError as exc:
+        raise UserError(str(exc)) from exc
+    print(f"{args.folder}: {scan.describe()}", file=sys.stderr)
+    settings = user_models.TrainSettings(epochs=args.epochs or 8, size=args.size, seed=args.seed)
+    last = [""]
+
+    def progress(fraction: float, text: str = "", _payload: object = None) -> None:
+        stage = text.split(":")[0]
+        if "epoch" in text or stage != last[0]:
+            print(f"  {fraction:4.0%} {text}", file=sys.stderr, flush=True)
+            last[0] = stage
+
+    try:
+        summary = user_models.train(scan, args.name, settings, progress=progress)
+    except (user_models.FolderError, FileNotFoundError, ValueError) as exc:
+        raise UserError(f"{exc} (nothing was kept)") from exc
+    print(f"image model {summary['name']} ({summary['labels'][1]} vs {summary['labels'][0]}) in "
+          f"{user_models.root() / summary['name']}")
+    for line in user_models.summary_lines(summary):
+        print(f"  {line}")
+    print(f"use it: cfx-desktop predict-image --model {summary['classifier']} IMAGE, or choose it in the X-ray tab")
+    return 0
 
 
 def register_links(sub: argparse._SubParsersAction) -> None:

@@ -29,6 +29,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     rm.add_argument("name")
     rm.set_defaults(handler=datasets_remove)
 
+    im = sub.add_parser("image-models", help="list or remove the image models you trained on your own folders")
+    ii = im.add_subparsers(dest="image_models_command", metavar="ACTION", required=True)
+    ii.add_parser("list", help="your image models, their classes and validation metrics").set_defaults(handler=image_models_list)
+    irm = ii.add_parser("remove", help="delete an image model's bundles (never the images)")
+    irm.add_argument("name")
+    irm.set_defaults(handler=image_models_remove)
+
 
 def _infer(csv: Path, target: str, name: str | None, positive: str | None, margin: float = 0.1):  # noqa: ANN202
     from cfx_desktop.core.tabular.infer import InferenceError, infer_schema
@@ -128,4 +135,28 @@ def datasets_remove(args: argparse.Namespace) -> int:
     except user_datasets.UserDatasetError as exc:
         raise UserError(str(exc)) from exc
     print(f"removed {args.name} (its CSV was not touched)")
+    return 0
+
+
+def image_models_list(args: argparse.Namespace) -> int:
+    from cfx_desktop.core.imaging import user_models
+
+    items = user_models.installed()
+    if not items:
+        print(f"no image models of yours yet (folder: {user_models.root()})")
+    for item in items:
+        c = item["metrics"]["classifier"]
+        print(f"{item['name']}: {item['labels'][1]} vs {item['labels'][0]}, validation ROC AUC {c['roc_auc']:.3f}; "
+              f"images {item['folder']}")
+    return 0
+
+
+def image_models_remove(args: argparse.Namespace) -> int:
+    from cfx_desktop.core.imaging import user_models
+
+    try:
+        user_models.remove(args.name)
+    except user_models.FolderError as exc:
+        raise UserError(str(exc)) from exc
+    print(f"removed {args.name} (the images were not touched)")
     return 0

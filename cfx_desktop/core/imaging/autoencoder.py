@@ -126,7 +126,8 @@ def _ssim_batch(a: torch.Tensor, b: torch.Tensor) -> float:
 def train_autoencoder(source: Path, size: int = 128, epochs: int = 8, seed: int = 0, batch_size: int = 64, lr: float = 2e-3,
                       out: Path | None = None, command: str = "", device: torch.device | None = None,
                       progress=no_progress, cancel: CancelToken = NEVER_CANCELLED,  # noqa: ANN001
-                      architecture: str = "segnet-ae", kl_weight: float = 1e-4, name: str | None = None) -> dict[str, Any]:
+                      architecture: str = "segnet-ae", kl_weight: float = 1e-4, name: str | None = None,
+                      licence: tuple[str, str] | None = None) -> dict[str, Any]:
     """Train on the classifier's training images (same patient split); report validation MSE and SSIM.
 
     For the VAE the loss is MSE per pixel + ``kl_weight`` x KL per latent unit: small enough to keep detail,
@@ -190,7 +191,7 @@ def train_autoencoder(source: Path, size: int = 128, epochs: int = 8, seed: int 
         "seed": seed, "command": command,
         "metrics": {"validation": {"mse": mse, "ssim": ssim_value}},
         "metrics_summary": f"validation reconstruction MSE {mse:.2e}, SSIM {ssim_value:.3f}",
-        "licence": KERMANY_LICENCE[0], "attribution": KERMANY_LICENCE[1],
+        "licence": (licence or KERMANY_LICENCE)[0], "attribution": (licence or KERMANY_LICENCE)[1],
         "environment": {"torch": torch.__version__, "python": platform.python_version()},
         "created": dt.date.today().isoformat(),
     }

@@ -166,7 +166,7 @@ def generate(
         if step % search.frame_every == 0 or done:
             frame = composed.detach()[0, 0].cpu().numpy().copy()
             frames.append(frame)
-        progress(step / search.steps, f"step {step}: p(pneumonia) = {p:.3f}", {"step": step, "probability": p, "frame": frame})
+        progress(step / search.steps, f"step {step}: p({model.labels[1]}) = {p:.3f}", {"step": step, "probability": p, "frame": frame})
 
     with model.lock, torch.enable_grad():
         if search.method == "adam":
@@ -226,6 +226,7 @@ def generate(
         "reached_goal": bool(reached(final_p)),
         "goal_probability": goal_p,
         "initial_probability": p0,
+        "positive_label": model.labels[1],
         "final_probability": final_p,
         "inside_mask_fraction": float(change[binary].sum() / max(change.sum(), 1e-12)),
         "decoded_inside_mask_fraction": float(own_change[binary].sum() / max(own_change.sum(), 1e-12)),
@@ -249,7 +250,7 @@ def verdict_line(metrics: dict[str, Any]) -> str:
     if "referee_flipped" not in metrics:
         return f"{flipped}; no referee installed to confirm it"
     agrees = "referee agrees" if metrics["referee_flipped"] else "referee disagrees"
-    return (f"{flipped}; {agrees} (its p(pneumonia) {metrics['referee_initial_probability']:.2f} -> "
+    return (f"{flipped}; {agrees} (its p({metrics.get('positive_label', 'pneumonia')}) {metrics['referee_initial_probability']:.2f} -> "
             f"{metrics['referee_final_probability']:.2f}; moved {metrics['referee_relative_change']:.2f}x as far as the explained model)")
 
 

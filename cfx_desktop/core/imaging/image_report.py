@@ -76,7 +76,7 @@ def _prediction_section(prediction: live.Prediction | None, counterfactual: live
     if prediction.probability is None:
         return section.add(Facts([("Outcome", "withheld"), ("Why", guard.banner() or guard.reason)]))
     rows = [("Outcome", prediction.label or "no verdict (unusual image)"),
-            ("p(pneumonia)", f"{prediction.probability:.3f} (threshold {prediction.threshold:.3f})" + (f", {note}" if note else ""))]
+            (f"p({prediction.positive})", f"{prediction.probability:.3f} (threshold {prediction.threshold:.3f})" + (f", {note}" if note else ""))]
     metrics = counterfactual.result.metrics if counterfactual is not None else {}
     if "referee_initial_probability" in metrics:
         r = metrics["referee_initial_probability"]
@@ -120,9 +120,9 @@ def _counterfactual_section(counterfactual: live.Counterfactual | None, state: s
                           Image.from_rgb(render.gray_rgb(r.full_counterfactual), f"counterfactual ({r.target})", 56),
                           Image.from_rgb(difference, "difference", 56, legend)]))
     rows = [["verdict", verdict_line(m)],
-            ["p(pneumonia)", f"{m['initial_probability']:.3f} -> {m['final_probability']:.3f} ({r.source} -> {r.target})"]]
+            [f"p({m.get('positive_label', 'pneumonia')})", f"{m['initial_probability']:.3f} -> {m['final_probability']:.3f} ({r.source} -> {r.target})"]]
     if "referee_flipped" in m:
-        rows.append(["referee", f"p(pneumonia) {m['referee_initial_probability']:.3f} -> {m['referee_final_probability']:.3f}; "
+        rows.append(["referee", f"p({m.get('positive_label', 'pneumonia')}) {m['referee_initial_probability']:.3f} -> {m['referee_final_probability']:.3f}; "
                                 f"{'crosses' if m['referee_flipped'] else 'does not cross'} its own threshold"])
     rows += [["similarity to the original (SSIM)", f"{m['ssim']:.3f}"],
              ["autoencoder's own change inside the edited region", f"{m['decoded_inside_mask_fraction']:.3f}"],

@@ -35,6 +35,7 @@ class Prediction:
     label: str  # "" unless the guard found a chest radiograph of the kind the model was trained on
     card_label: str
     guard: GuardVerdict
+    positive: str = "pneumonia"  # the model's finding class, in words (from its card)
 
 
 @dataclass
@@ -68,7 +69,8 @@ def predict(image_id: int, pixels: np.ndarray, model_name: str = DEFAULT_MODEL, 
     """The guard first (header from ``metadata``, then the image score); a verdict label only for images it passes."""
     model = load_image_model(model_name)
     verdict, p, label = guarded_prediction(load_guard(model), model, LoadedImage(pixels, "", "", metadata or {}))
-    return Prediction(image_id, model_name, p, model.threshold, label, model.card.get("label", model_name), verdict)
+    return Prediction(image_id, model_name, p, model.threshold, label, model.card.get("label", model_name), verdict,
+                      model.labels[1])
 
 
 def overlay(image_id: int, pixels: np.ndarray, method: str, model_name: str = DEFAULT_MODEL, target: str | None = None,

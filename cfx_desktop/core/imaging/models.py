@@ -204,7 +204,15 @@ DEFAULT_MODEL = "pneumonia-slim-cnn"
 
 def load_image_model(name: str = DEFAULT_MODEL, device: torch.device | None = None, root=None) -> ImageModel:  # noqa: ANN001
     """Load an installed image model once per (folder, name, device); later calls share it (read-only)."""
+    _user_models()
     return model_cache.load(name, lambda n, bundle, dev: from_state(n, bundle.state, bundle.card, dev), device, root)
+
+
+def _user_models() -> None:
+    """Image models the user trained on their own folders join the list (their folders' manifests are checked)."""
+    from cfx_desktop.core.imaging import user_models
+
+    user_models.register_all()
 
 
 def is_sanity_twin(card: dict[str, Any]) -> bool:
@@ -214,6 +222,8 @@ def is_sanity_twin(card: dict[str, Any]) -> bool:
 def image_models(root=None) -> list[tuple[str, dict[str, Any]]]:  # noqa: ANN001
     """Installed classifiers the user can choose (cards hash-checked; refused ones, sanity twins and referees left
     out), the default first."""
+    if root is None:
+        _user_models()
     found = []
     for name, card in bundles.readable_cards(root):
         if (card.get("kind") == "image-classifier" and not is_sanity_twin(card) and card.get("role", "classifier") == "classifier"

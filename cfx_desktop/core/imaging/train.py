@@ -72,10 +72,11 @@ def _probabilities(net: torch.nn.Module, images: np.ndarray, mean: float, std: f
 
 def load_training_data(source: Path, size: int, seed: int, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED):  # noqa: ANN001, ANN201
     """(train images, train labels, validation images, validation labels, provenance, split text)."""
-    if source.is_dir():
+    if isinstance(source, data_mod.LabelledFolder) or source.is_dir():
         ds = data_mod.load_folder(source, size, progress, cancel)
         train_idx, valid_idx = data_mod.split_by_patient(ds, 0.15, seed)
-        split = (f"by patient: 15% of each class's patients (seed {seed}) for validation; {len(train_idx)} training and "
+        how = data_mod.GROUPINGS[data_mod.as_folder(source).grouping]
+        split = (f"by patient ({how}): 15% of each class's patients (seed {seed}) for validation; {len(train_idx)} training and "
                  f"{len(valid_idx)} validation images from {len(np.unique(ds.groups[train_idx]))} / "
                  f"{len(np.unique(ds.groups[valid_idx]))} patients")
         return ds.images[train_idx], ds.labels[train_idx], ds.images[valid_idx], ds.labels[valid_idx], ds.digest, split
@@ -95,8 +96,10 @@ def train_image_model(
     autoencoder: str | None = None, shuffled_twin: str | None = None, augmentation: str | None = None,
     label_smoothing: float | None = None, subset: int | None = None, name: str | None = None, role: str = "classifier",
     command: str = "", device: torch.device | None = None, progress=no_progress,  # noqa: ANN001
-    cancel: CancelToken = NEVER_CANCELLED,
+    cancel: CancelToken = NEVER_CANCELLED, labels: tuple[str, str] = ("normal", "pneumonia"),
+    licence: tuple[str, str] = KERMANY_LICENCE,
 ) -> dict[str, Any]:
+    """Train one classifier; ``labels`` are the (negative, positive) class words, ``shuffled_twin=""`` names none."""
     device = device or torch.device("cpu")
     torch.manual_seed(seed)
     X_tr, y_tr, X_va, y_va, provenance, split = load_training_data(source, size, seed, progress, cancel)
@@ -157,7 +160,7 @@ def train_image_model(
     name = name or f"pneumonia-{architecture}" + ("-shuffled-labels" if shuffle_labels else "")
     card = {
         "name": name,
-        "task": "chest X-ray: probability of pneumonia (vs normal)" + (" -- SANITY-CHECK MODEL trained on shuffled labels; not for prediction" if shuffle_labels else ""),
+        "task": f"chest X-ray: probability of {labels[1]} (vs {labels[0]})" + (" -- SANITY-CHECK MODEL trained on shuffled labels; not for prediction" if shuffle_labels else ""),
         "label": f"{architecture} at {size} px" + (" (shuffled labels)" if shuffle_labels else ""),
         "kind": "image-classifier",
         "architecture": architecture,
@@ -166,10 +169,11 @@ def train_image_model(
         "std": std,
         "threshold": threshold,
         "threshold_rule": "maximises balanced accuracy on the patient-level validation split",
-        "labels": ["normal", "pneumonia"],
+        "labels": list(labels),
         "role": role,
         "autoencoder": None if shuffle_labels or role == "referee" else (autoencoder or f"autoencoder-{size}"),
-        "shuffled_twin": None if shuffle_labels or role == "referee" else (shuffled_twin or f"pneumonia-{architecture}-shuffled-labels"),
+        "shuffled_twin": None if shuffle_labels or role == "referee" or shuffled_twin == "" else (
+            shuffled_twin or f"pneumonia-{architecture}-shuffled-labels"),
         "preprocessing": "grayscale in [0, 1] -> centre square crop on the short side -> area resize -> (x - mean) / std",
         "training": {"epochs": epochs, "best_epoch": best_epoch, "batch_size": batch_size, "optimizer": "AdamW, one-cycle LR",
                      "max_lr": lr, "class_balance": "pos_weight = n_normal / n_pneumonia (once; no resampling)",
@@ -183,8 +187,8 @@ def train_image_model(
         "command": command,
         "metrics": {"validation": metrics},
         "metrics_summary": f"validation ROC AUC {metrics['roc_auc']:.3f}, accuracy {metrics['accuracy']:.3f}, F1 {metrics['f1']:.3f}",
-        "licence": KERMANY_LICENCE[0],
-        "attribution": KERMANY_LICENCE[1],
+        "licence": licence[0],
+        "attribution": licence[1],
         "environment": {"torch": torch.__version__, "python": platform.python_version()},
         "created": dt.date.today().isoformat(),
     }

@@ -41,13 +41,13 @@ class PredictionPanel(QGroupBox):
             return
         if not guard.in_distribution:
             self.label.setText(self._scoped(f"<span style='font-size: 13pt; color: {theme.colour('warn')}'><b>Unusual image: no verdict</b></span><br>"
-                                            f"p(pneumonia) = {prediction.probability:.3f} (threshold {prediction.threshold:.3f}), "
+                                            f"p({prediction.positive}) = {prediction.probability:.3f} (threshold {prediction.threshold:.3f}), "
                                             f"to be treated with caution.<br>{guard.reason}<br>model: {prediction.card_label} ({prediction.model_name})"))
             return
-        colour = theme.colour("bad" if prediction.label == "pneumonia" else "good")
+        colour = theme.colour("bad" if prediction.label == prediction.positive else "good")
         self.label.setText(self._scoped(
             f"<span style='font-size: 15pt; color: {colour}'><b>{prediction.label}</b></span><br>"
-            f"p(pneumonia) = <b>{prediction.probability:.3f}</b> (threshold {prediction.threshold:.3f})<br>"
+            f"p({prediction.positive}) = <b>{prediction.probability:.3f}</b> (threshold {prediction.threshold:.3f})<br>"
             f"model: {prediction.card_label} ({prediction.model_name})"))
 
     def failed(self, message: str) -> None:

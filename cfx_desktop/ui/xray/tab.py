@@ -370,7 +370,7 @@ class XrayTab(ToolTab):
                     done(False, "no prediction or saliency map arrived")
                     return
                 saliency_ms = self.overlay_result.result.seconds * 1000
-                done(True, f"{self.prediction.guard.level}: p(pneumonia) = {self.prediction.probability or float('nan'):.2f}; {SALIENCY_METHODS.get(self.overlay_result.result.method).label} in {saliency_ms:.0f} ms")
+                done(True, f"{self.prediction.guard.level}: p({self.prediction.positive}) = {self.prediction.probability or float('nan'):.2f}; {SALIENCY_METHODS.get(self.overlay_result.result.method).label} in {saliency_ms:.0f} ms")
 
             poll_until(self, lambda: self.is_idle() and self.image is not None and self.image.source == str(path)
                        and self.prediction is not None and self.overlay_result is not None, finished)
