@@ -63,9 +63,10 @@ def build_tabs(pool: WorkerPool) -> list[ToolTab]:
     body waits for the model libraries (see `DeferredTab`)."""
     from cfx_desktop.ui.deferred_tab import DeferredTab
     from cfx_desktop.ui.patient.tab import PatientTab
-    from cfx_desktop.ui.xray.formats import IMAGE_FILTER
+    from cfx_desktop.ui.xray.formats import FILE_ACTIONS, IMAGE_FILTER
 
-    return [PatientTab(pool), DeferredTab(pool, "cfx_desktop.ui.xray.tab:XrayTab", "Chest X-ray", IMAGE_FILTER)]
+    return [PatientTab(pool), DeferredTab(pool, "cfx_desktop.ui.xray.tab:XrayTab", "Chest X-ray", IMAGE_FILTER,
+                                          file_actions=FILE_ACTIONS)]
 
 
 def build_window() -> MainWindow:

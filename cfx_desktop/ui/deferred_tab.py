@@ -23,9 +23,11 @@ from cfx_desktop.workers.startup import libraries_for
 class DeferredTab(ToolTab):
     """Stands in for ``module:cls`` until loaded, then holds it; reads of its attributes go to the real tab."""
 
-    def __init__(self, pool: WorkerPool, target: str, title: str, open_filter: str, parent: QWidget | None = None) -> None:
+    def __init__(self, pool: WorkerPool, target: str, title: str, open_filter: str, parent: QWidget | None = None,
+                 file_actions: list[tuple[str, str, str]] | None = None) -> None:
         super().__init__(pool, parent)
         self.title, self.open_filter, self._target = title, open_filter, target
+        self._file_actions = file_actions or []
         self.inner: ToolTab | None = None
         self._pending: list[Path] = []
         self._layout = QVBoxLayout(self)
@@ -75,6 +77,16 @@ class DeferredTab(ToolTab):
             self.status_message.emit("Still loading the models; export when they are ready")
             return False
         return self.inner.export_to(path)
+
+    def file_actions(self) -> list[tuple[str, object, str]]:
+        """The real tab's File menu entries (named by method), answered with "still loading" until it is there."""
+        return [(text, lambda m=method: self._call(m), tip) for text, method, tip in self._file_actions]
+
+    def _call(self, method: str) -> object:
+        if self.inner is None:
+            self.status_message.emit("Still loading the models; try again in a moment")
+            return None
+        return getattr(self.inner, method)()
 
     def shortcuts(self) -> list[tuple[str, str]]:
         return self.inner.shortcuts() if self.inner is not None else []

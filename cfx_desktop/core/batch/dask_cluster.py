@@ -1,7 +1,7 @@
 """Run a batch on Dask distributed: one task per chunk, results gathered back into the output folder here.
 
-Dask is optional (``pip install 'cfx-desktop[cluster]'``). A local cluster listens on 127.0.0.1 only and starts
-no dashboard, so nothing leaves the machine; ``--scheduler ADDRESS`` connects to a cluster the user runs, whose
+Dask is optional (``pip install 'cfx-desktop[cluster]'``). A local cluster's scheduler, workers and status page all
+listen on 127.0.0.1 (random ports; checked with psutil), so nothing is reachable from outside the machine; ``--scheduler ADDRESS`` connects to a cluster the user runs, whose
 workers need cfx-desktop installed (the same version and weights; for a dataset of your own, the same user data
 folder, e.g. on a shared drive). Each worker loads its models once and keeps them for every chunk it runs.
 """
@@ -43,7 +43,7 @@ class DaskExecutor(Executor):
             else:
                 self._cluster = distributed.LocalCluster(
                     n_workers=self.local_workers, threads_per_worker=self.threads, processes=True,
-                    host="127.0.0.1", dashboard_address=None, silence_logs=40)
+                    host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=40)
                 self._client = distributed.Client(self._cluster)
         except (OSError, TimeoutError) as exc:
             self.close()

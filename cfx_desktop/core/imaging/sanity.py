@@ -155,7 +155,7 @@ def run(model: ImageModel, pixels: np.ndarray, method: str | None = None, shuffl
     original = saliency.saliency_map(model, pixels, method, params=params)
     report = SanityReport(original.method, original.model_values)
     twin = ImageModel(model.name + " (randomized)", model.architecture, copy.deepcopy(model.net).cpu(), model.input_size,
-                      model.mean, model.std, model.threshold, model.card, model.device)
+                      model.mean, model.std, model.threshold, model.card, model.device, model.labels)
     generator = torch.Generator().manual_seed(seed)
     layers = cascade_layers(twin.net)
     for i, (name, module) in enumerate(layers):

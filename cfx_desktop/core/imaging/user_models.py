@@ -302,6 +302,12 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         f"({g['held_out_flagged_shifted']:.1%} under acquisition shift); calibrated on {g['calibration_images']} "
         f"validation images, reported on {g['held_out_images']} others",
     ]
+    if r["roc_auc"] < 0.7:
+        lines.append(f"warning: the referee is weak (ROC AUC {r['roc_auc']:.2f}); its agreement with a counterfactual says "
+                     "little. More images (or --epochs) make it a real second opinion")
+    if a["ssim"] < 0.6:
+        lines.append(f"warning: the autoencoder reconstructs poorly (SSIM {a['ssim']:.2f}); counterfactual images will look "
+                     "blurred. More images (or epochs) help")
     if summary.get("skipped"):
         shown = "; ".join(summary["skipped"][:5]) + (" ..." if len(summary["skipped"]) > 5 else "")
         lines.append(f"left out, unreadable ({len(summary['skipped'])}): {shown}")

@@ -1,3 +1,10 @@
 """What the image tab opens (light: read by the main window before the imaging stack loads)."""
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.dcm *.dicom);;All files (*)"
+
+# (menu text, XrayTab method, tip): File menu entries, listed before the tab's body (and torch) has loaded
+FILE_ACTIONS = [
+    ("New image model from folder...", "new_image_model",
+     "Train a model on your own labelled images (one sub-folder per class): classifier, referee, autoencoder and guard"),
+    ("Remove this image model...", "remove_current_model", "Delete the selected image model of yours (never the images)"),
+]

@@ -16,9 +16,7 @@ class PredictionPanel(QGroupBox):
         super().__init__("Prediction", parent)
         layout = QVBoxLayout(self)
         self.model = QComboBox(self)
-        for name, card in models:
-            self.model.addItem(card.get("label", name), name)
-            self.model.setItemData(self.model.count() - 1, f"{name}: {card.get('metrics_summary', '')}", Qt.ItemDataRole.ToolTipRole)
+        self.set_models(models)
         self.model.setToolTip("Image classifier (every installed model; its card names its autoencoder and sanity twin)")
         layout.addWidget(self.model)
         self.label = QLabel("No image", self)
@@ -26,6 +24,23 @@ class PredictionPanel(QGroupBox):
         layout.addWidget(self.label)
         self.model.currentIndexChanged.connect(lambda _: self.model_chosen.emit(self.model.currentData()))
         self.scope = ""  # "frame 3 of 30" for a multi-frame file: every result answers the shown frame
+
+    def set_models(self, models: list[tuple[str, dict]], select: str | None = None) -> None:
+        """Fill the model box (again, after the user trained or removed one); ``select`` becomes current."""
+        previous = self.model.currentData()
+        current = select or previous
+        self.model.blockSignals(True)
+        self.model.clear()
+        for name, card in models:
+            yours = "user's own" in str(card.get("licence", ""))  # trained on the user's folder: listed by its name
+            self.model.addItem(f"{name} (yours: {' vs '.join(reversed(card.get('labels', [])))})" if yours
+                               else card.get("label", name), name)
+            self.model.setItemData(self.model.count() - 1, f"{name}: {card.get('metrics_summary', '')}", Qt.ItemDataRole.ToolTipRole)
+        index = self.model.findData(current)
+        self.model.setCurrentIndex(max(index, 0))
+        self.model.blockSignals(False)
+        if self.model.currentData() != previous:
+            self.model_chosen.emit(self.model.currentData())
 
     def _scoped(self, text: str) -> str:
         return f"{text}<br><i>on {self.scope} (the frame shown)</i>" if self.scope else text

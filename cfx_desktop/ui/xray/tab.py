@@ -66,6 +66,12 @@ class XrayTab(ToolTab):
         channel["tree"].result.connect(self._on_tree)
         channel["tree"].error.connect(self._report)
         self._connect_session()
+        from cfx_desktop.ui.xray.own_images import OwnImagesFlow
+
+        self.own_images = OwnImagesFlow(pool, self)
+        self.own_images.model_ready.connect(self._on_model_ready)
+        self.own_images.model_removed.connect(lambda _name: self.prediction_panel.set_models(image_models()))
+        self.own_images.message.connect(self.error_raised)
 
     # ----- layout -------------------------------------------------------------------------------------------
     def _build(self, models: list[tuple[str, dict]]) -> None:
@@ -330,6 +336,22 @@ class XrayTab(ToolTab):
             self.cf_panel.add_step(fraction, payload["probability"])
             if payload.get("frame") is not None and self.image is not None:
                 self.compare.show_live_frame(self.image.pixels, payload["frame"])
+
+    # ----- your own images ----------------------------------------------------------------------------------
+    def file_actions(self) -> list[tuple[str, object, str]]:
+        from cfx_desktop.ui.xray.formats import FILE_ACTIONS
+
+        return [(text, getattr(self, method), tip) for text, method, tip in FILE_ACTIONS]
+
+    def new_image_model(self) -> None:
+        self.own_images.choose_folder()
+
+    def remove_current_model(self, confirm=None) -> bool:  # noqa: ANN001 - a test's stand-in for the question box
+        return self.own_images.remove(self.session.model_name, confirm)
+
+    def _on_model_ready(self, name: str) -> None:
+        self.prediction_panel.set_models(image_models(), select=name)
+        self.status_message.emit(f"Image model {name} is ready and selected")
 
     def _report(self, error: JobError) -> None:
         self.error_raised.emit(f"{error.title} failed", error.message, error.details)
