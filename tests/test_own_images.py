@@ -100,3 +100,13 @@ def test_the_cli_refuses_a_folder_with_one_class(tmp_path: Path, capsys) -> None
     assert main(["train-imaging", "--folder", str(tmp_path / "one"), "--name", "x"]) == 2
     assert "only one class" in capsys.readouterr().err
     assert not user_models.root().exists() or not any(user_models.root().iterdir())
+
+
+def test_a_class_of_unreadable_files_stops_training_and_names_them(tmp_path: Path) -> None:
+    folder = labelled_folder(tmp_path / "bad")
+    for f in list((folder / "opacity").iterdir())[:10]:
+        f.write_bytes(b"damaged")
+    scan = user_models.scan(folder)  # names only: the damage is found when decoding
+    with pytest.raises(user_models.FolderError, match=r"only 14 of the 24 images in opacity/ could be read .*convert or replace"):
+        user_models.train(scan, "bad", TINY)
+    assert not (user_models.root() / "bad").exists()

@@ -86,7 +86,7 @@ def explain_chunk(payloads: list[dict[str, Any]], settings: dict[str, Any]) -> l
                 record.setdefault(ARRAYS, {})[method] = m.model_values
             first = False
         if not settings["methods"]:
-            probabilities = [model.probability(px) for px in pixels]
+            probabilities = model.probabilities(pixels)
             for (i, _), p in zip(scored, probabilities):
                 label = model.label(p) if records[i]["guard"]["level"] == "ok" else ""
                 records[i]["prediction"] = {"probability": p, "threshold": model.threshold, "label": label}

@@ -221,10 +221,36 @@ def chunks(items: list[Item], size: int) -> Iterator[list[Item]]:
         yield items[start:start + size]
 
 
+_malloc_tuned = False
+
+
+def _undo_small_trim_threshold() -> None:
+    """Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536 (to hand memory back to the OS quickly). For
+    torch that means allocating every buffer over 128 KiB with mmap and page-faulting it in again (a fixed trim
+    threshold turns off glibc's adaptive mmap threshold): a chunk of 16 images took 7.4 s in a worker against
+    3.3 s in a plain process with the same thread count. Raising both thresholds with glibc's ``mallopt`` restores
+    the speed; elsewhere (not glibc, variable unset) nothing is done."""
+    global _malloc_tuned
+    if _malloc_tuned:
+        return
+    _malloc_tuned = True
+    if not os.environ.get("MALLOC_TRIM_THRESHOLD_"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-1, 256 * 1024 * 1024)  # M_TRIM_THRESHOLD
+        libc.mallopt(-3, 32 * 1024 * 1024)  # M_MMAP_THRESHOLD: a fixed trim threshold also froze it at 128 KiB
+    except (OSError, AttributeError):
+        pass
+
+
 def run_chunk(work: str, payloads: list[Any], settings: dict[str, Any], threads: int | None = None) -> list[dict[str, Any]]:
     """Run on a worker (or here): import ``work`` by name and explain one chunk."""
     import importlib
 
+    _undo_small_trim_threshold()
     if threads:
         import torch
 

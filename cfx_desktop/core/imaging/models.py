@@ -181,6 +181,12 @@ class ImageModel:
         with self.lock, torch.inference_mode():
             return float(torch.sigmoid(self.logits(self.tensor(pixels)))[0])
 
+    def probabilities(self, images: list[np.ndarray]) -> list[float]:
+        """p(positive) of several images in one batch (one pass on a GPU)."""
+        with self.lock, torch.inference_mode():
+            x = torch.cat([self.tensor(p) for p in images])
+            return torch.sigmoid(self.logits(x)).reshape(len(images)).tolist()
+
     def label(self, probability: float) -> str:
         return self.labels[int(probability >= self.threshold)]
 

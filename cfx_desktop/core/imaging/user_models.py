@@ -235,8 +235,7 @@ def train(scan_result: FolderScan, name: str, settings: TrainSettings = TrainSet
         with data_mod.decoded_once():
             progress(0.0, "reading the images")
             decoded = data_mod.load_folder(src, s.size, _stage(progress, 0.0, 0.1, "reading the images"), cancel)
-            if len(decoded.labels) == 0 or len(np.unique(decoded.labels)) < 2:
-                raise FolderError("after leaving out the unreadable files, fewer than two classes are left")
+            _check_readable(scan_result, decoded)
             common = dict(size=s.size, seed=s.seed, out=folder, device=device, cancel=cancel, labels=labels, licence=licence)
             classifier = train_image_model(
                 src, "slim-cnn", epochs=s.epochs, name=names["classifier"], autoencoder=names["autoencoder"],
@@ -278,6 +277,17 @@ def train(scan_result: FolderScan, name: str, settings: TrainSettings = TrainSet
         bundles.remove_root(folder)
         shutil.rmtree(folder, ignore_errors=True)
         raise
+
+
+def _check_readable(scan_result: FolderScan, decoded: data_mod.ImageSet) -> None:
+    """Unreadable files are left out (and listed); a class left with too few images stops here, saying which."""
+    for label, cls in enumerate(scan_result.classes):
+        kept = int((decoded.labels == label).sum())
+        if kept < MIN_IMAGES_PER_CLASS:
+            bad = [s for s in decoded.skipped if s.startswith(f"{cls}/")]
+            raise FolderError(f"only {kept} of the {scan_result.counts[cls]} images in {cls}/ could be read (e.g. "
+                              f"{bad[0] if bad else 'none listed'}); each class needs at least {MIN_IMAGES_PER_CLASS} "
+                              "readable images: convert or replace the unreadable files")
 
 
 def _scan_json(s: FolderScan) -> dict[str, Any]:
