@@ -128,3 +128,20 @@ def test_a_local_dask_cluster_gives_the_same_lines(tmp_path: Path, capsys) -> No
     for key in here:
         assert here[key]["prediction"] == there[key]["prediction"]
         assert here[key]["counterfactuals"] == there[key]["counterfactuals"]
+
+
+def test_images_on_a_running_scheduler_are_gathered_here(tmp_path: Path, capsys) -> None:
+    """--scheduler ADDRESS: a cluster the user runs (here one started by the test, on loopback); the maps come
+    back inside the results and are written into --out by this process."""
+    distributed = pytest.importorskip("distributed", reason="Dask distributed is optional (pip install 'cfx-desktop[cluster]')")
+    folder, out = _image_folder(tmp_path / "imgs"), tmp_path / "out"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                  silence_logs=40) as cluster:
+        assert main(["batch-explain-images", str(folder), "--methods", "gradcam", "--out", str(out),
+                     "--scheduler", cluster.scheduler_address, "--no-progress"]) == 0
+    assert f"scheduler {cluster.scheduler_address}, 1 worker(s)" in capsys.readouterr().out
+    lines = _lines(out / "results.jsonl")
+    assert len(lines) == 3 and all((out / r["maps"]["gradcam"]["npy"]).exists() for r in lines if "maps" in r)
+    assert main(["batch-explain-images", str(folder), "--methods", "gradcam", "--out", str(out),
+                 "--scheduler", "tcp://127.0.0.1:9", "--no-progress"]) == 2  # nobody listens there
+    assert "cannot reach the Dask scheduler tcp://127.0.0.1:9" in capsys.readouterr().err

@@ -16,6 +16,7 @@ PATIENT = HelpTopic(
      "Select a suggestion and press Enter (or Apply) to try it in the form; Ctrl+Z undoes it.",
      "File > Open (Ctrl+O) loads a CSV of your own patients into the cohort view; double-click a row.",
      "File > Export (Ctrl+E) writes a PDF report with a JSON sidecar.",
+     "File > New dataset from CSV makes a dataset of your own: check the schema, train, explain.",
      "Suggestions are what-ifs about the models, not treatment advice, and not a diagnosis."],
     ["threshold", "counterfactual", "margin", "model set", "consensus", "Shapley value", "MAD", "LOF", "kNN", "calibration"],
 )
@@ -33,7 +34,8 @@ XRAY = HelpTopic(
      "Press G to generate a counterfactual; the comparison shows original, counterfactual and difference.",
      "Trust a counterfactual only if the referee agrees; trust an overlay only if it passes its sanity checks.",
      "M measures, A measures an angle, 1-9 choose a window preset, 0 shows pixels one to one.",
-     "File > Export (Ctrl+E) writes a PDF report with a JSON sidecar."],
+     "File > Export (Ctrl+E) writes a PDF report with a JSON sidecar.",
+     "File > New image model from folder trains a model on your own labelled images (one folder per class)."],
     ["guard", "Grad-CAM", "IG", "occlusion", "sanity check", "counterfactual", "referee", "threshold"],
 )
 

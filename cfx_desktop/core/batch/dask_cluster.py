@@ -39,7 +39,7 @@ class DaskExecutor(Executor):
         distributed = _distributed()
         try:
             if self.scheduler:
-                self._client = distributed.Client(self.scheduler, timeout="20s")
+                self._client = distributed.Client(self.scheduler, timeout="10s")
             else:
                 self._cluster = distributed.LocalCluster(
                     n_workers=self.local_workers, threads_per_worker=self.threads, processes=True,

@@ -197,10 +197,21 @@ def _stage(progress, start: float, end: float, label: str):  # noqa: ANN001, ANN
     return lambda f, m="", p=None: progress(start + (end - start) * f, f"{label}: {m}" if m else label)
 
 
+def shipped_search() -> dict[str, Any]:
+    """The counterfactual generator chosen for the shipped classifier on its validation images (its card's
+    ``counterfactual_search``): a user's model gets the same method, not an untested default."""
+    from cfx_desktop.core.imaging.models import DEFAULT_MODEL
+
+    try:
+        return dict(bundles.read_card(DEFAULT_MODEL).get("counterfactual_search") or {})
+    except bundles.BundleError:
+        return {}
+
+
 @dataclass
 class TrainSettings:
     epochs: int = 8
-    autoencoder_epochs: int = 6
+    autoencoder_epochs: int = 8
     twin_epochs: int = 6
     size: int = 128
     seed: int = 0
@@ -247,6 +258,7 @@ def train(scan_result: FolderScan, name: str, settings: TrainSettings = TrainSet
                 progress=_stage(progress, 0.45, 0.65, "referee"), **{**common, "seed": s.seed + 1})
             autoencoder = train_autoencoder(
                 src, s.size, s.autoencoder_epochs, s.seed, out=folder, device=device, name=names["autoencoder"],
+                architecture="bottleneck-vae",
                 command=f"{base} (autoencoder)", licence=licence, cancel=cancel,
                 progress=_stage(progress, 0.65, 0.8, "autoencoder"))
             twin = train_image_model(
@@ -257,7 +269,7 @@ def train(scan_result: FolderScan, name: str, settings: TrainSettings = TrainSet
             guard = fit_guard(model, src, out=folder, command=f"{base} (guard)", cancel=cancel,
                               progress=_stage(progress, 0.88, 1.0, "out-of-distribution guard"))
             card = dict(classifier)
-            card.update(referee=names["referee"], guard=guard["name"])
+            card.update(referee=names["referee"], guard=guard["name"], counterfactual_search=shipped_search())
             bundles.save(names["classifier"], bundles.load(names["classifier"], folder).state, card, folder)
         from cfx_desktop.core import model_cache
 
