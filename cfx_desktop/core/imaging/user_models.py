@@ -281,6 +281,7 @@ def train(scan_result: FolderScan, name: str, settings: TrainSettings = TrainSet
                         "autoencoder": autoencoder["metrics"]["validation"], "twin": twin["metrics"]["validation"],
                         "guard": guard["metrics"]},
             "split": classifier["data"]["split"], "threshold": classifier["threshold"],
+            "validation_images": classifier["data"]["validation_images"],
             "settings": asdict(s), "trained": dt.datetime.now().isoformat(timespec="seconds"),
         }
         (folder / INFO).write_text(json.dumps(summary, indent=2, default=float), encoding="utf-8")
@@ -330,6 +331,10 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     if a["ssim"] < 0.6:
         lines.append(f"warning: the autoencoder reconstructs poorly (SSIM {a['ssim']:.2f}); counterfactual images will look "
                      "blurred. More images (or epochs) help")
+    if t["roc_auc"] > 0.65:
+        lines.append(f"warning: the shuffled-label twin scores {t['roc_auc']:.2f} on validation, above chance: with "
+                     f"{summary.get('validation_images', 'so few')} validation images chance alone varies this much, so the data-randomisation "
+                     "sanity check is weak here")
     if summary.get("skipped"):
         shown = "; ".join(summary["skipped"][:5]) + (" ..." if len(summary["skipped"]) > 5 else "")
         lines.append(f"left out, unreadable ({len(summary['skipped'])}): {shown}")
