@@ -116,7 +116,8 @@ def test_randomized_models_give_different_maps(quadrant_model) -> None:
 
 def _report(*rows: tuple[str, float]) -> sanity.SanityReport:
     blank = np.zeros((4, 4))
-    return sanity.SanityReport("gradcam", blank, [sanity.SanityRow(name, rho, 0.0, blank) for name, rho in rows])
+    trained = np.arange(16.0).reshape(4, 4)  # a map with structure (an empty one cannot be judged)
+    return sanity.SanityReport("gradcam", trained, [sanity.SanityRow(name, rho, 0.0, blank) for name, rho in rows])
 
 
 def test_sanity_verdicts_read_the_right_rows_against_stated_bounds() -> None:
@@ -168,3 +169,14 @@ def test_a_batch_gives_each_image_its_own_map(quadrant_model, method: str) -> No
         one = saliency.saliency_map(quadrant_model, image, method, params=params)
         assert got.target == one.target and got.values.shape == image.shape
         np.testing.assert_allclose(got.values, one.values, rtol=1e-4, atol=1e-5 * float(np.abs(one.values).max()))
+
+
+def test_an_empty_map_cannot_pass_its_sanity_checks() -> None:
+    """A model that learnt nothing gives a constant map; its 0 correlation with any randomized map proves nothing,
+    so every check says "cannot judge" instead of "pass" (seen with a 3-epoch model trained on 137 images)."""
+    report = _report(("cascade up to head", 0.0), (sanity.DATA_ROW, 0.0))
+    report.original = np.zeros_like(report.original)
+    verdicts = report.verdicts()
+    assert verdicts and not any(v.passed for v in verdicts)
+    assert all(v.word == "cannot judge" and "map is empty" in v.line() for v in verdicts)
+    assert all(v.passed for v in _report(("cascade up to head", 0.0), (sanity.DATA_ROW, 0.0)).verdicts())

@@ -146,7 +146,7 @@ def _sanity_section(sanity: live.Sanity | None, state: str) -> Section:
     section.add(Paragraph(f"{label(report.method)}: {passed} of {len(verdicts)} checks pass. A map that depends on what the "
                           "model learned must change when the model's weights or its training labels are randomized."))
     section.add(Table(["check", "Spearman of |map|", "criterion", "verdict"],
-                      [[v.check, f"{v.spearman:.3f}", v.criterion, "pass" if v.passed else "FAIL"] for v in verdicts], [2, 1.2, 1.8, 0.8]))
+                      [[v.check, f"{v.spearman:.3f}", v.criterion, v.word] for v in verdicts], [2, 1.2, 1.8, 0.8]))
     section.add(Table(["what was randomized", "Spearman of |map| with the trained model's", "SSIM"],
                       [[report.plain_name(r), f"{r.spearman:.3f}", f"{r.ssim:.3f}"] for r in report.rows], [3, 1.6, 0.8]))
     if sanity.twin_note:

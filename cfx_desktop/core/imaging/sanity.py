@@ -89,7 +89,8 @@ class SanityReport:
         if cascade:
             picked += [("top layer randomized", cascade[0]), ("all layers randomized", cascade[-1])]
         picked += [("labels randomized", r) for r in self.rows if r.name == DATA_ROW]
-        return [Verdict(check, row.name, row.spearman, BOUNDS[check]) for check, row in picked]
+        empty = bool(np.ptp(np.abs(self.original)) == 0)
+        return [Verdict(check, row.name, row.spearman, BOUNDS[check], empty) for check, row in picked]
 
 
 # A map that still depends on what the model learned must change when that is destroyed. Adebayo et al. (2018)
@@ -107,19 +108,26 @@ class Verdict:
     row: str  # the report row it reads
     spearman: float
     bound: float
+    empty: bool = False  # the trained model's map is constant: a low correlation with it would mean nothing
 
     @property
     def passed(self) -> bool:
         """Strong *negative* correlation fails too: an inverted copy of the structure is still the same structure
-        (an input-driven map, the edge-detector case of the paper), not a map that lost what the model learned."""
-        return bool(abs(self.spearman) < self.bound)
+        (an input-driven map, the edge-detector case of the paper), not a map that lost what the model learned.
+        An empty (constant) map never passes: its correlation with anything is 0, which proves nothing."""
+        return bool(abs(self.spearman) < self.bound) and not self.empty
+
+    @property
+    def word(self) -> str:
+        return "cannot judge" if self.empty else ("pass" if self.passed else "FAIL")
 
     @property
     def criterion(self) -> str:
         return f"|Spearman| of |map| < {self.bound:.2f}"
 
     def line(self) -> str:
-        return f"{'pass' if self.passed else 'FAIL'}: {self.check}: Spearman {self.spearman:.3f} (criterion {self.criterion})"
+        why = "; the trained model's map is empty (constant), so there is nothing to compare" if self.empty else ""
+        return f"{self.word}: {self.check}: Spearman {self.spearman:.3f} (criterion {self.criterion}){why}"
 
 
 def cascade_layers(net: nn.Module) -> list[tuple[str, nn.Module]]:

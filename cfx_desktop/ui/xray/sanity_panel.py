@@ -72,12 +72,12 @@ class SanityPanel(QWidget):
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             judged = by_row.get(row.name, [])
-            verdict_text = "; ".join(f"{'pass' if v.passed else 'FAIL'} ({v.check}: < {v.bound:.2f})" for v in judged)
+            verdict_text = "; ".join(f"{v.word} ({v.check}: < {v.bound:.2f})" for v in judged)
             for c, text in enumerate([result.report.plain_name(row), f"{row.spearman:.3f}", f"{row.ssim:.3f}", verdict_text]):
                 item = QTableWidgetItem(text)
                 if c == 3 and judged:
                     item.setForeground(QColor(theme.colour("good" if all(v.passed for v in judged) else "bad")))
-                    item.setToolTip("\n".join(f"{v.check}: {v.criterion}" for v in judged))
+                    item.setToolTip("\n".join(v.line() for v in judged))
                 self.table.setItem(r, c, item)
         maps = [("trained model", result.report.original)] + [(result.report.plain_name(row), row.map) for row in rows]
         for i, (name, values) in enumerate(maps):
