@@ -78,8 +78,13 @@ class DaskExecutor(Executor):
         pending = iter(work_chunks)
         limit = 2 * self.workers
 
+        from cfx_desktop.core import device
+
+        preference = device.preference()
+
         def submit(chunk: list[Item]) -> Any:
-            return self._client.submit(run_chunk, job.work, _payloads(job, chunk), job.settings, self.threads, pure=False)
+            return self._client.submit(run_chunk, job.work, _payloads(job, chunk), job.settings, self.threads, preference,
+                                       pure=False)
 
         running = distributed.as_completed([submit(c) for _, c in zip(range(limit), pending)])
         for future in running:

@@ -246,11 +246,17 @@ def _undo_small_trim_threshold() -> None:
         pass
 
 
-def run_chunk(work: str, payloads: list[Any], settings: dict[str, Any], threads: int | None = None) -> list[dict[str, Any]]:
-    """Run on a worker (or here): import ``work`` by name and explain one chunk."""
+def run_chunk(work: str, payloads: list[Any], settings: dict[str, Any], threads: int | None = None,
+              device: str | None = None) -> list[dict[str, Any]]:
+    """Run on a worker (or here): import ``work`` by name and explain one chunk; ``device`` is the caller's
+    --device choice (auto / cpu / cuda), so a worker with a GPU uses it unless the user said cpu."""
     import importlib
 
     _undo_small_trim_threshold()
+    if device:
+        from cfx_desktop.core import device as device_mod
+
+        device_mod.set_preferred(device)
     if threads:
         import torch
 
