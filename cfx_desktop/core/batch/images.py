@@ -72,24 +72,14 @@ def explain_chunk(payloads: list[dict[str, Any]], settings: dict[str, Any]) -> l
         scored.append((i, image.pixels))
     if scored:
         pixels = [px for _, px in scored]
-        first = True
+        for (i, _), p in zip(scored, model.probabilities(pixels)):  # one batch
+            label = model.label(p) if records[i]["guard"]["level"] == "ok" else ""  # unusual: a number, no verdict
+            records[i]["prediction"] = {"probability": p, "threshold": model.threshold, "label": label,
+                                        "of": model.labels[1]}
         for method in settings["methods"]:
-            maps = saliency.saliency_maps(model, pixels, method)
-            for (i, _), m in zip(scored, maps):
-                record = records[i]
-                if first:
-                    p = m.probability
-                    label = model.label(p) if record["guard"]["level"] == "ok" else ""
-                    record["prediction"] = {"probability": p, "threshold": model.threshold, "label": label}
-                record.setdefault("saliency", {})[method] = {"target": m.target, "seconds": m.seconds,
-                                                              "params": m.params}
-                record.setdefault(ARRAYS, {})[method] = m.model_values
-            first = False
-        if not settings["methods"]:
-            probabilities = model.probabilities(pixels)
-            for (i, _), p in zip(scored, probabilities):
-                label = model.label(p) if records[i]["guard"]["level"] == "ok" else ""
-                records[i]["prediction"] = {"probability": p, "threshold": model.threshold, "label": label}
+            for (i, _), m in zip(scored, saliency.saliency_maps(model, pixels, method)):  # one batch per method
+                records[i].setdefault("saliency", {})[method] = {"target": m.target, "seconds": m.seconds, "params": m.params}
+                records[i].setdefault(ARRAYS, {})[method] = m.model_values
         if settings["counterfactuals"]:
             for i, px in scored:
                 _counterfactual(model, px, records[i])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shlex
 import shutil
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -238,7 +239,8 @@ def train(scan_result: FolderScan, name: str, settings: TrainSettings = TrainSet
     labels = tuple(c.lower() for c in scan_result.classes)
     licence = ("the user's own images (not shipped)", f"trained on {scan_result.root}")
     src = scan_result.folder
-    base = f"cfx-desktop train-imaging --folder {scan_result.root} --name {key} --positive {scan_result.classes[1]}"
+    base = shlex.join(["cfx-desktop", "train-imaging", "--folder", str(scan_result.root), "--name", key,
+                       "--positive", scan_result.classes[1], "--size", str(s.size), "--seed", str(s.seed)])
     folder.mkdir(parents=True)
     names = {"classifier": key, "referee": f"{key}-referee", "autoencoder": f"{key}-autoencoder",
              "twin": f"{key}-shuffled-labels"}
@@ -287,7 +289,10 @@ def train(scan_result: FolderScan, name: str, settings: TrainSettings = TrainSet
         (folder / INFO).write_text(json.dumps(summary, indent=2, default=float), encoding="utf-8")
         return summary
     except BaseException:
+        from cfx_desktop.core import model_cache
+
         bundles.remove_root(folder)
+        model_cache.clear()
         shutil.rmtree(folder, ignore_errors=True)
         raise
 
