@@ -36,6 +36,19 @@ def test_window_opens_with_both_tabs(window) -> None:
     assert menus == ["File", "View", "Help"]
 
 
+def test_the_file_menu_offers_your_own_data_before_the_xray_tab_has_loaded(qtbot, window) -> None:
+    file_menu = window.menuBar().actions()[0].menu()
+    entries = {a.text(): a for a in file_menu.actions()}
+    assert {"New dataset from CSV...", "Remove this dataset...", "New image model from folder...",
+            "Remove this image model..."} <= set(entries)
+    xray = window.tab_list[1]
+    qtbot.waitUntil(lambda: xray.inner is not None, timeout=60_000)
+    opened = []
+    xray.inner.own_images.choose_folder = lambda: opened.append(True)  # instead of the folder dialog
+    entries["New image model from folder..."].trigger()
+    assert opened == [True]
+
+
 def _fail(progress, cancel) -> None:
     raise RuntimeError("model exploded")
 
