@@ -11,7 +11,7 @@ import html
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QDialog, QDialogButtonBox, QFileDialog, QLabel, QMessageBox, QProgressDialog, QTableWidget, QTableWidgetItem,
     QVBoxLayout, QWidget,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from cfx_desktop.core.tabular.infer import InferenceError
 from cfx_desktop.ui.accessibility import set_header_tips
+from cfx_desktop.ui.job_progress import close_progress, open_progress, show_progress
 from cfx_desktop.ui.patient.schema_editor import SchemaEditor
 from cfx_desktop.ui.tab_base import poll_until
 from cfx_desktop.workers.pool import Job, JobError, LatestOnly, WorkerPool
@@ -80,14 +81,8 @@ class OwnDatasetFlow(QObject):
             self.message.emit("Cannot create the dataset", str(exc), "")
             return
         self.training = item.name
-        self.progress = QProgressDialog(f"Training the models of {item.schema.title}...", "Cancel", 0, 1000, self.parent_widget)
-        self.progress.setWindowTitle("Training your dataset")
-        self.progress.setWindowModality(Qt.WindowModality.WindowModal)
-        self.progress.setMinimumDuration(0)
-        self.progress.setAutoClose(False)
-        self.progress.setAutoReset(False)
-        self.progress.canceled.connect(self.cancel)
-        self.progress.show()
+        self.progress = open_progress(self.parent_widget, "Training your dataset",
+                                      f"Training the models of {item.schema.title}...", self.cancel)
         self._job = self.channel.request(user_datasets.train, item.name, settings["architectures"],
                                          members=settings["members"], cv_repeats=settings["cv_repeats"])
 
@@ -112,10 +107,7 @@ class OwnDatasetFlow(QObject):
                           "in the schema editor are unchanged (File > New dataset from CSV to try again).", "")
 
     def _on_progress(self, fraction: float, text: str, _payload: object) -> None:
-        dialog = self.progress  # a modal progress dialog's setValue processes events: the result may close it
-        if dialog is not None:
-            dialog.setLabelText(text)
-            dialog.setValue(int(fraction * 1000))
+        show_progress(self.progress, fraction, text)
 
     def _on_trained(self, item: object) -> None:
         self._close_progress()
@@ -133,11 +125,8 @@ class OwnDatasetFlow(QObject):
                        lambda: self._discard(name, f"failed: {error.message}"))
 
     def _close_progress(self) -> None:
-        if self.progress is not None:
-            self.progress.canceled.disconnect(self.cancel)
-            self.progress.close()
-            self.progress.deleteLater()
-            self.progress = None
+        close_progress(self.progress, self.cancel)
+        self.progress = None
 
     def show_cv(self, item: object) -> QDialog:
         """The cross-validation table of the new dataset's models."""

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from cfx_desktop.core.imaging import user_models
+from cfx_desktop.ui.job_progress import close_progress, open_progress, show_progress
 from cfx_desktop.workers.pool import Job, JobError, LatestOnly, WorkerPool
 
 
@@ -140,14 +141,7 @@ class OwnImagesFlow(QObject):
 
     def _start(self, dialog: ImageFolderDialog) -> None:
         name = dialog.name.text()
-        self.progress = QProgressDialog(f"Training {name}...", "Cancel", 0, 1000, self.parent_widget)
-        self.progress.setWindowTitle("Training your image model")
-        self.progress.setWindowModality(Qt.WindowModality.WindowModal)
-        self.progress.setMinimumDuration(0)
-        self.progress.setAutoClose(False)
-        self.progress.setAutoReset(False)
-        self.progress.canceled.connect(self.cancel)
-        self.progress.show()
+        self.progress = open_progress(self.parent_widget, "Training your image model", f"Training {name}...", self.cancel)
         self._job = self.channel.request(user_models.train, dialog.scan, name, dialog.settings())
 
     def cancel(self) -> None:
@@ -156,10 +150,7 @@ class OwnImagesFlow(QObject):
         self._close_progress()
 
     def _on_progress(self, fraction: float, text: str, _payload: object) -> None:
-        dialog = self.progress
-        if dialog is not None:
-            dialog.setLabelText(text)
-            dialog.setValue(int(fraction * 1000))
+        show_progress(self.progress, fraction, text)
 
     def _on_cancelled(self) -> None:
         self._close_progress()
@@ -177,11 +168,8 @@ class OwnImagesFlow(QObject):
         self.model_ready.emit(summary["classifier"])
 
     def _close_progress(self) -> None:
-        if self.progress is not None:
-            self.progress.canceled.disconnect(self.cancel)
-            self.progress.close()
-            self.progress.deleteLater()
-            self.progress = None
+        close_progress(self.progress, self.cancel)
+        self.progress = None
 
     def show_summary(self, summary: dict) -> QDialog:
         """Validation metrics and the guard's calibration, in words."""
