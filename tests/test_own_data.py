@@ -9,6 +9,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cfx_desktop.cli import main
@@ -82,6 +83,40 @@ def test_a_large_file_is_read_and_trained_on_a_stated_sample(tmp_path: Path, use
     item = user_datasets.train(item.name, ["lasso"], members=1, cv_repeats=0, max_rows=400)
     card = json.loads((item.weights / "big-lasso.json").read_text())
     assert card["data"]["split"].startswith("a stratified sample of 400 of the 100000 rows")
+    user_datasets.remove(item.name)
+
+
+def test_training_reads_the_file_as_inference_did(tmp_path: Path, user_dir: Path) -> None:
+    """A semicolon file with '?' for missing values and rows without an outcome: what inference accepted and
+    promised (rows without an outcome left out of training) is what training then reads."""
+    from cfx_desktop.core.tabular import user_datasets
+    from cfx_desktop.core.tabular.data import CsvError, load_csv, load_dataset
+
+    lines = cohort_csv(tmp_path / "c.csv").read_text().splitlines()
+    rows = [line.split(",") for line in lines]
+    for i, cells in enumerate(rows[1:]):
+        cells[4] = cells[4] or "?"
+        if i % 25 == 0:
+            cells[-1] = ""
+    odd = tmp_path / "odd.csv"
+    odd.write_text("\n".join(";".join(cells) for cells in rows) + "\n")
+    inference = infer_schema(odd, "outcome", "Odd", positive="sick")
+    assert inference.schema.delimiter == ";" and inference.rows == 288
+    assert "12 row(s) without an outcome are left out of training" in inference.notes
+    write_schema(inference.schema, tmp_path / "odd.json")
+    assert read_schema(tmp_path / "odd.json").delimiter == ";"
+    cohort = load_dataset(inference.schema, odd)
+    assert cohort.X.shape == (288, len(inference.schema.features)) and 2 not in cohort.lines and 3 in cohort.lines
+    chol = inference.schema.names.index("chol")
+    assert 0.3 < np.isnan(cohort.X[:, chol]).mean() < 0.37
+    patients = load_csv(odd, inference.schema, allow_extra=True, missing_ok=True)  # to explain: every row stays
+    assert len(patients.X) == 300 and patients.y is None
+    with pytest.raises(CsvError, match="separated by commas; expected semicolons"):
+        load_csv(tmp_path / "c.csv", inference.schema)
+    item = user_datasets.create(inference.schema, odd)
+    item = user_datasets.train(item.name, ["lasso"], members=1, cv_repeats=0)
+    card = json.loads((item.weights / "odd-lasso.json").read_text())
+    assert card["data"]["rows"] == 288
     user_datasets.remove(item.name)
 
 

@@ -18,6 +18,8 @@ from cfx_desktop.core.tabular.schema import Kind, Schema, SchemaError
 
 MAX_REPORTED = 20
 MAX_BYTES = 50_000_000
+MISSING_CELLS = frozenset({"", "na", "nan", "n/a", "null", "none", "?", "-"})  # lower-cased cells that mean "no value"
+SEPARATORS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes"}
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,9 @@ def load_csv(
     missing_ok: bool = False,
     text: str | None = None,
 ) -> Cohort:
-    """Parse and validate. ``missing_ok`` lets declared missing values (e.g. Cholesterol 0) through as NaN."""
+    """Parse and validate. ``missing_ok`` lets declared missing values (e.g. Cholesterol 0) through as NaN, and for a
+    schema with ``missing_allowed`` (a user dataset) empty cells too; a development file (``require_target``) then
+    leaves out rows without an outcome, as inference said it would (other reads keep them, without outcomes)."""
     source = str(path_or_text) if text is None else "<text>"
     if text is None:
         path = Path(path_or_text)
@@ -103,7 +107,7 @@ def load_csv(
         raise CsvError(source, [CsvProblem(None, None, "the file is empty")])
 
     try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=schema.delimiter))
     except csv.Error as exc:
         raise CsvError(source, [CsvProblem(None, None, f"not a valid CSV: {exc}")]) from None
     rows_with_lines = [(i + 1, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]
@@ -115,9 +119,10 @@ def load_csv(
 
     problems: list[CsvProblem] = []
     if len(header) == 1:
-        for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
-            if sep in header[0]:
-                raise CsvError(source, [CsvProblem(header_line, None, f"columns are separated by {name}; expected commas")])
+        for sep, name in SEPARATORS.items():
+            if sep != schema.delimiter and sep in header[0]:
+                raise CsvError(source, [CsvProblem(header_line, None, f"columns are separated by {name}; "
+                                                   f"expected {SEPARATORS.get(schema.delimiter, repr(schema.delimiter))}")])
     seen: set[str] = set()
     for name in header:
         if name in seen:
@@ -152,13 +157,19 @@ def load_csv(
         if len(problems) < MAX_REPORTED:
             problems.append(problem)
 
+    unlabelled = np.zeros(len(body), dtype=bool)  # rows without an outcome (allowed by the schema)
     for r, (line, row) in enumerate(body):
         if len(row) != len(header):
             report(CsvProblem(line, None, f"has {len(row)} cells but the header has {len(header)}"))
             continue
+        if (missing_ok and schema.missing_allowed and has_target
+                and row[position[schema.target]].strip().lower() in MISSING_CELLS):
+            unlabelled[r] = True
+            if require_target:
+                continue  # a development file: nothing to learn from this row
         for j, feature in enumerate(schema.features):
             cell = row[position[feature.name]].strip()
-            if cell == "" or cell.lower() in {"nan", "na", "n/a", "null", "none"}:
+            if cell.lower() in MISSING_CELLS:
                 if not (missing_ok and schema.missing_allowed):
                     report(CsvProblem(line, feature.name, "empty or missing value"))
                 continue  # stays NaN; the model imputes it with the training median
@@ -176,7 +187,7 @@ def load_csv(
                 report(CsvProblem(line, feature.name, reason))
                 continue
             X[r, j] = number
-        if has_target and y is not None:
+        if has_target and y is not None and not unlabelled[r]:
             cell = row[position[schema.target]].strip()
             if schema.target_values and cell in schema.target_values:
                 y[r] = schema.target_values.index(cell)
@@ -187,7 +198,12 @@ def load_csv(
                 report(CsvProblem(line, schema.target, f"outcome must be {allowed}, found {cell!r}"))
     if total:
         raise CsvError(source, problems, total)
-    return Cohort(schema, X, y, source, np.array([line for line, _ in body]))
+    lines = np.array([line for line, _ in body])
+    if require_target:
+        keep = ~unlabelled
+        return Cohort(schema, X[keep], None if y is None else y[keep], source, lines[keep])
+    # patients to explain: every row stays; with some outcomes unknown the file's outcomes are not shown at all
+    return Cohort(schema, X, None if unlabelled.any() else y, source, lines)
 
 
 def load_dataset(schema: Schema, path: str | Path) -> Cohort:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from cfx_desktop.core.tabular.data import MISSING_CELLS as MISSING
 from cfx_desktop.core.tabular.schema import Actionability, Feature, Kind, Mutability, Schema
 
-MISSING = {"", "na", "nan", "n/a", "null", "none", "?", "-"}
 MAX_BYTES = 200_000_000
 MAX_CATEGORIES = 12
 MIN_PER_CLASS = 10
@@ -64,7 +64,16 @@ def label_of(column: str) -> str:
     return text[:1].upper() + text[1:] if text else column
 
 
-def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
+@dataclass(frozen=True)
+class Table:
+    """A CSV as text cells; ``delimiter`` goes into the schema so that training reads the file the same way."""
+
+    header: list[str]
+    body: list[list[str]]
+    delimiter: str
+
+
+def read_table(path: Path) -> Table:
     """Header and rows as text, the separator sniffed (comma, semicolon, tab); raises `InferenceError`."""
     try:
         size = path.stat().st_size
@@ -92,7 +101,7 @@ def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
     ragged = [i + 2 for i, r in enumerate(body) if len(r) != len(header)]
     if ragged:
         raise InferenceError(f"{path.name}: {len(ragged)} row(s) do not have {len(header)} cells, the first on line {ragged[0]}")
-    return header, body
+    return Table(header, body, delimiter)
 
 
 def _numbers(cells: list[str]) -> np.ndarray | None:
@@ -165,9 +174,11 @@ def _feature(name: str, cells: list[str], margin: float) -> tuple[Feature | None
 
 
 def infer_schema(path: str | Path, target: str, name: str | None = None, margin: float = 0.1,
-                 positive: str | None = None) -> Inference:
+                 positive: str | None = None, table: Table | None = None) -> Inference:
+    """``table``: the file already read (the schema editor re-infers on every change without reading it again)."""
     path = Path(path)
-    header, body = read_table(path)
+    table = table or read_table(path)
+    header, body = table.header, table.body
     if target not in header:
         raise InferenceError(f"{path.name} has no column {target!r}; its columns are {', '.join(header)}")
     t = header.index(target)
@@ -228,7 +239,7 @@ def infer_schema(path: str | Path, target: str, name: str | None = None, margin:
         example_label=f"Typical patient of {path.name} (medians and most common values; not a real person)",
         ignored=tuple(r.name for r in reports if r.role == "excluded"),
         target_values=() if zero_one and set(classes) == {"0", "1"} else (negative, positive),
-        missing_allowed=any(r.missing > 0 for r in reports if r.role == "feature"),
+        missing_allowed=any(r.missing > 0 for r in reports if r.role in ("feature", "target")), delimiter=table.delimiter,
     )
     return Inference(schema, reports, len(rows), counts, notes)
 
@@ -315,7 +326,8 @@ def apply_edits(inference: Inference, edits: dict[str, dict[str, object]], name:
     if not title:
         raise InferenceError("the dataset needs a name")
     schema = replace(base, name=slug(title), title=title, features=tuple(features), example=example, ignored=tuple(ignored),
-                     missing_allowed=any(c.missing > 0 for c in inference.columns if c.name in {f.name for f in features}))
+                     missing_allowed=any(c.missing > 0 for c in inference.columns
+                                         if c.role == "target" or c.name in {f.name for f in features}))
     try:
         schema.example_vector()
     except SchemaError as exc:

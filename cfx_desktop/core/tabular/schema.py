@@ -174,7 +174,9 @@ class Schema:
     example_label: str = ""
     ignored: tuple[str, ...] = ()  # columns a CSV may carry that this schema deliberately leaves out
     target_values: tuple[str, str] = ()  # (negative, positive) as written in the file, when not 0 / 1
-    missing_allowed: bool = False  # empty cells are read as missing and imputed by the model (user datasets)
+    # user datasets: what inference decided about reading the file, so every later read agrees with it
+    missing_allowed: bool = False  # empty cells are missing: a feature's is imputed, a row without outcome is not trained on
+    delimiter: str = ","  # the file's column separator
 
     @property
     def names(self) -> list[str]:

@@ -41,7 +41,8 @@ class SchemaEditor(QDialog):
         self.csv_path = csv_path
         self.inference: Inference | None = None
         self.schema: Schema | None = None
-        header, body = read_table(csv_path)  # InferenceError goes to the caller, before the dialog opens
+        self.csv_table = read_table(csv_path)  # read once; InferenceError goes to the caller, before the dialog opens
+        header, body = self.csv_table.header, self.csv_table.body
         layout = QVBoxLayout(self)
         intro = QLabel(f"<b>{html.escape(csv_path.name)}</b>: {len(body)} rows, {len(header)} columns. Check what "
                        "inference proposes (it only suggests), then create the dataset: its models train in the "
@@ -125,7 +126,7 @@ class SchemaEditor(QDialog):
         positive = None if reset_positive else (self.positive.currentText() or None)
         try:
             inference = infer_schema(self.csv_path, self.target.currentText(), self.name.text() or None,
-                                     self.margin.value() / 100, positive)
+                                     self.margin.value() / 100, positive, table=self.csv_table)
         except InferenceError as exc:
             self.inference = None
             self.table.setRowCount(0)
