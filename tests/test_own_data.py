@@ -83,6 +83,14 @@ def test_a_large_file_is_read_and_trained_on_a_stated_sample(tmp_path: Path, use
     item = user_datasets.train(item.name, ["lasso"], members=1, cv_repeats=0, max_rows=400)
     card = json.loads((item.weights / "big-lasso.json").read_text())
     assert card["data"]["split"].startswith("a stratified sample of 400 of the 100000 rows")
+    # the reference patients the suggestions are judged against are the same 320 training rows
+    from cfx_desktop.core.tabular.live import default_reference
+    from cfx_desktop.core.tabular.models import load_model
+    from cfx_desktop.core.tabular.train import reference_stats
+
+    reference = default_reference(load_model("big-lasso"))
+    assert reference is not None and len(reference.X) == 320
+    assert reference_stats(inference.schema, reference.X) == card["reference_stats"]
     user_datasets.remove(item.name)
 
 

@@ -91,8 +91,9 @@ def default_reference(model: TabularModel) -> Reference | None:
     reference = None
     try:
         _, cohort, _ = train.dev_cohort(card["dataset"], card.get("excluded_features") or [], None)
-        train_idx, _ = train.holdout_split(cohort.y, card.get("seed", 0))
-        reference = Reference.build(model, cohort.X[train_idx], f"{card['data']['file']} (training rows)")
+        rows = train.development_rows(cohort.y, card["data"].get("max_rows"), card.get("seed", 0))
+        train_idx, _ = train.holdout_split(cohort.y[rows], card.get("seed", 0))
+        reference = Reference.build(model, cohort.X[rows[train_idx]], f"{card['data']['file']} (training rows)")
     except (FileNotFoundError, KeyError, ValueError):
         reference = None
     with _ref_lock:

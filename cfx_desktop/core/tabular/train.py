@@ -157,6 +157,15 @@ def dev_cohort(dataset: str, exclude: list[str], data: str | Path | None) -> tup
     return schema, cohort, path
 
 
+def development_rows(y: np.ndarray, max_rows: int | None, seed: int) -> np.ndarray:
+    """The rows a model trains and validates on: all of them, or a stratified sample of ``max_rows`` (sorted) for
+    a large file. Loading a model's reference rows repeats it from the card, so both see the same rows."""
+    if max_rows is None or len(y) <= max_rows:
+        return np.arange(len(y))
+    keep, _ = train_test_split(np.arange(len(y)), train_size=max_rows, stratify=y, random_state=seed)
+    return np.sort(keep)
+
+
 def holdout_split(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The stratified 80/20 split used for every shipped patient model and the counterfactual benchmark."""
     index = np.arange(len(y))
@@ -209,14 +218,11 @@ def train_and_save(
     caps the rows used (a stratified sample, seed ``seed``; said in the card) so a large CSV trains in minutes."""
     exclude = exclude or []
     schema, cohort, path = dev_cohort(dataset, exclude, data)
-    X, y = cohort.X, cohort.y
-    assert y is not None
-    total_rows, sampled = len(y), ""
-    if max_rows is not None and len(y) > max_rows:
-        keep, _ = train_test_split(np.arange(len(y)), train_size=max_rows, stratify=y, random_state=seed)
-        keep = np.sort(keep)
-        X, y = X[keep], y[keep]
-        sampled = f"a stratified sample of {max_rows} of the {total_rows} rows (seed {seed}); of it: "
+    assert cohort.y is not None
+    rows = development_rows(cohort.y, max_rows, seed)
+    X, y = cohort.X[rows], cohort.y[rows]
+    sampled = (f"a stratified sample of {len(rows)} of the {len(cohort.y)} rows (seed {seed}); of it: "
+               if len(rows) < len(cohort.y) else "")
     train_idx, valid_idx = holdout_split(y, seed)
     net, threshold, info = fit(architecture, schema, X[train_idx], y[train_idx], seed + member, cancel, bootstrap=member > 0)
     p_valid = _probabilities(net, X[valid_idx])
@@ -261,7 +267,8 @@ def train_and_save(
             "positives": int(y.sum()),
             "split": f"{sampled}stratified 80/20 hold-out of the {len(y)} development rows, seed {seed}: trained on "
                      f"{len(train_idx)} (with an inner 20% for early stopping and threshold), validated on {len(valid_idx)}",
-            "validation_rows": valid_idx.tolist(),
+            "validation_rows": rows[valid_idx].tolist(),
+            "max_rows": max_rows if sampled else None,
         },
         "seed": seed,
         "training_seed": seed + member,
