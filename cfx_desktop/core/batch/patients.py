@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from dataclasses import asdict
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from cfx_desktop.core.batch.runner import BatchJob, Item
+from cfx_desktop.core.hashing import sha256_file
 from cfx_desktop.core.tabular.data import load_csv
 from cfx_desktop.core.tabular.explanation import Explainer, ExplainSettings
 from cfx_desktop.core.tabular.models import TabularModel
@@ -30,7 +30,7 @@ def build_job(csv: Path, model: TabularModel, settings: ExplainSettings, chunk_s
         items.append(Item(str(i + 1), {"row": i + 1, "line": int(cohort.lines[i]), "values": values.tolist(), "filled": missing}))
     resolved = settings.resolved(schema.name)
     job_settings = {"model": model.name, "dataset": schema.name, "csv": str(csv),
-                    "csv_sha256": hashlib.sha256(Path(csv).read_bytes()).hexdigest(), "explain": asdict(resolved)}
+                    "csv_sha256": sha256_file(csv), "explain": asdict(resolved)}
     return BatchJob("patients", job_settings, items, WORK, chunk_size)
 
 

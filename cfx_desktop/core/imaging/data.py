@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
-from cfx_desktop.core.imaging.io import IMAGE_SUFFIXES, ImageLoadError, load_image
+from cfx_desktop.core.imaging.io import ImageLoadError, load_image, visible_images
 from cfx_desktop.core.imaging.preprocess import resize_square
 
 PATIENT_PATTERNS = (re.compile(r"^(person\d+)_"), re.compile(r"^((?:NORMAL\d*-)?IM-\d+)-"))
@@ -121,8 +121,7 @@ def _folder_files(source: "Path | LabelledFolder") -> list[tuple[Path, int]]:
         sub = folder.root / name
         if not sub.is_dir():
             raise FileNotFoundError(f"{folder.root} must contain the class folders {' and '.join(folder.classes)}")
-        files += [(p, label) for p in sorted(sub.iterdir())
-                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES - {""} and not p.name.startswith(".")]
+        files += [(p, label) for p in visible_images(sub)]
     return files
 
 

@@ -319,14 +319,23 @@ def frame_rate(ds: Any) -> float:
     return 10.0
 
 
+def _image_like(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES - {""}
+
+
 def list_images(folder: str | Path) -> list[Path]:
     """Image-like files in a folder (sorted), for batch prediction and the thumbnail strip."""
     folder = Path(folder)
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES - {""})
+    return sorted(p for p in folder.iterdir() if _image_like(p))
+
+
+def visible_images(folder: str | Path) -> list[Path]:
+    """`list_images` without hidden files (``.DS_Store``, AppleDouble ``._x.png``): one class of a labelled folder."""
+    return [p for p in list_images(folder) if not p.name.startswith(".")]
 
 
 def walk_images(folder: str | Path) -> list[Path]:
     """Image-like files in a folder and its sub-folders (sorted; hidden files and folders left out)."""
     folder = Path(folder)
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES - {""}
+    return sorted(p for p in folder.rglob("*") if _image_like(p)
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))

@@ -28,7 +28,7 @@ from cfx_desktop import paths
 from cfx_desktop.core import bundles
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 from cfx_desktop.core.imaging import data as data_mod
-from cfx_desktop.core.imaging.io import IMAGE_SUFFIXES
+from cfx_desktop.core.imaging.io import visible_images
 
 MIN_IMAGES_PER_CLASS = 20
 MIN_PATIENTS_PER_CLASS = 4  # so 15 % of each class's patients (at least one) leaves some for training
@@ -59,11 +59,6 @@ class FolderScan:
         neg, pos = self.classes
         return (f"{self.counts[neg]} {neg} and {self.counts[pos]} {pos} images; positive class: {pos} "
                 f"({self.positive_reason}); split: {self.split_reason}")
-
-
-def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES - {""}
-                  and not p.name.startswith("."))
 
 
 def _choose_positive(names: list[str], positive: str | None) -> tuple[tuple[str, str], str]:
@@ -113,9 +108,9 @@ def scan(root: Path, positive: str | None = None) -> FolderScan:
     root = Path(root)
     if not root.is_dir():
         raise FolderError(f"{root} is not a folder")
-    subs = {p.name: _images_in(p) for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")}
+    subs = {p.name: visible_images(p) for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")}
     with_images = {name: files for name, files in subs.items() if files}
-    loose = _images_in(root)
+    loose = visible_images(root)
     if not with_images:
         hint = f" ({len(loose)} images lie directly in it)" if loose else ""
         raise FolderError(f"{root} has no class sub-folders with images{hint}: make one sub-folder per class, e.g. "
