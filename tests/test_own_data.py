@@ -183,6 +183,21 @@ def test_from_a_generated_csv_to_an_explained_row_reloaded_in_a_fresh_process(tm
     assert not item.folder.exists() and csv.exists()
 
 
+def test_train_tabular_on_your_own_data_does_what_it_is_told(tmp_path: Path, user_dir: Path, capsys) -> None:
+    """--members and --cv-repeats as given (the defaults for your own data apply only when they are left out)."""
+    from cfx_desktop.core import bundles
+    from cfx_desktop.core.tabular import user_datasets
+
+    csv = cohort_csv(tmp_path / "c.csv")
+    assert main(["train-tabular", "--data", str(csv), "--target", "outcome", "--positive", "sick", "--name", "Told",
+                 "--model", "lasso", "--members", "1", "--cv-repeats", "0"]) == 0
+    item = user_datasets.get("told")
+    assert bundles.list_bundles(item.weights) == ["told-lasso"] and item.info["cv"][0]["cv_roc_auc"] == "n/a"
+    card = json.loads((item.weights / "told-lasso.json").read_text())
+    assert "--members 1 --cv-repeats 0" in card["command"]
+    user_datasets.remove("told")
+
+
 def test_a_tampered_user_model_is_refused(tmp_path: Path, user_dir: Path) -> None:
     from cfx_desktop.core import bundles, model_cache
     from cfx_desktop.core.tabular import user_datasets

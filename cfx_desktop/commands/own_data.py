@@ -96,8 +96,8 @@ def train_own(args: argparse.Namespace) -> int:
         item = user_datasets.create(schema, args.data, {"source": "command line"})
     except user_datasets.UserDatasetError as exc:
         raise UserError(str(exc)) from exc
-    members = args.members if args.members > 1 else 2
-    cv_repeats = min(args.cv_repeats, 1) if args.cv_repeats == 5 else args.cv_repeats  # 1x5 unless asked for more
+    members = 2 if args.members is None else args.members  # as the schema editor: a base model and one member
+    cv_repeats = 1 if args.cv_repeats is None else args.cv_repeats
     try:
         item = user_datasets.train(item.name, architectures, members=members, cv_repeats=cv_repeats, seed=args.seed,
                                    progress=lambda f, m="", p=None: print(f"  {f:4.0%} {m}", file=sys.stderr, flush=True)

@@ -28,9 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, help="CSV to train on (default: the development file in ../shared/data)")
     p.add_argument("--exclude", nargs="*", default=[], metavar="FEATURE", help="features to leave out, e.g. time")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cv-repeats", type=int, default=5, help="repeats of 5-fold CV (0 skips CV)")
-    p.add_argument("--members", type=int, default=1, help="model-set size per architecture: the base model plus "
-                   "N-1 bootstrap members (seed + k; cross-validated only the base)")
+    p.add_argument("--cv-repeats", type=int, default=None, help="repeats of 5-fold CV (0 skips CV; default 5, "
+                   "for your own data 1)")
+    p.add_argument("--members", type=int, default=None, help="model-set size per architecture: the base model plus "
+                   "N-1 bootstrap members (seed + k; cross-validated only the base; default 1, for your own data 2)")
     p.add_argument("--out", type=Path, help="weights folder (default: the shipped weights/)")
     p.set_defaults(handler=train_tabular)
 
@@ -59,6 +60,8 @@ def train_tabular(args: argparse.Namespace) -> int:
         return train_own(args)
     if not args.dataset or not args.model:
         raise UserError("train-tabular needs --dataset and --model, or --data CSV --target COLUMN --name NAME for your own data")
+    args.cv_repeats = 5 if args.cv_repeats is None else args.cv_repeats
+    args.members = 1 if args.members is None else args.members
     from cfx_desktop.core.tabular import train
     from cfx_desktop.core.tabular.data import CsvError
     from cfx_desktop.core.tabular.datasets import DATASETS
