@@ -250,7 +250,7 @@ def verdict_line(metrics: dict[str, Any]) -> str:
     if "referee_flipped" not in metrics:
         return f"{flipped}; no referee installed to confirm it"
     agrees = "referee agrees" if metrics["referee_flipped"] else "referee disagrees"
-    return (f"{flipped}; {agrees} (its p({metrics.get('positive_label', 'pneumonia')}) {metrics['referee_initial_probability']:.2f} -> "
+    return (f"{flipped}; {agrees} (its p({metrics['positive_label']}) {metrics['referee_initial_probability']:.2f} -> "
             f"{metrics['referee_final_probability']:.2f}; moved {metrics['referee_relative_change']:.2f}x as far as the explained model)")
 
 

@@ -120,9 +120,9 @@ def _counterfactual_section(counterfactual: live.Counterfactual | None, state: s
                           Image.from_rgb(render.gray_rgb(r.full_counterfactual), f"counterfactual ({r.target})", 56),
                           Image.from_rgb(difference, "difference", 56, legend)]))
     rows = [["verdict", verdict_line(m)],
-            [f"p({m.get('positive_label', 'pneumonia')})", f"{m['initial_probability']:.3f} -> {m['final_probability']:.3f} ({r.source} -> {r.target})"]]
+            [f"p({m['positive_label']})", f"{m['initial_probability']:.3f} -> {m['final_probability']:.3f} ({r.source} -> {r.target})"]]
     if "referee_flipped" in m:
-        rows.append(["referee", f"p({m.get('positive_label', 'pneumonia')}) {m['referee_initial_probability']:.3f} -> {m['referee_final_probability']:.3f}; "
+        rows.append(["referee", f"p({m['positive_label']}) {m['referee_initial_probability']:.3f} -> {m['referee_final_probability']:.3f}; "
                                 f"{'crosses' if m['referee_flipped'] else 'does not cross'} its own threshold"])
     rows += [["similarity to the original (SSIM)", f"{m['ssim']:.3f}"],
              ["autoencoder's own change inside the edited region", f"{m['decoded_inside_mask_fraction']:.3f}"],

@@ -35,7 +35,7 @@ class Prediction:
     label: str  # "" unless the guard found a chest radiograph of the kind the model was trained on
     card_label: str
     guard: GuardVerdict
-    positive: str = "pneumonia"  # the model's finding class, in words (from its card)
+    positive: str  # the model's finding class, in words (from its card)
 
 
 @dataclass

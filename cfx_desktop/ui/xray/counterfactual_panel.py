@@ -76,8 +76,8 @@ class CounterfactualPanel(QGroupBox):
         cf = result.result
         self.curve_line.setData(np.arange(len(cf.probability_path)), cf.probability_path)
         m = cf.metrics
-        self.curve.setLabel("left", f"p({m.get('positive_label', 'pneumonia')})")
+        self.curve.setLabel("left", f"p({m['positive_label']})")
         self.metrics.setText(
-            f"{cf.source} -> {cf.target}: <b>{verdict_line(m)}</b><br>p({m.get('positive_label', 'pneumonia')}) {m['initial_probability']:.3f} -> "
+            f"{cf.source} -> {cf.target}: <b>{verdict_line(m)}</b><br>p({m['positive_label']}) {m['initial_probability']:.3f} -> "
             f"{m['final_probability']:.3f} in {m['steps']} steps, {m['seconds']:.1f} s<br>the decoder's own change inside the "
             f"mask: {m['decoded_inside_mask_fraction']:.0%}; SSIM {m['ssim']:.3f}; mask covers {m['mask_area']:.0%}")
