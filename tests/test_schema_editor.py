@@ -37,6 +37,11 @@ def test_walk_the_schema_editor_train_explain_and_remove(qtbot, patient, tmp_pat
     assert "different text in every row" in table.item(_row(editor, "notes"), 9).text()
     assert "missing in 33%" in table.item(_row(editor, "chol"), 9).text()
     table.item(_row(editor, "chol"), 6).setText("mg/dL")  # the user's unit
+    table.item(_row(editor, "age"), 4).setText("99")  # the user's upper bound for age
+    bp_low = float(table.item(_row(editor, "bp"), 3).text())
+    editor.margin.setValue(30)  # a wider margin widens every range the user did not set, and keeps the one they did
+    assert float(table.item(_row(editor, "bp"), 3).text()) < bp_low and table.item(_row(editor, "age"), 4).text() == "99"
+    editor.margin.setValue(10)
     editor.positive.setCurrentText("sick")
     # a wrong outcome column: said in the dialog, the OK button off, and the edits survive going back
     editor.target.setCurrentText("site")

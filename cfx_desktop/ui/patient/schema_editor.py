@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from cfx_desktop.core.tabular.infer import Inference, InferenceError, apply_edits, infer_schema, read_table
-from cfx_desktop.core.tabular.schema import Actionability, Kind, Mutability, Schema
+from cfx_desktop.core.tabular.schema import Actionability, Feature, Kind, Mutability, Schema
 from cfx_desktop.ui.accessibility import fill_names, set_header_tips
 
 COLUMNS = ["Use", "Column", "Kind", "Min", "Max", "Step", "Unit", "Can change", "A change means", "Notes"]
@@ -31,6 +31,17 @@ TIPS = ["Use the column as a feature (identifiers, free text and constant column
 KINDS = [k.value for k in Kind]
 MUTABILITY = [m.value for m in Mutability]
 ACTIONABILITY = [a.value for a in Actionability]
+
+
+def _as_shown(feature: Feature | None) -> dict[str, object]:
+    """An inferred feature as `SchemaEditor._fill` shows it, to tell the user's edits from inference."""
+    if feature is None:
+        return {"use": False}
+    shown: dict[str, object] = {"use": True, "kind": feature.kind.value, "unit": feature.unit,
+                                "mutability": feature.mutability.value, "actionability": feature.actionability.value}
+    if feature.kind in (Kind.INTEGER, Kind.CONTINUOUS):
+        shown.update(min=f"{feature.min:g}", max=f"{feature.max:g}", step=f"{feature.step:g}")
+    return shown
 
 
 class SchemaEditor(QDialog):
@@ -203,28 +214,38 @@ class SchemaEditor(QDialog):
         self.table.setCellWidget(row, column, box)
 
     def _collect(self) -> None:
-        """Remember what the table says now (so re-inference and a refused OK lose nothing)."""
+        """Remember what the user changed: the cells that differ from the inference shown. Re-inference (another
+        margin, outcome or event) then updates every other cell, and a refused OK loses nothing."""
+        if self.inference is None:
+            return  # the table is empty; the edits made before stay
+        by_name = {f.name: f for f in self.inference.schema.features}
         for r in range(self.table.rowCount()):
             name_item = self.table.item(r, 1)
             if name_item is None:
                 continue
             name = name_item.text()
-            use = self.table.cellWidget(r, 0)
-            edit: dict[str, object] = {"use": bool(use.isChecked()) if isinstance(use, QCheckBox) else False}
-            kind = self.table.cellWidget(r, 2)
-            if isinstance(kind, QComboBox):
-                edit["kind"] = kind.currentText()
-                for c, key in ((3, "min"), (4, "max"), (5, "step")):
-                    item = self.table.item(r, c)
-                    if item is not None and item.text().strip():
-                        edit[key] = item.text().strip()
-                unit = self.table.item(r, 6)
-                edit["unit"] = unit.text() if unit is not None else ""
-                for c, key in ((7, "mutability"), (8, "actionability")):
-                    box = self.table.cellWidget(r, c)
-                    if isinstance(box, QComboBox):
-                        edit[key] = box.currentText()
-            self.edits[name] = edit
+            shown = self._shown(r)
+            inferred = _as_shown(by_name.get(name))
+            self.edits[name] = {key: value for key, value in shown.items() if inferred.get(key) != value}
+
+    def _shown(self, r: int) -> dict[str, object]:
+        """Row ``r`` of the table as edit entries (``use``, ``kind``, ``min`` ... ``actionability``)."""
+        use = self.table.cellWidget(r, 0)
+        edit: dict[str, object] = {"use": bool(use.isChecked()) if isinstance(use, QCheckBox) else False}
+        kind = self.table.cellWidget(r, 2)
+        if isinstance(kind, QComboBox):
+            edit["kind"] = kind.currentText()
+            for c, key in ((3, "min"), (4, "max"), (5, "step")):
+                item = self.table.item(r, c)
+                if item is not None and item.text().strip():
+                    edit[key] = item.text().strip()
+            unit = self.table.item(r, 6)
+            edit["unit"] = unit.text() if unit is not None else ""
+            for c, key in ((7, "mutability"), (8, "actionability")):
+                box = self.table.cellWidget(r, c)
+                if isinstance(box, QComboBox):
+                    edit[key] = box.currentText()
+        return edit
 
     def _say(self, text: str, error: bool = False) -> None:
         self.message.setText(f"<span style='color: #b00020'><b>{text}</b></span>" if error else text)
