@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import csv
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import machine, machine_line, publish
+from benchmarks.common import BenchmarkError, machine, machine_line, median, publish, require
 from cfx_desktop import paths
 
 
@@ -69,26 +68,34 @@ def _images(folder: Path, n: int) -> tuple[Path, str]:
     return images, f"{n} synthetic pictures (../shared/data absent)"
 
 
-def _run(command: list[str]) -> dict[str, Any]:
+def _run(command: list[str], expected: int, row: str, limit_s: float = 1800.0) -> dict[str, Any]:
+    """One run of the real command; refused unless it exits 0 having explained every one of ``expected`` items
+    (a fresh output folder: nothing is skipped as already done, nothing may fail)."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "cfx_desktop", *command, "--no-progress"], capture_output=True, text=True)
+    try:
+        done = subprocess.run([sys.executable, "-m", "cfx_desktop", *command, "--no-progress"], capture_output=True,
+                              text=True, timeout=limit_s)
+    except subprocess.TimeoutExpired as exc:
+        raise BenchmarkError(row, f"still running after its {limit_s:g} s limit") from exc
     wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed: {done.stderr[-2000:]}")
+    require(done.returncode == 0, row, f"{' '.join(command)} failed: {done.stderr[-2000:]}")
     match = re.search(r"(\d+) explained.*?\(([\d.]+) items/s", done.stdout)
+    require(match is not None, row, f"the command did not say how many it explained: {done.stdout[-500:]}")
     items = int(match.group(1))
+    require(items == expected, row, f"{items} of {expected} items explained")
     return {"items": items, "items_per_second": float(match.group(2)), "wall_seconds": wall, "items_per_wall_second": items / wall}
 
 
-def _compare(name: str, base: list[str], out: Path, repeats: int) -> dict[str, Any]:
+def _compare(name: str, base: list[str], out: Path, repeats: int, expected: int) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {"one process": [], "Dask local cluster, 2 workers": []}
     for r in range(repeats):
         for label, extra in (("one process", []), ("Dask local cluster, 2 workers", ["--dask-local", "2"])):
-            runs[label].append(_run([*base, *extra, "--out", str(out / f"{name}-{len(runs[label])}-{extra != []}")]))
+            runs[label].append(_run([*base, *extra, "--out", str(out / f"{name}-{len(runs[label])}-{extra != []}")],
+                                    expected, f"{name}, {label}"))
             print(f"  {name} {label}: {runs[label][-1]}", flush=True)
     summary = {}
     for label, rows in runs.items():
-        summary[label] = {key: statistics.median(row[key] for row in rows)
+        summary[label] = {key: median((row[key] for row in rows), f"{name}, {label}")
                           for key in ("items_per_second", "wall_seconds", "items_per_wall_second")}
         summary[label]["items"] = rows[0]["items"]
         summary[label]["runs"] = rows
@@ -108,11 +115,12 @@ def main() -> None:
         folder = Path(tmp)
         csv_path, patient_source = _patients(folder, n_patients)
         image_dir, image_source = _images(folder, n_images)
+        n_image_files = len(list(image_dir.iterdir()))
         results = {
             "patients": {"source": patient_source, **_compare(
-                "patients", ["batch-explain-patients", str(csv_path), "--shapley", "32"], folder, repeats)},
+                "patients", ["batch-explain-patients", str(csv_path), "--shapley", "32"], folder, repeats, n_patients)},
             "images": {"source": image_source, **_compare(
-                "images", ["batch-explain-images", str(image_dir), "--methods", "gradcam,ig"], folder, repeats)},
+                "images", ["batch-explain-images", str(image_dir), "--methods", "gradcam,ig"], folder, repeats, n_image_files)},
         }
     payload = {"machine": m, "repeats": repeats, **results}
     rows = []

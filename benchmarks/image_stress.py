@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import machine, machine_line, publish
+from benchmarks.common import machine, machine_line, publish, require
 from cfx_desktop import paths
 from cfx_desktop.core.imaging import augment
 from cfx_desktop.core.imaging.data import validation_files
@@ -34,8 +34,10 @@ def validation_set(size: int, seed: int) -> tuple[torch.Tensor, np.ndarray]:
     if folder is None:
         raise SystemExit("needs ../shared/data/kermany_cxr_224/train (or CFX_DATA_DIR)")
     files = validation_files(folder, seed)
+    labels = np.array([label for _, label in files])
+    require(set(labels.tolist()) == {0, 1}, "validation images", "a ROC AUC needs validation images of both classes")
     images = torch.cat([resize_square(load_image(p).pixels, size) for p, _ in files])
-    return images, np.array([label for _, label in files])
+    return images, labels
 
 
 def probabilities(model: ImageModel, images: torch.Tensor, batch: int = 256) -> np.ndarray:

@@ -8,14 +8,13 @@ Writes benchmarks/results/imaging.json and the table in docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from benchmarks.common import machine, machine_line, publish
+from benchmarks.common import machine, machine_line, median, publish, require
 from cfx_desktop import paths
 from cfx_desktop.core.imaging import saliency
 from cfx_desktop.core.imaging.io import load_image
@@ -34,16 +33,25 @@ def sample_image() -> tuple[np.ndarray, str]:
     return rng.random((224, 224)).astype(np.float32), "synthetic 224 x 224 noise"
 
 
-def median_time(fn: Callable[[], Any], repeats: int = 5) -> float:
-    fn()  # warm-up
+def _is_map(result: Any, shape: tuple[int, ...]) -> bool:
+    """A saliency result with a finite, non-constant map of the image's size: the work the row claims to time."""
+    values = getattr(result, "values", None)
+    return (values is not None and values.shape == shape and bool(np.isfinite(values).all())
+            and float(values.max() - values.min()) > 0)
+
+
+def median_time(fn: Callable[[], Any], row: str, check: Callable[[Any], bool], repeats: int = 5) -> float:
+    """Median seconds of ``fn`` after a warm-up; every call's result must pass ``check``, else the row is refused."""
+    require(check(fn()), row, "the warm-up call returned no usable result")
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        fn()
+        result = fn()
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        require(check(result), row, "a timed call returned no usable result")
+    return median(times, row)
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -59,14 +67,18 @@ def run(repeats: int = 5) -> dict[str, Any]:
     for device in devices:
         clear_cache()
         model = load_image_model(DEFAULT_MODEL, device)
+        is_map = lambda result: _is_map(result, pixels.shape)  # noqa: E731
+        is_probability = lambda p: 0.0 <= float(p) <= 1.0  # noqa: E731
         row = {
             "input_size": model.input_size,
-            "inference_s": median_time(lambda: model.probability(pixels), repeats),
-            "gradcam_s": median_time(lambda: saliency.saliency_map(model, pixels, "gradcam"), repeats),
-            "ig_s": median_time(lambda: saliency.saliency_map(model, pixels, "ig"), repeats),
-            "ig50_s": median_time(lambda: saliency.saliency_map(model, pixels, "ig", params={"n_steps": 50, "internal_batch_size": 10}), repeats),
-            "occlusion_s": median_time(lambda: saliency.saliency_map(model, pixels, "occlusion"), repeats),
-            "occlusion_16_8_s": median_time(lambda: saliency.saliency_map(model, pixels, "occlusion", params={"window": 16, "stride": 8}), repeats),
+            "inference_s": median_time(lambda: model.probability(pixels), f"{device} inference", is_probability, repeats),
+            "gradcam_s": median_time(lambda: saliency.saliency_map(model, pixels, "gradcam"), f"{device} Grad-CAM", is_map, repeats),
+            "ig_s": median_time(lambda: saliency.saliency_map(model, pixels, "ig"), f"{device} IG", is_map, repeats),
+            "ig50_s": median_time(lambda: saliency.saliency_map(model, pixels, "ig", params={"n_steps": 50, "internal_batch_size": 10}),
+                                  f"{device} IG 50 steps", is_map, repeats),
+            "occlusion_s": median_time(lambda: saliency.saliency_map(model, pixels, "occlusion"), f"{device} occlusion", is_map, repeats),
+            "occlusion_16_8_s": median_time(lambda: saliency.saliency_map(model, pixels, "occlusion", params={"window": 16, "stride": 8}),
+                                            f"{device} occlusion 16/8", is_map, repeats),
         }
         ig = saliency.saliency_map(model, pixels, "ig")
         row["ig_steps_used"] = ig.params["steps_used"]

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from benchmarks.common import machine, machine_line, publish
+from benchmarks.common import machine, machine_line, publish, require, share
 from cfx_desktop import paths
 from cfx_desktop.core.imaging import synthetic_images as ood_samples
 from cfx_desktop.core.imaging.guard import load_guard
@@ -89,15 +89,17 @@ def run(per_family: int = 20, chest_limit: int = 100) -> dict[str, Any]:
         "pydicom_with_header": _tally(guard, model, _pydicom(False)),
         "pydicom_pixels_only": _tally(guard, model, _pydicom(True)),
     }
+    def flagged(rows: list[dict[str, Any]], row: str) -> float:  # a share of zero images is refused, not reported as 0 %
+        return share(sum(r["flagged"] * r["n"] for r in rows), sum(r["n"] for r in rows), row, "images")
+
     non_chest = [r for key in ("synthetic", "unusual_chest", "pydicom_with_header") for r in results[key].values()]
-    n = sum(r["n"] for r in non_chest)
-    results["non_chest_flagged"] = sum(r["flagged"] * r["n"] for r in non_chest) / max(n, 1)
-    results["non_chest_images"] = n
+    results["non_chest_flagged"] = flagged(non_chest, "all non-chest images flagged")
+    results["non_chest_images"] = sum(r["n"] for r in non_chest)
     real = list(results["pydicom_pixels_only"].values())
-    results["real_dicom_pixels_only_flagged"] = sum(r["flagged"] * r["n"] for r in real) / max(sum(r["n"] for r in real), 1)
-    pixels_only = real + list(results["synthetic"].values())
-    m = sum(r["n"] for r in pixels_only)
-    results["image_score_only_flagged"] = sum(r["flagged"] * r["n"] for r in pixels_only) / max(m, 1)
+    results["real_dicom_pixels_only_flagged"] = flagged(real, "real DICOM images, pixels only")
+    results["image_score_only_flagged"] = flagged(real + list(results["synthetic"].values()), "image checks alone")
+    require(results["chest"] or results["unusual_chest"], "chest radiographs flagged",
+            "no chest radiographs were scored (../shared/data absent?)")
     return results
 
 

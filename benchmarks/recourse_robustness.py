@@ -42,7 +42,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.compose import ColumnTransformer
 
-from benchmarks.common import RESULTS, machine, machine_line, publish
+from benchmarks.common import RESULTS, machine, machine_line, median, nonempty, percentile, publish, require, share
 from benchmarks.dice_reference import dice_finder
 from cfx_desktop.core.metrics import choose_threshold
 from cfx_desktop.core.tabular import train
@@ -118,6 +118,8 @@ def evaluate(model: TabularModel, models, judges, reference: Reference, patients
         return found[0].values if found else None
 
     find = find or ours
+    row = f"{model.name}, {'consensus' if consensus else 'single model'}, margin {constraints.margin:.2f}"
+    nonempty(patients, row, "patients")
     rows, seconds, covered = [], [], 0
     find(patients[0])  # warm-up
     for x in patients:
@@ -143,10 +145,11 @@ def evaluate(model: TabularModel, models, judges, reference: Reference, patients
             "ynn": _ynn(model, reference, ctx, v, desired),
         })
     mean = lambda key: float(np.nanmean([r[key] for r in rows])) if rows else None  # noqa: E731
-    return {"patients": int(len(patients)), "coverage": covered / len(patients),
+    require(len(seconds) == len(patients), row, f"{len(seconds)} of {len(patients)} patients searched")
+    return {"patients": int(len(patients)), "coverage": share(covered, len(patients), row, "patients"),
             **{key: mean(key) for key in ("valid_selected", "valid_all_members", "valid_all_20", "heldout_share", "heldout_all",
                                           "invalidation", "l0", "redundancy", "lof_outlier", "ynn")},
-            "median_ms": float(np.median(seconds) * 1000), "p95_ms": float(np.percentile(seconds, 95) * 1000)}
+            "median_ms": median(seconds, row) * 1000, "p95_ms": percentile(seconds, 95, row) * 1000}
 
 
 def run(quick: bool = False, only: str | None = None) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import machine, machine_line, publish
+from benchmarks.common import BenchmarkError, machine, machine_line, median, publish, require
 
 BARE_CHILD = r"""
 import json, sys, time
@@ -47,11 +46,20 @@ app.exec()
 TARGETS = {"first_paint_ratio": 1.3, "idle_ratio": 2.5}
 
 
-def _launch(command: list[str], env: dict[str, str], probe: Path) -> dict[str, Any]:
+def _launch(command: list[str], env: dict[str, str], probe: Path, row: str, needs: tuple[str, ...],
+            limit_s: float = 300.0) -> dict[str, Any]:
+    """One fresh process, timed by the stamps it writes to ``probe``; a process that hangs past ``limit_s`` or
+    ends without every stamp in ``needs`` (e.g. the app never became idle with its results) is an error."""
     probe.unlink(missing_ok=True)
     start = time.time()
-    subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300, check=False)
+    try:
+        subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=limit_s, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise BenchmarkError(row, f"the process was still running after its {limit_s:g} s limit") from exc
+    require(probe.exists(), row, "the process ended without writing its time stamps")
     record = json.loads(probe.read_text(encoding="utf-8"))
+    missing = [key for key in needs if key not in record]
+    require(not missing, row, f"no {', '.join(missing)} stamp")
     return {k: (v - start if isinstance(v, float) else v) for k, v in record.items()}
 
 
@@ -61,12 +69,14 @@ def run(repeats: int) -> dict[str, Any]:
                CFX_SETTINGS_DIR=str(tmp / "settings"), CFX_LOG_DIR=str(tmp / "logs"))
     bare, app = [], []
     for _ in range(repeats):  # alternating, so drift in machine load hits both
-        bare.append(_launch([sys.executable, "-c", BARE_CHILD, str(tmp / "bare.json")], env, tmp / "bare.json"))
+        bare.append(_launch([sys.executable, "-c", BARE_CHILD, str(tmp / "bare.json")], env, tmp / "bare.json",
+                            "bare window first paint", ("first_paint",)))
         app.append(_launch([sys.executable, "-m", "cfx_desktop", "--screenshot", str(tmp / "shot.png")],
-                           dict(env, CFX_STARTUP_PROBE=str(tmp / "app.json")), tmp / "app.json"))
-    bare_paint = statistics.median(r["first_paint"] for r in bare)
-    app_paint = statistics.median(r["first_paint"] for r in app)
-    app_idle = statistics.median(r["idle"] for r in app)
+                           dict(env, CFX_STARTUP_PROBE=str(tmp / "app.json")), tmp / "app.json",
+                           "every tab idle with its results", ("first_paint", "idle")))
+    bare_paint = median((r["first_paint"] for r in bare), "bare window first paint")
+    app_paint = median((r["first_paint"] for r in app), "cfx-desktop first paint")
+    app_idle = median((r["idle"] for r in app), "every tab idle with its results")
     result = {
         "machine": machine(),
         "repeats": repeats,

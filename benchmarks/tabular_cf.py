@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from benchmarks.common import machine, machine_line, publish
+from benchmarks.common import machine, machine_line, median, nonempty, percentile, publish, share
 from benchmarks.dice_reference import dice_finder
 from cfx_desktop.core.tabular import train
 from cfx_desktop.core.tabular.counterfactuals import Constraints, Reference, find_counterfactuals
@@ -65,13 +65,14 @@ def _baseline_raw(labels: np.ndarray | None) -> Callable:
     return run
 
 
-def summarise(per_patient: list[dict[str, Any]], seconds: list[float], n: int) -> dict[str, Any]:
+def summarise(per_patient: list[dict[str, Any]], seconds: list[float], n: int, row: str = "tabular counterfactuals") -> dict[str, Any]:
+    nonempty(per_patient, row, "patients")
     rows = [r for p in per_patient for r in p["rows"]]
     mean = lambda key: float(np.mean([r[key] for r in rows if key in r])) if rows else None  # noqa: E731
     div = [p["diversity"] for p in per_patient if p["diversity"] is not None]
     return {
         "patients": n,
-        "coverage": sum(1 for p in per_patient if p["rows"]) / n,
+        "coverage": share(sum(1 for p in per_patient if p["rows"]), n, row, "patients"),
         "validity": mean("valid"),
         "violations": mean("violations"),
         "changes_age_or_sex": mean("changes_age_or_sex"),
@@ -80,8 +81,8 @@ def summarise(per_patient: list[dict[str, Any]], seconds: list[float], n: int) -
         "lof_outliers": mean("lof_outlier"),
         "knn_distance": mean("knn_distance"),
         "diversity": float(np.mean(div)) if div else None,
-        "median_s": float(np.median(seconds)),
-        "p95_s": float(np.percentile(seconds, 95)),
+        "median_s": median(seconds, row),
+        "p95_s": percentile(seconds, 95, row),
     }
 
 
@@ -97,7 +98,7 @@ def run(with_dice: bool = True, threads: int | None = None) -> dict[str, Any]:
         train_idx, valid_idx = train.holdout_split(cohort.y, model.card["seed"])
         reference = Reference.build(model, cohort.X[train_idx], "training rows")
         X_valid = cohort.X[valid_idx]
-        at_risk = X_valid[model.predict_proba(X_valid) >= model.threshold]
+        at_risk = nonempty(X_valid[model.predict_proba(X_valid) >= model.threshold], name, "validation patients predicted to die")
         methods: dict[str, Callable | None] = {
             "baseline 1-NN Hamming, true survivors (seed)": _baseline_raw(cohort.y[train_idx]),
             "baseline 1-NN Hamming, predicted survivors": _baseline_raw(None),
@@ -121,7 +122,7 @@ def run(with_dice: bool = True, threads: int | None = None) -> dict[str, Any]:
                 cfs = method(model, reference, x, constraints)
                 seconds.append(time.perf_counter() - start)
                 per_patient.append(_score(model, reference, x, cfs, constraints))
-            table[label] = summarise(per_patient, seconds, len(at_risk))
+            table[label] = summarise(per_patient, seconds, len(at_risk), f"{name}, {label}")
             print(f"{name} | {label}: {table[label]}", flush=True)
         results["models"][name] = {"patients_predicted_to_die": int(len(at_risk)), "methods": table}
     return results

@@ -42,15 +42,22 @@ def test_tampered_card_is_refused(root: Path) -> None:
 
 
 class _Payload:
-    def __reduce__(self):  # runs os.system on unpickling with weights_only=False
-        import os
+    """Creates ``marker`` when unpickled by plain pickle: the code execution weights_only guards against."""
 
-        return (os.system, ("echo pwned",))
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
 
 
 def test_pickled_code_is_refused_even_with_a_matching_hash(root: Path) -> None:
+    marker = root / "payload-ran"
+    pickle.loads(pickle.dumps(_Payload(marker)))  # the premise: the payload really runs code when unpickled
+    assert marker.exists()
+    marker.unlink()
     path = root / "tiny.pt"
-    torch.save({"w": _Payload()}, path)  # an attacker who can also rewrite the manifest
+    torch.save({"w": _Payload(marker)}, path)  # an attacker who can also rewrite the manifest
     manifest = json.loads((root / "MANIFEST.json").read_text())
     from cfx_desktop.core.hashing import sha256_file
 
@@ -58,6 +65,7 @@ def test_pickled_code_is_refused_even_with_a_matching_hash(root: Path) -> None:
     (root / "MANIFEST.json").write_text(json.dumps(manifest))
     with pytest.raises(bundles.BundleError, match="weights_only"):
         bundles.load("tiny", root)
+    assert not marker.exists()  # refused before any of it ran
 
 
 def test_unlisted_file_is_refused(root: Path) -> None:
@@ -70,4 +78,3 @@ def test_unlisted_file_is_refused(root: Path) -> None:
 def test_missing_file_is_a_clear_error(root: Path) -> None:
     with pytest.raises(bundles.BundleError, match="not found"):
         bundles.load("absent", root)
-    assert pickle  # keep the import honest: pickle is what weights_only guards against

@@ -51,7 +51,9 @@ def test_a_patient_outside_the_range_is_only_moved_into_it() -> None:
     j = schema.index("serum_creatinine")
     x[j] = round(lo[j] - 0.15, 2)  # below every training patient
     x[schema.index("ejection_fraction")] = 20
-    for cf in find_counterfactuals(model, x, Constraints(), k=3, method="diverse"):
+    found = find_counterfactuals(model, x, Constraints(), k=3, method="diverse")
+    assert found, found.reason
+    for cf in found:
         assert cf.values[j] == x[j] or cf.values[j] >= lo[j]
 
 

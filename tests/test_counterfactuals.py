@@ -187,9 +187,27 @@ def test_lock_reason_names_the_lock() -> None:
     assert not result and "lock on ejection_fraction, serum_creatinine" in result.reason
 
 
-def test_cancel_stops_the_search(setup) -> None:
+class _CancelAfter(CancelToken):
+    """Counts the search's cancellation checks and cancels itself at the ``after``-th: a cancel while it runs."""
+
+    def __init__(self, after: int | None) -> None:
+        super().__init__()
+        self.after, self.checks = after, 0
+
+    def raise_if_cancelled(self) -> None:
+        self.checks += 1
+        if self.checks == self.after:
+            self.cancel()
+        super().raise_if_cancelled()
+
+
+def test_cancel_stops_a_running_search_at_its_next_check(setup) -> None:
     model, reference = setup
-    token = CancelToken()
-    token.cancel()
+    x = SCHEMA.example_vector()
+    uncancelled = _CancelAfter(None)
+    find_counterfactuals(model, x, Constraints(), method="diverse", reference=reference, cancel=uncancelled)
+    assert uncancelled.checks > 4, "the premise: the search checks its token as it runs"
+    token = _CancelAfter(3)
     with pytest.raises(Cancelled):
-        find_counterfactuals(model, SCHEMA.example_vector(), Constraints(), method="diverse", reference=reference, cancel=token)
+        find_counterfactuals(model, x, Constraints(), method="diverse", reference=reference, cancel=token)
+    assert token.checks == 3  # it stopped at the first check after the cancel, with most of its work undone

@@ -60,4 +60,6 @@ def test_lazy_attributes_and_deferred_import_on_use(plugin_dir: Path) -> None:
         cfxlazy_pkg.MISSING  # noqa: B018
     call = deferred("cfxlazy_pkg.heavy", "double")
     assert call.__name__ == "double" and call(21) == 42
-    assert callable(lazy_attributes("x", {}))
+    empty = lazy_attributes("cfxlazy_pkg", {})  # a name it was not given is an AttributeError, never an import
+    with pytest.raises(AttributeError, match="has no attribute 'VALUE'"):
+        empty("VALUE")

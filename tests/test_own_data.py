@@ -177,6 +177,7 @@ def test_from_a_generated_csv_to_an_explained_row_reloaded_in_a_fresh_process(tm
     assert run.returncode == 0, run.stderr
     there = json.loads(run.stdout)
     assert there["model"] == "clinic-a-lasso" and there["prediction"] == here["prediction"]
+    assert there["counterfactuals"], there.get("reason")  # else the lock below would be checked on nothing
     for cf in there["counterfactuals"]:
         assert all(change["feature"] not in ("bp", "age", "sex") for change in cf["changes"])
     assert main(["datasets", "remove", "clinic-a"]) == 0

@@ -118,6 +118,7 @@ def test_two_hundred_rapid_edits_end_in_the_final_state(qtbot, window) -> None:
     np.testing.assert_array_equal(tab.suggestions_result.x, final)
     np.testing.assert_array_equal(tab.prediction.x, final)
     assert tab.predict_channel.dropped + (200 - tab.predict_channel.delivered) > 0  # stale work was discarded
+    assert tab.suggestions_result.counterfactuals or tab.suggestions_result.counterfactuals.reason
     for cf in tab.suggestions_result.counterfactuals:
         assert cf.values[SCHEMA.index("age")] == final[SCHEMA.index("age")]
 

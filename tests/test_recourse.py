@@ -66,11 +66,17 @@ def test_global_recourse_counts_flips_that_the_search_confirms(cohort) -> None:
     assert rows[0][:3] == ["action", "patients_flipped", "population"] and len(rows) == len(result.actions) + 1
 
 
-def test_global_recourse_can_be_cancelled(cohort) -> None:
+def test_global_recourse_stops_when_cancelled_while_it_runs(cohort) -> None:
     token = CancelToken()
-    token.cancel()
+    steps: list[float] = []
+
+    def progress(fraction: float, message: str = "", payload=None) -> None:  # noqa: ANN001
+        steps.append(fraction)
+        token.cancel()  # after the first action is scored, as Cancel pressed mid-run
+
     with pytest.raises(Cancelled):
-        global_recourse(NAME, cohort[0], Constraints(), cancel=token)
+        global_recourse(NAME, cohort[0], Constraints(), progress=progress, cancel=token)
+    assert len(steps) == 1 and 0 < steps[0] < 1  # it had started, and scored nothing after the cancel
 
 
 def test_the_session_keeps_cohort_results_only_for_its_cohort_and_model(cohort) -> None:

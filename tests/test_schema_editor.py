@@ -72,6 +72,7 @@ def test_walk_the_schema_editor_train_explain_and_remove(qtbot, patient, tmp_pat
     assert patient.schema["chol"].unit == "mg/dL" and patient.schema["bp"].mutability.value == "immutable"
     assert patient.prediction.model_name == "clinic-gui-lasso"
     assert len(patient.prediction.set_names) == 2
+    assert patient.suggestions_result.counterfactuals, patient.suggestions_result.counterfactuals.reason
     for cf in patient.suggestions_result.counterfactuals:
         assert all(change.feature not in ("bp", "age", "sex") for change in cf.changes)
     assert patient.remove_current_dataset(confirm=lambda text: True)
