@@ -136,3 +136,40 @@ def test_predict_image_scores_frame_1_of_a_multi_frame_file_and_says_so(tmp_path
     assert main(["predict-image", str(cine), "--csv", str(out)]) == 0
     row = next(csv.DictReader(out.open()))
     assert row["error"] == "" and row["reason"].startswith("frame 1 of 4 scored")
+
+
+@pytest.mark.parametrize("search", ["data-supported", "adam"])
+def test_counterfactual_image_always_writes_its_json_with_the_referee_verdict(folder: Path, tmp_path: Path, search: str,
+                                                                              capsys) -> None:
+    """Confirmed or not, the JSON says what the referee did (never absent), and the PNG shows that counterfactual."""
+    import json
+
+    png, out = tmp_path / "cf.png", tmp_path / "cf.json"
+    args = ["counterfactual-image", str(folder / "a.png"), "--out", str(png), "--json", str(out), "--search", search,
+            "--steps", "3"]  # a few steps: often not flipped, and never confirmed by luck alone
+    assert main(args) == 0
+    payload = json.loads(out.read_text())
+    assert isinstance(payload["referee_flipped"], bool) and payload["referee"] == "pneumonia-referee"
+    assert payload["confirmation"] in ("confirmed", "not confirmed")
+    assert payload["confirmation"] == ("confirmed" if payload["flipped"] and payload["referee_flipped"] else "not confirmed")
+    assert payload["png"] == str(png) and Image.open(png).size[0] >= 3 * Image.open(folder / "a.png").size[0]  # three panels
+    assert payload["method"] == search and 0 <= payload["change_outside_lungs"] <= 1
+    text = capsys.readouterr().out
+    assert payload["confirmation"].upper() in text
+
+
+def test_a_weak_own_model_is_named_weak() -> None:
+    from cfx_desktop.core.imaging.user_models import summary_lines, weaknesses
+
+    def summary(auc: float, twin: float) -> dict:
+        metric = {"roc_auc": auc, "balanced_accuracy": 0.6, "f1": 0.6, "brier": 0.2}
+        return {"metrics": {"classifier": metric, "referee": {"roc_auc": 0.9}, "autoencoder": {"ssim": 0.8},
+                            "twin": {"roc_auc": twin},
+                            "guard": {"held_out_flagged_clean": 0.01, "held_out_flagged_shifted": 0.2, "calibration_images": 10,
+                                      "held_out_images": 10}},
+                "labels": ["normal", "opacity"], "split": "by patient", "threshold": 0.5}
+
+    assert weaknesses(summary(0.95, 0.5)) == []
+    assert "weak: validation ROC AUC 0.64" in weaknesses(summary(0.643, 0.5))[0]
+    assert "shuffled labels scores 0.88" in weaknesses(summary(0.92, 0.88))[0]
+    assert any(line.startswith("WARNING: the classifier is weak") for line in summary_lines(summary(0.643, 0.5)))

@@ -163,3 +163,49 @@ def test_the_search_settings_goal() -> None:
     assert SearchSettings(target_probability=0.2).goal(0.6, want_normal=True) == pytest.approx(0.2)
     assert SearchSettings(target_probability=0.2).goal(0.6, want_normal=False) == pytest.approx(0.8)
     assert SearchSettings(target_probability=0.2).goal(0.9, want_normal=False) == pytest.approx(0.95)  # never short of the threshold
+
+
+def _bank(vae: BottleneckVAE, rng: np.random.Generator) -> "LatentBank":
+    """A bank of the tiny VAE's codes of synthetic films with (1) and without (0) a blob; the 'lungs' are the centre."""
+    from cfx_desktop.core.imaging.latent_bank import LatentBank
+
+    codes = {}
+    for label in (0, 1):
+        x = torch.as_tensor(np.stack([_image(rng, bool(label)) for _ in range(60)]))[:, None]
+        codes[label] = vae.encode_latent(x)[0]
+    prior = np.zeros((SIZE, SIZE), dtype=bool)
+    prior[4:-4, 4:-4] = True
+    return LatentBank("test-bank", codes, prior, {})
+
+
+def test_data_supported_search_walks_toward_real_films_of_the_target_class(trained, vae) -> None:
+    model, _ = trained
+    rng = np.random.default_rng(5)
+    bank = _bank(vae, rng)
+    search = SearchSettings(method="data-supported", compose="delta", region="lungs", target_probability=0.2, steps=60)
+    reached = 0
+    for _ in range(4):
+        image = _image(rng, True)
+        result = generate(model, vae, image, search=search, referee=model, bank=bank)
+        m = result.metrics
+        reached += m["reached_goal"]
+        assert m["method"] == "data-supported" and m["region"] == "lungs"
+        outside = ~result.mask_binary
+        assert np.abs(result.difference[outside & (result.mask == 0)]).max() <= 1e-6  # nothing outside the lung region
+        assert 0 <= m["change_outside_lungs"] <= 0.25  # the feathered edge only
+    assert reached >= 3
+
+
+def test_data_supported_search_needs_a_bank(trained, vae) -> None:
+    model, _ = trained
+    with pytest.raises(ValueError, match="latent bank"):
+        generate(model, vae, _image(np.random.default_rng(0), True), search=SearchSettings(method="data-supported"))
+
+
+def test_confirmation_needs_the_referee_too() -> None:
+    from cfx_desktop.core.imaging.counterfactual import confirmation
+
+    assert confirmation({"flipped": True, "referee_flipped": True}) == "confirmed"
+    assert confirmation({"flipped": True, "referee_flipped": False}) == "not confirmed"
+    assert confirmation({"flipped": True}) == "not confirmed"  # no referee installed: nothing confirms it
+    assert confirmation({"flipped": False, "referee_flipped": True}) == "not confirmed"

@@ -38,6 +38,8 @@ def test_new_image_model_from_folder_trains_selects_and_removes(qtbot, xray_tab,
     dialog.positive.setCurrentIndex(1)
     dialog.name.setText("Clinic C")
     monkeypatch.setattr(dialog, "settings", lambda: TINY)
+    asked: list[str] = []  # a one-epoch model on 60 images may be weak: then the user is asked first (here: yes)
+    monkeypatch.setattr(xray_tab.own_images, "confirm_weak", lambda text: asked.append(text) or True)
     with qtbot.waitSignal(xray_tab.own_images.model_ready, timeout=240_000) as ready:
         dialog.train_button.click()
         assert xray_tab.own_images.progress is not None  # the progress dialog with Cancel is up
@@ -78,3 +80,34 @@ def test_cancel_keeps_nothing(qtbot, xray_tab, tmp_path: Path, monkeypatch) -> N
     from cfx_desktop.core.imaging.models import image_models
 
     assert "to-cancel" not in [n for n, _ in image_models()] and xray_tab.own_images.progress is None
+
+
+def _summary(auc: float) -> dict:
+    metric = {"roc_auc": auc, "balanced_accuracy": 0.6, "f1": 0.6, "brier": 0.2}
+    return {"name": "weak-one", "classifier": "weak-one", "folder": "/data/weak", "labels": ["normal", "opacity"],
+            "split": "by patient", "threshold": 0.5,
+            "metrics": {"classifier": metric, "referee": {"roc_auc": 0.9}, "autoencoder": {"ssim": 0.8}, "twin": {"roc_auc": 0.5},
+                        "guard": {"held_out_flagged_clean": 0.01, "held_out_flagged_shifted": 0.2, "calibration_images": 10,
+                                  "held_out_images": 10}}}
+
+
+@pytest.mark.parametrize("answer", [False, True])
+def test_a_weak_image_model_is_put_in_use_only_when_the_user_says_so(qtbot, xray_tab, monkeypatch, answer: bool) -> None:
+    asked, ready = [], []
+    monkeypatch.setattr(xray_tab.own_images, "confirm_weak", lambda text: asked.append(text) or answer)
+    xray_tab.own_images.model_ready.connect(ready.append)
+    xray_tab.own_images._on_trained(_summary(0.643))  # noqa: SLF001 - what the pool delivers after training
+    assert len(asked) == 1 and "ROC AUC 0.64" in asked[0]
+    assert ready == (["weak-one"] if answer else [])
+    text = " ".join(w.text() for w in xray_tab.own_images.summary_dialog.findChildren(type(xray_tab.prediction_panel.label)))
+    assert ("not put in use" in text) != answer and "WARNING: the classifier is weak" in text
+    xray_tab.own_images.summary_dialog.close()
+
+
+def test_a_good_image_model_is_put_in_use_without_asking(qtbot, xray_tab, monkeypatch) -> None:
+    asked, ready = [], []
+    monkeypatch.setattr(xray_tab.own_images, "confirm_weak", lambda text: asked.append(text) or False)
+    xray_tab.own_images.model_ready.connect(ready.append)
+    xray_tab.own_images._on_trained(_summary(0.95))  # noqa: SLF001
+    assert asked == [] and ready == ["weak-one"]
+    xray_tab.own_images.summary_dialog.close()

@@ -109,8 +109,11 @@ def test_image_report_has_every_section_legend_referee_and_sanity(tmp_path: Path
     assert overlay["kind"] == "image_row" and overlay["images"][1]["legend"]["label"].startswith("evidence for")
     cf = section(doc, "What would have to change: counterfactual image")["blocks"]
     assert [i["caption"] for i in cf[0]["images"]][0] == "original" and cf[0]["images"][2]["legend"] is not None
-    measures = {row[0]: row[1] for row in cf[1]["rows"]}
+    assert cf[1]["kind"] == "paragraph" and cf[1]["text"].startswith(("Confirmed:", "NOT CONFIRMED:"))
+    measures = {row[0]: row[1] for row in cf[2]["rows"]}
     assert "referee" in measures["verdict"] and "SSIM" in text
+    assert "share of the change outside the lung fields" in measures
+    assert any("Evidence on the film's border" in block.get("text", "") for block in section(doc, "Why: saliency overlay")["blocks"])
     sanity = section(doc, "Sanity checks")["blocks"]
     assert "checks pass" in sanity[0]["text"] and sanity[1]["headers"][0] == "check"
     assert "top 1 of" in text  # plain names for the randomized layers

@@ -55,3 +55,15 @@ def image_architectures() -> list[str]:
     from cfx_desktop.core.imaging.models import IMAGE_ARCHITECTURES
 
     return IMAGE_ARCHITECTURES.keys()
+
+
+def image_search_methods() -> tuple[str, ...]:
+    from cfx_desktop.core.imaging.counterfactual import SEARCH_METHODS
+
+    return SEARCH_METHODS
+
+
+def image_edit_regions() -> tuple[str, ...]:
+    from cfx_desktop.core.imaging.counterfactual import REGIONS
+
+    return REGIONS

@@ -11,6 +11,8 @@ from cfx_desktop.cli import UserError
 from cfx_desktop.commands import choices
 
 SALIENCY = choices.RegistryChoices(choices.saliency_methods)
+SEARCH_METHODS = choices.RegistryChoices(choices.image_search_methods)
+REGIONS = choices.RegistryChoices(choices.image_edit_regions)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -125,6 +127,13 @@ def register_links(sub: argparse._SubParsersAction) -> None:
     k.add_argument("--out", type=Path, help="weights folder (default: the shipped weights/)")
     k.set_defaults(handler=link_image_model)
 
+    q = sub.add_parser("calibrate-selective", help="measure the 'uncertain' rule on the classifier's validation patients "
+                       "(coverage; sensitivity, specificity and accuracy on the films given a label) and record it in its card")
+    q.add_argument("--model", required=True, help="classifier bundle whose card is updated")
+    q.add_argument("--data", type=Path, required=True, help="the classifier's training folder (its card's patient split is used)")
+    q.add_argument("--out", type=Path, help="weights folder (default: the shipped weights/)")
+    q.set_defaults(handler=calibrate_selective)
+
 
 def link_image_model(args: argparse.Namespace) -> int:
     import json
@@ -157,6 +166,53 @@ def link_image_model(args: argparse.Namespace) -> int:
     bundles.save(args.model, bundle.state, card, args.out)
     print(f"updated {args.model}: " + ", ".join(f"{k} = {card.get(k)}" for k in ("autoencoder", "referee", "guard", "counterfactual_search")))
     return 0
+
+
+def calibrate_selective(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from cfx_desktop.core import bundles
+    from cfx_desktop.core.imaging import shift
+    from cfx_desktop.core.imaging.data import validation_files
+    from cfx_desktop.core.imaging.guard import guarded_decision, load_guard
+
+    if not args.data.is_dir():
+        raise UserError(f"{args.data}: not a folder with NORMAL/ and PNEUMONIA/")
+    try:
+        bundle = bundles.load(args.model, args.out)
+    except bundles.BundleError as exc:
+        raise UserError(str(exc)) from exc
+    model = _model(args.model)
+    guard = load_guard(model)
+    files = validation_files(args.data, int(model.card.get("seed", 0)))
+    y, p, uncertain, families = [], [], [], []
+    for path, label in files:
+        verdict, decision = guarded_decision(guard, model, _load(path))
+        y.append(label)
+        p.append(np.nan if decision is None else decision.probability)
+        uncertain.append(decision is None or decision.uncertain or not verdict.in_distribution)
+        families.append(shift.family(path.name, label))
+    y_arr, p_arr, u_arr, f_arr = np.array(y), np.nan_to_num(np.array(p), nan=0.0), np.array(uncertain), np.array(families)
+    report = shift.coverage_report(y_arr, p_arr, model.threshold, u_arr)
+    report["per_family"] = {f: shift.coverage_report(y_arr[f_arr == f], p_arr[f_arr == f], model.threshold, u_arr[f_arr == f])
+                            for f in sorted(set(families))}
+    report["rule"] = ("uncertain when the independent referee disagrees, when the test-time views (exposure, framing) "
+                      "disagree, or when the guard finds the film unusual")
+    report["films"] = int(len(y))
+    report["split"] = "the card's validation patients"
+    card = dict(bundle.card)
+    card["selective"] = report
+    card["selective_command"] = shlex.join(["cfx-desktop", "calibrate-selective", "--model", args.model, "--data", str(args.data)])
+    bundles.save(args.model, bundle.state, card, args.out)
+    print(f"{args.model}: coverage {report['coverage']:.3f} of {len(y)} validation films; on the covered films sensitivity "
+          f"{report['covered_sensitivity']:.3f}, specificity {report['covered_specificity']:.3f}, accuracy {report['covered_accuracy']:.3f}")
+    return 0
+
+
+def _is_signed(method: str) -> bool:
+    from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
+
+    return SALIENCY_METHODS.get(method).is_signed()
 
 
 def fit_guard(args: argparse.Namespace) -> int:
@@ -297,7 +353,8 @@ def sanity(args: argparse.Namespace) -> int:
     if note:
         print(f"note: data randomization skipped: {note}", file=sys.stderr)
     report = sanity_mod.run(model, image.pixels, args.method, twin)
-    print(f"{report.method} sanity checks on {args.image} (Spearman of |map| and SSIM against the trained model's map; "
+    how = "signed maps" if _is_signed(report.method) else "the maps (non-negative)"
+    print(f"{report.method} sanity checks on {args.image} (Spearman rank correlation of {how} and SSIM against the trained model's map; "
           "low = the map depends on what the model learned):")
     print(report.table())
     verdicts = report.verdicts()
@@ -326,12 +383,22 @@ def register_counterfactual(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--out", type=Path)
     t.set_defaults(handler=train_autoencoder)
 
+    b = sub.add_parser("build-latent-bank", help="encode real training films of each class (and a lung-field prior) for "
+                       "data-supported image counterfactuals")
+    b.add_argument("--data", type=Path, required=True, help="folder with NORMAL/ and PNEUMONIA/ (the classifier's training folder)")
+    b.add_argument("--autoencoder", default="bottleneck-vae-128")
+    b.add_argument("--per-class", type=int, default=600, help="training films encoded per class (validation patients never)")
+    b.add_argument("--seed", type=int, default=0, help="the patient split's seed (the classifier card's)")
+    b.add_argument("--out", type=Path)
+    b.set_defaults(handler=build_latent_bank)
+
     c = sub.add_parser("counterfactual-image", help="local counterfactual: original | counterfactual | difference")
     c.add_argument("path", type=Path)
     c.add_argument("--out", type=Path, required=True, help="PNG to write")
     c.add_argument("--json", type=Path, help="write the metrics here")
     c.add_argument("--steps", type=int, help="Adam steps or line-search points (default: the model card's generator)")
-    c.add_argument("--search", choices=["adam", "latent-shift"], help="search method (default: the model card's generator)")
+    c.add_argument("--search", choices=SEARCH_METHODS, help="search method (default: the model card's generator)")
+    c.add_argument("--region", choices=REGIONS, help="where the edit may go (default: the model card's generator)")
     c.add_argument("--compose", choices=["paste", "delta"], help="paste the decoded image in the mask, or add the decoder's change")
     c.add_argument("--target-probability", type=float,
                    help="drive the source class's probability to at most this (default: the card's generator)")
@@ -362,6 +429,23 @@ def train_autoencoder(args: argparse.Namespace) -> int:
     return 0
 
 
+def build_latent_bank(args: argparse.Namespace) -> int:
+    from cfx_desktop.core.bundles import BundleError
+    from cfx_desktop.core.imaging.latent_bank import build_bank
+
+    if not args.data.is_dir():
+        raise UserError(f"{args.data}: not a folder with NORMAL/ and PNEUMONIA/")
+    parts = ["cfx-desktop", "build-latent-bank", "--data", str(args.data), "--autoencoder", args.autoencoder,
+             "--per-class", str(args.per_class), "--seed", str(args.seed)]
+    try:
+        card = build_bank(args.data, args.autoencoder, args.per_class, args.seed, out=args.out, command=shlex.join(parts),
+                          progress=lambda f, m="", p=None: None)
+    except (BundleError, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from exc
+    print(f"wrote {card['name']}: {card['codes_per_class']} codes per class, lung prior {card['lung_prior_area']:.1%} of the film")
+    return 0
+
+
 def counterfactual_image(args: argparse.Namespace) -> int:
     import json
 
@@ -372,8 +456,9 @@ def counterfactual_image(args: argparse.Namespace) -> int:
     from cfx_desktop.core.imaging.autoencoder import autoencoder_for
     from dataclasses import replace
 
-    from cfx_desktop.core.imaging.counterfactual import MaskSettings, generate, verdict_line
-    from cfx_desktop.core.imaging.live import default_search, referee_or_none
+    from cfx_desktop.core.imaging.counterfactual import MaskSettings, confirmation, generate, verdict_line
+    from cfx_desktop.core.imaging.latent_bank import bank_for
+    from cfx_desktop.core.imaging.live import referee_or_none, search_for, target_of
 
     model = _model(args.model)
     image = _load(args.path)
@@ -381,23 +466,32 @@ def counterfactual_image(args: argparse.Namespace) -> int:
         autoencoder = autoencoder_for(model)
     except BundleError as exc:
         raise UserError(str(exc)) from exc
-    search = default_search(model)
-    overrides = {"steps": args.steps, "method": args.search, "compose": args.compose, "target_probability": args.target_probability}
+    target = args.target or target_of(model, image.pixels)
+    bank = bank_for(model.card.get("autoencoder"), model.device)
+    search = search_for(model, target, bank)
+    overrides = {"steps": args.steps, "method": args.search, "compose": args.compose, "target_probability": args.target_probability,
+                 "region": args.region}
     search = replace(search, **{k: v for k, v in overrides.items() if v is not None})
     referee = referee_or_none(model)
     try:
-        result = generate(model, autoencoder, image.pixels, args.target, search,
-                          MaskSettings(args.mask_method, args.mask_threshold, args.dilation), referee=referee)
+        result = generate(model, autoencoder, image.pixels, target, search,
+                          MaskSettings(args.mask_method, args.mask_threshold, args.dilation), referee=referee,
+                          bank=bank)
     except ValueError as exc:
         raise UserError(str(exc)) from exc
     diff = result.full_difference
     panel = render.side_by_side(render.gray_rgb(result.full_original), render.gray_rgb(result.full_counterfactual),
                                 render.colorize(diff, "coolwarm", signed=True) if np.abs(diff).max() > 0 else render.gray_rgb(diff))
-    render.save_png(panel, args.out)
+    render.save_png(panel, args.out)  # the picture of exactly the counterfactual the JSON describes
     m = result.metrics
-    print(f"{args.path}: {result.source} -> {result.target}: p(pneumonia) {m['initial_probability']:.3f} -> {m['final_probability']:.3f} "
-          f"in {m['steps']} steps ({search.method}, {search.compose}), {m['seconds']:.2f} s: {verdict_line(m)}; "
-          f"decoder's own change inside the mask {m['decoded_inside_mask_fraction']:.3f}, SSIM {m['ssim']:.3f}; wrote {args.out}")
-    if args.json:
-        args.json.write_text(json.dumps({"file": str(args.path), "source": result.source, "target": result.target, **m}, indent=2) + "\n")
+    status = confirmation(m)
+    print(f"{args.path}: {result.source} -> {result.target}: p({m['positive_label']}) {m['initial_probability']:.3f} -> "
+          f"{m['final_probability']:.3f} in {m['steps']} steps ({search.method}, {search.compose}, {search.region}), "
+          f"{m['seconds']:.2f} s: {status.upper()}: {verdict_line(m)}; change outside the lung fields "
+          f"{m['change_outside_lungs']:.0%}, SSIM {m['ssim']:.3f}; wrote {args.out}"
+          + ("" if status == "confirmed" else " (the best attempt, shown as not confirmed)"))
+    if args.json:  # always, confirmed or not: referee_flipped is false (never absent) when nothing confirmed it
+        payload = {"file": str(args.path), "source": result.source, "target": result.target, "png": str(args.out),
+                   "confirmation": status, "referee": None, "referee_flipped": False, **m}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
     return 0

@@ -149,6 +149,13 @@ class XraySession:
         self.sanity_changed.emit(result, self.sanity_state)
         return True
 
+    def overlay_sanity(self) -> list | None:
+        """The sanity verdicts (`sanity.Verdict`) of the map on screen: same film, model and method; None until the
+        check has run on it. The viewer marks a map that fails, and the report says so."""
+        if self.sanity is None or self.overlay is None or self.sanity.report.method != self.overlay.result.method:
+            return None
+        return self.sanity.report.verdicts()
+
     def set_overlay_state(self, state: JobState, clear: bool = False) -> None:
         """Cancelled or failed work says so (never "computing..." forever); ``clear`` drops the shown map."""
         if clear:

@@ -87,17 +87,17 @@ def explain_chunk(payloads: list[dict[str, Any]], settings: dict[str, Any]) -> l
 
 
 def _counterfactual(model: Any, pixels: np.ndarray, record: dict[str, Any]) -> None:
-    from cfx_desktop.core.imaging.autoencoder import autoencoder_for
-    from cfx_desktop.core.imaging.counterfactual import generate, verdict_line
-    from cfx_desktop.core.imaging.live import default_search, referee_or_none
+    from cfx_desktop.core.imaging.counterfactual import confirmation, verdict_line
+    from cfx_desktop.core.imaging.live import make_counterfactual
 
     try:
-        cf = generate(model, autoencoder_for(model), pixels, search=default_search(model), referee=referee_or_none(model))
+        cf = make_counterfactual(model, pixels)
     except Exception as exc:  # noqa: BLE001 - the prediction and maps stand; the line says why there is no counterfactual
         record["counterfactual"] = {"error": f"{type(exc).__name__}: {exc}"}
         return
     metrics = {k: v for k, v in cf.metrics.items() if isinstance(v, (int, float, str, bool, type(None)))}
-    record["counterfactual"] = {"target": cf.target, "verdict": verdict_line(cf.metrics), "metrics": metrics,
+    record["counterfactual"] = {"target": cf.target, "verdict": verdict_line(cf.metrics), "confirmation": confirmation(cf.metrics),
+                                "metrics": metrics,
                                 "final_probability": cf.probability_path[-1] if cf.probability_path else None}
     record.setdefault(ARRAYS, {}).update({"counterfactual": cf.counterfactual, "difference": cf.difference,
                                           "mask": cf.mask})

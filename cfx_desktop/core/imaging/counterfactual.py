@@ -9,11 +9,16 @@ and Cohen et al.'s Latent Shift, MIDL 2021).
    * ``latent-shift``: one gradient g of the classifier's logit through the decoder at z0, then a line search on
      z0 + lambda * g (lambda growing geometrically) until the goal is reached: the edit is a straight move in the
      latent space, with no per-pixel optimisation that could find an adversarial pattern.
+   * ``data-supported``: the straight line from z0 toward the mean latent code of the k real training films of the
+     target class nearest to z0 (`core.imaging.latent_bank`), walked until the goal is reached: every step is
+     toward films that exist, not toward whatever pattern the classifier's gradient prefers.
    The goal is either just past the threshold (``margin``) or well beyond it (``target_probability``: the source
    class's probability driven to at most that value), so the edit is a clear change rather than a hair's breadth.
 3. Composition: the classifier judges the *composed* image, so what is shown is what flipped. ``paste``: decoded
    inside the mask, original outside (the first version). ``delta``: original + M * (D(z) - D(z0)), so only the
    latent edit's own change is added and the autoencoder's reconstruction error never enters the picture.
+   The edit region (``region``) is the salient region, the estimated lung fields, or the salient region within
+   the lungs; ``change_outside_lungs`` reports the share of the change that lies outside the lung fields anyway.
 4. Output at the model's resolution and, for display, at the original resolution as the original plus the
    upsampled change. The honest locality figure is ``decoded_inside_mask_fraction``: the share of the decoder's
    own change |D(z) - D(z0)| that falls inside the mask, before any masking.
@@ -33,6 +38,7 @@ from scipy import ndimage
 from cfx_desktop.core.adam import Adam
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 from cfx_desktop.core.imaging import saliency
+from cfx_desktop.core.imaging.latent_bank import LatentBank, lung_fields
 from cfx_desktop.core.imaging.models import ImageModel
 from cfx_desktop.core.imaging.preprocess import crop_box, resize_square
 from cfx_desktop.core.imaging.sanity import ssim
@@ -47,8 +53,9 @@ class MaskSettings:
     feather_sigma: float = 1.0  # blur of the binary mask used to blend the edit
 
 
-SEARCH_METHODS = ("adam", "latent-shift")
+SEARCH_METHODS = ("adam", "latent-shift", "data-supported")
 COMPOSITIONS = ("paste", "delta")
+REGIONS = ("saliency", "lungs", "saliency-in-lungs")
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,10 @@ class SearchSettings:
     shift_start: float = 0.05  # latent-shift: first step, in RMS latent units
     shift_growth: float = 1.2
     frame_every: int = 2
+    neighbours: int = 8  # data-supported: real films of the target class whose mean code is the destination
+    interpolation_step: float = 0.05  # data-supported: step along z0 -> destination (1 = the destination itself)
+    region: str = "saliency"  # a key of REGIONS: where the edit may go
+    weight_support: float = 0.0  # adam: pull toward the nearest real films of the target class (needs the bank)
 
     def goal(self, threshold: float, want_normal: bool) -> float:
         """The probability of pneumonia to reach (at most, for 'normal'; at least, for 'pneumonia')."""
@@ -109,9 +120,27 @@ def make_mask(model: ImageModel, pixels: np.ndarray, source: str, settings: Mask
         binary = values >= settings.threshold * top
     if settings.dilation > 0:
         binary = ndimage.binary_dilation(binary, iterations=settings.dilation)
-    soft = ndimage.gaussian_filter(binary.astype(np.float64), settings.feather_sigma) if settings.feather_sigma > 0 else binary.astype(float)
+    return _feather(binary, settings.feather_sigma), binary
+
+
+def _feather(binary: np.ndarray, sigma: float) -> np.ndarray:
+    soft = ndimage.gaussian_filter(binary.astype(np.float64), sigma) if sigma > 0 else binary.astype(float)
     soft[soft < 0.01] = 0.0  # a hard edge to the feathering: outside the support the image is the original, exactly
-    return np.clip(soft, 0, 1).astype(np.float32), binary
+    return np.clip(soft, 0, 1).astype(np.float32)
+
+
+def edit_region(model: ImageModel, pixels: np.ndarray, source: str, region: str, bank: LatentBank | None,
+                settings: MaskSettings = MaskSettings(), cancel: CancelToken = NEVER_CANCELLED) -> tuple[np.ndarray, np.ndarray]:
+    """(soft, binary) edit region at the model's resolution for one of `REGIONS`."""
+    lungs = lung_fields(bank, model.input_size)
+    if region == "lungs":
+        return _feather(lungs, settings.feather_sigma), lungs
+    soft, binary = make_mask(model, pixels, source, settings, cancel)
+    if region == "saliency-in-lungs":
+        inside = binary & lungs
+        binary = inside if inside.sum() >= 0.1 * binary.sum() and inside.any() else lungs
+        return _feather(binary, settings.feather_sigma), binary
+    return soft, binary
 
 
 def _logit(p: float) -> float:
@@ -123,10 +152,11 @@ def generate(
     model: ImageModel, autoencoder: torch.nn.Module, pixels: np.ndarray, target: str | None = None,
     search: SearchSettings = SearchSettings(), mask_settings: MaskSettings = MaskSettings(),
     progress=no_progress, cancel: CancelToken = NEVER_CANCELLED,  # noqa: ANN001
-    referee: ImageModel | None = None,
+    referee: ImageModel | None = None, bank: LatentBank | None = None,
 ) -> ImageCounterfactual:
     """A counterfactual for ``model``; with a ``referee`` (an independently trained classifier, never used in the
-    search) the metrics also say whether it agrees."""
+    search) the metrics also say whether it agrees. ``bank`` (real films' latent codes and the lung prior) is needed
+    by the data-supported search and the lung regions."""
     start = time.perf_counter()
     device = model.device
     size = model.input_size
@@ -137,9 +167,11 @@ def generate(
     target = target or model.labels[1 - model.labels.index(source)]
     if target == source:
         raise ValueError(f"the image is already classified as {target}; choose the other class")
-    if search.method not in SEARCH_METHODS or search.compose not in COMPOSITIONS:
-        raise ValueError(f"search method must be one of {SEARCH_METHODS} and composition one of {COMPOSITIONS}")
-    soft, binary = make_mask(model, pixels, source, mask_settings, cancel)
+    if search.method not in SEARCH_METHODS or search.compose not in COMPOSITIONS or search.region not in REGIONS:
+        raise ValueError(f"search method must be one of {SEARCH_METHODS}, composition one of {COMPOSITIONS} and region one of {REGIONS}")
+    if (search.method == "data-supported" or search.weight_support) and bank is None:
+        raise ValueError("the data-supported search needs the autoencoder's latent bank (cfx-desktop build-latent-bank)")
+    soft, binary = edit_region(model, pixels, source, search.region, bank, mask_settings, cancel)
     m = torch.as_tensor(soft, device=device)[None, None]
     want_normal = target == model.labels[0]
     goal_p = search.goal(model.threshold, want_normal)
@@ -148,6 +180,7 @@ def generate(
     with torch.no_grad():
         z0, context = autoencoder.encode_latent(x)
         x_rec = autoencoder.decode_latent(z0, context)
+        destination = bank.neighbours(z0, model.labels.index(target), search.neighbours) if bank is not None else None
 
     def compose(decoded: torch.Tensor) -> torch.Tensor:
         if search.compose == "delta":
@@ -183,6 +216,8 @@ def generate(
                 loss = search.weight_cls * cls + search.weight_out * out_term + search.weight_in * in_term
                 if search.weight_prior:
                     loss = loss + search.weight_prior * z.pow(2).mean()
+                if search.weight_support:
+                    loss = loss + search.weight_support * (z - destination).pow(2).mean()
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
@@ -192,6 +227,18 @@ def generate(
                 if reached(p):
                     break
             z_final = z.detach()
+        elif search.method == "data-supported":
+            with torch.no_grad():
+                z_final = z0
+                for step in range(1, search.steps + 1):
+                    cancel.raise_if_cancelled()
+                    z_final = z0 + step * search.interpolation_step * (destination - z0)
+                    composed = compose(autoencoder.decode_latent(z_final, context))
+                    p = float(torch.sigmoid(model.net((composed - model.mean) / model.std)[0]))
+                    steps_taken = step
+                    record(step, composed, p, reached(p))
+                    if reached(p):
+                        break
         else:
             z = z0.clone().requires_grad_(True)
             logit = model.net((compose(autoencoder.decode_latent(z, context)) - model.mean) / model.std)[0]
@@ -221,6 +268,7 @@ def generate(
     diff = cf - original
     full_cf, full_diff = _full_resolution(pixels, diff)
     change = np.abs(diff)
+    lungs = lung_fields(bank, size, dilation=0)
     metrics = {
         "flipped": bool(flipped),
         "reached_goal": bool(reached(final_p)),
@@ -231,6 +279,9 @@ def generate(
         "inside_mask_fraction": float(change[binary].sum() / max(change.sum(), 1e-12)),
         "decoded_inside_mask_fraction": float(own_change[binary].sum() / max(own_change.sum(), 1e-12)),
         "mask_area": float(binary.mean()),
+        "region": search.region,
+        "change_outside_lungs": float(change[~lungs].sum() / max(change.sum(), 1e-12)),
+        "lung_fields": "estimated from the latent bank's prior" if bank is not None else "central box (no latent bank installed)",
         "ssim": ssim(original, cf),
         "l1": float(change.mean()),
         "high_frequency_share": high_frequency_share(diff),
@@ -242,6 +293,23 @@ def generate(
     if referee is not None:
         metrics.update(referee_agreement(model, referee, original, cf, want_normal))
     return ImageCounterfactual(original, cf, diff, soft, binary, pixels, full_cf, full_diff, path, frames, source, target, metrics)
+
+
+def confirmation(metrics: dict[str, Any]) -> str:
+    """'confirmed' only when the edit flips the explained model *and* the independent referee crosses its own
+    threshold too; anything else is 'not confirmed' (a best attempt), whatever the explained model says."""
+    return "confirmed" if metrics.get("flipped") and metrics.get("referee_flipped") else "not confirmed"
+
+
+def confirmation_sentence(metrics: dict[str, Any]) -> str:
+    """The headline a reader sees first: confirmed, or plainly not, with the best attempt shown as such."""
+    if confirmation(metrics) == "confirmed":
+        return "Confirmed: the independent referee sees the change too"
+    if not metrics.get("flipped"):
+        return "Not confirmed: no edit within the search flips the model; the best attempt is shown"
+    if "referee_flipped" not in metrics:
+        return "Not confirmed: no referee is installed to confirm it; the best attempt is shown"
+    return "Not confirmed: the independent referee does not see the change; the best attempt is shown"
 
 
 def verdict_line(metrics: dict[str, Any]) -> str:

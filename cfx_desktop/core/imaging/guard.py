@@ -281,12 +281,24 @@ class Guard:
 
 def guarded_prediction(guard: "Guard", model: Any, image: LoadedImage) -> tuple[GuardVerdict, float | None, str]:
     """(verdict, probability, label) by the one rule every caller shows: a withheld image gets no probability, an
-    unusual one a probability but no verdict label, and only an in-distribution image gets its label."""
+    unusual one a probability but no verdict label, and only an in-distribution image gets its label, or
+    "uncertain" where the selective rule abstains (`core.imaging.decision`)."""
+    verdict, decision = guarded_decision(guard, model, image)
+    if decision is None:
+        return verdict, None, ""
+    return verdict, decision.probability, decision.label if verdict.in_distribution else ""
+
+
+def guarded_decision(guard: "Guard", model: Any, image: LoadedImage) -> tuple[GuardVerdict, Any]:
+    """(verdict, `decision.Decision` or None when withheld): the guard first, then the selective rule with the
+    model's referee."""
+    from cfx_desktop.core.imaging.decision import decide
+    from cfx_desktop.core.imaging.models import referee_or_none
+
     verdict = guard.check(model, image)
     if verdict.withheld:
-        return verdict, None, ""
-    p = model.probability(image.pixels)
-    return verdict, p, model.label(p) if verdict.in_distribution else ""
+        return verdict, None
+    return verdict, decide(model, image.pixels, verdict.level, referee_or_none(model))
 
 
 def guard_name(classifier_card: dict[str, Any], root=None) -> str | None:  # noqa: ANN001

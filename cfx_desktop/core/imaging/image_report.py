@@ -63,9 +63,18 @@ def _model_section(card: dict[str, Any]) -> Section:
             ("Split", str(data.get("split", ""))), ("Validation metrics", metrics or "not recorded"),
             ("Decision threshold", f"{card.get('threshold', float('nan')):.3f}: {card.get('threshold_rule', '')}"),
             ("Referee", f"{card.get('referee') or 'none'}: an independently trained classifier that judges the counterfactual"),
+            ("Selective prediction", _selective_text(card)),
             ("Licence", f"{card.get('licence', '')}. {card.get('attribution', '')}"),
             ("Trained by", card.get("command", ""))]
     return Section("Model", [Facts(rows)])
+
+
+def _selective_text(card: dict[str, Any]) -> str:
+    s = card.get("selective")
+    if not s:
+        return "not measured for this model"
+    return (f"'uncertain' when {s['rule']}; on {s['films']} validation films it labels {s['coverage']:.1%}, and on those "
+            f"sensitivity {s['covered_sensitivity']:.3f}, specificity {s['covered_specificity']:.3f}, accuracy {s['covered_accuracy']:.3f}")
 
 
 def _prediction_section(prediction: live.Prediction | None, counterfactual: live.Counterfactual | None, note: str) -> Section:
@@ -75,7 +84,10 @@ def _prediction_section(prediction: live.Prediction | None, counterfactual: live
     guard = prediction.guard
     if prediction.probability is None:
         return section.add(Facts([("Outcome", "withheld"), ("Why", guard.banner() or guard.reason)]))
-    rows = [("Outcome", prediction.label or "no verdict (unusual image)"),
+    outcome = prediction.label or "no verdict (unusual image)"
+    if prediction.uncertain:
+        outcome = f"uncertain, no label: {'; '.join(prediction.uncertain)}"
+    rows = [("Outcome", outcome),
             (f"p({prediction.positive})", f"{prediction.probability:.3f} (threshold {prediction.threshold:.3f})" + (f", {note}" if note else ""))]
     metrics = counterfactual.result.metrics if counterfactual is not None else {}
     if "referee_initial_probability" in metrics:
@@ -86,7 +98,7 @@ def _prediction_section(prediction: live.Prediction | None, counterfactual: live
     return section.add(Facts(rows))
 
 
-def _overlay_section(image: LoadedImage, overlay: live.Overlay) -> Section:
+def _overlay_section(image: LoadedImage, overlay: live.Overlay, sanity: live.Sanity | None = None) -> Section:
     result = overlay.result
     evidence = result.positive()
     picture = render.overlay(image.pixels, evidence, OVERLAY_OPACITY, EVIDENCE_MAP)
@@ -101,7 +113,23 @@ def _overlay_section(image: LoadedImage, overlay: live.Overlay) -> Section:
         Paragraph(f"{label(result.method)} ({params}), computed in {result.seconds:.2f} s. The colour shows where the "
                   f"model's evidence for '{result.target}' lies, scaled to its strongest point; it says where, not why, and "
                   "a map is only as trustworthy as its sanity checks (below).", "note"),
+        *_evidence_paragraphs(overlay, sanity),
     ])
+
+
+def _evidence_paragraphs(overlay: live.Overlay, sanity: live.Sanity | None) -> list[Paragraph]:
+    """Where the evidence lies, and whether this map failed its own sanity checks on this film, in words."""
+    from cfx_desktop.core.imaging import shortcuts
+
+    out = []
+    if overlay.shortcuts:
+        out.append(Paragraph(shortcuts.describe(overlay.shortcuts)))
+    if sanity is not None and sanity.report.method == overlay.result.method:
+        failed = [v.check for v in sanity.report.verdicts() if not v.passed]
+        if failed:
+            out.append(Paragraph(f"This map FAILS its sanity check on this film ({', '.join(failed)}): it may not show what "
+                                 "the model learned; read it with that in mind."))
+    return out
 
 
 def _counterfactual_section(counterfactual: live.Counterfactual | None, state: str) -> Section:
@@ -119,6 +147,12 @@ def _counterfactual_section(counterfactual: live.Counterfactual | None, state: s
     section.add(ImageRow([Image.from_rgb(render.gray_rgb(r.full_original), "original", 56),
                           Image.from_rgb(render.gray_rgb(r.full_counterfactual), f"counterfactual ({r.target})", 56),
                           Image.from_rgb(difference, "difference", 56, legend)]))
+    from cfx_desktop.core.imaging.counterfactual import confirmation
+
+    status = confirmation(m)
+    section.add(Paragraph(("Confirmed: the independent referee crosses its own threshold the same way." if status == "confirmed" else
+                           "NOT CONFIRMED: nothing the referee confirms was found; the best attempt is shown, and it shows "
+                           "what this model responds to rather than a credible change of the film.")))
     rows = [["verdict", verdict_line(m)],
             [f"p({m['positive_label']})", f"{m['initial_probability']:.3f} -> {m['final_probability']:.3f} ({r.source} -> {r.target})"]]
     if "referee_flipped" in m:
@@ -127,9 +161,12 @@ def _counterfactual_section(counterfactual: live.Counterfactual | None, state: s
     rows += [["similarity to the original (SSIM)", f"{m['ssim']:.3f}"],
              ["autoencoder's own change inside the edited region", f"{m['decoded_inside_mask_fraction']:.3f}"],
              ["search", f"{m['steps']} steps, {m.get('seconds', float('nan')):.1f} s"]]
+    if "change_outside_lungs" in m:
+        rows.append(["share of the change outside the lung fields", f"{m['change_outside_lungs']:.0%} ({m.get('lung_fields', '')})"])
     section.add(Table(["measure", "value"], rows, [1.3, 3]))
     return section.add(Paragraph(
-        "The counterfactual is the autoencoder's reconstruction, edited only inside the salient region until the "
+        "The counterfactual is the autoencoder's reconstruction, edited only inside its region (the card's generator: "
+        f"{m.get('region', 'saliency')}) until the "
         "explained model's verdict changes. It counts only if the independent referee, which the search never used, "
         "moves the same way; it shows what this model responds to, not how the patient's lungs would look.", "note"))
 
@@ -145,9 +182,9 @@ def _sanity_section(sanity: live.Sanity | None, state: str) -> Section:
     passed = sum(v.passed for v in verdicts)
     section.add(Paragraph(f"{label(report.method)}: {passed} of {len(verdicts)} checks pass. A map that depends on what the "
                           "model learned must change when the model's weights or its training labels are randomized."))
-    section.add(Table(["check", "Spearman of |map|", "criterion", "verdict"],
+    section.add(Table(["check", "Spearman rank correlation", "criterion", "verdict"],
                       [[v.check, f"{v.spearman:.3f}", v.criterion, v.word] for v in verdicts], [2, 1.2, 1.8, 0.8]))
-    section.add(Table(["what was randomized", "Spearman of |map| with the trained model's", "SSIM"],
+    section.add(Table(["what was randomized", "Spearman with the trained model's map", "SSIM"],
                       [[report.plain_name(r), f"{r.spearman:.3f}", f"{r.ssim:.3f}"] for r in report.rows], [3, 1.6, 0.8]))
     if sanity.twin_note:
         section.add(Paragraph(f"Data randomization skipped: {sanity.twin_note}", "note"))
@@ -170,7 +207,7 @@ def build_image_report(image: LoadedImage, card: dict[str, Any], settings: Image
         Paragraph("This report is written again, from the same image and settings, by:", "note"), Paragraph(reproduce, "code")])
     sections = [image_section, _model_section(card), settings_section, _prediction_section(prediction, counterfactual, note)]
     if overlay is not None:
-        sections.append(_overlay_section(image, overlay))
+        sections.append(_overlay_section(image, overlay, sanity))
     elif prediction is not None and prediction.probability is None:
         sections.append(Section("Why: saliency overlay", [Paragraph("No overlay: the prediction was withheld for this image.")]))
     sections += [_counterfactual_section(counterfactual, counterfactual_state), _sanity_section(sanity, sanity_state)]

@@ -4,7 +4,7 @@ answers what is on screen."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +15,10 @@ from cfx_desktop.core.imaging import sanity as sanity_mod
 from cfx_desktop.core.imaging import saliency
 from cfx_desktop.core.imaging.autoencoder import autoencoder_for
 from cfx_desktop.core.imaging.counterfactual import ImageCounterfactual, MaskSettings, SearchSettings, generate
-from cfx_desktop.core.imaging.guard import GuardVerdict, guarded_prediction, load_guard
+from cfx_desktop.core.imaging.guard import GuardVerdict, guarded_decision, guarded_prediction, load_guard
 from cfx_desktop.core.imaging.io import ImageLoadError, LoadedImage, load_image
-from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model, referee_for, shuffled_twin
+from cfx_desktop.core.imaging.latent_bank import bank_for
+from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model, referee_or_none, shuffled_twin
 
 
 @dataclass
@@ -36,6 +37,8 @@ class Prediction:
     card_label: str
     guard: GuardVerdict
     positive: str  # the model's finding class, in words (from its card)
+    uncertain: list[str] = field(default_factory=list)  # why the label is "uncertain" (selective prediction)
+    referee_probability: float | None = None
 
 
 @dataclass
@@ -43,6 +46,7 @@ class Overlay:
     image_id: int
     model_name: str
     result: saliency.SaliencyMap
+    shortcuts: dict[str, float] = field(default_factory=dict)  # evidence on border / markers / outside the lungs
 
 
 @dataclass
@@ -68,42 +72,77 @@ def predict(image_id: int, pixels: np.ndarray, model_name: str = DEFAULT_MODEL, 
             progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> Prediction:  # noqa: ANN001
     """The guard first (header from ``metadata``, then the image score); a verdict label only for images it passes."""
     model = load_image_model(model_name)
-    verdict, p, label = guarded_prediction(load_guard(model), model, LoadedImage(pixels, "", "", metadata or {}))
-    return Prediction(image_id, model_name, p, model.threshold, label, model.card.get("label", model_name), verdict,
-                      model.labels[1])
+    verdict, decision = guarded_decision(load_guard(model), model, LoadedImage(pixels, "", "", metadata or {}))
+    if decision is None:
+        return Prediction(image_id, model_name, None, model.threshold, "", model.card.get("label", model_name), verdict,
+                          model.labels[1])
+    label = decision.label if verdict.in_distribution else ""
+    return Prediction(image_id, model_name, decision.probability, model.threshold, label, model.card.get("label", model_name),
+                      verdict, model.labels[1], decision.reasons if verdict.in_distribution else [], decision.referee_probability)
 
 
 def overlay(image_id: int, pixels: np.ndarray, method: str, model_name: str = DEFAULT_MODEL, target: str | None = None,
             params: object = None, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> Overlay:  # noqa: ANN001
     model = load_image_model(model_name)
-    return Overlay(image_id, model_name, saliency.saliency_map(model, pixels, method, target, params, progress=progress, cancel=cancel))
+    result = saliency.saliency_map(model, pixels, method, target, params, progress=progress, cancel=cancel)
+    return Overlay(image_id, model_name, result, evidence_of(model, result, pixels))
+
+
+def evidence_of(model, result: saliency.SaliencyMap, pixels: np.ndarray) -> dict[str, float]:  # noqa: ANN001
+    """Where a map's evidence lies (`shortcuts.evidence_shares`), at the model's resolution."""
+    from cfx_desktop.core.imaging import shortcuts
+    from cfx_desktop.core.imaging.latent_bank import lungs_for
+    from cfx_desktop.core.imaging.preprocess import resize_square
+
+    return shortcuts.evidence_shares(result.model_values, resize_square(pixels, model.input_size)[0, 0].numpy(), lungs_for(model))
 
 
 def counterfactual(image_id: int, pixels: np.ndarray, model_name: str = DEFAULT_MODEL, steps: int = 200,
                    mask: MaskSettings = MaskSettings(), progress=no_progress,  # noqa: ANN001
                    cancel: CancelToken = NEVER_CANCELLED) -> Counterfactual:
     model = load_image_model(model_name)
-    result = generate(model, autoencoder_for(model), pixels, search=default_search(model, steps), mask_settings=mask,
-                      progress=progress, cancel=cancel, referee=referee_or_none(model))
+    result = make_counterfactual(model, pixels, steps=steps, mask=mask, progress=progress, cancel=cancel)
     return Counterfactual(image_id, model_name, result)
 
 
-def default_search(model, steps: int | None = None) -> SearchSettings:  # noqa: ANN001
-    """The generator the classifier's card names (``counterfactual_search``), else the first version's settings."""
+def make_counterfactual(model, pixels: np.ndarray, target: str | None = None, steps: int | None = None,  # noqa: ANN001
+                        mask: MaskSettings = MaskSettings(), search: SearchSettings | None = None,
+                        progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> ImageCounterfactual:  # noqa: ANN001
+    """The app's counterfactual of a film, as the tab, the batch and the CLI make it: toward the other class, with
+    the generator the card chose for that direction, the latent bank when installed, judged by the referee."""
+    target = target or target_of(model, pixels)
+    bank = bank_for(model.card.get("autoencoder"), model.device)
+    search = search or search_for(model, target, bank, steps)
+    return generate(model, autoencoder_for(model), pixels, target, search, mask, progress=progress, cancel=cancel,
+                    referee=referee_or_none(model), bank=bank)
+
+
+def search_for(model, target: str, bank, steps: int | None = None) -> SearchSettings:  # noqa: ANN001
+    """`default_search`, degraded to a search without real films where no latent bank is installed (a user's own
+    image model): the same settings, but Adam without the pull toward a bank it does not have."""
+    from dataclasses import replace
+
+    settings = default_search(model, steps, target)
+    if bank is None and (settings.method == "data-supported" or settings.weight_support):
+        settings = replace(settings, method="adam", weight_support=0.0, steps=steps or SearchSettings().steps)
+    return settings
+
+
+def target_of(model, pixels: np.ndarray) -> str:  # noqa: ANN001
+    """The class a counterfactual of this film aims for: the one the model does not give it."""
+    return model.labels[1 - model.labels.index(model.label(model.probability(pixels)))]
+
+
+def default_search(model, steps: int | None = None, target: str | None = None) -> SearchSettings:  # noqa: ANN001
+    """The generator the classifier's card names for this direction (``counterfactual_search_by_target[target]``,
+    chosen per direction on validation films), else its ``counterfactual_search``, else the first version's."""
     from dataclasses import fields, replace
 
-    given = dict(model.card.get("counterfactual_search") or {})
+    by_target = model.card.get("counterfactual_search_by_target") or {}
+    given = dict(by_target.get(target) or model.card.get("counterfactual_search") or {})
     known = {f.name for f in fields(SearchSettings)}
     settings = SearchSettings(**{k: v for k, v in given.items() if k in known})
     return replace(settings, steps=steps) if steps is not None and settings.method == "adam" else settings
-
-
-def referee_or_none(model):  # noqa: ANN001, ANN201
-    """The model's referee, or None when none is installed or it is refused (the verdict then says so)."""
-    try:
-        return referee_for(model)
-    except BundleError:
-        return None
 
 
 def predict_folder(paths: list[str], model_name: str = DEFAULT_MODEL, thumb: int = 96, progress=no_progress,  # noqa: ANN001

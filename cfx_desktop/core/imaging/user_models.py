@@ -308,6 +308,23 @@ def _scan_json(s: FolderScan) -> dict[str, Any]:
             "patients": s.patients, "positive_reason": s.positive_reason, "unused_folders": s.other_folders}
 
 
+WEAK_AUC = 0.8  # below this validation ROC AUC a classifier is called weak and is not put in use unasked
+TWIN_MARGIN = 0.1  # a shuffled-label twin within this of the classifier's AUC: its "learning" may be chance
+
+
+def weaknesses(summary: dict[str, Any]) -> list[str]:
+    """Why this classifier should not be used without a person deciding to: empty when it is not weak."""
+    c, t = summary["metrics"]["classifier"], summary["metrics"]["twin"]
+    found = []
+    if c["roc_auc"] < WEAK_AUC:
+        found.append(f"the classifier is weak: validation ROC AUC {c['roc_auc']:.2f} (below {WEAK_AUC:.1f}); its labels "
+                     "and explanations would mislead")
+    if t["roc_auc"] >= c["roc_auc"] - TWIN_MARGIN:
+        found.append(f"a twin trained on shuffled labels scores {t['roc_auc']:.2f}, near the classifier's {c['roc_auc']:.2f}: "
+                     "what the classifier learned cannot be told from chance on these images")
+    return found
+
+
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     """The validation metrics and the guard's calibration in words (the CLI prints them, the app shows them)."""
     m = summary["metrics"]
@@ -325,6 +342,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         f"({g['held_out_flagged_shifted']:.1%} under acquisition shift); calibrated on {g['calibration_images']} "
         f"validation images, reported on {g['held_out_images']} others",
     ]
+    lines += [f"WARNING: {w}" for w in weaknesses(summary)]
     if r["roc_auc"] < 0.7:
         lines.append(f"warning: the referee is weak (ROC AUC {r['roc_auc']:.2f}); its agreement with a counterfactual says "
                      "little. More images (or --epochs) make it a real second opinion")

@@ -8,9 +8,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
-from cfx_desktop.core.imaging.counterfactual import ImageCounterfactual, verdict_line
+from cfx_desktop.core.imaging.counterfactual import ImageCounterfactual, confirmation, confirmation_sentence, verdict_line
 from cfx_desktop.core.imaging.preprocess import crop_box
 from cfx_desktop.ui.xray.viewer import ImageView, LinkedViews, mix
+from cfx_desktop.ui import theme
 
 
 class CompareView(QWidget):
@@ -90,7 +91,11 @@ class CompareView(QWidget):
 
     def show_result(self, result: ImageCounterfactual) -> None:
         self.result = result
-        self.verdict.setText(f"<b>{result.source} -> {result.target}: {verdict_line(result.metrics)}</b>")
+        confirmed = confirmation(result.metrics) == "confirmed"
+        colour = theme.colour("good" if confirmed else "warn")
+        self.verdict.setText(f"<span style='color: {colour}; font-size: 12pt'><b>{confirmation_sentence(result.metrics)}</b></span>"
+                             f"<br>{result.source} -> {result.target}: {verdict_line(result.metrics)}; change outside the lung "
+                             f"fields {result.metrics.get('change_outside_lungs', 0):.0%}")
         self.setEnabled(True)
         self.original.set_image(result.full_original)
         self.counterfactual.set_image(result.full_counterfactual, keep_view=True)

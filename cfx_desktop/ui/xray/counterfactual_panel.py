@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from cfx_desktop.core.imaging import live
-from cfx_desktop.core.imaging.counterfactual import verdict_line
+from cfx_desktop.core.imaging.counterfactual import confirmation, confirmation_sentence, verdict_line
 from cfx_desktop.sessions.xray import JobState
 
 
@@ -77,7 +77,9 @@ class CounterfactualPanel(QGroupBox):
         self.curve_line.setData(np.arange(len(cf.probability_path)), cf.probability_path)
         m = cf.metrics
         self.curve.setLabel("left", f"p({m['positive_label']})")
+        colour = theme.colour("good" if confirmation(m) == "confirmed" else "warn")
         self.metrics.setText(
-            f"{cf.source} -> {cf.target}: <b>{verdict_line(m)}</b><br>p({m['positive_label']}) {m['initial_probability']:.3f} -> "
-            f"{m['final_probability']:.3f} in {m['steps']} steps, {m['seconds']:.1f} s<br>the decoder's own change inside the "
-            f"mask: {m['decoded_inside_mask_fraction']:.0%}; SSIM {m['ssim']:.3f}; mask covers {m['mask_area']:.0%}")
+            f"<span style='color: {colour}'><b>{confirmation_sentence(m)}</b></span><br>"
+            f"{cf.source} -> {cf.target}: {verdict_line(m)}<br>p({m['positive_label']}) {m['initial_probability']:.3f} -> "
+            f"{m['final_probability']:.3f} in {m['steps']} steps, {m['seconds']:.1f} s<br>change outside the lung fields "
+            f"{m.get('change_outside_lungs', 0):.0%}; SSIM {m['ssim']:.3f}; edit region covers {m['mask_area']:.0%}")

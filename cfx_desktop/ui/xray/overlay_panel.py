@@ -8,9 +8,10 @@ from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSlider, QWidget,
 )
 
-from cfx_desktop.core.imaging import live
+from cfx_desktop.core.imaging import live, shortcuts
 from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
 from cfx_desktop.sessions.xray import JobState
+from cfx_desktop.ui import theme
 from cfx_desktop.ui.xray.viewer import COLORMAPS
 
 
@@ -51,6 +52,14 @@ class OverlayPanel(QGroupBox):
         row.addWidget(self.cancel)
         self.status = QLabel("", self)
         self.status.setWordWrap(True)
+        self.evidence = QLabel("", self)
+        self.evidence.setWordWrap(True)
+        self.evidence.setToolTip("Where the map's evidence lies: the film's border band, burned-in markers (R, L, text), "
+                                 "outside the estimated lung fields. Evidence there is a possible shortcut, not a finding")
+        self.sanity = QLabel("", self)
+        self.sanity.setWordWrap(True)
+        self.sanity.setToolTip("The map's sanity checks on this film (randomized top layer, all layers, shuffled labels): "
+                               "a map that survives them does not depend on what the model learned")
         grid.addRow("Method", self.method)
         grid.addRow("Colormap", self.colormap)
         grid.addRow("Opacity", self.opacity)
@@ -58,6 +67,8 @@ class OverlayPanel(QGroupBox):
         grid.addRow(self.show_overlay)
         grid.addRow(row)
         grid.addRow(self.status)
+        grid.addRow(self.evidence)
+        grid.addRow(self.sanity)
         self.method.currentIndexChanged.connect(lambda _: self.method_chosen.emit(self.method.currentData()))
         self.colormap.currentTextChanged.connect(lambda name: self.style_changed.emit({"colormap": name}))
         self.opacity.valueChanged.connect(lambda v: self.style_changed.emit({"opacity": v / 100}))
@@ -76,8 +87,25 @@ class OverlayPanel(QGroupBox):
             extra = f", convergence delta {delta:.1e}" if delta is not None else ""
             self.status.setText(f"{SALIENCY_METHODS.get(result.method).label} for '{result.target}' in "
                                 f"{result.seconds * 1000:.0f} ms{extra}")
+            self.evidence.setText(shortcuts.describe(overlay.shortcuts) if overlay.shortcuts else "")
         else:
             self.status.setText(state.message)
+            if overlay is None:
+                self.evidence.setText("")
+                self.sanity.setText("")
+
+    def show_sanity(self, verdicts: list | None, running: bool) -> None:
+        """The current map's sanity verdicts: a failing map is marked in words, in the warning colour."""
+        if verdicts is None:
+            self.sanity.setText("Sanity checks: running on this film..." if running else "")
+            return
+        failed = [v.check for v in verdicts if not v.passed]
+        if failed:
+            self.sanity.setText(f"<span style='color: {theme.colour('bad')}'><b>This map FAILS its sanity check on this film</b></span> "
+                                f"({', '.join(failed)}): it may not show what the model learned. See the Sanity checks page.")
+        else:
+            self.sanity.setText(f"<span style='color: {theme.colour('good')}'>Sanity checks passed on this film</span> "
+                                "(top layer, all layers and labels randomized).")
 
     def set_progress(self, fraction: float) -> None:
         self.progress.setValue(int(fraction * 100))

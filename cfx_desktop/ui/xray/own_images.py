@@ -164,14 +164,26 @@ class OwnImagesFlow(QObject):
     def _on_trained(self, summary: object) -> None:
         self._close_progress()
         assert isinstance(summary, dict)
-        self.show_summary(summary)
-        self.model_ready.emit(summary["classifier"])
+        weak = user_models.weaknesses(summary)
+        use = not weak or self.confirm_weak(
+            f"The image model {summary['name']} was trained, but " + "; and ".join(weak) +
+            ".\n\nPut it in use anyway? (No keeps it installed but leaves the current model selected; you can still "
+            "choose it in the model box or remove it.)")
+        self.show_summary(summary, selected=use)
+        if use:
+            self.model_ready.emit(summary["classifier"])
+
+    def confirm_weak(self, text: str) -> bool:
+        """Asked before a weak model is put in use (tests replace it)."""
+        return QMessageBox.warning(self.parent_widget, "Weak image model", text,
+                                   QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                   QMessageBox.StandardButton.No) == QMessageBox.StandardButton.Yes
 
     def _close_progress(self) -> None:
         close_progress(self.progress, self.cancel)
         self.progress = None
 
-    def show_summary(self, summary: dict) -> QDialog:
+    def show_summary(self, summary: dict, selected: bool = True) -> QDialog:
         """Validation metrics and the guard's calibration, in words."""
         dialog = QDialog(self.parent_widget)
         dialog.setWindowTitle(f"Image model {summary['name']}")
@@ -180,8 +192,9 @@ class OwnImagesFlow(QObject):
         neg, pos = summary["labels"]
         lines = "".join(f"<li>{html.escape(line)}</li>" for line in user_models.summary_lines(summary))
         text = QLabel(f"<b>{html.escape(summary['name'])}</b>: {html.escape(pos)} vs {html.escape(neg)}, trained on "
-                      f"{html.escape(summary['folder'])}. It is now selected in the model box; every explanation works "
-                      f"with it.<ul>{lines}</ul>Validation numbers are on patients the models never trained on.", dialog)
+                      f"{html.escape(summary['folder'])}. " + ("It is now selected in the model box; every explanation works "
+                      "with it." if selected else "<b>It was not put in use</b> (weak: see the warnings); it is in the model "
+                      "box if you choose it.") + f"<ul>{lines}</ul>Validation numbers are on patients the models never trained on.", dialog)
         text.setWordWrap(True)
         text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(text)

@@ -59,6 +59,16 @@ class PredictionPanel(QGroupBox):
                                             f"p({prediction.positive}) = {prediction.probability:.3f} (threshold {prediction.threshold:.3f}), "
                                             f"to be treated with caution.<br>{guard.reason}<br>model: {prediction.card_label} ({prediction.model_name})"))
             return
+        if prediction.uncertain:
+            leaning = "above" if prediction.probability >= prediction.threshold else "below"
+            why = "; ".join(prediction.uncertain)
+            self.label.setText(self._scoped(
+                f"<span style='font-size: 15pt; color: {theme.colour('warn')}'><b>Uncertain: no label</b></span><br>"
+                f"{why[:1].upper()}{why[1:]}.<br>"
+                f"p({prediction.positive}) = {prediction.probability:.3f}, {leaning} the threshold {prediction.threshold:.3f}; "
+                "a reader should decide.<br>"
+                f"model: {prediction.card_label} ({prediction.model_name})"))
+            return
         colour = theme.colour("bad" if prediction.label == prediction.positive else "good")
         self.label.setText(self._scoped(
             f"<span style='font-size: 15pt; color: {colour}'><b>{prediction.label}</b></span><br>"

@@ -154,6 +154,7 @@ class XrayTab(ToolTab):
         s.overlay_changed.connect(self._on_overlay)
         s.counterfactual_changed.connect(self._on_counterfactual)
         s.sanity_changed.connect(self.sanity_panel.display)
+        s.sanity_changed.connect(self._on_sanity)
 
     def shortcuts(self) -> list[tuple[str, str]]:
         return [("=", "fit the image"), ("0", "one image pixel per screen pixel"), ("+ / -", "zoom (1.25x per step and per wheel notch)"),
@@ -323,6 +324,18 @@ class XrayTab(ToolTab):
         self.overlay_panel.display(overlay, state)
         if withheld and overlay is not None:
             self.overlay_panel.status.setText("Overlay not drawn: the prediction is withheld for this image.")
+        elif overlay is not None and state.state == "done":
+            self.run_sanity()  # every map is checked on the film it explains; a failing one is marked
+
+    def _on_sanity(self, *_: object) -> None:
+        verdicts = self.session.overlay_sanity()
+        self.overlay_panel.show_sanity(verdicts, self.session.sanity_state.running)
+        overlay = self.session.overlay
+        if overlay is not None and verdicts is not None:
+            failed = any(not v.passed for v in verdicts)
+            note = self.image.frame_note() if self.image is not None else ""
+            label = SALIENCY_METHODS.get(overlay.result.method).label + (f" ({note})" if note else "")
+            self.viewer.set_overlay(self.viewer.overlay_values, label + (" - FAILS its sanity check on this film" if failed else ""))
 
     def _on_counterfactual(self, result: live.Counterfactual | None, state: JobState) -> None:
         self.cf_panel.display(result, state)

@@ -1,0 +1,63 @@
+"""The label the app gives a film, or "uncertain" (selective prediction).
+
+Why: on films from a shifted acquisition one number at one threshold called many healthy children's films
+pneumonia. A reading-room tool should rather say "uncertain" when its own evidence disagrees: the independent
+referee model reads the film the other way, or a small change of exposure or framing (the test-time views of
+`shift.TTA_VIEWS`) moves the answer across the threshold, or the guard finds the film unusual. The rule is
+`shift.SelectiveRule`; its coverage and accuracy on the covered films are in the classifier's card
+(``selective``), measured by ``cfx-desktop calibrate-selective``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from cfx_desktop.core.imaging import shift
+
+UNCERTAIN = "uncertain"
+
+
+@dataclass
+class Decision:
+    probability: float
+    threshold: float
+    label: str  # a class word of the model, or UNCERTAIN
+    reasons: list[str] = field(default_factory=list)  # why it is uncertain (empty when labelled)
+    referee_probability: float | None = None
+    view_probabilities: list[float] = field(default_factory=list)
+
+    @property
+    def uncertain(self) -> bool:
+        return self.label == UNCERTAIN
+
+    def sentence(self, positive: str) -> str:
+        """The decision in words, for the panel, the report and the CLI."""
+        if not self.uncertain:
+            return f"{self.label} (p({positive}) {self.probability:.2f}, threshold {self.threshold:.2f})"
+        return f"uncertain: {'; '.join(self.reasons)} (p({positive}) {self.probability:.2f}, threshold {self.threshold:.2f})"
+
+
+def view_probabilities(model: Any, pixels: np.ndarray) -> list[float]:
+    """p(positive) of each test-time view, in one batch."""
+    with model.lock, torch.inference_mode():
+        x = model.tensor(pixels) * model.std + model.mean  # back to [0, 1] pixels at the model's size
+        views = (shift.tta_views(x) - model.mean) / model.std
+        return torch.sigmoid(model.logits(views)).reshape(-1).tolist()
+
+
+def decide(model: Any, pixels: np.ndarray, guard_level: str | None = None, referee: Any = None,
+           rule: shift.SelectiveRule = shift.DEFAULT_RULE) -> Decision:
+    """The model's probability at its threshold, and "uncertain" with its reasons where `rule` says so."""
+    p = model.probability(pixels)
+    label_index = int(p >= model.threshold)
+    views = view_probabilities(model, pixels) if rule.views else []
+    view_labels = [int(v >= model.threshold) for v in views] if views else None
+    referee_p = referee.probability(pixels) if (referee is not None and rule.referee) else None
+    referee_label = None if referee_p is None else int(referee_p >= referee.threshold)
+    reasons = rule.reasons(label_index, referee_label, view_labels, guard_level)
+    label = UNCERTAIN if reasons else model.labels[label_index]
+    return Decision(p, model.threshold, label, reasons, referee_p, views)

@@ -1,0 +1,96 @@
+"""Selective prediction: "uncertain" instead of a label when the model set or the test-time views disagree, the
+rule's coverage report, and the held-out-family bookkeeping of the shift protocol."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from cfx_desktop.core.imaging import shift
+from cfx_desktop.core.imaging.decision import UNCERTAIN, decide
+from cfx_desktop.core.imaging.models import ImageModel
+
+
+class _Brightness(nn.Module):
+    """p(positive) rises with the mean brightness of the centre: exposure changes move it, as they move a real model."""
+
+    def __init__(self, gain: float, offset: float) -> None:
+        super().__init__()
+        self.gain, self.offset = gain, offset
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.gain * (x[:, :, 8:24, 8:24].mean(dim=(1, 2, 3)) - self.offset)
+
+
+def _model(gain: float = 8.0, offset: float = 0.0, threshold: float = 0.5) -> ImageModel:
+    return ImageModel("toy", "slim-cnn", _Brightness(gain, offset), 32, 0.0, 1.0, threshold, {}, torch.device("cpu"),
+                      ("normal", "pneumonia"), threading.RLock())
+
+
+def _film(level: float) -> np.ndarray:
+    return np.full((32, 32), level, dtype=np.float32)
+
+
+def test_a_clear_film_gets_its_label_when_every_judge_agrees() -> None:
+    model = _model(offset=0.5)
+    d = decide(model, _film(0.9), "ok", referee=_model(offset=0.5))
+    assert d.label == "pneumonia" and not d.uncertain and d.reasons == []
+    assert len(d.view_probabilities) == len(shift.TTA_VIEWS)
+
+
+def test_the_referee_disagreeing_makes_it_uncertain() -> None:
+    model, referee = _model(offset=0.5), _model(offset=0.95)  # the referee reads 0.9 as normal
+    d = decide(model, _film(0.9), "ok", referee=referee)
+    assert d.label == UNCERTAIN and d.reasons == ["the independent referee model disagrees"]
+    assert "uncertain" in d.sentence("pneumonia") and "referee" in d.sentence("pneumonia")
+
+
+def test_views_that_cross_the_threshold_make_it_uncertain() -> None:
+    model = _model(gain=40.0, offset=0.5)  # steep around 0.5: a gamma change of the view crosses the threshold
+    d = decide(model, _film(0.52), "ok", referee=None)
+    labels = {int(p >= model.threshold) for p in d.view_probabilities}
+    assert labels == {0, 1}, "the premise: the views disagree"
+    assert d.label == UNCERTAIN and d.reasons == ["small changes of exposure or framing change the answer"]
+
+
+def test_the_rule_can_be_switched_off_part_by_part() -> None:
+    rule = shift.SelectiveRule(referee=False, views=False, guard_caution=False)
+    assert rule.reasons(1, 0, [0, 1], "caution") == []
+    assert shift.DEFAULT_RULE.reasons(1, 0, [0, 1], "caution") == [
+        "the independent referee model disagrees", "small changes of exposure or framing change the answer",
+        "the film is unusual for the training data"]
+
+
+def test_coverage_report_counts_only_the_labelled_films() -> None:
+    y = np.array([1, 1, 0, 0, 0])
+    p = np.array([0.9, 0.2, 0.1, 0.8, 0.7])
+    uncertain = np.array([False, False, False, True, False])
+    r = shift.coverage_report(y, p, 0.5, uncertain)
+    assert r["coverage"] == pytest.approx(0.8) and r["uncertain"] == 1
+    assert r["covered_sensitivity"] == pytest.approx(0.5) and r["covered_specificity"] == pytest.approx(0.5)
+    assert r["covered_accuracy"] == pytest.approx(0.5)
+
+
+def test_families_and_folds_hold_out_one_family_of_each_class() -> None:
+    assert shift.family("IM-0115-0001.jpeg", 0) == "normal-IM"
+    assert shift.family("NORMAL2-IM-0839-0001.jpeg", 0) == "normal-NORMAL2"
+    assert shift.family("person1003_virus_1685.jpeg", 1) == "pneumonia-viral"
+    assert shift.family("person1004_bacteria_2935.jpeg", 1) == "pneumonia-bacterial"
+    assert shift.family("scan.png", 1) == "other"
+    for normal, pneumonia in shift.FOLDS.values():
+        assert normal.startswith("normal-") and pneumonia.startswith("pneumonia-")
+    held = {f for pair in shift.FOLDS.values() for f in pair}
+    assert held == set(shift.FAMILY_NAMES)  # every family is held out once
+
+
+def test_worst_case_threshold_maximises_the_lowest_balanced_accuracy() -> None:
+    y = np.array([0, 0, 1, 1])
+    clean = np.array([0.1, 0.2, 0.8, 0.9])
+    shifted = np.array([0.4, 0.5, 0.85, 0.95])  # the shift raises every score: only a threshold above 0.5 holds
+    t, score = shift.worst_case_threshold(y, {"clean": clean, "shifted": shifted})
+    assert 0.5 < t <= 0.8 and score == pytest.approx(1.0)
+    assert shift.rates(y, clean, t) == {"n": 4, "positives": 2, "negatives": 2, "sensitivity": 1.0, "specificity": 1.0, "accuracy": 1.0}
