@@ -72,7 +72,14 @@ def test_walk_the_schema_editor_train_explain_and_remove(qtbot, patient, tmp_pat
     assert patient.schema["chol"].unit == "mg/dL" and patient.schema["bp"].mutability.value == "immutable"
     assert patient.prediction.model_name == "clinic-gui-lasso"
     assert len(patient.prediction.set_names) == 2
-    assert patient.suggestions_result.counterfactuals, patient.suggestions_result.counterfactuals.reason
+    # the lock is checked on a patient who has suggestions: the cohort's rows, in order, until one has
+    assert patient.open_path(csv)
+    for row in range(30):
+        if patient.suggestions_result.counterfactuals:
+            break
+        patient.session.load_row(row)
+        settle_patient(qtbot, patient, TIMEOUT)
+    assert patient.suggestions_result.counterfactuals, "no row of the first 30 has a suggestion: nothing to check the lock on"
     for cf in patient.suggestions_result.counterfactuals:
         assert all(change.feature not in ("bp", "age", "sex") for change in cf.changes)
     assert patient.remove_current_dataset(confirm=lambda text: True)

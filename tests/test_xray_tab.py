@@ -106,7 +106,7 @@ def test_overlay_appears_and_opacity_changes_pixels(qtbot, window, images) -> No
 def test_counterfactual_fills_all_three_views(qtbot, window, images) -> None:
     tab = window.tab_list[1]
     _open(qtbot, tab, images["png"])
-    tab.cf_steps = 6
+    getattr(tab, "inner", tab).cf_steps = 6  # on the tab itself, not on the deferred wrapper that forwards reads
     tab.generate_counterfactual()
     qtbot.waitUntil(lambda: tab.cf_result is not None and tab.is_idle(), timeout=TIMEOUT)
     for view in tab.compare.views():

@@ -124,6 +124,8 @@ def register_links(sub: argparse._SubParsersAction) -> None:
     k.add_argument("--referee")
     k.add_argument("--guard")
     k.add_argument("--counterfactual-search", metavar="JSON", help='e.g. {"method": "latent-shift", "compose": "delta"}')
+    k.add_argument("--counterfactual-search-by-target", metavar="JSON",
+                   help='a generator per target class, chosen per direction: {"normal": {...}, "pneumonia": {...}}')
     k.add_argument("--out", type=Path, help="weights folder (default: the shipped weights/)")
     k.set_defaults(handler=link_image_model)
 
@@ -153,13 +155,18 @@ def link_image_model(args: argparse.Namespace) -> int:
             if name not in bundles.list_bundles(args.out):
                 raise UserError(f"{key} {name!r} is not an installed bundle")
             card[key] = name
-    if args.counterfactual_search:
-        try:
-            card["counterfactual_search"] = json.loads(args.counterfactual_search)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"--counterfactual-search must be JSON: {exc}") from exc
+    for key in ("counterfactual_search", "counterfactual_search_by_target"):
+        given = getattr(args, key)
+        if given:
+            try:
+                card[key] = json.loads(given)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"--{key.replace('_', '-')} must be JSON: {exc}") from exc
+    unknown = set(card.get("counterfactual_search_by_target") or {}) - set(card.get("labels", ()))
+    if unknown:
+        raise UserError(f"--counterfactual-search-by-target names {', '.join(sorted(unknown))}, not a class of {args.model}")
     parts = ["cfx-desktop", "link-image-model", "--model", args.model]
-    for key in ("autoencoder", "referee", "guard", "counterfactual_search"):
+    for key in ("autoencoder", "referee", "guard", "counterfactual_search", "counterfactual_search_by_target"):
         if getattr(args, key) is not None:
             parts += ["--" + key.replace("_", "-"), getattr(args, key)]
     card["links_command"] = shlex.join(parts)

@@ -201,6 +201,20 @@ def generate(
             frames.append(frame)
         progress(step / search.steps, f"step {step}: p({model.labels[1]}) = {p:.3f}", {"step": step, "probability": p, "frame": frame})
 
+    def walk(point: Any) -> tuple[torch.Tensor, int]:
+        """Decode ``point(step)`` for step 1, 2, ... until the goal is reached or the steps run out."""
+        z_at, step = z0, 0
+        with torch.no_grad():
+            for step in range(1, search.steps + 1):
+                cancel.raise_if_cancelled()
+                z_at = point(step)
+                composed = compose(autoencoder.decode_latent(z_at, context))
+                p = float(torch.sigmoid(model.net((composed - model.mean) / model.std)[0]))
+                record(step, composed, p, reached(p))
+                if reached(p):
+                    break
+        return z_at, step
+
     with model.lock, torch.enable_grad():
         if search.method == "adam":
             z = z0.clone().requires_grad_(True)
@@ -227,36 +241,15 @@ def generate(
                 if reached(p):
                     break
             z_final = z.detach()
-        elif search.method == "data-supported":
-            with torch.no_grad():
-                z_final = z0
-                for step in range(1, search.steps + 1):
-                    cancel.raise_if_cancelled()
-                    z_final = z0 + step * search.interpolation_step * (destination - z0)
-                    composed = compose(autoencoder.decode_latent(z_final, context))
-                    p = float(torch.sigmoid(model.net((composed - model.mean) / model.std)[0]))
-                    steps_taken = step
-                    record(step, composed, p, reached(p))
-                    if reached(p):
-                        break
-        else:
+        elif search.method == "data-supported":  # toward the real films' mean code, in equal steps
+            z_final, steps_taken = walk(lambda step: z0 + step * search.interpolation_step * (destination - z0))
+        else:  # latent shift: along the classifier's gradient at z0, in geometrically growing steps
             z = z0.clone().requires_grad_(True)
             logit = model.net((compose(autoencoder.decode_latent(z, context)) - model.mean) / model.std)[0]
             (gradient,) = torch.autograd.grad(logit, z)
             direction = gradient / gradient.norm().clamp_min(1e-12) * (gradient.numel() ** 0.5)  # RMS 1 per latent unit
             sign = -1.0 if want_normal else 1.0
-            z_final, lam = z0, search.shift_start
-            with torch.no_grad():
-                for step in range(1, search.steps + 1):
-                    cancel.raise_if_cancelled()
-                    z_final = z0 + sign * lam * direction
-                    composed = compose(autoencoder.decode_latent(z_final, context))
-                    p = float(torch.sigmoid(model.net((composed - model.mean) / model.std)[0]))
-                    steps_taken = step
-                    record(step, composed, p, reached(p))
-                    if reached(p):
-                        break
-                    lam *= search.shift_growth
+            z_final, steps_taken = walk(lambda step: z0 + sign * search.shift_start * search.shift_growth ** (step - 1) * direction)
     with model.lock, torch.inference_mode():
         decoded = autoencoder.decode_latent(z_final, context)
         composed = compose(decoded)

@@ -142,7 +142,10 @@ def default_search(model, steps: int | None = None, target: str | None = None) -
     given = dict(by_target.get(target) or model.card.get("counterfactual_search") or {})
     known = {f.name for f in fields(SearchSettings)}
     settings = SearchSettings(**{k: v for k, v in given.items() if k in known})
-    return replace(settings, steps=steps) if steps is not None and settings.method == "adam" else settings
+    if steps is None:
+        return settings
+    # Adam's steps are the caller's budget; a line search keeps the card's number of points, capped by the budget
+    return replace(settings, steps=steps if settings.method == "adam" else min(steps, settings.steps))
 
 
 def predict_folder(paths: list[str], model_name: str = DEFAULT_MODEL, thumb: int = 96, progress=no_progress,  # noqa: ANN001

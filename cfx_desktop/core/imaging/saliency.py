@@ -141,11 +141,15 @@ class GradCamParams:
     relu: bool = True  # False keeps the negative part: evidence against the class too (a signed map)
 
 
-def cam_layer(model: ImageModel, name: str) -> nn.Module:
+def cam_layer(model: ImageModel, name: str) -> tuple[nn.Module, str]:
+    """(layer, its name in words). An architecture that names only its ``cam_layer`` (no ``cam_layers``, e.g. one
+    added as a plugin) is explained at that layer whichever block is asked for, and the facts say so."""
     layers = getattr(model.net, "cam_layers", None) or {"last": model.cam_layer}
-    if name not in layers:
-        raise ValueError(f"Grad-CAM layer must be one of {', '.join(layers)}, not {name!r}")
-    return layers[name]
+    if name in layers:
+        return layers[name], f"the {name} convolutional block"
+    if name in ("last", "previous"):
+        return model.cam_layer, "the architecture's CAM layer (it names no other)"
+    raise ValueError(f"Grad-CAM layer must be one of {', '.join(layers)}, not {name!r}")
 
 
 @register
@@ -157,9 +161,9 @@ class GradCam(SaliencyMethod):
         return not self.params(params).relu
 
     def attribute(self, forward: nn.Module, model: ImageModel, x: torch.Tensor, params: GradCamParams) -> tuple[torch.Tensor, dict[str, Any]]:
-        attribution = LayerGradCam(forward, cam_layer(model, params.layer)).attribute(x, relu_attributions=params.relu)
-        return (LayerAttribution.interpolate(attribution, x.shape[-2:], interpolate_mode="bilinear"),
-                {"layer": f"the {params.layer} convolutional block"})
+        layer, where = cam_layer(model, params.layer)
+        attribution = LayerGradCam(forward, layer).attribute(x, relu_attributions=params.relu)
+        return LayerAttribution.interpolate(attribution, x.shape[-2:], interpolate_mode="bilinear"), {"layer": where}
 
 
 @dataclass(frozen=True)

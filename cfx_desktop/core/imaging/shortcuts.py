@@ -68,3 +68,10 @@ def describe(shares: dict[str, float]) -> str:
     elif shares["markers"] > 0.1 or shares["border"] > 0.25:
         text += ": part of the evidence is on markers or the border (possible shortcut)"
     return text + "."
+
+
+def describe_short(shares: dict[str, float]) -> str:
+    """A line that fits a side panel at 1280 x 720 (the full sentence goes in its tooltip)."""
+    text = (f"Evidence: border {shares['border']:.0%}, markers {shares['markers']:.0%}, "
+            f"outside the lungs {shares['outside_lungs']:.0%}")
+    return text + (" (mostly outside the lungs)" if shares["outside_lungs"] > OUTSIDE_LUNGS_WARNING else "")

@@ -16,6 +16,8 @@ from cfx_desktop.ui.xray.viewer import COLORMAPS
 
 
 class OverlayPanel(QGroupBox):
+    EVIDENCE_TIP = ("Where the map's evidence lies: the film's border band, burned-in markers (R, L, text), outside the "
+                    "estimated lung fields. Evidence there is a possible shortcut, not a finding")
     method_chosen = Signal(str)
     style_changed = Signal(dict)  # ImageView.set_overlay_style keywords
     cancel_requested = Signal()
@@ -54,8 +56,7 @@ class OverlayPanel(QGroupBox):
         self.status.setWordWrap(True)
         self.evidence = QLabel("", self)
         self.evidence.setWordWrap(True)
-        self.evidence.setToolTip("Where the map's evidence lies: the film's border band, burned-in markers (R, L, text), "
-                                 "outside the estimated lung fields. Evidence there is a possible shortcut, not a finding")
+        self.evidence.setToolTip(self.EVIDENCE_TIP)
         self.sanity = QLabel("", self)
         self.sanity.setWordWrap(True)
         self.sanity.setToolTip("The map's sanity checks on this film (randomized top layer, all layers, shuffled labels): "
@@ -87,7 +88,8 @@ class OverlayPanel(QGroupBox):
             extra = f", convergence delta {delta:.1e}" if delta is not None else ""
             self.status.setText(f"{SALIENCY_METHODS.get(result.method).label} for '{result.target}' in "
                                 f"{result.seconds * 1000:.0f} ms{extra}")
-            self.evidence.setText(shortcuts.describe(overlay.shortcuts) if overlay.shortcuts else "")
+            self.evidence.setText(shortcuts.describe_short(overlay.shortcuts) if overlay.shortcuts else "")
+            self.evidence.setToolTip(shortcuts.describe(overlay.shortcuts) if overlay.shortcuts else self.EVIDENCE_TIP)
         else:
             self.status.setText(state.message)
             if overlay is None:
@@ -101,11 +103,12 @@ class OverlayPanel(QGroupBox):
             return
         failed = [v.check for v in verdicts if not v.passed]
         if failed:
-            self.sanity.setText(f"<span style='color: {theme.colour('bad')}'><b>This map FAILS its sanity check on this film</b></span> "
-                                f"({', '.join(failed)}): it may not show what the model learned. See the Sanity checks page.")
+            self.sanity.setText(f"<span style='color: {theme.colour('bad')}'><b>FAILS its sanity check on this film</b></span> "
+                                f"({', '.join(failed)})")
+            self.sanity.setToolTip("This map may not show what the model learned: it survives randomizing "
+                                   f"{', '.join(failed)}. See the Sanity checks page.")
         else:
-            self.sanity.setText(f"<span style='color: {theme.colour('good')}'>Sanity checks passed on this film</span> "
-                                "(top layer, all layers and labels randomized).")
+            self.sanity.setText(f"<span style='color: {theme.colour('good')}'>Passes its sanity checks on this film</span>")
 
     def set_progress(self, fraction: float) -> None:
         self.progress.setValue(int(fraction * 100))

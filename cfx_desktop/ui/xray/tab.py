@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from cfx_desktop.core.imaging import live
 from cfx_desktop.core.imaging.counterfactual import MaskSettings
@@ -110,8 +110,12 @@ class XrayTab(ToolTab):
         self.pages.addTab(self.viewer_page, "Viewer")
         self.pages.addTab(self.compare, "Counterfactual comparison")
         self.pages.addTab(self.sanity_panel, "Sanity checks")
-        right = QWidget(splitter)
-        right.setMaximumWidth(360)
+        right_scroll = QScrollArea(splitter)  # at 1280 x 720 the column scrolls instead of clipping its words
+        right_scroll.setWidgetResizable(True)
+        right_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        right_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        right_scroll.setMaximumWidth(372)
+        right = QWidget()
         right_layout = QVBoxLayout(right)
         self.prediction_panel = PredictionPanel(models, right)
         self.overlay_panel = OverlayPanel(right)
@@ -119,7 +123,8 @@ class XrayTab(ToolTab):
         for panel in (self.prediction_panel, self.overlay_panel, self.cf_panel):
             right_layout.addWidget(panel)
         right_layout.addStretch(1)
-        for widget in (self.folder_panel, middle, right):
+        right_scroll.setWidget(right)
+        for widget in (self.folder_panel, middle, right_scroll):
             splitter.addWidget(widget)
         splitter.setSizes([240, 820, 340])
         for key, slot in (("=", self._fit), ("O", self.overlay_panel.show_overlay.toggle), ("I", lambda: self.viewer.set_inverted(not self.viewer.inverted)),
