@@ -181,7 +181,8 @@ def calibrate_selective(args: argparse.Namespace) -> int:
     from cfx_desktop.core import bundles
     from cfx_desktop.core.imaging import shift
     from cfx_desktop.core.imaging.data import validation_files
-    from cfx_desktop.core.imaging.guard import guarded_decision, load_guard
+    from cfx_desktop.core.imaging.decision import guarded_decision
+    from cfx_desktop.core.imaging.guard import load_guard
 
     if not args.data.is_dir():
         raise UserError(f"{args.data}: not a folder with NORMAL/ and PNEUMONIA/")
@@ -288,7 +289,8 @@ def predict_image(args: argparse.Namespace) -> int:
 
     from cfx_desktop.core.imaging.io import ImageLoadError, list_images, load_image
 
-    from cfx_desktop.core.imaging.guard import guarded_prediction, load_guard
+    from cfx_desktop.core.imaging.decision import guarded_prediction
+    from cfx_desktop.core.imaging.guard import load_guard
 
     model = _model(args.model)
     guard = load_guard(model)

@@ -77,6 +77,7 @@ class SearchSettings:
     interpolation_step: float = 0.05  # data-supported: step along z0 -> destination (1 = the destination itself)
     region: str = "saliency"  # a key of REGIONS: where the edit may go
     weight_support: float = 0.0  # adam: pull toward the nearest real films of the target class (needs the bank)
+    lung_margin: int = 3  # px the estimated lung fields are widened by for the edit (films are not registered)
 
     def goal(self, threshold: float, want_normal: bool) -> float:
         """The probability of pneumonia to reach (at most, for 'normal'; at least, for 'pneumonia')."""
@@ -130,9 +131,10 @@ def _feather(binary: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def edit_region(model: ImageModel, pixels: np.ndarray, source: str, region: str, bank: LatentBank | None,
-                settings: MaskSettings = MaskSettings(), cancel: CancelToken = NEVER_CANCELLED) -> tuple[np.ndarray, np.ndarray]:
+                settings: MaskSettings = MaskSettings(), cancel: CancelToken = NEVER_CANCELLED,
+                lung_margin: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """(soft, binary) edit region at the model's resolution for one of `REGIONS`."""
-    lungs = lung_fields(bank, model.input_size)
+    lungs = lung_fields(bank, model.input_size, lung_margin)
     if region == "lungs":
         return _feather(lungs, settings.feather_sigma), lungs
     soft, binary = make_mask(model, pixels, source, settings, cancel)
@@ -171,7 +173,7 @@ def generate(
         raise ValueError(f"search method must be one of {SEARCH_METHODS}, composition one of {COMPOSITIONS} and region one of {REGIONS}")
     if (search.method == "data-supported" or search.weight_support) and bank is None:
         raise ValueError("the data-supported search needs the autoencoder's latent bank (cfx-desktop build-latent-bank)")
-    soft, binary = edit_region(model, pixels, source, search.region, bank, mask_settings, cancel)
+    soft, binary = edit_region(model, pixels, source, search.region, bank, mask_settings, cancel, search.lung_margin)
     m = torch.as_tensor(soft, device=device)[None, None]
     want_normal = target == model.labels[0]
     goal_p = search.goal(model.threshold, want_normal)

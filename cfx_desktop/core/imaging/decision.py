@@ -17,6 +17,9 @@ import numpy as np
 import torch
 
 from cfx_desktop.core.imaging import shift
+from cfx_desktop.core.imaging.guard import Guard, GuardVerdict
+from cfx_desktop.core.imaging.io import LoadedImage
+from cfx_desktop.core.imaging.models import referee_or_none
 
 UNCERTAIN = "uncertain"
 
@@ -61,3 +64,22 @@ def decide(model: Any, pixels: np.ndarray, guard_level: str | None = None, refer
     reasons = rule.reasons(label_index, referee_label, view_labels, guard_level)
     label = UNCERTAIN if reasons else model.labels[label_index]
     return Decision(p, model.threshold, label, reasons, referee_p, views)
+
+
+def guarded_prediction(guard: Guard, model: Any, image: LoadedImage) -> tuple[GuardVerdict, float | None, str]:
+    """(verdict, probability, label) by the one rule every caller shows: a withheld image gets no probability, an
+    unusual one a probability but no verdict label, and only an in-distribution image gets its label, or
+    "uncertain" where the selective rule abstains (`decide`)."""
+    verdict, decision = guarded_decision(guard, model, image)
+    if decision is None:
+        return verdict, None, ""
+    return verdict, decision.probability, decision.label if verdict.in_distribution else ""
+
+
+def guarded_decision(guard: Guard, model: Any, image: LoadedImage) -> tuple[GuardVerdict, Decision | None]:
+    """(verdict, `decision.Decision` or None when withheld): the guard first, then the selective rule with the
+    model's referee."""
+    verdict = guard.check(model, image)
+    if verdict.withheld:
+        return verdict, None
+    return verdict, decide(model, image.pixels, verdict.level, referee_or_none(model))

@@ -279,28 +279,6 @@ class Guard:
                              float(self.gaussian.other_threshold))
 
 
-def guarded_prediction(guard: "Guard", model: Any, image: LoadedImage) -> tuple[GuardVerdict, float | None, str]:
-    """(verdict, probability, label) by the one rule every caller shows: a withheld image gets no probability, an
-    unusual one a probability but no verdict label, and only an in-distribution image gets its label, or
-    "uncertain" where the selective rule abstains (`core.imaging.decision`)."""
-    verdict, decision = guarded_decision(guard, model, image)
-    if decision is None:
-        return verdict, None, ""
-    return verdict, decision.probability, decision.label if verdict.in_distribution else ""
-
-
-def guarded_decision(guard: "Guard", model: Any, image: LoadedImage) -> tuple[GuardVerdict, Any]:
-    """(verdict, `decision.Decision` or None when withheld): the guard first, then the selective rule with the
-    model's referee."""
-    from cfx_desktop.core.imaging.decision import decide
-    from cfx_desktop.core.imaging.models import referee_or_none
-
-    verdict = guard.check(model, image)
-    if verdict.withheld:
-        return verdict, None
-    return verdict, decide(model, image.pixels, verdict.level, referee_or_none(model))
-
-
 def guard_name(classifier_card: dict[str, Any], root=None) -> str | None:  # noqa: ANN001
     """The guard bundle a classifier's card names, or the installed ``ood-guard`` bundle that names the classifier."""
     named = classifier_card.get("guard")

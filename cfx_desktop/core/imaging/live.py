@@ -15,7 +15,8 @@ from cfx_desktop.core.imaging import sanity as sanity_mod
 from cfx_desktop.core.imaging import saliency
 from cfx_desktop.core.imaging.autoencoder import autoencoder_for
 from cfx_desktop.core.imaging.counterfactual import ImageCounterfactual, MaskSettings, SearchSettings, generate
-from cfx_desktop.core.imaging.guard import GuardVerdict, guarded_decision, guarded_prediction, load_guard
+from cfx_desktop.core.imaging.decision import guarded_decision, guarded_prediction
+from cfx_desktop.core.imaging.guard import GuardVerdict, load_guard
 from cfx_desktop.core.imaging.io import ImageLoadError, LoadedImage, load_image
 from cfx_desktop.core.imaging.latent_bank import bank_for
 from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model, referee_or_none, shuffled_twin
