@@ -57,6 +57,9 @@ VARIANTS: list[tuple[str, str, SearchSettings]] = [
      SearchSettings(method="data-supported", compose="delta", target_probability=0.2, steps=80, region="lungs")),
     ("VAE, data-supported (16 nearest real films), delta, lung fields", VAE,
      SearchSettings(method="data-supported", compose="delta", target_probability=0.2, steps=80, region="lungs", neighbours=16)),
+    ("VAE, data-supported (8 nearest real films the model reads as the target, source <= 0.2), delta, lung fields", VAE,
+     SearchSettings(method="data-supported", compose="delta", target_probability=0.2, steps=80, region="lungs",
+                    destination_probability=0.2)),
     ("VAE, data-supported (8 nearest real films), delta, salient region in the lungs", VAE,
      SearchSettings(method="data-supported", compose="delta", target_probability=0.2, steps=80, region="saliency-in-lungs")),
 ]

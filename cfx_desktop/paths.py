@@ -38,6 +38,10 @@ def shared_data_dir() -> Path | None:
 
 
 def data_file(name: str) -> Path | None:
+    """A file of the real-data folder, or None; an absolute ``name`` (a user's own CSV) is itself, wherever the
+    real-data folder is, or whether there is one at all (a fresh install has none)."""
+    if Path(name).is_absolute():
+        return Path(name) if Path(name).exists() else None
     root = shared_data_dir()
     if root is None:
         return None

@@ -209,3 +209,20 @@ def test_confirmation_needs_the_referee_too() -> None:
     assert confirmation({"flipped": True, "referee_flipped": False}) == "not confirmed"
     assert confirmation({"flipped": True}) == "not confirmed"  # no referee installed: nothing confirms it
     assert confirmation({"flipped": False, "referee_flipped": True}) == "not confirmed"
+
+
+def test_destinations_can_be_limited_to_films_the_model_reads_as_the_target(trained, vae) -> None:
+    from cfx_desktop.core.imaging.latent_bank import clearly
+
+    model, _ = trained
+    rng = np.random.default_rng(9)
+    bank = _bank(vae, rng)
+    normal = clearly(bank, 0, model, vae, 0.2)
+    assert normal.shape == (60,) and normal.dtype == torch.bool
+    with torch.inference_mode():
+        p = torch.sigmoid(model.logits((vae.decode_latent(bank.codes[0]) - model.mean) / model.std)).reshape(-1)
+    assert torch.equal(normal, p <= 0.2)  # exactly the films whose reconstruction reads as normal
+    search = SearchSettings(method="data-supported", compose="delta", region="lungs", target_probability=0.2, steps=60,
+                            destination_probability=0.2)
+    result = generate(model, vae, _image(rng, True), search=search, referee=model, bank=bank)
+    assert result.metrics["method"] == "data-supported" and result.metrics["steps"] >= 1

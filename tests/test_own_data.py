@@ -217,3 +217,16 @@ def test_a_tampered_user_model_is_refused(tmp_path: Path, user_dir: Path) -> Non
     with pytest.raises(bundles.BundleError, match="sha256 mismatch"):
         load_model("tamper-lasso")
     user_datasets.remove(item.name)
+
+
+def test_a_users_file_is_found_on_a_fresh_install_without_the_real_data_folder(tmp_path: Path, monkeypatch) -> None:
+    """A user's dataset names its CSV by absolute path; it was looked up under ../shared/data, which a fresh
+    install does not have, so training and explaining one's own CSV failed there (found by a fresh-clone CI run)."""
+    from cfx_desktop import paths
+
+    monkeypatch.setenv("CFX_DATA_DIR", str(tmp_path / "absent"))
+    csv = tmp_path / "mine.csv"
+    csv.write_text("a,b\n1,2\n")
+    assert paths.shared_data_dir() is None
+    assert paths.data_file(str(csv)) == csv
+    assert paths.data_file(str(tmp_path / "gone.csv")) is None and paths.data_file("heart.csv") is None

@@ -11,7 +11,9 @@ and Cohen et al.'s Latent Shift, MIDL 2021).
      latent space, with no per-pixel optimisation that could find an adversarial pattern.
    * ``data-supported``: the straight line from z0 toward the mean latent code of the k real training films of the
      target class nearest to z0 (`core.imaging.latent_bank`), walked until the goal is reached: every step is
-     toward films that exist, not toward whatever pattern the classifier's gradient prefers.
+     toward films that exist, not toward whatever pattern the classifier's gradient prefers. With
+     ``destination_probability``, only films whose reconstruction the explained model itself reads as the target
+     class are destinations (the autoencoder's blur makes many normal films read as pneumonia).
    The goal is either just past the threshold (``margin``) or well beyond it (``target_probability``: the source
    class's probability driven to at most that value), so the edit is a clear change rather than a hair's breadth.
 3. Composition: the classifier judges the *composed* image, so what is shown is what flipped. ``paste``: decoded
@@ -38,7 +40,7 @@ from scipy import ndimage
 from cfx_desktop.core.adam import Adam
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 from cfx_desktop.core.imaging import saliency
-from cfx_desktop.core.imaging.latent_bank import LatentBank, lung_fields
+from cfx_desktop.core.imaging.latent_bank import LatentBank, clearly, lung_fields
 from cfx_desktop.core.imaging.models import ImageModel
 from cfx_desktop.core.imaging.preprocess import crop_box, resize_square
 from cfx_desktop.core.imaging.sanity import ssim
@@ -78,6 +80,8 @@ class SearchSettings:
     region: str = "saliency"  # a key of REGIONS: where the edit may go
     weight_support: float = 0.0  # adam: pull toward the nearest real films of the target class (needs the bank)
     lung_margin: int = 3  # px the estimated lung fields are widened by for the edit (films are not registered)
+    destination_probability: float | None = None  # data-supported: only real films whose reconstruction the model
+    # reads as the target class, the source class's probability at most this (`latent_bank.clearly`)
 
     def goal(self, threshold: float, want_normal: bool) -> float:
         """The probability of pneumonia to reach (at most, for 'normal'; at least, for 'pneumonia')."""
@@ -182,7 +186,10 @@ def generate(
     with torch.no_grad():
         z0, context = autoencoder.encode_latent(x)
         x_rec = autoencoder.decode_latent(z0, context)
-        destination = bank.neighbours(z0, model.labels.index(target), search.neighbours) if bank is not None else None
+        allowed = None
+        if bank is not None and search.destination_probability is not None:
+            allowed = clearly(bank, model.labels.index(target), model, autoencoder, search.destination_probability)
+        destination = bank.neighbours(z0, model.labels.index(target), search.neighbours, allowed) if bank is not None else None
 
     def compose(decoded: torch.Tensor) -> torch.Tensor:
         if search.compose == "delta":
