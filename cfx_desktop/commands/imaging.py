@@ -126,6 +126,8 @@ def register_links(sub: argparse._SubParsersAction) -> None:
     k.add_argument("--counterfactual-search", metavar="JSON", help='e.g. {"method": "latent-shift", "compose": "delta"}')
     k.add_argument("--counterfactual-search-by-target", metavar="JSON",
                    help='a generator per target class, chosen per direction: {"normal": {...}, "pneumonia": {...}}')
+    k.add_argument("--sanity-results", type=Path, metavar="JSON",
+                   help="benchmarks/results/saliency_sanity.json: record the saliency methods' sanity pass rates in the card")
     k.add_argument("--out", type=Path, help="weights folder (default: the shipped weights/)")
     k.set_defaults(handler=link_image_model)
 
@@ -162,13 +164,23 @@ def link_image_model(args: argparse.Namespace) -> int:
                 card[key] = json.loads(given)
             except json.JSONDecodeError as exc:
                 raise UserError(f"--{key.replace('_', '-')} must be JSON: {exc}") from exc
+    if args.sanity_results:
+        try:
+            measured = json.loads(args.sanity_results.read_text(encoding="utf-8"))
+            card["saliency_sanity"] = {
+                "default": measured["rule_choice"], "films": len(measured["films"]), "bounds": measured["bounds"],
+                "rule": "the highest share of validation films passing all three checks, ties to the faster",
+                "pass_rates": {label: {"method": c["method"], "params": c["params"], "all_three": c["all_three"],
+                                       **c["pass_rate"]} for label, c in measured["candidates"].items()}}
+        except (OSError, KeyError, json.JSONDecodeError) as exc:
+            raise UserError(f"--sanity-results: not a saliency_sanity benchmark result ({exc})") from exc
     unknown = set(card.get("counterfactual_search_by_target") or {}) - set(card.get("labels", ()))
     if unknown:
         raise UserError(f"--counterfactual-search-by-target names {', '.join(sorted(unknown))}, not a class of {args.model}")
     parts = ["cfx-desktop", "link-image-model", "--model", args.model]
-    for key in ("autoencoder", "referee", "guard", "counterfactual_search", "counterfactual_search_by_target"):
+    for key in ("autoencoder", "referee", "guard", "counterfactual_search", "counterfactual_search_by_target", "sanity_results"):
         if getattr(args, key) is not None:
-            parts += ["--" + key.replace("_", "-"), getattr(args, key)]
+            parts += ["--" + key.replace("_", "-"), str(getattr(args, key))]
     card["links_command"] = shlex.join(parts)
     bundles.save(args.model, bundle.state, card, args.out)
     print(f"updated {args.model}: " + ", ".join(f"{k} = {card.get(k)}" for k in ("autoencoder", "referee", "guard", "counterfactual_search")))

@@ -64,6 +64,7 @@ def _model_section(card: dict[str, Any]) -> Section:
             ("Decision threshold", f"{card.get('threshold', float('nan')):.3f}: {card.get('threshold_rule', '')}"),
             ("Referee", f"{card.get('referee') or 'none'}: an independently trained classifier that judges the counterfactual"),
             ("Selective prediction", _selective_text(card)),
+            ("Saliency sanity", _sanity_text(card)),
             ("Licence", f"{card.get('licence', '')}. {card.get('attribution', '')}"),
             ("Trained by", card.get("command", ""))]
     return Section("Model", [Facts(rows)])
@@ -75,6 +76,14 @@ def _selective_text(card: dict[str, Any]) -> str:
         return "not measured for this model"
     return (f"'uncertain' when {s['rule']}; on {s['films']} validation films it labels {s['coverage']:.1%}, and on those "
             f"sensitivity {s['covered_sensitivity']:.3f}, specificity {s['covered_specificity']:.3f}, accuracy {s['covered_accuracy']:.3f}")
+
+
+def _sanity_text(card: dict[str, Any]) -> str:
+    s = card.get("saliency_sanity")
+    if not s:
+        return "pass rates not measured for this model"
+    rates = "; ".join(f"{label} {r['all_three']:.0%}" for label, r in s["pass_rates"].items())
+    return f"share of {s['films']} validation films passing all three checks: {rates}. Default: {s['default']}"
 
 
 def _prediction_section(prediction: live.Prediction | None, counterfactual: live.Counterfactual | None, note: str) -> Section:
