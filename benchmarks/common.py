@@ -53,6 +53,14 @@ def publish(name: str, payload: dict[str, Any], markdown: str) -> Path:
     return path
 
 
+def publish_and_show(name: str, payload: dict[str, Any], markdown: str) -> Path:
+    """`publish`, then print the section and where it went: the end of every benchmark's ``main``."""
+    path = publish(name, payload, markdown)
+    print(markdown)
+    print(f"wrote {path} and docs/benchmarks.md")
+    return path
+
+
 def write_doc_section(key: str, markdown: str) -> None:
     """Replace the section between <!-- key --> markers in docs/benchmarks.md (append it if absent)."""
     DOC.parent.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from benchmarks.common import machine, machine_line, median, nonempty, percentile, publish, require
+from benchmarks.common import machine, machine_line, median, nonempty, percentile, publish_and_show, require
 from cfx_desktop import paths
 from cfx_desktop.core.imaging import augment
 from cfx_desktop.core.imaging.autoencoder import load_autoencoder
@@ -252,9 +252,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     results = run(args.per_class, torch.device(args.device))
-    path = publish("image_cf", results, markdown(results))
-    print(markdown(results))
-    print(f"wrote {path}")
+    publish_and_show("image_cf", results, markdown(results))
 
 
 if __name__ == "__main__":

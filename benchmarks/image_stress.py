@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import machine, machine_line, publish, require
+from benchmarks.common import machine, machine_line, publish_and_show, require
 from cfx_desktop import paths
 from cfx_desktop.core.imaging import augment
 from cfx_desktop.core.imaging.data import validation_files
@@ -110,9 +110,7 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, action="append", default=[], help="another weights folder to compare")
     args = parser.parse_args()
     results = run(args.weights)
-    path = publish("image_stress", results, markdown(results))
-    print(markdown(results))
-    print(f"wrote {path} and docs/benchmarks.md")
+    publish_and_show("image_stress", results, markdown(results))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from benchmarks.common import machine, machine_line, publish, require, share
+from benchmarks.common import machine, machine_line, publish_and_show, require, share
 from cfx_desktop import paths
 from cfx_desktop.core.imaging import synthetic_images as ood_samples
 from cfx_desktop.core.imaging.guard import load_guard
@@ -135,9 +135,7 @@ def main() -> None:
     parser.add_argument("--per-family", type=int, default=20)
     args = parser.parse_args()
     results = run(args.per_family)
-    path = publish("ood_guard", results, markdown(results))
-    print(markdown(results))
-    print(f"wrote {path} and docs/benchmarks.md")
+    publish_and_show("ood_guard", results, markdown(results))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import machine, machine_line, median, nonempty, publish, require
+from benchmarks.common import machine, machine_line, median, nonempty, publish_and_show, require
 from cfx_desktop import paths
 from cfx_desktop.core.imaging import sanity, saliency, shortcuts
 from cfx_desktop.core.imaging.data import validation_files
@@ -115,9 +115,7 @@ def main() -> None:
     parser.add_argument("--films", type=int, default=20)
     args = parser.parse_args()
     results = run(args.films)
-    path = publish("saliency_sanity", results, markdown(results))
-    print(markdown(results))
-    print(f"wrote {path} and docs/benchmarks.md")
+    publish_and_show("saliency_sanity", results, markdown(results))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import machine, machine_line, nonempty, publish, require
+from benchmarks.common import machine, machine_line, nonempty, publish_and_show, require
 from benchmarks.image_stress import probabilities, shifted
 from cfx_desktop import paths
 from cfx_desktop.core.imaging import augment, shift
@@ -215,9 +215,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=8)
     args = parser.parse_args()
     results = run(args.epochs)
-    path = publish("shift_validation", results, markdown(results))
-    print(markdown(results))
-    print(f"wrote {path} and docs/benchmarks.md")
+    publish_and_show("shift_validation", results, markdown(results))
 
 
 if __name__ == "__main__":

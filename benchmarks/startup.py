@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import BenchmarkError, machine, machine_line, median, publish, require
+from benchmarks.common import BenchmarkError, machine, machine_line, median, publish_and_show, require
 
 BARE_CHILD = r"""
 import json, sys, time
@@ -113,9 +113,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     result = run(args.repeats)
-    path = publish("startup", result, markdown(result))
-    print(markdown(result))
-    print(f"wrote {path}")
+    publish_and_show("startup", result, markdown(result))
     return 0
 
 

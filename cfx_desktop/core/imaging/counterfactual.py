@@ -78,8 +78,6 @@ class SearchSettings:
     neighbours: int = 8  # data-supported: real films of the target class whose mean code is the destination
     interpolation_step: float = 0.05  # data-supported: step along z0 -> destination (1 = the destination itself)
     region: str = "saliency"  # a key of REGIONS: where the edit may go
-    weight_support: float = 0.0  # adam: pull toward the nearest real films of the target class (needs the bank)
-    lung_margin: int = 3  # px the estimated lung fields are widened by for the edit (films are not registered)
     destination_probability: float | None = None  # data-supported: only real films whose reconstruction the model
     # reads as the target class, the source class's probability at most this (`latent_bank.clearly`)
 
@@ -135,10 +133,9 @@ def _feather(binary: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def edit_region(model: ImageModel, pixels: np.ndarray, source: str, region: str, bank: LatentBank | None,
-                settings: MaskSettings = MaskSettings(), cancel: CancelToken = NEVER_CANCELLED,
-                lung_margin: int = 3) -> tuple[np.ndarray, np.ndarray]:
+                settings: MaskSettings = MaskSettings(), cancel: CancelToken = NEVER_CANCELLED) -> tuple[np.ndarray, np.ndarray]:
     """(soft, binary) edit region at the model's resolution for one of `REGIONS`."""
-    lungs = lung_fields(bank, model.input_size, lung_margin)
+    lungs = lung_fields(bank, model.input_size)
     if region == "lungs":
         return _feather(lungs, settings.feather_sigma), lungs
     soft, binary = make_mask(model, pixels, source, settings, cancel)
@@ -175,9 +172,9 @@ def generate(
         raise ValueError(f"the image is already classified as {target}; choose the other class")
     if search.method not in SEARCH_METHODS or search.compose not in COMPOSITIONS or search.region not in REGIONS:
         raise ValueError(f"search method must be one of {SEARCH_METHODS}, composition one of {COMPOSITIONS} and region one of {REGIONS}")
-    if (search.method == "data-supported" or search.weight_support) and bank is None:
+    if search.method == "data-supported" and bank is None:
         raise ValueError("the data-supported search needs the autoencoder's latent bank (cfx-desktop build-latent-bank)")
-    soft, binary = edit_region(model, pixels, source, search.region, bank, mask_settings, cancel, search.lung_margin)
+    soft, binary = edit_region(model, pixels, source, search.region, bank, mask_settings, cancel)
     m = torch.as_tensor(soft, device=device)[None, None]
     want_normal = target == model.labels[0]
     goal_p = search.goal(model.threshold, want_normal)
@@ -186,10 +183,6 @@ def generate(
     with torch.no_grad():
         z0, context = autoencoder.encode_latent(x)
         x_rec = autoencoder.decode_latent(z0, context)
-        allowed = None
-        if bank is not None and search.destination_probability is not None:
-            allowed = clearly(bank, model.labels.index(target), model, autoencoder, search.destination_probability)
-        destination = bank.neighbours(z0, model.labels.index(target), search.neighbours, allowed) if bank is not None else None
 
     def compose(decoded: torch.Tensor) -> torch.Tensor:
         if search.compose == "delta":
@@ -239,8 +232,6 @@ def generate(
                 loss = search.weight_cls * cls + search.weight_out * out_term + search.weight_in * in_term
                 if search.weight_prior:
                     loss = loss + search.weight_prior * z.pow(2).mean()
-                if search.weight_support:
-                    loss = loss + search.weight_support * (z - destination).pow(2).mean()
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
@@ -251,6 +242,10 @@ def generate(
                     break
             z_final = z.detach()
         elif search.method == "data-supported":  # toward the real films' mean code, in equal steps
+            allowed = None
+            if search.destination_probability is not None:
+                allowed = clearly(bank, model.labels.index(target), model, autoencoder, search.destination_probability)
+            destination = bank.neighbours(z0, model.labels.index(target), search.neighbours, allowed)
             z_final, steps_taken = walk(lambda step: z0 + step * search.interpolation_step * (destination - z0))
         else:  # latent shift: along the classifier's gradient at z0, in geometrically growing steps
             z = z0.clone().requires_grad_(True)

@@ -20,6 +20,7 @@ from cfx_desktop.core.imaging import shift
 from cfx_desktop.core.imaging.guard import Guard, GuardVerdict
 from cfx_desktop.core.imaging.io import LoadedImage
 from cfx_desktop.core.imaging.models import referee_or_none
+from cfx_desktop.core.imaging.preprocess import resize_square
 
 UNCERTAIN = "uncertain"
 
@@ -46,8 +47,8 @@ class Decision:
 
 def view_probabilities(model: Any, pixels: np.ndarray) -> list[float]:
     """p(positive) of each test-time view, in one batch."""
+    x = resize_square(pixels, model.input_size).to(model.device)  # [0, 1] pixels at the model's size, as it crops
     with model.lock, torch.inference_mode():
-        x = model.tensor(pixels) * model.std + model.mean  # back to [0, 1] pixels at the model's size
         views = (shift.tta_views(x) - model.mean) / model.std
         return torch.sigmoid(model.logits(views)).reshape(-1).tolist()
 

@@ -120,12 +120,12 @@ def make_counterfactual(model, pixels: np.ndarray, target: str | None = None, st
 
 def search_for(model, target: str, bank, steps: int | None = None) -> SearchSettings:  # noqa: ANN001
     """`default_search`, degraded to a search without real films where no latent bank is installed (a user's own
-    image model): the same settings, but Adam without the pull toward a bank it does not have."""
+    image model): the same settings, but Adam instead of a walk toward films it does not have."""
     from dataclasses import replace
 
     settings = default_search(model, steps, target)
-    if bank is None and (settings.method == "data-supported" or settings.weight_support):
-        settings = replace(settings, method="adam", weight_support=0.0, steps=steps or SearchSettings().steps)
+    if bank is None and settings.method == "data-supported":
+        settings = replace(settings, method="adam", steps=steps or SearchSettings().steps)
     return settings
 
 

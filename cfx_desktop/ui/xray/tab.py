@@ -321,10 +321,7 @@ class XrayTab(ToolTab):
     def _on_overlay(self, overlay: live.Overlay | None, state: JobState) -> None:
         prediction = self.session.prediction
         withheld = prediction is not None and prediction.guard.withheld
-        label = None
-        if overlay is not None:
-            note = self.image.frame_note() if self.image is not None else ""
-            label = SALIENCY_METHODS.get(overlay.result.method).label + (f" ({note})" if note else "")
+        label = None if overlay is None else self._overlay_label(overlay)
         self.viewer.set_overlay(None if overlay is None or withheld else overlay.result.values, label)
         self.overlay_panel.display(overlay, state)
         if withheld and overlay is not None:
@@ -338,9 +335,13 @@ class XrayTab(ToolTab):
         overlay = self.session.overlay
         if overlay is not None and verdicts is not None:
             failed = any(not v.passed for v in verdicts)
-            note = self.image.frame_note() if self.image is not None else ""
-            label = SALIENCY_METHODS.get(overlay.result.method).label + (f" ({note})" if note else "")
-            self.viewer.set_overlay(self.viewer.overlay_values, label + (" - FAILS its sanity check on this film" if failed else ""))
+            self.viewer.set_overlay(self.viewer.overlay_values,
+                                    self._overlay_label(overlay) + (" - FAILS its sanity check on this film" if failed else ""))
+
+    def _overlay_label(self, overlay: live.Overlay) -> str:
+        """The legend's name of a map: its method, and the frame it explains in a multi-frame file."""
+        note = self.image.frame_note() if self.image is not None else ""
+        return SALIENCY_METHODS.get(overlay.result.method).label + (f" ({note})" if note else "")
 
     def _on_counterfactual(self, result: live.Counterfactual | None, state: JobState) -> None:
         self.cf_panel.display(result, state)
