@@ -29,7 +29,10 @@ def test_json_output_shape(capsys) -> None:
     assert cf["robustness"]["members_total"] == len(payload["robustness_judged_by"]) == 20
     assert len(payload["consensus_set"]) == 4 and set(payload["consensus_set"]) <= set(payload["robustness_judged_by"])
     assert cf["robustness"]["members_crossed"] >= 4  # at least the consensus set, each past its threshold
-    assert set(cf["changes"][0]) == {"feature", "from", "to"}
+    assert set(cf["changes"][0]) == {"feature", "from", "to", "percentile_shift"}
+    assert all(0 < c["percentile_shift"] <= payload["max_shift"] + 0.5 for c in cf["changes"]
+               if isinstance(c["from"], float)), cf["changes"]  # the default cap holds for every numeric change
+    assert cf["what_if"] is False and cf["text"]  # the patient is predicted death: recourse, worded
     assert (cf["probability"] < payload["prediction"]["threshold"]) == (payload["prediction"]["label"] == 1)
 
 
@@ -56,7 +59,7 @@ def test_markers_are_changed_only_when_allowed(capsys) -> None:
 def test_values_and_locks(capsys) -> None:
     values = [f"{k}={v}" for k, v in SCHEMA.example.items()]
     code, out, _ = _run(capsys, "--values", *values, "--lock", "creatinine_phosphokinase", "serum_creatinine",
-                        "--method", "diverse", "--json")
+                        "--method", "diverse", "--max-shift", "any", "--json")
     assert code == 0
     payload = json.loads(out)
     assert payload["counterfactuals"], payload.get("reason")

@@ -7,6 +7,8 @@ paid by the sub-command that needs it anyway.
 
 from __future__ import annotations
 
+import argparse
+
 from typing import Callable, Iterable, Iterator
 
 
@@ -67,3 +69,24 @@ def image_edit_regions() -> tuple[str, ...]:
     from cfx_desktop.core.imaging.counterfactual import REGIONS
 
     return REGIONS
+
+
+def _max_shift(text: str) -> float | None:
+    if text.strip().lower() in ("any", "none", "off"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of percentile points (or 'any')") from None
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"{value:g} percentile points: give a value above 0 and at most 100 (or 'any')")
+    return value
+
+
+def add_max_shift(p: argparse.ArgumentParser) -> None:
+    """``--max-shift``: "how big a change", shared by explain-patient, batch-explain-patients and report-patient."""
+    from cfx_desktop.core.tabular.counterfactuals.feasibility import DEFAULT_MAX_SHIFT
+
+    p.add_argument("--max-shift", type=_max_shift, default=DEFAULT_MAX_SHIFT, metavar="POINTS",
+                   help="how big a change: the largest move of one feature in percentile points of the training patients, "
+                        f"each feature also within its feasible change (default {DEFAULT_MAX_SHIFT:g}; 'any' lifts both limits)")

@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--single-model", action="store_true", help="only the chosen model must flip (fragile)")
     p.add_argument("--set-members", type=int, default=None, metavar="N", help="models per architecture in the consensus")
     p.add_argument("--allow-markers", action="store_true")
+    choices.add_max_shift(p)
     p.add_argument("--reference", type=Path, help="reference cohort CSV (the app uses a loaded cohort this way)")
     p.add_argument("--out", type=Path, required=True, help="the PDF to write; the JSON sidecar goes beside it")
     p.set_defaults(handler=report_patient)
@@ -76,9 +77,9 @@ def report_patient(args: argparse.Namespace) -> int:
     settings = Settings(method, k, default_margin(schema.name) if args.margin is None else args.margin,
                         not args.single_model, args.set_members or CONSENSUS_MEMBERS, frozenset(args.lock),
                         frozenset(args.unlock), args.max_changes, args.allow_markers,
-                        str(args.reference) if args.reference else None)
+                        str(args.reference) if args.reference else None, args.max_shift)
     constraints = Constraints(locked=settings.locked, unlocked=settings.unlocked, max_changes=settings.max_changes,
-                              margin=settings.margin, allow_markers=settings.allow_markers)
+                              margin=settings.margin, allow_markers=settings.allow_markers, max_shift=settings.max_shift)
     prediction = live.predict_and_attribute(name, x)
     suggestions = live.suggest(name, x, constraints, method, k, cohort, settings.consensus, settings.consensus_members)
     spec = METHODS.get(method)

@@ -111,6 +111,7 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--single-model", action="store_true", help="only the chosen model must flip (fragile; default: "
                    "every model of the dataset's model set must)")
     p.add_argument("--allow-markers", action="store_true", help="also change observational markers (CPK, platelets, ...)")
+    choices.add_max_shift(p)
     p.add_argument("--set-members", type=int, default=None, metavar="N",
                    help="models per architecture in the consensus (default 1: the four base models; 5: all 20)")
 
@@ -208,7 +209,7 @@ def explain_settings(args: argparse.Namespace, schema, shapley_samples: int = 0)
         if name not in schema.names:
             raise UserError(f"unknown feature {name!r} in --lock/--unlock; this model uses {', '.join(schema.names)}")
     return ExplainSettings(args.method, args.k, args.margin, args.single_model, args.set_members, tuple(args.lock),
-                           tuple(args.unlock), args.max_changes, args.allow_markers, shapley_samples)
+                           tuple(args.unlock), args.max_changes, args.allow_markers, shapley_samples, args.max_shift)
 
 
 def explain_patient(args: argparse.Namespace) -> int:
@@ -218,6 +219,7 @@ def explain_patient(args: argparse.Namespace) -> int:
     from cfx_desktop.core.tabular.data import CsvError, load_csv
     from cfx_desktop.core.tabular.explanation import Explainer
     from cfx_desktop.core.tabular.live import default_reference
+    from cfx_desktop.core.tabular.wording import is_what_if
 
     model = load_model_for(args)
     schema = model.schema
@@ -239,15 +241,20 @@ def explain_patient(args: argparse.Namespace) -> int:
     if not result:
         print(f"no counterfactual: {result.reason}")
         return 0
-    for i, cf in enumerate(result, 1):
+    outcome = schema.outcome_words[1 - label]
+    if is_what_if(schema, outcome):
+        print(f"risk what-ifs, not advice: the patient is predicted {schema.outcome_words[label]}; each says what would "
+              f"turn the prediction to {outcome}")
+    for i, (cf, shown) in enumerate(zip(result, payload["counterfactuals"]), 1):
         r = cf.robustness
         holds = (f"; holds for {r['members_crossed']}/{r['members_total']} models, smallest margin {r['min_margin']:+.3f}, "
                  f"falls back under measurement noise {r['invalidation_rate']:.0%}") if r else ""
-        print(f"counterfactual {i} ({cf.method}): new p = {cf.probability:.3f}{holds}")
-        for c in cf.changes:
-            numeric = c.delta is not None and schema[c.feature].kind.value in ("integer", "continuous")
-            delta = f" ({c.delta:+g}{' ' + c.unit if c.unit else ''})" if numeric else ""
-            print(f"  {c.feature}: {c.before} -> {c.after}{delta}")
-        shown = ", ".join(f"{k2} {v:.2f}" for k2, v in cf.metrics.items())
-        print(f"  metrics: {shown}")
+        print(f"{'what-if' if shown['what_if'] else 'counterfactual'} {i} ({cf.method}): new p = {cf.probability:.3f}{holds}")
+        print(f"  {shown['text']}")
+        for c in shown["changes"]:
+            moved = f" ({c['percentile_shift']:.0f} percentile points)" if c.get("percentile_shift") else ""
+            print(f"  {c['feature']}: {c['from']} -> {c['to']}{moved}")
+        print(f"  plausibility: {shown['plausibility']}")
+    if result.note:
+        print(f"note: {result.note}")
     return 0

@@ -22,7 +22,7 @@ from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 # tab (shown first) starts its prediction when "tabular" is in; its work (torch ops, which release the GIL)
 # then overlaps the imaging imports on the other core.
 STAGES = (
-    ("tabular", ("cfx_desktop.core.tabular.live", "cfx_desktop.core.tabular.recourse"),
+    ("tabular", ("cfx_desktop.core.tabular.live", "cfx_desktop.core.tabular.recourse", "sklearn.neighbors"),
      ("cfx_desktop.core.tabular.models:ARCHITECTURES", "cfx_desktop.core.tabular.counterfactuals:METHODS",
       "cfx_desktop.core.tabular.datasets:DATASETS")),
     ("imaging", ("cfx_desktop.core.imaging.live",),

@@ -17,6 +17,7 @@ import numpy as np
 from cfx_desktop.core.tabular.counterfactuals import DEFAULT_METHOD, METHODS, Constraints
 from cfx_desktop.core.tabular.data import Cohort
 from cfx_desktop.core.tabular.datasets import default_variant, find_variant
+from cfx_desktop.core.tabular.counterfactuals.feasibility import DEFAULT_MAX_SHIFT
 from cfx_desktop.core.tabular.model_set import CONSENSUS_MEMBERS, MARGIN_FLOOR, default_margin
 from cfx_desktop.core.tabular.models import model_name
 from cfx_desktop.core.tabular.patient_report import PatientSource
@@ -90,6 +91,7 @@ class SuggestionSettings:
     consensus: bool = True  # every model of the consensus set must cross; False: "this model only" (fragile)
     consensus_members: int = CONSENSUS_MEMBERS  # per architecture
     allow_markers: bool = False
+    max_shift: float | None = DEFAULT_MAX_SHIFT  # "how big a change", percentile points; None: any size
 
 
 class PatientSession:
@@ -146,7 +148,7 @@ class PatientSession:
         user_locked = frozenset(n for n in self.locks if self.schema[n].mutability == Mutability.MUTABLE)
         unlocked = frozenset(f.name for f in self.schema.features if f.mutability == Mutability.LOCKABLE and f.name not in self.locks)
         return Constraints(locked=user_locked, unlocked=unlocked, max_changes=self.settings.max_changes, margin=self.settings.margin,
-                           allow_markers=self.settings.allow_markers)
+                           allow_markers=self.settings.allow_markers, max_shift=self.settings.max_shift)
 
     def answers_current(self, name: str, x: np.ndarray) -> bool:
         return name == self.model_name and len(x) == len(self.values) and bool(np.allclose(x, self.values, equal_nan=True))

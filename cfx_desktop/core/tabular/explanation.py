@@ -9,6 +9,9 @@ from typing import Any
 import numpy as np
 
 from cfx_desktop.core.tabular import attributions
+from cfx_desktop.core.tabular.counterfactuals.feasibility import DEFAULT_MAX_SHIFT, Population
+from cfx_desktop.core.tabular.counterfactuals.types import Counterfactual
+from cfx_desktop.core.tabular.wording import is_what_if, plausibility_text, suggestion_text
 from cfx_desktop.core.tabular.counterfactuals import METHODS, Constraints, CounterfactualList, Reference, find_counterfactuals
 from cfx_desktop.core.tabular.model_set import CONSENSUS_MEMBERS, ModelSet, default_margin, load_model_set
 from cfx_desktop.core.tabular.models import TabularModel
@@ -28,6 +31,7 @@ class ExplainSettings:
     max_changes: int | None = None
     allow_markers: bool = False
     shapley_samples: int = 0  # 0: no attributions (the single-patient command leaves them to the app)
+    max_shift: float | None = DEFAULT_MAX_SHIFT  # "how big a change", percentile points; None: any size
 
     def resolved(self, schema_name: str) -> "ExplainSettings":
         """Defaults filled in (the registry's method, the model set's validated margin, k=4 for set methods)."""
@@ -35,11 +39,12 @@ class ExplainSettings:
         k = self.k if self.k != 1 or not METHODS.get(method).is_set else 4
         margin = default_margin(schema_name) if self.margin is None else self.margin
         return ExplainSettings(method, k, margin, self.single_model, self.set_members, tuple(self.locked),
-                               tuple(self.unlocked), self.max_changes, self.allow_markers, self.shapley_samples)
+                               tuple(self.unlocked), self.max_changes, self.allow_markers, self.shapley_samples,
+                               self.max_shift)
 
     def constraints(self) -> Constraints:
         return Constraints(locked=frozenset(self.locked), unlocked=frozenset(self.unlocked), max_changes=self.max_changes,
-                           margin=float(self.margin or 0.0), allow_markers=self.allow_markers)
+                           margin=float(self.margin or 0.0), allow_markers=self.allow_markers, max_shift=self.max_shift)
 
 
 @dataclass
@@ -57,6 +62,22 @@ class Explainer:
         settings = settings.resolved(model.schema.name)
         models = load_model_set(model.schema.name, per_architecture=settings.set_members or CONSENSUS_MEMBERS)
         return cls(model, settings, reference, models, load_model_set(model.schema.name))
+
+    def _counterfactual(self, cf: Counterfactual, x: np.ndarray, outcome: str) -> dict[str, Any]:
+        schema = self.model.schema
+        shifts = Population.of_model(self.model).shifts(x, cf.values)[0]
+        return {
+            "values": schema.to_patient(cf.values),
+            "changes": [{"feature": c.feature, "from": c.before, "to": c.after,
+                         "percentile_shift": float(shifts[schema.index(c.feature)])} for c in cf.changes],
+            "text": suggestion_text(schema, cf, outcome),
+            "what_if": is_what_if(schema, outcome),
+            "plausibility": plausibility_text(cf.metrics, schema, self.settings.max_shift),
+            "probability": cf.probability,
+            "metrics": {k: float(v) for k, v in cf.metrics.items()},
+            "robustness": cf.robustness,
+            "summary": cf.summary(outcome),
+        }
 
     def explain(self, x: np.ndarray) -> tuple[dict[str, Any], CounterfactualList]:
         """The JSON payload and the search's result (for printing it in words)."""
@@ -78,21 +99,14 @@ class Explainer:
                             f"every model of the {schema.name} set ({len(self.models)}) past its threshold by {s.margin:.2f}"),
             "consensus_set": [] if s.single_model else [m.name for m in self.models.members],
             "robustness_judged_by": [m.name for m in self.judges.members],
-            "counterfactuals": [
-                {
-                    "values": schema.to_patient(cf.values),
-                    "changes": [{"feature": c.feature, "from": c.before, "to": c.after} for c in cf.changes],
-                    "probability": cf.probability,
-                    "metrics": {k: float(v) for k, v in cf.metrics.items()},
-                    "robustness": cf.robustness,
-                    "summary": cf.summary(schema.outcome_words[1 - label]),
-                }
-                for cf in result
-            ],
+            "max_shift": s.max_shift,
+            "counterfactuals": [self._counterfactual(cf, x, schema.outcome_words[1 - label]) for cf in result],
             "seconds": result.seconds,
         }
         if result.reason:
             payload["reason"] = result.reason
+        if result.note:
+            payload["note"] = result.note
         if s.shapley_samples:
             a = attributions.attribute(model, x, n_samples=s.shapley_samples)
             payload["attribution"] = {"method": a.method, "exact": a.exact, "note": a.note, "base_logit": a.base_logit,

@@ -19,12 +19,80 @@ from pathlib import Path
 import numpy as np
 
 from cfx_desktop.core.tabular.data import MISSING_CELLS as MISSING
-from cfx_desktop.core.tabular.schema import Actionability, Feature, Kind, Mutability, Schema
+from cfx_desktop.core.tabular.schema import Actionability, Direction, Feature, Kind, Mutability, Schema
 
 MAX_BYTES = 200_000_000
 MAX_CATEGORIES = 12
 MIN_PER_CLASS = 10
 IMMUTABLE_NAMES = re.compile(r"(^|[^a-z])(age|sex|gender|race|ethnic\w*|birth\w*|height|dob)([^a-z]|$)", re.I)
+
+
+def _words(*words: str) -> re.Pattern[str]:
+    """A name rule: any of ``words`` as a whole word of the column name, or as its start (``glu``, ``chol``)."""
+    return re.compile(r"(^|[^a-z])(" + "|".join(words) + r")", re.I)
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """What a column's name says about changing it. The first rule whose pattern matches decides; ``why`` is
+    shown in the schema editor as the tag's source."""
+
+    pattern: re.Pattern[str]
+    mutability: Mutability
+    actionability: Actionability
+    why: str
+    direction: Direction = Direction.ANY
+
+
+NAME_RULES = (
+    NameRule(IMMUTABLE_NAMES, Mutability.IMMUTABLE, Actionability.IMMUTABLE, "a characteristic nobody changes (age, sex, ...)"),
+    NameRule(_words("preg", "npreg", "parity", "gravid"), Mutability.IMMUTABLE, Actionability.IMMUTABLE,
+             "a history (pregnancies) that cannot be undone"),
+    NameRule(_words("ped", "pedigree", "dpf", "famil", "hered", "genet"), Mutability.IMMUTABLE, Actionability.IMMUTABLE,
+             "a family-history or genetic score"),
+    NameRule(_words("stage", "grade", "histolog", "diagnos", "class", "type", "drug", "treat", "arm", "group"),
+             Mutability.LOCKABLE, Actionability.MARKER, "a stage, diagnosis or treatment arm: locked unless unlocked"),
+    NameRule(_words("time", "day", "n_days", "duration", "follow", "year", "date", "month", "week", "status"),
+             Mutability.LOCKABLE, Actionability.MARKER, "a time or follow-up, known only afterwards: locked"),
+    NameRule(_words("smok", "alcohol", "drink", "exercis", "activity", "diet"), Mutability.MUTABLE, Actionability.ACTIONABLE,
+             "a behaviour the patient can change"),
+    NameRule(_words("glu", "hba1c", "a1c", "bmi", "weight", "chol", "ldl", "hdl", "trig", "tryg", "bp", "sbp", "dbp",
+                    "systolic", "diastolic", "pressure", "creatinine", "sodium", "potassium", "haemoglobin",
+                    "hemoglobin", "ejection", "lvef"),
+             Mutability.MUTABLE, Actionability.TREATMENT_TARGET, "a treatment target (glucose, BMI, lipids, blood pressure, ...)"),
+)
+
+ORDINAL_LEVELS = 6  # an integer column with at most this many values (and more than two) reads as a grade or score
+
+
+def tags(name: str, kind: Kind, distinct: int) -> tuple[Mutability, Actionability, Direction, str]:
+    """(mutability, actionability, direction, where the tag came from) of a column. Nothing is changeable unless
+    a name rule says so: a column no rule knows is kept as measured (an observational marker, which suggestions
+    change only when the user allows markers) or locked, and says that it awaits review."""
+    for rule in NAME_RULES:
+        if rule.pattern.search(name):
+            return rule.mutability, rule.actionability, rule.direction, f"name rule: {rule.why}"
+    if kind in (Kind.BINARY, Kind.CATEGORICAL):
+        return (Mutability.LOCKABLE, Actionability.MARKER, Direction.ANY,
+                "data: a finding or category; locked until you review it")
+    if kind == Kind.INTEGER and distinct <= ORDINAL_LEVELS:
+        return (Mutability.LOCKABLE, Actionability.MARKER, Direction.ANY,
+                f"data: {distinct} whole-number levels, like a grade or score; locked until you review it")
+    return (Mutability.MUTABLE, Actionability.MARKER, Direction.ANY,
+            "none: no rule knows this column; kept as measured (a marker) until you review it")
+
+
+def feasible_default(numbers: np.ndarray, decimals: int, integral: bool) -> tuple[float, str]:
+    """The span of the central 80 % of the column (`counterfactuals.feasibility.DEFAULT_RULE`), on its grid."""
+    q10, q90 = np.percentile(numbers, [10, 90])
+    spread = float(q90 - q10)
+    if spread <= 0:
+        low, high = float(numbers.min()), float(numbers.max())
+        spread, what = high - low, f"the whole range of the file's rows ({low:g}-{high:g})"
+    else:
+        what = f"the central 80 % of the file's rows ({q10:g}-{q90:g})"
+    spread = float(max(1, round(spread))) if integral else round(spread, decimals)
+    return spread, f"data: {what}; edit it to what a treatment can achieve"
 ID_NAMES = re.compile(r"(^|[^a-z])(id|identifier|key|record|patient|subject|mrn|uuid|index|no)([^a-z]|$)", re.I)
 
 
@@ -132,17 +200,19 @@ def _feature(name: str, cells: list[str], margin: float) -> tuple[Feature | None
     """(feature or None, kind seen, reason or note)."""
     values = sorted(set(cells))
     numbers = _numbers(cells)
-    immutable = bool(IMMUTABLE_NAMES.search(name))
-    common = {"label": label_of(name), "mutability": Mutability.IMMUTABLE if immutable else Mutability.MUTABLE,
-              "actionability": Actionability.IMMUTABLE if immutable else Actionability.ACTIONABLE,
-              "description": f"{label_of(name)} (from the CSV column {name!r})"}
-    note = "suggested immutable from its name: please check" if immutable else ""
+
+    def common(kind: Kind, extra: dict[str, object] | None = None) -> dict[str, object]:
+        mutability, actionability, direction, source = tags(name, kind, len(values))
+        return {"label": label_of(name), "mutability": mutability, "actionability": actionability, "direction": direction,
+                "tag_source": source, "description": f"{label_of(name)} (from the CSV column {name!r})", **(extra or {})}
+
+    note = ""
     if len(values) == 1:
         return None, "constant", f"the same value ({values[0]}) in every row: it cannot explain anything"
     if numbers is not None:
         distinct = np.unique(numbers)
         if set(distinct) <= {0.0, 1.0}:
-            return Feature(name, kind=Kind.BINARY, min=0, max=1, **common), "binary", note
+            return Feature(name, kind=Kind.BINARY, min=0, max=1, **common(Kind.BINARY)), "binary", note
         integral = bool(np.all(np.equal(np.mod(numbers, 1), 0)))
         unique_rows = len(distinct) == len(numbers)
         if integral and unique_rows and (ID_NAMES.search(name) or np.all(np.diff(numbers) > 0)):
@@ -160,14 +230,17 @@ def _feature(name: str, cells: list[str], margin: float) -> tuple[Feature | None
         kind = Kind.INTEGER if integral else Kind.CONTINUOUS
         step = _nice_step(span, decimals, integral)
         wide = f"; values span {lo:g} to {hi:g}" if span > 0 else ""
-        return (Feature(name, kind=kind, min=low, max=high, step=step, decimals=decimals, **common), kind.value,
+        reach, reach_note = feasible_default(numbers, decimals, integral)
+        return (Feature(name, kind=kind, min=low, max=high, step=step, decimals=decimals,
+                        **common(kind, {"feasible_change": reach, "feasible_note": reach_note})), kind.value,
                 "; ".join(x for x in (note, f"range = seen values +- {margin:.0%}{wide}") if x))
     if len(values) == len(cells) and (ID_NAMES.search(name) or len(values) > MAX_CATEGORIES):
         return None, "identifier", "a different text in every row: an identifier or free text tells the model nothing it can generalise"
     if len(values) == 2:
-        return Feature(name, kind=Kind.BINARY, min=0, max=1, categories=tuple(values), **common), "binary", note
+        return Feature(name, kind=Kind.BINARY, min=0, max=1, categories=tuple(values), **common(Kind.BINARY)), "binary", note
     if len(values) <= MAX_CATEGORIES:
-        return (Feature(name, kind=Kind.CATEGORICAL, min=0, max=len(values) - 1, categories=tuple(values), **common),
+        return (Feature(name, kind=Kind.CATEGORICAL, min=0, max=len(values) - 1, categories=tuple(values),
+                        **common(Kind.CATEGORICAL)),
                 "categorical", note)
     return None, "free text", (f"{len(values)} different texts: the models take numbers or up to {MAX_CATEGORIES} "
                                "categories; turn it into one of those in the file, or leave it out")
@@ -240,6 +313,7 @@ def infer_schema(path: str | Path, target: str, name: str | None = None, margin:
         ignored=tuple(r.name for r in reports if r.role == "excluded"),
         target_values=() if zero_one and set(classes) == {"0", "1"} else (negative, positive),
         missing_allowed=any(r.missing > 0 for r in reports if r.role in ("feature", "target")), delimiter=table.delimiter,
+        reviewed=False,
     )
     return Inference(schema, reports, len(rows), counts, notes)
 
@@ -258,13 +332,13 @@ def _typical(features: list[Feature], header: list[str], rows: list[list[str]]) 
     return example
 
 
-EDITABLE = ("use", "label", "kind", "min", "max", "step", "unit", "mutability", "actionability")
+EDITABLE = ("use", "label", "kind", "min", "max", "step", "unit", "mutability", "actionability", "direction", "feasible_change")
 
 
 def apply_edits(inference: Inference, edits: dict[str, dict[str, object]], name: str | None = None) -> Schema:
-    """The schema the user confirmed: the inferred one with their per-column edits (``use``, ``label``, ``kind``,
-    ``min``, ``max``, ``step``, ``unit``, ``mutability``, ``actionability``); raises `InferenceError` naming the
-    column and what is wrong, so the editor can keep everything and say it."""
+    """The schema the user confirmed (``reviewed``): the inferred one with their per-column edits (`EDITABLE`); a
+    feature whose tags the user changed says "review" as their source. Raises `InferenceError` naming the column
+    and what is wrong, so the editor can keep everything and say it."""
     from dataclasses import replace
 
     from cfx_desktop.core.tabular.schema import SchemaError
@@ -297,7 +371,7 @@ def apply_edits(inference: Inference, edits: dict[str, dict[str, object]], name:
             changes["kind"] = kind
             if kind == Kind.INTEGER:
                 changes["decimals"] = 0
-        for key in ("min", "max", "step"):
+        for key in ("min", "max", "step", "feasible_change"):
             if key in edit:
                 try:
                     changes[key] = float(edit[key])  # type: ignore[arg-type]
@@ -307,6 +381,14 @@ def apply_edits(inference: Inference, edits: dict[str, dict[str, object]], name:
             changes["mutability"] = Mutability(str(edit["mutability"]))
         if "actionability" in edit:
             changes["actionability"] = Actionability(str(edit["actionability"]))
+        if "direction" in edit:
+            changes["direction"] = Direction(str(edit["direction"]))
+        if any(key in edit for key in ("mutability", "actionability", "direction")):
+            changes["tag_source"] = "review: set by the user"
+        if "feasible_change" in edit:
+            if changes["feasible_change"] < 0:  # type: ignore[operator]
+                raise InferenceError(f"{report.name}: a feasible change cannot be negative")
+            changes["feasible_note"] = "review: set by the user"
         if changes.get("mutability") == Mutability.IMMUTABLE:
             changes["actionability"] = Actionability.IMMUTABLE
         edited = replace(feature, **changes)
@@ -326,6 +408,7 @@ def apply_edits(inference: Inference, edits: dict[str, dict[str, object]], name:
     if not title:
         raise InferenceError("the dataset needs a name")
     schema = replace(base, name=slug(title), title=title, features=tuple(features), example=example, ignored=tuple(ignored),
+                     reviewed=True,
                      missing_allowed=any(c.missing > 0 for c in inference.columns
                                          if c.role == "target" or c.name in {f.name for f in features}))
     try:

@@ -16,7 +16,8 @@ import numpy as np
 
 from cfx_desktop.core.report.document import BarChart, Facts, Paragraph, Report, Section, Table
 from cfx_desktop.core.tabular.schema import Mutability, Schema
-from cfx_desktop.core.tabular.wording import CAVEAT, change_text, plausibility_text, robustness_words
+from cfx_desktop.core.tabular.counterfactuals.feasibility import DEFAULT_MAX_SHIFT
+from cfx_desktop.core.tabular.wording import CAVEAT, is_what_if, plausibility_text, robustness_words, suggestion_text
 
 if TYPE_CHECKING:
     from cfx_desktop.core.tabular.live import PredictionResult, SuggestionResult
@@ -55,6 +56,7 @@ class Settings:
     max_changes: int | None = None
     allow_markers: bool = False
     reference_file: str | None = None  # a loaded cohort used as the reference (else the model's training rows)
+    max_shift: float | None = DEFAULT_MAX_SHIFT  # "how big a change" in percentile points; None: any size
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -87,6 +89,8 @@ def reproduce_command(model_name: str, schema: Schema, x: np.ndarray, source: Pa
         parts += ["--allow-markers"]
     if settings.reference_file:
         parts += ["--reference", settings.reference_file]
+    if settings.max_shift != DEFAULT_MAX_SHIFT:
+        parts += ["--max-shift", "any" if settings.max_shift is None else f"{settings.max_shift:g}"]
     return shlex.join(parts + ["--out", out])
 
 
@@ -127,6 +131,9 @@ def _settings_section(schema: Schema, settings: Settings, suggestions: Suggestio
             ("Requirement", requirement),
             ("Margin", f"{settings.margin:.2f} past each model's threshold"),
             ("Most features changed", str(settings.max_changes) if settings.max_changes else "any number"),
+            ("How big a change", "any size (no feasibility limit)" if settings.max_shift is None else
+             f"each feature within its feasible change and at most {settings.max_shift:.0f} percentile points of the "
+             "training patients"),
             ("Locked by the user", ", ".join(locked_labels) or "none"),
             ("Locked by default", ", ".join(lockable_locked) or "none"),
             ("Never changed (immutable)", ", ".join(immutable) or "none"),
@@ -175,23 +182,32 @@ def build_patient_report(schema: Schema, card: dict[str, Any], prediction: Predi
     elif not suggestions.counterfactuals:
         suggestion_section.add(Paragraph(f"No suggestion: {suggestions.counterfactuals.reason}"))
     else:
+        what_if = is_what_if(schema, suggestions.outcome)
         rows = []
         for i, cf in enumerate(suggestions.counterfactuals, 1):
             badge, explanation, grade = robustness_words(cf.robustness)
             offered = "not offered (unlike the training patients)" if cf.metrics.get("lof_outlier") else ""
-            rows.append([str(i), change_text(schema, cf), f"{cf.probability:.2f}", f"{badge} ({grade})", str(cf.l0),
-                         f"{cf.metrics.get('mad_l1', 0):.2f}", plausibility_text(cf.metrics) + (f"; {offered}" if offered else "")])
+            rows.append([str(i), suggestion_text(schema, cf, suggestions.outcome), f"{cf.probability:.2f}",
+                         f"{badge} ({grade})", str(cf.l0), f"{cf.metrics.get('distance', 0):.2f}",
+                         plausibility_text(cf.metrics, schema, settings.max_shift) + (f"; {offered}" if offered else "")])
+        if what_if:
+            suggestion_section.title = "Risk what-ifs (not advice)"
+            suggestion_section.add(Paragraph(
+                f"This patient is predicted {schema.outcome_words[0]}. Each row says what would turn the prediction to "
+                f"{suggestions.outcome}: a description of the model, never a recommendation.", "caveat"))
         suggestion_section.add(Paragraph(
-            f"{len(rows)} suggestion(s) that move the prediction to {suggestions.outcome}, found in "
-            f"{suggestions.counterfactuals.seconds:.2f} s."))
-        suggestion_section.add(Table(["#", "What would have to change", "p after", "Holds for", "Changed", "Distance (MAD)",
-                                      "Plausibility"], rows, [0.35, 4.4, 0.9, 2.1, 1.25, 1.35, 2]))
+            f"{len(rows)} {'what-if(s)' if what_if else 'suggestion(s)'} that move the prediction to {suggestions.outcome}, "
+            f"found in {suggestions.counterfactuals.seconds:.2f} s."
+            + (f" Note: {suggestions.counterfactuals.note}." if suggestions.counterfactuals.note else "")))
+        suggestion_section.add(Table(["#", "Risk what-if" if what_if else "What would have to change", "p after", "Holds for",
+                                      "Changed", "Distance", "Plausibility"], rows, [0.35, 4.4, 0.9, 2.1, 1.25, 1.35, 2]))
         suggestion_section.add(Paragraph(
             "Holds for: how many models of the set (each at its own threshold) predict the new outcome, and how often "
-            "re-measuring the changed patient at each feature's stated precision undoes it. Distance: the sum of the "
-            "changes, each in units of the feature's median absolute deviation (MAD). Plausibility: typical of the "
-            "reference patients or an outlier, by the local outlier factor (LOF); kNN is the distance to the nearest "
-            "reference patients.", "note"))
+            "re-measuring the changed patient at each feature's stated precision undoes it. Distance: how far the patient "
+            "moves, in percentile points of the training patients (25 points count as 1) per numeric feature and 1 per "
+            "changed category. Plausibility: typical; a large change (a feature moves more than the cap among the "
+            "reference patients most like this one in the immutable features); or an outlier end point by the local "
+            "outlier factor (LOF); kNN is the distance to the nearest reference patients.", "note"))
     reproduce = reproduce_command(card.get("name", prediction.model_name), schema, x, source, settings, out_name)
     settings_section = _settings_section(schema, settings, suggestions, method_label, method_text)
     settings_section.add(Paragraph("This report is written again, from the same inputs and settings, by:", "note"))

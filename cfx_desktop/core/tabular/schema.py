@@ -67,6 +67,9 @@ class Feature:
     actionability_note: str = ""  # why, with a source where there is one
     precision: float = 0.0  # measurement noise (one standard deviation, in the feature's unit); 0 = exact
     precision_note: str = ""  # where the figure comes from
+    feasible_change: float = 0.0  # largest change a treatment could bring about, in the unit; 0 = one IQR of the data
+    feasible_note: str = ""  # why that figure
+    tag_source: str = ""  # where mutability/actionability came from: "name rule: ...", "data: ...", "review", "none: ..."
 
     @property
     def concept(self) -> str:
@@ -177,6 +180,7 @@ class Schema:
     # user datasets: what inference decided about reading the file, so every later read agrees with it
     missing_allowed: bool = False  # empty cells are missing: a feature's is imputed, a row without outcome is not trained on
     delimiter: str = ","  # the file's column separator
+    reviewed: bool = True  # False for an inferred schema nobody has confirmed (its tags are only proposals)
 
     @property
     def names(self) -> list[str]:

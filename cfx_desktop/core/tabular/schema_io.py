@@ -36,7 +36,7 @@ def feature_from_dict(data: dict[str, Any]) -> Feature:
         raise SchemaError(f"feature {data.get('name', '?')!r}: {exc}") from None
     if "categories" in values:
         values["categories"] = tuple(str(c) for c in values["categories"])
-    for key in ("min", "max", "step", "precision"):
+    for key in ("min", "max", "step", "precision", "feasible_change"):
         if key in values:
             values[key] = float(values[key])
     return Feature(**values)
@@ -47,7 +47,7 @@ def schema_to_dict(schema: Schema) -> dict[str, Any]:
         "format": FORMAT, "name": schema.name, "title": schema.title, "target": schema.target,
         "target_label": schema.target_label, "outcome_words": list(schema.outcome_words),
         "target_values": list(schema.target_values), "missing_allowed": schema.missing_allowed,
-        "delimiter": schema.delimiter,
+        "delimiter": schema.delimiter, "reviewed": schema.reviewed,
         "example": dict(schema.example), "example_label": schema.example_label, "ignored": list(schema.ignored),
         "features": [feature_to_dict(f) for f in schema.features],
     }
@@ -64,6 +64,7 @@ def schema_from_dict(data: dict[str, Any]) -> Schema:
             example_label=str(data.get("example_label", "")), ignored=tuple(data.get("ignored", ())),
             target_values=tuple(str(v) for v in data.get("target_values", ())),  # type: ignore[arg-type]
             missing_allowed=bool(data.get("missing_allowed", False)), delimiter=str(data.get("delimiter", ",")),
+            reviewed=bool(data.get("reviewed", True)),
         )
     except KeyError as exc:
         raise SchemaError(f"schema is missing {exc.args[0]!r}") from None

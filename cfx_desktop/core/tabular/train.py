@@ -175,8 +175,10 @@ def holdout_split(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def reference_stats(schema: Schema, X: np.ndarray) -> dict[str, dict[str, float]]:
     """Per-feature summary statistics of the training rows (not the rows themselves): the counterfactual
-    search scales distances by MAD and the app keeps suggestions inside the observed 1st-99th percentiles
-    even on a fresh install with no data."""
+    search scales distances by MAD, prices changes in percentile points and keeps suggestions inside the observed
+    range even on a fresh install with no data."""
+    from cfx_desktop.core.tabular.counterfactuals.feasibility import quantiles
+
     stats = {}
     for j, feature in enumerate(schema.features):
         column = X[:, j][~np.isnan(X[:, j])]
@@ -187,6 +189,7 @@ def reference_stats(schema: Schema, X: np.ndarray) -> dict[str, dict[str, float]
         stats[feature.name] = {
             "median": median, "mad": mad, "p01": float(np.percentile(column, 1)), "p99": float(np.percentile(column, 99)),
             "min": float(column.min()), "max": float(column.max()),
+            "quantiles": quantiles(column),  # percentile shifts and the feasible change (counterfactuals.feasibility)
         }
     return stats
 

@@ -26,31 +26,94 @@ def _shown(schema: Schema, name: str, value: object) -> str:
     return feature.display(float(value))  # type: ignore[arg-type]
 
 
-def change_text(schema: Schema, cf: Counterfactual) -> str:
-    """One phrase per change: treatment targets as target states ("bring serum creatinine to <= 0.93 mg/dL"),
-    other numeric changes as moves ("raise ... 25 -> 38 %"), findings as "label: before -> after"."""
-    parts = []
-    for c in cf.changes:
-        f = schema[c.feature]
-        before, after = _shown(schema, c.feature, c.before), _shown(schema, c.feature, c.after)
-        if c.delta is None or f.categories or f.kind == Kind.BINARY:
-            parts.append(f"{f.label}: {before} -> {after}")
-            continue
-        unit = f" {f.unit}" if f.unit else ""
-        if f.actionability == Actionability.TREATMENT_TARGET:
-            parts.append(f"bring {f.label.lower()} to {'>=' if c.delta > 0 else '<='} {after}{unit} (now {before})")
-            continue
-        verb = "raise" if c.delta > 0 else "lower"
-        step = f"{abs(c.delta):,.{f.decimals}f}"
-        parts.append(f"{verb} {f.label.lower()} {before} -> {after}{unit} ({'+' if c.delta > 0 else '-'}{step})")
-    return "; ".join(parts)
+YES_NO = ({"n", "no", "0", "false", "absent", "negative"}, {"y", "yes", "1", "true", "present", "positive"})
 
 
-def plausibility_text(metrics: dict[str, float]) -> str:
+def _is_finding(schema: Schema, name: str) -> bool:
+    """A yes/no finding: an unlabelled binary, or one labelled no/yes (``("N", "Y")``)."""
+    f = schema[name]
+    if f.kind != Kind.BINARY:
+        return False
+    return not f.categories or (f.categories[0].lower() in YES_NO[0] and f.categories[1].lower() in YES_NO[1])
+
+
+def _present(schema: Schema, name: str, value: object) -> bool:
+    f = schema[name]
+    return bool(f.encode(value)) if value is not None else False
+
+
+def _phrase(schema: Schema, c, what_if: bool) -> str:  # noqa: ANN001 - counterfactuals.Change
+    """One change in words. Recourse: "without anaemia", "bring serum creatinine to <= 1.4 mg/dL (now 1.9)",
+    "lower platelets 262,000 -> 200,000 kiloplatelets/mL (-62,000)". Risk what-if: "anaemia appeared",
+    "ejection fraction fell to <= 18 %"."""
+    f = schema[c.feature]
+    label = f.label[:1].lower() + f.label[1:] if not f.label[:2].isupper() else f.label
+    before, after = _shown(schema, c.feature, c.before), _shown(schema, c.feature, c.after)
+    if _is_finding(schema, c.feature):
+        now = _present(schema, c.feature, c.after)
+        if what_if:
+            return f"{label} {'appeared' if now else 'went away'}"
+        return f"{'with' if now else 'without'} {label}"
+    if c.delta is None or f.kind in (Kind.BINARY, Kind.CATEGORICAL):
+        return f"{label} {'became' if what_if else ''} {after} instead of {before}".replace("  ", " ")
+    unit = f" {f.unit}" if f.unit else ""
+    if what_if:
+        verb = "rose" if c.delta > 0 else "fell"
+        return f"{label} {verb} to {'>=' if c.delta > 0 else '<='} {after}{unit} (now {before})"
+    if f.actionability == Actionability.TREATMENT_TARGET:
+        return f"bring {label} to {'>=' if c.delta > 0 else '<='} {after}{unit} (now {before})"
+    verb = "raise" if c.delta > 0 else "lower"
+    step = f"{abs(c.delta):,.{f.decimals}f}"
+    return f"{verb} {label} {before} -> {after}{unit} ({'+' if c.delta > 0 else '-'}{step})"
+
+
+def change_text(schema: Schema, cf: Counterfactual, what_if: bool = False) -> str:
+    """The changes of one suggestion, ``; ``-separated: as recourse (what would have to change), or with
+    ``what_if`` as a risk what-if for a patient whose prediction is already the favourable one (never as advice
+    to get worse)."""
+    return ("; " if not what_if else " and ").join(_phrase(schema, c, what_if) for c in cf.changes)
+
+
+def is_what_if(schema: Schema, outcome: str) -> bool:
+    """True when the suggestions reach the unfavourable outcome (``outcome_words[1]``): the patient is predicted
+    the favourable one, so each row is a risk what-if, not recourse."""
+    return outcome == schema.outcome_words[1]
+
+
+def what_if_text(schema: Schema, cf: Counterfactual, outcome: str) -> str:
+    """ "The prediction would turn to death if ejection fraction fell to <= 18 % (now 30)"."""
+    return f"the prediction would turn to {outcome} if {change_text(schema, cf, what_if=True)}"
+
+
+def suggestion_text(schema: Schema, cf: Counterfactual, outcome: str) -> str:
+    """The row's text: recourse, or the risk what-if sentence when ``outcome`` is the unfavourable one."""
+    return what_if_text(schema, cf, outcome) if is_what_if(schema, outcome) else change_text(schema, cf)
+
+
+def plausibility_text(metrics: dict[str, float], schema: Schema | None = None,
+                      max_shift: float | None = None) -> str:
+    """The verdict on the end point and on the change: "outlier" (no training patient looks like the end point),
+    "large change" (a feature moves more than ``max_shift`` percentile points among patients like this one),
+    else "typical"; the figures behind it in brackets."""
+    from cfx_desktop.core.tabular.counterfactuals.feasibility import DEFAULT_MAX_SHIFT
+
+    cap = DEFAULT_MAX_SHIFT if max_shift is None else max_shift
+    moved = ""
+    if "conditional_shift" in metrics and schema is not None:
+        feature = schema.features[int(metrics["conditional_feature"])]
+        moved = (f"{feature.label.lower()} moves {metrics['conditional_shift']:.0f} percentile points among the "
+                 f"{int(metrics['conditional_group'])} reference patients most like this one in "
+                 f"{', '.join(f.label.lower() for f in schema.features if f.mutability.value == 'immutable') or 'everything'}")
+    elif "max_shift" in metrics and schema is not None:
+        feature = schema.features[int(metrics["max_shift_feature"])]
+        moved = f"{feature.label.lower()} moves {metrics['max_shift']:.0f} percentile points of the training patients"
     if "lof_outlier" not in metrics:
-        return "n/a (no reference cohort)"
-    verdict = "outlier" if metrics["lof_outlier"] else "typical"
-    return f"{verdict} (kNN {metrics.get('knn_distance', float('nan')):.1f})"
+        return "n/a (no reference cohort" + (f"; {moved})" if moved else ")")
+    if metrics["lof_outlier"]:
+        return f"outlier (unlike every training patient; kNN {metrics.get('knn_distance', float('nan')):.1f})"
+    if metrics.get("conditional_shift", 0.0) > cap:
+        return f"large change ({moved})"
+    return f"typical (kNN {metrics.get('knn_distance', float('nan')):.1f}" + (f"; {moved})" if moved else ")")
 
 
 def robustness_words(r: dict[str, float]) -> tuple[str, str, str]:

@@ -31,7 +31,8 @@ def build(session: PatientSession, out_name: str):  # noqa: ANN201 - core.report
     uses_cohort = cohort is not None and suggestions is not None and suggestions.reference_source == "loaded cohort"
     s = session.settings
     settings = Settings(s.method, session.k, s.margin, s.consensus, s.consensus_members, constraints.locked,
-                        constraints.unlocked, s.max_changes, s.allow_markers, cohort.source if uses_cohort else None)
+                        constraints.unlocked, s.max_changes, s.allow_markers, cohort.source if uses_cohort else None,
+                        s.max_shift)
     spec = METHODS.get(s.method)
     return build_patient_report(session.schema, read_card(session.model_name), prediction, suggestions, session.source,
                                 settings, spec.label, spec.description, out_name=out_name)

@@ -14,7 +14,8 @@ from PySide6.QtWidgets import (
 from cfx_desktop.ui import theme
 from cfx_desktop.core.tabular.counterfactuals import METHODS
 from cfx_desktop.core.tabular.schema import Schema
-from cfx_desktop.core.tabular.wording import CAVEAT, change_text, plausibility_text, robustness_words
+from cfx_desktop.core.tabular.counterfactuals.feasibility import DEFAULT_MAX_SHIFT
+from cfx_desktop.core.tabular.wording import CAVEAT, change_text, is_what_if, plausibility_text, robustness_words, suggestion_text
 
 if TYPE_CHECKING:  # results come from the worker pool, which has imported these
     from cfx_desktop.core.tabular.live import SuggestionResult
@@ -22,8 +23,10 @@ if TYPE_CHECKING:  # results come from the worker pool, which has imported these
 COLUMNS = ["What would change", "p after", "Holds for", "Changes", "Distance", "Plausibility", ""]
 COLUMN_TIPS = ["The change, worded as target states", "The selected model's probability after the change",
                "How many of the 20 models of the set predict the new outcome, and how often measurement noise undoes it",
-               "How many features change", "MAD-weighted L1 distance from the patient (each feature in units of its "
-               "median absolute deviation)", "Typical of the training patients, or an outlier (local outlier factor)",
+               "How many features change", "How far the patient moves: percentile points of the training patients per "
+               "numeric feature (25 points count as 1), 1 per changed category",
+               "Typical; a large change (a feature moves more than the cap in percentile points among patients like "
+               "this one in age and sex); or an outlier end point (local outlier factor)",
                "Put the suggestion into the form (or select its row and press Enter); Ctrl+Z undoes it"]
 GRADE_COLOURS = {"solid": "good", "partial": "warn", "weak": "bad", "none": "muted"}  # theme colour names
 
@@ -72,6 +75,17 @@ class SuggestionsPanel(QWidget):
         self.consensus.setToolTip("Consensus: every model of the set (each architecture, with 1, 2 or 5 bootstrap members) "
                                   "must predict the new outcome past its own threshold by the margin. 'This model only' "
                                   "describes one network, not the data. 'Holds for' is always judged by all 20 models.")
+        self.max_shift = QSpinBox(self)
+        self.max_shift.setRange(10, 101)
+        self.max_shift.setSingleStep(10)
+        self.max_shift.setValue(int(DEFAULT_MAX_SHIFT))
+        self.max_shift.setSpecialValueText("how big a change: any size")  # 101: no cap, no feasible-change limit
+        self.max_shift.setPrefix("how big a change: ")
+        self.max_shift.setSuffix(" pct points")
+        self.max_shift.setToolTip("The largest change of any one feature, in percentile points of the training patients "
+                                  "(50: at most half of the population passed). Each feature also moves at most its feasible "
+                                  "change (the schema's; by default one interquartile range). Turn it to 'any size' "
+                                  "to see what the model would need regardless.")
         self.markers = QCheckBox("allow markers", self)
         self.markers.setToolTip("Also change observational markers (e.g. CPK, platelets): readings nobody treats toward a value")
         # two rows, so the panel (and the window) still fits a 1280 px screen: what to search / how strictly
@@ -85,7 +99,7 @@ class SuggestionsPanel(QWidget):
         controls.addWidget(self.busy)
         layout.addLayout(controls)
         limits = QHBoxLayout()
-        for w in (self.k, self.max_changes, self.margin, self.markers):
+        for w in (self.k, self.max_changes, self.max_shift, self.margin, self.markers):
             limits.addWidget(w)
         limits.addStretch(1)
         layout.addLayout(limits)
@@ -120,7 +134,7 @@ class SuggestionsPanel(QWidget):
         self.method.currentIndexChanged.connect(self._method_changed)
         self.consensus.currentIndexChanged.connect(lambda _: self.settings_changed.emit())
         self.markers.toggled.connect(lambda _: self.settings_changed.emit())
-        for w in (self.k, self.max_changes):
+        for w in (self.k, self.max_changes, self.max_shift):
             w.valueChanged.connect(self.settings_changed)
         self.margin.valueChanged.connect(self.settings_changed)
         self.result: SuggestionResult | None = None
@@ -156,22 +170,25 @@ class SuggestionsPanel(QWidget):
     def settings(self) -> dict[str, object]:
         """What the controls ask for, as `PatientSession.set_settings` keywords (no method until they load)."""
         chosen = {"method": self.method.currentData()} if self.method.currentData() is not None else {}
+        cap = self.max_shift.value()
         return {**chosen, "k": self.k.value(), "max_changes": self.max_changes.value() or None,
+                "max_shift": None if cap > 100 else float(cap),
                 "margin": self.margin.value(), "consensus": bool(self.consensus.currentData()),
                 "consensus_members": int(self.consensus.currentData()) or 1, "allow_markers": self.markers.isChecked()}
 
     def show_settings(self, settings) -> None:  # noqa: ANN001 - sessions.patient.SuggestionSettings
         """Show the session's settings without emitting `settings_changed`."""
-        for widget in (self.method, self.k, self.max_changes, self.margin, self.consensus, self.markers):
+        for widget in (self.method, self.k, self.max_changes, self.max_shift, self.margin, self.consensus, self.markers):
             widget.blockSignals(True)
         if self.method.isEnabled():
             self.method.setCurrentIndex(self.method.findData(settings.method))
         self.k.setValue(settings.k)
         self.max_changes.setValue(settings.max_changes or 0)
+        self.max_shift.setValue(101 if settings.max_shift is None else int(round(settings.max_shift)))
         self.margin.setValue(settings.margin)
         self.consensus.setCurrentIndex(self.consensus.findData(settings.consensus_members if settings.consensus else 0))
         self.markers.setChecked(settings.allow_markers)
-        for widget in (self.method, self.k, self.max_changes, self.margin, self.consensus, self.markers):
+        for widget in (self.method, self.k, self.max_changes, self.max_shift, self.margin, self.consensus, self.markers):
             widget.blockSignals(False)
         if self.method.isEnabled():
             self.k.setEnabled(METHODS.get(settings.method).uses_k)
@@ -180,15 +197,21 @@ class SuggestionsPanel(QWidget):
         self.busy.setVisible(busy)
 
     def show_result(self, result: SuggestionResult, schema: Schema) -> None:
+        """One row per suggestion. For a patient already predicted the favourable outcome the rows are risk
+        what-ifs ("the prediction would turn to death if ..."), headed and coloured apart from recourse."""
         self.result = result
         cfs = result.counterfactuals
+        what_if = is_what_if(schema, result.outcome)
+        header = self.table.horizontalHeaderItem(0)
+        header.setText("Risk what-if (not advice)" if what_if else COLUMNS[0])
         self.table.setRowCount(len(cfs))
+        cap = result.constraints.max_shift
         for row, cf in enumerate(cfs):
             badge, tip, colour = robustness_text(cf.robustness)
             outlier = bool(cf.metrics.get("lof_outlier"))
-            plausibility = plausibility_text(cf.metrics)
-            values = [change_text(schema, cf), f"{cf.probability:.2f}", badge, f"{cf.l0}", f"{cf.metrics.get('mad_l1', 0):.2f}",
-                      plausibility.split(" (")[0]]  # the verdict; the kNN distance is in the tooltip
+            plausibility = plausibility_text(cf.metrics, schema, cap)
+            values = [suggestion_text(schema, cf, result.outcome), f"{cf.probability:.2f}", badge, f"{cf.l0}",
+                      f"{cf.metrics.get('distance', 0):.2f}", plausibility.split(" (")[0]]  # the figures are in the tooltip
             tips = {0: cf.summary(result.outcome), 2: tip, 5: plausibility}
             for col, text in enumerate(values):
                 item = QTableWidgetItem(text)
@@ -197,12 +220,16 @@ class SuggestionsPanel(QWidget):
                 item.setToolTip(tips.get(col, text))
                 if col == 2:
                     item.setForeground(QColor(colour))
+                if col == 0 and what_if:
+                    item.setForeground(QColor(theme.colour("warn")))
                 if outlier:
                     item.setForeground(QColor(theme.colour("muted")))
                 self.table.setItem(row, col, item)
-            if outlier:  # shown, so the user sees what the model would need, but never offered to apply
-                note = QLabel("not offered", self.table)
-                note.setToolTip("Unlike the training patients (local outlier factor): a patient like this was never seen, "
+            if outlier or what_if:  # shown, so the user sees what the model would need, but never offered to apply
+                note = QLabel("what-if" if what_if and not outlier else "not offered", self.table)
+                note.setToolTip("A risk what-if describes the model, not something to do; it is not put into the form."
+                                if what_if and not outlier else
+                                "Unlike the training patients (local outlier factor): a patient like this was never seen, "
                                 "so the model's answer there is not to be trusted.")
                 note.setAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.table.setCellWidget(row, len(COLUMNS) - 1, note)
@@ -215,12 +242,17 @@ class SuggestionsPanel(QWidget):
         self.table.scrollToTop()
         self.table.horizontalScrollBar().setValue(0)
         where = f" Reference cohort: {result.reference_source}." if result.reference_source else ""
-        if cfs:
+        note = f" <i>Note: {cfs.note}.</i>" if cfs.note else ""
+        if cfs and what_if:
+            self.status.setText(f"<span style='color: {theme.colour('warn')}'><b>Risk what-ifs, not advice.</b></span> "
+                                f"This patient is predicted <b>{schema.outcome_words[0]}</b>; each row says what would turn "
+                                f"the prediction to <b>{result.outcome}</b> ({cfs.seconds * 1000:.0f} ms).{note}{where}")
+        elif cfs:
             scope = (f"for all {result.set_size} models of the set" if result.consensus and result.set_size
                      else "for <b>this model only</b> (fragile: see 'Holds for')")
             self.status.setText(f"{len(cfs)} suggestion{'s' if len(cfs) > 1 else ''} that flip the prediction to "
                                 f"<b>{result.outcome}</b> {scope} ({METHODS.get(result.method).label}, "
-                                f"{cfs.seconds * 1000:.0f} ms).{where}")
+                                f"{cfs.seconds * 1000:.0f} ms).{note}{where}")
         else:
             self.status.setText(f"<b>No suggestion.</b> {cfs.reason}")
 

@@ -11,6 +11,7 @@ from typing import Mapping
 
 import numpy as np
 
+from cfx_desktop.core.tabular.counterfactuals.feasibility import DEFAULT_MAX_SHIFT
 from cfx_desktop.core.tabular.schema import Actionability, Direction, Kind, Mutability, Schema
 
 TOL = 1e-9
@@ -26,6 +27,8 @@ class Constraints:
     * ``margin``: the probability must clear the threshold by this much (e.g. 0.05: p <= t - 0.05).
     * ``directions``: per-feature overrides of the schema's increase-only / decrease-only rule.
     * ``ranges``: per-feature (low, high) narrower than the clinical range.
+    * ``max_shift``: the largest move of any single feature in percentile points of the training patients
+      ("how big a change"); with it, each feature's feasible change (`feasibility`). None: neither limit.
     * ``allow_markers``: observational markers (CPK, platelets, ...) may change too. Off by default: a suggestion
       to move a reading nobody treats toward a value describes the model, not something to do. A marker the user
       explicitly unlocked may change either way.
@@ -38,6 +41,7 @@ class Constraints:
     directions: Mapping[str, Direction] = field(default_factory=dict)
     ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     allow_markers: bool = False
+    max_shift: float | None = DEFAULT_MAX_SHIFT
 
     def with_locks(self, *names: str) -> Constraints:
         return replace(self, locked=self.locked | frozenset(names))

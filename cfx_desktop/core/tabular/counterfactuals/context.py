@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken
 from cfx_desktop.core.tabular.counterfactuals.constraints import Constraints, changed_mask, snap_vector
+from cfx_desktop.core.tabular.counterfactuals.feasibility import Population
 from cfx_desktop.core.tabular.counterfactuals.types import Change, Counterfactual
 from cfx_desktop.core.tabular.models.base import TabularModel
 from cfx_desktop.core.tabular.schema import Kind
 
-SPARSITY_WEIGHT = 1.0  # cost of each changed feature, in MAD units: cost = MAD-L1 + SPARSITY_WEIGHT * L0
+SPARSITY_WEIGHT = 1.0  # cost of each changed feature, in MAD units: cost = distance + SPARSITY_WEIGHT * L0
+PERCENTILE_SCALE = 25.0  # percentile points that cost as much as one MAD
 
 
 def mad_scales(model: TabularModel, reference: np.ndarray | None = None) -> np.ndarray:
@@ -45,6 +47,23 @@ def _within_observed(model: TabularModel, x: np.ndarray, lo: np.ndarray, hi: np.
     return lo, hi
 
 
+def _within_feasible(population: Population, constraints: Constraints, x: np.ndarray, lo: np.ndarray,
+                     hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Feasibility: each numeric feature moves at most its feasible change and ``max_shift`` percentile points
+    (`feasibility`); without a cap (``max_shift`` None) neither limit applies."""
+    if constraints.max_shift is None:
+        return lo, hi
+    lo, hi = lo.copy(), hi.copy()
+    for j in range(len(x)):
+        if np.isnan(lo[j]) or lo[j] == hi[j]:
+            continue
+        low, high = population.window(j, x[j], constraints.max_shift)
+        lo[j], hi[j] = max(lo[j], low), min(hi[j], high)
+        if lo[j] > hi[j]:  # the clinical box and the window do not meet: nothing to move
+            lo[j] = hi[j] = x[j]
+    return lo, hi
+
+
 def observed_range(model: TabularModel) -> tuple[np.ndarray, np.ndarray]:
     """Per feature, the lowest and highest value among the model's training patients (card statistics);
     unbounded where the card has none."""
@@ -65,6 +84,7 @@ class SearchContext:
     mad: np.ndarray
     desired: int  # the class the counterfactual must be predicted as
     p_original: float
+    population: Population | None = None
     cancel: CancelToken = NEVER_CANCELLED
     evaluations: int = 0
     memo: dict = field(default_factory=dict)  # per-request results shared by search stages (e.g. the gradient ranking)
@@ -75,10 +95,21 @@ class SearchContext:
         x = np.asarray(x, dtype=np.float64)
         lo, hi = constraints.bounds(model.schema, x)
         lo, hi = _within_observed(model, x, lo, hi)
+        population = Population.of_model(model)
+        lo, hi = _within_feasible(population, constraints, x, lo, hi)
         p = float(model.predict_proba(x[None])[0])
         desired = 0 if p >= model.threshold else 1
         return cls(model, x, constraints, lo, hi, constraints.frozen_mask(model.schema), mad_scales(model, None if reference is None else reference.X),
-                   desired, p, cancel)
+                   desired, p, population, cancel)
+
+    def excluding(self, features: frozenset[int] | set[int]) -> "SearchContext":
+        """The same request with some features held at the patient's values (a search for a different option);
+        it counts its evaluations apart and keeps no memo of this one."""
+        lo, hi, frozen = self.lo.copy(), self.hi.copy(), self.frozen.copy()
+        for j in features:
+            lo[j] = hi[j] = self.x[j]
+            frozen[j] = True
+        return replace(self, lo=lo, hi=hi, frozen=frozen, memo={})
 
     @property
     def schema(self):  # noqa: ANN201
@@ -112,7 +143,11 @@ class SearchContext:
         return snap_vector(self.schema, v, self.x, self.lo, self.hi)
 
     def distance(self, v: np.ndarray) -> float:
-        """MAD-scaled L1 over numeric features, 1 per changed categorical feature."""
+        """How far the patient moves: for a numeric feature with known population quantiles, its percentile shift
+        (`PERCENTILE_SCALE` points cost as much as one MAD, about what one MAD spans in the middle of the data) with
+        a small MAD term that orders moves inside a flat step of the quantiles; other numeric features by MAD; 1 per
+        changed categorical feature."""
+        shifts = self.population.shifts(self.x, v)[0] if self.population is not None else np.zeros(len(v))
         total = 0.0
         for j, feature in enumerate(self.schema.features):
             if np.isnan(self.x[j]) and np.isnan(v[j]):
@@ -120,8 +155,34 @@ class SearchContext:
             if feature.kind == Kind.CATEGORICAL:
                 total += float(v[j] != self.x[j])
             elif not np.isnan(self.x[j]):
-                total += abs(v[j] - self.x[j]) / self.mad[j]
+                mad_move = abs(v[j] - self.x[j]) / self.mad[j]
+                ordered = self.population is not None and self.population.ecdfs[j] is not None
+                total += shifts[j] / PERCENTILE_SCALE + 0.1 * mad_move if ordered else mad_move
         return total
+
+    def percentile_shifts(self, v: np.ndarray) -> np.ndarray:
+        """Percentile points each feature moves (0 where the card has no quantiles)."""
+        return self.population.shifts(self.x, v)[0] if self.population is not None else np.zeros(len(v))
+
+    def infeasible(self, v: np.ndarray) -> list[str]:
+        """Changes beyond a feature's feasible change or the percentile cap, in words (empty without a cap)."""
+        if self.constraints.max_shift is None or self.population is None:
+            return []
+        shifts = self.percentile_shifts(v)
+        problems = []
+        for j in np.flatnonzero(changed_mask(self.x, v)):
+            feature = self.schema.features[j]
+            if feature.kind not in (Kind.INTEGER, Kind.CONTINUOUS) or np.isnan(self.x[j]):
+                continue
+            reach = self.population.feasible_change(j)
+            step = feature.step if feature.kind == Kind.CONTINUOUS else 1.0
+            if abs(v[j] - self.x[j]) > reach + 1e-9 and abs(v[j] - self.x[j]) > step + 1e-9:
+                problems.append(f"{feature.name} moves {abs(v[j] - self.x[j]):g}, beyond its feasible change "
+                                f"({self.population.describe_limit(j)})")
+            elif shifts[j] > self.constraints.max_shift + 0.5:
+                problems.append(f"{feature.name} moves {shifts[j]:.0f} percentile points (at most "
+                                f"{self.constraints.max_shift:.0f})")
+        return problems
 
     def cost(self, v: np.ndarray) -> float:
         return self.distance(v) + SPARSITY_WEIGHT * int(changed_mask(self.x, v).sum())
@@ -148,5 +209,5 @@ class SearchContext:
             f = self.schema.features[j]
             before, after = f.decode(self.x[j]), f.decode(v[j])
             delta = None if f.kind == Kind.CATEGORICAL or np.isnan(self.x[j]) else float(v[j] - self.x[j])
-            changes.append(Change(f.name, f.label, f.unit, before, after, delta))
+            changes.append(Change(f.name, f.label, f.unit, before, after, delta, f.kind == Kind.BINARY and not f.categories))
         return Counterfactual(np.array(v, dtype=np.float64), float(probability), changes, method)

@@ -58,7 +58,7 @@ def find_counterfactuals(
     rejected: list[str] = []
     probabilities = ctx.proba(np.array(raw)) if raw else np.array([])
     for v, p in zip(raw, probabilities):
-        problems = constraints.violations(model.schema, ctx.x, v) + ctx.outside_support(v)
+        problems = constraints.violations(model.schema, ctx.x, v) + ctx.outside_support(v) + ctx.infeasible(v)
         if not ctx.is_valid(p):
             problems.append("does not flip the prediction")
         if not changed_mask(ctx.x, v).any():
@@ -79,7 +79,11 @@ def find_counterfactuals(
         jury = judges.members if judges is not None else members
         if jury:
             cf.robustness = robustness(cf.values, model, jury, desired, seed)
-    reason = None
+    reason, note = None, None
+    result = CounterfactualList(accepted)
+    if accepted and k > 1 and spec.uses_k and result.distinct_sets < k:
+        note = (f"only {result.distinct_sets} distinct option{'s' if result.distinct_sets > 1 else ''} of the {k} asked for: "
+                "no other set of features that may change, within the feasible range, flips the prediction")
     if not accepted:
         if rejected and spec.ignores_constraints:  # a faithful baseline: say what it broke
             reason = f"{spec.label} proposed only inadmissible changes ({rejected[0]}); not shown"
@@ -91,7 +95,18 @@ def find_counterfactuals(
         score = metrics.diversity(ctx, [c.values for c in accepted])
         for cf in accepted:
             cf.metrics["set_diversity"] = score
-    return CounterfactualList(accepted, reason, time.perf_counter() - start)
+    return CounterfactualList(accepted, reason, time.perf_counter() - start, note)
+
+
+def _sized(model: TabularModel, x: np.ndarray, cf: Counterfactual) -> str:
+    """A counterfactual's changes with the percentile points each moves, e.g. "serum creatinine 9.0 -> 1.2 (95
+    percentile points)"."""
+    from cfx_desktop.core.tabular.counterfactuals.feasibility import Population
+
+    shifts = Population.of_model(model).shifts(x, cf.values)[0]
+    names = model.schema.names
+    return ", ".join(c.describe() + (f" ({shifts[names.index(c.feature)]:.0f} percentile points)"
+                                      if shifts[names.index(c.feature)] > 0 else "") for c in cf.changes)
 
 
 def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, reference: Reference | None,
@@ -121,6 +136,9 @@ def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, refer
         trials.append((replace(constraints, max_changes=None), lambda r: f"the limit of {constraints.max_changes} changed feature(s) blocks it: the smallest counterfactual changes {r[0].l0} ({', '.join(c.feature for c in r[0].changes)})"))
     if constraints.margin > 0:
         trials.append((replace(constraints, margin=0.0), lambda r: f"the required margin of {constraints.margin:.2f} beyond the threshold blocks it (p = {r[0].probability:.2f} is reachable)"))
+    if constraints.max_shift is not None:
+        trials.append((replace(constraints, max_shift=None), lambda r: "only a change larger than a treatment could bring "
+                       f"about would flip it ({_sized(model, x, r[0])}); choose a bigger change under 'How big a change' to see it"))
     if constraints.locked:
         trials.append((replace(constraints, locked=frozenset()), lambda r: f"the lock on {', '.join(sorted(constraints.locked))} blocks it (it would need {', '.join(c.feature for c in r[0].changes)})"))
     trials.append((replace(constraints, directions={f.name: Direction.ANY for f in schema.features}), lambda r: f"the increase-only/decrease-only rules block it (it would need {r[0].changes[0].describe()})"))

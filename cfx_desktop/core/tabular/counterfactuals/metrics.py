@@ -1,14 +1,19 @@
 """Quality measures of counterfactuals: validity, constraint violations, sparsity (L0), MAD-L1 proximity,
-plausibility (LOF outlier as in the seed, and mean distance to the k nearest favourable reference patients),
-diversity of a set, and time."""
+feasibility (largest percentile shift, also among patients like this one), plausibility (LOF outlier as in the
+seed, and mean distance to the k nearest favourable reference patients), diversity of a set, and time.
+
+The LOF is scikit-learn's ``LocalOutlierFactor(novelty=True)`` with its KD/ball tree: memory O(n k), no n x n
+distance matrix, so a 20,000-row reference fits in a few MB. Its import (~2 s) is paid in the worker pool while
+the models load (`core.startup.STAGES`), never before the first paint.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from cfx_desktop.core.tabular.counterfactuals.constraints import changed_mask
-from cfx_desktop.core.tabular.counterfactuals.lof import NoveltyLOF
 from cfx_desktop.core.tabular.counterfactuals.context import SearchContext
+from cfx_desktop.core.tabular.counterfactuals.feasibility import conditional_shifts
 from cfx_desktop.core.tabular.counterfactuals.reference import Reference
 
 KNN = 5
@@ -19,26 +24,41 @@ def _scaled(X: np.ndarray, fill: np.ndarray, mad: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(X), fill[None], X) / mad[None]
 
 
-def lof_model(reference: Reference, mad: np.ndarray) -> tuple[NoveltyLOF, np.ndarray]:
+def lof_model(reference: Reference, mad: np.ndarray):  # noqa: ANN201 - sklearn's LocalOutlierFactor, fill values
     """LOF (novelty mode) on all reference patients, MAD-scaled; cached on the reference."""
+    from sklearn.neighbors import LocalOutlierFactor
+
     key = ("lof", tuple(np.round(mad, 9)))
     if key not in reference._cache:
         fill = np.nanmedian(reference.X, axis=0)
-        lof = NoveltyLOF(n_neighbors=min(LOF_NEIGHBOURS, len(reference.X) - 1)).fit(_scaled(reference.X, fill, mad))
-        reference._cache[key] = (lof, fill)
+        lof = LocalOutlierFactor(n_neighbors=min(LOF_NEIGHBOURS, len(reference.X) - 1), novelty=True)
+        reference._cache[key] = (lof.fit(_scaled(reference.X, fill, mad)), fill)
     return reference._cache[key]
 
 
 def plausibility(ctx: SearchContext, v: np.ndarray, reference: Reference | None) -> dict[str, float]:
+    """The end point (LOF outlier, distance to the nearest favourable patients) and the change: the largest
+    percentile shift of one feature in the whole population (``max_shift``, from the card) and among the reference
+    patients most like this one in age, sex and the other immutable features (``conditional_shift``)."""
+    out: dict[str, float] = {}
+    shifts = ctx.percentile_shifts(v)
+    if shifts.any():
+        out["max_shift"] = float(shifts.max())
+        out["max_shift_feature"] = float(int(np.argmax(shifts)))
     if reference is None or len(reference.X) < 3:
-        return {}
+        return out
     lof, fill = lof_model(reference, ctx.mad)
-    outlier = float(lof.predict(_scaled(v[None], fill, ctx.mad))[0] == -1)
+    out["lof_outlier"] = float(lof.predict(_scaled(v[None], fill, ctx.mad))[0] == -1)
+    conditional, group = conditional_shifts(ctx.schema, reference.X, ctx.mad, ctx.x, v)
+    if conditional.any():
+        out["conditional_shift"] = float(conditional.max())
+        out["conditional_feature"] = float(int(np.argmax(conditional)))
+        out["conditional_group"] = float(group)
     favourable = reference.predicted(ctx.desired)
-    if len(favourable) == 0:
-        return {"lof_outlier": outlier}
-    d = np.abs(_scaled(favourable, fill, ctx.mad) - _scaled(v[None], fill, ctx.mad)).sum(axis=1)
-    return {"lof_outlier": outlier, "knn_distance": float(np.sort(d)[:KNN].mean())}
+    if len(favourable):
+        d = np.abs(_scaled(favourable, fill, ctx.mad) - _scaled(v[None], fill, ctx.mad)).sum(axis=1)
+        out["knn_distance"] = float(np.partition(d, min(KNN, len(d)) - 1)[:KNN].mean())
+    return out
 
 
 def single(ctx: SearchContext, v: np.ndarray, probability: float, reference: Reference | None) -> dict[str, float]:
@@ -46,7 +66,8 @@ def single(ctx: SearchContext, v: np.ndarray, probability: float, reference: Ref
         "valid": float(ctx.is_valid(probability)),
         "violations": float(len(ctx.constraints.violations(ctx.schema, ctx.x, v))),
         "l0": float(changed_mask(ctx.x, v).sum()),
-        "mad_l1": ctx.distance(v),
+        "mad_l1": float(np.nansum(np.abs(v - ctx.x) / ctx.mad)),
+        "distance": ctx.distance(v),  # what the search minimised: percentile points (25 = 1) where known
     }
     out.update(plausibility(ctx, v, reference))
     return out

@@ -35,6 +35,7 @@ LABEL = "sparse optimisation"
 GRID = 24
 STEPS = 60
 MIN_STEPS = 8  # after this, stop as soon as enough rows have crossed
+PLATEAU = 6  # steps without any row's hinge falling: projected onto the box, the search has nowhere left to go
 LEARNING_RATE = 0.4
 POLISH_BEST = 4
 HINGE_EPS = 0.05  # logit overshoot so that rounding does not undo the flip
@@ -157,6 +158,7 @@ def gradient_search(ctx: SearchContext, steps: int = STEPS) -> list[np.ndarray]:
     optimiser = Adam(u, lr=LEARNING_RATE)
     best = np.full((B, F), np.nan)
     reached = np.zeros(B, dtype=bool)
+    lowest, stalled = np.full(B, np.inf), 0  # no row's hinge improving for PLATEAU steps: the box holds no answer
     with torch.enable_grad():
         for step in range(steps):
             ctx.cancel.raise_if_cancelled()
@@ -170,11 +172,16 @@ def gradient_search(ctx: SearchContext, steps: int = STEPS) -> list[np.ndarray]:
             with torch.no_grad():
                 projected = torch.minimum(torch.maximum(x_filled + u * mad * mask, lo), hi)
                 u.copy_((projected - x_filled) / mad * mask)
-                done = (hinge == 0).cpu().numpy()
+                now = hinge.detach().cpu().numpy()
+                stalled = 0 if (now < lowest - 1e-3).any() else stalled + 1
+                lowest = np.minimum(lowest, now)
+                done = now == 0
                 if done.any():
                     best[done] = z.detach().cpu().numpy()[done]
                     reached |= done
             if reached.all() or (step + 1 >= 2 * MIN_STEPS and reached.any()) or (step + 1 >= MIN_STEPS and reached.sum() >= POLISH_BEST):
+                break
+            if stalled >= PLATEAU and not reached.any():
                 break
     ctx.evaluations += B * (step + 1)
     rows = best[~np.isnan(best).all(axis=1)]
@@ -194,7 +201,11 @@ def growing_spheres(ctx: SearchContext, samples: int = 256, rounds: int = 14, se
     rng = np.random.default_rng(seed)
     limit = min(len(free), ctx.constraints.max_changes or 3, 3)
     radius = 0.25
+    span = np.nan_to_num((ctx.hi - ctx.lo) / ctx.mad)[free]
+    reach = float(np.sort(span)[-limit:].sum()) if len(span) else 0.0  # the largest L1 radius the box allows
     for _ in range(rounds):
+        if radius / 2 > max(reach, 1.0):  # every sample would be clipped back into the box already searched
+            break
         rows = np.repeat(ctx.x[None], samples, axis=0)
         for r in range(samples):
             chosen = rng.choice(free, size=rng.integers(1, limit + 1), replace=False)
@@ -228,13 +239,73 @@ def candidates(ctx: SearchContext, want: int = 1, exhaustive: bool = False, seed
         found += pairs
         if exhaustive or not pairs or not settled(2) and len(found) < want:
             found += gradient_search(ctx)
-    if not found or (exhaustive and len(found) < want):
+    # the random fallback is for models without gradients; for the others, when the projected gradient search
+    # finds nothing, the box holds no answer the sparse random directions could reach either (checked against a
+    # brute-force grid on the heart-failure validation patients) and it would only cost time
+    if not ctx.model.differentiable and (not found or (exhaustive and len(found) < want)):
         found += growing_spheres(ctx, seed=seed)
     return sorted(found, key=ctx.cost)
 
 
+MIN_JACCARD = 0.5  # two options differ when at least half of the features either changes are not shared
+
+
+def jaccard_distance(ctx: SearchContext, a: np.ndarray, b: np.ndarray) -> float:
+    """1 - |A & B| / |A | B| of the features two counterfactuals change."""
+    A, B = changed_mask(ctx.x, a), changed_mask(ctx.x, b)
+    union = (A | B).sum()
+    return float(1.0 - (A & B).sum() / union) if union else 0.0
+
+
+def _leading(ctx: SearchContext, v: np.ndarray) -> int:
+    """The feature that carries most of a counterfactual's cost (its largest move)."""
+    changed = np.flatnonzero(changed_mask(ctx.x, v))
+    costs = []
+    for j in changed:
+        alone = ctx.x.copy()
+        alone[j] = v[j]
+        costs.append(ctx.distance(alone))
+    return int(changed[int(np.argmax(costs))])
+
+
+def diverse_options(ctx: SearchContext, found: list[np.ndarray], k: int, seed: int = 0) -> list[np.ndarray]:
+    """k options that change different features wherever the data allows (DiCE's aim, greedily): the cheapest;
+    then the cheapest candidate whose changed features differ from every option so far (Jaccard distance >=
+    `MIN_JACCARD`); when none does, a new search that may not use the features the options so far lean on.
+    Fewer than k come back when no other way exists."""
+    options = [found[0]]
+    tried: set[frozenset[int]] = set()
+    while len(options) < k:
+        ctx.cancel.raise_if_cancelled()
+        different = [v for v in found if all(jaccard_distance(ctx, v, o) >= MIN_JACCARD for o in options)]
+        if different:
+            options.append(min(different, key=ctx.cost))
+            continue
+        leading = frozenset(_leading(ctx, o) for o in options)
+        used = frozenset(int(j) for o in options for j in np.flatnonzero(changed_mask(ctx.x, o)))
+        fresh: list[np.ndarray] = []
+        for excluded in (used, leading):  # first without every feature used so far, then without the leading ones
+            if excluded in tried or not (set(ctx.free.tolist()) - excluded):
+                continue
+            tried.add(excluded)
+            fresh = candidates(ctx.excluding(excluded), want=1, seed=seed)
+            if fresh:
+                break
+        if not fresh:
+            break
+        found = found + fresh
+        best = min(fresh, key=ctx.cost)
+        if any(np.allclose(best, o, equal_nan=True) for o in options):
+            break
+        options.append(best)
+    return options
+
+
 def search(ctx: SearchContext, reference: Reference | None = None, k: int = 1, seed: int = 0) -> list[np.ndarray]:
-    return candidates(ctx, want=k, seed=seed)
+    found = candidates(ctx, want=k, seed=seed)
+    if k <= 1 or not found:
+        return found
+    return diverse_options(ctx, found, k, seed)
 
 
 register(CounterfactualMethod("sparse", LABEL, search, "fewest, smallest changes"))

@@ -16,8 +16,11 @@ class Change:
     before: Any  # clinical value (code for categorical)
     after: Any
     delta: float | None  # numeric difference; None for categorical
+    finding: bool = False  # a yes/no finding (0/1): worded "with ..." / "without ...", never "lower anaemia 1 -> 0"
 
     def describe(self) -> str:
+        if self.finding:
+            return f"{'with' if self.after else 'without'} {self.label.lower()}"
         if self.delta is None or isinstance(self.before, str):
             return f"{self.label}: {self.before} -> {self.after}"
         verb = "raise" if self.delta > 0 else "lower"
@@ -44,9 +47,16 @@ class Counterfactual:
 
 
 class CounterfactualList(list):
-    """A list of counterfactuals plus ``reason``: why it is empty (which constraint blocks), or notes."""
+    """A list of counterfactuals plus ``reason``: why it is empty (which constraint blocks), and ``note``: what the
+    reader should know about a non-empty one (fewer distinct options than asked for)."""
 
-    def __init__(self, items=(), reason: str | None = None, seconds: float = 0.0) -> None:  # noqa: ANN001
+    def __init__(self, items=(), reason: str | None = None, seconds: float = 0.0, note: str | None = None) -> None:  # noqa: ANN001
         super().__init__(items)
         self.reason = reason
         self.seconds = seconds
+        self.note = note  # e.g. fewer distinct options than asked for, and why
+
+    @property
+    def distinct_sets(self) -> int:
+        """How many different sets of changed features the options use."""
+        return len({frozenset(c.feature for c in cf.changes) for cf in self})

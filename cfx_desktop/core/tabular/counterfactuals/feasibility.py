@@ -1,0 +1,177 @@
+"""How big a change is: the percentile shift within the training patients, and the feasible change per feature.
+
+Why percentiles: a change of 0.5 mg/dL of creatinine means little at 9 mg/dL and a lot at 0.9; a clinician judges
+a change by how far it moves the patient among patients like them (the percentile shift of Ustun et al. 2019,
+"Actionable recourse in linear classification"). Two limits follow, both hard:
+
+* the **feasible change** of each feature (schema ``Feature.feasible_change``, in the feature's unit): the largest
+  change a treatment could bring about, an outer limit in the unit that holds wherever the patient sits. Its
+  data-driven default is the span of the central 80 % of the training patients (10th to 90th percentile,
+  `DEFAULT_RULE`): no treatment moves a patient across more than the bulk of the population (heart failure:
+  ejection fraction 25-60 %, 35 points; serum creatinine 0.8-2.1 mg/dL; a rise of ejection fraction by 10 points
+  already defines heart failure with improved ejection fraction, and 20-point rises occur under therapy).
+* the **cap** on any single change in percentile points (`Constraints.max_shift`, default `DEFAULT_MAX_SHIFT`,
+  "how big a change" in the tab, ``--max-shift`` on the command line).
+
+Population quantiles come from the model card (``reference_stats[...]["quantiles"]``: 101 quantiles of the
+training rows), so the limits hold on a fresh install without data. A card without them (an old bundle) has
+no percentile limits; the feasible change of the schema still applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from cfx_desktop.core.tabular.schema import Feature, Kind, Schema
+
+DEFAULT_MAX_SHIFT = 50.0  # percentile points: no single change moves the patient past half of the population
+LEVELS = np.linspace(0.0, 1.0, 101)
+DEFAULT_RULE = "the span of the central 80 % of the training patients (10th-90th percentile)"
+
+
+def quantiles(column: np.ndarray) -> list[float]:
+    """The 101 quantiles (0, 1, ..., 100 %) of a column's measured values, for the card."""
+    column = column[~np.isnan(column)]
+    return [float(q) for q in np.quantile(column, LEVELS)] if len(column) else []
+
+
+def _midrank(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct quantile values and the mean level at which each occurs: a tie (a spike of equal values, a
+    whole-number feature) sits at the middle of its step, so a value's percentile is its mid-rank."""
+    values, inverse = np.unique(q, return_inverse=True)
+    levels = np.bincount(inverse, weights=np.linspace(0.0, 1.0, len(q)))
+    return values, levels / np.bincount(inverse)
+
+
+@dataclass(frozen=True)
+class Ecdf:
+    """One feature's population distribution, from its quantiles."""
+
+    values: np.ndarray
+    levels: np.ndarray
+    raw: np.ndarray  # the quantiles as stored, evenly spaced levels from 0 to 1
+
+    @classmethod
+    def of(cls, q: list[float] | np.ndarray) -> "Ecdf":
+        raw = np.asarray(q, dtype=np.float64)
+        values, levels = _midrank(raw)
+        return cls(values, levels, raw)
+
+    def percentile(self, v: np.ndarray | float) -> np.ndarray:
+        """Percentile (0-100) of each value; beyond the extremes it is 0 or 100."""
+        if len(self.values) == 1:
+            return np.full(np.shape(v), 50.0)
+        return 100.0 * np.interp(v, self.values, self.levels, left=0.0, right=1.0)
+
+    def value_at(self, percentile: float) -> float:
+        if len(self.values) == 1:
+            return float(self.values[0])
+        return float(np.interp(np.clip(percentile / 100.0, 0, 1), self.levels, self.values))
+
+    def quantile(self, percentile: float) -> float:
+        """The stored quantile (not the mid-rank inverse): what ``np.percentile`` of the column gave."""
+        return float(np.interp(percentile / 100.0, np.linspace(0.0, 1.0, len(self.raw)), self.raw))
+
+    @property
+    def central_span(self) -> float:
+        """10th to 90th percentile: the default feasible change."""
+        return self.quantile(90.0) - self.quantile(10.0)
+
+
+class Population:
+    """Per-feature ECDFs of the training patients (numeric features only; binary and categorical have none)."""
+
+    def __init__(self, schema: Schema, stats: Mapping[str, Mapping[str, Any]] | None) -> None:
+        self.schema = schema
+        self.ecdfs: list[Ecdf | None] = []
+        for feature in schema.features:
+            q = (stats or {}).get(feature.name, {}).get("quantiles")
+            ordered = feature.kind in (Kind.INTEGER, Kind.CONTINUOUS)
+            self.ecdfs.append(Ecdf.of(q) if ordered and q else None)
+
+    @classmethod
+    def of_model(cls, model) -> "Population":  # noqa: ANN001 - any classifier with a schema and a card
+        return cls(model.schema, (model.card or {}).get("reference_stats"))
+
+    @property
+    def known(self) -> bool:
+        return any(e is not None for e in self.ecdfs)
+
+    def shifts(self, x: np.ndarray, V: np.ndarray) -> np.ndarray:
+        """Percentile points each feature moves from ``x`` to each row of ``V`` (0 where unknown or unchanged)."""
+        V = np.atleast_2d(V)
+        out = np.zeros(V.shape)
+        for j, ecdf in enumerate(self.ecdfs):
+            if ecdf is None or np.isnan(x[j]):
+                continue
+            column = np.nan_to_num(V[:, j], nan=x[j])
+            out[:, j] = np.abs(ecdf.percentile(column) - ecdf.percentile(x[j]))
+        return out
+
+    def feasible_change(self, j: int) -> float:
+        """The feature's feasible change in its unit: the schema's, else `DEFAULT_RULE` (inf when neither is known)."""
+        feature = self.schema.features[j]
+        if feature.feasible_change > 0:
+            return feature.feasible_change
+        ecdf = self.ecdfs[j]
+        if ecdf is None:
+            return np.inf
+        return ecdf.central_span if ecdf.central_span > 0 else max(ecdf.quantile(100) - ecdf.quantile(0), 0.0) or np.inf
+
+    def window(self, j: int, value: float, max_shift: float | None) -> tuple[float, float]:
+        """The values within the feasible change and ``max_shift`` percentile points of ``value``."""
+        feature: Feature = self.schema.features[j]
+        if feature.kind not in (Kind.INTEGER, Kind.CONTINUOUS) or np.isnan(value):
+            return -np.inf, np.inf
+        reach = self.feasible_change(j)
+        lo, hi = value - reach, value + reach
+        ecdf = self.ecdfs[j]
+        if ecdf is not None and max_shift is not None:
+            here = float(ecdf.percentile(value))
+            if here - max_shift > 0:  # below 0 percent the cap does not bind
+                lo = max(lo, min(ecdf.value_at(here - max_shift), value))
+            if here + max_shift < 100:
+                hi = min(hi, max(ecdf.value_at(here + max_shift), value))
+        return lo, hi
+
+    def describe_limit(self, j: int) -> str:
+        """The feature's feasible change in words, for tooltips and messages."""
+        feature = self.schema.features[j]
+        reach = self.feasible_change(j)
+        if not np.isfinite(reach):
+            return "no limit known"
+        unit = f" {feature.unit}" if feature.unit else ""
+        source = "set in the schema" if feature.feasible_change > 0 else DEFAULT_RULE
+        return f"at most {reach:,.{feature.decimals}f}{unit} ({source})"
+
+
+def conditional_shifts(schema: Schema, reference_X: np.ndarray, mad: np.ndarray, x: np.ndarray, v: np.ndarray,
+                       share: float = 0.2, minimum: int = 30) -> tuple[np.ndarray, int]:
+    """Percentile points each changed numeric feature moves among the reference patients most like this one in
+    the immutable features (age, sex): the ``share`` nearest (at least ``minimum``), same category where the
+    immutable is categorical or binary. Returns (shift per feature, size of that group). O(n) per call."""
+    immutable = [j for j, f in enumerate(schema.features) if f.mutability.value == "immutable" and not np.isnan(x[j])]
+    X = reference_X
+    distance = np.zeros(len(X))
+    for j in immutable:
+        feature = schema.features[j]
+        column = X[:, j]
+        if feature.kind in (Kind.BINARY, Kind.CATEGORICAL):
+            distance += np.where(column == x[j], 0.0, 1e6)
+        else:
+            distance += np.abs(np.nan_to_num(column - x[j], nan=1e3)) / max(mad[j], 1e-9)
+    size = min(len(X), max(minimum, int(share * len(X))))
+    group = X[np.argsort(distance, kind="stable")[:size]] if immutable else X
+    out = np.zeros(len(x))
+    for j, feature in enumerate(schema.features):
+        if feature.kind not in (Kind.INTEGER, Kind.CONTINUOUS) or np.isnan(x[j]) or np.isnan(v[j]) or v[j] == x[j]:
+            continue
+        column = group[:, j][~np.isnan(group[:, j])]
+        if len(column) < 2:
+            continue
+        ecdf = Ecdf.of(np.quantile(column, LEVELS))
+        out[j] = abs(float(ecdf.percentile(v[j])) - float(ecdf.percentile(x[j])))
+    return out, len(group)

@@ -1,0 +1,158 @@
+"""Suggestions a clinician would accept: feasible changes under a cap, direction rules, differing options, honest
+wording (risk what-ifs), and a plausibility check whose memory does not grow with n x n."""
+
+from __future__ import annotations
+
+import tracemalloc
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from cfx_desktop.core.tabular.counterfactuals import Constraints, Reference, find_counterfactuals
+from cfx_desktop.core.tabular.counterfactuals.context import SearchContext
+from cfx_desktop.core.tabular.counterfactuals.feasibility import DEFAULT_MAX_SHIFT, Ecdf, Population
+from cfx_desktop.core.tabular.counterfactuals.metrics import plausibility
+from cfx_desktop.core.tabular.counterfactuals.sparse import jaccard_distance
+from cfx_desktop.core.tabular.model_set import load_model_set
+from cfx_desktop.core.tabular.models import load_model
+from cfx_desktop.core.tabular.schema import Direction
+from cfx_desktop.core.tabular.wording import change_text, is_what_if, plausibility_text, suggestion_text
+
+MODEL = "heart-failure-no-time-mlp"
+
+
+@pytest.fixture(scope="module")
+def model():  # noqa: ANN201
+    return load_model(MODEL)
+
+
+def test_percentiles_are_mid_ranks_and_the_window_respects_both_limits(model) -> None:  # noqa: ANN001
+    ecdf = Ecdf.of(np.quantile(np.arange(101.0), np.linspace(0, 1, 101)))
+    assert ecdf.percentile(50.0) == pytest.approx(50.0) and ecdf.percentile(-5.0) == 0 and ecdf.percentile(500.0) == 100
+    population = Population.of_model(model)
+    assert population.known, "the shipped cards carry the training patients' quantiles"
+    j = model.schema.index("serum_creatinine")
+    low, high = population.window(j, 9.0, DEFAULT_MAX_SHIFT)
+    assert 9.0 - low <= population.feasible_change(j) + 1e-9  # 9.0 cannot become an ordinary value
+    assert low > 3.0 and high == pytest.approx(9.0 + population.feasible_change(j))  # above the data the cap cannot bind
+    x = model.schema.example_vector()
+    lo, hi = population.window(model.schema.index("ejection_fraction"), x[model.schema.index("ejection_fraction")], 30.0)
+    v = x.copy()
+    v[model.schema.index("ejection_fraction")] = hi
+    assert population.shifts(x, v).max() == pytest.approx(30.0, abs=1.0)
+
+
+def test_no_suggestion_moves_a_feature_past_the_cap_and_an_infeasible_only_flip_is_said(model) -> None:  # noqa: ANN001
+    schema = model.schema
+    x = schema.example_vector()
+    x[schema.index("serum_creatinine")] = 9.0
+    population = Population.of_model(model)
+    models = load_model_set(schema.name, per_architecture=1)
+    for cap in (30.0, DEFAULT_MAX_SHIFT):
+        found = find_counterfactuals(model, x, Constraints(margin=0.0, max_shift=cap), k=3, model_set=models)
+        for cf in found:
+            assert population.shifts(x, cf.values).max() <= cap + 0.5, change_text(schema, cf)
+            assert abs(cf.values[schema.index("serum_creatinine")] - 9.0) <= population.feasible_change(schema.index("serum_creatinine"))
+    # only creatinine may change: the flip needs an ordinary creatinine, which no treatment reaches from 9.0
+    others = frozenset(n for n in schema.names if n != "serum_creatinine")
+    blocked = find_counterfactuals(model, x, Constraints(locked=others, margin=0.0), model_set=None)
+    free = find_counterfactuals(model, x, Constraints(locked=others, margin=0.0, max_shift=None), model_set=None)
+    assert free, "without limits the model would need some creatinine"
+    assert population.shifts(x, free[0].values).max() > DEFAULT_MAX_SHIFT or abs(free[0].values[schema.index("serum_creatinine")] - 9) > \
+        population.feasible_change(schema.index("serum_creatinine"))
+    assert not blocked and "larger than a treatment could bring about" in blocked.reason, blocked.reason
+    assert "percentile points" in blocked.reason
+
+
+def test_direction_rules_hold(model) -> None:  # noqa: ANN001
+    schema = model.schema
+    x = schema.example_vector()
+    rules = {"ejection_fraction": Direction.DECREASE, "serum_sodium": Direction.DECREASE}
+    found = find_counterfactuals(model, x, Constraints(directions=rules, max_shift=None), k=3, model_set=None)
+    for cf in found:
+        assert cf.values[schema.index("ejection_fraction")] <= x[schema.index("ejection_fraction")]
+        assert cf.values[schema.index("serum_sodium")] <= x[schema.index("serum_sodium")]
+    ctx = SearchContext.build(model, x, Constraints(directions=rules))
+    assert ctx.hi[schema.index("ejection_fraction")] == x[schema.index("ejection_fraction")]
+
+
+def test_options_differ_in_the_features_they_change(model) -> None:  # noqa: ANN001
+    schema = model.schema
+    x = schema.example_vector()
+    found = find_counterfactuals(model, x, Constraints(margin=0.0, max_shift=None), k=3, model_set=None)
+    assert len(found) >= 2, found.reason
+    ctx = SearchContext.build(model, x, Constraints(max_shift=None))
+    pairs = [jaccard_distance(ctx, a.values, b.values) for i, a in enumerate(found) for b in found[i + 1:]]
+    assert min(pairs) >= 0.5 or found.note, ([change_text(schema, c) for c in found], found.note)
+    assert found.distinct_sets == len(found) or found.note
+
+
+def test_findings_are_worded_and_a_favourable_patient_gets_risk_what_ifs(model) -> None:  # noqa: ANN001
+    schema = model.schema
+    x = schema.example_vector()
+    x[schema.index("high_blood_pressure")] = 1
+    x[schema.index("ejection_fraction")] = 60
+    x[schema.index("serum_creatinine")] = 0.9
+    x[schema.index("serum_sodium")] = 140
+    p = float(model.predict_proba(x[None])[0])
+    assert p < model.threshold, "premise: this patient is predicted to survive"
+    found = find_counterfactuals(model, x, Constraints(max_shift=None), k=2, model_set=None)
+    assert found, found.reason
+    outcome = schema.outcome_words[1]
+    assert is_what_if(schema, outcome)
+    for cf in found:
+        text = suggestion_text(schema, cf, outcome)
+        assert text.startswith("the prediction would turn to death if "), text
+        assert "lower " not in text and "raise " not in text and "bring " not in text, text  # nothing reads as advice
+        numeric = [c for c in cf.changes if c.delta is not None and not c.finding]
+        assert all(("fell to <=" if c.delta < 0 else "rose to >=") in text for c in numeric[:1]), text
+    recourse_patient = schema.example_vector()
+    recourse_patient[schema.index("anaemia")] = 1
+    cf = find_counterfactuals(model, recourse_patient, Constraints(locked=frozenset(n for n in schema.names if n != "anaemia"),
+                                                                   max_shift=None), model_set=None)
+    if cf:  # when removing anaemia alone flips it, it is worded as a state, not "lower anaemia 1 -> 0"
+        assert change_text(schema, cf[0]) == "without anaemia"
+    from cfx_desktop.core.tabular.counterfactuals.types import Change
+
+    assert Change("anaemia", "Anaemia", "", 1, 0, -1.0, True).describe() == "without anaemia"
+
+
+def test_plausibility_judges_the_change_among_patients_like_this_one(model) -> None:  # noqa: ANN001
+    schema = model.schema
+    rng = np.random.default_rng(0)
+    x = schema.example_vector()
+    reference = np.repeat(x[None], 300, axis=0)
+    j = schema.index("serum_creatinine")
+    reference[:, j] = rng.lognormal(np.log(1.2), 0.3, 300)  # ordinary creatinine, everyone the patient's age and sex
+    reference[:, schema.index("ejection_fraction")] = rng.integers(20, 60, 300)
+    ref = Reference.build(model, reference)
+    ctx = SearchContext.build(model, x, Constraints(max_shift=None), ref)
+    big = x.copy()
+    big[j] = 0.5
+    small = x.copy()
+    small[j] = 1.7
+    assert plausibility(ctx, big, ref)["conditional_shift"] > DEFAULT_MAX_SHIFT
+    assert plausibility_text(plausibility(ctx, big, ref), schema).startswith(("large change", "outlier"))
+    assert plausibility(ctx, small, ref)["conditional_shift"] < plausibility(ctx, big, ref)["conditional_shift"]
+
+
+def test_a_large_reference_needs_no_n_by_n_memory(model) -> None:  # noqa: ANN001
+    """20,000 reference patients: the n x n x d array the first version built would need ~35 GB; the tree-based
+    LOF and the O(n) change check stay far below 300 MB."""
+    schema = model.schema
+    rng = np.random.default_rng(1)
+    lo = np.array([f.min for f in schema.features])
+    hi = np.array([f.max for f in schema.features])
+    X = np.round(rng.uniform(lo, hi, (20_000, len(lo))))
+    ref = Reference(X, rng.uniform(0, 1, len(X)), model.threshold, "synthetic")
+    x = schema.example_vector()
+    ctx = SearchContext.build(model, x, Constraints(), None)
+    v = x.copy()
+    v[schema.index("ejection_fraction")] += 5
+    tracemalloc.start()
+    out = plausibility(replace(ctx), v, ref)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert {"lof_outlier", "knn_distance", "conditional_shift"} <= set(out)
+    assert peak < 300e6, f"peak {peak / 1e6:.0f} MB"

@@ -1,0 +1,58 @@
+"""Own data, reviewed: every inferred tag says where it came from, nothing is silently changeable, and the
+direction rules and feasible changes survive the schema JSON and the editor's edits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from cfx_desktop.core.tabular.infer import apply_edits, infer_schema, tags
+from cfx_desktop.core.tabular.schema import Actionability, Direction, Kind, Mutability
+from cfx_desktop.core.tabular.schema_io import read_schema, write_schema
+
+
+def _pima_like(path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    n = 200
+    rows = ["npreg,glu,bp,skin,bmi,ped,age,stage,mystery,type_"]
+    for i in range(n):
+        rows.append(",".join(str(v) for v in (rng.integers(0, 10), rng.integers(60, 200), rng.integers(50, 100),
+                                                rng.integers(10, 50), round(rng.uniform(18, 45), 1),
+                                                round(rng.uniform(0.08, 2.4), 3), rng.integers(21, 80),
+                                                rng.integers(1, 5), round(rng.normal(5, 2), 2), "Yes" if i % 3 else "No")))
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_name_and_data_rules_and_their_sources(tmp_path: Path) -> None:
+    inference = infer_schema(_pima_like(tmp_path / "pima.csv"), "type_")
+    schema = inference.schema
+    assert not schema.reviewed
+    by = {f.name: f for f in schema.features}
+    assert by["npreg"].mutability == Mutability.IMMUTABLE and by["npreg"].tag_source.startswith("name rule")
+    assert by["ped"].mutability == Mutability.IMMUTABLE  # a family-history score
+    assert by["age"].mutability == Mutability.IMMUTABLE
+    assert by["glu"].actionability == Actionability.TREATMENT_TARGET and by["bmi"].actionability == Actionability.TREATMENT_TARGET
+    assert by["stage"].mutability == Mutability.LOCKABLE  # a histologic stage is never "lowered"
+    assert by["mystery"].actionability == Actionability.MARKER and by["mystery"].tag_source.startswith("none")
+    # nothing is changeable by default unless a name rule said so
+    for f in schema.features:
+        changeable = f.mutability == Mutability.MUTABLE and f.actionability != Actionability.MARKER
+        assert not changeable or f.tag_source.startswith("name rule"), f
+    assert all(f.feasible_change > 0 for f in schema.features if f.kind in (Kind.INTEGER, Kind.CONTINUOUS))
+    assert "central 80 %" in by["glu"].feasible_note
+    assert tags("histologic_grade", Kind.INTEGER, 4)[0] == Mutability.LOCKABLE
+    assert tags("score", Kind.INTEGER, 4)[3].startswith("data")
+
+
+def test_review_edits_directions_and_feasible_changes_round_trip(tmp_path: Path) -> None:
+    inference = infer_schema(_pima_like(tmp_path / "pima.csv"), "type_")
+    schema = apply_edits(inference, {"glu": {"direction": "decrease-only", "feasible_change": "40"},
+                                     "mystery": {"mutability": "mutable", "actionability": "treatment target"}})
+    assert schema.reviewed
+    assert schema["glu"].direction == Direction.DECREASE and schema["glu"].feasible_change == 40.0
+    assert schema["glu"].tag_source == "review: set by the user" and schema["mystery"].tag_source.startswith("review")
+    write_schema(schema, tmp_path / "schema.json")
+    back = read_schema(tmp_path / "schema.json")
+    assert back == schema
