@@ -50,6 +50,7 @@ from cfx_desktop.core.tabular.counterfactuals import Constraints, Reference, fin
 from cfx_desktop.core.tabular.counterfactuals.consensus import ConsensusModel, robustness
 from cfx_desktop.core.tabular.counterfactuals.constraints import changed_mask
 from cfx_desktop.core.tabular.counterfactuals.context import SearchContext
+from cfx_desktop.core.tabular.counterfactuals.feasibility import Population
 from cfx_desktop.core.tabular.counterfactuals.metrics import plausibility
 from cfx_desktop.core.tabular.model_set import CONSENSUS_MEMBERS, DEFAULT_MEMBERS, default_margin, load_model_set
 from cfx_desktop.core.tabular.models import ARCHITECTURES, TabularModel, load_model, model_name
@@ -58,6 +59,7 @@ from cfx_desktop.core.tabular.schema import Kind
 VARIANTS = [("heart-failure", ["time"]), ("heart-disease", [])]
 HELD_OUT_SEEDS = (100, 101)
 SWEEP = (0.0, 0.05, 0.1, 0.2)
+CAPS = (30.0, 40.0, 70.0)  # the feasibility trade-off curve around the default cap of 50 percentile points
 SET_SIZES = (1, 2, 5)  # members per architecture: sets of 4, 8 and 20 models
 MAX_PATIENTS = 40
 
@@ -109,9 +111,21 @@ def _ynn(model: TabularModel, reference: Reference, ctx: SearchContext, v: np.nd
     return float(np.mean((model.predict_proba(neighbours) >= model.threshold).astype(int) == desired))
 
 
+def _options_jaccard(model: TabularModel, models, reference: Reference, x: np.ndarray, constraints: Constraints,  # noqa: ANN001
+                     consensus: bool) -> float | None:
+    """Mean pairwise Jaccard distance of the changed-feature sets of the k = 3 options (None for fewer than two)."""
+    found = find_counterfactuals(model, x, constraints, k=3, reference=reference, model_set=models, consensus=consensus,
+                                 diagnose_empty=False)
+    sets = [set(c.feature for c in cf.changes) for cf in found]
+    pairs = [1 - len(a & b) / len(a | b) for i, a in enumerate(sets) for b in sets[i + 1:]]
+    return float(np.mean(pairs)) if pairs else None
+
+
 def evaluate(model: TabularModel, models, judges, reference: Reference, patients: np.ndarray, zoo,  # noqa: ANN001
-             constraints: Constraints, consensus: bool, find: Callable[[np.ndarray], np.ndarray | None] | None = None) -> dict[str, Any]:
-    """One row of the table. ``find(x)`` is the search under test (default: ours, k = 1)."""
+             constraints: Constraints, consensus: bool, find: Callable[[np.ndarray], np.ndarray | None] | None = None,
+             options: bool = False) -> dict[str, Any]:
+    """One row of the table. ``find(x)`` is the search under test (default: ours, k = 1); ``options`` also asks
+    for k = 3 and measures how much they differ."""
     def ours(x: np.ndarray) -> np.ndarray | None:
         found = find_counterfactuals(model, x, constraints, reference=reference, model_set=models, consensus=consensus,
                                      diagnose_empty=False)
@@ -120,15 +134,21 @@ def evaluate(model: TabularModel, models, judges, reference: Reference, patients
     find = find or ours
     row = f"{model.name}, {'consensus' if consensus else 'single model'}, margin {constraints.margin:.2f}"
     nonempty(patients, row, "patients")
-    rows, seconds, covered = [], [], 0
+    rows, seconds, covered, jaccards = [], [], 0, []
+    population = Population.of_model(model)
     find(patients[0])  # warm-up
     for x in patients:
         start = time.perf_counter()
         v = find(x)
         seconds.append(time.perf_counter() - start)
+        if options:
+            score = _options_jaccard(model, models, reference, x, constraints, consensus)
+            if score is not None:
+                jaccards.append(score)
         if v is None:
             continue
         covered += 1
+        largest = float(population.shifts(x, v).max())
         desired = 0 if model.predict_proba(x[None])[0] >= model.threshold else 1
         search_model = ConsensusModel(models.members, model, desired, constraints.margin) if consensus else model
         ctx = SearchContext.build(search_model, x, replace(constraints, margin=0.0) if consensus else constraints, reference)
@@ -143,12 +163,16 @@ def evaluate(model: TabularModel, models, judges, reference: Reference, patients
             "invalidation": r["invalidation_rate"], "l0": float(changed_mask(x, v).sum()), "redundancy": float(_redundancy(ctx, v)),
             "lof_outlier": float(plausibility(ctx, v, reference).get("lof_outlier", np.nan)),
             "ynn": _ynn(model, reference, ctx, v, desired),
+            "max_shift": largest, "within_50": float(largest <= 50.0),
         })
     mean = lambda key: float(np.nanmean([r[key] for r in rows])) if rows else None  # noqa: E731
     require(len(seconds) == len(patients), row, f"{len(seconds)} of {len(patients)} patients searched")
     return {"patients": int(len(patients)), "coverage": share(covered, len(patients), row, "patients"),
             **{key: mean(key) for key in ("valid_selected", "valid_all_members", "valid_all_20", "heldout_share", "heldout_all",
-                                          "invalidation", "l0", "redundancy", "lof_outlier", "ynn")},
+                                          "invalidation", "l0", "redundancy", "lof_outlier", "ynn", "within_50")},
+            "median_max_shift": float(np.median([r["max_shift"] for r in rows])) if rows else None,
+            "within_50_of_patients": share(sum(r["within_50"] for r in rows), len(patients), row, "patients"),
+            "options_jaccard": float(np.mean(jaccards)) if jaccards else None,
             "median_ms": median(seconds, row) * 1000, "p95_ms": percentile(seconds, 95, row) * 1000}
 
 
@@ -181,13 +205,19 @@ def run(quick: bool = False, only: str | None = None) -> dict[str, Any]:
             for size, members in sets.items():
                 default = " (default)" if size == CONSENSUS_MEMBERS else ""
                 rows[f"consensus of {len(members)}, margin {margin:.2f}{default}"] = evaluate(
-                    model, members, judges, reference, patients, zoo, Constraints(margin=margin), True)
+                    model, members, judges, reference, patients, zoo, Constraints(margin=margin), True,
+                    options=bool(default))
+            rows[f"consensus of {len(models)}, margin {margin:.2f}, no feasibility limit (first version)"] = evaluate(
+                model, models, judges, reference, patients, zoo, Constraints(margin=margin, max_shift=None), True)
             if arch == ARCHITECTURES.default:
                 dice = dice_finder("random", 1, X_train, y_train, model)
                 if dice is not None:  # the reference row: the same model, patients and constraints, margin 0
                     rows["dice-ml random, k=1 (reference)"] = evaluate(
                         model, models, judges, reference, patients, zoo, Constraints(margin=0.0), False,
                         find=lambda x: next(iter(dice(model, reference, x, Constraints(margin=0.0))), None))
+                for cap in CAPS:
+                    rows[f"consensus of {len(models)}, margin {margin:.2f}, cap {cap:.0f} points"] = evaluate(
+                        model, models, judges, reference, patients, zoo, Constraints(margin=margin, max_shift=cap), True)
                 for m in SWEEP:
                     if abs(m - margin) > 1e-9:
                         rows[f"consensus of {len(models)}, margin {m:.2f}"] = evaluate(model, models, judges, reference, patients, zoo,
@@ -210,14 +240,17 @@ def markdown(results: dict[str, Any]) -> str:
                   f"{len(block['held_out_models'])} held-out models: {', '.join(block['held_out_models'])})", "",
                   "| model | suggestions | patients | coverage | valid (selected) | valid for every consensus member | valid for all 20 "
                   "| held-out share crossed | crosses every held-out | invalidation under noise | mean L0 | redundancy | LOF outliers "
-                  "| yNN | median / p95 ms |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| yNN | median largest change (pct points) | within 50 points (of suggestions / of patients) "
+                  "| k = 3 options' Jaccard distance | median / p95 ms |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for arch, rows in block["architectures"].items():
             for label, r in rows.items():
                 lines.append(f"| {arch} | {label} | {r['patients']} | {fmt(r['coverage'])} | {fmt(r['valid_selected'])} | "
                              f"{fmt(r['valid_all_members'])} | {fmt(r['valid_all_20'])} | {fmt(r['heldout_share'])} | {fmt(r['heldout_all'])} | "
                              f"{fmt(r['invalidation'])} | {fmt(r['l0'])} | {fmt(r['redundancy'])} | {fmt(r['lof_outlier'])} | "
-                             f"{fmt(r['ynn'])} | {r['median_ms']:.0f} / {r['p95_ms']:.0f} |")
+                             f"{fmt(r['ynn'])} | {fmt(r.get('median_max_shift'), 0)} | {fmt(r.get('within_50'))} / "
+                             f"{fmt(r.get('within_50_of_patients'))} | {fmt(r.get('options_jaccard'))} | "
+                             f"{r['median_ms']:.0f} / {r['p95_ms']:.0f} |")
         lines.append("")
     return "\n".join(lines)
 

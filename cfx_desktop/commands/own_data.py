@@ -54,12 +54,32 @@ def print_columns(inference) -> None:  # noqa: ANN001
         print(f"  note: {note}", file=sys.stderr)
 
 
+def print_treatment(schema) -> None:  # noqa: ANN001 - schema.Schema
+    """How suggestions will treat each feature, and why; said whenever the schema was not reviewed."""
+    if schema.reviewed:
+        return
+    print("  schema NOT reviewed: suggestions treat the features as follows (review them in the app's schema editor, "
+          "or write `cfx-desktop schema infer` to a file, edit it and pass --schema):", file=sys.stderr)
+    for f in schema.features:
+        if f.mutability.value == "immutable":
+            how = "never changed"
+        elif f.mutability.value == "lockable":
+            how = "locked unless unlocked"
+        elif f.actionability.value == "observational marker":
+            how = "kept as measured (a marker)"
+        else:
+            how = f"may change ({f.actionability.value}, {f.direction.value})"
+        reach = f"; feasible change {f.feasible_change:g}" if f.feasible_change else ""
+        print(f"    {f.name}: {how}{reach} [{f.tag_source or 'no rule'}]", file=sys.stderr)
+
+
 def schema_infer(args: argparse.Namespace) -> int:
     from cfx_desktop.core.tabular.schema_io import schema_to_dict
 
     inference = _infer(args.csv, args.target, args.name, args.positive, args.margin)
     print(f"{args.csv.name}: {inference.rows} rows, outcome {inference.class_counts}; columns:", file=sys.stderr)
     print_columns(inference)
+    print_treatment(inference.schema)
     print(json.dumps(schema_to_dict(inference.schema), indent=2))
     return 0
 
@@ -89,6 +109,7 @@ def train_own(args: argparse.Namespace) -> int:
         print(f"{args.data.name}: {inference.rows} rows, outcome {inference.class_counts}; inferred columns:", file=sys.stderr)
         print_columns(inference)
         schema = inference.schema
+    print_treatment(schema)
     architectures = None if args.model in (None, "all") else [args.model]
     if architectures and architectures[0] not in ARCHITECTURES:
         raise UserError(f"unknown architecture {args.model!r}")

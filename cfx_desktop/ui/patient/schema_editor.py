@@ -1,7 +1,9 @@
 """File > New dataset from CSV: the schema editor, pre-filled by inference (`core.tabular.infer`).
 
-One row per column: whether it is used, its kind, range and step, unit, whether a suggestion may change it, and
-what a change would mean. Inference only proposes (age/sex-like names as immutable); the user decides. A
+One row per column: whether it is used, its kind, range and step, unit, whether a suggestion may change it, what
+a change would mean, its direction rule and feasible change, and where inference's tag came from (a name rule,
+the data, or nothing). Changeability is a review: a column no rule knows is kept as measured until the user says
+otherwise, and the dialog counts what awaits review. Inference only proposes; the user decides. A
 mistake is said in the dialog and nothing typed is lost; the dialog only closes with a valid schema.
 """
 
@@ -11,23 +13,33 @@ import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
     QLineEdit, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from cfx_desktop.core.tabular.infer import Inference, InferenceError, apply_edits, infer_schema, read_table
-from cfx_desktop.core.tabular.schema import Actionability, Feature, Kind, Mutability, Schema
+from cfx_desktop.core.tabular.schema import Actionability, Direction, Feature, Kind, Mutability, Schema
+from cfx_desktop.ui import theme
 from cfx_desktop.ui.accessibility import fill_names, set_header_tips
 
-COLUMNS = ["Use", "Column", "Kind", "Min", "Max", "Step", "Unit", "Can change", "A change means", "Notes"]
+COLUMNS = ["Use", "Column", "Kind", "Min", "Max", "Step", "Unit", "Can change", "A change means", "Direction",
+           "Feasible change", "Tag from", "Notes"]
+NOTES = len(COLUMNS) - 1
 TIPS = ["Use the column as a feature (identifiers, free text and constant columns cannot be used)",
         "The column's name in the CSV", "binary (two values), integer, continuous, or categorical (a few named values)",
         "Lowest value the form accepts: the values seen, widened by the margin", "Highest value the form accepts",
         "How far one step of the spin box moves", "The unit shown beside the value (inference leaves it blank)",
         "mutable: suggestions may change it; lockable: locked unless the user unlocks it; immutable: never (age, sex)",
-        "What a suggestion to change it would mean: actionable, a treatment target, an observational marker, or immutable",
+        "What a suggestion to change it would mean: actionable, a treatment target, an observational marker (kept as "
+        "measured unless the user allows markers), or immutable",
+        "Whether a suggestion may only raise it (increase-only), only lower it (decrease-only), or either",
+        "The largest change a treatment could bring about, in the column's unit (default: the span of the central "
+        "80 % of the file's rows); suggestions never move it further",
+        "Where the tag came from: a name rule, the data, nothing (awaiting review) or your review",
         "Why a column is left out, missing values, and inference's suggestions"]
+DIRECTIONS = [d.value for d in Direction]
 KINDS = [k.value for k in Kind]
 MUTABILITY = [m.value for m in Mutability]
 ACTIONABILITY = [a.value for a in Actionability]
@@ -38,17 +50,33 @@ def _as_shown(feature: Feature | None) -> dict[str, object]:
     if feature is None:
         return {"use": False}
     shown: dict[str, object] = {"use": True, "kind": feature.kind.value, "unit": feature.unit,
-                                "mutability": feature.mutability.value, "actionability": feature.actionability.value}
+                                "mutability": feature.mutability.value, "actionability": feature.actionability.value,
+                                "direction": feature.direction.value}
     if feature.kind in (Kind.INTEGER, Kind.CONTINUOUS):
-        shown.update(min=f"{feature.min:g}", max=f"{feature.max:g}", step=f"{feature.step:g}")
+        shown.update(min=f"{feature.min:g}", max=f"{feature.max:g}", step=f"{feature.step:g}",
+                     feasible_change=f"{feature.feasible_change:g}")
     return shown
+
+
+def review_summary(inference: Inference) -> str:
+    """What the review is about, in one sentence: which columns suggestions may change and by which rule, and
+    how many no rule knows (kept as measured until the user decides)."""
+    features = inference.schema.features
+    changeable = [f.name for f in features if f.mutability == Mutability.MUTABLE and f.actionability != Actionability.MARKER]
+    unknown = [f.name for f in features if f.tag_source.startswith("none")]
+    text = (f"<b>Review:</b> suggestions may change {', '.join(map(html.escape, changeable)) or 'nothing yet'} "
+            "(by name rules)")
+    if unknown:
+        text += (f"; {len(unknown)} column(s) no rule knows ({', '.join(map(html.escape, unknown[:6]))}"
+                 f"{', ...' if len(unknown) > 6 else ''}) stay as measured until you set 'A change means'")
+    return text + "."
 
 
 class SchemaEditor(QDialog):
     def __init__(self, csv_path: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"New dataset from {csv_path.name}")
-        self.resize(1180, 640)
+        self.resize(1260, 660)
         self.csv_path = csv_path
         self.inference: Inference | None = None
         self.schema: Schema | None = None
@@ -157,7 +185,7 @@ class SchemaEditor(QDialog):
         self._fill(inference)
         counts = ", ".join(f"{k}: {v}" for k, v in inference.class_counts.items())
         notes = "; ".join(inference.notes)
-        self._say(f"Outcome {html.escape(self.target.currentText())} ({counts}). {html.escape(notes)}")
+        self._say(f"Outcome {html.escape(self.target.currentText())} ({counts}). {html.escape(notes)} {review_summary(inference)}")
 
     def _fill(self, inference: Inference) -> None:
         by_name = {f.name: f for f in inference.schema.features}
@@ -179,12 +207,12 @@ class SchemaEditor(QDialog):
             note = QTableWidgetItem(notes or "")
             note.setToolTip(notes)
             note.setFlags(note.flags() & ~Qt.ItemFlag.ItemIsEditable)
-            self.table.setItem(r, 9, note)
+            self.table.setItem(r, NOTES, note)
             if feature is None:
                 kind = QTableWidgetItem(column.kind)
                 kind.setFlags(kind.flags() & ~Qt.ItemFlag.ItemIsEditable)
                 self.table.setItem(r, 2, kind)
-                for c in range(3, 9):
+                for c in range(3, NOTES):
                     empty = QTableWidgetItem("")
                     empty.setFlags(empty.flags() & ~Qt.ItemFlag.ItemIsEditable)
                     self.table.setItem(r, c, empty)
@@ -201,6 +229,20 @@ class SchemaEditor(QDialog):
             self._combo(r, 7, MUTABILITY, str(edit.get("mutability", feature.mutability.value)), f"Can {column.name} change")
             self._combo(r, 8, ACTIONABILITY, str(edit.get("actionability", feature.actionability.value)),
                         f"What a change of {column.name} means")
+            self._combo(r, 9, DIRECTIONS, str(edit.get("direction", feature.direction.value)), f"Direction rule of {column.name}")
+            reach = QTableWidgetItem(str(edit.get("feasible_change", f"{feature.feasible_change:g}")) if numeric else "")
+            reach.setToolTip(feature.feasible_note or TIPS[10])
+            if not numeric:
+                reach.setFlags(reach.flags() & ~Qt.ItemFlag.ItemIsEditable)
+            self.table.setItem(r, 10, reach)
+            edited = any(key in edit for key in ("mutability", "actionability", "direction"))
+            source = "review: set by you" if edited else feature.tag_source or "none"
+            tag = QTableWidgetItem(source.split(":")[0])
+            tag.setToolTip(source)
+            tag.setFlags(tag.flags() & ~Qt.ItemFlag.ItemIsEditable)
+            if source.startswith("none"):
+                tag.setForeground(QColor(theme.colour("warn")))
+            self.table.setItem(r, 11, tag)
         self.table.resizeColumnsToContents()
         for column, least in ((3, 70), (4, 70), (5, 56), (6, 90)):  # room to type a range or a unit
             self.table.setColumnWidth(column, max(self.table.columnWidth(column), least))
@@ -241,10 +283,13 @@ class SchemaEditor(QDialog):
                     edit[key] = item.text().strip()
             unit = self.table.item(r, 6)
             edit["unit"] = unit.text() if unit is not None else ""
-            for c, key in ((7, "mutability"), (8, "actionability")):
+            for c, key in ((7, "mutability"), (8, "actionability"), (9, "direction")):
                 box = self.table.cellWidget(r, c)
                 if isinstance(box, QComboBox):
                     edit[key] = box.currentText()
+            reach = self.table.item(r, 10)
+            if reach is not None and reach.text().strip():
+                edit["feasible_change"] = reach.text().strip()
         return edit
 
     def _say(self, text: str, error: bool = False) -> None:
