@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from cfx_desktop.ui.patient.schema_editor import NOTES
 from PySide6.QtWidgets import QCheckBox, QComboBox
 
 from tests.conftest import settle_patient
@@ -34,8 +36,13 @@ def test_walk_the_schema_editor_train_explain_and_remove(qtbot, patient, tmp_pat
     assert editor.target.currentText() == "outcome"
     table = editor.table
     assert not table.cellWidget(_row(editor, "patient_id"), 0).isEnabled()  # an identifier cannot be used
-    assert "different text in every row" in table.item(_row(editor, "notes"), 9).text()
-    assert "missing in 33%" in table.item(_row(editor, "chol"), 9).text()
+    assert "different text in every row" in table.item(_row(editor, "notes"), NOTES).text()
+    assert "missing in 33%" in table.item(_row(editor, "chol"), NOTES).text()
+    # the review: where each tag came from, the direction rule and the feasible change are shown and editable
+    assert table.item(_row(editor, "chol"), 11).text() == "name rule"  # a treatment target by its name
+    assert table.cellWidget(_row(editor, "chol"), 9).currentText() == "any"
+    assert float(table.item(_row(editor, "chol"), 10).text()) > 0
+    assert "Review:" in editor.message.text()
     table.item(_row(editor, "chol"), 6).setText("mg/dL")  # the user's unit
     table.item(_row(editor, "age"), 4).setText("99")  # the user's upper bound for age
     bp_low = float(table.item(_row(editor, "bp"), 3).text())
