@@ -220,7 +220,7 @@ class SuggestionsPanel(QWidget):
                 item.setToolTip(tips.get(col, text))
                 if col == 2:
                     item.setForeground(QColor(colour))
-                if col == 0 and what_if:
+                if (col == 0 and what_if) or (col == 5 and plausibility.startswith("large change")):
                     item.setForeground(QColor(theme.colour("warn")))
                 if outlier:
                     item.setForeground(QColor(theme.colour("muted")))

@@ -23,9 +23,8 @@ class Change:
             return f"{'with' if self.after else 'without'} {self.label.lower()}"
         if self.delta is None or isinstance(self.before, str):
             return f"{self.label}: {self.before} -> {self.after}"
-        verb = "raise" if self.delta > 0 else "lower"
-        unit = f" {self.unit}" if self.unit else ""
-        return f"{verb} {self.label.lower()} {self.before} -> {self.after}{unit}"
+        unit = f" {self.unit}" if self.unit else ""  # no verb: the same words serve recourse and risk what-ifs
+        return f"{self.label.lower()} {self.before} -> {self.after}{unit}"
 
 
 @dataclass
