@@ -225,7 +225,7 @@ def growing_spheres(ctx: SearchContext, samples: int = 256, rounds: int = 14, se
     return []
 
 
-def candidates(ctx: SearchContext, want: int = 1, exhaustive: bool = False, seed: int = 0) -> list[np.ndarray]:
+def candidates(ctx: SearchContext, want: int = 1, exhaustive: bool = False, seed: int = 0, steps: int = STEPS) -> list[np.ndarray]:
     """All candidates the three stages produce, cheapest first (not yet constraint-checked by the engine)."""
     found = line_search(ctx)
 
@@ -238,7 +238,7 @@ def candidates(ctx: SearchContext, want: int = 1, exhaustive: bool = False, seed
         pairs = pair_grid(ctx)
         found += pairs
         if exhaustive or not pairs or not settled(2) and len(found) < want:
-            found += gradient_search(ctx)
+            found += gradient_search(ctx, steps)
     # the random fallback is for models without gradients; for the others, when the projected gradient search
     # finds nothing, the box holds no answer the sparse random directions could reach either (checked against a
     # brute-force grid on the heart-failure validation patients) and it would only cost time
@@ -288,7 +288,7 @@ def diverse_options(ctx: SearchContext, found: list[np.ndarray], k: int, seed: i
             if excluded in tried or not (set(ctx.free.tolist()) - excluded):
                 continue
             tried.add(excluded)
-            fresh = candidates(ctx.excluding(excluded), want=1, seed=seed)
+            fresh = candidates(ctx.excluding(excluded), want=1, seed=seed, steps=STEPS // 3)  # a further option: a short search
             if fresh:
                 break
         if not fresh:
