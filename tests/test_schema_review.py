@@ -43,7 +43,7 @@ def test_name_and_data_rules_and_their_sources(tmp_path: Path) -> None:
     assert all(f.feasible_change > 0 for f in schema.features if f.kind in (Kind.INTEGER, Kind.CONTINUOUS))
     assert "central 80 %" in by["glu"].feasible_note
     assert tags("histologic_grade", Kind.INTEGER, 4)[0] == Mutability.LOCKABLE
-    assert tags("score", Kind.INTEGER, 4)[3].startswith("data")
+    assert tags("score", Kind.INTEGER, 4)[2].startswith("data")
 
 
 def test_review_edits_directions_and_feasible_changes_round_trip(tmp_path: Path) -> None:

@@ -41,7 +41,6 @@ class NameRule:
     mutability: Mutability
     actionability: Actionability
     why: str
-    direction: Direction = Direction.ANY
 
 
 NAME_RULES = (
@@ -65,21 +64,19 @@ NAME_RULES = (
 ORDINAL_LEVELS = 6  # an integer column with at most this many values (and more than two) reads as a grade or score
 
 
-def tags(name: str, kind: Kind, distinct: int) -> tuple[Mutability, Actionability, Direction, str]:
-    """(mutability, actionability, direction, where the tag came from) of a column. Nothing is changeable unless
+def tags(name: str, kind: Kind, distinct: int) -> tuple[Mutability, Actionability, str]:
+    """(mutability, actionability, where the tag came from) of a column. Nothing is changeable unless
     a name rule says so: a column no rule knows is kept as measured (an observational marker, which suggestions
     change only when the user allows markers) or locked, and says that it awaits review."""
     for rule in NAME_RULES:
         if rule.pattern.search(name):
-            return rule.mutability, rule.actionability, rule.direction, f"name rule: {rule.why}"
+            return rule.mutability, rule.actionability, f"name rule: {rule.why}"
     if kind in (Kind.BINARY, Kind.CATEGORICAL):
-        return (Mutability.LOCKABLE, Actionability.MARKER, Direction.ANY,
-                "data: a finding or category; locked until you review it")
+        return Mutability.LOCKABLE, Actionability.MARKER, "data: a finding or category; locked until you review it"
     if kind == Kind.INTEGER and distinct <= ORDINAL_LEVELS:
-        return (Mutability.LOCKABLE, Actionability.MARKER, Direction.ANY,
+        return (Mutability.LOCKABLE, Actionability.MARKER,
                 f"data: {distinct} whole-number levels, like a grade or score; locked until you review it")
-    return (Mutability.MUTABLE, Actionability.MARKER, Direction.ANY,
-            "none: no rule knows this column; kept as measured (a marker) until you review it")
+    return Mutability.MUTABLE, Actionability.MARKER, "none: no rule knows this column; kept as measured (a marker) until you review it"
 
 
 def feasible_default(numbers: np.ndarray, decimals: int, integral: bool) -> tuple[float, str]:
@@ -202,9 +199,8 @@ def _feature(name: str, cells: list[str], margin: float) -> tuple[Feature | None
     numbers = _numbers(cells)
 
     def common(kind: Kind, extra: dict[str, object] | None = None) -> dict[str, object]:
-        mutability, actionability, direction, source = tags(name, kind, len(values))
-        return {"label": label_of(name), "mutability": mutability, "actionability": actionability, "direction": direction,
-                "tag_source": source, "description": f"{label_of(name)} (from the CSV column {name!r})", **(extra or {})}
+        mutability, actionability, source = tags(name, kind, len(values))
+        return {"label": label_of(name), "mutability": mutability, "actionability": actionability, "tag_source": source, "description": f"{label_of(name)} (from the CSV column {name!r})", **(extra or {})}
 
     note = ""
     if len(values) == 1:

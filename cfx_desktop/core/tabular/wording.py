@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cfx_desktop.core.tabular.schema import Actionability, Kind, Schema
+from cfx_desktop.core.tabular.counterfactuals.feasibility import DEFAULT_MAX_SHIFT
+from cfx_desktop.core.tabular.schema import Actionability, Kind, Mutability, Schema
 
 if TYPE_CHECKING:
     from cfx_desktop.core.tabular.counterfactuals import Counterfactual
@@ -95,15 +96,13 @@ def plausibility_text(metrics: dict[str, float], schema: Schema | None = None,
     """The verdict on the end point and on the change: "outlier" (no training patient looks like the end point),
     "large change" (a feature moves more than ``max_shift`` percentile points among patients like this one),
     else "typical"; the figures behind it in brackets."""
-    from cfx_desktop.core.tabular.counterfactuals.feasibility import DEFAULT_MAX_SHIFT
-
     cap = DEFAULT_MAX_SHIFT if max_shift is None else max_shift
     moved = ""
     if "conditional_shift" in metrics and schema is not None:
         feature = schema.features[int(metrics["conditional_feature"])]
         moved = (f"{feature.label.lower()} moves {metrics['conditional_shift']:.0f} percentile points among the "
                  f"{int(metrics['conditional_group'])} reference patients most like this one in "
-                 f"{', '.join(f.label.lower() for f in schema.features if f.mutability.value == 'immutable') or 'everything'}")
+                 f"{', '.join(f.label.lower() for f in schema.features if f.mutability == Mutability.IMMUTABLE) or 'everything'}")
     elif "max_shift" in metrics and schema is not None:
         feature = schema.features[int(metrics["max_shift_feature"])]
         moved = f"{feature.label.lower()} moves {metrics['max_shift']:.0f} percentile points of the training patients"

@@ -147,7 +147,7 @@ class SearchContext:
         (`PERCENTILE_SCALE` points cost as much as one MAD, about what one MAD spans in the middle of the data) with
         a small MAD term that orders moves inside a flat step of the quantiles; other numeric features by MAD; 1 per
         changed categorical feature."""
-        shifts = self.population.shifts(self.x, v)[0] if self.population is not None else np.zeros(len(v))
+        shifts = self.percentile_shifts(v)
         total = 0.0
         for j, feature in enumerate(self.schema.features):
             if np.isnan(self.x[j]) and np.isnan(v[j]):
@@ -158,6 +158,19 @@ class SearchContext:
                 mad_move = abs(v[j] - self.x[j]) / self.mad[j]
                 ordered = self.population is not None and self.population.ecdfs[j] is not None
                 total += shifts[j] / PERCENTILE_SCALE + 0.1 * mad_move if ordered else mad_move
+        return total
+
+    def mad_distance(self, v: np.ndarray) -> float:
+        """MAD-scaled L1 over numeric features, 1 per changed categorical feature (the ``mad_l1`` metric, comparable
+        across methods and with the first version)."""
+        total = 0.0
+        for j, feature in enumerate(self.schema.features):
+            if np.isnan(self.x[j]) and np.isnan(v[j]):
+                continue
+            if feature.kind == Kind.CATEGORICAL:
+                total += float(v[j] != self.x[j])
+            elif not np.isnan(self.x[j]):
+                total += abs(v[j] - self.x[j]) / self.mad[j]
         return total
 
     def percentile_shifts(self, v: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from cfx_desktop.core.tabular.counterfactuals import metrics
 from cfx_desktop.core.tabular.counterfactuals.constraints import Constraints, changed_mask
 from cfx_desktop.core.tabular.counterfactuals.consensus import ConsensusModel, robustness
 from cfx_desktop.core.tabular.counterfactuals.context import SearchContext
+from cfx_desktop.core.tabular.counterfactuals.feasibility import Population
 from cfx_desktop.core.tabular.counterfactuals.methods import METHODS
 from cfx_desktop.core.tabular.counterfactuals.reference import NoReferenceError, Reference
 from cfx_desktop.core.tabular.counterfactuals.types import Counterfactual, CounterfactualList
@@ -101,8 +102,6 @@ def find_counterfactuals(
 def _sized(model: TabularModel, x: np.ndarray, cf: Counterfactual) -> str:
     """A counterfactual's changes with the percentile points each moves, e.g. "serum creatinine 9.0 -> 1.2 (95
     percentile points)"."""
-    from cfx_desktop.core.tabular.counterfactuals.feasibility import Population
-
     shifts = Population.of_model(model).shifts(x, cf.values)[0]
     names = model.schema.names
     return ", ".join(c.describe() + (f" ({shifts[names.index(c.feature)]:.0f} percentile points)"

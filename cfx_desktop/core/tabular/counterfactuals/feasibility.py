@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from cfx_desktop.core.tabular.schema import Feature, Kind, Schema
+from cfx_desktop.core.tabular.schema import Feature, Kind, Mutability, Schema
 
 DEFAULT_MAX_SHIFT = 50.0  # percentile points: no single change moves the patient past half of the population
 LEVELS = np.linspace(0.0, 1.0, 101)
@@ -153,7 +153,7 @@ def conditional_shifts(schema: Schema, reference_X: np.ndarray, mad: np.ndarray,
     """Percentile points each changed numeric feature moves among the reference patients most like this one in
     the immutable features (age, sex): the ``share`` nearest (at least ``minimum``), same category where the
     immutable is categorical or binary. Returns (shift per feature, size of that group). O(n) per call."""
-    immutable = [j for j, f in enumerate(schema.features) if f.mutability.value == "immutable" and not np.isnan(x[j])]
+    immutable = [j for j, f in enumerate(schema.features) if f.mutability == Mutability.IMMUTABLE and not np.isnan(x[j])]
     X = reference_X
     distance = np.zeros(len(X))
     for j in immutable:

@@ -66,7 +66,7 @@ def single(ctx: SearchContext, v: np.ndarray, probability: float, reference: Ref
         "valid": float(ctx.is_valid(probability)),
         "violations": float(len(ctx.constraints.violations(ctx.schema, ctx.x, v))),
         "l0": float(changed_mask(ctx.x, v).sum()),
-        "mad_l1": float(np.nansum(np.abs(v - ctx.x) / ctx.mad)),
+        "mad_l1": ctx.mad_distance(v),
         "distance": ctx.distance(v),  # what the search minimised: percentile points (25 = 1) where known
     }
     out.update(plausibility(ctx, v, reference))
