@@ -226,3 +226,18 @@ def test_destinations_can_be_limited_to_films_the_model_reads_as_the_target(trai
                             destination_probability=0.2)
     result = generate(model, vae, _image(rng, True), search=search, referee=model, bank=bank)
     assert result.metrics["method"] == "data-supported" and result.metrics["steps"] >= 1
+
+
+def test_the_first_counterfactuals_one_time_work_is_prepared_ahead() -> None:
+    """The shipped classifier walks pneumonia -> normal toward real films it reads clearly as normal; working out
+    which took seconds inside the first request. `prepare_counterfactuals` does it in the background instead."""
+    from cfx_desktop.core.imaging import latent_bank, live
+    from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model
+
+    model = load_image_model(DEFAULT_MODEL)
+    walks = [t for t in model.labels if live.search_for(model, t, latent_bank.bank_for(model.card["autoencoder"])).method
+             == "data-supported"]
+    assert walks, "the shipped card chose a data-supported generator for at least one direction"
+    latent_bank._clear.clear()
+    assert live.prepare_counterfactuals(DEFAULT_MODEL) == walks
+    assert {key[2] for key in latent_bank._clear} == {model.labels.index(t) for t in walks}

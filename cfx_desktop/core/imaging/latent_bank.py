@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import platform
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,20 +48,26 @@ class LatentBank:
 
 
 _clear: dict[tuple[str, str, int, float], torch.Tensor] = {}
+_clear_lock = threading.Lock()
 
 
 def clearly(bank: LatentBank, label: int, model: Any, autoencoder: torch.nn.Module, at_most: float) -> torch.Tensor:
     """Mask of the bank's films of class ``label`` whose *reconstruction* the explained model itself reads as that
     class, its probability of the other class at most ``at_most``. Why: the VAE blurs, and two thirds of the normal
     films' reconstructions read as pneumonia to the classifier (median p 0.34), so walking toward them taught it
-    little. Computed once per (model, bank); the referee is never consulted."""
+    little. Computed once per (model, bank), in chunks (all 600 films through the classifier at once peaked at
+    2 GB), and ahead of the first request by `prepare` (it takes seconds on a CPU); the referee is never consulted.
+    A second caller waits for the first instead of computing it again."""
     key = (model.name, bank.name, label, at_most)
-    if key not in _clear:
-        with model.lock, torch.inference_mode():
-            decoded = torch.cat([autoencoder.decode_latent(c) for c in bank.codes[label].split(100)])
-            p = torch.sigmoid(model.logits((decoded - model.mean) / model.std)).reshape(-1).cpu()
-        _clear[key] = (p <= at_most) if label == 0 else (1 - p <= at_most)
-    return _clear[key]
+    with _clear_lock:
+        if key not in _clear:
+            chunks = []
+            for c in bank.codes[label].split(50):  # the model's lock per chunk: a saliency job can go in between
+                with model.lock, torch.inference_mode():
+                    chunks.append(torch.sigmoid(model.logits((autoencoder.decode_latent(c) - model.mean) / model.std)).reshape(-1))
+            p = torch.cat(chunks).cpu()
+            _clear[key] = (p <= at_most) if label == 0 else (1 - p <= at_most)
+        return _clear[key]
 
 
 def lung_prior_from(mean_normal: np.ndarray, local_sigma: float = 12.0) -> np.ndarray:

@@ -106,6 +106,26 @@ def counterfactual(image_id: int, pixels: np.ndarray, model_name: str = DEFAULT_
     return Counterfactual(image_id, model_name, result)
 
 
+def prepare_counterfactuals(model_name: str, progress=no_progress,  # noqa: ANN001
+                            cancel: CancelToken = NEVER_CANCELLED) -> list[str]:
+    """What the first counterfactual of a film would otherwise compute while the user waits: for each direction
+    whose generator walks toward real films, which of the latent bank's films the model reads clearly as the
+    target (`latent_bank.clearly`, seconds on a CPU). Requested in the background once a film has a prediction;
+    returns the targets it prepared."""
+    from cfx_desktop.core.imaging.latent_bank import clearly
+
+    model = load_image_model(model_name)
+    bank = bank_for(model.card.get("autoencoder"), model.device)
+    prepared = []
+    for target in model.labels if bank is not None else ():
+        cancel.raise_if_cancelled()
+        search = search_for(model, target, bank)
+        if search.method == "data-supported" and search.destination_probability is not None:
+            clearly(bank, model.labels.index(target), model, autoencoder_for(model), search.destination_probability)
+            prepared.append(target)
+    return prepared
+
+
 def make_counterfactual(model, pixels: np.ndarray, target: str | None = None, steps: int | None = None,  # noqa: ANN001
                         mask: MaskSettings = MaskSettings(), search: SearchSettings | None = None,
                         progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> ImageCounterfactual:  # noqa: ANN001

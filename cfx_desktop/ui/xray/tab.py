@@ -43,7 +43,7 @@ class XrayTab(ToolTab):
         channel = {name: LatestOnly(pool, title, self) for name, title in (
             ("open", "Open image"), ("predict", "Prediction"), ("overlay", "Saliency overlay"),
             ("counterfactual", "Counterfactual image"), ("sanity", "Sanity check"), ("folder", "Folder predictions"),
-            ("tree", "Reading the DICOM folder"))}
+            ("tree", "Reading the DICOM folder"), ("prepare", "Preparing counterfactuals"))}
         self.channels = channel
         s = self.session
         channel["open"].result.connect(s.accept_opened)
@@ -317,6 +317,9 @@ class XrayTab(ToolTab):
         self.cf_panel.button.setToolTip("Prediction withheld for this image (see the banner)" if withheld else "")
         if prediction is not None:
             self.cf_panel.set_threshold(prediction.threshold)
+        if prediction is not None and not withheld and prediction.probability is not None:
+            # the first counterfactual's one-time work, done while the user reads the film (cached after that)
+            self.channels["prepare"].request(live.prepare_counterfactuals, prediction.model_name)
 
     def _on_overlay(self, overlay: live.Overlay | None, state: JobState) -> None:
         prediction = self.session.prediction
