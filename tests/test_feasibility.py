@@ -156,3 +156,31 @@ def test_a_large_reference_needs_no_n_by_n_memory(model) -> None:  # noqa: ANN00
     tracemalloc.stop()
     assert {"lof_outlier", "knn_distance", "conditional_shift"} <= set(out)
     assert peak < 300e6, f"peak {peak / 1e6:.0f} MB"
+
+
+def test_changes_stay_within_the_cap_among_patients_of_this_age_and_sex(model) -> None:  # noqa: ANN001
+    """A change that is ordinary in the whole population can be extreme among patients like this one: the search
+    limits both, so the plausibility column never has to call an offered row a large change."""
+    schema = model.schema
+    rng = np.random.default_rng(0)
+    x = schema.example_vector()
+    age, sex, ef = schema.index("age"), schema.index("sex"), schema.index("ejection_fraction")
+    n = 400
+    X = np.repeat(x[None], n, axis=0)
+    X[:, age] = rng.uniform(40, 95, n)
+    X[:, sex] = rng.integers(0, 2, n)
+    for name, (low, high) in {"ejection_fraction": (15, 70), "serum_creatinine": (0.6, 3.0), "serum_sodium": (125, 146)}.items():
+        X[:, schema.index(name)] = rng.uniform(low, high, n)
+    X[:, ef] = np.round(X[:, ef])
+    peers_of_x = (np.abs(X[:, age] - x[age]) < 6) & (X[:, sex] == x[sex])
+    X[peers_of_x, ef] = np.round(rng.normal(x[ef] + 3, 2, peers_of_x.sum()))  # among peers, ejection fraction barely varies
+    reference = Reference.build(model, X, "synthetic cohort")
+    with_peers = SearchContext.build(model, x, Constraints(), reference)
+    without = SearchContext.build(model, x, Constraints(), None)
+    assert with_peers.peers is not None and with_peers.peers.size == 80  # the nearest 20 % in age, same sex
+    assert with_peers.hi[ef] < without.hi[ef]  # the peers' spread narrows the window
+    found = find_counterfactuals(model, x, Constraints(margin=0.0), k=3, reference=reference, model_set=None)
+    assert len(found), found.reason
+    for cf in found:
+        assert cf.metrics.get("conditional_shift", 0.0) <= DEFAULT_MAX_SHIFT + 0.5, change_text(schema, cf)
+        assert not plausibility_text(cf.metrics, schema, DEFAULT_MAX_SHIFT).startswith("large change")

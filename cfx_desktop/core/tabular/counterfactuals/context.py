@@ -47,10 +47,11 @@ def _within_observed(model: TabularModel, x: np.ndarray, lo: np.ndarray, hi: np.
     return lo, hi
 
 
-def _within_feasible(population: Population, constraints: Constraints, x: np.ndarray, lo: np.ndarray,
-                     hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _within_feasible(population: Population, peers: Population | None, constraints: Constraints, x: np.ndarray,
+                     lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Feasibility: each numeric feature moves at most its feasible change and ``max_shift`` percentile points
-    (`feasibility`); without a cap (``max_shift`` None) neither limit applies."""
+    (`feasibility`), in the whole population and among the patients like this one (``peers``, same sex and
+    similar age) when a reference cohort is known; without a cap (``max_shift`` None) no limit applies."""
     if constraints.max_shift is None:
         return lo, hi
     lo, hi = lo.copy(), hi.copy()
@@ -58,6 +59,9 @@ def _within_feasible(population: Population, constraints: Constraints, x: np.nda
         if np.isnan(lo[j]) or lo[j] == hi[j]:
             continue
         low, high = population.window(j, x[j], constraints.max_shift)
+        if peers is not None:
+            peer_low, peer_high = peers.shift_window(j, x[j], constraints.max_shift)
+            low, high = max(low, peer_low), min(high, peer_high)
         lo[j], hi[j] = max(lo[j], low), min(hi[j], high)
         if lo[j] > hi[j]:  # the clinical box and the window do not meet: nothing to move
             lo[j] = hi[j] = x[j]
@@ -85,6 +89,7 @@ class SearchContext:
     desired: int  # the class the counterfactual must be predicted as
     p_original: float
     population: Population | None = None
+    peers: Population | None = None  # the reference patients like this one (age, sex), when a cohort is known
     cancel: CancelToken = NEVER_CANCELLED
     evaluations: int = 0
     memo: dict = field(default_factory=dict)  # per-request results shared by search stages (e.g. the gradient ranking)
@@ -96,11 +101,13 @@ class SearchContext:
         lo, hi = constraints.bounds(model.schema, x)
         lo, hi = _within_observed(model, x, lo, hi)
         population = Population.of_model(model)
-        lo, hi = _within_feasible(population, constraints, x, lo, hi)
+        mad = mad_scales(model, None if reference is None else reference.X)
+        peers = None if reference is None else Population.of_peers(model.schema, reference.X, mad, x)
+        lo, hi = _within_feasible(population, peers, constraints, x, lo, hi)
         p = float(model.predict_proba(x[None])[0])
         desired = 0 if p >= model.threshold else 1
-        return cls(model, x, constraints, lo, hi, constraints.frozen_mask(model.schema), mad_scales(model, None if reference is None else reference.X),
-                   desired, p, population, cancel)
+        return cls(model, x, constraints, lo, hi, constraints.frozen_mask(model.schema), mad, desired, p, population,
+                   peers, cancel)
 
     def excluding(self, features: frozenset[int] | set[int]) -> "SearchContext":
         """The same request with some features held at the patient's values (a search for a different option);
@@ -182,6 +189,7 @@ class SearchContext:
         if self.constraints.max_shift is None or self.population is None:
             return []
         shifts = self.percentile_shifts(v)
+        peer_shifts = self.peers.shifts(self.x, v)[0] if self.peers is not None else np.zeros(len(v))
         problems = []
         for j in np.flatnonzero(changed_mask(self.x, v)):
             feature = self.schema.features[j]
@@ -195,6 +203,9 @@ class SearchContext:
             elif shifts[j] > self.constraints.max_shift + 0.5:
                 problems.append(f"{feature.name} moves {shifts[j]:.0f} percentile points (at most "
                                 f"{self.constraints.max_shift:.0f})")
+            elif peer_shifts[j] > self.constraints.max_shift + 0.5:
+                problems.append(f"{feature.name} moves {peer_shifts[j]:.0f} percentile points among patients of this "
+                                f"age and sex (at most {self.constraints.max_shift:.0f})")
         return problems
 
     def cost(self, v: np.ndarray) -> float:

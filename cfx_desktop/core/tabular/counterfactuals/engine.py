@@ -119,10 +119,11 @@ def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, refer
         return "every feature is immutable or locked" + (f" (locked: {', '.join(locked)}); unlock one" if locked else "")
 
     def found(relaxed: Constraints) -> CounterfactualList:
-        return find_counterfactuals(model, x, relaxed, 1, METHODS.default, None, cancel, diagnose_empty=False, model_set=model_set)
+        return find_counterfactuals(model, x, relaxed, 1, METHODS.default, reference, cancel, diagnose_empty=False,
+                                    model_set=model_set)
 
     if model_set is not None:
-        alone = find_counterfactuals(model, x, constraints, 1, METHODS.default, None, cancel, diagnose_empty=False)
+        alone = find_counterfactuals(model, x, constraints, 1, METHODS.default, reference, cancel, diagnose_empty=False)
         if not alone:
             return diagnose(model, x, constraints, reference, cancel)
         r = alone[0].robustness if alone[0].robustness else {}

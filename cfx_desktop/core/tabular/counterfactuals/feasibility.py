@@ -11,7 +11,10 @@ a change by how far it moves the patient among patients like them (the percentil
   ejection fraction 25-60 %, 35 points; serum creatinine 0.8-2.1 mg/dL; a rise of ejection fraction by 10 points
   already defines heart failure with improved ejection fraction, and 20-point rises occur under therapy).
 * the **cap** on any single change in percentile points (`Constraints.max_shift`, default `DEFAULT_MAX_SHIFT`,
-  "how big a change" in the tab, ``--max-shift`` on the command line).
+  "how big a change" in the tab, ``--max-shift`` on the command line). Where a reference cohort is known, the cap
+  holds among the patients like this one as well (`Population.of_peers`: the nearest 20 % in age and the other
+  immutable features, same sex): a rise of ejection fraction that is ordinary in the whole population can move a
+  patient past most of the patients of their age and sex, and the plausibility check would call it a large change.
 
 Population quantiles come from the model card (``reference_stats[...]["quantiles"]``: 101 quantiles of the
 training rows), so the limits hold on a fresh install without data. A card without them (an old bundle) has
@@ -29,6 +32,7 @@ from cfx_desktop.core.tabular.schema import Feature, Kind, Mutability, Schema
 
 DEFAULT_MAX_SHIFT = 50.0  # percentile points: no single change moves the patient past half of the population
 LEVELS = np.linspace(0.0, 1.0, 101)
+PEER_SHARE, PEER_MINIMUM = 0.2, 30  # patients "like this one": the nearest 20 % in age, sex, ... (at least 30)
 DEFAULT_RULE = "the span of the central 80 % of the training patients (10th-90th percentile)"
 
 
@@ -84,8 +88,9 @@ class Ecdf:
 class Population:
     """Per-feature ECDFs of the training patients (numeric features only; binary and categorical have none)."""
 
-    def __init__(self, schema: Schema, stats: Mapping[str, Mapping[str, Any]] | None) -> None:
+    def __init__(self, schema: Schema, stats: Mapping[str, Mapping[str, Any]] | None, size: int = 0) -> None:
         self.schema = schema
+        self.size = size  # how many patients the quantiles describe (0: not known, e.g. from a card)
         self.ecdfs: list[Ecdf | None] = []
         for feature in schema.features:
             q = (stats or {}).get(feature.name, {}).get("quantiles")
@@ -95,6 +100,31 @@ class Population:
     @classmethod
     def of_model(cls, model) -> "Population":  # noqa: ANN001 - any classifier with a schema and a card
         return cls(model.schema, (model.card or {}).get("reference_stats"))
+
+    @classmethod
+    def of_peers(cls, schema: Schema, reference_X: np.ndarray, mad: np.ndarray, x: np.ndarray,
+                 share: float = PEER_SHARE, minimum: int = PEER_MINIMUM) -> "Population | None":
+        """The reference patients most like this one in the immutable features (age, sex, ...): the ``share``
+        nearest (at least ``minimum``), same category where the immutable is categorical or binary. None when the
+        schema has no immutable feature the patient has a value for, or the reference is too small. O(n)."""
+        immutable = [j for j, f in enumerate(schema.features) if f.mutability == Mutability.IMMUTABLE and not np.isnan(x[j])]
+        X = np.asarray(reference_X, dtype=np.float64)
+        if not immutable or len(X) < minimum:
+            return None
+        distance = np.zeros(len(X))
+        for j in immutable:
+            column = X[:, j]
+            if schema.features[j].kind in (Kind.BINARY, Kind.CATEGORICAL):
+                distance += np.where(column == x[j], 0.0, 1e6)
+            else:
+                distance += np.abs(np.nan_to_num(column - x[j], nan=1e3)) / max(mad[j], 1e-9)
+        group = X[np.argsort(distance, kind="stable")[: min(len(X), max(minimum, int(share * len(X))))]]
+        stats = {}
+        for j, feature in enumerate(schema.features):
+            column = group[:, j][~np.isnan(group[:, j])]
+            if len(column) >= 2:
+                stats[feature.name] = {"quantiles": quantiles(column)}
+        return cls(schema, stats, len(group))
 
     @property
     def known(self) -> bool:
@@ -127,14 +157,19 @@ class Population:
         if feature.kind not in (Kind.INTEGER, Kind.CONTINUOUS) or np.isnan(value):
             return -np.inf, np.inf
         reach = self.feasible_change(j)
-        lo, hi = value - reach, value + reach
+        lo, hi = self.shift_window(j, value, max_shift)
+        return max(lo, value - reach), min(hi, value + reach)
+
+    def shift_window(self, j: int, value: float, max_shift: float | None) -> tuple[float, float]:
+        """The values within ``max_shift`` percentile points of ``value`` (unbounded where the cap does not bind)."""
+        lo, hi = -np.inf, np.inf
         ecdf = self.ecdfs[j]
-        if ecdf is not None and max_shift is not None:
+        if ecdf is not None and max_shift is not None and not np.isnan(value):
             here = float(ecdf.percentile(value))
             if here - max_shift > 0:  # below 0 percent the cap does not bind
-                lo = max(lo, min(ecdf.value_at(here - max_shift), value))
+                lo = min(ecdf.value_at(here - max_shift), value)
             if here + max_shift < 100:
-                hi = min(hi, max(ecdf.value_at(here + max_shift), value))
+                hi = max(ecdf.value_at(here + max_shift), value)
         return lo, hi
 
     def describe_limit(self, j: int) -> str:
@@ -149,29 +184,12 @@ class Population:
 
 
 def conditional_shifts(schema: Schema, reference_X: np.ndarray, mad: np.ndarray, x: np.ndarray, v: np.ndarray,
-                       share: float = 0.2, minimum: int = 30) -> tuple[np.ndarray, int]:
-    """Percentile points each changed numeric feature moves among the reference patients most like this one in
-    the immutable features (age, sex): the ``share`` nearest (at least ``minimum``), same category where the
-    immutable is categorical or binary. Returns (shift per feature, size of that group). O(n) per call."""
-    immutable = [j for j, f in enumerate(schema.features) if f.mutability == Mutability.IMMUTABLE and not np.isnan(x[j])]
-    X = reference_X
-    distance = np.zeros(len(X))
-    for j in immutable:
-        feature = schema.features[j]
-        column = X[:, j]
-        if feature.kind in (Kind.BINARY, Kind.CATEGORICAL):
-            distance += np.where(column == x[j], 0.0, 1e6)
-        else:
-            distance += np.abs(np.nan_to_num(column - x[j], nan=1e3)) / max(mad[j], 1e-9)
-    size = min(len(X), max(minimum, int(share * len(X))))
-    group = X[np.argsort(distance, kind="stable")[:size]] if immutable else X
-    out = np.zeros(len(x))
-    for j, feature in enumerate(schema.features):
-        if feature.kind not in (Kind.INTEGER, Kind.CONTINUOUS) or np.isnan(x[j]) or np.isnan(v[j]) or v[j] == x[j]:
-            continue
-        column = group[:, j][~np.isnan(group[:, j])]
-        if len(column) < 2:
-            continue
-        ecdf = Ecdf.of(np.quantile(column, LEVELS))
-        out[j] = abs(float(ecdf.percentile(v[j])) - float(ecdf.percentile(x[j])))
-    return out, len(group)
+                       share: float = PEER_SHARE, minimum: int = PEER_MINIMUM) -> tuple[np.ndarray, int]:
+    """Percentile points each changed numeric feature moves among the patients most like this one in the
+    immutable features (`Population.of_peers`; the whole reference when there are no immutable features).
+    Returns (shift per feature, size of that group)."""
+    peers = Population.of_peers(schema, reference_X, mad, x, share, minimum)
+    if peers is None:
+        X = np.asarray(reference_X, dtype=np.float64)
+        peers = Population(schema, {f.name: {"quantiles": quantiles(X[:, j])} for j, f in enumerate(schema.features)}, len(X))
+    return peers.shifts(x, v)[0], peers.size
