@@ -12,13 +12,10 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from cfx_desktop import __version__
+from cfx_desktop.commands.errors import UserError
 
 Handler = Callable[[argparse.Namespace], int]
 _HANDLERS: dict[str, Handler] = {}
-
-
-class UserError(Exception):
-    """A problem with what the user asked for (bad file, bad value); printed without a traceback."""
 
 
 def _size(text: str) -> tuple[int, int]:

@@ -68,7 +68,8 @@ def test_a_model_trained_on_a_folder_explains_and_is_removed(tmp_path: Path, cap
     assert "names share the part before" in scan.split_reason and "by patient" in summary["split"]
     lines = "\n".join(user_models.summary_lines(summary))
     assert "out-of-distribution guard: flags" in lines and "referee" in lines
-    assert (user_models.root() / "clinic-b" / bundles.MANIFEST).exists()
+    assert (user_models.root() / "clinic-b" / "weights" / bundles.MANIFEST).exists()  # the user store's one layout
+    assert (user_models.root() / "clinic-b" / "image-model.json").exists()
 
     from cfx_desktop.core.imaging import live, saliency
     from cfx_desktop.core.imaging.counterfactual import verdict_line

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cfx_desktop.cli import UserError
+from cfx_desktop.commands.errors import UserError
 from cfx_desktop.commands import choices
 
 
@@ -120,7 +120,7 @@ def batch_patients(args: argparse.Namespace) -> int:
 
 
 def batch_images(args: argparse.Namespace) -> int:
-    from cfx_desktop.commands.imaging import _model
+    from cfx_desktop.commands.imaging import image_model
     from cfx_desktop.core.batch import images
 
     if not args.folder.is_dir():
@@ -129,7 +129,7 @@ def batch_images(args: argparse.Namespace) -> int:
     unknown = [m for m in methods if m not in choices.saliency_methods()]
     if unknown:
         raise UserError(f"unknown saliency method(s) {', '.join(unknown)}; known: {', '.join(choices.saliency_methods())}")
-    model = _model(args.model)
+    model = image_model(args.model)
     job = images.build_job(args.folder, model.name, methods, args.counterfactuals)
     if not job.items:
         raise UserError(f"{args.folder} holds no images (PNG, JPEG, TIFF, DICOM), in it or in its sub-folders")

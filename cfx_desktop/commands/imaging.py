@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from cfx_desktop.cli import UserError
+from cfx_desktop.commands.errors import UserError
 from cfx_desktop.commands import choices
 
 SALIENCY = choices.RegistryChoices(choices.saliency_methods)
@@ -202,7 +202,7 @@ def calibrate_selective(args: argparse.Namespace) -> int:
         bundle = bundles.load(args.model, args.out)
     except bundles.BundleError as exc:
         raise UserError(str(exc)) from exc
-    model = _model(args.model)
+    model = image_model(args.model)
     guard = load_guard(model)
     files = validation_files(args.data, int(model.card.get("seed", 0)))
     y, p, uncertain, families = [], [], [], []
@@ -240,7 +240,7 @@ def fit_guard(args: argparse.Namespace) -> int:
 
     if not args.data.is_dir():
         raise UserError(f"{args.data}: not a folder with NORMAL/ and PNEUMONIA/")
-    model = _model(args.model)
+    model = image_model(args.model)
     parts = ["cfx-desktop", "fit-guard", "--data", str(args.data)] + (["--model", args.model] if args.model else [])
     try:
         card = fit(model, args.data, out=args.out, command=shlex.join(parts),
@@ -277,7 +277,7 @@ def register_usage(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(handler=sanity)
 
 
-def _model(name: str | None):  # noqa: ANN202
+def image_model(name: str | None):  # noqa: ANN202
     from cfx_desktop.core.bundles import BundleError
     from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model
 
@@ -304,7 +304,7 @@ def predict_image(args: argparse.Namespace) -> int:
     from cfx_desktop.core.imaging.decision import guarded_prediction
     from cfx_desktop.core.imaging.guard import load_guard
 
-    model = _model(args.model)
+    model = image_model(args.model)
     guard = load_guard(model)
     files: list[Path] = []
     for path in args.paths:
@@ -350,7 +350,7 @@ def _params(items: list[str]) -> dict[str, str]:
 def explain_image(args: argparse.Namespace) -> int:
     from cfx_desktop.core.imaging import render, saliency
 
-    model = _model(args.model)
+    model = image_model(args.model)
     image = _load(args.path)
     try:
         result = saliency.saliency_map(model, image.pixels, args.method, args.target, _params(args.param))
@@ -368,7 +368,7 @@ def sanity(args: argparse.Namespace) -> int:
     from cfx_desktop.core.imaging import render, sanity as sanity_mod
     from cfx_desktop.core.imaging.live import twin_or_reason
 
-    model = _model(args.model)
+    model = image_model(args.model)
     image = _load(args.image)
     twin, note = twin_or_reason(model.name)
     if note:
@@ -481,7 +481,7 @@ def counterfactual_image(args: argparse.Namespace) -> int:
     from cfx_desktop.core.imaging.latent_bank import bank_for
     from cfx_desktop.core.imaging.live import referee_or_none, search_for, target_of
 
-    model = _model(args.model)
+    model = image_model(args.model)
     image = _load(args.path)
     try:
         autoencoder = autoencoder_for(model)

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from cfx_desktop.cli import UserError
+from cfx_desktop.commands.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

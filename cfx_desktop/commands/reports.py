@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cfx_desktop.cli import UserError
+from cfx_desktop.commands.errors import UserError
 from cfx_desktop.commands import choices
 
 
@@ -85,7 +85,9 @@ def report_patient(args: argparse.Namespace) -> int:
     spec = METHODS.get(method)
     report = build_patient_report(schema, model.card, prediction, suggestions, source, settings, spec.label,
                                   spec.description, out_name=str(args.out))
-    pdf, sidecar = report.write(args.out)
+    from cfx_desktop.core.report.pdf import write_report
+
+    pdf, sidecar = write_report(report, args.out)
     print(f"wrote {pdf} and {sidecar}: p({schema.target_label}) = {prediction.probability:.2f}, "
           f"{len(suggestions.counterfactuals)} suggestion(s)")
     return 0
@@ -99,6 +101,8 @@ def report_image(args: argparse.Namespace) -> int:
                                    sanity=not args.no_sanity, frame=args.frame, out_name=str(args.out))
     except (ValueError, FileNotFoundError) as exc:
         raise UserError(str(exc)) from exc
-    pdf, sidecar = report.write(args.out)
+    from cfx_desktop.core.report.pdf import write_report
+
+    pdf, sidecar = write_report(report, args.out)
     print(f"wrote {pdf} and {sidecar}")
     return 0

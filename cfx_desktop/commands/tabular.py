@@ -8,7 +8,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from cfx_desktop.cli import UserError
+from cfx_desktop.commands.errors import UserError
 from cfx_desktop.commands import choices
 
 

@@ -241,9 +241,9 @@ def load_image_model(name: str = DEFAULT_MODEL, device: torch.device | None = No
 
 def _user_models() -> None:
     """Image models the user trained on their own folders join the list (their folders' manifests are checked)."""
-    from cfx_desktop.core.imaging import user_models
+    from cfx_desktop.core.user_store import IMAGE_MODELS
 
-    user_models.register_all()
+    IMAGE_MODELS.register_bundles()
 
 
 def is_sanity_twin(card: dict[str, Any]) -> bool:

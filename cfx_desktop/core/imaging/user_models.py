@@ -6,17 +6,16 @@ PatientIDs, or, when nothing repeats, one patient per image, and says which and 
 same patient split, everything an explanation needs: the classifier (slim-cnn), an independent referee
 (strided-cnn, another seed) that judges counterfactuals, the autoencoder of the counterfactual search, a
 shuffled-label twin for the data-randomisation sanity check, and the out-of-distribution guard, calibrated on
-validation patients. The bundles live in ``user_data_dir()/image-models/NAME/`` with their own hashed manifest
-and appear in the X-ray tab's model list. Nothing here knows about Qt.
+validation patients. Each trained model is an entry of the user store (`core.user_store.IMAGE_MODELS`:
+``<user data>/image-models/NAME/image-model.json`` and ``weights/`` with its own hashed manifest) and appears in
+the X-ray tab's model list. Nothing here knows about Qt.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import shlex
-import shutil
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,20 +23,17 @@ from typing import Any
 
 import numpy as np
 
-from cfx_desktop import paths
 from cfx_desktop.core import bundles
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 from cfx_desktop.core.imaging import data as data_mod
 from cfx_desktop.core.imaging.io import visible_images
+from cfx_desktop.core.user_store import IMAGE_MODELS as SHELF
+from cfx_desktop.core.user_store import UserDataError
 
 MIN_IMAGES_PER_CLASS = 20
 MIN_PATIENTS_PER_CLASS = 4  # so 15 % of each class's patients (at least one) leaves some for training
 NEGATIVE_WORDS = re.compile(r"^(normal|healthy|negative|neg|no[_ -]?\w*|none|control|benign|absent|clear|0)$", re.I)
-INFO = "image-model.json"
-
-
-class FolderError(ValueError):
-    """The folder cannot train a model; the message names the problem and what to do."""
+FolderError = UserDataError  # the store's one error type, under the name the callers knew
 
 
 @dataclass
@@ -148,7 +144,7 @@ def scan(root: Path, positive: str | None = None) -> FolderScan:
 
 
 def root() -> Path:
-    return paths.user_data_dir() / "image-models"
+    return SHELF.root()
 
 
 def slug(name: str) -> str:
@@ -159,34 +155,22 @@ def slug(name: str) -> str:
 
 
 def register_all() -> list[str]:
-    """Make every trained folder's bundles visible (the X-ray tab's model list, the CLI's --model)."""
-    found = []
-    for folder in sorted(root().glob("*/")) if root().is_dir() else []:
-        if (folder / INFO).exists() and (folder / bundles.MANIFEST).exists():
-            bundles.add_root(folder)
-            found.append(folder.name)
-    return found
+    """Make every trained model's bundles visible (the X-ray tab's model list, the CLI's --model)."""
+    return SHELF.register_bundles()
 
 
 def installed() -> list[dict[str, Any]]:
     items = []
-    for folder in sorted(root().glob("*/")) if root().is_dir() else []:
+    for folder in SHELF.entries():
         try:
-            items.append(json.loads((folder / INFO).read_text(encoding="utf-8")))
-        except (OSError, ValueError):
+            items.append(SHELF.read_record(folder))
+        except UserDataError:
             continue
     return items
 
 
 def remove(name: str) -> None:
-    folder = root() / name
-    if not (folder / INFO).exists():
-        raise FolderError(f"no image model of yours is called {name!r}")
-    bundles.remove_root(folder)
-    from cfx_desktop.core import model_cache
-
-    model_cache.clear()
-    shutil.rmtree(folder)
+    SHELF.remove(name)
 
 
 def _stage(progress, start: float, end: float, label: str):  # noqa: ANN001, ANN202
@@ -224,7 +208,7 @@ def train(scan_result: FolderScan, name: str, settings: TrainSettings = TrainSet
     from cfx_desktop.core.imaging.train import train_image_model
 
     key = slug(name)
-    folder = root() / key
+    folder = SHELF.folder(key)
     if folder.exists():
         raise FolderError(f"an image model called {key!r} exists already: choose another name or remove it first")
     if key in bundles.list_bundles():
@@ -236,7 +220,8 @@ def train(scan_result: FolderScan, name: str, settings: TrainSettings = TrainSet
     src = scan_result.folder
     base = shlex.join(["cfx-desktop", "train-imaging", "--folder", str(scan_result.root), "--name", key,
                        "--positive", scan_result.classes[1], "--size", str(s.size), "--seed", str(s.seed)])
-    folder.mkdir(parents=True)
+    weights = SHELF.weights(folder)
+    weights.mkdir(parents=True)
     names = {"classifier": key, "referee": f"{key}-referee", "autoencoder": f"{key}-autoencoder",
              "twin": f"{key}-shuffled-labels"}
     try:
@@ -244,7 +229,7 @@ def train(scan_result: FolderScan, name: str, settings: TrainSettings = TrainSet
             progress(0.0, "reading the images")
             decoded = data_mod.load_folder(src, s.size, _stage(progress, 0.0, 0.1, "reading the images"), cancel)
             _check_readable(scan_result, decoded)
-            common = dict(size=s.size, seed=s.seed, out=folder, device=device, cancel=cancel, labels=labels, licence=licence)
+            common = dict(size=s.size, seed=s.seed, out=weights, device=device, cancel=cancel, labels=labels, licence=licence)
             classifier = train_image_model(
                 src, "slim-cnn", epochs=s.epochs, name=names["classifier"], autoencoder=names["autoencoder"],
                 shuffled_twin=names["twin"], command=f"{base} --epochs {s.epochs}",
@@ -254,20 +239,20 @@ def train(scan_result: FolderScan, name: str, settings: TrainSettings = TrainSet
                 command=f"{base} (referee: strided-cnn, seed {s.seed + 1})",
                 progress=_stage(progress, 0.45, 0.65, "referee"), **{**common, "seed": s.seed + 1})
             autoencoder = train_autoencoder(
-                src, s.size, s.autoencoder_epochs, s.seed, out=folder, device=device, name=names["autoencoder"],
+                src, s.size, s.autoencoder_epochs, s.seed, out=weights, device=device, name=names["autoencoder"],
                 architecture="bottleneck-vae",
                 command=f"{base} (autoencoder)", licence=licence, cancel=cancel,
                 progress=_stage(progress, 0.65, 0.8, "autoencoder"))
             twin = train_image_model(
                 src, "slim-cnn", epochs=s.twin_epochs, name=names["twin"], shuffle_labels=True, subset=2000,
                 command=f"{base} (shuffled-label twin)", progress=_stage(progress, 0.8, 0.88, "sanity twin"), **common)
-            bundles.add_root(folder)
+            bundles.add_root(weights)
             model = load_image_model(names["classifier"], device)
-            guard = fit_guard(model, src, out=folder, command=f"{base} (guard)", cancel=cancel,
+            guard = fit_guard(model, src, out=weights, command=f"{base} (guard)", cancel=cancel,
                               progress=_stage(progress, 0.88, 1.0, "out-of-distribution guard"))
             card = dict(classifier)
             card.update(referee=names["referee"], guard=guard["name"], counterfactual_search=shipped_search())
-            bundles.save(names["classifier"], bundles.load(names["classifier"], folder).state, card, folder)
+            bundles.save(names["classifier"], bundles.load(names["classifier"], weights).state, card, weights)
         from cfx_desktop.core import model_cache
 
         model_cache.clear()
@@ -281,14 +266,10 @@ def train(scan_result: FolderScan, name: str, settings: TrainSettings = TrainSet
             "validation_images": classifier["data"]["validation_images"],
             "settings": asdict(s), "trained": dt.datetime.now().isoformat(timespec="seconds"),
         }
-        (folder / INFO).write_text(json.dumps(summary, indent=2, default=float), encoding="utf-8")
+        SHELF.write_record(folder, summary)
         return summary
     except BaseException:
-        from cfx_desktop.core import model_cache
-
-        bundles.remove_root(folder)
-        model_cache.clear()
-        shutil.rmtree(folder, ignore_errors=True)
+        SHELF.discard(folder)
         raise
 
 

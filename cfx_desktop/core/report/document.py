@@ -159,16 +159,9 @@ class Report:
             "caveats": list(self.caveats), "reproduce": self.reproduce,
         }
 
-    def write(self, pdf_path: Path) -> tuple[Path, Path]:
-        """The PDF and its JSON sidecar (same name, .json)."""
-        from cfx_desktop.core.report.pdf import write_pdf
-
-        pdf_path = Path(pdf_path)
-        pdf_path.parent.mkdir(parents=True, exist_ok=True)
-        write_pdf(self, pdf_path)
-        sidecar = pdf_path.with_suffix(".json")
-        sidecar.write_text(json.dumps(self.to_dict(), indent=2, default=_json_default) + "\n", encoding="utf-8")
-        return pdf_path, sidecar
+    def json_text(self) -> str:
+        """The JSON sidecar's text: what the PDF shows, for a program to read."""
+        return json.dumps(self.to_dict(), indent=2, default=_json_default) + "\n"
 
 
 def _json_default(value: object) -> object:

@@ -230,3 +230,13 @@ def write_pdf(report: Report, path: Path) -> None:
                             subject=report.title, creator=f"cfx-desktop {report.app_version}")
     doc.build(flowables(report, doc.width),
               canvasmaker=lambda *a, **k: _NumberedCanvas(*a, report=report, **k))
+
+
+def write_report(report: Report, pdf_path: Path) -> tuple[Path, Path]:
+    """The PDF and its JSON sidecar (same name, .json)."""
+    pdf_path = Path(pdf_path)
+    pdf_path.parent.mkdir(parents=True, exist_ok=True)
+    write_pdf(report, pdf_path)
+    sidecar = pdf_path.with_suffix(".json")
+    sidecar.write_text(report.json_text(), encoding="utf-8")
+    return pdf_path, sidecar

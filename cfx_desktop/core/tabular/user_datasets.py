@@ -1,24 +1,24 @@
 """Datasets built from the user's own CSV: stored in the user's data folder, registered beside the built-in ones.
 
-Each lives in ``<user data>/datasets/<name>/``: ``schema.json`` (what the user confirmed in the schema editor or
-gave with ``--schema``), ``dataset.json`` (the CSV's path, sha256 and size, the training settings and the
-cross-validation table), and ``weights/`` with the bundles, their cards and a manifest of sha256s that is checked
-before any of them loads, exactly as for the shipped models. The CSV itself is not copied: it is the user's
+Each is an entry of the user store (`core.user_store.DATASETS`, laid out as every kind of the user's own things):
+``<user data>/datasets/<name>/dataset.json`` (the CSV's path, sha256 and size, the training settings and the
+cross-validation table), ``weights/`` with the bundles, their cards and a manifest of sha256s that is checked
+before any of them loads, exactly as for the shipped models, and, of its own, ``schema.json`` (what the user
+confirmed in the schema editor or gave with ``--schema``). The CSV itself is not copied: it is the user's
 data, and the models are trained from it where it is.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cfx_desktop import paths
 from cfx_desktop.core import bundles
+from cfx_desktop.core.user_store import DATASETS as SHELF
+from cfx_desktop.core.user_store import UserDataError
 from cfx_desktop.core.hashing import sha256_file
 from cfx_desktop.core.tabular.datasets.base import DATASETS, TabularDataset, Variant
 from cfx_desktop.core.tabular.schema import Schema, SchemaError
@@ -28,8 +28,7 @@ log = logging.getLogger(__name__)
 LICENCE = "the user's own data (not shipped, not redistributed)"
 
 
-class UserDatasetError(ValueError):
-    """A user dataset cannot be created, read or removed; the message says why."""
+UserDatasetError = UserDataError  # the store's one error type, under the name the callers knew
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ class UserDataset:
 
     @property
     def weights(self) -> Path:
-        return self.folder / "weights"
+        return SHELF.weights(self.folder)
 
     @property
     def csv(self) -> Path:
@@ -49,7 +48,7 @@ class UserDataset:
 
 
 def root() -> Path:
-    return paths.user_data_dir() / "datasets"
+    return SHELF.root()
 
 
 def _as_dataset(item: UserDataset) -> TabularDataset:
@@ -61,10 +60,10 @@ def _as_dataset(item: UserDataset) -> TabularDataset:
 
 
 def read(folder: Path) -> UserDataset:
+    info = SHELF.read_record(folder)
     try:
         schema = read_schema(folder / "schema.json")
-        info = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, SchemaError) as exc:
+    except SchemaError as exc:
         raise UserDatasetError(f"{folder.name}: not a readable dataset ({exc})") from None
     return UserDataset(schema.name, folder, schema, info)
 
@@ -72,9 +71,7 @@ def read(folder: Path) -> UserDataset:
 def installed() -> list[UserDataset]:
     """Every readable dataset in the user's folder (an unreadable one is logged and skipped)."""
     found = []
-    for folder in sorted(root().glob("*/")) if root().is_dir() else []:
-        if not (folder / "schema.json").exists():
-            continue
+    for folder in SHELF.entries():
         try:
             found.append(read(folder))
         except UserDatasetError as exc:
@@ -100,15 +97,15 @@ def create(schema: Schema, csv_path: Path, settings: dict[str, Any] | None = Non
     if schema.name in DATASETS and not DATASETS.get(schema.name).user_folder:
         raise UserDatasetError(f"{schema.name!r} is the name of a built-in dataset; choose another name")
     csv_path = Path(csv_path).resolve()
-    folder = root() / schema.name
-    if (folder / "schema.json").exists():
+    folder = SHELF.folder(schema.name)
+    if SHELF.exists(schema.name):
         raise UserDatasetError(f"a dataset named {schema.name!r} exists already; remove it first or choose another name")
     folder.mkdir(parents=True, exist_ok=True)
     write_schema(schema, folder / "schema.json")
     info = {"name": schema.name, "created": dt.datetime.now().isoformat(timespec="seconds"),
             "data": {"path": str(csv_path), "sha256": sha256_file(csv_path), "bytes": csv_path.stat().st_size},
             "settings": settings or {}, "cv": []}
-    (folder / "dataset.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    SHELF.write_record(folder, info)
     item = UserDataset(schema.name, folder, schema, info)
     DATASETS.register(item.name, _as_dataset(item), replace=True)
     bundles.add_root(item.weights)
@@ -117,30 +114,22 @@ def create(schema: Schema, csv_path: Path, settings: dict[str, Any] | None = Non
 
 def record(item: UserDataset, **updates: Any) -> UserDataset:
     info = {**item.info, **updates}
-    (item.folder / "dataset.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    SHELF.write_record(item.folder, info)
     updated = UserDataset(item.name, item.folder, item.schema, info)
     DATASETS.register(item.name, _as_dataset(updated), replace=True)
     return updated
 
 
 def get(name: str) -> UserDataset:
-    folder = root() / name
-    if not (folder / "schema.json").exists():
-        names = ", ".join(i.name for i in installed()) or "none yet"
-        raise UserDatasetError(f"no dataset of yours named {name!r} (yours: {names})")
-    return read(folder)
+    return read(SHELF.require(name))
 
 
 def remove(name: str) -> None:
     """Unregister and delete the dataset's folder (its schema, models and cards; never the CSV)."""
-    item = get(name)
-    from cfx_desktop.core import model_cache
-
-    bundles.remove_root(item.weights)
+    SHELF.require(name)
     if name in DATASETS and DATASETS.get(name).user_folder:
         DATASETS.unregister(name)
-    model_cache.clear()
-    shutil.rmtree(item.folder)
+    SHELF.remove(name)
 
 
 MAX_ROWS = 20_000  # larger files train on a stratified sample of this many rows (said in every card)

@@ -41,5 +41,7 @@ def build(session: PatientSession, out_name: str):  # noqa: ANN201 - core.report
 def export(path: Path, session: PatientSession, tab: QWidget) -> bool:
     if path.suffix.lower() == ".png":
         return report.write_png(path, tab)
-    build(session, str(path)).write(path)
+    from cfx_desktop.core.report.pdf import write_report  # ReportLab: paid when a report is written
+
+    write_report(build(session, str(path)), path)
     return True

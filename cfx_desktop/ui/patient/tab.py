@@ -451,7 +451,7 @@ class PatientTab(ToolTab):
 
             try:
                 out = Path(tempfile.mkdtemp(prefix="cfx-selftest-")) / "report.pdf"
-                export.build(self.session, str(out)).write(out)
+                export.export(out, self.session, self)
                 sections = [s["title"] for s in json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["sections"]]
                 ok = out.read_bytes()[:5] == b"%PDF-" and "What would have to change" in sections
                 done(ok, f"{out.stat().st_size // 1024} KB PDF, {len(sections)} sections")

@@ -33,7 +33,9 @@ def build(session: XraySession, steps: int, out_name: str):  # noqa: ANN201 - co
 def export(path: Path, session: XraySession, tab: QWidget, steps: int) -> bool:
     if path.suffix.lower() == ".png":
         return report.write_png(path, tab)
-    build(session, steps, str(path)).write(path)
+    from cfx_desktop.core.report.pdf import write_report  # ReportLab: paid when a report is written
+
+    write_report(build(session, steps, str(path)), path)
     return True
 
 

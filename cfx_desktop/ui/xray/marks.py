@@ -3,23 +3,31 @@ notes. `ImageView` forwards its tool gestures here; the numbers come from `core.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QInputDialog
 
 from cfx_desktop.core.imaging import measure
 
-if TYPE_CHECKING:
-    from cfx_desktop.ui.xray.viewer import ImageView
-
 TOOLS = ("pan", "ruler", "angle", "text")
 COLOUR = (255, 235, 59)
 
 
+class Canvas(Protocol):
+    """What the marks need of the view they draw on, a QWidget (`viewer.ImageView` is one): written here so that
+    the marks do not import the viewer that imports them."""
+
+    box: Any  # the view box: addItem / removeItem, and the tool in use
+    spacing: dict | None  # pixel spacing, when the file gives one
+    pixels: np.ndarray | None
+    annotations_changed: Any  # a signal
+
+
 class Marks(QObject):
-    def __init__(self, view: ImageView) -> None:
+    def __init__(self, view: Canvas) -> None:
         super().__init__(view)
         self.view = view
         self.items: list[list[pg.GraphicsObject]] = []  # each measurement or note: its graphics items
