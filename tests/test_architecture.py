@@ -74,3 +74,79 @@ def test_threads_are_created_only_in_workers() -> None:
             if needle in text:
                 offenders.append(f"{path.relative_to(PACKAGE)}: {needle}")
     assert offenders == []
+
+
+def _module_name(path: Path) -> str:
+    return "cfx_desktop." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts).removesuffix(".__init__")
+
+
+def _import_graph(package: Path) -> dict[str, set[str]]:
+    """Module -> the project modules it imports, lazy imports inside functions included (they still tie the two
+    modules together); ``from pkg import mod`` counts as importing ``pkg.mod``; a package's face (__init__) is
+    skipped as a target, as it only hands names on."""
+    modules = {_module_name(p): p for p in package.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets: set[str] = set()
+        base = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                named = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                root = node.module or ""
+                if node.level:
+                    parts = base.split(".")
+                    root = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
+                submodules = [f"{root}.{a.name}" for a in node.names if f"{root}.{a.name}" in modules]
+                named = submodules or [root]  # "from pkg import mod" names the module, else the names come from pkg
+            else:
+                continue
+            targets.update(m for m in named if m in modules and m != name and modules[m].name != "__init__.py")
+        graph[name] = targets
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycles() -> None:
+    graph = _import_graph(PACKAGE)
+    assert len(graph) > 100, "the package's modules were not found"
+    assert _cycles(graph) == []
+
+
+def test_the_cycle_finder_sees_a_lazy_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
