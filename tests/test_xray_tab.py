@@ -237,6 +237,12 @@ def test_window_presets_wheel_step_and_ruler_in_mm(qtbot, window, tmp_path: Path
     assert len(viewer.annotations) == 1
     qtbot.keyClick(viewer, Qt.Key.Key_Backspace, Qt.KeyboardModifier.ShiftModifier)  # "Clear marks"
     assert len(viewer.annotations) == 0
+    # the tool keys work wherever the focus is in the tab (they once needed the toolbar to have it)
+    for focus in (viewer, tab.overlay_panel):
+        focus.setFocus()
+        for key, tool in ((Qt.Key.Key_M, "ruler"), (Qt.Key.Key_A, "angle"), (Qt.Key.Key_T, "text"), (Qt.Key.Key_P, "pan")):
+            qtbot.keyClick(focus, key)
+            assert viewer.box.tool == tool and page.tool_actions[tool].isChecked(), (focus, tool)
 
 
 def test_mouse_gestures_wheel_notch_and_ruler_drag(qtbot, window, images) -> None:
