@@ -234,3 +234,32 @@ def test_enter_on_a_focused_suggestion_applies_it_and_tab_leaves_the_table(qtbot
     qtbot.keyClick(table, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: not np.allclose(tab.session.values, before), timeout=5000)
     assert "Suggestion applied" in tab.session.banner
+    # a second Enter, before or after the new suggestions arrive, applies nothing: no row is chosen any more
+    applied = tab.session.values.copy()
+    assert table.currentRow() == -1
+    qtbot.keyClick(table, Qt.Key.Key_Return)
+    _settle(qtbot, tab)
+    assert table.currentRow() == -1
+    qtbot.keyClick(table, Qt.Key.Key_Return)
+    assert np.allclose(tab.session.values, applied)
+
+
+def test_typing_a_value_recomputes_without_enter(qtbot, window) -> None:
+    """The help says "as you type": digits typed into a box update the prediction with no Enter or Tab."""
+    tab = window.tab_list[0]
+    editor = tab.form.row("ejection_fraction").editor
+    editor.setFocus()
+    editor.selectAll()
+    qtbot.keyClicks(editor.lineEdit(), "62")  # no Enter, no focus change
+    qtbot.waitUntil(lambda: tab.prediction is not None and tab.prediction.x[SCHEMA.index("ejection_fraction")] == 62,
+                    timeout=TIMEOUT)
+    assert tab.session.values[SCHEMA.index("ejection_fraction")] == 62
+
+
+def test_one_suggestion_is_worded_in_the_singular(qtbot, window) -> None:
+    tab = window.tab_list[0]
+    tab.suggestions.k.setValue(1)
+    _settle(qtbot, tab)
+    qtbot.waitUntil(lambda: tab.suggestions.result is not None and tab.suggestions.result.k == 1, timeout=TIMEOUT)
+    assert len(tab.suggestions.result.counterfactuals) == 1, tab.suggestions.status.text()
+    assert "1 suggestion that flips the prediction" in tab.suggestions.status.text()

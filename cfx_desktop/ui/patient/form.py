@@ -44,7 +44,9 @@ class FeatureRow:
                 editor.setDecimals(feature.decimals)
             editor.setRange(feature.min, feature.max) if isinstance(editor, QDoubleSpinBox) else editor.setRange(int(feature.min), int(feature.max))
             editor.setSingleStep(feature.step if isinstance(editor, QDoubleSpinBox) else max(int(feature.step), 1))
-            editor.setKeyboardTracking(False)  # typed digits commit on Enter/focus-out, not per keystroke
+            # recompute as the user types (the session's debounce collapses the keystrokes into one request);
+            # a half-typed value outside the range is not emitted by the spin box
+            editor.setKeyboardTracking(True)
             editor.setStepType(QAbstractSpinBox.StepType.DefaultStepType)
             editor.setMinimumWidth(100)
             editor.setAlignment(Qt.AlignmentFlag.AlignRight)

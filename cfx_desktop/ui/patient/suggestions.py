@@ -144,6 +144,7 @@ class SuggestionsPanel(QWidget):
         row = self.table.currentRow()
         if row < 0 or not isinstance(self.table.cellWidget(row, len(COLUMNS) - 1), QPushButton):
             return False
+        self.table.setCurrentCell(-1, -1)  # a second Enter must not apply another row to the changed patient
         self.apply_requested.emit(row)
         return True
 
@@ -239,6 +240,7 @@ class SuggestionsPanel(QWidget):
             button.clicked.connect(lambda _=False, i=row: self.apply_requested.emit(i))
             self.table.setCellWidget(row, len(COLUMNS) - 1, button)
         self.table.resizeRowsToContents()
+        self.table.setCurrentCell(-1, -1)  # new rows for a new patient: nothing is chosen until the user chooses
         self.table.scrollToTop()
         self.table.horizontalScrollBar().setValue(0)
         where = f" Reference cohort: {result.reference_source}." if result.reference_source else ""
@@ -250,7 +252,7 @@ class SuggestionsPanel(QWidget):
         elif cfs:
             scope = (f"for all {result.set_size} models of the set" if result.consensus and result.set_size
                      else "for <b>this model only</b> (fragile: see 'Holds for')")
-            self.status.setText(f"{len(cfs)} suggestion{'s' if len(cfs) > 1 else ''} that flip the prediction to "
+            self.status.setText(f"{len(cfs)} suggestion{'s that flip' if len(cfs) > 1 else ' that flips'} the prediction to "
                                 f"<b>{result.outcome}</b> {scope} ({METHODS.get(result.method).label}, "
                                 f"{cfs.seconds * 1000:.0f} ms).{note}{where}")
         else:
