@@ -263,3 +263,25 @@ def test_one_suggestion_is_worded_in_the_singular(qtbot, window) -> None:
     qtbot.waitUntil(lambda: tab.suggestions.result is not None and tab.suggestions.result.k == 1, timeout=TIMEOUT)
     assert len(tab.suggestions.result.counterfactuals) == 1, tab.suggestions.status.text()
     assert "1 suggestion that flips the prediction" in tab.suggestions.status.text()
+
+
+def test_a_dataset_switch_clears_the_old_global_recourse(qtbot, window, tmp_path: Path) -> None:
+    """The cohort tab kept the previous dataset's global-recourse text after a switch."""
+    tab = window.tab_list[0]
+    cohort = tmp_path / "cohort.csv"
+    rows = []
+    for creatinine, ef in ((2.5, 20), (1.9, 25), (1.4, 30), (3.0, 20)):
+        row = SCHEMA.example_vector()
+        row[SCHEMA.index("serum_creatinine")], row[SCHEMA.index("ejection_fraction")] = creatinine, ef
+        rows.append(row)
+    cohort.write_text(",".join(SCHEMA.names) + ",time,DEATH_EVENT\n"
+                      + "".join(",".join(f"{v:g}" for v in r) + ",100,1\n" for r in rows))
+    assert window.open_path(cohort) is True
+    panel = tab.cohort_panel
+    panel.run_recourse()
+    qtbot.waitUntil(lambda: tab.session.recourse is not None and panel.is_idle(), timeout=TIMEOUT)
+    assert "patients predicted" in panel.recourse.status.text()
+    tab.dataset_combo.setCurrentIndex(tab.dataset_combo.findData("heart-disease"))
+    _settle(qtbot, tab)
+    assert "patients predicted" not in panel.recourse.status.text()
+    assert panel.recourse.table.rowCount() == 0 and not panel.recourse.export.isEnabled()

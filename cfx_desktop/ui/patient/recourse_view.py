@@ -23,6 +23,9 @@ COLUMN_TIPS = ["One feature, or a pair, changed for every patient it helps (same
                "Median change in the feature's own unit"]
 
 
+IDLE_TEXT = "Global recourse: which single changes or pairs would flip the most patients of the loaded cohort."
+
+
 class RecourseView(QWidget):
     run_requested = Signal()
     cancel_requested = Signal()
@@ -44,7 +47,7 @@ class RecourseView(QWidget):
         self.export = QPushButton("Export CSV...", self)
         self.export.setEnabled(False)
         self.export.setToolTip("Save the global recourse table as CSV")
-        self.status = QLabel("", self)
+        self.status = QLabel(IDLE_TEXT, self)
         self.status.setWordWrap(True)
         for widget in (self.run, self.cancel, self.progress, self.export):
             row.addWidget(widget)
@@ -75,8 +78,9 @@ class RecourseView(QWidget):
 
     def display(self, result: GlobalRecourse | None) -> None:
         self.export.setEnabled(result is not None)
-        if result is None:
+        if result is None:  # no result, or one for another dataset or cohort: nothing of it may stay on screen
             self.table.setRowCount(0)
+            self.status.setText(IDLE_TEXT)
             return
         self.table.setRowCount(len(result.actions))
         for r, action in enumerate(result.actions):
