@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 import pytest
 from PIL import Image
 from PySide6.QtWidgets import QMessageBox
@@ -201,6 +201,8 @@ def test_multi_frame_dicom_slider_reruns_the_model_on_the_shown_frame(qtbot, win
     assert tab.viewer.pixels.shape == raw.shape and "frame 4 of 5" in tab.viewer.readout.text()
     page.play.setChecked(True)  # cine: frames change on screen, the models wait
     qtbot.wait(400)
+    playing = page.slider.value()
+    assert f"frame {playing + 1} of 5" in tab.viewer.readout.text()  # the readout follows the frame shown
     page.play.setChecked(False)
     qtbot.waitUntil(lambda: tab.is_idle() and tab.prediction is not None, timeout=TIMEOUT)
     assert tab.image.frame == page.slider.value()
@@ -270,3 +272,16 @@ def test_mouse_gestures_wheel_notch_and_ruler_drag(qtbot, window, images) -> Non
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
     qtbot.waitUntil(lambda: len(viewer.annotations) == 1, timeout=5000)
     assert viewer.annotation_texts()[0].endswith(" px")  # a PNG has no pixel spacing: pixels, and it says so
+
+
+def test_the_corner_readout_gives_the_value_of_the_image_shown(qtbot, window) -> None:
+    """It kept the previous image's position and value until the mouse moved."""
+    viewer = window.tab_list[1].viewer
+    viewer.set_image(np.full((40, 50), 0.25, np.float32))
+    centre = viewer.box.mapViewToScene(QPointF(25.0, 20.0))
+    viewer._mouse_moved(centre)  # the mouse rests over the image
+    assert "value 0.25" in viewer.readout.text()
+    viewer.set_image(np.full((40, 50), 0.75, np.float32))  # the next image opens under the resting mouse
+    assert "value 0.75" in viewer.readout.text() and "value 0.25" not in viewer.readout.text()
+    viewer.set_image(None)
+    assert "value" not in viewer.readout.text()

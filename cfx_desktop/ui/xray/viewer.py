@@ -107,7 +107,7 @@ class ImageView(QWidget):
         self.legend_text = ""
         self._legend_key: tuple | None = None  # what the legend shows: (colormap, values, label)
         self.box.levels_dragged.connect(self._drag_levels)
-        self.box.sigRangeChanged.connect(lambda *_: (self.view_changed.emit(), self._update_readout()))
+        self.box.sigRangeChanged.connect(lambda *_: (self.view_changed.emit(), self._refresh_cursor()))
         self.marks = Marks(self)
         self.box.tool_dragged.connect(lambda start, now, done: self.marks.ruler(start, now, done))
         self.box.tool_clicked.connect(self.marks.click)
@@ -133,6 +133,7 @@ class ImageView(QWidget):
         self.overlay_visible = True
         self.overlay_label = "saliency"
         self._cursor = ""
+        self._cursor_at: QPointF | None = None  # the mouse's last scene position over the view
         self._quiet = False
 
     # ----- image --------------------------------------------------------------------------------------------
@@ -145,6 +146,7 @@ class ImageView(QWidget):
             self.image_item.clear()
             self.overlay_item.clear()
             self._set_legend(None)
+            self._cursor = ""
             self._update_readout()
             return
         self.colormap = colormap
@@ -160,6 +162,7 @@ class ImageView(QWidget):
             self._set_legend(colormap, self.levels, self.legend_text)
         if not keep_view:
             self.fit()
+        self._cursor = self._value_at(self._cursor_at)  # this image's value under the mouse, not the last one's
         self._update_readout()
 
     def set_levels(self, low: float, high: float) -> None:
@@ -223,15 +226,31 @@ class ImageView(QWidget):
     def _mouse_moved(self, position: QPointF) -> None:
         if self.pixels is None or not self.box.sceneBoundingRect().contains(position):
             return
+        self._cursor_at = QPointF(position)
+        self._cursor = self._value_at(position)
+        self._update_readout()
+
+    def leaveEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt's name
+        self._cursor_at, self._cursor = None, ""
+        self._update_readout()
+        super().leaveEvent(event)
+
+    def _refresh_cursor(self) -> None:
+        """Zoom and pan move the image under a still mouse: the readout follows."""
+        self._cursor = self._value_at(self._cursor_at)
+        self._update_readout()
+
+    def _value_at(self, position: QPointF | None) -> str:
+        """"x 12  y 40  value 0.53" for the image pixel under a scene position, "" when there is none."""
+        if position is None or self.pixels is None:
+            return ""
         point = self.box.mapSceneToView(position)
         x, y = int(math.floor(point.x())), int(math.floor(point.y()))
         h, w = self.pixels.shape
-        if 0 <= x < w and 0 <= y < h:
-            unit = f" {self.unit}" if self.unit else ""
-            self._cursor = f"x {x}  y {y}  value {_num(float(self.pixels[y, x]))}{unit}"
-        else:
-            self._cursor = ""
-        self._update_readout()
+        if not (0 <= x < w and 0 <= y < h):
+            return ""
+        unit = f" {self.unit}" if self.unit else ""
+        return f"x {x}  y {y}  value {_num(float(self.pixels[y, x]))}{unit}"
 
     # ----- legend -------------------------------------------------------------------------------------------
     def _set_legend(self, colormap: str | None, values: tuple[float, float] | None = None, label: str = "") -> None:

@@ -110,7 +110,7 @@ class ViewerPage(QWidget):
             viewer.spacing = measure.spacing_of(image)
             viewer.inverted = bool(image.metadata.get("invert_values"))  # MONOCHROME1 shows high values dark
             viewer.clear_annotations()
-        viewer.extra_readout = "  ".join(x for x in (image.frame_note(), _spacing_note(viewer.spacing)) if x)
+        viewer.extra_readout = _readout_note(image.frame_note(), viewer.spacing)
         viewer.set_image(measure.display_values(image), keep_view=keep_view)
         self._show_frame_controls(image, new_file)
 
@@ -147,6 +147,8 @@ class ViewerPage(QWidget):
         """Dragging or playing: show the frame at once; the models wait until the reader stops."""
         if self.image is None or self.image.frames is None:
             return
+        # the corner readout follows the frame shown (it said "frame 1 of 15" while the slider played frame 14)
+        self.viewer.extra_readout = _readout_note(f"frame {index + 1} of {self.image.frame_count}", self.viewer.spacing)
         self.viewer.set_image(_frame_values(self.image, index), keep_view=True)
         self.frame_label.setText(f"{index + 1} / {self.image.frame_count}")
         if not self.slider.isSliderDown() and not self.play.isChecked():
@@ -180,6 +182,10 @@ class ViewerPage(QWidget):
 
 def _frame_values(image: LoadedImage, index: int) -> np.ndarray:
     return measure.display_values(image.with_frame(index))
+
+
+def _readout_note(frame_note: str, spacing: dict | None) -> str:
+    return "  ".join(x for x in (frame_note, _spacing_note(spacing)) if x)
 
 
 def _spacing_note(spacing: dict | None) -> str:
