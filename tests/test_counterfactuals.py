@@ -73,7 +73,7 @@ def test_observational_markers_change_only_when_allowed() -> None:
     model = TabularModel("cpk-only", "lasso", SCHEMA, probe.net, threshold)
     assert model.predict(x)[0] == 1 and model.predict(low)[0] == 0
     blocked = find_counterfactuals(model, x, Constraints())
-    assert not blocked and "only changes of observational markers" in blocked.reason and "creatinine_phosphokinase" in blocked.reason
+    assert not blocked and "only a change that includes observational markers" in blocked.reason and "Creatinine phosphokinase" in blocked.reason
     allowed = find_counterfactuals(model, x, SEARCH_ALL)
     assert allowed and {c.feature for c in allowed[0].changes} == {"creatinine_phosphokinase"}
 
@@ -184,7 +184,7 @@ def test_lock_reason_names_the_lock() -> None:
     model = _linear_model()
     x = SCHEMA.example_vector()
     result = find_counterfactuals(model, x, Constraints(locked=frozenset({"ejection_fraction", "serum_creatinine"})))
-    assert not result and "lock on ejection_fraction, serum_creatinine" in result.reason
+    assert not result and "lock on Ejection fraction, Serum creatinine" in result.reason
 
 
 class _CancelAfter(CancelToken):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cfx_desktop.core.report.document import BarChart, Facts, Paragraph, Report, Section, Table
-from cfx_desktop.core.tabular.schema import Mutability, Schema
+from cfx_desktop.core.tabular.schema import Actionability, Mutability, Schema
 from cfx_desktop.core.tabular.counterfactuals.feasibility import DEFAULT_MAX_SHIFT
 from cfx_desktop.core.tabular.wording import CAVEAT, is_what_if, plausibility_text, robustness_words, suggestion_text
 
@@ -65,7 +65,11 @@ def _can_change(feature, settings: Settings) -> str:  # noqa: ANN001 - schema.Fe
         return "never"
     if feature.mutability == Mutability.LOCKABLE:
         return "yes (unlocked)" if feature.name in settings.unlocked else "locked by default"
-    return "locked" if feature.name in settings.locked else "yes"
+    if feature.name in settings.locked:
+        return "locked"
+    if feature.actionability == Actionability.MARKER and not settings.allow_markers:
+        return "no (a marker, kept as measured)"  # what the search does, and what the Settings section says
+    return "yes"
 
 
 def reproduce_command(model_name: str, schema: Schema, x: np.ndarray, source: PatientSource, settings: Settings,
@@ -124,6 +128,9 @@ def _settings_section(schema: Schema, settings: Settings, suggestions: Suggestio
                    f"{settings.consensus_members} per architecture) must predict the other outcome, each past its own "
                    f"threshold by {settings.margin:.2f}" if settings.consensus else
                    f"only the selected model must cross its threshold, by {settings.margin:.2f} (fragile)")
+    marker_labels = ", ".join(f.label for f in schema.features if f.actionability == Actionability.MARKER
+                              and f.mutability != Mutability.IMMUTABLE) or "none in this dataset"
+    markers = f"may change ({marker_labels})" if settings.allow_markers else f"kept as measured ({marker_labels})"
     reference = (suggestions.reference_source if suggestions and suggestions.reference_source else
                  "none (plausibility not judged)")
     rows = [("Method", f"{method_label}: {method_text}"),
@@ -137,7 +144,7 @@ def _settings_section(schema: Schema, settings: Settings, suggestions: Suggestio
             ("Locked by the user", ", ".join(locked_labels) or "none"),
             ("Locked by default", ", ".join(lockable_locked) or "none"),
             ("Never changed (immutable)", ", ".join(immutable) or "none"),
-            ("Observational markers", "may change" if settings.allow_markers else "kept as measured (CPK, platelets, ...)"),
+            ("Observational markers", markers),
             ("Reference cohort", reference),
             ("Robustness judged by", "all models of the model set (most of them unseen by the search)")]
     return Section("Settings", [Facts(rows)])

@@ -23,7 +23,7 @@ from cfx_desktop.core.tabular.counterfactuals.consensus import ConsensusModel
 from cfx_desktop.core.tabular.counterfactuals.context import SearchContext, observed_range
 from cfx_desktop.core.tabular.model_set import CONSENSUS_MEMBERS, load_model_set
 from cfx_desktop.core.tabular.models import load_model
-from cfx_desktop.core.tabular.schema import Kind
+from cfx_desktop.core.tabular.schema import Feature, Kind
 
 GRID = 13  # values per feature
 PAIR_CANDIDATES = 6  # pairs are formed from the singles that flip the most patients
@@ -104,6 +104,22 @@ class GlobalRecourse:
         return out.getvalue()
 
 
+def typical_change(feature: Feature, before: np.ndarray, after: np.ndarray) -> str:
+    """The change most patients needed, in words: the median step of a number ("ejection fraction +13 %"); the
+    state most often reached for a finding or category ("without anaemia", "chest pain type: asymptomatic",
+    never "anaemia -1")."""
+    label = feature.label[:1].lower() + feature.label[1:] if not feature.label[:2].isupper() else feature.label
+    if feature.kind in (Kind.BINARY, Kind.CATEGORICAL):
+        values, counts = np.unique(after, return_counts=True)
+        common = float(values[np.argmax(counts)])
+        share = f" ({counts.max() / len(after):.0%} of them)" if len(values) > 1 else ""
+        if feature.kind == Kind.BINARY and feature.is_finding:
+            return f"{'with' if common else 'without'} {label}{share}"
+        return f"{label}: {feature.display(common)}{share}"
+    step = float(np.median(after - before))
+    return f"{label} {step:+,.{feature.decimals}f}{' ' + feature.unit if feature.unit else ''}"
+
+
 def _grid(ctx: SearchContext, j: int, lo_obs: np.ndarray, hi_obs: np.ndarray) -> np.ndarray:
     f = ctx.schema.features[j]
     low, high = max(ctx.lo[j], lo_obs[j]), min(ctx.hi[j], hi_obs[j])
@@ -142,15 +158,14 @@ def global_recourse(model_name: str, X: np.ndarray, constraints: Constraints, co
             if ok.any():
                 cheapest = min(np.flatnonzero(ok), key=lambda i: ctx.distance(V[i]))
                 costs.append(ctx.distance(V[cheapest]))
-                changes.append(V[cheapest][list(features)] - ctx.x[list(features)])
+                changes.append((ctx.x[list(features)], V[cheapest][list(features)]))
         progress(step / total, "global recourse")
         labels = tuple(model.schema.features[j].label for j in features)
         if not costs:
             return RecourseAction(labels, 0, len(contexts), float("nan"), "")
-        median = np.median(np.array(changes), axis=0)
-        described = ", ".join(f"{model.schema.features[j].label.lower()} {d:+.{model.schema.features[j].decimals}f}"
-                              f"{' ' + model.schema.features[j].unit if model.schema.features[j].unit else ''}"
-                              for j, d in zip(features, median))
+        starts, reached = (np.array(side) for side in zip(*changes))
+        described = ", ".join(typical_change(model.schema.features[j], starts[:, i], reached[:, i])
+                              for i, j in enumerate(features))
         return RecourseAction(labels, len(costs), len(contexts), float(np.median(costs)), described)
 
     singles = [(j, evaluate((j,), i + 1)) for i, j in enumerate(free)]

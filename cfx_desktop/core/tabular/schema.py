@@ -48,6 +48,9 @@ class SchemaError(ValueError):
     """A value does not fit its feature (unknown category, outside the clinical range, not a number)."""
 
 
+YES_NO = ({"n", "no", "0", "false", "absent", "negative"}, {"y", "yes", "1", "true", "present", "positive"})
+
+
 @dataclass(frozen=True)
 class Feature:
     name: str
@@ -62,6 +65,7 @@ class Feature:
     direction: Direction = Direction.ANY
     description: str = ""
     categories: tuple[str, ...] = ()  # categorical codes, or (label for 0, label for 1) of a labelled binary
+    category_labels: tuple[str, ...] = ()  # the codes in words, same order ("ASY" -> "asymptomatic"); shown, never stored
     zero_is_missing: bool = False  # e.g. Cholesterol 0 in heart.csv means "not measured"
     actionability: Actionability = Actionability.ACTIONABLE
     actionability_note: str = ""  # why, with a source where there is one
@@ -76,6 +80,13 @@ class Feature:
         """The name with case and punctuation folded ("Age" and "age" are one concept), so a patient's shared
         findings can be carried from one dataset's schema to another's."""
         return "".join(c for c in self.name.lower() if c.isalnum())
+
+    @property
+    def is_finding(self) -> bool:
+        """A yes/no finding: an unlabelled binary, or one labelled no/yes (``("N", "Y")``)."""
+        if self.kind != Kind.BINARY:
+            return False
+        return not self.categories or (self.categories[0].lower() in YES_NO[0] and self.categories[1].lower() in YES_NO[1])
 
     @property
     def is_discrete(self) -> bool:
@@ -146,10 +157,11 @@ class Feature:
         value = self.decode(number)
         if value is None:
             return "missing"
-        if self.kind == Kind.BINARY and not self.categories:
-            return "yes" if value else "no"
+        if self.kind == Kind.BINARY and (not self.categories or self.is_finding):
+            return "yes" if int(round(number)) else "no"
         if isinstance(value, str):
-            return value
+            index = int(round(number))
+            return self.category_labels[index] if index < len(self.category_labels) else value
         text = f"{value:,.{self.decimals}f}" if isinstance(value, float) else f"{value:,}"
         return f"{text} {self.unit}" if with_unit and self.unit else text
 

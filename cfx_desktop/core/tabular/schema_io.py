@@ -34,8 +34,9 @@ def feature_from_dict(data: dict[str, Any]) -> Feature:
                 values[key] = enum(values[key])
     except ValueError as exc:
         raise SchemaError(f"feature {data.get('name', '?')!r}: {exc}") from None
-    if "categories" in values:
-        values["categories"] = tuple(str(c) for c in values["categories"])
+    for key in ("categories", "category_labels"):
+        if key in values:
+            values[key] = tuple(str(c) for c in values[key])
     for key in ("min", "max", "step", "precision", "feasible_change"):
         if key in values:
             values[key] = float(values[key])

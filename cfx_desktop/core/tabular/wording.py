@@ -27,15 +27,8 @@ def _shown(schema: Schema, name: str, value: object) -> str:
     return feature.display(float(value))  # type: ignore[arg-type]
 
 
-YES_NO = ({"n", "no", "0", "false", "absent", "negative"}, {"y", "yes", "1", "true", "present", "positive"})
-
-
 def _is_finding(schema: Schema, name: str) -> bool:
-    """A yes/no finding: an unlabelled binary, or one labelled no/yes (``("N", "Y")``)."""
-    f = schema[name]
-    if f.kind != Kind.BINARY:
-        return False
-    return not f.categories or (f.categories[0].lower() in YES_NO[0] and f.categories[1].lower() in YES_NO[1])
+    return schema[name].is_finding
 
 
 def _present(schema: Schema, name: str, value: object) -> bool:

@@ -33,7 +33,8 @@ class FeatureRow:
         self.label.setToolTip(tip)
         if feature.kind == Kind.CATEGORICAL or (feature.kind == Kind.BINARY and feature.categories):
             editor = QComboBox(parent)
-            editor.addItems(list(feature.categories))
+            # words, not codes ("male", "asymptomatic"; "no"/"yes" for an N/Y finding); the index is the value
+            editor.addItems([feature.display(float(i)) for i in range(len(feature.categories))])
             editor.currentIndexChanged.connect(on_change)
         elif feature.kind == Kind.BINARY:
             editor = QCheckBox("yes", parent)

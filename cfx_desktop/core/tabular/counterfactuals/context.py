@@ -198,13 +198,13 @@ class SearchContext:
             reach = self.population.feasible_change(j)
             step = feature.step if feature.kind == Kind.CONTINUOUS else 1.0
             if abs(v[j] - self.x[j]) > reach + 1e-9 and abs(v[j] - self.x[j]) > step + 1e-9:
-                problems.append(f"{feature.name} moves {abs(v[j] - self.x[j]):g}, beyond its feasible change "
+                problems.append(f"{feature.label} moves {abs(v[j] - self.x[j]):g}, beyond its feasible change "
                                 f"({self.population.describe_limit(j)})")
             elif shifts[j] > self.constraints.max_shift + 0.5:
-                problems.append(f"{feature.name} moves {shifts[j]:.0f} percentile points (at most "
+                problems.append(f"{feature.label} moves {shifts[j]:.0f} percentile points (at most "
                                 f"{self.constraints.max_shift:.0f})")
             elif peer_shifts[j] > self.constraints.max_shift + 0.5:
-                problems.append(f"{feature.name} moves {peer_shifts[j]:.0f} percentile points among patients of this "
+                problems.append(f"{feature.label} moves {peer_shifts[j]:.0f} percentile points among patients of this "
                                 f"age and sex (at most {self.constraints.max_shift:.0f})")
         return problems
 

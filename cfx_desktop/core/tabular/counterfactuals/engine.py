@@ -108,6 +108,13 @@ def _sized(model: TabularModel, x: np.ndarray, cf: Counterfactual) -> str:
                                       if shifts[names.index(c.feature)] > 0 else "") for c in cf.changes)
 
 
+def _labels(schema, cf: Counterfactual, only: Actionability | None = None) -> str:  # noqa: ANN001 - Schema
+    """The features a counterfactual changes, by their labels (never raw column names); with ``only``, just those
+    of that actionability (the markers of a change that also moves treatment targets)."""
+    return ", ".join(schema[c.feature].label for c in cf.changes
+                     if only is None or schema[c.feature].actionability == only)
+
+
 def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, reference: Reference | None,
              cancel: CancelToken = NEVER_CANCELLED, model_set: ModelSet | None = None) -> str:
     """Relax one constraint at a time and report the first whose relaxation yields a counterfactual; with a model
@@ -115,7 +122,7 @@ def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, refer
     schema = model.schema
     ctx = SearchContext.build(model, x, constraints, reference, cancel)
     if len(ctx.free) == 0:
-        locked = [f.name for f in schema.features if constraints.is_frozen(schema, f.name) and f.mutability != Mutability.IMMUTABLE]
+        locked = [f.label for f in schema.features if constraints.is_frozen(schema, f.name) and f.mutability != Mutability.IMMUTABLE]
         return "every feature is immutable or locked" + (f" (locked: {', '.join(locked)}); unlock one" if locked else "")
 
     def found(relaxed: Constraints) -> CounterfactualList:
@@ -133,20 +140,20 @@ def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, refer
 
     trials = []
     if constraints.max_changes is not None:
-        trials.append((replace(constraints, max_changes=None), lambda r: f"the limit of {constraints.max_changes} changed feature(s) blocks it: the smallest counterfactual changes {r[0].l0} ({', '.join(c.feature for c in r[0].changes)})"))
+        trials.append((replace(constraints, max_changes=None), lambda r: f"the limit of {constraints.max_changes} changed feature(s) blocks it: the smallest counterfactual changes {r[0].l0} ({_labels(schema, r[0])})"))
     if constraints.margin > 0:
         trials.append((replace(constraints, margin=0.0), lambda r: f"the required margin of {constraints.margin:.2f} beyond the threshold blocks it (p = {r[0].probability:.2f} is reachable)"))
     if constraints.max_shift is not None:
         trials.append((replace(constraints, max_shift=None), lambda r: "only a change larger than a treatment could bring "
                        f"about would flip it ({_sized(model, x, r[0])}); choose a bigger change under 'How big a change' to see it"))
     if constraints.locked:
-        trials.append((replace(constraints, locked=frozenset()), lambda r: f"the lock on {', '.join(sorted(constraints.locked))} blocks it (it would need {', '.join(c.feature for c in r[0].changes)})"))
+        trials.append((replace(constraints, locked=frozenset()), lambda r: f"the lock on {', '.join(sorted(schema[n].label for n in constraints.locked if n in schema.names))} blocks it (it would need {_labels(schema, r[0])})"))
     trials.append((replace(constraints, directions={f.name: Direction.ANY for f in schema.features}), lambda r: f"the increase-only/decrease-only rules block it (it would need {r[0].changes[0].describe()})"))
     if not constraints.allow_markers and any(f.actionability == Actionability.MARKER for f in schema.features):
-        trials.append((replace(constraints, allow_markers=True), lambda r: f"only changes of observational markers could flip it ({', '.join(c.feature for c in r[0].changes)}); allow markers to see it"))
+        trials.append((replace(constraints, allow_markers=True), lambda r: f"only a change that includes observational markers could flip it ({_labels(schema, r[0], Actionability.MARKER)}); allow markers to see it"))
     lockable = frozenset(f.name for f in schema.features if f.mutability == Mutability.LOCKABLE)
     if lockable - constraints.unlocked:
-        trials.append((replace(constraints, unlocked=constraints.unlocked | lockable), lambda r: f"only features locked by default could flip it ({', '.join(c.feature for c in r[0].changes)}); unlock them to see it"))
+        trials.append((replace(constraints, unlocked=constraints.unlocked | lockable), lambda r: f"only features locked by default could flip it ({_labels(schema, r[0])}); unlock them to see it"))
     for relaxed, explain_it in trials:
         result = found(relaxed)
         if result:

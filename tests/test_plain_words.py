@@ -1,0 +1,51 @@
+"""What a new user read instead of words (issue 27): codes ("M", "ASY", "anaemia -1"), raw column names in
+messages, and a report whose settings and table disagreed about markers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cfx_desktop.core.tabular.counterfactuals import Constraints
+from cfx_desktop.core.tabular.counterfactuals.engine import diagnose
+from cfx_desktop.core.tabular.datasets.heart_disease import HEART_DISEASE
+from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE_NO_TIME
+from cfx_desktop.core.tabular.models import load_model
+from cfx_desktop.core.tabular.patient_report import Settings, _can_change, _settings_section
+from cfx_desktop.core.tabular.recourse import typical_change
+from cfx_desktop.core.tabular.schema import Actionability, Mutability
+
+
+def test_categories_and_findings_are_shown_in_words() -> None:
+    shown = {f.name: [f.display(float(i)) for i in range(f.n_levels)] for f in HEART_DISEASE.features if f.categories}
+    assert shown["Sex"] == ["female", "male"]
+    assert shown["ChestPainType"][3] == "asymptomatic" and shown["ExerciseAngina"] == ["no", "yes"]
+    assert all(len(word) > 1 and word not in ("M", "F", "ASY", "N", "Y") for words in shown.values() for word in words)
+
+
+def test_global_recourse_says_the_state_reached_not_a_signed_code() -> None:
+    anaemia = HEART_FAILURE_NO_TIME["anaemia"]
+    assert typical_change(anaemia, np.ones(4), np.zeros(4)) == "without anaemia"
+    pain = HEART_DISEASE["ChestPainType"]
+    assert typical_change(pain, np.zeros(4), np.array([3.0, 3.0, 3.0, 2.0])) == "chest pain type: asymptomatic (75% of them)"
+    ef = HEART_FAILURE_NO_TIME["ejection_fraction"]
+    assert typical_change(ef, np.array([20.0, 25.0]), np.array([33.0, 38.0])) == "ejection fraction +13 %"
+
+
+def test_messages_name_features_by_their_labels() -> None:
+    model = load_model("heart-failure-no-time-mlp")
+    schema = model.schema
+    everything = frozenset(f.name for f in schema.features)
+    message = diagnose(model, schema.example_vector(), Constraints(locked=everything), None)
+    assert "Serum creatinine" in message and "serum_creatinine" not in message
+
+
+def test_the_report_table_and_its_settings_agree_on_markers() -> None:
+    schema = HEART_FAILURE_NO_TIME
+    kept = Settings("sparse", 3, 0.1, True, 1)
+    markers = [f for f in schema.features if f.actionability == Actionability.MARKER and f.mutability == Mutability.MUTABLE]
+    assert len(markers) >= 2, "heart failure has markers that are otherwise free to change (CPK, platelets)"
+    for feature in markers:
+        assert _can_change(feature, kept).startswith("no")
+        assert _can_change(feature, Settings("sparse", 3, 0.1, True, 1, allow_markers=True)) == "yes"
+    facts = dict(_settings_section(schema, kept, None, "Sparse", "").blocks[0].rows)
+    assert facts["Observational markers"].startswith("kept as measured") and all(f.label in facts["Observational markers"] for f in markers)
