@@ -49,3 +49,19 @@ def test_the_report_table_and_its_settings_agree_on_markers() -> None:
         assert _can_change(feature, Settings("sparse", 3, 0.1, True, 1, allow_markers=True)) == "yes"
     facts = dict(_settings_section(schema, kept, None, "Sparse", "").blocks[0].rows)
     assert facts["Observational markers"].startswith("kept as measured") and all(f.label in facts["Observational markers"] for f in markers)
+
+
+def test_the_image_header_and_report_title_say_what_the_file_is(tmp_path) -> None:  # noqa: ANN001
+    import pydicom
+
+    from cfx_desktop.core.imaging.image_report import compute_and_build
+    from tests.imaging_fixtures import write_dicom
+
+    path = write_dicom(tmp_path / "ct.dcm", (np.random.default_rng(0).random((64, 64)) * 2000).astype(np.uint16))
+    ds = pydicom.dcmread(path)
+    ds.Modality = "CT"
+    ds.save_as(path)
+    report = compute_and_build(path, "gradcam", None, counterfactual=False, sanity=False)
+    text = str(report.to_dict())
+    assert report.title == "Image explanation (CT, not a chest X-ray)"
+    assert "Transfer syntax" in text and "Transfer_syntax" not in text and "`" not in text

@@ -8,6 +8,10 @@ from pathlib import Path
 from cfx_desktop.core.imaging.io import LoadedImage
 
 
+LABELS = {"bits": "Bits stored", "mode": "Pixel mode", "window": "Stored window", "photometric": "Photometric interpretation",
+          "transfer_syntax": "Transfer syntax"}  # the loader's keys in words, for the viewer's table and the report
+
+
 def header_rows(image: LoadedImage, everything: bool = True) -> list[tuple[str, str]]:
     """(label, value) rows; ``everything`` adds every DICOM attribute the loader kept after the summary."""
     dicom = image.metadata.get("dicom", {})
@@ -19,7 +23,7 @@ def header_rows(image: LoadedImage, everything: bool = True) -> list[tuple[str, 
     if image.frame_count > 1:
         rows.append(("Frames", f"{image.frame_count} (showing {image.frame + 1})"))
     rows += [("File", Path(image.source).name), ("Format", image.format), ("Size", f"{image.shape[1]} x {image.shape[0]} px")]
-    rows += [(k.capitalize(), str(v)) for k, v in image.metadata.items() if k in ("bits", "mode", "window", "photometric", "transfer_syntax")]
+    rows += [(LABELS[k], str(v)) for k, v in image.metadata.items() if k in LABELS]
     if everything:
         rows += [(k, str(v)) for k, v in dicom.items()]
     return rows

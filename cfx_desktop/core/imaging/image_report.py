@@ -220,7 +220,9 @@ def build_image_report(image: LoadedImage, card: dict[str, Any], settings: Image
     elif prediction is not None and prediction.probability is None:
         sections.append(Section("Why: saliency overlay", [Paragraph("No overlay: the prediction was withheld for this image.")]))
     sections += [_counterfactual_section(counterfactual, counterfactual_state), _sanity_section(sanity, sanity_state)]
-    return Report("Chest X-ray explanation", f"{Path(image.source).name}" + (f" ({note})" if note else ""), sections, reproduce)
+    modality = str(image.metadata.get("dicom", {}).get("Modality", "")) if image.format == "DICOM" else ""
+    title = "Chest X-ray explanation" if modality in ("", "CR", "DX") else f"Image explanation ({modality}, not a chest X-ray)"
+    return Report(title, f"{Path(image.source).name}" + (f" ({note})" if note else ""), sections, reproduce)
 
 
 def compute_and_build(path: Path, method: str | None, model_name: str | None, counterfactual: bool = True, sanity: bool = True,
