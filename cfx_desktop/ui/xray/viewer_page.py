@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QActionGroup, QKeySequence, QShortcut
+from PySide6.QtGui import QActionGroup, QKeySequence
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QToolBar, QVBoxLayout, QWidget
 
 from cfx_desktop.core.imaging import measure
@@ -35,9 +35,9 @@ class ViewerPage(QWidget):
         for tool, (label, key) in TOOL_KEYS.items():
             action = self.toolbar.addAction(f"{label} ({key})")
             action.setCheckable(True)
-            # a key of the page, not of the action: an action's shortcut lives in the toolbar it sits in, so M, A
-            # and T did nothing unless the toolbar had the focus
-            QShortcut(QKeySequence(key), self, activated=lambda t=tool: self.set_tool(t))
+            # the window's key while the viewer is shown (a widget-with-children context kept it to the toolbar, so M,
+            # A and T did nothing unless the toolbar had the focus)
+            action.setShortcut(key)
             action.setToolTip({"pan": "Left drag pans, right drag sets window (horizontal) and level (vertical), wheel zooms",
                                "ruler": "Drag to measure a length (mm from the DICOM pixel spacing; pixels otherwise)",
                                "angle": "Click three points: the angle at the middle one",
@@ -49,9 +49,9 @@ class ViewerPage(QWidget):
         self.toolbar.addSeparator()
         self.undo_note = self.toolbar.addAction("Undo mark")
         self.clear_notes = self.toolbar.addAction("Clear marks")
-        QShortcut(QKeySequence("Backspace"), self, activated=self.undo_note.trigger)
+        self.undo_note.setShortcut(QKeySequence("Backspace"))
         self.undo_note.setToolTip("Undo the last measurement or note (Backspace)")
-        QShortcut(QKeySequence("Shift+Backspace"), self, activated=self.clear_notes.trigger)
+        self.clear_notes.setShortcut(QKeySequence("Shift+Backspace"))
         self.clear_notes.setToolTip("Remove every measurement and note from this image (Shift+Backspace)")
         self.toolbar.addSeparator()
         self.presets = QComboBox(self)
