@@ -38,9 +38,11 @@ GUARD = textwrap.dedent(
     socket.getaddrinfo = refuse("getaddrinfo")
     socket.gethostbyname = refuse("gethostbyname")
 
+    import atexit
     from cfx_desktop.cli import main
+    # the app ends its own process after its exit handlers (app.finish): the count is printed by one of them
+    atexit.register(lambda: print(f"network attempts: {len(attempts)}", flush=True))
     code = main(["--self-test", "--device", "cpu"])
-    print(f"network attempts: {len(attempts)}", flush=True)
     sys.exit(code if not attempts else 3)
     """
 )

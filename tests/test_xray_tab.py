@@ -56,7 +56,7 @@ def test_open_png_and_dicom(qtbot, window, images) -> None:
     assert "p(pneumonia)" in tab.prediction_panel.label.text()
     _open(qtbot, tab, images["dcm"])
     fields = {tab.folder_panel.meta.item(r, 0).text(): tab.folder_panel.meta.item(r, 1).text() for r in range(tab.folder_panel.meta.rowCount())}
-    assert fields["Format"] == "DICOM" and fields["Modality"] == "CR" and "center" in fields["Window"]
+    assert fields["Format"] == "DICOM" and fields["Modality"] == "CR" and "center" in fields["Stored window"]
 
 
 def test_a_non_chest_image_gets_the_banner_and_no_verdict(qtbot, window, images, monkeypatch, tmp_path: Path) -> None:
