@@ -49,7 +49,10 @@ def plausibility(ctx: SearchContext, v: np.ndarray, reference: Reference | None)
         return out
     lof, fill = lof_model(reference, ctx.mad)
     out["lof_outlier"] = float(lof.predict(_scaled(v[None], fill, ctx.mad))[0] == -1)
-    conditional, group = conditional_shifts(ctx.schema, reference.X, ctx.mad, ctx.x, v)
+    if ctx.peers is not None and ctx.peers.size:  # the search's own peer group, built from this reference once
+        conditional, group = ctx.peers.shifts(ctx.x, v)[0], ctx.peers.size
+    else:
+        conditional, group = conditional_shifts(ctx.schema, reference.X, ctx.mad, ctx.x, v)
     if conditional.any():
         out["conditional_shift"] = float(conditional.max())
         out["conditional_feature"] = float(int(np.argmax(conditional)))
