@@ -173,3 +173,27 @@ def test_a_weak_own_model_is_named_weak() -> None:
     assert "weak: validation ROC AUC 0.64" in weaknesses(summary(0.643, 0.5))[0]
     assert "shuffled labels scores 0.88" in weaknesses(summary(0.92, 0.88))[0]
     assert any(line.startswith("WARNING: the classifier is weak") for line in summary_lines(summary(0.643, 0.5)))
+
+
+def test_the_target_is_a_class_word_of_the_models_card(tmp_path: Path, monkeypatch, capsys) -> None:
+    """An own model that says 'clear' / 'opacity' is explained in its own words; a word it does not have is refused
+    with its classes named (the CLI once accepted only 'pneumonia' and 'normal')."""
+    import shutil
+
+    from cfx_desktop.core import model_cache
+
+    folder = tmp_path / "weights"
+    shutil.copytree(bundles.paths.weights_dir(), folder)
+    shipped = bundles.load(DEFAULT_MODEL, folder)
+    bundles.save("opacity-model", shipped.state, {**shipped.card, "name": "opacity-model", "labels": ["clear", "opacity"]}, folder)
+    monkeypatch.setenv("CFX_WEIGHTS_DIR", str(folder))
+    model_cache.clear()
+    image = tmp_path / "film.png"
+    Image.fromarray(np.round(gradient_image(200, 200) * 255).astype(np.uint8)).save(image)
+    out = tmp_path / "overlay.png"
+    assert main(["explain-image", str(image), "--model", "opacity-model", "--target", "opacity", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "p(opacity)" in said and "for 'opacity'" in said and "pneumonia" not in said
+    assert main(["explain-image", str(image), "--model", "opacity-model", "--target", "pneumonia", "--out", str(out)]) != 0
+    assert "'pneumonia' is not a class of this model; its classes: clear, opacity" in capsys.readouterr().err
+    model_cache.clear()

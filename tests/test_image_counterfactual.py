@@ -159,10 +159,10 @@ def test_latent_shift_moves_along_one_straight_line(trained, vae) -> None:
 
 
 def test_the_search_settings_goal() -> None:
-    assert SearchSettings().goal(0.6, want_normal=True) == pytest.approx(0.55)
-    assert SearchSettings(target_probability=0.2).goal(0.6, want_normal=True) == pytest.approx(0.2)
-    assert SearchSettings(target_probability=0.2).goal(0.6, want_normal=False) == pytest.approx(0.8)
-    assert SearchSettings(target_probability=0.2).goal(0.9, want_normal=False) == pytest.approx(0.95)  # never short of the threshold
+    assert SearchSettings().goal(0.6, want_negative=True) == pytest.approx(0.55)
+    assert SearchSettings(target_probability=0.2).goal(0.6, want_negative=True) == pytest.approx(0.2)
+    assert SearchSettings(target_probability=0.2).goal(0.6, want_negative=False) == pytest.approx(0.8)
+    assert SearchSettings(target_probability=0.2).goal(0.9, want_negative=False) == pytest.approx(0.95)  # never short of the threshold
 
 
 def _bank(vae: BottleneckVAE, rng: np.random.Generator) -> "LatentBank":

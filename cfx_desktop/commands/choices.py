@@ -59,10 +59,16 @@ def image_architectures() -> list[str]:
     return IMAGE_ARCHITECTURES.keys()
 
 
-def image_search_methods() -> tuple[str, ...]:
-    from cfx_desktop.core.imaging.counterfactual import SEARCH_METHODS
+def image_search_methods() -> list[str]:
+    from cfx_desktop.core.imaging.searches import IMAGE_SEARCHES
 
-    return SEARCH_METHODS
+    return IMAGE_SEARCHES.keys()
+
+
+def autoencoders() -> list[str]:
+    from cfx_desktop.core.imaging.autoencoder import AUTOENCODERS
+
+    return AUTOENCODERS.keys()
 
 
 def image_edit_regions() -> tuple[str, ...]:

@@ -125,7 +125,7 @@ def register_links(sub: argparse._SubParsersAction) -> None:
     k.add_argument("--guard")
     k.add_argument("--counterfactual-search", metavar="JSON", help='e.g. {"method": "latent-shift", "compose": "delta"}')
     k.add_argument("--counterfactual-search-by-target", metavar="JSON",
-                   help='a generator per target class, chosen per direction: {"normal": {...}, "pneumonia": {...}}')
+                   help='a generator per target class (the card\'s class words), chosen per direction: {"normal": {...}, "pneumonia": {...}}')
     k.add_argument("--sanity-results", type=Path, metavar="JSON",
                    help="benchmarks/results/saliency_sanity.json: record the saliency methods' sanity pass rates in the card")
     k.add_argument("--out", type=Path, help="weights folder (default: the shipped weights/)")
@@ -262,7 +262,8 @@ def register_usage(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("explain-image", help="write a saliency overlay for one image")
     e.add_argument("path", type=Path)
     e.add_argument("--method", choices=SALIENCY, help="saliency method (default: gradcam)")
-    e.add_argument("--target", choices=["pneumonia", "normal"], help="class to explain (default: the predicted one)")
+    e.add_argument("--target", metavar="CLASS", help="class to explain, a class word of the model's card "
+                   "(e.g. normal or pneumonia; default: the predicted one)")
     e.add_argument("--out", type=Path, required=True, help="PNG to write (image | overlay)")
     e.add_argument("--model", default=None)
     e.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -359,7 +360,7 @@ def explain_image(args: argparse.Namespace) -> int:
     panel = render.side_by_side(render.gray_rgb(image.pixels), render.overlay(image.pixels, result.values, 0.55))
     render.save_png(panel, args.out)
     extra = ", ".join(f"{k} {v}" for k, v in result.params.items())
-    print(f"{args.path}: p(pneumonia) = {result.probability:.3f} -> {model.label(result.probability)}; "
+    print(f"{args.path}: p({model.labels[1]}) = {result.probability:.3f} -> {model.label(result.probability)}; "
           f"{saliency.label(result.method)} for '{result.target}' in {result.seconds:.2f} s ({extra}); wrote {args.out}")
     return 0
 
@@ -397,8 +398,9 @@ def register_counterfactual(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--size", type=int, default=128)
     t.add_argument("--epochs", type=int, default=8)
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--architecture", choices=["segnet-ae", "bottleneck-vae"], default="segnet-ae",
-                   help="bottleneck-vae: no pooling indices or skips, Gaussian latent prior (for Latent Shift)")
+    t.add_argument("--architecture", choices=choices.RegistryChoices(choices.autoencoders), default="segnet-ae",
+                   help="a registered autoencoder (bottleneck-vae: no pooling indices or skips, Gaussian latent prior, "
+                        "for Latent Shift)")
     t.add_argument("--kl-weight", type=float, default=1e-4, help="KL weight of the VAE's latent prior")
     t.add_argument("--name", help="bundle name (default autoencoder-SIZE, or ARCHITECTURE-SIZE)")
     t.add_argument("--out", type=Path)
@@ -423,7 +425,7 @@ def register_counterfactual(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--compose", choices=["paste", "delta"], help="paste the decoded image in the mask, or add the decoder's change")
     c.add_argument("--target-probability", type=float,
                    help="drive the source class's probability to at most this (default: the card's generator)")
-    c.add_argument("--target", choices=["normal", "pneumonia"], help="class to reach (default: the other one)")
+    c.add_argument("--target", metavar="CLASS", help="class to reach, a class word of the model's card (default: the other one)")
     c.add_argument("--mask-method", choices=SALIENCY, help="saliency method of the mask (default: gradcam)")
     c.add_argument("--mask-threshold", type=float, default=0.35)
     c.add_argument("--dilation", type=int, default=3)
@@ -488,6 +490,8 @@ def counterfactual_image(args: argparse.Namespace) -> int:
     except BundleError as exc:
         raise UserError(str(exc)) from exc
     target = args.target or target_of(model, image.pixels)
+    if target not in model.labels:
+        raise UserError(f"--target {target!r} is not a class of {model.name}; its classes: {', '.join(model.labels)}")
     bank = bank_for(model.card.get("autoencoder"), model.device)
     search = search_for(model, target, bank)
     overrides = {"steps": args.steps, "method": args.search, "compose": args.compose, "target_probability": args.target_probability,

@@ -25,7 +25,7 @@ XRAY = HelpTopic(
     "Chest X-ray: where is the evidence, and what would have to change?",
     [("Image", "PNG, JPEG, TIFF or DICOM; a folder or DICOMDIR opens as a list"),
      ("Guard", "is this a chest radiograph like the training images? If not, no answer"),
-     ("CNN", "gives p(pneumonia) against its threshold"),
+     ("CNN", "gives p(finding) against its threshold (the class words come from the model's card)"),
      ("Overlay", "where the evidence lies (Grad-CAM, IG or occlusion), checked by the sanity checks"),
      ("Counterfactual", "the image edited in the salient region until the CNN changes its answer"),
      ("Referee", "an independent CNN: does it see the change too?")],

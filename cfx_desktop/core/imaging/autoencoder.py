@@ -1,5 +1,6 @@
-"""Autoencoders for counterfactual images, one class per architecture in `AUTOENCODERS`, all with the same
-latent interface: ``encode_latent(x) -> (z, context)`` and ``decode_latent(z, context) -> x``.
+"""Autoencoders for counterfactual images, one class per architecture registered in `AUTOENCODERS` (with
+`register_autoencoder`, as image classifiers are), all with the same latent interface:
+``encode_latent(x) -> (z, context)``, ``decode_latent(z, context) -> x`` and ``training_loss(x, kl_weight)``.
 
 * ``segnet-ae`` (the first version): as in "Local Counterfactuals for Chest X-Ray Images using Saliency Map
   Guidance", the encoder's max-pooling indices are reused by the decoder (the context). Those indices are a
@@ -16,7 +17,8 @@ import datetime as dt
 import platform
 import time
 from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -26,14 +28,35 @@ from torch import nn
 from cfx_desktop.core import bundles, model_cache
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 from cfx_desktop.core.device import prepare_for_inference
+from cfx_desktop.core.registry import Registry
 
 Indices = list[torch.Tensor]
+
+
+@dataclass(frozen=True)
+class AutoencoderSpec:
+    key: str
+    build: Callable[..., nn.Module]  # (widths, latent channels) -> module; no arguments: the architecture's defaults
+    description: str  # what passes around the latent, for the card and the CLI's help
+    variational: bool = False  # trained with a KL weight (stated in the card)
+
+
+AUTOENCODERS: Registry[AutoencoderSpec] = Registry("autoencoder", default="segnet-ae")
+
+
+def register_autoencoder(key: str, description: str, *, variational: bool = False) -> Callable[[type], type]:
+    """Class decorator: the class becomes trainable (`train_autoencoder`) and loadable under ``key``."""
+    def decorate(cls: type) -> type:
+        AUTOENCODERS.register(key, AutoencoderSpec(key, cls, description, variational))
+        return cls
+    return decorate
 
 
 def _conv(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU())
 
 
+@register_autoencoder("segnet-ae", "pooling indices kept from the encoder (a bypass around the latent)")
 class SegNetAE(nn.Module):
     def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 64), latent: int = 16) -> None:
         super().__init__()
@@ -65,6 +88,9 @@ class SegNetAE(nn.Module):
         z, indices, sizes = self.encode(x)
         return self.decode(z, indices, sizes)
 
+    def training_loss(self, x: torch.Tensor, kl_weight: float = 0.0) -> torch.Tensor:
+        return F.mse_loss(self(x), x)
+
     def encode_latent(self, x: torch.Tensor) -> tuple[torch.Tensor, Any]:
         z, indices, sizes = self.encode(x)
         return z, (indices, sizes)
@@ -83,6 +109,8 @@ def _up(c_in: int, c_out: int, deep: bool) -> nn.Sequential:
     return nn.Sequential(*layers, _conv(c_out, c_out)) if deep else nn.Sequential(*layers)
 
 
+@register_autoencoder("bottleneck-vae", "no pooling indices or skips; Gaussian prior on the latent (KL weight in the card)",
+                      variational=True)
 class BottleneckVAE(nn.Module):
     """Strided encoder -> (mu, log variance) of a spatial latent -> upsampling decoder; nothing bypasses the latent."""
 
@@ -111,10 +139,12 @@ class BottleneckVAE(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode_latent(self.encode_latent(x)[0])
 
-
-AUTOENCODERS: dict[str, type[nn.Module]] = {"segnet-ae": SegNetAE, "bottleneck-vae": BottleneckVAE}
-AE_DESCRIPTIONS = {"segnet-ae": "pooling indices kept from the encoder (a bypass around the latent)",
-                   "bottleneck-vae": "no pooling indices or skips; Gaussian prior on the latent (KL weight in the card)"}
+    def training_loss(self, x: torch.Tensor, kl_weight: float = 1e-4) -> torch.Tensor:
+        """MSE per pixel + ``kl_weight`` x KL per latent unit, on a sample drawn with the reparameterisation trick."""
+        mu, logvar = self.stats(x)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).mean()
+        return F.mse_loss(self.decode_latent(z), x) + kl_weight * kl
 
 
 def _ssim_batch(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -137,10 +167,8 @@ def train_autoencoder(source: Path, size: int = 128, epochs: int = 8, seed: int 
     device = device or torch.device("cpu")
     torch.manual_seed(seed)
     X_tr, _, X_va, _, provenance, split = load_training_data(source, size, seed, progress, cancel)
-    if architecture not in AUTOENCODERS:
-        raise ValueError(f"unknown autoencoder {architecture!r}: one of {', '.join(AUTOENCODERS)}")
-    variational = architecture == "bottleneck-vae"
-    net = AUTOENCODERS[architecture]().to(device)
+    spec = AUTOENCODERS.get(architecture)
+    net = spec.build().to(device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-5)
     steps = epochs * int(np.ceil(len(X_tr) / batch_size))
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.15)
@@ -155,13 +183,7 @@ def train_autoencoder(source: Path, size: int = 128, epochs: int = 8, seed: int 
         for start in range(0, len(order), batch_size):
             cancel.raise_if_cancelled()
             x = augment(train[order[start : start + batch_size]][:, None].float() / 255.0, generator, shift=4).to(device)
-            if variational:
-                mu, logvar = net.stats(x)
-                z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
-                kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).mean()
-                loss = F.mse_loss(net.decode_latent(z), x) + kl_weight * kl
-            else:
-                loss = F.mse_loss(net(x), x)
+            loss = net.training_loss(x, kl_weight)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -182,8 +204,8 @@ def train_autoencoder(source: Path, size: int = 128, epochs: int = 8, seed: int 
         "name": name, "kind": "autoencoder", "task": "reconstruct chest X-rays for latent counterfactual search",
         "label": f"{architecture} autoencoder at {size} px", "architecture": architecture,
         "architecture_args": {"widths": list(net.widths), "latent_channels": net.latent_channels,
-                              "latent_shape": [net.latent_channels, size // 16, size // 16], "bypass": AE_DESCRIPTIONS[architecture],
-                              **({"kl_weight": kl_weight} if variational else {})},
+                              "latent_shape": [net.latent_channels, size // 16, size // 16], "bypass": spec.description,
+                              **({"kl_weight": kl_weight} if spec.variational else {})},
         "input_size": size, "input_range": "[0, 1] pixels after the classifier's crop and resize (no normalisation)",
         "training": {"epochs": epochs, "batch_size": batch_size, "max_lr": lr, "loss": "MSE", "minutes": round(minutes, 2),
                      "minutes_per_epoch": round(minutes / epochs, 2), "history": history, "device": str(device)},
@@ -204,7 +226,7 @@ def _build(name: str, bundle: bundles.Bundle, device: torch.device) -> tuple[nn.
     kind = bundle.card.get("architecture", "segnet-ae")
     if kind not in AUTOENCODERS:
         raise bundles.BundleError(f"{name}: unknown autoencoder architecture {kind!r}")
-    net = AUTOENCODERS[kind](tuple(args.get("widths", (16, 32, 64, 64))), int(args.get("latent_channels", 16)))
+    net = AUTOENCODERS[kind].build(tuple(args.get("widths", (16, 32, 64, 64))), int(args.get("latent_channels", 16)))
     try:
         net.load_state_dict(bundle.state)
     except RuntimeError as exc:

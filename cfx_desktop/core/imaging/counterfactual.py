@@ -3,7 +3,8 @@ and Cohen et al.'s Latent Shift, MIDL 2021).
 
 1. Mask: the saliency map for the class being flipped (Grad-CAM by default), smoothed, thresholded at a fraction
    of its maximum and dilated; a slightly blurred copy blends the edit into its surroundings.
-2. Search, from the autoencoder's encoding z0 of the image, one of:
+2. Search, from the autoencoder's encoding z0 of the image, with one of the searches registered in
+   `core.imaging.searches` (the built-ins below):
    * ``adam``: optimise z on  w_cls * hinge(logit beyond the goal) + w_out * mean(((1 - M) * (D(z) - D(z0)))^2)
      + w_in * mean((M * (D(z) - D(z0)))^2) + w_prior * mean(z^2)  (the last is the latent prior);
    * ``latent-shift``: one gradient g of the classifier's logit through the decoder at z0, then a line search on
@@ -37,13 +38,15 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from cfx_desktop.core.adam import Adam
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 from cfx_desktop.core.imaging import saliency
-from cfx_desktop.core.imaging.latent_bank import LatentBank, clearly, lung_fields
+from cfx_desktop.core.imaging.latent_bank import LatentBank, lung_fields
 from cfx_desktop.core.imaging.models import ImageModel
 from cfx_desktop.core.imaging.preprocess import crop_box, resize_square
 from cfx_desktop.core.imaging.sanity import ssim
+from cfx_desktop.core.imaging.searches import IMAGE_SEARCHES, SearchProblem, SearchSettings
+
+__all__ = ["COMPOSITIONS", "REGIONS", "ImageCounterfactual", "MaskSettings", "SearchSettings", "generate", "make_mask"]
 
 
 @dataclass(frozen=True)
@@ -55,39 +58,8 @@ class MaskSettings:
     feather_sigma: float = 1.0  # blur of the binary mask used to blend the edit
 
 
-SEARCH_METHODS = ("adam", "latent-shift", "data-supported")
 COMPOSITIONS = ("paste", "delta")
 REGIONS = ("saliency", "lungs", "saliency-in-lungs")
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    steps: int = 200  # Adam steps, or line-search points for latent-shift
-    lr: float = 0.1
-    weight_cls: float = 1e3
-    weight_out: float = 1e5
-    weight_in: float = 1.0
-    weight_prior: float = 0.0  # Gaussian latent prior: mean(z^2)
-    margin: float = 0.05  # probability beyond the threshold (when target_probability is None)
-    target_probability: float | None = None  # drive the source class's probability to at most this
-    method: str = "adam"
-    compose: str = "paste"
-    shift_start: float = 0.05  # latent-shift: first step, in RMS latent units
-    shift_growth: float = 1.2
-    frame_every: int = 2
-    neighbours: int = 8  # data-supported: real films of the target class whose mean code is the destination
-    interpolation_step: float = 0.05  # data-supported: step along z0 -> destination (1 = the destination itself)
-    region: str = "saliency"  # a key of REGIONS: where the edit may go
-    destination_probability: float | None = None  # data-supported: only real films whose reconstruction the model
-    # reads as the target class, the source class's probability at most this (`latent_bank.clearly`)
-
-    def goal(self, threshold: float, want_normal: bool) -> float:
-        """The probability of pneumonia to reach (at most, for 'normal'; at least, for 'pneumonia')."""
-        if self.target_probability is None:
-            return threshold - self.margin if want_normal else threshold + self.margin
-        if want_normal:
-            return min(self.target_probability, threshold - self.margin)
-        return max(1.0 - self.target_probability, threshold + self.margin)
 
 
 @dataclass
@@ -168,12 +140,15 @@ def generate(
         p0 = float(torch.sigmoid(model.logits((x - model.mean) / model.std))[0])
     source = model.label(p0)
     target = target or model.labels[1 - model.labels.index(source)]
+    if target not in model.labels:
+        raise ValueError(f"{target!r} is not a class of this model; its classes: {', '.join(model.labels)}")
     if target == source:
         raise ValueError(f"the image is already classified as {target}; choose the other class")
-    if search.method not in SEARCH_METHODS or search.compose not in COMPOSITIONS or search.region not in REGIONS:
-        raise ValueError(f"search method must be one of {SEARCH_METHODS}, composition one of {COMPOSITIONS} and region one of {REGIONS}")
-    if search.method == "data-supported" and bank is None:
-        raise ValueError("the data-supported search needs the autoencoder's latent bank (cfx-desktop build-latent-bank)")
+    if search.compose not in COMPOSITIONS or search.region not in REGIONS:
+        raise ValueError(f"composition must be one of {COMPOSITIONS} and region one of {REGIONS}")
+    method = IMAGE_SEARCHES.get(search.method)
+    if method.needs_bank and bank is None:
+        raise ValueError(f"the {search.method} search needs the autoencoder's latent bank (cfx-desktop build-latent-bank)")
     soft, binary = edit_region(model, pixels, source, search.region, bank, mask_settings, cancel)
     m = torch.as_tensor(soft, device=device)[None, None]
     want_normal = target == model.labels[0]
@@ -193,7 +168,6 @@ def generate(
         return p <= goal_p if want_normal else p >= goal_p
 
     path, frames = [p0], [x[0, 0].cpu().numpy().copy()]
-    steps_taken = 0
 
     def record(step: int, composed: torch.Tensor, p: float, done: bool) -> None:
         path.append(p)
@@ -203,57 +177,10 @@ def generate(
             frames.append(frame)
         progress(step / search.steps, f"step {step}: p({model.labels[1]}) = {p:.3f}", {"step": step, "probability": p, "frame": frame})
 
-    def walk(point: Any) -> tuple[torch.Tensor, int]:
-        """Decode ``point(step)`` for step 1, 2, ... until the goal is reached or the steps run out."""
-        z_at, step = z0, 0
-        with torch.no_grad():
-            for step in range(1, search.steps + 1):
-                cancel.raise_if_cancelled()
-                z_at = point(step)
-                composed = compose(autoencoder.decode_latent(z_at, context))
-                p = float(torch.sigmoid(model.net((composed - model.mean) / model.std)[0]))
-                record(step, composed, p, reached(p))
-                if reached(p):
-                    break
-        return z_at, step
-
+    problem = SearchProblem(model, autoencoder, search, x, m, z0, context, x_rec, target, want_normal, goal, bank,
+                            compose, reached, record, cancel)
     with model.lock, torch.enable_grad():
-        if search.method == "adam":
-            z = z0.clone().requires_grad_(True)
-            optimiser = Adam(z, lr=search.lr)
-            for step in range(1, search.steps + 1):
-                cancel.raise_if_cancelled()
-                decoded = autoencoder.decode_latent(z, context)
-                composed = compose(decoded)
-                logit = model.net((composed - model.mean) / model.std)[0]
-                cls = torch.relu(logit - goal) if want_normal else torch.relu(goal - logit)
-                out_term = ((1 - m) * (decoded - x_rec)).pow(2).mean()
-                in_term = (m * (decoded - x_rec)).pow(2).mean()
-                loss = search.weight_cls * cls + search.weight_out * out_term + search.weight_in * in_term
-                if search.weight_prior:
-                    loss = loss + search.weight_prior * z.pow(2).mean()
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
-                steps_taken = step
-                p = float(torch.sigmoid(logit.detach()))
-                record(step, composed, p, reached(p))
-                if reached(p):
-                    break
-            z_final = z.detach()
-        elif search.method == "data-supported":  # toward the real films' mean code, in equal steps
-            allowed = None
-            if search.destination_probability is not None:
-                allowed = clearly(bank, model.labels.index(target), model, autoencoder, search.destination_probability)
-            destination = bank.neighbours(z0, model.labels.index(target), search.neighbours, allowed)
-            z_final, steps_taken = walk(lambda step: z0 + step * search.interpolation_step * (destination - z0))
-        else:  # latent shift: along the classifier's gradient at z0, in geometrically growing steps
-            z = z0.clone().requires_grad_(True)
-            logit = model.net((compose(autoencoder.decode_latent(z, context)) - model.mean) / model.std)[0]
-            (gradient,) = torch.autograd.grad(logit, z)
-            direction = gradient / gradient.norm().clamp_min(1e-12) * (gradient.numel() ** 0.5)  # RMS 1 per latent unit
-            sign = -1.0 if want_normal else 1.0
-            z_final, steps_taken = walk(lambda step: z0 + sign * search.shift_start * search.shift_growth ** (step - 1) * direction)
+        z_final, steps_taken = method.run(problem)
     with model.lock, torch.inference_mode():
         decoded = autoencoder.decode_latent(z_final, context)
         composed = compose(decoded)

@@ -38,7 +38,7 @@ class SaliencyMap:
     model_values: np.ndarray  # (S, S) at the model's input resolution
     method: str
     target: str  # the class explained, in words
-    probability: float  # p(pneumonia)
+    probability: float  # p(the model's positive class)
     seconds: float
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -222,7 +222,7 @@ def saliency_map(
     model: ImageModel, pixels: np.ndarray, method: str | None = None, target: str | None = None, params: Any = None, *,
     quick: bool = False, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED,  # noqa: ANN001
 ) -> SaliencyMap:
-    """Saliency of ``method`` for ``target`` ('pneumonia' / 'normal'; default: the predicted class)."""
+    """Saliency of ``method`` for ``target`` (a class word of the model's card; default: the predicted class)."""
     result = saliency_maps(model, [pixels], method, target, params, quick=quick, cancel=cancel)[0]
     progress(1.0, f"{label(result.method)} done")
     return result
@@ -238,7 +238,7 @@ def saliency_maps(
     spec = SALIENCY_METHODS.get(method)
     chosen = spec.params(params, quick=quick)
     if target is not None and target not in model.labels:
-        raise ValueError(f"target must be one of {model.labels}")
+        raise ValueError(f"{target!r} is not a class of this model; its classes: {', '.join(model.labels)}")
     start = time.perf_counter()
     x = torch.cat([model.tensor(p) for p in images])
     with model.lock:

@@ -37,7 +37,7 @@ class CounterfactualPanel(QGroupBox):
         self.curve = pg.PlotWidget(self)
         theme.style_plot(self.curve)
         self.curve.setMinimumHeight(130)
-        self.curve.setLabel("left", "p(pneumonia)")
+        self.curve.setLabel("left", "p(finding)")  # the model's class word once a prediction names it
         self.curve.setLabel("bottom", "step")
         self.curve.setYRange(0, 1)
         self.curve.getAxis("left").enableAutoSIPrefix(False)
@@ -52,8 +52,10 @@ class CounterfactualPanel(QGroupBox):
         self.button.clicked.connect(self.generate_requested)
         self.cancel.clicked.connect(self.cancel_requested)
 
-    def set_threshold(self, threshold: float) -> None:
+    def set_model(self, threshold: float, positive: str) -> None:
+        """The curve's threshold line and axis follow the model in use (its card's class word, never a fixed one)."""
         self.curve_threshold.setValue(threshold)
+        self.curve.setLabel("left", f"p({positive})")
 
     def add_step(self, fraction: float, probability: float) -> None:
         self.progress.setValue(int(fraction * 100))

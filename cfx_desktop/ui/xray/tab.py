@@ -316,7 +316,7 @@ class XrayTab(ToolTab):
         self.cf_panel.button.setEnabled(not withheld)
         self.cf_panel.button.setToolTip("Prediction withheld for this image (see the banner)" if withheld else "")
         if prediction is not None:
-            self.cf_panel.set_threshold(prediction.threshold)
+            self.cf_panel.set_model(prediction.threshold, prediction.positive)
         if prediction is not None and not withheld and prediction.probability is not None:
             # the first counterfactual's one-time work, done while the user reads the film (cached after that)
             self.channels["prepare"].request(live.prepare_counterfactuals, prediction.model_name)
