@@ -97,11 +97,11 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
-    from cfx_desktop.commands import batch, imaging, own_data, reports, tabular
+    from cfx_desktop.commands import batch, imaging, own_data, pacs, reports, tabular
 
     return [_register_info, tabular.register, tabular.register_explain, imaging.register, imaging.register_usage,
             imaging.register_counterfactual, imaging.register_links, reports.register, own_data.register,
-            batch.register]
+            batch.register, pacs.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

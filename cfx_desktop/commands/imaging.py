@@ -505,8 +505,7 @@ def counterfactual_image(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from exc
     diff = result.full_difference
-    panel = render.side_by_side(render.gray_rgb(result.full_original), render.gray_rgb(result.full_counterfactual),
-                                render.colorize(diff, "coolwarm", signed=True) if np.abs(diff).max() > 0 else render.gray_rgb(diff))
+    panel = render.comparison(result.full_original, result.full_counterfactual, diff)
     render.save_png(panel, args.out)  # the picture of exactly the counterfactual the JSON describes
     m = result.metrics
     status = confirmation(m)

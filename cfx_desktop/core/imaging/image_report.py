@@ -52,25 +52,30 @@ def reproduce_command(image: LoadedImage, settings: ImageSettings, counterfactua
     return shlex.join(parts + ["--out", out])
 
 
+def validation_text(card: dict[str, Any]) -> str:
+    """The card's validation metrics in one line (the report's model section and the DICOM SR)."""
+    validation = card.get("metrics", {}).get("validation", {})
+    return ", ".join(f"{label} {validation[key]:.3f}" for key, label in
+                     (("roc_auc", "ROC AUC"), ("balanced_accuracy", "balanced accuracy"), ("f1", "F1"), ("brier", "Brier"))
+                     if key in validation)
+
+
 def _model_section(card: dict[str, Any]) -> Section:
     data = card.get("data", {})
-    validation = card.get("metrics", {}).get("validation", {})
-    metrics = ", ".join(f"{label} {validation[key]:.3f}" for key, label in
-                        (("roc_auc", "ROC AUC"), ("balanced_accuracy", "balanced accuracy"), ("f1", "F1"), ("brier", "Brier"))
-                        if key in validation)
+    metrics = validation_text(card)
     rows = [("Model", f"{card.get('label', '')}; bundle {card.get('name', '')}"), ("Predicts", card.get("task", "")),
             ("Data", f"{data.get('folder', data.get('file', ''))} ({data.get('files', '?')} files)"),
             ("Split", str(data.get("split", ""))), ("Validation metrics", metrics or "not recorded"),
             ("Decision threshold", f"{card.get('threshold', float('nan')):.3f}: {card.get('threshold_rule', '')}"),
             ("Referee", f"{card.get('referee') or 'none'}: an independently trained classifier that judges the counterfactual"),
-            ("Selective prediction", _selective_text(card)),
-            ("Saliency sanity", _sanity_text(card)),
+            ("Selective prediction", selective_text(card)),
+            ("Saliency sanity", sanity_text(card)),
             ("Licence", f"{card.get('licence', '')}. {card.get('attribution', '')}"),
             ("Trained by", card.get("command", ""))]
     return Section("Model", [Facts(rows)])
 
 
-def _selective_text(card: dict[str, Any]) -> str:
+def selective_text(card: dict[str, Any]) -> str:
     s = card.get("selective")
     if not s:
         return "not measured for this model"
@@ -78,7 +83,7 @@ def _selective_text(card: dict[str, Any]) -> str:
             f"sensitivity {s['covered_sensitivity']:.3f}, specificity {s['covered_specificity']:.3f}, accuracy {s['covered_accuracy']:.3f}")
 
 
-def _sanity_text(card: dict[str, Any]) -> str:
+def sanity_text(card: dict[str, Any]) -> str:
     s = card.get("saliency_sanity")
     if not s:
         return "pass rates not measured for this model"

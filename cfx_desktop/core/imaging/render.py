@@ -60,3 +60,9 @@ def side_by_side(*panels: np.ndarray, gap: int = 4) -> np.ndarray:
     height = max(p.shape[0] for p in panels)
     padded = [np.pad(p, ((0, height - p.shape[0]), (0, gap), (0, 0)), constant_values=255) for p in panels]
     return np.concatenate(padded, axis=1)[:, :-gap]
+
+
+def comparison(original: np.ndarray, counterfactual: np.ndarray, difference: np.ndarray) -> np.ndarray:
+    """original | counterfactual | signed difference, the picture the CLI, the report and the PACS capture share."""
+    change = colorize(difference, "coolwarm", signed=True) if np.abs(difference).max() > 0 else gray_rgb(difference)
+    return side_by_side(gray_rgb(original), gray_rgb(counterfactual), change)

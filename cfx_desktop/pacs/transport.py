@@ -1,0 +1,34 @@
+"""The one face the CLI and the study browser call: each step goes to DIMSE (`dimse`, `retrieve`) or DICOMweb
+(`web`) by the form of the peer, so neither caller knows which transport it is using."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import pydicom
+
+from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
+from cfx_desktop.pacs import dimse, retrieve, web
+from cfx_desktop.pacs.cache import StudyCache
+from cfx_desktop.pacs.dimse import Study, StudyFilter
+from cfx_desktop.pacs.peer import Peer
+
+
+def echo(peer: Peer) -> float:
+    return web.echo(peer) if peer.is_web else dimse.echo(peer)
+
+
+def find_studies(peer: Peer, filters: StudyFilter = StudyFilter(), cancel: CancelToken = NEVER_CANCELLED) -> list[Study]:
+    return (web if peer.is_web else dimse).find_studies(peer, filters, cancel)
+
+
+def retrieve_study(peer: Peer, study_uid: str, cache: StudyCache, progress=no_progress,  # noqa: ANN001
+                   cancel: CancelToken = NEVER_CANCELLED) -> list[Path]:
+    return (web if peer.is_web else retrieve).retrieve_study(peer, study_uid, cache, progress, cancel)
+
+
+def send_files(peer: Peer, files: Sequence[Path], progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> int:  # noqa: ANN001
+    """Store the app's results (SRs and Secondary Captures written by `analyse`) in the peer."""
+    datasets = [pydicom.dcmread(path) for path in files]
+    return (web if peer.is_web else dimse).store(peer, datasets, progress, cancel)
