@@ -23,7 +23,7 @@ from cfx_desktop.pacs import dimse, retrieve, transport
 from cfx_desktop.pacs.cache import StudyCache
 from cfx_desktop.pacs.peer import PacsError, parse_peer
 from cfx_desktop.pacs.receive import Receiver
-from cfx_desktop.pacs.results import Finding, read_report, secondary_capture, structured_report
+from cfx_desktop.pacs.results import Finding, read_report, report_text, secondary_capture, structured_report
 from tests.pacs_fixtures import NO_ORTHANC, ORTHANC, MemoryPacs, OrthancServer, chest_pixels, cr_dataset, ct_pixels, free_port
 
 
@@ -168,6 +168,8 @@ def test_the_report_reads_back_as_written(tmp_path: Path) -> None:
         if key != "withheld_reason":
             assert back[key] == value, key
     assert back["source"] == film.SOPInstanceUID and back["captures"] == [capture.SOPInstanceUID]
+    text = report_text(pydicom.dcmread(tmp_path / "sr.dcm"))
+    assert "Finding: pneumonia (p(pneumonia) 0.91, threshold 0.47)" in text and f"image {film.SOPInstanceUID}" in text
 
 
 def test_receive_mode_keeps_what_arrives_and_refuses_damaged_datasets(tmp_path: Path) -> None:
@@ -243,3 +245,70 @@ def test_end_to_end_with_orthanc(tmp_path: Path, capsys) -> None:
         assert time.monotonic() - start < 15
     finally:
         server.stop()
+
+
+def _session(tmp_path: Path, scheduler=None):  # noqa: ANN001, ANN202
+    from cfx_desktop.core.imaging.models import DEFAULT_MODEL
+    from cfx_desktop.sessions.pacs import PacsSession
+    from cfx_desktop.sessions.scheduler import ImmediateScheduler
+
+    session = PacsSession(scheduler or ImmediateScheduler(), StudyCache(tmp_path / "cache"), tmp_path / "results", DEFAULT_MODEL)
+    seen: list[str] = []
+    session.status_changed.connect(lambda status: seen.append(f"{status.state}: {status.message}"))
+    return session, seen
+
+
+def test_the_browser_session_tests_searches_retrieves_and_sends(pacs: MemoryPacs, tmp_path: Path) -> None:
+    """The study browser's whole request lifecycle, without a window."""
+    films = _study(chest=1, ct=1)
+    pacs.held += films
+    study = films[0].StudyInstanceUID
+    session, seen = _session(tmp_path)
+    ready: list[tuple[str, Path]] = []
+    session.study_ready.connect(lambda uid, folder: ready.append((uid, folder)))
+    assert not session.configure("ORTHANC:4242") and "AET@HOST:PORT" in seen[-1] and session.peer is None
+    session.search()
+    assert seen[-1].startswith("failed: Configure a PACS first")
+    assert session.configure(pacs.address)
+    session.test()
+    assert seen[-2].startswith("running: Testing") and "answered in" in seen[-1]
+    session.search(dimse.StudyFilter(patient_id="PAT-1"))
+    assert [s.uid for s in session.studies] == [study] and seen[-1].startswith("done: 1 study")
+    session.analyse_and_send(study)
+    assert seen[-1].startswith("failed: Retrieve the study first")
+    session.retrieve(study)
+    assert ready == [(study, session.cache.folder(study))] and len(session.retrieved[study]) == len(films)
+    session.analyse_and_send(study)
+    assert seen[-1] == (f"done: Stored {3 * len(films) - 2} results (SR and explanation images) of {len(films)} images in "
+                        f"{pacs.address} (1 withheld as not chest radiographs).")
+    assert sum(ds.Modality == "SR" for ds in pacs.held) == len(films)
+
+
+def test_the_browser_session_cancels_and_reports_an_unreachable_peer(pacs: MemoryPacs, tmp_path: Path) -> None:
+    from cfx_desktop.sessions.scheduler import ImmediateScheduler
+
+    pacs.held += _study(ct=3)
+    session, seen = _session(tmp_path, ImmediateScheduler(cancel_after=1))
+    session.configure(pacs.address)
+    session.retrieve(pacs.held[0].StudyInstanceUID)
+    assert seen[-1].startswith("cancelled: Cancelled; what arrived is kept")
+    session.configure(f"NOBODY@127.0.0.1:{free_port()}", timeout=2)
+    start = time.monotonic()
+    session.test()
+    assert seen[-1].startswith("failed:") and "no answer within 2 s" in seen[-1] and time.monotonic() - start < 15
+
+
+def test_receive_mode_in_the_session_fills_the_inbox(tmp_path: Path) -> None:
+    session, seen = _session(tmp_path)
+    inboxes: list[list[Path]] = []
+    session.inbox_changed.connect(inboxes.append)
+    assert session.start_receiving(0)
+    try:
+        assert "Receiving as CFX_DESKTOP on 127.0.0.1:" in seen[-1]
+        film = _study(ct=1)[0]
+        peer = parse_peer(f"CFX_DESKTOP@127.0.0.1:{session.receiver.port}", own_ae="MODALITY")
+        assert dimse.store(peer, [film]) == 1
+        assert inboxes and inboxes[-1][0].name == f"{film.SOPInstanceUID}.dcm" and inboxes[-1][0].is_file()
+    finally:
+        session.stop_receiving()
+    assert seen[-1] == "idle: Receive mode is off."

@@ -143,3 +143,19 @@ def read_report(ds: Dataset) -> dict[str, Any]:
         elif kind == "IMAGE" and name == CAPTURE.meaning:
             out["captures"].append(str(item.referenced_sop_instance_uid))
     return out
+
+
+def report_text(ds: Dataset) -> str:
+    """An SR this app wrote, as a radiologist's viewer would list it (the docs' example; a check by eye)."""
+    content = read_report(ds)
+    lines = [f"{REPORT.meaning} ({ds.SeriesDescription})",
+             f"Patient {ds.get('PatientID', '')}, study {ds.StudyInstanceUID} of {ds.get('StudyDate', '')}"]
+    for key, concept in ITEMS.items():
+        if content.get(key):
+            lines.append(f"  {concept.meaning}: {content[key]}")
+    if content["probability"] is not None:
+        lines.append(f"  {PROBABILITY.meaning} ({content.get('positive', '')}): {content['probability']:.6f}")
+    lines.append(f"  {THRESHOLD.meaning}: {content.get('threshold', float('nan')):.6f}")
+    lines.append(f"  {SOURCE.meaning}: image {content.get('source', '')}")
+    lines += [f"  {CAPTURE.meaning}: Secondary Capture {uid}" for uid in content["captures"]]
+    return "\n".join(lines)

@@ -365,6 +365,11 @@ class XrayTab(ToolTab):
 
         return [(text, getattr(self, method), tip) for text, method, tip in FILE_ACTIONS]
 
+    def open_from_pacs(self) -> None:
+        from cfx_desktop.ui.xray.pacs_browser import browser_for
+
+        browser_for(self).show()
+
     def new_image_model(self) -> None:
         self.own_images.choose_folder()
 

@@ -1,0 +1,68 @@
+"""How a session asks for work without knowing about threads or Qt: a `Scheduler` with one latest-request-wins
+lane per key, injected into the session. The app injects `workers.binding.PoolScheduler` (the worker pool);
+tests and scripts inject `ImmediateScheduler`, which runs the work at once on the caller's thread, so a session's
+whole request lifecycle (busy, progress, result, error, cancel) is tested without a window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+from cfx_desktop.core.cancel import CancelToken, Cancelled
+
+
+@dataclass(frozen=True)
+class Callbacks:
+    """Where a request's outcome goes; all are called on the session's thread."""
+
+    result: Callable[[Any], None]
+    error: Callable[[str], None] = lambda message: None
+    progress: Callable[[float, str], None] = lambda fraction, message: None
+    cancelled: Callable[[], None] = lambda: None
+
+
+class Scheduler(Protocol):
+    def request(self, key: str, fn: Callable[..., Any], *args: Any, callbacks: Callbacks) -> None:
+        """Run ``fn(*args, progress=..., cancel=...)``; a newer request on ``key`` cancels this one, whose
+        outcome is then never delivered."""
+
+    def cancel(self, key: str) -> None:
+        """Cancel what runs on ``key``; its ``cancelled`` callback says so."""
+
+    def post(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` soon on the session's thread; safe from any thread (a network listener's, for one)."""
+
+
+class ImmediateScheduler:
+    """Runs each request to the end before `request` returns (tests, scripts). ``cancel_after`` cancels a
+    request once it has reported that many progress steps, to test Cancel deterministically."""
+
+    def __init__(self, cancel_after: int | None = None) -> None:
+        self.cancel_after = cancel_after
+        self.requests: list[str] = []
+
+    def request(self, key: str, fn: Callable[..., Any], *args: Any, callbacks: Callbacks) -> None:
+        self.requests.append(key)
+        token, steps = CancelToken(), [0]
+
+        def progress(fraction: float, message: str = "", payload: object = None) -> None:
+            callbacks.progress(fraction, message)
+            steps[0] += 1
+            if self.cancel_after is not None and steps[0] >= self.cancel_after:
+                token.cancel()
+
+        try:
+            value = fn(*args, progress=progress, cancel=token)
+        except Cancelled:
+            callbacks.cancelled()
+        except Exception as exc:  # noqa: BLE001 - delivered as the request's error, as the pool does
+            callbacks.error(str(exc) or type(exc).__name__)
+        else:
+            callbacks.result(value)
+
+    def cancel(self, key: str) -> None:
+        """Nothing is ever in flight here."""
+
+    def post(self, fn: Callable[[], None]) -> None:
+        fn()

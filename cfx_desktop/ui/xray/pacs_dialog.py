@@ -1,0 +1,197 @@
+"""File > Open from PACS...: the study browser. It lays out the peer, the filters, the studies found, the job's
+progress with Cancel, and receive mode, forwards clicks to `sessions.pacs.PacsSession` and renders its events;
+every network step runs in the worker pool through the session's scheduler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QDialog, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QProgressBar,
+    QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+from cfx_desktop.pacs.dimse import Study, StudyFilter
+from cfx_desktop.sessions.pacs import PacsSession, Status
+
+COLUMNS = ("Patient ID", "Name", "Date", "Modalities", "Images", "Description")
+MODALITIES = ("", "CR", "DX", "CT", "MR", "US", "OT")
+
+
+class PacsDialog(QDialog):
+    folder_ready = Signal(object)  # Path: a retrieved study or the inbox, for the folder view
+
+    def __init__(self, session: PacsSession, settings, parent: QWidget | None = None) -> None:  # noqa: ANN001
+        super().__init__(parent)
+        self.setWindowTitle("Open from PACS")
+        self.session, self.settings = session, settings
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._peer_row())
+        layout.addLayout(self._filter_row())
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        self.table.doubleClicked.connect(lambda _index: self._retrieve())
+        layout.addWidget(self.table, 1)
+        layout.addLayout(self._action_row())
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 100)
+        self.status = QLabel("", self)
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addLayout(self._receive_row())
+        session.status_changed.connect(self._on_status)
+        session.studies_changed.connect(self._on_studies)
+        session.study_ready.connect(lambda _uid, folder: self.folder_ready.emit(folder))
+        session.inbox_changed.connect(self._on_inbox)
+        self._on_status(session.status)
+        self.resize(900, 520)
+
+    # ----- layout -------------------------------------------------------------------------------------------
+    def _peer_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.peer = QLineEdit(str(self.settings.value("pacs/peer", "")), self)
+        self.peer.setPlaceholderText("AET@HOST:PORT, e.g. ORTHANC@192.168.1.20:4242, or an https DICOMweb address")
+        self.own_ae = QLineEdit(str(self.settings.value("pacs/own_ae", "CFX_DESKTOP")), self)
+        self.own_ae.setMaximumWidth(140)
+        self.own_ae.setToolTip("This app's AE title (the PACS must know it for stores and C-MOVE)")
+        self.test_button = QPushButton("&Test", self)
+        self.test_button.setToolTip("C-ECHO: does the PACS answer?")
+        self.test_button.clicked.connect(lambda: self._configured() and self.session.test())
+        row.addWidget(QLabel("PACS:", self))
+        row.addWidget(self.peer, 1)
+        row.addWidget(QLabel("own AE title:", self))
+        row.addWidget(self.own_ae)
+        row.addWidget(self.test_button)
+        return row
+
+    def _filter_row(self) -> QGridLayout:
+        grid = QGridLayout()
+        self.patient_id, self.patient_name, self.date = QLineEdit(self), QLineEdit(self), QLineEdit(self)
+        self.patient_name.setPlaceholderText("DOE^* (wildcards allowed)")
+        self.date.setPlaceholderText("YYYYMMDD or YYYYMMDD-YYYYMMDD")
+        self.modality = QComboBox(self)
+        for value in MODALITIES:
+            self.modality.addItem(value or "any", value)
+        self.search_button = QPushButton("&Search", self)
+        self.search_button.setDefault(True)
+        self.search_button.clicked.connect(self._search)
+        for column, (label, widget) in enumerate((("Patient ID", self.patient_id), ("Name", self.patient_name),
+                                                  ("Date", self.date), ("Modality", self.modality))):
+            grid.addWidget(QLabel(label, self), 0, column)
+            grid.addWidget(widget, 1, column)
+        grid.addWidget(self.search_button, 1, 4)
+        return grid
+
+    def _action_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.open_button = QPushButton("&Open study", self)
+        self.open_button.setToolTip("Retrieve the study (C-GET) into the local cache and show it in the folder view")
+        self.open_button.clicked.connect(self._retrieve)
+        self.send_button = QPushButton("&Analyse and send results...", self)
+        self.send_button.setToolTip("Analyse every image of the retrieved study and store the SRs and explanation "
+                                    "images in the PACS (asks first)")
+        self.send_button.clicked.connect(self._send)
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.clicked.connect(self.session.cancel)
+        row.addWidget(self.open_button)
+        row.addWidget(self.send_button)
+        row.addStretch(1)
+        row.addWidget(self.cancel_button)
+        return row
+
+    def _receive_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.receive = QCheckBox("Receive images (storage SCP on 127.0.0.1, port", self)
+        self.port = QSpinBox(self)
+        self.port.setRange(1, 65535)
+        self.port.setValue(int(self.settings.value("pacs/receive_port", 11112)))
+        self.receive.toggled.connect(self._toggle_receive)
+        self.inbox = QPushButton("Show inbox (0)", self)
+        self.inbox.setEnabled(False)
+        self.inbox.clicked.connect(lambda: self.folder_ready.emit(self._inbox_folder()))
+        row.addWidget(self.receive)
+        row.addWidget(self.port)
+        row.addWidget(QLabel(")", self))
+        row.addStretch(1)
+        row.addWidget(self.inbox)
+        return row
+
+    # ----- user actions -------------------------------------------------------------------------------------
+    def _configured(self) -> bool:
+        self.settings.setValue("pacs/peer", self.peer.text().strip())
+        self.settings.setValue("pacs/own_ae", self.own_ae.text().strip())
+        return self.session.configure(self.peer.text(), self.own_ae.text() or "CFX_DESKTOP")
+
+    def _search(self) -> None:
+        if self._configured():
+            self.session.search(StudyFilter(self.patient_id.text().strip(), self.patient_name.text().strip(),
+                                            self.date.text().strip(), self.modality.currentData()))
+
+    def selected_study(self) -> Study | None:
+        row = self.table.currentRow()
+        return self.session.studies[row] if 0 <= row < len(self.session.studies) else None
+
+    def _retrieve(self) -> None:
+        study = self.selected_study()
+        if study is not None and self._configured():
+            self.session.retrieve(study.uid)
+
+    def _send(self, confirm=None) -> None:  # noqa: ANN001 - a test's stand-in for the question box
+        study = self.selected_study()
+        if study is None or not self._configured():
+            return
+        question = (f"Analyse the {study.instances or ''} images of {study.patient_id}'s study of {study.date} and store "
+                    f"the results (one SR per image, with its explanation images) in {self.session.peer}?")
+        ask = confirm or (lambda text: QMessageBox.question(self, "Send results to the PACS", text)
+                          == QMessageBox.StandardButton.Yes)
+        if ask(question):
+            self.session.analyse_and_send(study.uid)
+
+    def _toggle_receive(self, on: bool) -> None:
+        if on:
+            self.settings.setValue("pacs/receive_port", self.port.value())
+            if not self.session.start_receiving(self.port.value(), own_ae=self.own_ae.text() or "CFX_DESKTOP"):
+                self.receive.blockSignals(True)
+                self.receive.setChecked(False)
+                self.receive.blockSignals(False)
+        else:
+            self.session.stop_receiving()
+        self.port.setEnabled(not self.receive.isChecked())
+        self.inbox.setEnabled(self.receive.isChecked() or bool(self.session.inbox))
+
+    def _inbox_folder(self) -> Path:
+        return self.session.cache.root.parent / "pacs-inbox"
+
+    # ----- rendering ----------------------------------------------------------------------------------------
+    def _on_status(self, status: Status) -> None:
+        self.status.setText(status.message)
+        colour = {"failed": "#b00020", "done": "#1b7a2f"}.get(status.state, "")
+        self.status.setStyleSheet(f"color: {colour}; font-weight: bold;" if colour else "")
+        self.progress.setVisible(status.running)
+        self.progress.setValue(int(status.fraction * 100))
+        self.cancel_button.setEnabled(status.running)
+        for button in (self.test_button, self.search_button, self.open_button, self.send_button):
+            button.setEnabled(not status.running)
+
+    def _on_studies(self, studies: list[Study]) -> None:
+        self.table.setRowCount(len(studies))
+        for row, s in enumerate(studies):
+            date = f"{s.date[:4]}-{s.date[4:6]}-{s.date[6:]}" if len(s.date) == 8 else s.date
+            values = (s.patient_id, s.patient_name.replace("^", " "), date, ", ".join(s.modalities),
+                      "" if s.instances is None else str(s.instances), s.description)
+            for column, value in enumerate(values):
+                self.table.setItem(row, column, QTableWidgetItem(value))
+        if studies:
+            self.table.selectRow(0)
+        self.table.resizeColumnsToContents()
+
+    def _on_inbox(self, files: list[Path]) -> None:
+        self.inbox.setText(f"Show inbox ({len(files)})")
+        self.inbox.setEnabled(True)

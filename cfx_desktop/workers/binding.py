@@ -1,0 +1,52 @@
+"""The one binding of Qt-free sessions to the worker pool: `PoolScheduler` implements `sessions.scheduler.Scheduler`
+with one `LatestOnly` channel per key, built here (not in `ui/`), and delivers every outcome on the GUI thread."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from cfx_desktop.sessions.scheduler import Callbacks
+from cfx_desktop.workers.pool import JobError, LatestOnly, WorkerPool
+
+
+class PoolScheduler(QObject):
+    _posted = Signal(object)  # emitted from any thread, delivered (queued) on the GUI thread
+
+    def __init__(self, pool: WorkerPool, parent: QObject | None = None) -> None:
+        super().__init__(parent or pool)
+        self._pool = pool
+        self._channels: dict[str, LatestOnly] = {}
+        self._callbacks: dict[str, Callbacks] = {}
+        self._posted.connect(self._run_posted)
+
+    def _channel(self, key: str) -> LatestOnly:
+        if key not in self._channels:
+            channel = LatestOnly(self._pool, key, self)
+            channel.result.connect(lambda value, k=key: self._callbacks[k].result(value))
+            channel.error.connect(lambda error, k=key: self._callbacks[k].error(
+                error.message if isinstance(error, JobError) else str(error)))
+            channel.progress.connect(lambda f, m, _p, k=key: self._callbacks[k].progress(f, m))
+            channel.cancelled.connect(lambda k=key: self._callbacks[k].cancelled())
+            self._channels[key] = channel
+        return self._channels[key]
+
+    def request(self, key: str, fn: Callable[..., Any], *args: Any, callbacks: Callbacks) -> None:
+        channel = self._channel(key)
+        self._callbacks[key] = callbacks
+        channel.request(fn, *args)
+
+    def cancel(self, key: str) -> None:
+        if key in self._channels:
+            self._channels[key].cancel()
+
+    def busy(self, key: str) -> bool:
+        return key in self._channels and self._channels[key].busy
+
+    def post(self, fn: Callable[[], None]) -> None:
+        self._posted.emit(fn)
+
+    @Slot(object)
+    def _run_posted(self, fn: object) -> None:
+        fn()  # type: ignore[operator]
