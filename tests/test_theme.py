@@ -104,3 +104,30 @@ def test_keyboard_focus_shows_a_ring_in_the_highlight_colour(qapp, monkeypatch) 
     assert keyboard > 2 * 100  # along the top and bottom edges
     assert ring_pixels(QStyle.StateFlag.State_None) < keyboard / 4
     assert ring_pixels(QStyle.StateFlag.State_HasFocus) < keyboard / 4  # focus from a mouse click: no ring
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_an_unchecked_box_has_a_visible_outline(qapp, monkeypatch, scheme: str) -> None:
+    """An unchecked Lock box's outline reaches 3:1 against the window (WCAG's contrast for a control's boundary);
+    Fusion's own outline stayed below that in both schemes (in dark mode the box all but vanished)."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QStyle, QStyleOptionButton
+
+    monkeypatch.setenv("CFX_COLOR_SCHEME", scheme)
+    theme.apply(scheme)
+    try:
+        window = qapp.palette().color(QPalette.ColorRole.Window)
+        image = QImage(20, 20, QImage.Format.Format_ARGB32)
+        image.fill(window)
+        option = QStyleOptionButton()
+        option.rect, option.palette = QRect(2, 2, 16, 16), qapp.palette()
+        option.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Off
+        painter = QPainter(image)
+        qapp.style().drawPrimitive(QStyle.PrimitiveElement.PE_IndicatorCheckBox, option, painter)
+        painter.end()
+        edge = [image.pixelColor(x, y).name() for x in range(2, 18) for y in (2, 3, 16, 17)]
+        assert max(contrast(c, window.name()) for c in edge) >= 3.0, scheme
+    finally:
+        monkeypatch.delenv("CFX_COLOR_SCHEME")
+        theme.apply("light")

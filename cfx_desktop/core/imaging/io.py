@@ -193,10 +193,37 @@ DICOM_SUMMARY = ("Modality", "BodyPartExamined", "ViewPosition", "PatientOrienta
                  "SeriesDescription")
 
 
+_GDCM_ONLY_AS_LAST_RESORT = (
+    "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81",  # JPEG-LS: pyjpegls
+    "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91",  # JPEG 2000: pylibjpeg-openjpeg, pillow
+    "1.2.840.10008.1.2.4.50",  # JPEG baseline: pillow
+)
+_decoders_ordered = False
+
+
+def _order_decoders() -> None:
+    """Take python-gdcm out of the transfer syntaxes another decoder handles. pydicom tries GDCM first, and GDCM
+    aborts the whole process (SIGABRT, no exception) on some damaged JPEG-LS and JPEG 2000 codestreams, which the
+    DICOM fuzz test found: one corrupt file would close the app with everything the user entered. GDCM stays for
+    JPEG lossless (process 14) and 12-bit JPEG, which nothing else here decodes."""
+    global _decoders_ordered
+    if _decoders_ordered:
+        return
+    from pydicom.pixels import get_decoder
+
+    for uid in _GDCM_ONLY_AS_LAST_RESORT:
+        decoder = get_decoder(uid)
+        if "gdcm" in decoder.available_plugins and len(decoder.available_plugins) > 1:
+            decoder.remove_plugin("gdcm")
+    _decoders_ordered = True
+
+
 def _load_dicom(data: bytes, source: str) -> LoadedImage:
     import pydicom
     from pydicom.errors import InvalidDicomError
     from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    _order_decoders()
 
     try:
         ds = pydicom.dcmread(io.BytesIO(data), force=True)
