@@ -65,3 +65,21 @@ def test_the_image_header_and_report_title_say_what_the_file_is(tmp_path) -> Non
     text = str(report.to_dict())
     assert report.title == "Image explanation (CT, not a chest X-ray)"
     assert "Transfer syntax" in text and "Transfer_syntax" not in text and "`" not in text
+
+
+def test_the_cohort_view_and_the_why_chart_fit_a_small_screen(qtbot, make_window) -> None:
+    """At 1280 x 720 a long cohort path once pushed Search and Use patient off the pane, the cohort tab showed one
+    patient row, and the Why? chart drew its feature names over each other."""
+    win = make_window(show=True)
+    win.resize(1280, 720)
+    tab = win.tab_list[0]
+    view = tab.cohort_panel.table
+    view.info.setText("299 patients from " + "/a/rather/long/folder" * 6 + "/heart_failure.csv. Double-click a row to load it.")
+    tab.bottom.setCurrentWidget(tab.cohort_panel)
+    qtbot.wait(200)
+    assert tab.cohort_panel.scroll.horizontalScrollBar().maximum() == 0  # nothing sticks out to the right
+    assert view.table.viewport().height() >= 3 * view.table.verticalHeader().defaultSectionSize()  # three rows at least
+    tab.bottom.setCurrentWidget(tab.attributions)
+    qtbot.waitUntil(lambda: tab.attributions.values is not None, timeout=60_000)
+    rows = len(tab.schema.features)
+    assert tab.attributions.bars.height() >= rows * (tab.attributions.fontMetrics().height() + 4)  # a line per label

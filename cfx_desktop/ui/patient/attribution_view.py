@@ -11,7 +11,7 @@ import pyqtgraph as pg
 from cfx_desktop.ui import theme
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QComboBox, QHBoxLayout, QHeaderView, QLabel, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QComboBox, QFrame, QHBoxLayout, QHeaderView, QLabel, QScrollArea, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from cfx_desktop.ui.accessibility import set_header_tips
@@ -44,7 +44,13 @@ class AttributionView(QWidget):
         self.bars.setLabel("bottom", "log-odds (red raises risk)")  # short: it must fit the chart at 1280 x 720
         self.bars.addLine(x=0, pen=pg.mkPen(theme.colour("muted"), width=1))
         self.bars.getAxis("bottom").enableAutoSIPrefix(False)  # log-odds are unitless: never "x0.001"
-        left.addWidget(self.bars)
+        # each label needs its line: on a short pane (1280 x 720) the chart keeps its height and scrolls rather than
+        # drawing the feature names over each other
+        self.bars_scroll = QScrollArea(self)
+        self.bars_scroll.setWidgetResizable(True)
+        self.bars_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.bars_scroll.setWidget(self.bars)
+        left.addWidget(self.bars_scroll)
         layout.addLayout(left, 5)
 
         right = QVBoxLayout()
@@ -103,6 +109,7 @@ class AttributionView(QWidget):
                                          width=np.abs(values), brushes=brushes, pens=[pg.mkPen(None)] * len(values))
         self.bars.addItem(self._bar_item)
         self.bars.getAxis("left").setTicks([list(enumerate(labels))])
+        self.bars.setMinimumHeight(len(labels) * (self.fontMetrics().height() + 4) + 60)
         span = max(float(np.abs(values).max()), 1e-3) * 1.1
         self.bars.setXRange(-span, span, padding=0)
         self.bars.setYRange(-0.6, len(values) - 0.4, padding=0)

@@ -3,6 +3,8 @@ and true outcome, the confusion matrix at the threshold; picking a row loads tha
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -36,8 +38,10 @@ class CohortView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         top = QHBoxLayout()
         self.info = QLabel("No cohort loaded. File > Open (Ctrl+O) a CSV of patients to browse it here.", self)
+        self.info.setWordWrap(True)  # a long file path wraps instead of pushing Search and Use patient off the pane
         top.addWidget(self.info, 1)
         self.search = QLineEdit(self)
+        self.search.setMinimumWidth(120)
         self.search.setPlaceholderText("Search...")
         self.search.setClearButtonEnabled(True)
         self.search.setToolTip("Show only the rows that contain this text in any column")
@@ -104,7 +108,8 @@ class CohortView(QWidget):
             cells[0].setData(r, ROW_ROLE)
             self.model.appendRow(cells)
         self.table.resizeColumnsToContents()
-        self.info.setText(f"{len(cohort)} patients from {cohort.source}. Double-click a row to load it.")
+        self.info.setText(f"{len(cohort)} patients from {Path(str(cohort.source)).name}. Double-click a row to load it.")
+        self.info.setToolTip(str(cohort.source))
         self.empty.hide()
         self.summary.setText("predicting the cohort...")
 

@@ -26,7 +26,7 @@ class CohortPanel(QWidget):
         self.session = session
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea(self)  # scrolls on a small screen instead of making the window taller than it
+        self.scroll = scroll = QScrollArea(self)  # scrolls on a small screen instead of making the window taller than it
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         splitter = QSplitter(Qt.Orientation.Vertical, scroll)
@@ -34,6 +34,8 @@ class CohortPanel(QWidget):
         self.recourse = RecourseView(splitter)
         splitter.addWidget(self.table)
         splitter.addWidget(self.recourse)
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([300, 260])  # about five patient rows above the recourse table
         scroll.setWidget(splitter)
         layout.addWidget(scroll)
         self.predict_channel = LatestOnly(pool, "Cohort predictions", self)

@@ -156,6 +156,8 @@ class PatientTab(ToolTab):
         right.setSizes([540, 310])  # the suggestions table shows about three rows at 900 px
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 2)
+        self.right = right
+        self.bottom.currentChanged.connect(self._share_height)
         outer.addWidget(right, 1)
 
     def _connect_session(self) -> None:
@@ -337,6 +339,13 @@ class PatientTab(ToolTab):
 
     def reset_to_example(self) -> None:
         self.session.reset_to_example()
+
+    def _share_height(self, index: int) -> None:
+        """The cohort view needs rows (its table and global recourse), Why? needs fewer: the lower half gets 60 % of
+        the height while the cohort is shown (the gauge and suggestions above scroll), and its old share after."""
+        total = sum(self.right.sizes())
+        share = 0.6 if self.bottom.widget(index) is self.cohort_panel else 310 / 850
+        self.right.setSizes([round(total * (1 - share)), round(total * share)])
 
     def _load_dialog(self) -> None:
         window = self.window()
