@@ -171,6 +171,9 @@ class MemoryPacs:
 
 ORTHANC = shutil.which("Orthanc") or ("/usr/sbin/Orthanc" if Path("/usr/sbin/Orthanc").exists() else None)
 NO_ORTHANC = "Orthanc is not installed (apt-get install orthanc; .ci/run installs it)"
+DICOMWEB_PLUGIN = next((p for p in (Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so"),
+                                    Path("/usr/lib/orthanc/plugins/libOrthancDicomWeb.so")) if p.exists()), None)
+NO_DICOMWEB = "Orthanc's DICOMweb plugin is not installed (apt-get install orthanc-dicomweb; .ci/run installs it)"
 
 
 @dataclass
@@ -197,6 +200,9 @@ class OrthancServer:
             "DicomAlwaysAllowGet": True, "DicomAlwaysAllowMove": True, "Plugins": [], "StableAge": 1,
             "DicomScpTimeout": 10, "UnknownSopClassAccepted": True,
         }
+        if DICOMWEB_PLUGIN is not None:
+            config["Plugins"] = [str(DICOMWEB_PLUGIN)]
+            config["DicomWeb"] = {"Enable": True, "Root": "/dicom-web/"}
         (self.folder / "orthanc.json").write_text(json.dumps(config))
         log = open(self.folder / "orthanc.log", "wb")
         self.process = subprocess.Popen([ORTHANC, str(self.folder / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT)
@@ -224,3 +230,7 @@ class OrthancServer:
     @property
     def address(self) -> str:
         return f"{self.ae_title}@127.0.0.1:{self.dicom_port}"
+
+    @property
+    def web(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/dicom-web"

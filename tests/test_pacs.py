@@ -24,7 +24,7 @@ from cfx_desktop.pacs.cache import StudyCache
 from cfx_desktop.pacs.peer import PacsError, parse_peer
 from cfx_desktop.pacs.receive import Receiver
 from cfx_desktop.pacs.results import Finding, read_report, report_text, secondary_capture, structured_report
-from tests.pacs_fixtures import NO_ORTHANC, ORTHANC, MemoryPacs, OrthancServer, chest_pixels, cr_dataset, ct_pixels, free_port
+from tests.pacs_fixtures import DICOMWEB_PLUGIN, NO_DICOMWEB, NO_ORTHANC, ORTHANC, MemoryPacs, OrthancServer, chest_pixels, cr_dataset, ct_pixels, free_port
 
 
 @pytest.fixture
@@ -312,3 +312,28 @@ def test_receive_mode_in_the_session_fills_the_inbox(tmp_path: Path) -> None:
     finally:
         session.stop_receiving()
     assert seen[-1] == "idle: Receive mode is off."
+
+
+@pytest.mark.skipif(ORTHANC is None or DICOMWEB_PLUGIN is None, reason=NO_DICOMWEB)
+def test_dicomweb_is_the_second_transport(tmp_path: Path, capsys) -> None:
+    """The same commands against Orthanc's DICOMweb plugin: QIDO-RS finds, WADO-RS retrieves, STOW-RS stores."""
+    server = OrthancServer(tmp_path / "orthanc").start()
+    try:
+        films = _study(chest=1, ct=1, patient="WEB-1")
+        study = films[0].StudyInstanceUID
+        assert dimse.store(parse_peer(server.address), films) == len(films)
+        assert main(["pacs", "echo", "--peer", server.web]) == 0
+        assert main(["pacs", "find", "--peer", server.web, "--patient-id", "WEB-1", "--json"]) == 0
+        (found,) = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+        assert found["StudyInstanceUID"] == study and found["NumberOfStudyRelatedInstances"] == len(films)
+        assert main(["pacs", "analyse", "--peer", server.web, "--study", study, "--out", str(tmp_path / "out"),
+                     "--cache", str(tmp_path / "cache"), "--send", "--no-counterfactual"]) == 0
+        back = transport.retrieve_study(parse_peer(server.web), study, StudyCache(tmp_path / "readback"))
+        reports = [read_report(d) for d in map(pydicom.dcmread, back) if d.Modality == "SR"]
+        assert sorted(r["source"] for r in reports) == sorted(f.SOPInstanceUID for f in films)
+        start = time.monotonic()
+        server.stop()
+        assert main(["pacs", "echo", "--peer", server.web, "--timeout", "3"]) != 0
+        assert "cannot connect" in capsys.readouterr().err and time.monotonic() - start < 15
+    finally:
+        server.stop()

@@ -17,7 +17,10 @@ from cfx_desktop.pacs.peer import PacsError, Peer
 def _client(peer: Peer) -> Any:
     from dicomweb_client import DICOMwebClient
 
-    return DICOMwebClient(peer.url, headers=dict(peer.headers) or None, timeout=peer.timeout)
+    client = DICOMwebClient(peer.url, headers=dict(peer.headers) or None, timeout=peer.timeout)
+    # its default retries 5 times with exponential waits (about 30 s on a dead server): one try, one message
+    client.set_http_retry_params(retry=False)
+    return client
 
 
 def _call(peer: Peer, what: str, function: Any, *args: Any, **kwargs: Any) -> Any:
