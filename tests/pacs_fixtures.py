@@ -89,6 +89,8 @@ class MemoryPacs:
     held: list[Dataset] = field(default_factory=list)
     server: object = None
     store_status: int = 0x0000  # what a C-STORE answers (0xA700: refused, out of resources)
+    offer_get: bool = True  # False: a PACS that offers C-MOVE only
+    move_destinations: dict[str, tuple[str, int]] = field(default_factory=dict)  # AE title -> (host, port)
     gets: list[str] = field(default_factory=list)  # the level of every C-GET asked for
 
     def start(self) -> "MemoryPacs":
@@ -96,6 +98,7 @@ class MemoryPacs:
         from pynetdicom.sop_class import (
             StudyRootQueryRetrieveInformationModelFind,
             StudyRootQueryRetrieveInformationModelGet,
+            StudyRootQueryRetrieveInformationModelMove,
             Verification,
         )
 
@@ -105,11 +108,15 @@ class MemoryPacs:
         ae.require_called_aet = True  # an association addressed to another AE title is rejected
         ae.add_supported_context(Verification)
         ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind)
-        ae.add_supported_context(StudyRootQueryRetrieveInformationModelGet)
+        if self.offer_get:
+            ae.add_supported_context(StudyRootQueryRetrieveInformationModelGet)
+        ae.add_supported_context(StudyRootQueryRetrieveInformationModelMove)
         for uid in STORAGE_CLASSES:
             ae.add_supported_context(uid, ALL_TRANSFER_SYNTAXES, scu_role=True, scp_role=True)
+            ae.add_requested_context(uid)  # C-MOVE's sub-association stores to the destination
         self.port = self.port or free_port()
-        handlers = [(evt.EVT_C_FIND, self._find), (evt.EVT_C_GET, self._get), (evt.EVT_C_STORE, self._store)]
+        handlers = [(evt.EVT_C_FIND, self._find), (evt.EVT_C_GET, self._get), (evt.EVT_C_STORE, self._store),
+                    (evt.EVT_C_MOVE, self._move)]
         self.server = ae.start_server(("127.0.0.1", self.port), block=False, evt_handlers=handlers)
         return self
 
@@ -123,8 +130,9 @@ class MemoryPacs:
 
     def _matches(self, query: Dataset, ds: Dataset) -> bool:
         for key in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "PatientID"):
-            wanted = str(query.get(key, "") or "")
-            if wanted and str(ds.get(key, "")) != wanted:
+            value = query.get(key, "") or ""
+            wanted = [str(v) for v in value] if not isinstance(value, str) and hasattr(value, "__iter__") else [str(value)]
+            if any(wanted) and str(ds.get(key, "")) not in wanted:
                 return False
         modality = str(query.get("ModalitiesInStudy", "") or "")
         return not modality or str(ds.get("Modality", "")) == modality
@@ -158,6 +166,17 @@ class MemoryPacs:
             if event.is_cancelled:
                 yield 0xFE00, None
                 return
+            yield 0xFF00, ds
+
+    def _move(self, event):  # noqa: ANN001, ANN202
+        destination = self.move_destinations.get(str(event.move_destination).strip())
+        if destination is None:
+            yield None, None  # unknown destination: pynetdicom answers 0xA801
+            return
+        wanted = [ds for ds in self.held if self._matches(event.identifier, ds)]
+        yield destination[0], destination[1]
+        yield len(wanted)
+        for ds in wanted:
             yield 0xFF00, ds
 
     def _store(self, event):  # noqa: ANN001, ANN202

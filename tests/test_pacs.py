@@ -135,7 +135,7 @@ def test_retrieval_resumes_with_what_is_missing_and_can_be_cancelled(pacs: Memor
     peer, cache = parse_peer(pacs.address), StudyCache(tmp_path / "cache")
     assert len(transport.retrieve_study(peer, study, cache)) == 3 and pacs.gets == ["STUDY"]
     (cache.folder(study) / f"{pacs.held[2].SOPInstanceUID}.dcm").unlink()
-    assert len(transport.retrieve_study(peer, study, cache)) == 3 and pacs.gets == ["STUDY", "SERIES"]
+    assert len(transport.retrieve_study(peer, study, cache)) == 3 and pacs.gets == ["STUDY", "IMAGE"]
     assert len(transport.retrieve_study(peer, study, cache)) == 3 and len(pacs.gets) == 2  # complete: nothing fetched
 
     token, fresh = CancelToken(), StudyCache(tmp_path / "fresh")
@@ -335,5 +335,24 @@ def test_dicomweb_is_the_second_transport(tmp_path: Path, capsys) -> None:
         server.stop()
         assert main(["pacs", "echo", "--peer", server.web, "--timeout", "3"]) != 0
         assert "cannot connect" in capsys.readouterr().err and time.monotonic() - start < 15
+    finally:
+        server.stop()
+
+
+def test_a_pacs_without_c_get_is_asked_for_a_c_move(tmp_path: Path, capsys) -> None:
+    """C-MOVE to this app's AE title, received by a storage SCP that runs for that retrieval only; without a
+    port the message says what to configure."""
+    port = free_port()
+    server = MemoryPacs(offer_get=False, move_destinations={"CFX_DESKTOP": ("127.0.0.1", port)}).start()
+    try:
+        server.held += _study(ct=2)
+        study = server.held[0].StudyInstanceUID
+        base = ["pacs", "analyse", "--peer", server.address, "--study", study, "--out", str(tmp_path / "out"),
+                "--cache", str(tmp_path / "cache"), "--no-counterfactual"]
+        assert main(base) != 0
+        assert "does not offer C-GET" in capsys.readouterr().err
+        assert main([*base, "--move-port", str(port)]) == 0
+        assert f"retrieved 2 images of {study}" in capsys.readouterr().out
+        assert len(StudyCache(tmp_path / "cache").paths(study)) == 2
     finally:
         server.stop()

@@ -48,6 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--no-counterfactual", action="store_true", help="skip the counterfactual (faster)")
     a.add_argument("--model", help="installed image model (default: the app's default)")
     a.add_argument("--cache", type=Path, help="where retrieved studies are kept (default: the user data folder)")
+    a.add_argument("--move-port", type=int, metavar="PORT", help="for a PACS without C-GET: receive a C-MOVE on this "
+                   "port (on 127.0.0.1; the PACS must list this app's AE title, host and port)")
     a.set_defaults(handler=analyse)
 
 
@@ -114,8 +116,7 @@ def analyse(args: argparse.Namespace) -> int:
     guard = load_guard(model)
     cache = StudyCache(args.cache or paths.user_data_dir() / "pacs-cache")
     try:
-        files = transport.retrieve_study(peer, args.study, cache,
-                                         progress=lambda f, m="", p=None: None)
+        files = transport.retrieve_study(peer, args.study, cache, move_port=args.move_port)
     except (PacsError, ValueError) as exc:
         raise UserError(str(exc)) from exc
     print(f"retrieved {len(files)} images of {args.study} into {cache.folder(args.study)}", flush=True)

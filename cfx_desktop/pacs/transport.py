@@ -24,8 +24,11 @@ def find_studies(peer: Peer, filters: StudyFilter = StudyFilter(), cancel: Cance
 
 
 def retrieve_study(peer: Peer, study_uid: str, cache: StudyCache, progress=no_progress,  # noqa: ANN001
-                   cancel: CancelToken = NEVER_CANCELLED) -> list[Path]:
-    return (web if peer.is_web else retrieve).retrieve_study(peer, study_uid, cache, progress, cancel)
+                   cancel: CancelToken = NEVER_CANCELLED, move_port: int | None = None) -> list[Path]:
+    """``move_port``: where to receive a C-MOVE from a DIMSE peer that offers no C-GET."""
+    if peer.is_web:
+        return web.retrieve_study(peer, study_uid, cache, progress, cancel)
+    return retrieve.retrieve_study(peer, study_uid, cache, progress, cancel, move_port=move_port)
 
 
 def send_files(peer: Peer, files: Sequence[Path], progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> int:  # noqa: ANN001
