@@ -356,3 +356,33 @@ def test_a_pacs_without_c_get_is_asked_for_a_c_move(tmp_path: Path, capsys) -> N
         assert len(StudyCache(tmp_path / "cache").paths(study)) == 2
     finally:
         server.stop()
+
+
+def test_the_study_browser_in_the_app(qtbot, make_window, pacs: MemoryPacs, tmp_path: Path, monkeypatch) -> None:
+    """File > Open from PACS: search, open a study into the folder view, send the results after the question."""
+    monkeypatch.setenv("CFX_USER_DATA_DIR", str(tmp_path / "user"))
+    pacs.held += _study(ct=2, patient="GUI-1")
+    win = make_window(show=True)
+    xray = win.tab_list[1]
+    action = next(a for a in win.menuBar().actions()[0].menu().actions() if a.text() == "Open from PACS...")
+    win.tabs.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: hasattr(xray, "open_from_pacs"), timeout=60_000)
+    action.trigger()
+    dialog = xray._pacs_dialog
+    assert dialog.isVisible() and "nothing connects until you do" in dialog.status.text()
+    dialog.peer.setText(pacs.address)
+    dialog.search_button.click()
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 1, timeout=30_000)
+    assert dialog.table.item(0, 0).text() == "GUI-1" and dialog.table.item(0, 3).text() == "CT"
+    dialog.open_button.click()
+    qtbot.waitUntil(lambda: "open in the folder view" in dialog.status.text(), timeout=30_000)
+    qtbot.waitUntil(lambda: xray.folder_panel.tree.topLevelItemCount() == 1, timeout=30_000)
+    assert "GUI-1" in xray.folder_panel.tree.topLevelItem(0).text(0)
+    asked: list[str] = []
+    dialog._send(confirm=lambda text: asked.append(text) or False)  # "No": nothing is sent
+    assert asked and "store the results" in asked[0] and not any(ds.Modality == "SR" for ds in pacs.held)
+    dialog._send(confirm=lambda text: True)
+    qtbot.waitUntil(lambda: dialog.status.text().startswith("Stored"), timeout=120_000)
+    assert "2 withheld as not chest radiographs" in dialog.status.text()
+    assert sum(ds.Modality == "SR" for ds in pacs.held) == 2
+    dialog.reject()
