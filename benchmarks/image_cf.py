@@ -32,16 +32,16 @@ import torch
 
 from benchmarks.common import machine, machine_line, median, nonempty, percentile, publish_and_show, require
 from cfx_desktop import paths
-from cfx_desktop.core.imaging import augment
-from cfx_desktop.core.imaging.autoencoder import load_autoencoder
-from cfx_desktop.core.imaging.counterfactual import (SearchSettings, generate, high_frequency_share, make_mask,
+from cfx_desktop.core.imaging.train import augment
+from cfx_desktop.core.imaging.counterfactual.autoencoder import load_autoencoder
+from cfx_desktop.core.imaging.counterfactual.generate import (SearchSettings, generate, high_frequency_share, make_mask,
                                                      referee_agreement)
-from cfx_desktop.core.imaging.data import validation_files
-from cfx_desktop.core.imaging.io import load_image
-from cfx_desktop.core.imaging.latent_bank import bank_for
-from cfx_desktop.core.imaging.models import DEFAULT_MODEL, ImageModel, load_image_model, referee_for
-from cfx_desktop.core.imaging.preprocess import resize_square
-from cfx_desktop.core.imaging.sanity import ssim
+from cfx_desktop.core.imaging.train.data import validation_files
+from cfx_desktop.core.imaging.io.load import load_image
+from cfx_desktop.core.imaging.counterfactual.latent_bank import bank_for
+from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL, ImageModel, load_image_model, referee_for
+from cfx_desktop.core.imaging.models.preprocess import resize_square
+from cfx_desktop.core.imaging.explain.sanity import ssim
 from cfx_desktop.core.model_cache import clear as clear_cache
 
 SEGNET, VAE = "autoencoder-128", "bottleneck-vae-128"
@@ -70,7 +70,7 @@ def train_judge(folder, tmp: Path, epochs: int = 4) -> tuple[Callable[[np.ndarra
     """A second independent judge: another architecture (seed-cnn) at another resolution (64 px), trained here on
     the classifier card's *training* patients (same patient split, so no validation film is in it). Returns
     (p(positive) of a film, its threshold, facts)."""
-    from cfx_desktop.core.imaging.train import train_image_model
+    from cfx_desktop.core.imaging.train.classifier import train_image_model
 
     weights = tmp / "judge"
     card = train_image_model(folder, "seed-cnn", 64, epochs, 0, out=weights, name="judge-seed-cnn-64", shuffled_twin="",

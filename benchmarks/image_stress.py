@@ -1,5 +1,5 @@
 """Robustness to acquisition shift: ROC AUC (and accuracy at each model's shipped threshold) on the validation
-split, clean and under each shift family of `core/imaging/augment.py` at three strengths.
+split, clean and under each shift family of `core/imaging/train/augment.py` at three strengths.
 
     python -m benchmarks.image_stress [--weights DIR ...]      (about a minute per model on 2 CPU cores)
 
@@ -21,11 +21,11 @@ import torch
 
 from benchmarks.common import machine, machine_line, publish_and_show, require
 from cfx_desktop import paths
-from cfx_desktop.core.imaging import augment
-from cfx_desktop.core.imaging.data import validation_files
-from cfx_desktop.core.imaging.io import load_image
-from cfx_desktop.core.imaging.models import DEFAULT_MODEL, ImageModel, load_image_model, referee_for
-from cfx_desktop.core.imaging.preprocess import resize_square
+from cfx_desktop.core.imaging.train import augment
+from cfx_desktop.core.imaging.train.data import validation_files
+from cfx_desktop.core.imaging.io.load import load_image
+from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL, ImageModel, load_image_model, referee_for
+from cfx_desktop.core.imaging.models.preprocess import resize_square
 from cfx_desktop.core.metrics import binary_metrics
 
 
@@ -93,7 +93,7 @@ def markdown(r: dict[str, Any]) -> str:
         "## Robustness to acquisition shift (`python -m benchmarks.image_stress`)",
         "",
         machine_line(r["machine"]) + f" {r['validation_images']} validation images (patient split, seed {r['seed']}); "
-        "ROC AUC clean and per shift family at strengths 1/3, 2/3 and 1 (see `core/imaging/augment.py` for the magnitudes).",
+        "ROC AUC clean and per shift family at strengths 1/3, 2/3 and 1 (see `core/imaging/train/augment.py` for the magnitudes).",
         "",
         "| model | clean AUC (acc.) | " + " | ".join(families) + " | mean / worst under shift |",
         "|---|---|" + "---|" * len(families) + "---|",

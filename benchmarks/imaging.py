@@ -16,9 +16,9 @@ import torch
 
 from benchmarks.common import machine, machine_line, median, publish, require
 from cfx_desktop import paths
-from cfx_desktop.core.imaging import saliency
-from cfx_desktop.core.imaging.io import load_image
-from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model
+from cfx_desktop.core.imaging.explain import saliency
+from cfx_desktop.core.imaging.io.load import load_image
+from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL, load_image_model
 from cfx_desktop.core.model_cache import clear as clear_cache
 
 TARGETS = {"gradcam": 0.025, "ig": 0.150, "occlusion": 0.4}

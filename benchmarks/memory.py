@@ -24,8 +24,8 @@ def rss_mb() -> float:
 
 
 def run(calls: int = 300) -> dict[str, Any]:
-    from cfx_desktop.core.imaging import saliency
-    from cfx_desktop.core.imaging.models import load_image_model
+    from cfx_desktop.core.imaging.explain import saliency
+    from cfx_desktop.core.imaging.models.classifier import load_image_model
     from cfx_desktop.core.tabular.live import predict_and_attribute, suggest
     from cfx_desktop.core.tabular.counterfactuals import Constraints
     from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE_NO_TIME

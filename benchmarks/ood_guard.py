@@ -21,10 +21,10 @@ import numpy as np
 
 from benchmarks.common import machine, machine_line, publish_and_show, require, share
 from cfx_desktop import paths
-from cfx_desktop.core.imaging import synthetic_images as ood_samples
-from cfx_desktop.core.imaging.guard import load_guard
-from cfx_desktop.core.imaging.io import ImageLoadError, LoadedImage, load_image
-from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model
+from cfx_desktop.core.imaging.train import synthetic_images as ood_samples
+from cfx_desktop.core.imaging.guard.model import load_guard
+from cfx_desktop.core.imaging.io.load import ImageLoadError, LoadedImage, load_image
+from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL, load_image_model
 
 TARGET_NON_CHEST, TARGET_CHEST = 0.95, 0.02
 
@@ -56,7 +56,7 @@ def _pydicom(strip_header: bool) -> Iterable[tuple[str, LoadedImage]]:
 
 
 def _chest_samples(limit: int) -> list[LoadedImage]:
-    from cfx_desktop.core.imaging.data import validation_files
+    from cfx_desktop.core.imaging.train.data import validation_files
 
     folder = paths.data_file("kermany_cxr_224/train")
     if folder is None:

@@ -28,8 +28,8 @@ def main() -> None:
     from pydicom.uid import generate_uid
 
     from cfx_desktop.core.cancel import CancelToken, Cancelled
-    from cfx_desktop.core.imaging.guard import load_guard
-    from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model
+    from cfx_desktop.core.imaging.guard.model import load_guard
+    from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL, load_image_model
     from cfx_desktop.pacs import dimse, transport
     from cfx_desktop.pacs.analyse import Options, analyse_file
     from cfx_desktop.pacs.cache import StudyCache

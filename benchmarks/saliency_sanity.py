@@ -2,12 +2,12 @@
 
     python -m benchmarks.saliency_sanity [--films 20]     (about 5 minutes on 2 CPU cores; needs ../shared/data)
 
-Per film and per candidate (method and parameters), the three checks of `core/imaging/sanity.py` (top layer
+Per film and per candidate (method and parameters), the three checks of `core/imaging/explain/sanity.py` (top layer
 randomized, all layers randomized, labels randomized with the shuffled-label twin), each against the bound it
 stated before this ran (`sanity.BOUNDS`), compared signed or not as each method declares (`SaliencyMethod.signed`).
 The films are the classifier card's validation patients, alternating classes. The default is chosen by a rule fixed
 before the run: the highest share of films passing all three checks, ties to the faster. Also measured per film:
-the share of the map's positive evidence on the border band and on burned-in markers (`core/imaging/shortcuts.py`).
+the share of the map's positive evidence on the border band and on burned-in markers (`core/imaging/explain/shortcuts.py`).
 Writes benchmarks/results/saliency_sanity.json and a section of docs/benchmarks.md.
 """
 
@@ -21,11 +21,13 @@ import numpy as np
 
 from benchmarks.common import machine, machine_line, median, nonempty, publish_and_show, require
 from cfx_desktop import paths
-from cfx_desktop.core.imaging import sanity, saliency, shortcuts
-from cfx_desktop.core.imaging.data import validation_files
-from cfx_desktop.core.imaging.io import load_image
-from cfx_desktop.core.imaging.latent_bank import lungs_for
-from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model, shuffled_twin
+from cfx_desktop.core.imaging.explain import sanity
+from cfx_desktop.core.imaging.explain import saliency
+from cfx_desktop.core.imaging.explain import shortcuts
+from cfx_desktop.core.imaging.train.data import validation_files
+from cfx_desktop.core.imaging.io.load import load_image
+from cfx_desktop.core.imaging.counterfactual.latent_bank import lungs_for
+from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL, load_image_model, shuffled_twin
 
 CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "Grad-CAM, last block": ("gradcam", {"layer": "last"}),
@@ -85,7 +87,7 @@ def run(films: int) -> dict[str, Any]:
 
 
 def shown_pixels(model, pixels: np.ndarray) -> np.ndarray:  # noqa: ANN001
-    from cfx_desktop.core.imaging.preprocess import resize_square
+    from cfx_desktop.core.imaging.models.preprocess import resize_square
 
     return resize_square(pixels, model.input_size)[0, 0].numpy()
 

@@ -3,14 +3,14 @@ class, choose everything on the families the model did see, then judge it on the
 
     python -m benchmarks.shift_validation [--epochs 8]    (about 30 minutes on 2 CPU cores; needs ../shared/data)
 
-Kermany's training folder holds two acquisition families per class (`core/imaging/shift.py`: normal ``IM-`` and
+Kermany's training folder holds two acquisition families per class (`core/imaging/models/shift.py`: normal ``IM-`` and
 ``NORMAL2-IM-``, pneumonia bacterial and viral). Per fold (`shift.FOLDS`) a slim-cnn is trained with the shipped
 recipe on the other two families only (its own patient-level validation split inside them); the held-out families
 are never used for training, for the epoch or for the threshold. Compared, on the held-out families:
 
 * threshold rules: the first version's (maximum balanced accuracy on the in-distribution validation split) against
   the worst-case rule (maximum of the lowest balanced accuracy over the validation split clean and under each
-  simulated acquisition shift of `core/imaging/augment.py` at full strength);
+  simulated acquisition shift of `core/imaging/train/augment.py` at full strength);
 * a single view against test-time augmentation (the mean over `shift.TTA_VIEWS`);
 * selective prediction: coverage, and sensitivity / specificity on the covered films, when the views disagree.
 
@@ -34,12 +34,13 @@ import torch
 from benchmarks.common import machine, machine_line, nonempty, publish_and_show, require
 from benchmarks.image_stress import probabilities, shifted
 from cfx_desktop import paths
-from cfx_desktop.core.imaging import augment, shift
-from cfx_desktop.core.imaging.data import validation_files
-from cfx_desktop.core.imaging.io import load_image
-from cfx_desktop.core.imaging.models import DEFAULT_MODEL, ImageModel, load_image_model, referee_for
-from cfx_desktop.core.imaging.preprocess import resize_square
-from cfx_desktop.core.imaging.train import train_image_model
+from cfx_desktop.core.imaging.train import augment
+from cfx_desktop.core.imaging.models import shift
+from cfx_desktop.core.imaging.train.data import validation_files
+from cfx_desktop.core.imaging.io.load import load_image
+from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL, ImageModel, load_image_model, referee_for
+from cfx_desktop.core.imaging.models.preprocess import resize_square
+from cfx_desktop.core.imaging.train.classifier import train_image_model
 from cfx_desktop.core.metrics import binary_metrics
 from cfx_desktop.core.model_cache import clear as clear_cache
 

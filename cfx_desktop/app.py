@@ -112,7 +112,7 @@ def _integrity_step(window: MainWindow) -> SelfTestStep:
 
 def _codec_check(progress: Callable[..., None], cancel) -> str:  # noqa: ANN001 - core CancelToken
     """Self-test step: every bundled DICOM decoder on its sample (see `core.imaging.codec_check`)."""
-    from cfx_desktop.core.imaging.codec_check import SAMPLES, check_codecs
+    from cfx_desktop.core.imaging.io.codec_check import SAMPLES, check_codecs
 
     problems = check_codecs()
     if problems:

@@ -125,7 +125,8 @@ def make_window(qtbot):  # noqa: ANN001, ANN201
 def header_only_guard(monkeypatch: pytest.MonkeyPatch) -> None:
     """For tests of the X-ray tab's mechanics on synthetic images, which the shipped guard rightly withholds:
     the guard checks headers only. Tests of the guard itself do not use this."""
-    from cfx_desktop.core.imaging import guard, live
+    from cfx_desktop.core.imaging.guard import model as guard
+    from cfx_desktop.core.imaging import live
 
     monkeypatch.setattr(live, "load_guard", lambda model: guard.Guard(model.name, None, {}))
 

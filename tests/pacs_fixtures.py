@@ -75,7 +75,7 @@ def chest_pixels(index: int = 0) -> np.ndarray | None:
 
 
 def ct_pixels() -> np.ndarray:
-    from cfx_desktop.core.imaging.synthetic_images import ct_slice
+    from cfx_desktop.core.imaging.train.synthetic_images import ct_slice
 
     return np.round(ct_slice(np.random.default_rng(5)) * 2000).astype(np.uint16)
 

@@ -11,8 +11,8 @@ from PIL import Image
 
 from cfx_desktop.cli import main
 from cfx_desktop.core import bundles
-from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model
-from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
+from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL, load_image_model
+from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS
 from tests.conftest import real_data_file
 from tests.imaging_fixtures import gradient_image, write_dicom
 
@@ -122,7 +122,7 @@ def test_shipped_model_on_real_images() -> None:
     assert card["data"]["files"] == "5216"
     normal = sorted((folder / "NORMAL").iterdir())[:10]
     pneumonia = sorted((folder / "PNEUMONIA").iterdir())[:10]
-    from cfx_desktop.core.imaging.io import load_image
+    from cfx_desktop.core.imaging.io.load import load_image
 
     p_normal = [model.probability(load_image(p).pixels) for p in normal]
     p_pneu = [model.probability(load_image(p).pixels) for p in pneumonia]
@@ -159,7 +159,7 @@ def test_counterfactual_image_always_writes_its_json_with_the_referee_verdict(fo
 
 
 def test_a_weak_own_model_is_named_weak() -> None:
-    from cfx_desktop.core.imaging.user_models import summary_lines, weaknesses
+    from cfx_desktop.core.imaging.models.user_models import summary_lines, weaknesses
 
     def summary(auc: float, twin: float) -> dict:
         metric = {"roc_auc": auc, "balanced_accuracy": 0.6, "f1": 0.6, "brier": 0.2}

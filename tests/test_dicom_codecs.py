@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cfx_desktop.core.imaging.io import ImageLoadError, load_image
+from cfx_desktop.core.imaging.io.load import ImageLoadError, load_image
 from tests.imaging_fixtures import gradient_image, write_dicom
 
 pydicom = pytest.importorskip("pydicom")

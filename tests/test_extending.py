@@ -17,11 +17,11 @@ from torch import nn
 
 from cfx_desktop.cli import build_parser
 from cfx_desktop.core import bundles, model_cache
-from cfx_desktop.core.imaging import saliency
-from cfx_desktop.core.imaging.autoencoder import AUTOENCODERS, load_autoencoder, register_autoencoder
-from cfx_desktop.core.imaging.counterfactual import generate
-from cfx_desktop.core.imaging.models import IMAGE_ARCHITECTURES, load_image_model, register_architecture
-from cfx_desktop.core.imaging.searches import IMAGE_SEARCHES, SearchProblem, SearchSettings, register_search
+from cfx_desktop.core.imaging.explain import saliency
+from cfx_desktop.core.imaging.counterfactual.autoencoder import AUTOENCODERS, load_autoencoder, register_autoencoder
+from cfx_desktop.core.imaging.counterfactual.generate import generate
+from cfx_desktop.core.imaging.models.classifier import IMAGE_ARCHITECTURES, load_image_model, register_architecture
+from cfx_desktop.core.imaging.counterfactual.searches import IMAGE_SEARCHES, SearchProblem, SearchSettings, register_search
 from cfx_desktop.core.tabular import train
 from cfx_desktop.core.tabular.counterfactuals import METHODS, Constraints, find_counterfactuals
 from cfx_desktop.core.tabular.counterfactuals.methods import CounterfactualMethod

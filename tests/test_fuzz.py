@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from cfx_desktop.core.imaging.io import ImageLoadError, load_image
+from cfx_desktop.core.imaging.io.load import ImageLoadError, load_image
 from cfx_desktop.core.tabular.data import CsvError, load_csv
 from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE
 from cfx_desktop.core.tabular.datasets.heart_disease import HEART_DISEASE

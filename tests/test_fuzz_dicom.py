@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cfx_desktop.core.imaging.dicom_tree import DicomTreeError, tree_for
-from cfx_desktop.core.imaging.io import ImageLoadError, load_image
+from cfx_desktop.core.imaging.io.dicom_tree import DicomTreeError, tree_for
+from cfx_desktop.core.imaging.io.load import ImageLoadError, load_image
 from tests.imaging_fixtures import gradient_image, write_dicom
 
 pydicom = pytest.importorskip("pydicom")

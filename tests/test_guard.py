@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from cfx_desktop.core import bundles, model_cache
-from cfx_desktop.core.imaging import guard as guard_mod
-from cfx_desktop.core.imaging.guard import GuardModel, header_verdict, image_verdict, load_guard
-from cfx_desktop.core.imaging.io import LoadedImage, colour_spread, load_image
-from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model
+from cfx_desktop.core.imaging.guard import model as guard_mod
+from cfx_desktop.core.imaging.guard.model import GuardModel, header_verdict, image_verdict, load_guard
+from cfx_desktop.core.imaging.io.load import LoadedImage, colour_spread, load_image
+from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL, load_image_model
 from tests.imaging_fixtures import gradient_image, write_dicom
 
 

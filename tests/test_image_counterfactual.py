@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 
 from cfx_desktop.core.cancel import CancelToken, Cancelled
-from cfx_desktop.core.imaging.autoencoder import BottleneckVAE, SegNetAE
-from cfx_desktop.core.imaging.counterfactual import MaskSettings, SearchSettings, generate, verdict_line
-from cfx_desktop.core.imaging.models import ImageModel, SeedCNN
+from cfx_desktop.core.imaging.counterfactual.autoencoder import BottleneckVAE, SegNetAE
+from cfx_desktop.core.imaging.counterfactual.generate import MaskSettings, SearchSettings, generate, verdict_line
+from cfx_desktop.core.imaging.models.classifier import ImageModel, SeedCNN
 
 SIZE = 32
 
@@ -167,7 +167,7 @@ def test_the_search_settings_goal() -> None:
 
 def _bank(vae: BottleneckVAE, rng: np.random.Generator) -> "LatentBank":
     """A bank of the tiny VAE's codes of synthetic films with (1) and without (0) a blob; the 'lungs' are the centre."""
-    from cfx_desktop.core.imaging.latent_bank import LatentBank
+    from cfx_desktop.core.imaging.counterfactual.latent_bank import LatentBank
 
     codes = {}
     for label in (0, 1):
@@ -203,7 +203,7 @@ def test_data_supported_search_needs_a_bank(trained, vae) -> None:
 
 
 def test_confirmation_needs_the_referee_too() -> None:
-    from cfx_desktop.core.imaging.counterfactual import confirmation
+    from cfx_desktop.core.imaging.counterfactual.generate import confirmation
 
     assert confirmation({"flipped": True, "referee_flipped": True}) == "confirmed"
     assert confirmation({"flipped": True, "referee_flipped": False}) == "not confirmed"
@@ -212,7 +212,7 @@ def test_confirmation_needs_the_referee_too() -> None:
 
 
 def test_destinations_can_be_limited_to_films_the_model_reads_as_the_target(trained, vae) -> None:
-    from cfx_desktop.core.imaging.latent_bank import clearly
+    from cfx_desktop.core.imaging.counterfactual.latent_bank import clearly
 
     model, _ = trained
     rng = np.random.default_rng(9)
@@ -231,8 +231,9 @@ def test_destinations_can_be_limited_to_films_the_model_reads_as_the_target(trai
 def test_the_first_counterfactuals_one_time_work_is_prepared_ahead() -> None:
     """The shipped classifier walks pneumonia -> normal toward real films it reads clearly as normal; working out
     which took seconds inside the first request. `prepare_counterfactuals` does it in the background instead."""
-    from cfx_desktop.core.imaging import latent_bank, live
-    from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model
+    from cfx_desktop.core.imaging.counterfactual import latent_bank
+    from cfx_desktop.core.imaging import live
+    from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL, load_image_model
 
     model = load_image_model(DEFAULT_MODEL)
     walks = [t for t in model.labels if live.search_for(model, t, latent_bank.bank_for(model.card["autoencoder"])).method

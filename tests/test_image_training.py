@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from cfx_desktop.core import bundles
-from cfx_desktop.core.imaging import augment
-from cfx_desktop.core.imaging.models import ImageModel, image_models, load_image_model, referee_for
-from cfx_desktop.core.imaging.train import train_image_model
+from cfx_desktop.core.imaging.train import augment
+from cfx_desktop.core.imaging.models.classifier import ImageModel, image_models, load_image_model, referee_for
+from cfx_desktop.core.imaging.train.classifier import train_image_model
 
 
 @pytest.mark.parametrize("family", list(augment.FAMILIES))

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cfx_desktop.core.imaging.io import ImageLoadError, list_images, load_image
-from cfx_desktop.core.imaging.preprocess import crop_box, preprocess, resize_square, to_map_space
+from cfx_desktop.core.imaging.io.load import ImageLoadError, list_images, load_image
+from cfx_desktop.core.imaging.models.preprocess import crop_box, preprocess, resize_square, to_map_space
 from tests.imaging_fixtures import gradient_image, write_dicom
 
 
@@ -156,7 +156,7 @@ def test_multi_frame_dicom_opens_every_frame_on_one_scale(tmp_path: Path) -> Non
 
 
 def test_too_many_frames_are_refused_with_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cfx_desktop.core.imaging import io as io_mod
+    from cfx_desktop.core.imaging.io import load as io_mod
 
     monkeypatch.setattr(io_mod, "MAX_FRAME_PIXELS", 100)
     raw = np.round(gradient_image() * 4095).astype(np.uint16)
@@ -212,7 +212,7 @@ def test_list_images(tmp_path: Path) -> None:
 def test_a_folder_of_dicoms_becomes_a_patient_study_series_tree(tmp_path: Path) -> None:
     import pydicom
 
-    from cfx_desktop.core.imaging.dicom_tree import tree_for
+    from cfx_desktop.core.imaging.io.dicom_tree import tree_for
 
     raw = np.round(gradient_image() * 4095).astype(np.uint16)
     for i, (patient, series, number) in enumerate([("P1", "1.2.3.1", 2), ("P1", "1.2.3.1", 1), ("P1", "1.2.3.2", 1), ("P2", "1.2.3.3", 1)]):

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cfx_desktop.core.imaging import measure
-from cfx_desktop.core.imaging.io import LoadedImage
+from cfx_desktop.core.imaging.io import measure
+from cfx_desktop.core.imaging.io.load import LoadedImage
 
 SPACING = {"row_mm": 0.2, "column_mm": 0.1, "source": "Pixel Spacing"}
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from cfx_desktop.cli import main
 from cfx_desktop.core import bundles
-from cfx_desktop.core.imaging import user_models
+from cfx_desktop.core.imaging.models import user_models
 from tests.own_images_fixtures import labelled_folder
 
 TINY = user_models.TrainSettings(epochs=2, autoencoder_epochs=1, twin_epochs=1, size=64)
@@ -71,9 +71,11 @@ def test_a_model_trained_on_a_folder_explains_and_is_removed(tmp_path: Path, cap
     assert (user_models.root() / "clinic-b" / "weights" / bundles.MANIFEST).exists()  # the user store's one layout
     assert (user_models.root() / "clinic-b" / "image-model.json").exists()
 
-    from cfx_desktop.core.imaging import live, saliency
-    from cfx_desktop.core.imaging.counterfactual import verdict_line
-    from cfx_desktop.core.imaging.models import image_models, load_image_model, referee_for, shuffled_twin
+    from cfx_desktop.core.imaging import live
+
+    from cfx_desktop.core.imaging.explain import saliency
+    from cfx_desktop.core.imaging.counterfactual.generate import verdict_line
+    from cfx_desktop.core.imaging.models.classifier import image_models, load_image_model, referee_for, shuffled_twin
 
     assert "clinic-b" in [n for n, _ in image_models()]
     model = load_image_model("clinic-b")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cfx_desktop.core.imaging import user_models
+from cfx_desktop.core.imaging.models import user_models
 from tests.own_images_fixtures import labelled_folder
 
 TINY = user_models.TrainSettings(epochs=1, autoencoder_epochs=1, twin_epochs=1, size=64)
@@ -77,7 +77,7 @@ def test_cancel_keeps_nothing(qtbot, xray_tab, tmp_path: Path, monkeypatch) -> N
     xray_tab.own_images.progress.findChild(QPushButton).click()  # the progress dialog's Cancel button
     qtbot.waitUntil(lambda: job.returned_at is not None, timeout=60_000)
     assert not (user_models.root() / "to-cancel").exists()
-    from cfx_desktop.core.imaging.models import image_models
+    from cfx_desktop.core.imaging.models.classifier import image_models
 
     assert "to-cancel" not in [n for n, _ in image_models()] and xray_tab.own_images.progress is None
 

@@ -248,7 +248,7 @@ def test_end_to_end_with_orthanc(tmp_path: Path, capsys) -> None:
 
 
 def _session(tmp_path: Path, scheduler=None):  # noqa: ANN001, ANN202
-    from cfx_desktop.core.imaging.models import DEFAULT_MODEL
+    from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL
     from cfx_desktop.sessions.pacs import PacsSession
     from cfx_desktop.sessions.scheduler import ImmediateScheduler
 

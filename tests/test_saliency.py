@@ -8,8 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cfx_desktop.core.imaging import sanity, saliency
-from cfx_desktop.core.imaging.models import ImageModel, SeedCNN
+from cfx_desktop.core.imaging.explain import sanity
+
+from cfx_desktop.core.imaging.explain import saliency
+from cfx_desktop.core.imaging.models.classifier import ImageModel, SeedCNN
 
 SIZE = 32
 

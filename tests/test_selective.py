@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from cfx_desktop.core.imaging import shift
-from cfx_desktop.core.imaging.decision import UNCERTAIN, decide
-from cfx_desktop.core.imaging.models import ImageModel
+from cfx_desktop.core.imaging.models import shift
+from cfx_desktop.core.imaging.models.decision import UNCERTAIN, decide
+from cfx_desktop.core.imaging.models.classifier import ImageModel
 
 
 class _Brightness(nn.Module):

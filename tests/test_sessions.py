@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cfx_desktop.core.imaging import live
-from cfx_desktop.core.imaging.io import LoadedImage
+from cfx_desktop.core.imaging.io.load import LoadedImage
 from cfx_desktop.core.tabular.datasets.heart_disease import HEART_DISEASE
 from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE, HEART_FAILURE_NO_TIME
 from cfx_desktop.sessions.patient import PatientSession, carry_over, default_locks
@@ -120,7 +120,7 @@ def test_only_the_newest_open_is_shown_and_it_clears_every_result() -> None:
 def test_a_new_method_clears_the_shown_map_and_a_cancel_says_so() -> None:
     session = XraySession("m")
     session.accept_opened(_opened(session, "a.png"))
-    from cfx_desktop.core.imaging.saliency import SaliencyMap
+    from cfx_desktop.core.imaging.explain.saliency import SaliencyMap
 
     gradcam = live.Overlay(session.image_id, "m", SaliencyMap(np.zeros((8, 8)), np.zeros((8, 8)), "gradcam", "normal", 0.1, 0.0))
     session.overlay_request()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cfx_desktop.core.imaging import shortcuts
+from cfx_desktop.core.imaging.explain import shortcuts
 
 
 def _film() -> tuple[np.ndarray, np.ndarray]:

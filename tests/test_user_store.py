@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cfx_desktop.core import bundles
-from cfx_desktop.core.imaging import user_models
+from cfx_desktop.core.imaging.models import user_models
 from cfx_desktop.core.tabular import user_datasets
 from cfx_desktop.core.user_store import DATASETS, IMAGE_MODELS, SHELVES, UserDataError
 

@@ -60,7 +60,7 @@ def test_open_png_and_dicom(qtbot, window, images) -> None:
 
 
 def test_a_non_chest_image_gets_the_banner_and_no_verdict(qtbot, window, images, monkeypatch, tmp_path: Path) -> None:
-    from cfx_desktop.core.imaging.synthetic_images import ct_slice
+    from cfx_desktop.core.imaging.train.synthetic_images import ct_slice
 
     monkeypatch.undo()  # the shipped guard
     tab = window.tab_list[1]

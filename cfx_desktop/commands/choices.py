@@ -48,31 +48,31 @@ def counterfactual_methods() -> list[str]:
 
 
 def saliency_methods() -> list[str]:
-    from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
+    from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS
 
     return SALIENCY_METHODS.keys()
 
 
 def image_architectures() -> list[str]:
-    from cfx_desktop.core.imaging.models import IMAGE_ARCHITECTURES
+    from cfx_desktop.core.imaging.models.classifier import IMAGE_ARCHITECTURES
 
     return IMAGE_ARCHITECTURES.keys()
 
 
 def image_search_methods() -> list[str]:
-    from cfx_desktop.core.imaging.searches import IMAGE_SEARCHES
+    from cfx_desktop.core.imaging.counterfactual.searches import IMAGE_SEARCHES
 
     return IMAGE_SEARCHES.keys()
 
 
 def autoencoders() -> list[str]:
-    from cfx_desktop.core.imaging.autoencoder import AUTOENCODERS
+    from cfx_desktop.core.imaging.counterfactual.autoencoder import AUTOENCODERS
 
     return AUTOENCODERS.keys()
 
 
 def image_edit_regions() -> tuple[str, ...]:
-    from cfx_desktop.core.imaging.counterfactual import REGIONS
+    from cfx_desktop.core.imaging.counterfactual.generate import REGIONS
 
     return REGIONS
 

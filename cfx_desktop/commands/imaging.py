@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def train_imaging(args: argparse.Namespace) -> int:
     from cfx_desktop.core import device
-    from cfx_desktop.core.imaging.train import train_image_model
+    from cfx_desktop.core.imaging.train.classifier import train_image_model
 
     if args.folder is not None:
         return train_own_images(args)
@@ -86,7 +86,7 @@ def train_imaging(args: argparse.Namespace) -> int:
 
 def train_own_images(args: argparse.Namespace) -> int:
     """--folder DIR --name NAME: scan, say how the split is made, train everything, print the metrics."""
-    from cfx_desktop.core.imaging import user_models
+    from cfx_desktop.core.imaging.models import user_models
 
     if not args.name:
         raise UserError("--folder needs --name NAME (how the model is listed in the X-ray tab)")
@@ -191,10 +191,10 @@ def calibrate_selective(args: argparse.Namespace) -> int:
     import numpy as np
 
     from cfx_desktop.core import bundles
-    from cfx_desktop.core.imaging import shift
-    from cfx_desktop.core.imaging.data import validation_files
-    from cfx_desktop.core.imaging.decision import guarded_decision
-    from cfx_desktop.core.imaging.guard import load_guard
+    from cfx_desktop.core.imaging.models import shift
+    from cfx_desktop.core.imaging.train.data import validation_files
+    from cfx_desktop.core.imaging.models.decision import guarded_decision
+    from cfx_desktop.core.imaging.guard.model import load_guard
 
     if not args.data.is_dir():
         raise UserError(f"{args.data}: not a folder with NORMAL/ and PNEUMONIA/")
@@ -230,13 +230,13 @@ def calibrate_selective(args: argparse.Namespace) -> int:
 
 
 def _is_signed(method: str) -> bool:
-    from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
+    from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS
 
     return SALIENCY_METHODS.get(method).is_signed()
 
 
 def fit_guard(args: argparse.Namespace) -> int:
-    from cfx_desktop.core.imaging.guard_fit import fit_guard as fit
+    from cfx_desktop.core.imaging.guard.fit import fit_guard as fit
 
     if not args.data.is_dir():
         raise UserError(f"{args.data}: not a folder with NORMAL/ and PNEUMONIA/")
@@ -280,7 +280,7 @@ def register_usage(sub: argparse._SubParsersAction) -> None:
 
 def image_model(name: str | None):  # noqa: ANN202
     from cfx_desktop.core.bundles import BundleError
-    from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model
+    from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL, load_image_model
 
     try:
         return load_image_model(name or DEFAULT_MODEL)
@@ -289,7 +289,7 @@ def image_model(name: str | None):  # noqa: ANN202
 
 
 def _load(path: Path):  # noqa: ANN202
-    from cfx_desktop.core.imaging.io import ImageLoadError, load_image
+    from cfx_desktop.core.imaging.io.load import ImageLoadError, load_image
 
     try:
         return load_image(path)
@@ -300,10 +300,10 @@ def _load(path: Path):  # noqa: ANN202
 def predict_image(args: argparse.Namespace) -> int:
     import csv
 
-    from cfx_desktop.core.imaging.io import ImageLoadError, list_images, load_image
+    from cfx_desktop.core.imaging.io.load import ImageLoadError, list_images, load_image
 
-    from cfx_desktop.core.imaging.decision import guarded_prediction
-    from cfx_desktop.core.imaging.guard import load_guard
+    from cfx_desktop.core.imaging.models.decision import guarded_prediction
+    from cfx_desktop.core.imaging.guard.model import load_guard
 
     model = image_model(args.model)
     guard = load_guard(model)
@@ -349,7 +349,8 @@ def _params(items: list[str]) -> dict[str, str]:
 
 
 def explain_image(args: argparse.Namespace) -> int:
-    from cfx_desktop.core.imaging import render, saliency
+    from cfx_desktop.core.imaging.explain import render
+    from cfx_desktop.core.imaging.explain import saliency
 
     model = image_model(args.model)
     image = _load(args.path)
@@ -366,7 +367,8 @@ def explain_image(args: argparse.Namespace) -> int:
 
 
 def sanity(args: argparse.Namespace) -> int:
-    from cfx_desktop.core.imaging import render, sanity as sanity_mod
+    from cfx_desktop.core.imaging.explain import render
+    from cfx_desktop.core.imaging.explain import sanity as sanity_mod
     from cfx_desktop.core.imaging.live import twin_or_reason
 
     model = image_model(args.model)
@@ -435,7 +437,7 @@ def register_counterfactual(sub: argparse._SubParsersAction) -> None:
 
 def train_autoencoder(args: argparse.Namespace) -> int:
     from cfx_desktop.core import device
-    from cfx_desktop.core.imaging.autoencoder import train_autoencoder as train
+    from cfx_desktop.core.imaging.counterfactual.autoencoder import train_autoencoder as train
 
     if not args.data.exists():
         raise UserError(f"{args.data}: not found")
@@ -454,7 +456,7 @@ def train_autoencoder(args: argparse.Namespace) -> int:
 
 def build_latent_bank(args: argparse.Namespace) -> int:
     from cfx_desktop.core.bundles import BundleError
-    from cfx_desktop.core.imaging.latent_bank import build_bank
+    from cfx_desktop.core.imaging.counterfactual.latent_bank import build_bank
 
     if not args.data.is_dir():
         raise UserError(f"{args.data}: not a folder with NORMAL/ and PNEUMONIA/")
@@ -475,12 +477,12 @@ def counterfactual_image(args: argparse.Namespace) -> int:
     import numpy as np
 
     from cfx_desktop.core.bundles import BundleError
-    from cfx_desktop.core.imaging import render
-    from cfx_desktop.core.imaging.autoencoder import autoencoder_for
+    from cfx_desktop.core.imaging.explain import render
+    from cfx_desktop.core.imaging.counterfactual.autoencoder import autoencoder_for
     from dataclasses import replace
 
-    from cfx_desktop.core.imaging.counterfactual import MaskSettings, confirmation, generate, verdict_line
-    from cfx_desktop.core.imaging.latent_bank import bank_for
+    from cfx_desktop.core.imaging.counterfactual.generate import MaskSettings, confirmation, generate, verdict_line
+    from cfx_desktop.core.imaging.counterfactual.latent_bank import bank_for
     from cfx_desktop.core.imaging.live import referee_or_none, search_for, target_of
 
     model = image_model(args.model)

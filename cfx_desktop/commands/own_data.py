@@ -160,7 +160,7 @@ def datasets_remove(args: argparse.Namespace) -> int:
 
 
 def image_models_list(args: argparse.Namespace) -> int:
-    from cfx_desktop.core.imaging import user_models
+    from cfx_desktop.core.imaging.models import user_models
 
     items = user_models.installed()
     if not items:
@@ -173,7 +173,7 @@ def image_models_list(args: argparse.Namespace) -> int:
 
 
 def image_models_remove(args: argparse.Namespace) -> int:
-    from cfx_desktop.core.imaging import user_models
+    from cfx_desktop.core.imaging.models import user_models
 
     try:
         user_models.remove(args.name)

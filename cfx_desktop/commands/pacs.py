@@ -103,7 +103,7 @@ def find(args: argparse.Namespace) -> int:
 def analyse(args: argparse.Namespace) -> int:
     from cfx_desktop import paths
     from cfx_desktop.commands.imaging import image_model
-    from cfx_desktop.core.imaging.guard import load_guard
+    from cfx_desktop.core.imaging.guard.model import load_guard
     from cfx_desktop.pacs import transport
     import pydicom
 

@@ -26,7 +26,7 @@ STAGES = (
      ("cfx_desktop.core.tabular.models:ARCHITECTURES", "cfx_desktop.core.tabular.counterfactuals:METHODS",
       "cfx_desktop.core.tabular.datasets:DATASETS")),
     ("imaging", ("cfx_desktop.core.imaging.live",),
-     ("cfx_desktop.core.imaging.saliency:SALIENCY_METHODS", "cfx_desktop.core.imaging.models:IMAGE_ARCHITECTURES")),
+     ("cfx_desktop.core.imaging.explain.saliency:SALIENCY_METHODS", "cfx_desktop.core.imaging.models.classifier:IMAGE_ARCHITECTURES")),
 )
 
 

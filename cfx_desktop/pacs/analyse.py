@@ -18,11 +18,12 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken
-from cfx_desktop.core.imaging import render, saliency
-from cfx_desktop.core.imaging.counterfactual import confirmation, verdict_line
-from cfx_desktop.core.imaging.decision import guarded_decision
+from cfx_desktop.core.imaging.explain import render
+from cfx_desktop.core.imaging.explain import saliency
+from cfx_desktop.core.imaging.counterfactual.generate import confirmation, verdict_line
+from cfx_desktop.core.imaging.models.decision import guarded_decision
 from cfx_desktop.core.imaging.image_report import sanity_text, validation_text
-from cfx_desktop.core.imaging.io import load_image
+from cfx_desktop.core.imaging.io.load import load_image
 from cfx_desktop.pacs.cache import safe_uid
 from cfx_desktop.pacs.results import MANUFACTURER, Finding, secondary_capture, structured_report
 

@@ -36,8 +36,8 @@ def _analyse_and_send(peer: Peer, files: list[Path], out: Path, model_name: str,
     """Every image of a retrieved study through the app's pipeline, the results stored in the peer."""
     import pydicom
 
-    from cfx_desktop.core.imaging.guard import load_guard
-    from cfx_desktop.core.imaging.models import load_image_model
+    from cfx_desktop.core.imaging.guard.model import load_guard
+    from cfx_desktop.core.imaging.models.classifier import load_image_model
     from cfx_desktop.pacs import transport
     from cfx_desktop.pacs.analyse import analyse_file, skip_reason
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cfx_desktop.core.imaging import live
-from cfx_desktop.core.imaging.io import LoadedImage
-from cfx_desktop.core.imaging.models import DEFAULT_MODEL
-from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
+from cfx_desktop.core.imaging.io.load import LoadedImage
+from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL
+from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS
 from cfx_desktop.sessions.events import Event
 
 

@@ -15,7 +15,7 @@ from cfx_desktop.core import bundles, device
 def _attributions() -> list[dict[str, str]]:
     """Every dataset behind what is installed: the registered tabular datasets, and the data named by the image
     models' cards (so a new dataset or model brings its own citation, and no list is kept by hand)."""
-    from cfx_desktop.core.imaging.models import image_models
+    from cfx_desktop.core.imaging.models.classifier import image_models
     from cfx_desktop.core.tabular.datasets import DATASETS
 
     found = [{"name": d.title, "citation": d.attribution, "licence": d.licence} for d in DATASETS.values()]
@@ -29,8 +29,8 @@ def _attributions() -> list[dict[str, str]]:
 
 def extensions_html() -> str:
     """What each registry holds: the extension points a developer can add to (README, "Extending")."""
-    from cfx_desktop.core.imaging.models import IMAGE_ARCHITECTURES
-    from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
+    from cfx_desktop.core.imaging.models.classifier import IMAGE_ARCHITECTURES
+    from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS
     from cfx_desktop.core.tabular.counterfactuals import METHODS
     from cfx_desktop.core.tabular.datasets import variants
     from cfx_desktop.core.tabular.models import ARCHITECTURES

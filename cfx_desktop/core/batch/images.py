@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from cfx_desktop.core.batch.runner import ARRAYS, BatchJob, Item
-from cfx_desktop.core.imaging.io import ImageLoadError, walk_images
+from cfx_desktop.core.imaging.io.load import ImageLoadError, walk_images
 
 WORK = "cfx_desktop.core.batch.images:explain_chunk"
 
@@ -37,11 +37,11 @@ def build_job(folder: Path, model_name: str, methods: list[str], counterfactuals
 
 
 def explain_chunk(payloads: list[dict[str, Any]], settings: dict[str, Any]) -> list[dict[str, Any]]:
-    from cfx_desktop.core.imaging import saliency
-    from cfx_desktop.core.imaging.guard import load_guard
-    from cfx_desktop.core.imaging.io import load_image
-    from cfx_desktop.core.imaging.models import load_image_model
-    from cfx_desktop.core.imaging.preprocess import crop_box
+    from cfx_desktop.core.imaging.explain import saliency
+    from cfx_desktop.core.imaging.guard.model import load_guard
+    from cfx_desktop.core.imaging.io.load import load_image
+    from cfx_desktop.core.imaging.models.classifier import load_image_model
+    from cfx_desktop.core.imaging.models.preprocess import crop_box
 
     model = load_image_model(settings["model"])
     guard = load_guard(model)
@@ -87,7 +87,7 @@ def explain_chunk(payloads: list[dict[str, Any]], settings: dict[str, Any]) -> l
 
 
 def _counterfactual(model: Any, pixels: np.ndarray, record: dict[str, Any]) -> None:
-    from cfx_desktop.core.imaging.counterfactual import confirmation, verdict_line
+    from cfx_desktop.core.imaging.counterfactual.generate import confirmation, verdict_line
     from cfx_desktop.core.imaging.live import make_counterfactual
 
     try:

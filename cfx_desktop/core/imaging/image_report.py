@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cfx_desktop.core.imaging import render
-from cfx_desktop.core.imaging.header import header_rows
+from cfx_desktop.core.imaging.explain import render
+from cfx_desktop.core.imaging.io.header import header_rows
 from cfx_desktop.core.report.document import ColourLegend, Facts, Image, ImageRow, Paragraph, Report, Section, Table
 
 if TYPE_CHECKING:
     from cfx_desktop.core.imaging import live
-    from cfx_desktop.core.imaging.io import LoadedImage
+    from cfx_desktop.core.imaging.io.load import LoadedImage
 
 OVERLAY_OPACITY = 0.5
 EVIDENCE_MAP = "inferno"
@@ -118,7 +118,7 @@ def _overlay_section(image: LoadedImage, overlay: live.Overlay, sanity: live.San
     picture = render.overlay(image.pixels, evidence, OVERLAY_OPACITY, EVIDENCE_MAP)
     legend = _legend(EVIDENCE_MAP, "none", "strongest", f"evidence for {result.target}")
     params = ", ".join(f"{k} {v}" for k, v in result.params.items()) or "defaults"
-    from cfx_desktop.core.imaging.saliency import label
+    from cfx_desktop.core.imaging.explain.saliency import label
 
     return Section("Why: saliency overlay", [
         ImageRow([Image.from_rgb(render.gray_rgb(image.pixels), "the image as the model saw it", 80),
@@ -133,7 +133,7 @@ def _overlay_section(image: LoadedImage, overlay: live.Overlay, sanity: live.San
 
 def _evidence_paragraphs(overlay: live.Overlay, sanity: live.Sanity | None) -> list[Paragraph]:
     """Where the evidence lies, and whether this map failed its own sanity checks on this film, in words."""
-    from cfx_desktop.core.imaging import shortcuts
+    from cfx_desktop.core.imaging.explain import shortcuts
 
     out = []
     if overlay.shortcuts:
@@ -150,7 +150,7 @@ def _counterfactual_section(counterfactual: live.Counterfactual | None, state: s
     section = Section("What would have to change: counterfactual image")
     if counterfactual is None:
         return section.add(Paragraph(state or "No counterfactual was generated for this image."))
-    from cfx_desktop.core.imaging.counterfactual import verdict_line
+    from cfx_desktop.core.imaging.counterfactual.generate import verdict_line
 
     r = counterfactual.result
     m = r.metrics
@@ -161,7 +161,7 @@ def _counterfactual_section(counterfactual: live.Counterfactual | None, state: s
     section.add(ImageRow([Image.from_rgb(render.gray_rgb(r.full_original), "original", 56),
                           Image.from_rgb(render.gray_rgb(r.full_counterfactual), f"counterfactual ({r.target})", 56),
                           Image.from_rgb(difference, "difference", 56, legend)]))
-    from cfx_desktop.core.imaging.counterfactual import confirmation
+    from cfx_desktop.core.imaging.counterfactual.generate import confirmation
 
     status = confirmation(m)
     section.add(Paragraph(("Confirmed: the independent referee crosses its own threshold the same way." if status == "confirmed" else
@@ -189,7 +189,7 @@ def _sanity_section(sanity: live.Sanity | None, state: str) -> Section:
     section = Section("Sanity checks")
     if sanity is None:
         return section.add(Paragraph(state or "The sanity checks were not run for this image."))
-    from cfx_desktop.core.imaging.saliency import label
+    from cfx_desktop.core.imaging.explain.saliency import label
 
     report = sanity.report
     verdicts = report.verdicts()
@@ -211,7 +211,7 @@ def build_image_report(image: LoadedImage, card: dict[str, Any], settings: Image
     note = f"{image.frame_note()} scored" if image.frame_count > 1 else ""
     image_section = Section("Image", [Facts(header_rows(image, everything=False)),
                                       Paragraph(f"Source file: {image.source}", "note")])
-    from cfx_desktop.core.imaging.saliency import label
+    from cfx_desktop.core.imaging.explain.saliency import label
 
     reproduce = reproduce_command(image, settings, counterfactual is not None, sanity is not None, out_name)
     settings_section = Section("Settings", [Facts([
@@ -234,10 +234,10 @@ def compute_and_build(path: Path, method: str | None, model_name: str | None, co
                       frame: int = 1, out_name: str = "report.pdf") -> Report:
     """Everything the X-ray tab computes for one image, with the same functions, then the report."""
     from cfx_desktop.core.imaging import live
-    from cfx_desktop.core.imaging.counterfactual import MaskSettings
-    from cfx_desktop.core.imaging.io import load_image
-    from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model
-    from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
+    from cfx_desktop.core.imaging.counterfactual.generate import MaskSettings
+    from cfx_desktop.core.imaging.io.load import load_image
+    from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL, load_image_model
+    from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS
 
     method = method or SALIENCY_METHODS.default
     model_name = model_name or DEFAULT_MODEL

@@ -11,15 +11,15 @@ import numpy as np
 
 from cfx_desktop.core.bundles import BundleError
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
-from cfx_desktop.core.imaging import sanity as sanity_mod
-from cfx_desktop.core.imaging import saliency
-from cfx_desktop.core.imaging.autoencoder import autoencoder_for
-from cfx_desktop.core.imaging.counterfactual import ImageCounterfactual, MaskSettings, SearchSettings, generate
-from cfx_desktop.core.imaging.decision import guarded_decision, guarded_prediction
-from cfx_desktop.core.imaging.guard import GuardVerdict, load_guard
-from cfx_desktop.core.imaging.io import ImageLoadError, LoadedImage, load_image
-from cfx_desktop.core.imaging.latent_bank import bank_for
-from cfx_desktop.core.imaging.models import DEFAULT_MODEL, load_image_model, referee_or_none, shuffled_twin
+from cfx_desktop.core.imaging.explain import sanity as sanity_mod
+from cfx_desktop.core.imaging.explain import saliency
+from cfx_desktop.core.imaging.counterfactual.autoencoder import autoencoder_for
+from cfx_desktop.core.imaging.counterfactual.generate import ImageCounterfactual, MaskSettings, SearchSettings, generate
+from cfx_desktop.core.imaging.models.decision import guarded_decision, guarded_prediction
+from cfx_desktop.core.imaging.guard.model import GuardVerdict, load_guard
+from cfx_desktop.core.imaging.io.load import ImageLoadError, LoadedImage, load_image
+from cfx_desktop.core.imaging.counterfactual.latent_bank import bank_for
+from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL, load_image_model, referee_or_none, shuffled_twin
 
 
 @dataclass
@@ -91,9 +91,9 @@ def overlay(image_id: int, pixels: np.ndarray, method: str, model_name: str = DE
 
 def evidence_of(model, result: saliency.SaliencyMap, pixels: np.ndarray) -> dict[str, float]:  # noqa: ANN001
     """Where a map's evidence lies (`shortcuts.evidence_shares`), at the model's resolution."""
-    from cfx_desktop.core.imaging import shortcuts
-    from cfx_desktop.core.imaging.latent_bank import lungs_for
-    from cfx_desktop.core.imaging.preprocess import resize_square
+    from cfx_desktop.core.imaging.explain import shortcuts
+    from cfx_desktop.core.imaging.counterfactual.latent_bank import lungs_for
+    from cfx_desktop.core.imaging.models.preprocess import resize_square
 
     return shortcuts.evidence_shares(result.model_values, resize_square(pixels, model.input_size)[0, 0].numpy(), lungs_for(model))
 
@@ -112,7 +112,7 @@ def prepare_counterfactuals(model_name: str, progress=no_progress,  # noqa: ANN0
     whose generator walks toward real films, which of the latent bank's films the model reads clearly as the
     target (`latent_bank.clearly`, seconds on a CPU). Requested in the background once a film has a prediction;
     returns the targets it prepared."""
-    from cfx_desktop.core.imaging.latent_bank import clearly
+    from cfx_desktop.core.imaging.counterfactual.latent_bank import clearly
 
     model = load_image_model(model_name)
     bank = bank_for(model.card.get("autoencoder"), model.device)
@@ -172,7 +172,7 @@ def default_search(model, steps: int | None = None, target: str | None = None) -
 def predict_folder(paths: list[str], model_name: str = DEFAULT_MODEL, thumb: int = 96, progress=no_progress,  # noqa: ANN001
                    cancel: CancelToken = NEVER_CANCELLED) -> int:
     """Predict every image; each one is reported through ``progress`` as it is done (thumbnail, p, or error)."""
-    from cfx_desktop.core.imaging.preprocess import resize_square
+    from cfx_desktop.core.imaging.models.preprocess import resize_square
 
     model = load_image_model(model_name)
     guard = load_guard(model)
@@ -194,7 +194,7 @@ def predict_folder(paths: list[str], model_name: str = DEFAULT_MODEL, thumb: int
 
 def dicom_tree(path: str, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED):  # noqa: ANN001, ANN201
     """The patient / study / series tree of a DICOMDIR or a folder of DICOM files (None: not DICOM)."""
-    from cfx_desktop.core.imaging.dicom_tree import tree_for
+    from cfx_desktop.core.imaging.io.dicom_tree import tree_for
 
     return path, tree_for(path, cancel)
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from cfx_desktop.core.imaging import live
-from cfx_desktop.core.imaging.counterfactual import confirmation, confirmation_sentence, verdict_line
+from cfx_desktop.core.imaging.counterfactual.generate import confirmation, confirmation_sentence, verdict_line
 from cfx_desktop.sessions.xray import JobState
 
 

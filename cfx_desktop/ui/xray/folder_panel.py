@@ -14,8 +14,8 @@ from PySide6.QtWidgets import (
 )
 
 from cfx_desktop.ui.accessibility import set_header_tips
-from cfx_desktop.core.imaging.io import LoadedImage
-from cfx_desktop.core.imaging.header import header_rows
+from cfx_desktop.core.imaging.io.load import LoadedImage
+from cfx_desktop.core.imaging.io.header import header_rows
 
 
 def gray_pixmap(gray: np.ndarray) -> QPixmap:

@@ -10,7 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QInputDialog
 
-from cfx_desktop.core.imaging import measure
+from cfx_desktop.core.imaging.io import measure
 
 TOOLS = ("pan", "ruler", "angle", "text")
 COLOUR = (255, 235, 59)

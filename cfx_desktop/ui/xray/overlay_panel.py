@@ -8,8 +8,10 @@ from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSlider, QWidget,
 )
 
-from cfx_desktop.core.imaging import live, shortcuts
-from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
+from cfx_desktop.core.imaging import live
+
+from cfx_desktop.core.imaging.explain import shortcuts
+from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS
 from cfx_desktop.sessions.xray import JobState
 from cfx_desktop.ui import theme
 from cfx_desktop.ui.xray.viewer import COLORMAPS

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QSpinBox, QVBoxLayout, QWidget,
 )
 
-from cfx_desktop.core.imaging import user_models
+from cfx_desktop.core.imaging.models import user_models
 from cfx_desktop.ui.job_progress import close_progress, open_progress, show_progress
 from cfx_desktop.workers.pool import Job, JobError, LatestOnly, WorkerPool
 

@@ -12,8 +12,9 @@ from PySide6.QtWidgets import (
 
 from cfx_desktop.ui import theme
 from cfx_desktop.ui.accessibility import set_header_tips
-from cfx_desktop.core.imaging import live, render
-from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
+from cfx_desktop.core.imaging import live
+from cfx_desktop.core.imaging.explain import render
+from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS
 from cfx_desktop.sessions.xray import JobState
 
 INTRO = ("Adebayo et al. (2018): a saliency method should give different maps once the model's weights (cascading) "

@@ -10,10 +10,10 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from cfx_desktop.core.imaging import live
-from cfx_desktop.core.imaging.counterfactual import MaskSettings
-from cfx_desktop.core.imaging.io import IMAGE_SUFFIXES, LoadedImage
-from cfx_desktop.core.imaging.models import image_models
-from cfx_desktop.core.imaging.saliency import SALIENCY_METHODS
+from cfx_desktop.core.imaging.counterfactual.generate import MaskSettings
+from cfx_desktop.core.imaging.io.load import IMAGE_SUFFIXES, LoadedImage
+from cfx_desktop.core.imaging.models.classifier import image_models
+from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS
 from cfx_desktop.sessions.xray import JobState, XraySession
 from cfx_desktop.ui.tab_base import DoneFn, SelfTestStep, ToolTab, poll_until
 from cfx_desktop.ui.xray import export

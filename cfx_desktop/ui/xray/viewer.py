@@ -14,7 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from cfx_desktop.core.imaging import measure
+from cfx_desktop.core.imaging.io import measure
 from cfx_desktop.ui.xray.marks import Marks
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)

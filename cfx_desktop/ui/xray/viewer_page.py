@@ -12,8 +12,8 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QActionGroup, QKeySequence
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QToolBar, QVBoxLayout, QWidget
 
-from cfx_desktop.core.imaging import measure
-from cfx_desktop.core.imaging.io import LoadedImage
+from cfx_desktop.core.imaging.io import measure
+from cfx_desktop.core.imaging.io.load import LoadedImage
 from cfx_desktop.ui.xray.viewer import ImageView
 
 TOOL_KEYS = {"pan": ("Pan / window", "P"), "ruler": ("Ruler", "M"), "angle": ("Angle", "A"), "text": ("Note", "T")}

@@ -18,12 +18,12 @@ import torch
 
 from cfx_desktop.core import bundles
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
-from cfx_desktop.core.imaging import augment
-from cfx_desktop.core.imaging import data as data_mod
-from cfx_desktop.core.imaging import synthetic_images
-from cfx_desktop.core.imaging.guard import DISCRIMINATOR_SIZE, GROUPS, ChestOrOther, GuardModel, describe, image_verdict
-from cfx_desktop.core.imaging.models import ImageModel
-from cfx_desktop.core.imaging.preprocess import resize_square
+from cfx_desktop.core.imaging.train import augment
+from cfx_desktop.core.imaging.train import data as data_mod
+from cfx_desktop.core.imaging.train import synthetic_images
+from cfx_desktop.core.imaging.guard.model import DISCRIMINATOR_SIZE, GROUPS, ChestOrOther, GuardModel, describe, image_verdict
+from cfx_desktop.core.imaging.models.classifier import ImageModel
+from cfx_desktop.core.imaging.models.preprocess import resize_square
 
 NEGATIVE_FAMILIES = [f for f in synthetic_images.SYNTHETIC if f != "colour test pattern"]  # colour is the header check's job
 

@@ -17,8 +17,8 @@ from torch import nn
 
 from cfx_desktop.core.adam import Adam
 from cfx_desktop.core.cancel import CancelToken
-from cfx_desktop.core.imaging.latent_bank import LatentBank, clearly
-from cfx_desktop.core.imaging.models import ImageModel
+from cfx_desktop.core.imaging.counterfactual.latent_bank import LatentBank, clearly
+from cfx_desktop.core.imaging.models.classifier import ImageModel
 from cfx_desktop.core.registry import Registry
 
 

@@ -22,9 +22,9 @@ import torch.nn.functional as F
 
 from cfx_desktop.core import bundles
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
-from cfx_desktop.core.imaging import augment as augment_mod
-from cfx_desktop.core.imaging import data as data_mod
-from cfx_desktop.core.imaging.models import build
+from cfx_desktop.core.imaging.train import augment as augment_mod
+from cfx_desktop.core.imaging.train import data as data_mod
+from cfx_desktop.core.imaging.models.classifier import build
 from cfx_desktop.core.metrics import binary_metrics, choose_threshold
 
 KERMANY_LICENCE = ("CC BY 4.0", "Kermany DS, Zhang K, Goldbaum M (2018), Labeled Optical Coherence Tomography (OCT) and "
@@ -33,7 +33,7 @@ KERMANY_LICENCE = ("CC BY 4.0", "Kermany DS, Zhang K, Goldbaum M (2018), Labeled
 
 
 AUGMENTATIONS = {
-    "acquisition": "acquisition shift (core/imaging/augment.py): exposure, contrast and gamma, rotation/scale/translation, "
+    "acquisition": "acquisition shift (core/imaging/train/augment.py): exposure, contrast and gamma, rotation/scale/translation, "
                    "crop jitter, noise, blur, JPEG re-encoding; each with p 0.5 at a uniform random strength, per 16 images",
     "basic": "shifts up to 8 px, brightness/contrast +-5%/10%",
     "none": "none",

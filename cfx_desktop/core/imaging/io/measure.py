@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cfx_desktop.core.imaging.io import LoadedImage
+from cfx_desktop.core.imaging.io.load import LoadedImage
 
 # Named CT windows (center, width) in Hounsfield units; offered only for CT, where the values are HU.
 CT_WINDOWS = (("lung", -600.0, 1500.0), ("mediastinum", 40.0, 400.0), ("bone", 400.0, 1800.0), ("brain", 40.0, 80.0))

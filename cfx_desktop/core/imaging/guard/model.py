@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cfx_desktop.core import bundles
-from cfx_desktop.core.imaging.io import LoadedImage
+from cfx_desktop.core.imaging.io.load import LoadedImage
 
 CHEST_MODALITIES = {"CR", "DX", "DR", "RG"}
 CHEST_BODY_PARTS = {"CHEST", "THORAX", "LUNG", "LUNGS", "TORAX", "THORACIC", "CHEST_LAT", "CHEST_PA"}

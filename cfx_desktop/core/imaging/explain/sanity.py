@@ -22,8 +22,8 @@ from scipy import ndimage, stats
 from torch import nn
 
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
-from cfx_desktop.core.imaging import saliency
-from cfx_desktop.core.imaging.models import ImageModel
+from cfx_desktop.core.imaging.explain import saliency
+from cfx_desktop.core.imaging.models.classifier import ImageModel
 
 
 

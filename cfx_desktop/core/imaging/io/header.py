@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cfx_desktop.core.imaging.io import LoadedImage
+from cfx_desktop.core.imaging.io.load import LoadedImage
 
 
 LABELS = {"bits": "Bits stored", "mode": "Pixel mode", "window": "Stored window", "photometric": "Photometric interpretation",

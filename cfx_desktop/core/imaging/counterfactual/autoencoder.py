@@ -148,7 +148,7 @@ class BottleneckVAE(nn.Module):
 
 
 def _ssim_batch(a: torch.Tensor, b: torch.Tensor) -> float:
-    from cfx_desktop.core.imaging.sanity import ssim
+    from cfx_desktop.core.imaging.explain.sanity import ssim
 
     return float(np.mean([ssim(x[0].numpy(), y[0].numpy()) for x, y in zip(a, b)]))
 
@@ -162,7 +162,7 @@ def train_autoencoder(source: Path, size: int = 128, epochs: int = 8, seed: int 
 
     For the VAE the loss is MSE per pixel + ``kl_weight`` x KL per latent unit: small enough to keep detail,
     large enough that the latent stays near its prior, where Latent Shift's straight lines stay plausible."""
-    from cfx_desktop.core.imaging.train import KERMANY_LICENCE, augment, load_training_data
+    from cfx_desktop.core.imaging.train.classifier import KERMANY_LICENCE, augment, load_training_data
 
     device = device or torch.device("cpu")
     torch.manual_seed(seed)

@@ -39,12 +39,12 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
-from cfx_desktop.core.imaging import saliency
-from cfx_desktop.core.imaging.latent_bank import LatentBank, lung_fields
-from cfx_desktop.core.imaging.models import ImageModel
-from cfx_desktop.core.imaging.preprocess import crop_box, resize_square
-from cfx_desktop.core.imaging.sanity import ssim
-from cfx_desktop.core.imaging.searches import IMAGE_SEARCHES, SearchProblem, SearchSettings
+from cfx_desktop.core.imaging.explain import saliency
+from cfx_desktop.core.imaging.counterfactual.latent_bank import LatentBank, lung_fields
+from cfx_desktop.core.imaging.models.classifier import ImageModel
+from cfx_desktop.core.imaging.models.preprocess import crop_box, resize_square
+from cfx_desktop.core.imaging.explain.sanity import ssim
+from cfx_desktop.core.imaging.counterfactual.searches import IMAGE_SEARCHES, SearchProblem, SearchSettings
 
 __all__ = ["COMPOSITIONS", "REGIONS", "ImageCounterfactual", "MaskSettings", "SearchSettings", "generate", "make_mask"]
 

@@ -25,8 +25,8 @@ import numpy as np
 
 from cfx_desktop.core import bundles
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
-from cfx_desktop.core.imaging import data as data_mod
-from cfx_desktop.core.imaging.io import visible_images
+from cfx_desktop.core.imaging.train import data as data_mod
+from cfx_desktop.core.imaging.io.load import visible_images
 from cfx_desktop.core.user_store import IMAGE_MODELS as SHELF
 from cfx_desktop.core.user_store import UserDataError
 
@@ -180,7 +180,7 @@ def _stage(progress, start: float, end: float, label: str):  # noqa: ANN001, ANN
 def shipped_search() -> dict[str, Any]:
     """The counterfactual generator chosen for the shipped classifier on its validation images (its card's
     ``counterfactual_search``): a user's model gets the same method, not an untested default."""
-    from cfx_desktop.core.imaging.models import DEFAULT_MODEL
+    from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL
 
     try:
         return dict(bundles.read_card(DEFAULT_MODEL).get("counterfactual_search") or {})
@@ -202,10 +202,10 @@ def train(scan_result: FolderScan, name: str, settings: TrainSettings = TrainSet
     """Train the classifier, referee, autoencoder, shuffled twin and guard into the user's folder; returns the
     summary (also written to image-model.json). A failure or Cancel removes the half-made folder."""
     from cfx_desktop.core import device as device_mod
-    from cfx_desktop.core.imaging.autoencoder import train_autoencoder
-    from cfx_desktop.core.imaging.guard_fit import fit_guard
-    from cfx_desktop.core.imaging.models import load_image_model
-    from cfx_desktop.core.imaging.train import train_image_model
+    from cfx_desktop.core.imaging.counterfactual.autoencoder import train_autoencoder
+    from cfx_desktop.core.imaging.guard.fit import fit_guard
+    from cfx_desktop.core.imaging.models.classifier import load_image_model
+    from cfx_desktop.core.imaging.train.classifier import train_image_model
 
     key = slug(name)
     folder = SHELF.folder(key)

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
-from cfx_desktop.core.imaging.io import ImageLoadError, load_image, visible_images
-from cfx_desktop.core.imaging.preprocess import resize_square
+from cfx_desktop.core.imaging.io.load import ImageLoadError, load_image, visible_images
+from cfx_desktop.core.imaging.models.preprocess import resize_square
 
 PATIENT_PATTERNS = (re.compile(r"^(person\d+)_"), re.compile(r"^((?:NORMAL\d*-)?IM-\d+)-"))
 

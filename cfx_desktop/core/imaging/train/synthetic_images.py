@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from cfx_desktop.core.imaging.io import LoadedImage, colour_spread
+from cfx_desktop.core.imaging.io.load import LoadedImage, colour_spread
 
 SIZE = 256
 

@@ -22,7 +22,7 @@ from torch import nn
 
 from cfx_desktop.core import bundles, model_cache
 from cfx_desktop.core import device as device_mod
-from cfx_desktop.core.imaging.preprocess import preprocess
+from cfx_desktop.core.imaging.models.preprocess import preprocess
 from cfx_desktop.core.registry import Registry
 
 

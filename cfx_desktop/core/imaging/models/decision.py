@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from cfx_desktop.core.imaging import shift
-from cfx_desktop.core.imaging.guard import Guard, GuardVerdict
-from cfx_desktop.core.imaging.io import LoadedImage
-from cfx_desktop.core.imaging.models import referee_or_none
-from cfx_desktop.core.imaging.preprocess import resize_square
+from cfx_desktop.core.imaging.models import shift
+from cfx_desktop.core.imaging.guard.model import Guard, GuardVerdict
+from cfx_desktop.core.imaging.io.load import LoadedImage
+from cfx_desktop.core.imaging.models.classifier import referee_or_none
+from cfx_desktop.core.imaging.models.preprocess import resize_square
 
 UNCERTAIN = "uncertain"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from cfx_desktop import paths
-from cfx_desktop.core.imaging.io import ImageLoadError, load_image
+from cfx_desktop.core.imaging.io.load import ImageLoadError, load_image
 
 SAMPLES = {  # file -> what it exercises
     "rle.dcm": "RLE Lossless (pylibjpeg-rle)",

@@ -26,9 +26,9 @@ from torch import nn
 
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 from cfx_desktop.core.registry import Registry
-from cfx_desktop.core.imaging.augment import gaussian_blur
-from cfx_desktop.core.imaging.models import ImageModel
-from cfx_desktop.core.imaging.preprocess import to_map_space
+from cfx_desktop.core.imaging.train.augment import gaussian_blur
+from cfx_desktop.core.imaging.models.classifier import ImageModel
+from cfx_desktop.core.imaging.models.preprocess import to_map_space
 
 
 

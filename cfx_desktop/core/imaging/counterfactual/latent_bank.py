@@ -107,8 +107,8 @@ def lungs_for(model: Any) -> np.ndarray:
 def build_bank(source: Path, autoencoder_name: str, per_class: int = 600, seed: int = 0, out: Path | None = None,
                command: str = "", progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> dict[str, Any]:  # noqa: ANN001
     """Encode a sample of the training patients' films (the classifier card's patient split) into a bank bundle."""
-    from cfx_desktop.core.imaging.autoencoder import load_autoencoder
-    from cfx_desktop.core.imaging.train import KERMANY_LICENCE, load_training_data
+    from cfx_desktop.core.imaging.counterfactual.autoencoder import load_autoencoder
+    from cfx_desktop.core.imaging.train.classifier import KERMANY_LICENCE, load_training_data
 
     autoencoder, ae_card = load_autoencoder(autoencoder_name, torch.device("cpu"))
     size = int(ae_card["input_size"])
