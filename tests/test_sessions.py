@@ -172,3 +172,48 @@ def test_suggestions_for_another_requirement_are_not_shown() -> None:
     assert session.accept_suggestions(result(True, session.settings.consensus_members))
     session.set_settings(consensus=False)
     assert not session.accept_suggestions(result(True, 1)) and session.accept_suggestions(result(False, 1))
+
+
+def _film(tmp_path, name: str, pixels: np.ndarray):  # noqa: ANN001, ANN202
+    from PIL import Image
+
+    path = tmp_path / name
+    Image.fromarray(np.round(pixels * 255).astype(np.uint8)).save(path)
+    return str(path)
+
+
+def test_the_xray_jobs_chain_the_films_work_without_a_window(tmp_path, header_only_guard) -> None:
+    """Opening a film runs its prediction and saliency map, a drawn map gets its sanity check, a prediction
+    prepares the counterfactual; the tab is not on this path (the synchronous scheduler stands in for the pool)."""
+    from cfx_desktop.sessions.scheduler import ImmediateScheduler
+    from cfx_desktop.sessions.xray_jobs import XrayJobs
+    from tests.test_xray_tab import _chest_like
+
+    session, scheduler = XraySession(), ImmediateScheduler()
+    jobs = XrayJobs(session, scheduler, cf_steps=5)
+    errors: list[tuple] = []
+    jobs.error_raised.connect(lambda *e: errors.append(e))
+    jobs.open(_film(tmp_path, "chest.png", _chest_like(0)))
+    assert errors == [] and session.image is not None and jobs.is_idle()
+    assert session.prediction is not None and session.overlay is not None and session.sanity is not None
+    assert scheduler.requests[:2] == ["open", "predict"] and {"overlay", "sanity"} <= set(scheduler.requests)
+    assert "prepare" in scheduler.requests or session.prediction.probability is None
+    assert jobs.generate_counterfactual() and session.counterfactual is not None
+    jobs.choose_method("occlusion")
+    assert session.overlay.result.method == "occlusion" and scheduler.requests[-1] == "sanity"
+    jobs.open(str(tmp_path / "missing.png"))
+    assert errors and errors[-1][0] == "Could not open the image" and "still showing chest.png" in errors[-1][1]
+
+
+def test_a_withheld_film_gets_no_counterfactual_and_no_sanity_check(tmp_path) -> None:
+    from cfx_desktop.core.imaging.train.synthetic_images import ct_slice
+    from cfx_desktop.sessions.scheduler import ImmediateScheduler
+    from cfx_desktop.sessions.xray_jobs import XrayJobs
+
+    session, scheduler = XraySession(), ImmediateScheduler()
+    jobs = XrayJobs(session, scheduler)
+    jobs.open(_film(tmp_path, "ct.png", ct_slice(np.random.default_rng(0))))
+    assert session.prediction is not None and session.prediction.guard.withheld
+    assert not jobs.counterfactual_allowed and not jobs.generate_counterfactual()
+    assert "sanity" not in scheduler.requests and "prepare" not in scheduler.requests
+    assert session.counterfactual_state.state == "idle"

@@ -98,11 +98,11 @@ class PacsSession:
             return
         self._set("running", f"{verb} {self.peer}...")
 
-        def failed(message: str) -> None:
+        def failed(message: str, details: str = "") -> None:
             self._set("failed", message)
 
         self.scheduler.request(KEY, fn, *args, callbacks=Callbacks(
-            on_result, failed, lambda f, m: self._set("running", m or f"{verb} {self.peer}...", f),
+            on_result, failed, lambda f, m, _payload: self._set("running", m or f"{verb} {self.peer}...", f),
             lambda: self._set("cancelled", f"Cancelled; what arrived is kept in {self.cache.root}.")))
 
     def test(self) -> None:

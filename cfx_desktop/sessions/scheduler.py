@@ -17,8 +17,8 @@ class Callbacks:
     """Where a request's outcome goes; all are called on the session's thread."""
 
     result: Callable[[Any], None]
-    error: Callable[[str], None] = lambda message: None
-    progress: Callable[[float, str], None] = lambda fraction, message: None
+    error: Callable[[str, str], None] = lambda message, details: None  # one line, and the traceback for "details"
+    progress: Callable[[float, str, object], None] = lambda fraction, message, payload: None
     cancelled: Callable[[], None] = lambda: None
 
 
@@ -47,7 +47,7 @@ class ImmediateScheduler:
         token, steps = CancelToken(), [0]
 
         def progress(fraction: float, message: str = "", payload: object = None) -> None:
-            callbacks.progress(fraction, message)
+            callbacks.progress(fraction, message, payload)
             steps[0] += 1
             if self.cancel_after is not None and steps[0] >= self.cancel_after:
                 token.cancel()
@@ -57,7 +57,9 @@ class ImmediateScheduler:
         except Cancelled:
             callbacks.cancelled()
         except Exception as exc:  # noqa: BLE001 - delivered as the request's error, as the pool does
-            callbacks.error(str(exc) or type(exc).__name__)
+            import traceback
+
+            callbacks.error(str(exc) or type(exc).__name__, traceback.format_exc())
         else:
             callbacks.result(value)
 

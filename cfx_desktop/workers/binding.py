@@ -26,8 +26,8 @@ class PoolScheduler(QObject):
             channel = LatestOnly(self._pool, key, self)
             channel.result.connect(lambda value, k=key: self._callbacks[k].result(value))
             channel.error.connect(lambda error, k=key: self._callbacks[k].error(
-                error.message if isinstance(error, JobError) else str(error)))
-            channel.progress.connect(lambda f, m, _p, k=key: self._callbacks[k].progress(f, m))
+                *((error.message, error.details) if isinstance(error, JobError) else (str(error), ""))))
+            channel.progress.connect(lambda f, m, p, k=key: self._callbacks[k].progress(f, m, p))
             channel.cancelled.connect(lambda k=key: self._callbacks[k].cancelled())
             self._channels[key] = channel
         return self._channels[key]

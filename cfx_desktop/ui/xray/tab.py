@@ -1,5 +1,6 @@
 """The Chest X-ray tab: lays out the viewer and the folder, prediction, overlay, counterfactual and sanity panels,
-renders an `XraySession`, and runs the session's requests on latest-request-wins channels of the worker pool."""
+renders an `XraySession`, and forwards what the user does to `XrayJobs`, which owns every request (through the
+pool's scheduler) and the rules that chain them; the tab builds no channel and decides nothing about what runs."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from cfx_desktop.core.imaging import live
-from cfx_desktop.core.imaging.counterfactual.generate import MaskSettings
 from cfx_desktop.core.imaging.io.load import IMAGE_SUFFIXES, LoadedImage
 from cfx_desktop.core.imaging.models.classifier import image_models
 from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS
@@ -25,7 +25,7 @@ from cfx_desktop.ui.xray.overlay_panel import OverlayPanel
 from cfx_desktop.ui.xray.prediction_panel import PredictionPanel
 from cfx_desktop.ui.xray.sanity_panel import SanityPanel
 from cfx_desktop.ui.xray.viewer_page import ViewerPage
-from cfx_desktop.workers.pool import JobError, LatestOnly, WorkerPool
+from cfx_desktop.workers.pool import WorkerPool
 
 from cfx_desktop.ui.xray.formats import IMAGE_FILTER  # noqa: E402 - re-exported for the tests
 
@@ -33,38 +33,16 @@ from cfx_desktop.ui.xray.formats import IMAGE_FILTER  # noqa: E402 - re-exported
 class XrayTab(ToolTab):
     title = "Chest X-ray"
     open_filter = IMAGE_FILTER
-    cf_steps = 200
 
     def __init__(self, pool: WorkerPool, parent: QWidget | None = None) -> None:
         super().__init__(pool, parent)
         models = image_models()
         self.session = XraySession(models[0][0]) if models else XraySession()
         self._build(models)
-        channel = {name: LatestOnly(pool, title, self) for name, title in (
-            ("open", "Open image"), ("predict", "Prediction"), ("overlay", "Saliency overlay"),
-            ("counterfactual", "Counterfactual image"), ("sanity", "Sanity check"), ("folder", "Folder predictions"),
-            ("tree", "Reading the DICOM folder"), ("prepare", "Preparing counterfactuals"))}
-        self.channels = channel
-        s = self.session
-        channel["open"].result.connect(s.accept_opened)
-        channel["open"].error.connect(self._on_open_error)
-        channel["predict"].result.connect(s.accept_prediction)
-        channel["predict"].error.connect(lambda e: (self.prediction_panel.failed(e.message), self._report(e)))
-        channel["overlay"].result.connect(s.accept_overlay)
-        channel["overlay"].error.connect(lambda e: (s.set_overlay_state(JobState("failed", f"failed: {e.message}")), self._report(e)))
-        channel["overlay"].cancelled.connect(lambda: s.set_overlay_state(JobState("cancelled", "cancelled")))
-        channel["overlay"].progress.connect(lambda f, m, p: self.overlay_panel.set_progress(f))
-        channel["counterfactual"].result.connect(s.accept_counterfactual)
-        channel["counterfactual"].error.connect(lambda e: (s.set_counterfactual_state(JobState("failed", f"failed: {e.message}")), self._report(e)))
-        channel["counterfactual"].cancelled.connect(lambda: s.set_counterfactual_state(JobState("cancelled", "cancelled")))
-        channel["counterfactual"].progress.connect(self._on_cf_progress)
-        channel["sanity"].result.connect(s.accept_sanity)
-        channel["sanity"].error.connect(lambda e: (s.set_sanity_state(JobState("failed", f"failed: {e.message}")), self._report(e)))
-        channel["sanity"].cancelled.connect(lambda: s.set_sanity_state(JobState("cancelled", "cancelled")))
-        channel["sanity"].progress.connect(lambda f, m, p: self.sanity_panel.set_progress(m))
-        channel["folder"].progress.connect(lambda f, m, payload: self.folder_panel.show_folder_result(payload))
-        channel["tree"].result.connect(self._on_tree)
-        channel["tree"].error.connect(self._report)
+        from cfx_desktop.sessions.xray_jobs import XrayJobs
+        from cfx_desktop.workers.binding import PoolScheduler
+
+        self.jobs = XrayJobs(self.session, PoolScheduler(pool, self))
         self._connect_session()
         from cfx_desktop.ui.xray.own_images import OwnImagesFlow
 
@@ -143,18 +121,22 @@ class XrayTab(ToolTab):
         self.folder_panel.open_folder_clicked.connect(self._folder_dialog)
         self.folder_panel.image_chosen.connect(lambda path: self.open_path(Path(path)))
         self.prediction_panel.model_chosen.connect(s.set_model)
-        self.overlay_panel.method_chosen.connect(self._on_method_chosen)
+        self.overlay_panel.method_chosen.connect(self.jobs.choose_method)
         self.overlay_panel.style_changed.connect(lambda style: self.viewer.set_overlay_style(**style))
-        self.overlay_panel.cancel_requested.connect(self.channels["overlay"].cancel)
+        self.overlay_panel.cancel_requested.connect(self.jobs.cancel_overlay)
         self.cf_panel.generate_requested.connect(self.generate_counterfactual)
         self.cf_panel.cancel_requested.connect(self.cancel_counterfactual)
         self.sanity_panel.run_requested.connect(self.run_sanity)
+        self.jobs.error_raised.connect(self.error_raised.emit)
+        self.jobs.prediction_requested.connect(lambda: self.prediction_panel.display(None, waiting=True))
+        self.jobs.prediction_failed.connect(self.prediction_panel.failed)
+        self.jobs.progress.connect(self._on_progress)
+        self.jobs.tree_ready.connect(self._on_tree)
         self.viewer_page.frame_chosen.connect(s.set_frame)
         self.viewer_page.preset_applied.connect(self.status_message)
         self.pages.currentChanged.connect(self._page_changed)
         s.image_changed.connect(self._on_image_changed)
         s.frame_changed.connect(self._on_frame_changed)
-        s.model_changed.connect(lambda _: self._request_image_work())
         s.prediction_changed.connect(self._on_prediction)
         s.overlay_changed.connect(self._on_overlay)
         s.counterfactual_changed.connect(self._on_counterfactual)
@@ -205,22 +187,21 @@ class XrayTab(ToolTab):
     def open_path(self, path: Path) -> bool:
         if path.is_dir() or path.name.upper() == "DICOMDIR":
             return self.open_folder(path)
-        self.channels["open"].request(live.open_image, *self.session.open_request(str(path)))
+        self.jobs.open(str(path))
         return True
 
     def open_folder(self, folder: Path) -> bool:
         """A DICOMDIR or a folder of DICOM files opens as a patient / study / series tree (read in the pool);
         any other folder as a list of its images."""
-        self.channels["tree"].request(live.dicom_tree, str(folder))
+        self.jobs.read_folder(str(folder))
         self.status_message.emit(f"Reading {folder.name}...")
         return True
 
-    def _on_tree(self, found: tuple) -> None:
-        folder, tree = Path(found[0]), found[1]
+    def _on_tree(self, folder: Path, tree) -> None:  # noqa: ANN001 - a DicomTree, or None for a plain folder
         if tree is not None and tree.patients:
             files = tree.image_paths()
             self.folder_panel.set_tree(tree)
-            self.channels["folder"].request(live.predict_folder, files, self.session.model_name)
+            self.jobs.predict_folder(files)
             self.file_opened.emit(str(folder))
             first = self.folder_panel.first_image_item()
             if first is not None:
@@ -235,7 +216,7 @@ class XrayTab(ToolTab):
             self.error_raised.emit("No images", f"{folder} holds no PNG, JPEG, TIFF or DICOM files.", "")
             return
         self.folder_panel.set_files(files)
-        self.channels["folder"].request(live.predict_folder, files, self.session.model_name)
+        self.jobs.predict_folder(files)
         self.file_opened.emit(str(folder))
         self.folder_panel.thumbnails.setCurrentRow(0)
 
@@ -247,13 +228,11 @@ class XrayTab(ToolTab):
         if not self.folder_panel.is_current(image.source):
             self.file_opened.emit(image.source)
         self.status_message.emit(f"Opened {Path(image.source).name}")
-        self._request_image_work()
 
     def _on_frame_changed(self, image: LoadedImage) -> None:
         self.viewer_page.show_image(image, keep_view=True)
         self.compare.clear()
         self.status_message.emit(f"{Path(image.source).name}: {image.frame_note()}; the models run on this frame")
-        self._request_image_work()
 
     def _page_changed(self, _index: int) -> None:
         """The comparison takes the whole width (three views of about a third each); the other pages get the
@@ -266,41 +245,27 @@ class XrayTab(ToolTab):
             self.splitter.setSizes(self._saved_sizes)
             self._saved_sizes = None
 
-    def _on_open_error(self, error: JobError) -> None:
-        shown = f"; still showing {Path(self.image.source).name}" if self.image else ""
-        self.error_raised.emit("Could not open the image", error.message + shown, error.details)
+    # ----- user actions, forwarded (menus, shortcuts, tests) -----------------------------------------------
+    @property
+    def cf_steps(self) -> int:
+        return self.jobs.cf_steps
 
-    # ----- requests -----------------------------------------------------------------------------------------
-    def _request_image_work(self) -> None:
-        if self.image is None:
-            return
-        self.prediction_panel.display(None, waiting=True)
-        self.channels["predict"].request(live.predict, *self.session.prediction_request())
-        self.request_overlay()
-
-    def _on_method_chosen(self, method: str) -> None:
-        self.session.set_method(method)
-        self.request_overlay()
+    @cf_steps.setter
+    def cf_steps(self, steps: int) -> None:
+        self.jobs.cf_steps = steps
 
     def request_overlay(self) -> None:
-        if self.image is not None:
-            self.channels["overlay"].request(live.overlay, *self.session.overlay_request())
+        self.jobs.request_overlay()
 
     def generate_counterfactual(self) -> None:
-        if self.image is None or not self.cf_panel.button.isEnabled():
-            return
-        self.session.counterfactual_started()
-        self.pages.setCurrentWidget(self.compare)
-        s = self.session
-        self.channels["counterfactual"].request(live.counterfactual, s.image_id, s.pixels, s.model_name, steps=self.cf_steps,
-                                                mask=MaskSettings(method=s.method))
+        if self.jobs.generate_counterfactual():
+            self.pages.setCurrentWidget(self.compare)
 
     def cancel_counterfactual(self) -> None:
-        self.channels["counterfactual"].cancel()
+        self.jobs.cancel_counterfactual()
 
     def run_sanity(self) -> None:
-        if self.image is not None:
-            self.channels["sanity"].request(live.sanity, *self.session.sanity_request())
+        self.jobs.run_sanity()
 
     # ----- rendering ----------------------------------------------------------------------------------------
     def _on_prediction(self, prediction: live.Prediction | None) -> None:
@@ -313,13 +278,10 @@ class XrayTab(ToolTab):
         withheld = prediction is not None and prediction.guard.withheld
         if withheld:  # no saliency drawn over an image the model was not made for
             self.viewer.set_overlay(None)
-        self.cf_panel.button.setEnabled(not withheld)
+        self.cf_panel.button.setEnabled(self.jobs.counterfactual_allowed)
         self.cf_panel.button.setToolTip("Prediction withheld for this image (see the banner)" if withheld else "")
         if prediction is not None:
             self.cf_panel.set_model(prediction.threshold, prediction.positive)
-        if prediction is not None and not withheld and prediction.probability is not None:
-            # the first counterfactual's one-time work, done while the user reads the film (cached after that)
-            self.channels["prepare"].request(live.prepare_counterfactuals, prediction.model_name)
 
     def _on_overlay(self, overlay: live.Overlay | None, state: JobState) -> None:
         prediction = self.session.prediction
@@ -329,8 +291,6 @@ class XrayTab(ToolTab):
         self.overlay_panel.display(overlay, state)
         if withheld and overlay is not None:
             self.overlay_panel.status.setText("Overlay not drawn: the prediction is withheld for this image.")
-        elif overlay is not None and state.state == "done":
-            self.run_sanity()  # every map is checked on the film it explains; a failing one is marked
 
     def _on_sanity(self, *_: object) -> None:
         verdicts = self.session.overlay_sanity()
@@ -353,8 +313,14 @@ class XrayTab(ToolTab):
         elif state.state in ("idle", "running"):
             self.compare.clear()
 
-    def _on_cf_progress(self, fraction: float, message: str, payload: object) -> None:
-        if isinstance(payload, dict):
+    def _on_progress(self, key: str, fraction: float, message: str, payload: object) -> None:
+        if key == "folder":
+            self.folder_panel.show_folder_result(payload)
+        elif key == "overlay":
+            self.overlay_panel.set_progress(fraction)
+        elif key == "sanity":
+            self.sanity_panel.set_progress(message)
+        elif key == "counterfactual" and isinstance(payload, dict):
             self.cf_panel.add_step(fraction, payload["probability"])
             if payload.get("frame") is not None and self.image is not None:
                 self.compare.show_live_frame(self.image.pixels, payload["frame"])
@@ -380,9 +346,6 @@ class XrayTab(ToolTab):
         self.prediction_panel.set_models(image_models(), select=name)
         self.status_message.emit(f"Image model {name} is ready and selected")
 
-    def _report(self, error: JobError) -> None:
-        self.error_raised.emit(f"{error.title} failed", error.message, error.details)
-
     def _fit(self) -> None:
         for view in [self.viewer] + self.compare.views():
             view.fit()
@@ -406,7 +369,7 @@ class XrayTab(ToolTab):
         return f"xray-{Path(self.image.source).stem}{frame}"
 
     def is_idle(self) -> bool:
-        return not any(c.busy for name, c in self.channels.items() if name != "folder")
+        return self.jobs.is_idle()
 
     def self_test_steps(self) -> list[SelfTestStep]:
         def start(done: DoneFn) -> None:
