@@ -82,7 +82,7 @@ def in_process(edits: int = 40, limit_s: float = 120.0) -> dict[str, Any]:
     from PySide6.QtCore import QElapsedTimer, QTimer
 
     from cfx_desktop.app import build_window, get_app
-    from cfx_desktop.ui.patient.tab import DEBOUNCE_MS
+    from cfx_desktop.sessions.patient_jobs import DEBOUNCE_MS
 
     app = get_app()
     window = build_window()

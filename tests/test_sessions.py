@@ -217,3 +217,41 @@ def test_a_withheld_film_gets_no_counterfactual_and_no_sanity_check(tmp_path) ->
     assert not jobs.counterfactual_allowed and not jobs.generate_counterfactual()
     assert "sanity" not in scheduler.requests and "prepare" not in scheduler.requests
     assert session.counterfactual_state.state == "idle"
+
+
+def test_the_patient_jobs_predict_and_suggest_without_a_window() -> None:
+    """An edit asks for the prediction at once and the suggestions after the debounce, as typed requests; the
+    results land in the session only while they answer it; a lock or a setting asks for suggestions only."""
+    from cfx_desktop.sessions.patient_jobs import PatientJobs, PredictionRequest, SuggestionRequest
+    from cfx_desktop.sessions.scheduler import ImmediateScheduler
+
+    class Recording(ImmediateScheduler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.debounced: list[str] = []
+            self.kinds: list[type] = []
+
+        def request(self, key, fn, *args, callbacks):  # noqa: ANN001, ANN201
+            self.kinds.append(type(fn))
+            return super().request(key, fn, *args, callbacks=callbacks)
+
+        def debounce(self, key, milliseconds, fn):  # noqa: ANN001, ANN201
+            self.debounced.append(key)
+            fn()
+
+    session, scheduler = PatientSession(), Recording()
+    jobs = PatientJobs(session, scheduler)
+    busy: list[bool] = []
+    jobs.suggestions_busy.connect(busy.append)
+    session.set_value("ejection_fraction", 30)
+    assert scheduler.requests == []  # nothing before the model libraries are in
+    session.mark_models_loaded()
+    jobs.models_loaded()
+    assert scheduler.requests == ["predict", "suggest"] and scheduler.kinds == [PredictionRequest, SuggestionRequest]
+    assert session.prediction is not None and session.suggestions is not None and jobs.is_idle() and busy[-1] is False
+    session.set_value("serum_creatinine", 1.2)
+    assert scheduler.requests[2:] == ["predict", "suggest"] and scheduler.debounced == ["suggest"]
+    assert session.answers_current(session.prediction.model_name, session.prediction.x)
+    np.testing.assert_array_equal(session.suggestions.x, session.values)
+    session.set_locked("serum_sodium", True)
+    assert scheduler.requests[4:] == ["suggest"]  # a lock changes the suggestions, not the prediction

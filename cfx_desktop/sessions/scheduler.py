@@ -33,6 +33,10 @@ class Scheduler(Protocol):
     def post(self, fn: Callable[[], None]) -> None:
         """Call ``fn`` soon on the session's thread; safe from any thread (a network listener's, for one)."""
 
+    def debounce(self, key: str, milliseconds: int, fn: Callable[[], None]) -> None:
+        """Call ``fn`` once ``milliseconds`` have passed without another `debounce` on ``key`` (key repeat, wheel
+        scrolling: one request for a burst of edits)."""
+
 
 class ImmediateScheduler:
     """Runs each request to the end before `request` returns (tests, scripts). ``cancel_after`` cancels a
@@ -67,4 +71,7 @@ class ImmediateScheduler:
         """Nothing is ever in flight here."""
 
     def post(self, fn: Callable[[], None]) -> None:
+        fn()
+
+    def debounce(self, key: str, milliseconds: int, fn: Callable[[], None]) -> None:
         fn()

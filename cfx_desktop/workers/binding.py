@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
+from superqt.utils import QSignalDebouncer
 
 from cfx_desktop.sessions.scheduler import Callbacks
 from cfx_desktop.workers.pool import JobError, LatestOnly, WorkerPool
@@ -19,7 +20,13 @@ class PoolScheduler(QObject):
         self._pool = pool
         self._channels: dict[str, LatestOnly] = {}
         self._callbacks: dict[str, Callbacks] = {}
+        self._debouncers: dict[str, QSignalDebouncer] = {}
+        self._debounced: dict[str, Callable[[], None]] = {}
         self._posted.connect(self._run_posted)
+
+    def channel(self, key: str) -> LatestOnly:
+        """The lane of ``key`` (tests and the stress benchmark count what it delivered and dropped)."""
+        return self._channel(key)
 
     def _channel(self, key: str) -> LatestOnly:
         if key not in self._channels:
@@ -46,6 +53,15 @@ class PoolScheduler(QObject):
 
     def post(self, fn: Callable[[], None]) -> None:
         self._posted.emit(fn)
+
+    def debounce(self, key: str, milliseconds: int, fn: Callable[[], None]) -> None:
+        if key not in self._debouncers:  # superqt's debouncer, as the Patient tab used before the move
+            debouncer = QSignalDebouncer(parent=self)
+            debouncer.triggered.connect(lambda k=key: self._debounced[k]())
+            self._debouncers[key] = debouncer
+        self._debounced[key] = fn
+        self._debouncers[key].setTimeout(milliseconds)
+        self._debouncers[key].throttle()
 
     @Slot(object)
     def _run_posted(self, fn: object) -> None:

@@ -1,8 +1,9 @@
 """The Patient tab: panels that render a `PatientSession` and forward what the user does to it.
 
-Data flow (DESIGN.md): an edit goes to the session; the session's events make the tab request the prediction at
-once and the suggestions after a short debounce, each on its own latest-request-wins channel in the worker
-pool; results go back to the session, which keeps them only if they answer its current state.
+Data flow (DESIGN.md): an edit goes to the session; `PatientJobs` (sessions/) hears the session's event and
+requests the prediction at once and the suggestions after a short debounce, as typed requests through the pool's
+scheduler; results go back to the session, which keeps them only if they answer its current state. The tab is not
+on that path: it lays out, forwards and renders.
 """
 
 from __future__ import annotations
@@ -17,11 +18,9 @@ from PySide6.QtWidgets import (
     QComboBox, QFormLayout, QFrame, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QTabWidget,
     QVBoxLayout, QWidget,
 )
-from superqt.utils import QSignalDebouncer
 
 from cfx_desktop.core.tabular.data import CsvError, load_csv
 from cfx_desktop.core.tabular.datasets import variants
-from cfx_desktop.core.lazy import deferred
 from cfx_desktop.sessions.patient import PatientSession
 from cfx_desktop.ui.patient import export
 from cfx_desktop.ui.patient.attribution_view import AttributionView
@@ -32,16 +31,12 @@ from cfx_desktop.ui.patient.prediction_view import RiskGauge
 from cfx_desktop.ui.patient.own_data import OwnDatasetFlow
 from cfx_desktop.ui.patient.suggestions import SuggestionsPanel, change_text
 from cfx_desktop.ui.tab_base import DoneFn, SelfTestStep, ToolTab, poll_until
-from cfx_desktop.workers.pool import JobError, LatestOnly, WorkerPool
+from cfx_desktop.workers.pool import JobError, WorkerPool
 from cfx_desktop.workers.startup import libraries_for
 
 if TYPE_CHECKING:  # results come from the worker pool, which has imported these (and torch)
     from cfx_desktop.core.tabular.live import PredictionResult, SuggestionResult
 
-predict_and_attribute = deferred("cfx_desktop.core.tabular.live", "predict_and_attribute")  # imported on the worker thread
-suggest = deferred("cfx_desktop.core.tabular.live", "suggest")
-
-DEBOUNCE_MS = 100  # coalesces key repeat and wheel scrolling; a stale search is cancelled anyway (latest wins)
 
 
 class PatientTab(ToolTab):
@@ -51,19 +46,17 @@ class PatientTab(ToolTab):
     def __init__(self, pool: WorkerPool, parent: QWidget | None = None) -> None:
         super().__init__(pool, parent)
         self.session = PatientSession()
-        self._suggest_pending = False
         self._build()
-        self.predict_channel = LatestOnly(pool, "Prediction", self)
-        self.suggest_channel = LatestOnly(pool, "Counterfactual suggestions", self)
-        self.predict_channel.result.connect(self.session.accept_prediction)
-        self.predict_channel.error.connect(self._on_predict_error)
-        self.suggest_channel.result.connect(self.session.accept_suggestions)
-        self.suggest_channel.error.connect(self._on_suggest_error)
-        self.suggest_channel.started.connect(lambda: self.suggestions.set_busy(True))
-        self.suggest_channel.idle.connect(lambda: self.suggestions.set_busy(self._suggest_pending))
-        self.debouncer = QSignalDebouncer(parent=self)
-        self.debouncer.setTimeout(DEBOUNCE_MS)
-        self.debouncer.triggered.connect(self._request_suggestions)
+        from cfx_desktop.sessions.patient_jobs import PatientJobs
+        from cfx_desktop.workers.binding import PoolScheduler
+
+        scheduler = PoolScheduler(pool, self)
+        self.jobs = PatientJobs(self.session, scheduler)
+        self.predict_channel = scheduler.channel("predict")  # counted by the stress tests
+        self.jobs.prediction_failed.connect(self._on_predict_error)
+        self.jobs.suggestions_failed.connect(self._on_suggest_error)
+        self.jobs.suggestions_busy.connect(self.suggestions.set_busy)
+        self.jobs.error_raised.connect(self.error_raised.emit)
         self._connect_session()
         self._show_dataset()
         self.refused: dict[str, str] = {}
@@ -180,11 +173,9 @@ class PatientTab(ToolTab):
 
         session.dataset_changed.connect(self._show_dataset)
         session.values_changed.connect(self._on_values_changed)
-        session.locks_changed.connect(lambda: (self.form.show_locks(session.locks), self._schedule_suggestions()))
+        session.locks_changed.connect(lambda: self.form.show_locks(session.locks))
         session.banner_changed.connect(self._show_banner)
         session.model_changed.connect(self._on_model_changed)
-        session.shape_feature_changed.connect(self._request_prediction)
-        session.settings_changed.connect(self._schedule_suggestions)
         session.prediction_changed.connect(self._show_prediction)
         session.suggestions_changed.connect(lambda result: self.suggestions.show_result(result, session.schema))
         session.undo_changed.connect(self.undo_button.setEnabled)
@@ -230,8 +221,7 @@ class PatientTab(ToolTab):
         self.model_combo.setEnabled(True)
         self._list_models()
         self.gauge.set_stale(True)
-        self._request_prediction()
-        self._request_suggestions()  # at once: nothing to debounce yet
+        self.jobs.models_loaded()
 
     def _on_models_failed(self, error: JobError) -> None:
         self.model_label.setText(f"<b>The models could not be loaded:</b> {error.message}. The form keeps what you enter.")
@@ -284,13 +274,9 @@ class PatientTab(ToolTab):
     def _on_values_changed(self) -> None:
         self.form.show_values(self.session.values, self.session.highlighted)
         self.gauge.set_stale(True)
-        self._request_prediction()
-        self._schedule_suggestions()
 
     def _on_model_changed(self) -> None:
         self.gauge.set_stale(True)
-        self._request_prediction()
-        self._schedule_suggestions()
 
     def _show_prediction(self, result: PredictionResult) -> None:
         self.gauge.set_prediction(result.probability, result.threshold, f"p({self.schema.target_label})", result.outcome)
@@ -301,31 +287,13 @@ class PatientTab(ToolTab):
         self.attributions.show_result(result, self.schema)
         self.card_button.setEnabled(True)
 
-    # ----- requests -----------------------------------------------------------------------------------------
-    def _request_prediction(self) -> None:
-        if not self.session.models_loaded:
-            return  # asked again by `_on_models_loaded`
-        self.predict_channel.request(predict_and_attribute, *self.session.prediction_request())
-
-    def _schedule_suggestions(self) -> None:
-        if not self.session.models_loaded:
-            return
-        self._suggest_pending = True
-        self.suggestions.set_busy(True)
-        self.debouncer.throttle()
-
-    def _request_suggestions(self) -> None:
-        self._suggest_pending = False
-        self.suggest_channel.request(suggest, *self.session.suggestion_request())
-
-    def _on_predict_error(self, error: JobError) -> None:
+    # ----- failures (the message box comes from the jobs' error_raised) -------------------------------------
+    def _on_predict_error(self, message: str) -> None:
         self.gauge.set_stale(True)
-        self.model_label.setText(f"<b>Model unavailable:</b> {error.message}. Choose another model.")
-        self.error_raised.emit(f"{error.title} failed", error.message, error.details)
+        self.model_label.setText(f"<b>Model unavailable:</b> {message}. Choose another model.")
 
-    def _on_suggest_error(self, error: JobError) -> None:
-        self.suggestions.clear(f"<b>Suggestions failed:</b> {error.message}")
-        self.error_raised.emit(f"{error.title} failed", error.message, error.details)
+    def _on_suggest_error(self, message: str) -> None:
+        self.suggestions.clear(f"<b>Suggestions failed:</b> {message}")
 
     # ----- user actions -------------------------------------------------------------------------------------
     def apply_suggestion(self, index: int) -> None:
@@ -365,7 +333,6 @@ class PatientTab(ToolTab):
         self.bottom.setCurrentWidget(self.cohort_panel)
         self.file_opened.emit(str(path))
         self.status_message.emit(f"Loaded {len(cohort)} patients from {path.name}; it is also the reference cohort now")
-        self._schedule_suggestions()
         return True
 
     # ----- your own data ------------------------------------------------------------------------------------
@@ -425,7 +392,7 @@ class PatientTab(ToolTab):
     def is_idle(self) -> bool:
         if not self.session.models_loaded:
             return False
-        return not (self._suggest_pending or self.predict_channel.busy or self.suggest_channel.busy) and self.cohort_panel.is_idle()
+        return self.jobs.is_idle() and self.cohort_panel.is_idle()
 
     def self_test_steps(self) -> list[SelfTestStep]:
         def start(done: DoneFn) -> None:

@@ -1,0 +1,131 @@
+"""The Patient tab's requests, Qt-free: what runs when a value, a lock, the model, the dataset or a setting
+changes, as typed requests (not positional tuples), the suggestions debounced, and their busy state.
+
+Why apart from `PatientSession`: the session holds the patient and which results answer it; this object owns the
+work and submits it through the injected `Scheduler` (the pool's in the app, a synchronous one in tests), handing
+every result to the session's ``accept_*``. The tab lays out, forwards and renders; it builds no channel, timer
+or busy flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
+from cfx_desktop.core.lazy import deferred
+from cfx_desktop.sessions.events import Event
+from cfx_desktop.sessions.patient import PatientSession
+from cfx_desktop.sessions.scheduler import Callbacks, Scheduler
+
+DEBOUNCE_MS = 100  # coalesces key repeat and wheel scrolling; a stale search is cancelled anyway (latest wins)
+
+_predict_and_attribute = deferred("cfx_desktop.core.tabular.live", "predict_and_attribute")  # imported on the worker
+_suggest = deferred("cfx_desktop.core.tabular.live", "suggest")
+
+
+@dataclass(frozen=True)
+class PredictionRequest:
+    model_name: str
+    x: np.ndarray
+    shape_feature: str | None
+
+    @classmethod
+    def of(cls, session: PatientSession) -> "PredictionRequest":
+        return cls(*session.prediction_request())
+
+    def __call__(self, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> Any:  # noqa: ANN001
+        return _predict_and_attribute(self.model_name, self.x, self.shape_feature, progress=progress, cancel=cancel)
+
+
+@dataclass(frozen=True)
+class SuggestionRequest:
+    model_name: str
+    x: np.ndarray
+    constraints: Any  # core.tabular.counterfactuals.Constraints
+    method: str
+    k: int
+    reference: np.ndarray | None  # the loaded cohort, for neighbour methods and plausibility
+    consensus: bool
+    consensus_members: int
+
+    @classmethod
+    def of(cls, session: PatientSession) -> "SuggestionRequest":
+        return cls(*session.suggestion_request())
+
+    def __call__(self, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> Any:  # noqa: ANN001
+        return _suggest(self.model_name, self.x, self.constraints, self.method, self.k, self.reference, self.consensus,
+                        self.consensus_members, progress=progress, cancel=cancel)
+
+
+class PatientJobs:
+    def __init__(self, session: PatientSession, scheduler: Scheduler, debounce_ms: int = DEBOUNCE_MS) -> None:
+        self.session, self.scheduler, self.debounce_ms = session, scheduler, debounce_ms
+        self.error_raised = Event()  # (title, message, details)
+        self.prediction_failed = Event()  # (message)
+        self.suggestions_failed = Event()  # (message)
+        self.suggestions_busy = Event()  # (bool): scheduled or running
+        self.busy: set[str] = set()
+        self.suggestions_pending = False  # debounced, not yet submitted
+        session.dataset_changed.connect(self.refresh)
+        session.values_changed.connect(self.refresh)
+        session.model_changed.connect(self.refresh)
+        session.locks_changed.connect(self.schedule_suggestions)
+        session.cohort_changed.connect(self.schedule_suggestions)  # the reference for neighbours and plausibility
+        session.settings_changed.connect(self.schedule_suggestions)
+        session.shape_feature_changed.connect(self.request_prediction)
+
+    def refresh(self, *_: object) -> None:
+        """A new patient, model or dataset: the prediction at once, the suggestions after the debounce."""
+        self.request_prediction()
+        self.schedule_suggestions()
+
+    def models_loaded(self) -> None:
+        """The libraries are in: both requests at once (nothing to debounce yet)."""
+        self.request_prediction()
+        self.request_suggestions()
+
+    def is_idle(self) -> bool:
+        return not (self.suggestions_pending or self.busy)
+
+    def _submit(self, key: str, request: Any, result: Any, failed: Event, title: str) -> None:
+        def done(value: Any) -> None:
+            self.busy.discard(key)
+            result(value)
+            self._busy_changed()
+
+        def error(message: str, details: str) -> None:
+            self.busy.discard(key)
+            failed.emit(message)
+            self.error_raised.emit(f"{title} failed", message, details)
+            self._busy_changed()
+
+        def cancelled() -> None:
+            self.busy.discard(key)
+            self._busy_changed()
+
+        self.busy.add(key)
+        self.scheduler.request(key, request, callbacks=Callbacks(done, error, cancelled=cancelled))
+
+    def _busy_changed(self) -> None:
+        self.suggestions_busy.emit(self.suggestions_pending or "suggest" in self.busy)
+
+    def request_prediction(self, *_: object) -> None:
+        if self.session.models_loaded:  # asked again by `models_loaded`
+            self._submit("predict", PredictionRequest.of(self.session), self.session.accept_prediction,
+                         self.prediction_failed, "Prediction")
+
+    def schedule_suggestions(self, *_: object) -> None:
+        if not self.session.models_loaded:
+            return
+        self.suggestions_pending = True
+        self.suggestions_busy.emit(True)
+        self.scheduler.debounce("suggest", self.debounce_ms, self.request_suggestions)
+
+    def request_suggestions(self) -> None:
+        self.suggestions_pending = False
+        if self.session.models_loaded:
+            self._submit("suggest", SuggestionRequest.of(self.session), self.session.accept_suggestions,
+                         self.suggestions_failed, "Counterfactual suggestions")
