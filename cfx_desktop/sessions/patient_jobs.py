@@ -10,7 +10,8 @@ or busy flag.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, Callable
 
 import numpy as np
 
@@ -24,6 +25,8 @@ DEBOUNCE_MS = 100  # coalesces key repeat and wheel scrolling; a stale search is
 
 _predict_and_attribute = deferred("cfx_desktop.core.tabular.live", "predict_and_attribute")  # imported on the worker
 _suggest = deferred("cfx_desktop.core.tabular.live", "suggest")
+_predict_cohort = deferred("cfx_desktop.core.tabular.recourse", "predict_cohort")
+_global_recourse = deferred("cfx_desktop.core.tabular.recourse", "global_recourse")
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,9 @@ class PatientJobs:
         self.prediction_failed = Event()  # (message)
         self.suggestions_failed = Event()  # (message)
         self.suggestions_busy = Event()  # (bool): scheduled or running
+        self.cohort_failed = Event()  # (message)
+        self.recourse_state = Event()  # (running: bool, text)
+        self.recourse_progress = Event()  # (fraction)
         self.busy: set[str] = set()
         self.suggestions_pending = False  # debounced, not yet submitted
         session.dataset_changed.connect(self.refresh)
@@ -74,6 +80,8 @@ class PatientJobs:
         session.model_changed.connect(self.refresh)
         session.locks_changed.connect(self.schedule_suggestions)
         session.cohort_changed.connect(self.schedule_suggestions)  # the reference for neighbours and plausibility
+        session.cohort_changed.connect(self.request_cohort_predictions)
+        session.model_changed.connect(self.request_cohort_predictions)
         session.settings_changed.connect(self.schedule_suggestions)
         session.shape_feature_changed.connect(self.request_prediction)
 
@@ -90,7 +98,9 @@ class PatientJobs:
     def is_idle(self) -> bool:
         return not (self.suggestions_pending or self.busy)
 
-    def _submit(self, key: str, request: Any, result: Any, failed: Event, title: str) -> None:
+    def _submit(self, key: str, request: Any, result: Any, failed: Event, title: str,
+                progress: Callable[[float, str, object], None] | None = None,
+                cancelled: Callable[[], None] | None = None) -> None:
         def done(value: Any) -> None:
             self.busy.discard(key)
             result(value)
@@ -102,12 +112,14 @@ class PatientJobs:
             self.error_raised.emit(f"{title} failed", message, details)
             self._busy_changed()
 
-        def cancelled() -> None:
+        def stopped() -> None:
             self.busy.discard(key)
+            if cancelled is not None:
+                cancelled()
             self._busy_changed()
 
         self.busy.add(key)
-        self.scheduler.request(key, request, callbacks=Callbacks(done, error, cancelled=cancelled))
+        self.scheduler.request(key, request, callbacks=Callbacks(done, error, progress or (lambda f, m, p: None), stopped))
 
     def _busy_changed(self) -> None:
         self.suggestions_busy.emit(self.suggestions_pending or "suggest" in self.busy)
@@ -129,3 +141,32 @@ class PatientJobs:
         if self.session.models_loaded:
             self._submit("suggest", SuggestionRequest.of(self.session), self.session.accept_suggestions,
                          self.suggestions_failed, "Counterfactual suggestions")
+
+    # ----- the cohort ---------------------------------------------------------------------------------------
+    def request_cohort_predictions(self, *_: object) -> None:
+        request = self.session.cohort_request()
+        if request is not None:
+            self._submit("cohort", partial(_predict_cohort, *request), self.session.accept_cohort_prediction,
+                         self.cohort_failed, "Cohort predictions")
+
+    def run_recourse(self) -> bool:
+        """Global recourse over the loaded cohort, by the suggestions' rules; False (and says why) without one."""
+        request = self.session.recourse_request()
+        if request is None:
+            self.recourse_state.emit(False, "Load a cohort CSV first (File > Open).")
+            return False
+        self.recourse_state.emit(True, "searching single changes and pairs...")
+
+        def done(result: Any) -> None:
+            self.session.accept_recourse(result)
+            self.recourse_state.emit(False, "")
+
+        failed = Event()
+        failed.connect(lambda message: self.recourse_state.emit(False, f"failed: {message}"))
+        self._submit("recourse", partial(_global_recourse, *request), done, failed, "Global recourse",
+                     progress=lambda f, m, p: self.recourse_progress.emit(f),
+                     cancelled=lambda: self.recourse_state.emit(False, "cancelled"))
+        return True
+
+    def cancel_recourse(self) -> None:
+        self.scheduler.cancel("recourse")

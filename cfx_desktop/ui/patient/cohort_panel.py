@@ -8,14 +8,11 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QFrame, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
-from cfx_desktop.core.lazy import deferred
 from cfx_desktop.sessions.patient import PatientSession
 from cfx_desktop.ui.patient.cohort import CohortView
 from cfx_desktop.ui.patient.recourse_view import RecourseView
-from cfx_desktop.workers.pool import JobError, LatestOnly, WorkerPool
+from cfx_desktop.workers.pool import WorkerPool
 
-predict_cohort = deferred("cfx_desktop.core.tabular.recourse", "predict_cohort")  # imported on the worker thread
-global_recourse = deferred("cfx_desktop.core.tabular.recourse", "global_recourse")
 
 
 class CohortPanel(QWidget):
@@ -38,40 +35,29 @@ class CohortPanel(QWidget):
         splitter.setSizes([300, 260])  # about five patient rows above the recourse table
         scroll.setWidget(splitter)
         layout.addWidget(scroll)
-        self.predict_channel = LatestOnly(pool, "Cohort predictions", self)
-        self.recourse_channel = LatestOnly(pool, "Global recourse", self)
-        self.predict_channel.result.connect(session.accept_cohort_prediction)
-        self.predict_channel.error.connect(self._failed)
-        self.recourse_channel.result.connect(session.accept_recourse)
-        self.recourse_channel.error.connect(self._failed)
-        self.recourse_channel.progress.connect(lambda f, m, p: self.recourse.set_progress(f))
-        self.recourse_channel.idle.connect(lambda: self.recourse.set_running(False, self.recourse.status.text()))
-        self.recourse_channel.cancelled.connect(lambda: self.recourse.set_running(False, "cancelled"))
         self.table.row_chosen.connect(session.load_row)
         self.recourse.run_requested.connect(self.run_recourse)
-        self.recourse.cancel_requested.connect(self.recourse_channel.cancel)
         self.recourse.export_requested.connect(self._export_dialog)
         session.cohort_changed.connect(self._on_cohort)
-        session.model_changed.connect(self.request_predictions)
         session.cohort_prediction_changed.connect(lambda result: self.table.set_predictions(result) if result else None)
         session.recourse_changed.connect(self.recourse.display)
 
+    def bind(self, jobs) -> None:  # noqa: ANN001 - sessions.patient_jobs.PatientJobs
+        """The cohort's requests are the jobs' (made after the layout): the panel forwards and renders."""
+        self.jobs = jobs
+        self.recourse.cancel_requested.connect(jobs.cancel_recourse)
+        jobs.recourse_progress.connect(self.recourse.set_progress)
+        jobs.recourse_state.connect(lambda running, text: self.recourse.set_running(running, text or self.recourse.status.text()))
+        jobs.cohort_failed.connect(lambda message: self.recourse.set_running(False, f"failed: {message}"))
+
     def _on_cohort(self, cohort) -> None:  # noqa: ANN001 - Cohort | None
         self.table.set_cohort(cohort) if cohort is not None else self.table.clear()
-        self.request_predictions()
 
     def request_predictions(self) -> None:
-        request = self.session.cohort_request()
-        if request is not None:
-            self.predict_channel.request(predict_cohort, *request)
+        self.jobs.request_cohort_predictions()
 
     def run_recourse(self) -> None:
-        request = self.session.recourse_request()
-        if request is None:
-            self.recourse.set_running(False, "Load a cohort CSV first (File > Open).")
-            return
-        self.recourse.set_running(True, "searching single changes and pairs...")
-        self.recourse_channel.request(global_recourse, *request)
+        self.jobs.run_recourse()
 
     def export_csv(self, path: Path) -> bool:
         if self.session.recourse is None:
@@ -84,9 +70,5 @@ class CohortPanel(QWidget):
         if path:
             self.export_csv(Path(path))
 
-    def _failed(self, error: JobError) -> None:
-        self.recourse.set_running(False, f"failed: {error.message}")
-        self.error_raised.emit(f"{error.title} failed", error.message, error.details)
-
     def is_idle(self) -> bool:
-        return not (self.predict_channel.busy or self.recourse_channel.busy)
+        return not ({"cohort", "recourse"} & self.jobs.busy)

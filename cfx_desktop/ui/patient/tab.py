@@ -53,6 +53,7 @@ class PatientTab(ToolTab):
         scheduler = PoolScheduler(pool, self)
         self.jobs = PatientJobs(self.session, scheduler)
         self.predict_channel = scheduler.channel("predict")  # counted by the stress tests
+        self.cohort_panel.bind(self.jobs)
         self.jobs.prediction_failed.connect(self._on_predict_error)
         self.jobs.suggestions_failed.connect(self._on_suggest_error)
         self.jobs.suggestions_busy.connect(self.suggestions.set_busy)
