@@ -374,6 +374,8 @@ def test_the_study_browser_in_the_app(qtbot, make_window, pacs: MemoryPacs, tmp_
     dialog.search_button.click()
     qtbot.waitUntil(lambda: dialog.table.rowCount() == 1, timeout=30_000)
     assert dialog.table.item(0, 0).text() == "GUI-1" and dialog.table.item(0, 3).text() == "CT"
+    qtbot.waitUntil(lambda: dialog.series.rowCount() == 2, timeout=30_000)  # the study's series, by C-FIND
+    assert dialog.series.item(0, 1).text() == "CT"
     dialog.open_button.click()
     qtbot.waitUntil(lambda: "open in the folder view" in dialog.status.text(), timeout=30_000)
     qtbot.waitUntil(lambda: xray.folder_panel.tree.topLevelItemCount() == 1, timeout=30_000)

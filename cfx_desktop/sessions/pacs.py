@@ -77,6 +77,7 @@ class PacsSession:
         self.studies_changed = Event()  # (list[Study])
         self.study_ready = Event()  # (study uid, folder): retrieved, for the folder view
         self.inbox_changed = Event()  # (list[Path]) receive mode: a new image arrived
+        self.series_changed = Event()  # (study uid, list of series identifiers): the selected study's series
 
     def _set(self, state: str, message: str, fraction: float = 0.0) -> None:
         self.status = Status(state, message, fraction)
@@ -123,6 +124,22 @@ class PacsSession:
 
         self._run("Searching", lambda peer, flt, progress=None, cancel=None: transport.find_studies(peer, flt, cancel),
                   self.peer, self.filters, on_result=found)
+
+    def list_series(self, study_uid: str) -> None:
+        """The series of one study (C-FIND at series level), on a lane of their own: choosing another study while
+        a retrieval runs does not cancel it. DICOMweb peers list studies only."""
+        from cfx_desktop.pacs import dimse
+
+        if self.peer is None or self.peer.is_web:
+            self.series_changed.emit(study_uid, [])
+            return
+
+        def failed(message: str, details: str = "") -> None:
+            self.series_changed.emit(study_uid, [])
+
+        self.scheduler.request(f"{KEY} series", lambda peer, uid, progress=None, cancel=None: dimse.find_series(peer, uid, cancel),
+                               self.peer, study_uid, callbacks=Callbacks(lambda found: self.series_changed.emit(study_uid, found),
+                                                                          failed))
 
     def retrieve(self, study_uid: str) -> None:
         from cfx_desktop.pacs import transport

@@ -16,6 +16,7 @@ from cfx_desktop.pacs.dimse import Study, StudyFilter
 from cfx_desktop.sessions.pacs import PacsSession, Status
 
 COLUMNS = ("Patient ID", "Name", "Date", "Modalities", "Images", "Description")
+SERIES_COLUMNS = ("Series", "Modality", "Images", "Description")
 MODALITIES = ("", "CR", "DX", "CT", "MR", "US", "OT")
 
 
@@ -37,6 +38,13 @@ class PacsDialog(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(lambda _index: self._retrieve())
         layout.addWidget(self.table, 1)
+        self.series = QTableWidget(0, len(SERIES_COLUMNS), self)  # the selected study's series (C-FIND, series level)
+        self.series.setHorizontalHeaderLabels(SERIES_COLUMNS)
+        self.series.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.series.horizontalHeader().setSectionResizeMode(len(SERIES_COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        self.series.setMaximumHeight(120)
+        layout.addWidget(self.series)
+        self.table.currentCellChanged.connect(lambda row, *_: self._study_chosen(row))
         layout.addLayout(self._action_row())
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 100)
@@ -50,6 +58,7 @@ class PacsDialog(QDialog):
         session.studies_changed.connect(self._on_studies)
         session.study_ready.connect(lambda _uid, folder: self.folder_ready.emit(folder))
         session.inbox_changed.connect(self._on_inbox)
+        session.series_changed.connect(self._on_series)
         self._on_status(session.status)
         self.resize(900, 520)
 
@@ -191,6 +200,22 @@ class PacsDialog(QDialog):
         if studies:
             self.table.selectRow(0)
         self.table.resizeColumnsToContents()
+
+    def _study_chosen(self, row: int) -> None:
+        self.series.setRowCount(0)
+        if 0 <= row < len(self.session.studies):
+            self.session.list_series(self.session.studies[row].uid)
+
+    def _on_series(self, study_uid: str, found: list) -> None:
+        study = self.selected_study()
+        if study is None or study.uid != study_uid:
+            return  # the answer for a study no longer selected
+        self.series.setRowCount(len(found))
+        for row, ds in enumerate(found):
+            values = (str(ds.get("SeriesNumber", "") or ""), str(ds.get("Modality", "") or ""),
+                      str(ds.get("NumberOfSeriesRelatedInstances", "") or ""), str(ds.get("SeriesDescription", "") or ""))
+            for column, value in enumerate(values):
+                self.series.setItem(row, column, QTableWidgetItem(value))
 
     def _on_inbox(self, files: list[Path]) -> None:
         self.inbox.setText(f"Show inbox ({len(files)})")
