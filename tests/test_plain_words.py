@@ -83,3 +83,16 @@ def test_the_cohort_view_and_the_why_chart_fit_a_small_screen(qtbot, make_window
     qtbot.waitUntil(lambda: tab.attributions.values is not None, timeout=60_000)
     rows = len(tab.schema.features)
     assert tab.attributions.bars.height() >= rows * (tab.attributions.fontMetrics().height() + 4)  # a line per label
+
+
+def test_the_help_pane_never_covers_the_window_on_the_first_start(qtbot, make_window, monkeypatch, tmp_path) -> None:
+    """On a first start (no saved layout) the help pane once floated over the window's right edge, on the gauge and
+    the suggestions' Apply column; it now floats beside the window where the screen has room, else it stays closed
+    and the status bar says how to open it."""
+    monkeypatch.setenv("CFX_SETTINGS_DIR", str(tmp_path / "fresh"))  # no saved layout: a first start
+    win = make_window(show=True)
+    qtbot.wait(100)
+    if win.help_dock.isVisible():
+        assert win.help_dock.isFloating() and not win.help_dock.frameGeometry().intersects(win.frameGeometry())
+    else:
+        assert "F1 opens 'What am I looking at?'" in win.statusBar().currentMessage()

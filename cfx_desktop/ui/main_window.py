@@ -101,10 +101,19 @@ class MainWindow(QMainWindow):
         self._show_help_topic()
         self.glossary: GlossaryDialog | None = None
 
-    def _place_floating_help(self) -> None:
-        if self.help_dock.isFloating():
-            frame = self.geometry()
-            self.help_dock.move(frame.right() - self.help_dock.width() - 16, frame.top() + 80)
+    def _place_first_help(self) -> None:
+        """Beside the window where the screen has room for it; else closed, with the way to open it in the status
+        bar. Floating over the window it covered the gauge and the suggestions' Apply column; docked on a 1280 x 720
+        screen it squeezed the tab until the gauge scrolled sideways."""
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        frame = self.frameGeometry()
+        if screen is not None and screen.right() - frame.right() >= self.help_dock.width() + 8:
+            self.help_dock.setFloating(True)
+            self.help_dock.move(frame.right() + 8, frame.top() + 40)
+            self.help_dock.show()
+        else:
+            self.help_dock.hide()
+            self.statusBar().showMessage("New here? F1 opens 'What am I looking at?' for this tab", 15_000)
 
     def _show_help_topic(self, *_: object) -> None:
         topic = self.current_tab.help_topic()
@@ -209,12 +218,11 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)  # also whether the help pane is open
-        else:  # first start: a newcomer sees what the tab is for, floating at the window's right edge so the
-            # tabs keep their full width (double-click its title to dock it)
+        else:  # first start: a newcomer sees what the tab is for beside the window, never over it
             self.help_dock.setFloating(True)
             self.help_dock.resize(320, 620)
-            QTimer.singleShot(0, self, self._place_floating_help)
-            self.help_dock.show()
+            self.help_dock.hide()
+            QTimer.singleShot(0, self, self._place_first_help)
         index = int(self.settings.value("window/tab", 0) or 0)
         if 0 <= index < self.tabs.count():
             self.tabs.setCurrentIndex(index)
