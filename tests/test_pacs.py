@@ -5,6 +5,7 @@ started on loopback ports with a throw-away store, covers the same end to end wh
 from __future__ import annotations
 
 import csv
+import shutil
 import json
 import socket
 import time
@@ -387,4 +388,50 @@ def test_the_study_browser_in_the_app(qtbot, make_window, pacs: MemoryPacs, tmp_
     qtbot.waitUntil(lambda: dialog.status.text().startswith("Stored"), timeout=120_000)
     assert "2 withheld as not chest radiographs" in dialog.status.text()
     assert sum(ds.Modality == "SR" for ds in pacs.held) == 2
+
+    dialog.port.setValue(free_port())
+    dialog.receive.setChecked(True)  # receive mode: the folder view follows the inbox once it was shown
+    assert dialog.session.receiver is not None and "Receiving as CFX_DESKTOP on 127.0.0.1" in dialog.status.text()
+    dialog.inbox.click()
+    sender = parse_peer(f"CFX_DESKTOP@127.0.0.1:{dialog.session.receiver.port}", own_ae="MODALITY")
+    assert dimse.store(sender, _study(ct=1, patient="INBOX-1")) == 1
+    qtbot.waitUntil(lambda: dialog.inbox.text() == "Show inbox (1)", timeout=30_000)
+    qtbot.waitUntil(lambda: xray.folder_panel.tree.topLevelItemCount() == 1
+                    and "INBOX-1" in xray.folder_panel.tree.topLevelItem(0).text(0), timeout=30_000)
+    dialog.receive.setChecked(False)
+    assert dialog.session.receiver is None
     dialog.reject()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed (it makes the throw-away certificates)")
+def test_dimse_over_tls(tmp_path: Path, capsys) -> None:
+    """A TLS peer (pynetdicom's SCP with a throw-away CA and server certificate): the echo succeeds with --tls-ca
+    and fails, with a message, without it."""
+    import ssl
+    import subprocess
+
+    from pynetdicom import AE
+    from pynetdicom.sop_class import Verification
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=tmp_path)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test CA", "-keyout", "ca.key", "-out", "ca.pem")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr")
+    (tmp_path / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1",
+        "-extfile", "ext.cnf", "-out", "server.pem")
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(tmp_path / "server.pem", tmp_path / "server.key")
+    ae = AE(ae_title="TLSPACS")
+    ae.add_supported_context(Verification)
+    port = free_port()
+    server = ae.start_server(("127.0.0.1", port), block=False, ssl_context=server_context)
+    try:
+        peer = f"TLSPACS@127.0.0.1:{port}"
+        assert main(["pacs", "echo", "--peer", peer, "--tls-ca", str(tmp_path / "ca.pem"), "--timeout", "5"]) == 0
+        assert "answered in" in capsys.readouterr().out
+        assert main(["pacs", "echo", "--peer", peer, "--timeout", "3"]) != 0  # plain DICOM to a TLS port: no answer
+        assert "no answer within 3 s" in capsys.readouterr().err
+    finally:
+        server.shutdown()

@@ -188,5 +188,7 @@ class PacsSession:
             self._set("idle", "Receive mode is off.")
 
     def _arrived(self, path: Path) -> None:
+        """A burst of arrivals (a modality sends a study) is announced once it pauses, so the folder view
+        analyses the inbox once per burst rather than once per image."""
         self.inbox.append(path)
-        self.inbox_changed.emit(list(self.inbox))
+        self.scheduler.debounce(f"{KEY} inbox", 500, lambda: self.inbox_changed.emit(list(self.inbox)))

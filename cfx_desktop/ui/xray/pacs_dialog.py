@@ -124,7 +124,8 @@ class PacsDialog(QDialog):
         self.receive.toggled.connect(self._toggle_receive)
         self.inbox = QPushButton("Show inbox (0)", self)
         self.inbox.setEnabled(False)
-        self.inbox.clicked.connect(lambda: self.folder_ready.emit(self._inbox_folder()))
+        self.inbox.clicked.connect(self._show_inbox)
+        self._following_inbox = False  # once shown, the folder view follows the inbox as images arrive
         row.addWidget(self.receive)
         row.addWidget(self.port)
         row.addWidget(QLabel(")", self))
@@ -175,6 +176,10 @@ class PacsDialog(QDialog):
         self.port.setEnabled(not self.receive.isChecked())
         self.inbox.setEnabled(self.receive.isChecked() or bool(self.session.inbox))
 
+    def _show_inbox(self) -> None:
+        self._following_inbox = True
+        self.folder_ready.emit(self._inbox_folder())
+
     def _inbox_folder(self) -> Path:
         return self.session.cache.root.parent / "pacs-inbox"
 
@@ -220,3 +225,5 @@ class PacsDialog(QDialog):
     def _on_inbox(self, files: list[Path]) -> None:
         self.inbox.setText(f"Show inbox ({len(files)})")
         self.inbox.setEnabled(True)
+        if self._following_inbox:  # the guard and the classifier analyse what arrived, in the folder view
+            self.folder_ready.emit(self._inbox_folder())
