@@ -133,7 +133,8 @@ def associate(peer: Peer, contexts: Sequence[str | tuple[str, Sequence[str]]], *
         for uid in STORAGE_CLASSES:
             ae.add_requested_context(uid, ALL_TRANSFER_SYNTAXES)
             roles.append(build_role(uid, scp_role=True))
-    tls = (peer.tls_context(), peer.host) if peer.tls_context() is not None else None
+    context = peer.tls_context()  # reads the CA bundle (and the app's certificate): once per association
+    tls = (context, peer.host) if context is not None else None
     try:
         assoc = ae.associate(peer.host, peer.port, ae_title=peer.ae_title, ext_neg=roles or None,
                              evt_handlers=handlers or None, tls_args=tls)

@@ -73,7 +73,7 @@ def retrieve_study(peer: Peer, study_uid: str, cache: StudyCache, progress=no_pr
     else:  # resume: per incomplete series, only the images it still lacks (list-of-UID matching, PS3.4 C.2.2.2.2)
         targets = [_identifier("IMAGE", study_uid, series, sorted(s for s, of in missing.items() if of == series))
                    for series in sorted(set(missing.values()))]
-    expected = len(missing) or 0
+    expected = len(missing)
     received = 0
     for index, identifier in enumerate(targets):
         try:

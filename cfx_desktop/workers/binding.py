@@ -48,9 +48,6 @@ class PoolScheduler(QObject):
         if key in self._channels:
             self._channels[key].cancel()
 
-    def busy(self, key: str) -> bool:
-        return key in self._channels and self._channels[key].busy
-
     def post(self, fn: Callable[[], None]) -> None:
         self._posted.emit(fn)
 
