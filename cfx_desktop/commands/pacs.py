@@ -105,9 +105,7 @@ def analyse(args: argparse.Namespace) -> int:
     from cfx_desktop.commands.imaging import image_model
     from cfx_desktop.core.imaging.guard.model import load_guard
     from cfx_desktop.pacs import transport
-    import pydicom
-
-    from cfx_desktop.pacs.analyse import Options, analyse_file, skip_reason
+    from cfx_desktop.pacs.analyse import Options, analyse_files
     from cfx_desktop.pacs.cache import StudyCache
     from cfx_desktop.pacs.peer import PacsError
 
@@ -122,19 +120,15 @@ def analyse(args: argparse.Namespace) -> int:
     print(f"retrieved {len(files)} images of {args.study} into {cache.folder(args.study)}", flush=True)
     options = Options(args.method, not args.no_counterfactual)
     written, failed = [], 0
-    for path in files:
-        try:
-            skip = skip_reason(pydicom.dcmread(path, stop_before_pixels=True))
-            if skip:
-                print(f"{path.stem}: skipped: {skip}", flush=True)
-                continue
-            done = analyse_file(path, model, guard, args.out, options)
-        except Exception as exc:  # noqa: BLE001 - one bad image never stops the study; the file stays in the cache
+    for outcome in analyse_files(files, model, guard, args.out, options):  # one bad image never stops the study
+        if outcome.error is not None:
             failed += 1
-            print(f"{path.stem}: FAILED: {type(exc).__name__}: {exc}", flush=True)
-            continue
-        written.extend(done.outputs)
-        print(done.line(), flush=True)
+            print(f"{outcome.path.stem}: FAILED: {type(outcome.error).__name__}: {outcome.error}", flush=True)
+        elif outcome.skipped:
+            print(f"{outcome.path.stem}: skipped: {outcome.skipped}", flush=True)
+        else:
+            written.extend(outcome.done.outputs)
+            print(outcome.done.line(), flush=True)
     print(f"wrote {len(written)} files to {args.out} ({failed} images failed)")
     if args.send and written:
         try:

@@ -11,15 +11,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import highdicom as hd
 import pydicom
 from pydicom.dataset import Dataset
 
-from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken
-from cfx_desktop.core.imaging.explain import render
-from cfx_desktop.core.imaging.explain import saliency
+from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, Cancelled
+from cfx_desktop.core.imaging.explain import render, saliency
 from cfx_desktop.core.imaging.counterfactual.generate import confirmation, verdict_line
 from cfx_desktop.core.imaging.models.decision import guarded_decision
 from cfx_desktop.core.imaging.image_report import sanity_text, validation_text
@@ -83,10 +82,10 @@ def skip_reason(header: Dataset) -> str:
 
 
 def analyse_file(path: Path, model: Any, guard: Any, out: Path, options: Options = Options(),
-                 cancel: CancelToken = NEVER_CANCELLED) -> Analysed:
+                 cancel: CancelToken = NEVER_CANCELLED, header: Dataset | None = None) -> Analysed:
     """Analyse one DICOM file and write ``<SOP UID>.sr.dcm`` (and the captures) into ``out``; an image whose SR
-    is already there is read back instead of analysed again."""
-    header = pydicom.dcmread(path, stop_before_pixels=True)
+    is already there is read back instead of analysed again. ``header``: the file's header, if already read."""
+    header = header if header is not None else pydicom.dcmread(path, stop_before_pixels=True)
     sop_uid = safe_uid(str(header.SOPInstanceUID), "SOP Instance UID")
     done = out / f"{sop_uid}.json"
     if done.is_file():
@@ -123,3 +122,31 @@ def analyse_file(path: Path, model: Any, guard: Any, out: Path, options: Options
         dataset.save_as(target, enforce_file_format=True)
     done.write_text(json.dumps({"finding": asdict(finding), "outputs": [str(p) for p in outputs]}, indent=1), encoding="utf-8")
     return Analysed(path, sop_uid, finding, outputs)
+
+
+@dataclass
+class Outcome:
+    """One file of a study: analysed (``done``), skipped (``skipped`` says why), or failed (``error``)."""
+
+    path: Path
+    done: Analysed | None = None
+    skipped: str = ""
+    error: Exception | None = None
+
+
+def analyse_files(files: list[Path], model: Any, guard: Any, out: Path, options: Options = Options(),
+                  cancel: CancelToken = NEVER_CANCELLED) -> Iterator[Outcome]:
+    """Every file of a retrieved study, one `Outcome` each, as the CLI and the study browser go through it; a
+    failure is handed on, never raised, so the caller decides whether one bad image stops the study. Cancel
+    stops between images."""
+    for path in files:
+        cancel.raise_if_cancelled()
+        try:
+            header = pydicom.dcmread(path, stop_before_pixels=True)
+            reason = skip_reason(header)
+            yield Outcome(path, skipped=reason) if reason else Outcome(path, analyse_file(path, model, guard, out, options,
+                                                                                       cancel, header))
+        except Cancelled:
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported per file; the file stays in the cache
+            yield Outcome(path, error=exc)

@@ -33,25 +33,23 @@ class Status:
 
 def _analyse_and_send(peer: Peer, files: list[Path], out: Path, model_name: str, progress=no_progress,  # noqa: ANN001
                       cancel: CancelToken = NEVER_CANCELLED) -> str:
-    """Every image of a retrieved study through the app's pipeline, the results stored in the peer."""
-    import pydicom
-
+    """Every image of a retrieved study through the app's pipeline, the results stored in the peer; a failed
+    image fails the send (nothing is stored), with its reason."""
     from cfx_desktop.core.imaging.guard.model import load_guard
     from cfx_desktop.core.imaging.models.classifier import load_image_model
     from cfx_desktop.pacs import transport
-    from cfx_desktop.pacs.analyse import analyse_file, skip_reason
+    from cfx_desktop.pacs.analyse import analyse_files
 
     model = load_image_model(model_name)
     guard = load_guard(model)
     written, withheld = [], 0
-    for index, path in enumerate(files, 1):
-        cancel.raise_if_cancelled()
-        if skip_reason(pydicom.dcmread(path, stop_before_pixels=True)):
-            continue
-        done = analyse_file(path, model, guard, out, cancel=cancel)
-        withheld += done.finding.withheld
-        written.extend(done.outputs)
-        progress(index / len(files) * 0.9, f"analysed {index} of {len(files)}")
+    for index, outcome in enumerate(analyse_files(files, model, guard, out, cancel=cancel), 1):
+        if outcome.error is not None:
+            raise outcome.error
+        if outcome.done is not None:
+            withheld += outcome.done.finding.withheld
+            written.extend(outcome.done.outputs)
+            progress(index / len(files) * 0.9, f"analysed {index} of {len(files)}")
     stored = transport.send_files(peer, written, cancel=cancel) if written else 0
     progress(1.0, "sent")
     note = f" ({withheld} withheld as not chest radiographs)" if withheld else ""
@@ -164,11 +162,16 @@ class PacsSession:
         self.scheduler.cancel(KEY)
 
     # ----- receive mode -------------------------------------------------------------------------------------
+    @property
+    def inbox_folder(self) -> Path:
+        """Where receive mode drops what arrives (beside the retrieval cache, under the same size limit)."""
+        return self.cache.root.parent / "pacs-inbox"
+
     def start_receiving(self, port: int, host: str = "127.0.0.1", own_ae: str = DEFAULT_OWN_AE) -> bool:
         from cfx_desktop.pacs.receive import Receiver
 
         self.stop_receiving()
-        inbox = StudyCache(self.cache.root.parent / "pacs-inbox", self.cache.limit_bytes)
+        inbox = StudyCache(self.inbox_folder, self.cache.limit_bytes)
 
         def arrived(path: Path) -> None:  # on the storage SCP's thread: hand over to the session's
             self.scheduler.post(lambda: self._arrived(path))

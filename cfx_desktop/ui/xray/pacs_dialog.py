@@ -178,10 +178,7 @@ class PacsDialog(QDialog):
 
     def _show_inbox(self) -> None:
         self._following_inbox = True
-        self.folder_ready.emit(self._inbox_folder())
-
-    def _inbox_folder(self) -> Path:
-        return self.session.cache.root.parent / "pacs-inbox"
+        self.folder_ready.emit(self.session.inbox_folder)
 
     # ----- rendering ----------------------------------------------------------------------------------------
     def _on_status(self, status: Status) -> None:
@@ -226,4 +223,4 @@ class PacsDialog(QDialog):
         self.inbox.setText(f"Show inbox ({len(files)})")
         self.inbox.setEnabled(True)
         if self._following_inbox:  # the guard and the classifier analyse what arrived, in the folder view
-            self.folder_ready.emit(self._inbox_folder())
+            self.folder_ready.emit(self.session.inbox_folder)
