@@ -63,8 +63,15 @@ class XrayJobs:
             on_result, on_error, lambda f, m, p: self.progress.emit(key, f, m, p), on_cancelled))
 
     def _cancel(self, key: str) -> None:
+        """The scheduler reports the cancel through the request's own ``cancelled`` callback (when one runs)."""
         self.scheduler.cancel(key)
         self.busy.discard(key)
+
+    @staticmethod
+    def _stated(set_state: Callable[[JobState], None]) -> dict[str, Callable[..., None]]:
+        """``failed`` / ``cancelled`` callbacks that put a job's end into the session's job state for its panel."""
+        return {"failed": lambda message: set_state(JobState("failed", f"failed: {message}")),
+                "cancelled": lambda: set_state(JobState("cancelled", "cancelled"))}
 
     def is_idle(self) -> bool:
         """Nothing runs but the folder's thumbnails (the counterfactual's preparation counts: the first counterfactual
@@ -109,13 +116,10 @@ class XrayJobs:
         s = self.session
         if s.image is None:
             return
-        self._submit("overlay", live.overlay, *s.overlay_request(), result=s.accept_overlay,
-                     failed=lambda m: s.set_overlay_state(JobState("failed", f"failed: {m}")),
-                     cancelled=lambda: s.set_overlay_state(JobState("cancelled", "cancelled")))
+        self._submit("overlay", live.overlay, *s.overlay_request(), result=s.accept_overlay, **self._stated(s.set_overlay_state))
 
     def cancel_overlay(self) -> None:
         self._cancel("overlay")
-        self.session.set_overlay_state(JobState("cancelled", "cancelled"))
 
     @property
     def counterfactual_allowed(self) -> bool:
@@ -129,22 +133,17 @@ class XrayJobs:
             return False
         s.counterfactual_started()
         self._submit("counterfactual", live.counterfactual, s.image_id, s.pixels, s.model_name, result=s.accept_counterfactual,
-                     failed=lambda m: s.set_counterfactual_state(JobState("failed", f"failed: {m}")),
-                     cancelled=lambda: s.set_counterfactual_state(JobState("cancelled", "cancelled")),
-                     steps=self.cf_steps, mask=MaskSettings(method=s.method))
+                     **self._stated(s.set_counterfactual_state), steps=self.cf_steps, mask=MaskSettings(method=s.method))
         return True
 
     def cancel_counterfactual(self) -> None:
         self._cancel("counterfactual")
-        self.session.set_counterfactual_state(JobState("cancelled", "cancelled"))
 
     def run_sanity(self) -> None:
         s = self.session
         if s.image is None:
             return
-        self._submit("sanity", live.sanity, *s.sanity_request(), result=s.accept_sanity,
-                     failed=lambda m: s.set_sanity_state(JobState("failed", f"failed: {m}")),
-                     cancelled=lambda: s.set_sanity_state(JobState("cancelled", "cancelled")))
+        self._submit("sanity", live.sanity, *s.sanity_request(), result=s.accept_sanity, **self._stated(s.set_sanity_state))
 
     # ----- chained rules ------------------------------------------------------------------------------------
     def _after_overlay(self, overlay: live.Overlay | None, state: JobState) -> None:
