@@ -21,9 +21,7 @@ import numpy as np
 
 from benchmarks.common import machine, machine_line, median, nonempty, publish_and_show, require
 from cfx_desktop import paths
-from cfx_desktop.core.imaging.explain import sanity
-from cfx_desktop.core.imaging.explain import saliency
-from cfx_desktop.core.imaging.explain import shortcuts
+from cfx_desktop.core.imaging.explain import sanity, saliency, shortcuts
 from cfx_desktop.core.imaging.train.data import validation_files
 from cfx_desktop.core.imaging.io.load import load_image
 from cfx_desktop.core.imaging.counterfactual.latent_bank import lungs_for

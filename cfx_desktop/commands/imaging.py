@@ -349,8 +349,7 @@ def _params(items: list[str]) -> dict[str, str]:
 
 
 def explain_image(args: argparse.Namespace) -> int:
-    from cfx_desktop.core.imaging.explain import render
-    from cfx_desktop.core.imaging.explain import saliency
+    from cfx_desktop.core.imaging.explain import render, saliency
 
     model = image_model(args.model)
     image = _load(args.path)
@@ -367,8 +366,7 @@ def explain_image(args: argparse.Namespace) -> int:
 
 
 def sanity(args: argparse.Namespace) -> int:
-    from cfx_desktop.core.imaging.explain import render
-    from cfx_desktop.core.imaging.explain import sanity as sanity_mod
+    from cfx_desktop.core.imaging.explain import render, sanity as sanity_mod
     from cfx_desktop.core.imaging.live import twin_or_reason
 
     model = image_model(args.model)

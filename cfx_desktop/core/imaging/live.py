@@ -11,8 +11,7 @@ import numpy as np
 
 from cfx_desktop.core.bundles import BundleError
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
-from cfx_desktop.core.imaging.explain import sanity as sanity_mod
-from cfx_desktop.core.imaging.explain import saliency
+from cfx_desktop.core.imaging.explain import sanity as sanity_mod, saliency
 from cfx_desktop.core.imaging.counterfactual.autoencoder import autoencoder_for
 from cfx_desktop.core.imaging.counterfactual.generate import ImageCounterfactual, MaskSettings, SearchSettings, generate
 from cfx_desktop.core.imaging.models.decision import guarded_decision, guarded_prediction

@@ -18,9 +18,7 @@ import torch
 
 from cfx_desktop.core import bundles
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
-from cfx_desktop.core.imaging.train import augment
-from cfx_desktop.core.imaging.train import data as data_mod
-from cfx_desktop.core.imaging.train import synthetic_images
+from cfx_desktop.core.imaging.train import augment, data as data_mod, synthetic_images
 from cfx_desktop.core.imaging.guard.model import DISCRIMINATOR_SIZE, GROUPS, ChestOrOther, GuardModel, describe, image_verdict
 from cfx_desktop.core.imaging.models.classifier import ImageModel
 from cfx_desktop.core.imaging.models.preprocess import resize_square

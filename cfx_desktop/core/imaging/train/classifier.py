@@ -22,8 +22,7 @@ import torch.nn.functional as F
 
 from cfx_desktop.core import bundles
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
-from cfx_desktop.core.imaging.train import augment as augment_mod
-from cfx_desktop.core.imaging.train import data as data_mod
+from cfx_desktop.core.imaging.train import augment as augment_mod, data as data_mod
 from cfx_desktop.core.imaging.models.classifier import build
 from cfx_desktop.core.metrics import binary_metrics, choose_threshold
 
