@@ -144,7 +144,8 @@ def test_bottleneck_counterfactuals_add_only_the_decoders_change_inside_the_mask
         assert 0 <= m["decoded_inside_mask_fraction"] <= 1 and 0 <= m["high_frequency_share"] <= 1
         # the referee here is the model itself, so it must agree exactly and move exactly as far
         assert m["referee_flipped"] == m["flipped"] and m["referee_relative_change"] == pytest.approx(1.0, abs=1e-3)
-        assert "referee agrees" in verdict_line(m) or "referee disagrees" in verdict_line(m)
+        assert verdict_line(m).split(" (")[0] == ("the explained model flipped; the referee flipped too" if m["flipped"]
+                                                  else "the explained model did not flip; nor did the referee")
     assert reached >= 3
 
 
@@ -209,6 +210,19 @@ def test_confirmation_needs_the_referee_too() -> None:
     assert confirmation({"flipped": True, "referee_flipped": False}) == "not confirmed"
     assert confirmation({"flipped": True}) == "not confirmed"  # no referee installed: nothing confirms it
     assert confirmation({"flipped": False, "referee_flipped": True}) == "not confirmed"
+
+
+def test_the_verdict_line_names_which_model_flipped() -> None:
+    """Each model's answer in its own words: "not flipped; referee agrees" read as a contradiction."""
+    referee = {"positive_label": "pneumonia", "referee_initial_probability": 0.8, "referee_final_probability": 0.3,
+               "referee_relative_change": 1.2}
+    lines = {(model, ref): verdict_line({"flipped": model, "referee_flipped": ref, **referee}).split(" (its")[0]
+             for model in (True, False) for ref in (True, False)}
+    assert lines == {(True, True): "the explained model flipped; the referee flipped too",
+                     (True, False): "the explained model flipped; the referee did not",
+                     (False, True): "the explained model did not flip; the referee did",
+                     (False, False): "the explained model did not flip; nor did the referee"}
+    assert verdict_line({"flipped": True}) == "the explained model flipped; no referee installed to confirm it"
 
 
 def test_destinations_can_be_limited_to_films_the_model_reads_as_the_target(trained, vae) -> None:

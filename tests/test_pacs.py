@@ -359,6 +359,29 @@ def test_a_pacs_without_c_get_is_asked_for_a_c_move(tmp_path: Path, capsys) -> N
         server.stop()
 
 
+def test_the_browser_session_falls_back_to_c_move_and_sends_without_counterfactuals(tmp_path: Path) -> None:
+    """The study browser's C-MOVE fallback (a port set in the dialog) and its "with counterfactual images" box."""
+    port = free_port()
+    server = MemoryPacs(offer_get=False, move_destinations={"CFX_DESKTOP": ("127.0.0.1", port)}).start()
+    try:
+        films = _study(chest=1, ct=1)
+        server.held += films
+        study = films[0].StudyInstanceUID
+        session, seen = _session(tmp_path)
+        session.configure(server.address)
+        session.retrieve(study)
+        assert seen[-1].startswith("failed:") and "does not offer C-GET" in seen[-1] and "--move-port" in seen[-1]
+        session.move_port, session.counterfactual = port, False
+        session.retrieve(study)
+        assert seen[-1].startswith("done: 2 images of the study are here") and len(session.retrieved[study]) == 2
+        session.analyse_and_send(study)
+        assert seen[-1].startswith("done: Stored 3 results")  # 2 SRs and the chest film's saliency; no comparison
+        reports = [read_report(ds) for ds in server.held if ds.Modality == "SR"]
+        assert len(reports) == 2 and any("not made (not asked for)" in report_text(ds) for ds in server.held if ds.Modality == "SR")
+    finally:
+        server.stop()
+
+
 def test_the_study_browser_in_the_app(qtbot, make_window, pacs: MemoryPacs, tmp_path: Path, monkeypatch) -> None:
     """File > Open from PACS: search, open a study into the folder view, send the results after the question."""
     monkeypatch.setenv("CFX_USER_DATA_DIR", str(tmp_path / "user"))

@@ -114,7 +114,7 @@ def analyse_file(path: Path, model: Any, guard: Any, out: Path, options: Options
                 f"counterfactual {cf.source} -> {cf.target}: original | counterfactual | difference",
                 series_uid=series_uid, instance_number=2))
         else:
-            finding.referee = "not made (--no-counterfactual)"
+            finding.referee = "not made (not asked for)"
     report = structured_report(header, finding, captures)
     out.mkdir(parents=True, exist_ok=True)
     outputs = [out / f"{sop_uid}.sr.dcm"] + [out / f"{sop_uid}.sc{i + 1}.dcm" for i in range(len(captures))]

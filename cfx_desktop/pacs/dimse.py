@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+import pydicom
 from pydicom.dataset import Dataset
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, build_role, evt
 from pynetdicom.sop_class import (
@@ -268,19 +269,22 @@ def move(peer: Peer, identifier: Dataset, destination: str, cancel: CancelToken 
                 raise PacsError(f"{peer} refused the move ({_status_text(status)})")
 
 
-def store(peer: Peer, datasets: Sequence[Dataset], progress=no_progress,  # noqa: ANN001
+def store(peer: Peer, datasets: Sequence[Dataset | Path], progress=no_progress,  # noqa: ANN001
           cancel: CancelToken = NEVER_CANCELLED) -> int:
     """C-STORE each dataset (in its own transfer syntax); the number stored. A refused store is an error that
-    names the instance and the peer's status."""
+    names the instance and the peer's status. A file is read when its turn comes (its header first, for the
+    association), so a study's results are never all in memory at once."""
     if not datasets:
         return 0
     syntaxes: dict[str, set[str]] = {}  # one context per SOP class, in the datasets' own transfer syntaxes
-    for ds in datasets:
+    for item in datasets:
+        ds = pydicom.dcmread(item, stop_before_pixels=True) if isinstance(item, Path) else item
         syntaxes.setdefault(str(ds.SOPClassUID), set()).add(str(ds.file_meta.TransferSyntaxUID))
     stored = 0
     with associate(peer, [(uid, sorted(transfer)) for uid, transfer in syntaxes.items()]) as assoc:
-        for ds in datasets:
+        for item in datasets:
             cancel.raise_if_cancelled()
+            ds = pydicom.dcmread(item) if isinstance(item, Path) else item
             try:
                 status = assoc.send_c_store(ds)
             except (ValueError, AttributeError) as exc:  # pynetdicom could not encode it, or it lacks what a store needs

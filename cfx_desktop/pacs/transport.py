@@ -14,6 +14,8 @@ from cfx_desktop.pacs.cache import StudyCache
 from cfx_desktop.pacs.dimse import Study, StudyFilter
 from cfx_desktop.pacs.peer import Peer
 
+WEB_CHUNK = 50  # instances per STOW-RS request: a study's results are never one request held in memory
+
 
 def echo(peer: Peer) -> float:
     return web.echo(peer) if peer.is_web else dimse.echo(peer)
@@ -32,6 +34,13 @@ def retrieve_study(peer: Peer, study_uid: str, cache: StudyCache, progress=no_pr
 
 
 def send_files(peer: Peer, files: Sequence[Path], progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> int:  # noqa: ANN001
-    """Store the app's results (SRs and Secondary Captures written by `analyse`) in the peer."""
-    datasets = [pydicom.dcmread(path) for path in files]
-    return (web if peer.is_web else dimse).store(peer, datasets, progress, cancel)
+    """Store the app's results (SRs and Secondary Captures written by `analyse`) in the peer, reading each file
+    when it is sent (DIMSE) or a chunk at a time (one STOW-RS request per `WEB_CHUNK` files)."""
+    if not peer.is_web:
+        return dimse.store(peer, list(files), progress, cancel)
+    stored = 0
+    for start in range(0, len(files), WEB_CHUNK):
+        cancel.raise_if_cancelled()
+        stored += web.store(peer, [pydicom.dcmread(path) for path in files[start:start + WEB_CHUNK]], cancel=cancel)
+        progress(stored / len(files), f"stored {stored} of {len(files)}")
+    return stored

@@ -31,26 +31,28 @@ class Status:
         return self.state == "running"
 
 
-def _analyse_and_send(peer: Peer, files: list[Path], out: Path, model_name: str, progress=no_progress,  # noqa: ANN001
-                      cancel: CancelToken = NEVER_CANCELLED) -> str:
+def _analyse_and_send(peer: Peer, files: list[Path], out: Path, model_name: str, counterfactual: bool = True,
+                      progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> str:  # noqa: ANN001
     """Every image of a retrieved study through the app's pipeline, the results stored in the peer; a failed
     image fails the send (nothing is stored), with its reason."""
     from cfx_desktop.core.imaging.guard.model import load_guard
     from cfx_desktop.core.imaging.models.classifier import load_image_model
     from cfx_desktop.pacs import transport
-    from cfx_desktop.pacs.analyse import analyse_files
+    from cfx_desktop.pacs.analyse import Options, analyse_files
 
     model = load_image_model(model_name)
     guard = load_guard(model)
     written, withheld = [], 0
-    for index, outcome in enumerate(analyse_files(files, model, guard, out, cancel=cancel), 1):
+    for index, outcome in enumerate(analyse_files(files, model, guard, out, Options(counterfactual=counterfactual),
+                                                         cancel=cancel), 1):
         if outcome.error is not None:
             raise outcome.error
         if outcome.done is not None:
             withheld += outcome.done.finding.withheld
             written.extend(outcome.done.outputs)
             progress(index / len(files) * 0.9, f"analysed {index} of {len(files)}")
-    stored = transport.send_files(peer, written, cancel=cancel) if written else 0
+    sending = lambda fraction, message="", _payload=None: progress(0.9 + 0.1 * fraction, message)  # noqa: E731
+    stored = transport.send_files(peer, written, sending, cancel) if written else 0
     progress(1.0, "sent")
     note = f" ({withheld} withheld as not chest radiographs)" if withheld else ""
     return f"Stored {stored} results (SR and explanation images) of {len(files)} images in {peer}{note}."
@@ -63,6 +65,8 @@ class PacsSession:
     results: Path  # where analysed studies' SRs and captures are written before they are sent
     model_name: str = ""
     peer: Peer | None = None
+    move_port: int | None = None  # where a C-MOVE is received from a PACS without C-GET; None: C-GET only
+    counterfactual: bool = True  # analyse-and-send makes each image's counterfactual (seconds per image on a CPU)
     filters: StudyFilter = StudyFilter()
     studies: list[Study] = field(default_factory=list)
     status: Status = Status()
@@ -147,7 +151,11 @@ class PacsSession:
             self._set("done", f"{len(files)} images of the study are here; they open in the folder view.", 1.0)
             self.study_ready.emit(study_uid, self.cache.folder(study_uid))
 
-        self._run("Retrieving from", transport.retrieve_study, self.peer, study_uid, self.cache, on_result=arrived)
+        def fetch(peer: Peer, uid: str, cache: StudyCache, move_port: int | None, progress=no_progress,  # noqa: ANN001
+                  cancel: CancelToken = NEVER_CANCELLED) -> list[Path]:
+            return transport.retrieve_study(peer, uid, cache, progress, cancel, move_port=move_port)
+
+        self._run("Retrieving from", fetch, self.peer, study_uid, self.cache, self.move_port, on_result=arrived)
 
     def analyse_and_send(self, study_uid: str) -> None:
         """Analyse every image of a retrieved study and store the SRs and captures in the peer (only on request)."""
@@ -156,7 +164,7 @@ class PacsSession:
             self._set("failed", "Retrieve the study first: there is nothing of it here to analyse.")
             return
         self._run("Analysing and sending to", _analyse_and_send, self.peer, files, self.results / study_uid,
-                  self.model_name, on_result=lambda message: self._set("done", message, 1.0))
+                  self.model_name, self.counterfactual, on_result=lambda message: self._set("done", message, 1.0))
 
     def cancel(self) -> None:
         self.scheduler.cancel(KEY)

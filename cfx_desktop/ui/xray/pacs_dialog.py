@@ -70,6 +70,12 @@ class PacsDialog(QDialog):
         self.own_ae = QLineEdit(str(self.settings.value("pacs/own_ae", "CFX_DESKTOP")), self)
         self.own_ae.setMaximumWidth(140)
         self.own_ae.setToolTip("This app's AE title (the PACS must know it for stores and C-MOVE)")
+        self.move_port = QSpinBox(self)  # 0: C-GET only
+        self.move_port.setRange(0, 65535)
+        self.move_port.setSpecialValueText("C-GET only")
+        self.move_port.setValue(int(self.settings.value("pacs/move_port", 0)))
+        self.move_port.setToolTip("For a PACS without C-GET: the port on which this app receives a C-MOVE (the PACS "
+                                  "must know this app's AE title, this host and this port). 'C-GET only': no C-MOVE.")
         self.test_button = QPushButton("&Test", self)
         self.test_button.setToolTip("C-ECHO: does the PACS answer?")
         self.test_button.clicked.connect(lambda: self._configured() and self.session.test())
@@ -77,6 +83,8 @@ class PacsDialog(QDialog):
         row.addWidget(self.peer, 1)
         row.addWidget(QLabel("own AE title:", self))
         row.addWidget(self.own_ae)
+        row.addWidget(QLabel("C-MOVE port:", self))
+        row.addWidget(self.move_port)
         row.addWidget(self.test_button)
         return row
 
@@ -107,10 +115,15 @@ class PacsDialog(QDialog):
         self.send_button.setToolTip("Analyse every image of the retrieved study and store the SRs and explanation "
                                     "images in the PACS (asks first)")
         self.send_button.clicked.connect(self._send)
+        self.with_counterfactual = QCheckBox("with counterfactual images", self)
+        self.with_counterfactual.setToolTip("Make and send each image's counterfactual comparison too (seconds per image "
+                                            "on a CPU); without it the SR says the counterfactual was not made")
+        self.with_counterfactual.setChecked(str(self.settings.value("pacs/counterfactual", "true")) == "true")
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.clicked.connect(self.session.cancel)
         row.addWidget(self.open_button)
         row.addWidget(self.send_button)
+        row.addWidget(self.with_counterfactual)
         row.addStretch(1)
         row.addWidget(self.cancel_button)
         return row
@@ -137,6 +150,10 @@ class PacsDialog(QDialog):
     def _configured(self) -> bool:
         self.settings.setValue("pacs/peer", self.peer.text().strip())
         self.settings.setValue("pacs/own_ae", self.own_ae.text().strip())
+        self.settings.setValue("pacs/move_port", self.move_port.value())
+        self.settings.setValue("pacs/counterfactual", "true" if self.with_counterfactual.isChecked() else "false")
+        self.session.move_port = self.move_port.value() or None
+        self.session.counterfactual = self.with_counterfactual.isChecked()
         return self.session.configure(self.peer.text(), self.own_ae.text() or "CFX_DESKTOP")
 
     def _search(self) -> None:
@@ -157,8 +174,9 @@ class PacsDialog(QDialog):
         study = self.selected_study()
         if study is None or not self._configured():
             return
+        what = "saliency and counterfactual images" if self.session.counterfactual else "saliency image"
         question = (f"Analyse the {study.instances or ''} images of {study.patient_id}'s study of {study.date} and store "
-                    f"the results (one SR per image, with its explanation images) in {self.session.peer}?")
+                    f"the results (one SR per image, with its {what}) in {self.session.peer}?")
         ask = confirm or (lambda text: QMessageBox.question(self, "Send results to the PACS", text)
                           == QMessageBox.StandardButton.Yes)
         if ask(question):

@@ -237,12 +237,15 @@ def confirmation_sentence(metrics: dict[str, Any]) -> str:
 
 
 def verdict_line(metrics: dict[str, Any]) -> str:
-    """"flipped / not flipped", and beside it what the referee says, in words (UI, comparison view, CLI)."""
-    flipped = "flipped" if metrics["flipped"] else "not flipped"
+    """Whether the explained model's answer flipped, and separately whether the referee's did, in words (UI,
+    comparison view, CLI, SR). Each model is named: "agrees" beside "not flipped" read as a contradiction."""
+    model = "the explained model flipped" if metrics["flipped"] else "the explained model did not flip"
     if "referee_flipped" not in metrics:
-        return f"{flipped}; no referee installed to confirm it"
-    agrees = "referee agrees" if metrics["referee_flipped"] else "referee disagrees"
-    return (f"{flipped}; {agrees} (its p({metrics['positive_label']}) {metrics['referee_initial_probability']:.2f} -> "
+        return f"{model}; no referee installed to confirm it"
+    referee = {(True, True): "the referee flipped too", (True, False): "the referee did not",
+               (False, True): "the referee did", (False, False): "nor did the referee"}[
+        (bool(metrics["flipped"]), bool(metrics["referee_flipped"]))]
+    return (f"{model}; {referee} (its p({metrics['positive_label']}) {metrics['referee_initial_probability']:.2f} -> "
             f"{metrics['referee_final_probability']:.2f}; moved {metrics['referee_relative_change']:.2f}x as far as the explained model)")
 
 
