@@ -413,8 +413,10 @@ def test_the_study_browser_in_the_app(qtbot, make_window, pacs: MemoryPacs, tmp_
     assert sum(ds.Modality == "SR" for ds in pacs.held) == 2
 
     dialog.port.setValue(free_port())
+    assert dialog.host.currentData() == "127.0.0.1"  # loopback unless the user chooses otherwise
     dialog.receive.setChecked(True)  # receive mode: the folder view follows the inbox once it was shown
     assert dialog.session.receiver is not None and "Receiving as CFX_DESKTOP on 127.0.0.1" in dialog.status.text()
+    assert dialog.session.receiver.host == "127.0.0.1" and not dialog.host.isEnabled()
     dialog.inbox.click()
     sender = parse_peer(f"CFX_DESKTOP@127.0.0.1:{dialog.session.receiver.port}", own_ae="MODALITY")
     assert dimse.store(sender, _study(ct=1, patient="INBOX-1")) == 1

@@ -130,7 +130,13 @@ class PacsDialog(QDialog):
 
     def _receive_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
-        self.receive = QCheckBox("Receive images (storage SCP on 127.0.0.1, port", self)
+        self.receive = QCheckBox("Receive images (storage SCP on", self)
+        self.host = QComboBox(self)  # loopback unless the user chooses otherwise
+        self.host.addItem("127.0.0.1 (this computer only)", "127.0.0.1")
+        self.host.addItem("0.0.0.0 (every network interface)", "0.0.0.0")
+        self.host.setToolTip("Where the storage SCP listens. On every network interface, any computer that can reach "
+                             "this one may send images to it: choose that only on a trusted network")
+        self.host.setCurrentIndex(max(0, self.host.findData(str(self.settings.value("pacs/receive_host", "127.0.0.1")))))
         self.port = QSpinBox(self)
         self.port.setRange(1, 65535)
         self.port.setValue(int(self.settings.value("pacs/receive_port", 11112)))
@@ -140,6 +146,8 @@ class PacsDialog(QDialog):
         self.inbox.clicked.connect(self._show_inbox)
         self._following_inbox = False  # once shown, the folder view follows the inbox as images arrive
         row.addWidget(self.receive)
+        row.addWidget(self.host)
+        row.addWidget(QLabel("port", self))
         row.addWidget(self.port)
         row.addWidget(QLabel(")", self))
         row.addStretch(1)
@@ -185,13 +193,16 @@ class PacsDialog(QDialog):
     def _toggle_receive(self, on: bool) -> None:
         if on:
             self.settings.setValue("pacs/receive_port", self.port.value())
-            if not self.session.start_receiving(self.port.value(), own_ae=self.own_ae.text() or "CFX_DESKTOP"):
+            self.settings.setValue("pacs/receive_host", self.host.currentData())
+            if not self.session.start_receiving(self.port.value(), self.host.currentData(),
+                                                own_ae=self.own_ae.text() or "CFX_DESKTOP"):
                 self.receive.blockSignals(True)
                 self.receive.setChecked(False)
                 self.receive.blockSignals(False)
         else:
             self.session.stop_receiving()
         self.port.setEnabled(not self.receive.isChecked())
+        self.host.setEnabled(not self.receive.isChecked())
         self.inbox.setEnabled(self.receive.isChecked() or bool(self.session.inbox))
 
     def _show_inbox(self) -> None:
