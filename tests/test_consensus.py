@@ -70,6 +70,29 @@ def test_the_consensus_logit_is_the_worst_members_distance(setup) -> None:
     assert np.log(p / (1 - p)) == pytest.approx((member_logits - goal).max(), abs=1e-3)
 
 
+@pytest.mark.parametrize("desired", [0, 1])
+def test_the_consensus_gradient_runs_through_the_worst_member_and_equals_the_maxs(setup, desired: int) -> None:
+    """With gradients on, each row goes through its worst member only; values and gradients are those of the
+    plain max (min) over every member, row by row, for rows whose worst members differ."""
+    import torch
+
+    models, at_risk = setup
+    consensus = ConsensusModel(models.members, models.members[0], desired=desired, margin=0.1)
+    rng = np.random.default_rng(3)
+    X = np.array([x + rng.normal(size=x.shape) * 0.3 * np.abs(x) for x in at_risk for _ in range(4)])
+    X = torch.tensor(X, dtype=torch.float32, requires_grad=True)
+    Y = X.detach().clone().requires_grad_(True)
+    fast = consensus.logits(X)
+    distance = torch.stack([m.logits(Y) for m in models.members]) - consensus._goals
+    plain = distance.amax(dim=0) if desired == 0 else distance.amin(dim=0)
+    worst = (distance.argmax(dim=0) if desired == 0 else distance.argmin(dim=0)).unique()
+    assert len(worst) >= 2, "the premise: rows whose worst members differ"
+    assert torch.allclose(fast, plain, atol=1e-6)
+    fast.sum().backward()
+    plain.sum().backward()
+    assert torch.allclose(X.grad, Y.grad, atol=1e-5)
+
+
 def test_noise_follows_the_stated_precision() -> None:
     x = SCHEMA.example_vector()
     noisy = measurement_noise(SCHEMA, x, 4000, np.random.default_rng(0))

@@ -211,3 +211,18 @@ def test_cancel_stops_a_running_search_at_its_next_check(setup) -> None:
     with pytest.raises(Cancelled):
         find_counterfactuals(model, x, Constraints(), method="diverse", reference=reference, cancel=token)
     assert token.checks == 3  # it stopped at the first check after the cancel, with most of its work undone
+
+
+def test_a_gradient_search_that_creeps_stops_and_one_that_falls_goes_on() -> None:
+    """The stop rule before any row crosses: a hinge falling as searches that succeed do (a trajectory logged
+    from one) is never stopped; one creeping by 1 % a step (logged from a search that never crossed) is."""
+    from cfx_desktop.core.tabular.counterfactuals.sparse import out_of_reach
+
+    falling = [0.71, 0.626, 0.57, 0.534, 0.506, 0.435, 0.338, 0.229, 0.154, 0.04]
+    assert not any(out_of_reach(falling[:t], t) for t in range(1, len(falling) + 1))
+    creeping = [2.907, 2.311, 2.125, 1.874, 1.846, 1.761, 1.695, 1.481, 1.481, 1.477, 1.371, 1.195, 1.091, 1.04,
+                1.032, 1.028, 1.012, 0.996, 0.986, 0.984, 0.984, 0.981, 0.961, 0.933, 0.88]
+    stops = [t for t in range(1, len(creeping) + 1) if out_of_reach(creeping[:t], t)]
+    assert stops and 8 <= stops[0] <= 20
+    flat = [1.0] * 8  # nothing moved at all: out of reach once the first MIN_STEPS are done
+    assert out_of_reach(flat, 8) and not out_of_reach(flat[:7], 7)

@@ -21,7 +21,8 @@ from cfx_desktop.sessions.events import Event
 from cfx_desktop.sessions.patient import PatientSession
 from cfx_desktop.sessions.scheduler import Callbacks, Scheduler
 
-DEBOUNCE_MS = 100  # coalesces key repeat and wheel scrolling; a stale search is cancelled anyway (latest wins)
+DEBOUNCE_MS = 50  # coalesces key auto-repeat (25-40 ms apart) and wheel bursts (10-20 ms); slower typing gets a
+# search per keystroke, and a stale search is cancelled anyway (latest wins)
 
 _predict_and_attribute = deferred("cfx_desktop.core.tabular.live", "predict_and_attribute")  # imported on the worker
 _suggest = deferred("cfx_desktop.core.tabular.live", "suggest")
