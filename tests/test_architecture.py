@@ -76,6 +76,15 @@ def test_threads_are_created_only_in_workers() -> None:
     assert offenders == []
 
 
+def test_no_worker_channel_or_job_is_built_in_ui() -> None:
+    """Sessions own their requests: `ui/` reaches the pool only through `workers.binding.PoolScheduler`."""
+    offenders = []
+    for path in sorted((PACKAGE / "ui").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        offenders += [f"{path.relative_to(PACKAGE)}: {needle}" for needle in ("LatestOnly(", "Job(", ".submit(") if needle in text]
+    assert offenders == []
+
+
 def _module_name(path: Path) -> str:
     return "cfx_desktop." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts).removesuffix(".__init__")
 

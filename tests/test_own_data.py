@@ -230,3 +230,29 @@ def test_a_users_file_is_found_on_a_fresh_install_without_the_real_data_folder(t
     assert paths.shared_data_dir() is None
     assert paths.data_file(str(csv)) == csv
     assert paths.data_file(str(tmp_path / "gone.csv")) is None and paths.data_file("heart.csv") is None
+
+
+def test_the_apps_training_session_removes_a_cancelled_dataset_before_it_says_so(tmp_path: Path, user_dir: Path) -> None:
+    """`sessions.training.Training` with `user_datasets.train_or_remove`, without a window: a cancelled training
+    says "stopped" only after the half-made dataset is gone; a finished one hands on its result."""
+    from cfx_desktop.core.tabular import user_datasets
+    from cfx_desktop.sessions.scheduler import ImmediateScheduler
+    from cfx_desktop.sessions.training import Training
+
+    csv = cohort_csv(tmp_path / "c.csv")
+    schema = infer_schema(csv, "outcome", "Stopped one", positive="sick").schema
+    item = user_datasets.create(schema, csv, {"source": "test"})
+    training = Training(ImmediateScheduler(cancel_after=1), "Training your dataset")
+    events: list[tuple] = []
+    training.stopped.connect(lambda name: events.append(("stopped", name, (user_datasets.root() / name).exists())))
+    training.trained.connect(lambda name, result: events.append(("trained", name)))
+    training.start(item.name, user_datasets.train_or_remove, item.name, ["lasso", "mlp"], members=1, cv_repeats=0)
+    assert events == [("stopped", item.name, False)] and not training.running
+    assert item.name not in [d.name for d in user_datasets.installed()]
+
+    item = user_datasets.create(infer_schema(csv, "outcome", "Kept one", positive="sick").schema, csv, {"source": "test"})
+    training = Training(ImmediateScheduler(), "Training your dataset")
+    training.trained.connect(lambda name, result: events.append(("trained", name, result.info["cv"][0]["model"])))
+    training.start(item.name, user_datasets.train_or_remove, item.name, ["lasso"], members=1, cv_repeats=0)
+    assert events[-1][:2] == ("trained", item.name) and (user_datasets.root() / item.name).exists()
+    user_datasets.remove(item.name)

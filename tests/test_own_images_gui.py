@@ -70,13 +70,15 @@ def test_cancel_keeps_nothing(qtbot, xray_tab, tmp_path: Path, monkeypatch) -> N
     monkeypatch.setattr(dialog, "settings", lambda: user_models.TrainSettings(epochs=50, size=64))
     dialog.name.setText("to cancel")
     dialog.train_button.click()
-    job = xray_tab.own_images._job
     qtbot.waitUntil(lambda: (user_models.root() / "to-cancel").exists(), timeout=30_000)
     from PySide6.QtWidgets import QPushButton
 
+    messages: list[str] = []
+    xray_tab.own_images.message.connect(lambda title, text, details: messages.append(title))
     xray_tab.own_images.progress.findChild(QPushButton).click()  # the progress dialog's Cancel button
-    qtbot.waitUntil(lambda: job.returned_at is not None, timeout=60_000)
-    assert not (user_models.root() / "to-cancel").exists()
+    assert xray_tab.own_images.training.running  # still stopping: nothing is said until it has
+    qtbot.waitUntil(lambda: messages == ["Training cancelled"], timeout=60_000)
+    assert not (user_models.root() / "to-cancel").exists()  # said only once what it wrote is gone
     from cfx_desktop.core.imaging.models.classifier import image_models
 
     assert "to-cancel" not in [n for n, _ in image_models()] and xray_tab.own_images.progress is None

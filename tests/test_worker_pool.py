@@ -238,6 +238,30 @@ def test_cancel_makes_the_channel_idle_at_once_and_drops_the_late_result(qtbot, 
     assert results == [] and events == ["cancelled", "idle"]
 
 
+def _clean_up_then_stop(log: list[str], started: threading.Event, progress, cancel: CancelToken) -> None:  # noqa: ANN001
+    started.set()
+    try:
+        while True:
+            cancel.raise_if_cancelled()
+            time.sleep(0.01)
+    finally:
+        time.sleep(0.2)  # cleaning up on the way out (a training removing what it wrote)
+        log.append("cleaned up")
+
+
+def test_stop_reports_cancelled_only_once_the_job_has_cleaned_up(qtbot, pool: WorkerPool) -> None:
+    started, log = threading.Event(), []
+    channel = LatestOnly(pool, "training")
+    channel.cancelled.connect(lambda: log.append("cancelled"))
+    channel.idle.connect(lambda: log.append("idle"))
+    channel.request(_clean_up_then_stop, log, started)
+    assert started.wait(5)
+    channel.stop()
+    assert channel.busy and log == []  # unlike cancel: the channel stays with the job until it has returned
+    qtbot.waitUntil(lambda: "idle" in log, timeout=5000)
+    assert log == ["cleaned up", "cancelled", "idle"] and not channel.busy
+
+
 def test_a_pool_wide_cancel_reaches_the_channel(qtbot, pool: WorkerPool) -> None:
     started = threading.Event()
     channel = LatestOnly(pool, "live")

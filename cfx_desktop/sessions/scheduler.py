@@ -30,6 +30,11 @@ class Scheduler(Protocol):
     def cancel(self, key: str) -> None:
         """Cancel what runs on ``key``; its ``cancelled`` callback says so."""
 
+    def stop(self, key: str) -> None:
+        """Ask what runs on ``key`` to stop, and report it once it has: its ``cancelled`` callback (or its result,
+        had it finished first) comes when the work has returned. For work that cleans up before it ends (a training
+        that removes what it wrote), so that "cancelled" is said only when nothing is left half-made."""
+
     def post(self, fn: Callable[[], None]) -> None:
         """Call ``fn`` soon on the session's thread; safe from any thread (a network listener's, for one)."""
 
@@ -68,6 +73,9 @@ class ImmediateScheduler:
             callbacks.result(value)
 
     def cancel(self, key: str) -> None:
+        """Nothing is ever in flight here."""
+
+    def stop(self, key: str) -> None:
         """Nothing is ever in flight here."""
 
     def post(self, fn: Callable[[], None]) -> None:

@@ -48,6 +48,10 @@ class PoolScheduler(QObject):
         if key in self._channels:
             self._channels[key].cancel()
 
+    def stop(self, key: str) -> None:
+        if key in self._channels:
+            self._channels[key].stop()
+
     def post(self, fn: Callable[[], None]) -> None:
         self._posted.emit(fn)
 

@@ -256,6 +256,12 @@ class LatestOnly(QObject):
             self.cancelled.emit()
             self.idle.emit()
 
+    def stop(self) -> None:
+        """Ask the request in flight to stop, and stay with it: its `cancelled` (or its result, had it finished
+        first) and `idle` come when the job has returned, after any cleanup it does on the way out."""
+        if self._current is not None:
+            self._current.cancel()
+
     def _is_latest(self, generation: int) -> bool:
         return generation == self._generation
 

@@ -184,4 +184,18 @@ def train(name: str, architectures: list[str] | None = None, members: int = 2, c
                   trained=dt.datetime.now().isoformat(timespec="seconds"))
 
 
+def train_or_remove(name: str, architectures: list[str] | None = None, members: int = 2, cv_repeats: int = 1,
+                    progress=None, cancel=None) -> UserDataset:  # noqa: ANN001
+    """`train` for the app: a training that fails or is cancelled removes the dataset it was making (the CSV and
+    the reviewed schema are the user's, and stay), so nothing half-made is ever listed."""
+    try:
+        return train(name, architectures, members=members, cv_repeats=cv_repeats, progress=progress, cancel=cancel)
+    except BaseException:
+        try:
+            remove(name)
+        except UserDatasetError:
+            pass
+        raise
+
+
 register_all()  # on import: `DATASETS` imports this module on its first read

@@ -1,5 +1,5 @@
 """The Cohort tab of the Patient tab: the cohort table with predictions above, global recourse below; it renders
-the session's cohort results and runs their requests on its own latest-request-wins channels."""
+the session's cohort results; their requests are `PatientJobs`' (bound with `bind`)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,12 @@ from PySide6.QtWidgets import QFileDialog, QFrame, QScrollArea, QSplitter, QVBox
 from cfx_desktop.sessions.patient import PatientSession
 from cfx_desktop.ui.patient.cohort import CohortView
 from cfx_desktop.ui.patient.recourse_view import RecourseView
-from cfx_desktop.workers.pool import WorkerPool
-
 
 
 class CohortPanel(QWidget):
     error_raised = Signal(str, str, str)
 
-    def __init__(self, pool: WorkerPool, session: PatientSession, parent: QWidget | None = None) -> None:
+    def __init__(self, session: PatientSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         layout = QVBoxLayout(self)

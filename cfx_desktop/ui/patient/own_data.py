@@ -1,8 +1,9 @@
 """The Patient tab's "your own data" flow: File > New dataset from CSV (schema editor, then training in the worker
 pool with progress and Cancel, then the cross-validation table) and File > Remove dataset.
 
-The work is `core.tabular.user_datasets`; this module only opens dialogs, forwards the request to the pool and
-shows what comes back. A failed or cancelled training leaves no half-made dataset behind.
+The work is `core.tabular.user_datasets`, run by a `sessions.training.Training`; this module only opens dialogs,
+forwards the user's actions and shows what comes back. A failed or cancelled training leaves no half-made
+dataset behind (the job removes it before it ends, and only then is it said).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from cfx_desktop.core.tabular.infer import InferenceError
 from cfx_desktop.ui.accessibility import set_header_tips
 from cfx_desktop.ui.job_progress import close_progress, open_progress, show_progress
 from cfx_desktop.ui.patient.schema_editor import SchemaEditor
-from cfx_desktop.ui.tab_base import poll_until
-from cfx_desktop.workers.pool import Job, JobError, LatestOnly, WorkerPool
+from cfx_desktop.sessions.scheduler import Scheduler
+from cfx_desktop.sessions.training import Training
 
 CV_COLUMNS = [("model", "Model"), ("cv_roc_auc", "CV ROC AUC"), ("cv_balanced_accuracy", "CV balanced accuracy"),
               ("cv_brier", "CV Brier"), ("validation_roc_auc", "Validation ROC AUC"), ("threshold", "Threshold")]
@@ -40,18 +41,17 @@ class OwnDatasetFlow(QObject):
     dataset_removed = Signal(str)
     message = Signal(str, str, str)  # title, text, details (the tab shows it; never fatal)
 
-    def __init__(self, pool: WorkerPool, parent: QWidget) -> None:
+    def __init__(self, scheduler: Scheduler, parent: QWidget) -> None:
         super().__init__(parent)
         self.parent_widget = parent
-        self.channel = LatestOnly(pool, "Training your dataset", self)
-        self.channel.progress.connect(self._on_progress)
-        self.channel.result.connect(self._on_trained)
-        self.channel.error.connect(self._on_failed)
+        self.training = Training(scheduler, "Training your dataset")
+        self.training.progressed.connect(lambda fraction, text: show_progress(self.progress, fraction, text))
+        self.training.trained.connect(self._on_trained)
+        self.training.failed.connect(self._on_failed)
+        self.training.stopped.connect(self._on_stopped)
         self.editor: SchemaEditor | None = None
         self.progress: QProgressDialog | None = None
         self.cv_dialog: QDialog | None = None
-        self.training: str | None = None
-        self._job: Job | None = None
 
     # ----- new dataset ------------------------------------------------------------------------------------------
     def choose_csv(self) -> None:
@@ -80,49 +80,32 @@ class OwnDatasetFlow(QObject):
         except (user_datasets.UserDatasetError, OSError) as exc:
             self.message.emit("Cannot create the dataset", str(exc), "")
             return
-        self.training = item.name
         self.progress = open_progress(self.parent_widget, "Training your dataset",
                                       f"Training the models of {item.schema.title}...", self.cancel)
-        self._job = self.channel.request(user_datasets.train, item.name, settings["architectures"],
-                                         members=settings["members"], cv_repeats=settings["cv_repeats"])
+        self.training.start(item.name, user_datasets.train_or_remove, item.name, settings["architectures"],
+                            members=settings["members"], cv_repeats=settings["cv_repeats"])
 
     def cancel(self) -> None:
-        """Stop training; the half-trained dataset is removed once the job has returned."""
-        name, job = self.training, self._job
-        self.channel.cancel()
+        """Stop training; the job removes the half-trained dataset on its way out, and then it is said."""
         self._close_progress()
-        if name is None or job is None:
-            return
-        self.training = None
-        poll_until(self.parent_widget, lambda: job.returned_at is not None, lambda: self._discard(name, "cancelled"))
+        self.training.stop()
 
-    def _discard(self, name: str, why: str) -> None:
-        from cfx_desktop.core.tabular import user_datasets
+    def _on_stopped(self, name: str) -> None:
+        self._close_progress()
+        self._not_kept(name, "cancelled")
 
-        try:
-            user_datasets.remove(name)
-        except user_datasets.UserDatasetError:
-            pass
+    def _on_failed(self, name: str, message: str, _details: str) -> None:
+        self._close_progress()
+        self._not_kept(name, f"failed: {message}")
+
+    def _not_kept(self, name: str, why: str) -> None:
         self.message.emit(f"Training {why}", f"The dataset {name} was not kept; the CSV and everything you entered "
                           "in the schema editor are unchanged (File > New dataset from CSV to try again).", "")
 
-    def _on_progress(self, fraction: float, text: str, _payload: object) -> None:
-        show_progress(self.progress, fraction, text)
-
-    def _on_trained(self, item: object) -> None:
+    def _on_trained(self, name: str, item: object) -> None:
         self._close_progress()
-        name = self.training or getattr(item, "name", "")
-        self.training = None
         self.show_cv(item)
         self.dataset_ready.emit(name)
-
-    def _on_failed(self, error: JobError) -> None:
-        self._close_progress()
-        name, self.training = self.training, None
-        if name:
-            job = self._job
-            poll_until(self.parent_widget, lambda: job is None or job.returned_at is not None,
-                       lambda: self._discard(name, f"failed: {error.message}"))
 
     def _close_progress(self) -> None:
         close_progress(self.progress, self.cancel)

@@ -46,11 +46,11 @@ class PatientTab(ToolTab):
     def __init__(self, pool: WorkerPool, parent: QWidget | None = None) -> None:
         super().__init__(pool, parent)
         self.session = PatientSession()
-        self._build()
         from cfx_desktop.sessions.patient_jobs import PatientJobs
         from cfx_desktop.workers.binding import PoolScheduler
 
-        scheduler = PoolScheduler(pool, self)
+        scheduler = self.scheduler = PoolScheduler(pool, self)
+        self._build()
         self.jobs = PatientJobs(self.session, scheduler)
         self.predict_channel = scheduler.channel("predict")  # counted by the stress tests
         self.cohort_panel.bind(self.jobs)
@@ -136,8 +136,8 @@ class PatientTab(ToolTab):
         top_layout.addWidget(box, 1)
         self.bottom = QTabWidget(right)
         self.attributions = AttributionView(self.bottom)
-        self.cohort_panel = CohortPanel(self.pool, self.session, self.bottom)
-        self.own_data = OwnDatasetFlow(self.pool, self)
+        self.cohort_panel = CohortPanel(self.session, self.bottom)
+        self.own_data = OwnDatasetFlow(self.scheduler, self)
         self.own_data.dataset_ready.connect(self._on_dataset_ready)
         self.own_data.dataset_removed.connect(lambda _name: self._fill_datasets())
         self.own_data.message.connect(self.error_raised)

@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (
 
 from cfx_desktop.core.imaging.models import user_models
 from cfx_desktop.ui.job_progress import close_progress, open_progress, show_progress
-from cfx_desktop.workers.pool import Job, JobError, LatestOnly, WorkerPool
+from cfx_desktop.sessions.scheduler import Scheduler
+from cfx_desktop.sessions.training import Training
 
 
 class ImageFolderDialog(QDialog):
@@ -109,18 +110,17 @@ class OwnImagesFlow(QObject):
     model_removed = Signal(str)
     message = Signal(str, str, str)
 
-    def __init__(self, pool: WorkerPool, parent: QWidget) -> None:
+    def __init__(self, scheduler: Scheduler, parent: QWidget) -> None:
         super().__init__(parent)
         self.parent_widget = parent
-        self.channel = LatestOnly(pool, "Training your image model", self)
-        self.channel.progress.connect(self._on_progress)
-        self.channel.result.connect(self._on_trained)
-        self.channel.error.connect(self._on_failed)
-        self.channel.cancelled.connect(self._on_cancelled)
+        self.training = Training(scheduler, "Training your image model")
+        self.training.progressed.connect(lambda fraction, text: show_progress(self.progress, fraction, text))
+        self.training.trained.connect(lambda _name, summary: self._on_trained(summary))
+        self.training.failed.connect(self._on_failed)
+        self.training.stopped.connect(self._on_stopped)
         self.dialog: ImageFolderDialog | None = None
         self.progress: QProgressDialog | None = None
         self.summary_dialog: QDialog | None = None
-        self._job: Job | None = None
 
     def choose_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self.parent_widget, "New image model from folder (one sub-folder per class)")
@@ -142,24 +142,21 @@ class OwnImagesFlow(QObject):
     def _start(self, dialog: ImageFolderDialog) -> None:
         name = dialog.name.text()
         self.progress = open_progress(self.parent_widget, "Training your image model", f"Training {name}...", self.cancel)
-        self._job = self.channel.request(user_models.train, dialog.scan, name, dialog.settings())
+        self.training.start(name, user_models.train, dialog.scan, name, dialog.settings())
 
     def cancel(self) -> None:
-        """Stop training: the job stops at its next step and removes what it had written."""
-        self.channel.cancel()
+        """Stop training: the job stops at its next step and removes what it had written; then it is said."""
         self._close_progress()
+        self.training.stop()
 
-    def _on_progress(self, fraction: float, text: str, _payload: object) -> None:
-        show_progress(self.progress, fraction, text)
-
-    def _on_cancelled(self) -> None:
+    def _on_stopped(self, name: str) -> None:
         self._close_progress()
-        self.message.emit("Training cancelled", "Training stops at its next step and removes what it had written; "
+        self.message.emit("Training cancelled", f"Training of {name} stopped and what it had written was removed; "
                           "your images are unchanged (File > New image model from folder to try again).", "")
 
-    def _on_failed(self, error: JobError) -> None:
+    def _on_failed(self, _name: str, message: str, details: str) -> None:
         self._close_progress()
-        self.message.emit("Training failed", f"{error.message} Nothing was kept; your images are unchanged.", error.details)
+        self.message.emit("Training failed", f"{message} Nothing was kept; your images are unchanged.", details)
 
     def _on_trained(self, summary: object) -> None:
         self._close_progress()

@@ -42,11 +42,12 @@ class XrayTab(ToolTab):
         from cfx_desktop.sessions.xray_jobs import XrayJobs
         from cfx_desktop.workers.binding import PoolScheduler
 
-        self.jobs = XrayJobs(self.session, PoolScheduler(pool, self))
+        self.scheduler = PoolScheduler(pool, self)
+        self.jobs = XrayJobs(self.session, self.scheduler)
         self._connect_session()
         from cfx_desktop.ui.xray.own_images import OwnImagesFlow
 
-        self.own_images = OwnImagesFlow(pool, self)
+        self.own_images = OwnImagesFlow(self.scheduler, self)
         self.own_images.model_ready.connect(self._on_model_ready)
         self.own_images.model_removed.connect(lambda _name: self.prediction_panel.set_models(image_models()))
         self.own_images.message.connect(self.error_raised)
