@@ -35,6 +35,8 @@ def setup():
 def _check(model: TabularModel, x: np.ndarray, constraints: Constraints, result) -> None:
     p0 = model.predict_proba(x)[0]
     desired = 0 if p0 >= model.threshold else 1
+    if desired == 1:  # a risk what-if: the treatment directions run the other way
+        constraints = constraints.for_risk(SCHEMA)
     for cf in result:
         assert constraints.violations(SCHEMA, x, cf.values) == []
         p = model.predict_proba(cf.values)[0]
@@ -226,3 +228,28 @@ def test_a_gradient_search_that_creeps_stops_and_one_that_falls_goes_on() -> Non
     assert stops and 8 <= stops[0] <= 20
     flat = [1.0] * 8  # nothing moved at all: out of reach once the first MIN_STEPS are done
     assert out_of_reach(flat, 8) and not out_of_reach(flat[:7], 7)
+
+
+def test_treatment_directions_hold_for_recourse_and_run_the_other_way_for_a_risk_what_if(setup) -> None:
+    """Recourse may only raise ejection fraction and lower creatinine (what treatment does); a risk what-if for a
+    patient predicted to survive asks about deterioration, so the same rules run the other way, and a user's own
+    direction override is kept as set."""
+    model, reference = setup
+    ef, creatinine = SCHEMA.index("ejection_fraction"), SCHEMA.index("serum_creatinine")
+    assert SCHEMA["ejection_fraction"].direction == Direction.INCREASE
+    assert SCHEMA["serum_creatinine"].direction == Direction.DECREASE
+    risk = Constraints().for_risk(SCHEMA)
+    assert risk.direction(SCHEMA, "ejection_fraction") == Direction.DECREASE
+    assert risk.direction(SCHEMA, "anaemia") == Direction.INCREASE
+    kept = Constraints(directions={"ejection_fraction": Direction.ANY}).for_risk(SCHEMA)
+    assert kept.direction(SCHEMA, "ejection_fraction") == Direction.ANY
+    seen, deteriorates = {0: 0, 1: 0}, 0
+    for x in synthetic_cohort(40, seed=4)[0]:
+        desired = 0 if model.predict_proba(x)[0] >= model.threshold else 1
+        for cf in find_counterfactuals(model, x, Constraints(max_shift=None), k=2, reference=reference):
+            seen[desired] += 1
+            sign = 1 if desired == 0 else -1  # recourse: EF up, creatinine down; what-if: the reverse
+            assert sign * (cf.values[ef] - x[ef]) >= 0 and sign * (x[creatinine] - cf.values[creatinine]) >= 0
+            deteriorates += desired == 1 and (cf.values[ef] < x[ef] or cf.values[creatinine] > x[creatinine])
+    assert seen[0] and seen[1], f"the premise: both recourse and what-ifs were found ({seen})"
+    assert deteriorates, "no what-if used the mirrored rules (EF falling or creatinine rising)"

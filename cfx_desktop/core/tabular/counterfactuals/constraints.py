@@ -57,6 +57,16 @@ class Constraints:
     def frozen_mask(self, schema: Schema) -> np.ndarray:
         return np.array([self.is_frozen(schema, f.name) for f in schema.features])
 
+    def for_risk(self, schema: Schema) -> Constraints:
+        """The rules for a risk what-if (a patient predicted the favourable outcome, asked what would turn it): the
+        schema's increase-only / decrease-only rules say what a treatment can do, so deterioration runs the other
+        way (ejection fraction that therapy can only raise may fall; anaemia that treatment can only clear may
+        appear). The user's own overrides in ``directions`` stay as they are."""
+        mirror = {Direction.INCREASE: Direction.DECREASE, Direction.DECREASE: Direction.INCREASE}
+        flipped = {f.name: mirror[f.direction] for f in schema.features
+                   if f.direction in mirror and f.name not in self.directions}
+        return replace(self, directions={**flipped, **self.directions}) if flipped else self
+
     def direction(self, schema: Schema, name: str) -> Direction:
         return self.directions.get(name, schema[name].direction)
 

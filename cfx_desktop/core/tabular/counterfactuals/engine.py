@@ -46,6 +46,8 @@ def find_counterfactuals(
     spec = METHODS.get(method)
     x = np.asarray(x, dtype=np.float64)
     desired = 0 if float(model.predict_proba(x[None])[0]) >= model.threshold else 1
+    if desired == 1:  # a risk what-if: deterioration runs against the treatment directions
+        constraints = constraints.for_risk(model.schema)
     members = [] if model_set is None else model_set.members if any(m is model for m in model_set.members) else [model, *model_set.members]
     search_model, search_constraints = model, constraints
     if members and consensus:

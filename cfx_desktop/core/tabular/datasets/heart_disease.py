@@ -6,7 +6,7 @@ Models are trained on the ml4h2 train/validation split only; its test split is n
 from __future__ import annotations
 
 from cfx_desktop.core.tabular.datasets.base import TabularDataset, Variant, register
-from cfx_desktop.core.tabular.schema import Actionability, Feature, Kind, Mutability, Schema
+from cfx_desktop.core.tabular.schema import Actionability, Direction, Feature, Kind, Mutability, Schema
 
 HEART_DISEASE = Schema(
     name="heart-disease",
@@ -49,13 +49,16 @@ HEART_DISEASE = HEART_DISEASE.with_annotations({
     "Sex": {"actionability": I},
     "ChestPainType": {"actionability": M, "actionability_note": "a symptom the patient reports"},
     "RestingBP": {"actionability": T, "actionability_note": "blood pressure is treated toward a target (ESC/ESH "
-                  "hypertension guidelines)", "precision": 3.0,
+                  "hypertension guidelines) by lowering it, so a suggestion may only lower it",
+                  "direction": Direction.DECREASE, "precision": 3.0,
                   "precision_note": "3 mm Hg: the AAMI/ISO 81060-2 accuracy requirement for blood-pressure devices is "
                   "a mean error within 5 mm Hg"},
     "Cholesterol": {"actionability": T, "actionability_note": "lipid-lowering therapy targets cholesterol (ESC/EAS "
-                    "dyslipidaemia guidelines)", "precision": 6.0,
+                    "dyslipidaemia guidelines), so a suggestion may only lower it", "direction": Direction.DECREASE,
+                    "precision": 6.0,
                     "precision_note": "6 mg/dL: about 3% analytical CV at 200 mg/dL (NCEP performance goal)"},
-    "FastingBS": {"actionability": T, "actionability_note": "glycaemic control lowers fasting blood sugar"},
+    "FastingBS": {"actionability": T, "actionability_note": "glycaemic control lowers fasting blood sugar (a "
+                  "suggestion may only clear the finding)", "direction": Direction.DECREASE},
     "RestingECG": {"actionability": M, "actionability_note": "an ECG finding"},
     "MaxHR": {"actionability": M, "actionability_note": "an exercise-test result, bounded by age; not a treatment "
               "target", "precision": 2.0, "precision_note": "2 bpm: ECG heart-rate reading resolution"},

@@ -63,7 +63,8 @@ HEART_FAILURE = HEART_FAILURE.with_annotations({
                  "the diagnosis"},
     "ejection_fraction": {
         "actionability": T, "actionability_note": "guideline-directed therapy aims to improve LVEF (ESC 2021 "
-        "heart-failure guideline: HFrEF / HFimpEF)", "precision": 1.0,
+        "heart-failure guideline: HFrEF / HFimpEF); no treatment lowers it, so a suggestion may only raise it",
+        "direction": Direction.INCREASE, "precision": 1.0,
         "precision_note": "reported in whole percent; 1 point (echocardiographic test-retest spread is wider, "
         "about 5 points: this is the reporting precision the data carries)"},
     "high_blood_pressure": {"actionability": T, "actionability_note": "blood-pressure control is a treatment goal "
@@ -72,7 +73,8 @@ HEART_FAILURE = HEART_FAILURE.with_annotations({
                   "failure", "precision": 10_000.0,
                   "precision_note": "about 4% CV of automated platelet counts at 250,000/mL (ICSH guidance)"},
     "serum_creatinine": {"actionability": T, "actionability_note": "kidney function is managed in heart failure "
-                         "(cardio-renal care)", "precision": 0.1,
+                         "(cardio-renal care) to lower or hold creatinine, never to raise it, so a suggestion may only "
+                         "lower it", "direction": Direction.DECREASE, "precision": 0.1,
                          "precision_note": "0.1 mg/dL: about the analytical SD of enzymatic creatinine near 1 mg/dL"},
     "serum_sodium": {"actionability": T, "actionability_note": "hyponatraemia is corrected (fluid restriction, "
                      "diuretic adjustment)", "precision": 1.0,
