@@ -144,6 +144,6 @@ def settle_patient(qtbot, tab, timeout: int = 30_000) -> None:
     """Wait until the Patient tab is idle and both its results answer the patient as it is now."""
     def current() -> bool:
         p, s = tab.prediction, tab.suggestions_result
-        return (tab.is_idle() and p is not None and s is not None and tab._answers_current(p.model_name, p.x)
-                and tab._answers_current(s.model_name, s.x))
+        return (tab.is_idle() and p is not None and s is not None and tab.session.answers_current(p.model_name, p.x)
+                and tab.session.answers_current(s.model_name, s.x))
     qtbot.waitUntil(current, timeout=timeout)

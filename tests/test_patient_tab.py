@@ -177,7 +177,7 @@ def test_export_png_and_pdf(qtbot, window, tmp_path: Path) -> None:
         assert title in text and (title == "Caveats" or section(doc, title))
     assert f"{good}, row 2 (file line 3)" in section(doc, "Patient")["blocks"][0]["text"] and "310,000" in text
     assert facts(doc, "Settings")["Locked by the user"] == "Serum sodium"
-    assert facts(doc, "Model")["Model"].endswith(tab.model_name)
+    assert facts(doc, "Model")["Model"].endswith(tab.session.model_name)
     # the report's command names the same file, row, lock and reference cohort the app used
     assert f"--csv {good} --row 2" in doc["reproduce"] and "--lock serum_sodium" in doc["reproduce"]
     assert f"--reference {good}" in doc["reproduce"]
@@ -194,7 +194,7 @@ def test_every_model_and_dataset_renders(qtbot, window) -> None:
         for model in range(tab.model_combo.count()):
             tab.model_combo.setCurrentIndex(model)
             _settle(qtbot, tab)
-            assert tab.prediction.model_name == tab.model_name
+            assert tab.prediction.model_name == tab.session.model_name
             assert len(tab.prediction.attribution.values) == len(tab.schema.features)
 
 

@@ -75,7 +75,7 @@ def test_walk_the_schema_editor_train_explain_and_remove(qtbot, patient, tmp_pat
     assert patient.dataset_combo.currentData() == "clinic-gui"
     assert patient.own_data.cv_dialog is not None and patient.own_data.cv_dialog.findChildren(type(table))[0].rowCount() == 1
     settle_patient(qtbot, patient, TIMEOUT)
-    assert patient.model_combo.count() == 1 and patient.model_name == "clinic-gui-lasso"
+    assert patient.model_combo.count() == 1 and patient.session.model_name == "clinic-gui-lasso"
     assert patient.schema["chol"].unit == "mg/dL" and patient.schema["bp"].mutability.value == "immutable"
     assert patient.prediction.model_name == "clinic-gui-lasso"
     assert len(patient.prediction.set_names) == 2

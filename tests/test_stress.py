@@ -17,7 +17,7 @@ def test_thousand_rapid_edits(qtbot, make_window) -> None:
     tab = window.tab_list[0]
     shown: list[bool] = []
     # every result the tab accepts must answer the form as it was at that moment
-    tab.predict_channel.result.connect(lambda r: shown.append(tab._answers_current(r.model_name, r.x)))
+    tab.predict_channel.result.connect(lambda r: shown.append(tab.session.answers_current(r.model_name, r.x)))
     rng = np.random.default_rng(1)
     names = ["serum_creatinine", "ejection_fraction", "serum_sodium", "platelets", "creatinine_phosphokinase"]
     for i in range(1000):

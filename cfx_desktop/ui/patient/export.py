@@ -45,3 +45,10 @@ def export(path: Path, session: PatientSession, tab: QWidget) -> bool:
 
     write_report(build(session, str(path)), path)
     return True
+
+
+def subject(session: PatientSession) -> str:
+    """The report's file-name stem: dataset and where the patient came from (example, a CSV row, or edited)."""
+    source = session.source
+    who = {"example": "example", "csv": f"{Path(source.file or 'csv').stem}-row-{source.row}"}.get(source.kind, "edited")
+    return f"patient-{session.variant}-{who}"

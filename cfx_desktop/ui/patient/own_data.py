@@ -53,6 +53,13 @@ class OwnDatasetFlow(QObject):
         self.progress: QProgressDialog | None = None
         self.cv_dialog: QDialog | None = None
 
+    def file_actions(self, remove_selected: Callable[[], bool]) -> list[tuple[str, object, str]]:
+        """The File menu's entries for the user's own datasets."""
+        return [("New dataset from CSV...", self.choose_csv,
+                 "Make a dataset from your own CSV: check the inferred schema, train its models, explain its patients"),
+                ("Remove this dataset...", remove_selected,
+                 "Delete the selected dataset of yours (its schema, models and cards; never the CSV)")]
+
     # ----- new dataset ------------------------------------------------------------------------------------------
     def choose_csv(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.parent_widget, "New dataset from CSV", "", "CSV files (*.csv *.tsv *.txt);;All files (*)")
@@ -140,6 +147,23 @@ class OwnDatasetFlow(QObject):
         return dialog
 
     # ----- remove -------------------------------------------------------------------------------------------
+    def remove_selected(self, session, confirm: Callable[[str], bool] | None = None) -> bool:  # noqa: ANN001
+        """Remove the session's dataset if it is the user's own (the session moves to the default first, and back
+        if the user says no)."""
+        from cfx_desktop.core.tabular.datasets import DATASETS, default_variant, find_variant
+
+        dataset, _ = find_variant(session.variant)
+        if not dataset.user_folder:
+            self.message.emit("Built-in dataset", f"{dataset.title} ships with the app and cannot be removed; only "
+                              "datasets you made from your own CSV can.", "")
+            return False
+        name = dataset.key
+        session.set_dataset(default_variant())
+        removed = self.remove(name, confirm)
+        if not removed and name in DATASETS:
+            session.set_dataset(name)
+        return removed
+
     def remove(self, name: str, confirm: Callable[[str], bool] | None = None) -> bool:
         from cfx_desktop.core.tabular import user_datasets
 

@@ -1,42 +1,35 @@
-"""The Patient tab: panels that render a `PatientSession` and forward what the user does to it.
-
-Data flow (DESIGN.md): an edit goes to the session; `PatientJobs` (sessions/) hears the session's event and
-requests the prediction at once and the suggestions after a short debounce, as typed requests through the pool's
-scheduler; results go back to the session, which keeps them only if they answer its current state. The tab is not
-on that path: it lays out, forwards and renders.
-"""
+"""The Patient tab: panels that render a `PatientSession` and forward what the user does to it. The tab is not on
+a request's path: `PatientJobs` hears the session's events and asks the pool (docs/architecture.md, "One live
+edit"); the tab lays out, forwards and renders."""
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox, QFormLayout, QFrame, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QTabWidget,
-    QVBoxLayout, QWidget,
+    QFrame, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from cfx_desktop.core.tabular.data import CsvError, load_csv
-from cfx_desktop.core.tabular.datasets import variants
 from cfx_desktop.sessions.patient import PatientSession
 from cfx_desktop.ui.patient import export
 from cfx_desktop.ui.patient.attribution_view import AttributionView
 from cfx_desktop.ui.patient.cohort_panel import CohortPanel
-from cfx_desktop.ui.patient.form import PatientForm
 from cfx_desktop.ui.patient.model_card import model_card_dialog
 from cfx_desktop.ui.patient.prediction_view import RiskGauge
 from cfx_desktop.ui.patient.own_data import OwnDatasetFlow
+from cfx_desktop.ui.patient.self_test import patient_self_test
+from cfx_desktop.ui.patient.sidebar import PatientSidebar, usable_architectures
 from cfx_desktop.ui.patient.suggestions import SuggestionsPanel, change_text
-from cfx_desktop.ui.tab_base import DoneFn, SelfTestStep, ToolTab, poll_until
+from cfx_desktop.ui.tab_base import SelfTestStep, ToolTab
 from cfx_desktop.workers.pool import JobError, WorkerPool
 from cfx_desktop.workers.startup import libraries_for
 
 if TYPE_CHECKING:  # results come from the worker pool, which has imported these (and torch)
     from cfx_desktop.core.tabular.live import PredictionResult, SuggestionResult
-
 
 
 class PatientTab(ToolTab):
@@ -68,46 +61,11 @@ class PatientTab(ToolTab):
     # ----- layout -------------------------------------------------------------------------------------------
     def _build(self) -> None:
         outer = QHBoxLayout(self)
-        left = QWidget(self)
-        left.setMinimumWidth(560)
-        left.setMaximumWidth(620)
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(4, 4, 4, 4)
-        selectors = QFormLayout()
-        self.dataset_combo = QComboBox(left)
-        self._fill_datasets()
-        self.model_combo = QComboBox(left)
-        self.model_combo.addItem("loading models...", None)  # filled once the worker pool has loaded them
-        self.model_combo.setEnabled(False)
-        self.dataset_combo.setToolTip("Which data the models were trained on; shared features carry over when you switch")
-        self.model_combo.setToolTip("Which model explains the patient: MLP, BiLSTM, NAM (additive, exact contributions) or "
-                                    "Lasso (L1 logistic regression, exact weights). The suggestions must hold for all of them")
-        selectors.addRow("Dataset", self.dataset_combo)
-        selectors.addRow("Model", self.model_combo)
-        left_layout.addLayout(selectors)
-        self.banner = QLabel(left)
-        self.banner.setWordWrap(True)
-        self.banner.setObjectName("patientBanner")
-        # its own text colour too: under a dark palette the default text would be light on this light yellow
-        self.banner.setStyleSheet("#patientBanner { background: #fff4d6; color: #3d3000; border: 1px solid #e0c060; padding: 4px; }")
-        left_layout.addWidget(self.banner)
-        self.form = PatientForm(left)
-        scroll = QScrollArea(left)
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.form)
-        left_layout.addWidget(scroll, 1)
-        buttons = QHBoxLayout()
-        self.reset_button = QPushButton("Reset to example patient", left)
-        self.load_button = QPushButton("Load CSV...", left)
-        self.undo_button = QPushButton("Undo", left)
-        self.reset_button.setToolTip("Back to the built-in example patient (Ctrl+R; Undo brings this one back)")
-        self.load_button.setToolTip("Open a CSV of patients into the cohort view (Ctrl+O)")
-        self.undo_button.setToolTip("Undo the last applied suggestion, reset, loaded row or dataset switch (Ctrl+Z)")
-        self.undo_button.setEnabled(False)
-        for b in (self.reset_button, self.load_button, self.undo_button):
-            buttons.addWidget(b)
-        left_layout.addLayout(buttons)
-        outer.addWidget(left)
+        self.sidebar = PatientSidebar(self)
+        sb = self.sidebar  # the widgets tests and the help tour reach by their old names
+        self.dataset_combo, self.model_combo, self.banner, self.form = sb.dataset_combo, sb.model_combo, sb.banner, sb.form
+        self.reset_button, self.load_button, self.undo_button = sb.reset_button, sb.load_button, sb.undo_button
+        outer.addWidget(self.sidebar)
 
         right = QSplitter(Qt.Orientation.Vertical, self)
         # in a scroll area: its wrapped labels need more height when narrow than a splitter would give them on a
@@ -139,7 +97,7 @@ class PatientTab(ToolTab):
         self.cohort_panel = CohortPanel(self.session, self.bottom)
         self.own_data = OwnDatasetFlow(self.scheduler, self)
         self.own_data.dataset_ready.connect(self._on_dataset_ready)
-        self.own_data.dataset_removed.connect(lambda _name: self._fill_datasets())
+        self.own_data.dataset_removed.connect(lambda _name: self.sidebar.fill_datasets())
         self.own_data.message.connect(self.error_raised)
         self.cohort_view = self.cohort_panel.table
         self.bottom.addTab(self.attributions, "Why? Attributions")
@@ -186,19 +144,12 @@ class PatientTab(ToolTab):
                 ("Ctrl+R", "reset to the example patient")]
 
     def _show_banner(self, text: str) -> None:
-        """The banner says where the patient came from; for the example it is also the "start here" card."""
-        start = (" <i>Start here: change any value and the prediction, the bars and the suggestions follow; "
-                 "Ctrl+O opens your own patients (CSV); F1 explains the tab.</i>") if self.session.is_example else ""
-        self.banner.setText(html.escape(text, quote=False) + start)
+        self.sidebar.show_banner(text, self.session.is_example)
 
     # ----- views of the session -----------------------------------------------------------------------------
     @property
     def schema(self):  # noqa: ANN201
         return self.session.schema
-
-    @property
-    def model_name(self) -> str:
-        return self.session.model_name
 
     @property
     def prediction(self) -> PredictionResult | None:
@@ -207,9 +158,6 @@ class PatientTab(ToolTab):
     @property
     def suggestions_result(self) -> SuggestionResult | None:
         return self.session.suggestions
-
-    def _answers_current(self, model_name: str, x) -> bool:  # noqa: ANN001
-        return self.session.answers_current(model_name, x)
 
     # ----- models loading in the background ------------------------------------------------------------------
     def _on_models_loaded(self, _stage: str) -> None:
@@ -229,40 +177,20 @@ class PatientTab(ToolTab):
 
     def _list_models(self) -> None:
         """The Model box: the architectures whose model for this dataset passed the launch integrity check."""
-        from cfx_desktop.core.tabular.models import ARCHITECTURES, model_name  # loaded by now (see `_on_models_loaded`)
-
-        session = self.session
-        from cfx_desktop.core import bundles
-
-        installed = set(bundles.list_bundles())  # a dataset of the user's may have some architectures only
-        usable = [(key, spec) for key, spec in ARCHITECTURES.items()
-                  if model_name(session.schema, key) in installed and model_name(session.schema, key) not in self.refused]
-        self.model_combo.blockSignals(True)
-        self.model_combo.clear()
-        for key, spec in usable:
-            self.model_combo.addItem(spec.ui_label, key)
-        self.model_combo.blockSignals(False)
-        if usable and session.architecture not in dict(usable):
-            session.set_architecture(usable[0][0])  # the chosen one was refused at launch: the banner says so
-        self.model_combo.blockSignals(True)
-        self.model_combo.setCurrentIndex(self.model_combo.findData(session.architecture))
-        self.model_combo.blockSignals(False)
+        usable = usable_architectures(self.session.schema, self.refused)
+        if usable and self.session.architecture not in dict(usable):
+            self.session.set_architecture(usable[0][0])  # the chosen one was refused at launch: the banner says so
+        self.sidebar.list_models(usable, self.session.architecture)
 
     def _on_model_chosen(self, _index: int) -> None:
         key = self.model_combo.currentData()
         if key is not None:
             self.session.set_architecture(key)
 
-    @property
-    def models_loaded(self) -> bool:
-        return self.session.models_loaded
-
     # ----- rendering ----------------------------------------------------------------------------------------
     def _show_dataset(self) -> None:
         session = self.session
-        self.dataset_combo.blockSignals(True)
-        self.dataset_combo.setCurrentIndex(self.dataset_combo.findData(session.variant))
-        self.dataset_combo.blockSignals(False)
+        self.sidebar.show_dataset(session.variant)
         if session.models_loaded:
             self._list_models()
         self.attributions.set_schema(session.schema)
@@ -338,44 +266,18 @@ class PatientTab(ToolTab):
 
     # ----- your own data ------------------------------------------------------------------------------------
     def file_actions(self) -> list[tuple[str, object, str]]:
-        return [("New dataset from CSV...", self.own_data.choose_csv,
-                 "Make a dataset from your own CSV: check the inferred schema, train its models, explain its patients"),
-                ("Remove this dataset...", self.remove_current_dataset,
-                 "Delete the selected dataset of yours (its schema, models and cards; never the CSV)")]
-
-    def _fill_datasets(self) -> None:
-        """The Dataset box: the built-in datasets, then the user's own (re-read after one is added or removed)."""
-        current = self.dataset_combo.currentData()
-        self.dataset_combo.blockSignals(True)
-        self.dataset_combo.clear()
-        for _, variant in variants():
-            self.dataset_combo.addItem(variant.label, variant.key)
-        index = self.dataset_combo.findData(current)
-        self.dataset_combo.setCurrentIndex(max(index, 0))
-        self.dataset_combo.blockSignals(False)
+        return self.own_data.file_actions(self.remove_current_dataset)
 
     def _on_dataset_ready(self, name: str) -> None:
         from cfx_desktop.core.tabular.datasets import find_variant
 
-        self._fill_datasets()
+        self.sidebar.fill_datasets()
         _, variant = find_variant(name)
         self.session.set_dataset(variant.key)
         self.status_message.emit(f"Dataset {variant.label} is ready: its models are trained and selected")
 
     def remove_current_dataset(self, confirm=None) -> bool:  # noqa: ANN001 - a test's stand-in for the question box
-        from cfx_desktop.core.tabular.datasets import DATASETS, default_variant, find_variant
-
-        dataset, _ = find_variant(self.session.variant)
-        if not dataset.user_folder:
-            self.error_raised.emit("Built-in dataset", f"{dataset.title} ships with the app and cannot be removed; "
-                                   "only datasets you made from your own CSV can.", "")
-            return False
-        name = dataset.key
-        self.session.set_dataset(default_variant())
-        removed = self.own_data.remove(name, confirm)
-        if not removed and name in DATASETS:
-            self.session.set_dataset(name)
-        return removed
+        return self.own_data.remove_selected(self.session, confirm)
 
     def export_to(self, path: Path) -> bool:
         try:
@@ -385,9 +287,7 @@ class PatientTab(ToolTab):
             return False
 
     def export_subject(self) -> str:
-        source = self.session.source
-        who = {"example": "example", "csv": f"{Path(source.file or 'csv').stem}-row-{source.row}"}.get(source.kind, "edited")
-        return f"patient-{self.session.variant}-{who}"
+        return export.subject(self.session)
 
     # ----- idle / self-test ---------------------------------------------------------------------------------
     def is_idle(self) -> bool:
@@ -396,44 +296,4 @@ class PatientTab(ToolTab):
         return self.jobs.is_idle() and self.cohort_panel.is_idle()
 
     def self_test_steps(self) -> list[SelfTestStep]:
-        def start(done: DoneFn) -> None:
-            self.session.reset_to_example()
-
-            libraries = libraries_for(self.pool)
-
-            def finished() -> None:
-                result, prediction = self.session.suggestions, self.session.prediction
-                if libraries.error is not None:
-                    done(False, f"the models could not be loaded: {libraries.error.message}")
-                elif prediction is None or result is None:
-                    done(False, "no prediction or suggestions arrived")
-                elif not result.counterfactuals:
-                    done(False, f"no counterfactual: {result.counterfactuals.reason}")
-                else:
-                    cf = result.counterfactuals[0]
-                    done(True, f"p = {prediction.probability:.2f}; {change_text(self.schema, cf)} -> p = {cf.probability:.2f}")
-
-            def ready() -> bool:
-                if libraries.error is not None:
-                    return True  # fail now, not at the timeout
-                result = self.session.suggestions
-                return self.is_idle() and result is not None and self.session.answers_current(result.model_name, result.x)
-
-            poll_until(self, ready, finished)
-
-        def report(done: DoneFn) -> None:
-            """The PDF report and its sidecar, written and read back (ReportLab's fonts and data in a frozen build)."""
-            import json
-            import tempfile
-
-            try:
-                out = Path(tempfile.mkdtemp(prefix="cfx-selftest-")) / "report.pdf"
-                export.export(out, self.session, self)
-                sections = [s["title"] for s in json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["sections"]]
-                ok = out.read_bytes()[:5] == b"%PDF-" and "What would have to change" in sections
-                done(ok, f"{out.stat().st_size // 1024} KB PDF, {len(sections)} sections")
-            except Exception as exc:  # noqa: BLE001 - the self-test reports any failure
-                done(False, f"{type(exc).__name__}: {exc}")
-
-        return [SelfTestStep("patient prediction and counterfactual suggestion", start, 120),
-                SelfTestStep("patient PDF report", report, 30)]
+        return patient_self_test(self)
