@@ -48,3 +48,11 @@ def synthetic_image() -> Path:
     path = Path(tempfile.mkdtemp(prefix="cfx-selftest-")) / "synthetic.png"
     Image.fromarray(np.round(pixels * 255).astype(np.uint8)).save(path)
     return path
+
+
+def subject(image) -> str:  # noqa: ANN001 - a LoadedImage, or None
+    """The report's file-name stem: the image's name, and its frame for a multi-frame file."""
+    if image is None:
+        return "xray"
+    frame = f"-frame{image.frame + 1}" if image.frame_count > 1 else ""
+    return f"xray-{Path(image.source).stem}{frame}"

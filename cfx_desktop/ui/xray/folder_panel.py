@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from cfx_desktop.ui.accessibility import set_header_tips
-from cfx_desktop.core.imaging.io.load import LoadedImage
+from cfx_desktop.core.imaging.io.load import IMAGE_SUFFIXES, LoadedImage
 from cfx_desktop.core.imaging.io.header import header_rows
 
 
@@ -108,6 +108,26 @@ class FolderPanel(QWidget):
 
     def first_image_item(self) -> QTreeWidgetItem | None:
         return next((leaf for leaf, _ in self._leaves.values()), None)
+
+    def show_folder(self, folder: Path, tree) -> tuple[list[str], str]:  # noqa: ANN001 - a DicomTree, or None
+        """A DICOMDIR or DICOM folder as its patient / study / series tree, any other folder as a list of its images;
+        (the image files, "") or ([], why there is nothing to show). Selecting the first image is `select_first`."""
+        if tree is not None and tree.patients:
+            self.set_tree(tree)
+            return tree.image_paths(), ""
+        if folder.is_file():  # a DICOMDIR that lists nothing readable
+            return [], f"{folder} lists no readable DICOM images."
+        files = sorted(str(p) for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES - {""})
+        if not files:
+            return [], f"{folder} holds no PNG, JPEG, TIFF or DICOM files."
+        self.set_files(files)
+        return files, ""
+
+    def select_first(self) -> None:
+        if self._leaves:  # a DICOM tree
+            self.tree.setCurrentItem(self.first_image_item())
+        else:
+            self.thumbnails.setCurrentRow(0)
 
     def set_files(self, files: list[str]) -> None:
         self._leaves = {}

@@ -7,23 +7,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from cfx_desktop.core.imaging import live
-from cfx_desktop.core.imaging.io.load import IMAGE_SUFFIXES, LoadedImage
+from cfx_desktop.core.imaging.io.load import LoadedImage
 from cfx_desktop.core.imaging.models.classifier import image_models
 from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS
 from cfx_desktop.sessions.xray import JobState, XraySession
-from cfx_desktop.ui.tab_base import DoneFn, SelfTestStep, ToolTab, poll_until
-from cfx_desktop.ui.xray import export
-from cfx_desktop.ui.empty_state import CentreOver, EmptyStateCard
+from cfx_desktop.ui.tab_base import SelfTestStep, ToolTab
+from cfx_desktop.ui.xray import export, keys
 from cfx_desktop.ui.xray.compare_view import CompareView
-from cfx_desktop.ui.xray.counterfactual_panel import CounterfactualPanel
 from cfx_desktop.ui.xray.folder_panel import FolderPanel
-from cfx_desktop.ui.xray.overlay_panel import OverlayPanel
-from cfx_desktop.ui.xray.prediction_panel import PredictionPanel
 from cfx_desktop.ui.xray.sanity_panel import SanityPanel
+from cfx_desktop.ui.xray.side_panels import SidePanels, guard_banner
+from cfx_desktop.ui.xray.self_test import xray_self_test
 from cfx_desktop.ui.xray.viewer_page import ViewerPage
 from cfx_desktop.workers.pool import WorkerPool
 
@@ -63,58 +60,24 @@ class XrayTab(ToolTab):
         middle = QWidget(splitter)
         middle_layout = QVBoxLayout(middle)
         middle_layout.setContentsMargins(0, 0, 0, 0)
-        self.guard_banner = QLabel(middle)
-        self.guard_banner.setWordWrap(True)
-        self.guard_banner.setObjectName("guardBanner")
-        self.guard_banner.setStyleSheet("QLabel#guardBanner { background: #fdebd0; color: #6e2c00; border: 1px solid #b9770e; "
-                                        "padding: 6px; font-weight: bold; }")
-        self.guard_banner.hide()
+        self.guard_banner = guard_banner(middle)
         middle_layout.addWidget(self.guard_banner)
         self.pages = QTabWidget(middle)
         middle_layout.addWidget(self.pages, 1)
         self.viewer_page = ViewerPage(self.pages)
         self.viewer = self.viewer_page.viewer
-        self.empty_hint = EmptyStateCard(
-            "No image open yet",
-            ["Open a chest X-ray: PNG, JPEG, TIFF or DICOM (Ctrl+O), or drop files here.",
-             "A folder or a DICOMDIR opens as a list: every image gets a prediction.",
-             "The model's answer appears at the right; the overlay shows where its evidence lies.",
-             "Press G for a counterfactual: what would have to change for the other answer."],
-            [("Open image...", "Open one image file (Ctrl+O)", self._open_dialog),
-             ("Open folder...", "Open a folder of images or a DICOMDIR", self._folder_dialog)],
-            "Research and teaching tool: not for diagnosis. F1 explains this tab.", self.viewer)
-        self._empty_hint_place = CentreOver(self.empty_hint, self.viewer)
+        self.empty_hint = self.viewer_page.empty_card(self._open_dialog, self._folder_dialog)
         self.compare = CompareView(self.pages)
         self.sanity_panel = SanityPanel(self.pages)
         self.pages.addTab(self.viewer_page, "Viewer")
         self.pages.addTab(self.compare, "Counterfactual comparison")
         self.pages.addTab(self.sanity_panel, "Sanity checks")
-        right_scroll = QScrollArea(splitter)  # at 1280 x 720 the column scrolls instead of clipping its words
-        right_scroll.setWidgetResizable(True)
-        right_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        right_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        right_scroll.setMaximumWidth(372)
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        self.prediction_panel = PredictionPanel(models, right)
-        self.overlay_panel = OverlayPanel(right)
-        self.cf_panel = CounterfactualPanel(right)
-        for panel in (self.prediction_panel, self.overlay_panel, self.cf_panel):
-            right_layout.addWidget(panel)
-        right_layout.addStretch(1)
-        right_scroll.setWidget(right)
+        right_scroll = SidePanels(models, splitter)
+        self.prediction_panel, self.overlay_panel, self.cf_panel = right_scroll.prediction, right_scroll.overlay, right_scroll.counterfactual
         for widget in (self.folder_panel, middle, right_scroll):
             splitter.addWidget(widget)
         splitter.setSizes([240, 820, 340])
-        for key, slot in (("=", self._fit), ("O", self.overlay_panel.show_overlay.toggle), ("I", lambda: self.viewer.set_inverted(not self.viewer.inverted)),
-                          ("0", self.viewer.one_to_one), ("R", self._reset_view), ("G", self.generate_counterfactual),
-                          ("PgDown", lambda: self.folder_panel.step(1)), ("PgUp", lambda: self.folder_panel.step(-1)),
-                          ("+", lambda: self.viewer.zoom(1.25)), ("-", lambda: self.viewer.zoom(0.8)),
-                          ("Space", self.viewer_page.toggle_play), (".", lambda: self.viewer_page.step_frame(1)),
-                          (",", lambda: self.viewer_page.step_frame(-1))):
-            QShortcut(QKeySequence(key), self, activated=slot)
-        for number in range(1, 10):  # window presets
-            QShortcut(QKeySequence(str(number)), self, activated=lambda n=number: self.viewer_page.apply_preset(n - 1))
+        keys.install(self)
 
     def _connect_session(self) -> None:
         s = self.session
@@ -145,34 +108,14 @@ class XrayTab(ToolTab):
         s.sanity_changed.connect(self._on_sanity)
 
     def shortcuts(self) -> list[tuple[str, str]]:
-        return [("=", "fit the image"), ("0", "one image pixel per screen pixel"), ("+ / -", "zoom (1.25x per step and per wheel notch)"),
-                ("1 ... 9", "window presets: full range, the file's stored windows, named ones"), ("R", "reset window/level and view"),
-                ("I", "invert"), ("O", "show or hide the overlay"), ("G", "generate a counterfactual"),
-                ("P / M / A / T", "tool: pan and window, ruler, angle, text note"), ("Backspace", "undo the last measurement or note"), ("Shift+Backspace", "clear all marks"),
-                ("Space / , / .", "multi-frame files: play or pause, previous / next frame"),
-                ("PgDown / PgUp", "next / previous image of the folder"), ("right mouse drag", "window (horizontal) and level (vertical)"),
-                ("left mouse drag / wheel", "pan / zoom")]
+        return keys.HELP
 
-    # ----- views of the session -----------------------------------------------------------------------------
-    @property
-    def image(self) -> LoadedImage | None:
-        return self.session.image
-
-    @property
-    def prediction(self) -> live.Prediction | None:
-        return self.session.prediction
-
-    @property
-    def overlay_result(self) -> live.Overlay | None:
-        return self.session.overlay
-
-    @property
-    def cf_result(self) -> live.Counterfactual | None:
-        return self.session.counterfactual
-
-    @property
-    def sanity_result(self) -> live.Sanity | None:
-        return self.session.sanity
+    # ----- views of the session (read by the menus, the help tour and the tests) ------------------------------
+    image: LoadedImage | None = property(lambda self: self.session.image)  # type: ignore[assignment]
+    prediction: live.Prediction | None = property(lambda self: self.session.prediction)  # type: ignore[assignment]
+    overlay_result: live.Overlay | None = property(lambda self: self.session.overlay)  # type: ignore[assignment]
+    cf_result: live.Counterfactual | None = property(lambda self: self.session.counterfactual)  # type: ignore[assignment]
+    sanity_result: live.Sanity | None = property(lambda self: self.session.sanity)  # type: ignore[assignment]
 
     # ----- opening ------------------------------------------------------------------------------------------
     def _open_dialog(self) -> None:
@@ -199,27 +142,15 @@ class XrayTab(ToolTab):
         return True
 
     def _on_tree(self, folder: Path, tree) -> None:  # noqa: ANN001 - a DicomTree, or None for a plain folder
-        if tree is not None and tree.patients:
-            files = tree.image_paths()
-            self.folder_panel.set_tree(tree)
-            self.jobs.predict_folder(files)
-            self.file_opened.emit(str(folder))
-            first = self.folder_panel.first_image_item()
-            if first is not None:
-                self.folder_panel.tree.setCurrentItem(first)
-            self.status_message.emit(f"{folder.name}: {len(tree.patients)} patient(s), {len(files)} image(s)")
+        files, problem = self.folder_panel.show_folder(folder, tree)
+        if problem:
+            self.error_raised.emit("No images", problem, "")
             return
-        if folder.is_file():  # a DICOMDIR that lists nothing readable
-            self.error_raised.emit("No images", f"{folder} lists no readable DICOM images.", "")
-            return
-        files = sorted(str(p) for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES - {""})
-        if not files:
-            self.error_raised.emit("No images", f"{folder} holds no PNG, JPEG, TIFF or DICOM files.", "")
-            return
-        self.folder_panel.set_files(files)
         self.jobs.predict_folder(files)
         self.file_opened.emit(str(folder))
-        self.folder_panel.thumbnails.setCurrentRow(0)
+        self.folder_panel.select_first()
+        if tree is not None and tree.patients:
+            self.status_message.emit(f"{folder.name}: {len(tree.patients)} patient(s), {len(files)} image(s)")
 
     def _on_image_changed(self, image: LoadedImage) -> None:
         self.empty_hint.hide()
@@ -347,15 +278,6 @@ class XrayTab(ToolTab):
         self.prediction_panel.set_models(image_models(), select=name)
         self.status_message.emit(f"Image model {name} is ready and selected")
 
-    def _fit(self) -> None:
-        for view in [self.viewer] + self.compare.views():
-            view.fit()
-
-    def _reset_view(self) -> None:
-        self.viewer.reset_levels()
-        self.viewer.set_inverted(False)
-        self._fit()
-
     # ----- export / idle / self-test ------------------------------------------------------------------------
     def export_to(self, path: Path) -> bool:
         if self.image is None:
@@ -364,28 +286,10 @@ class XrayTab(ToolTab):
         return export.export(path, self.session, self, self.cf_steps)
 
     def export_subject(self) -> str:
-        if self.image is None:
-            return "xray"
-        frame = f"-frame{self.image.frame + 1}" if self.image.frame_count > 1 else ""
-        return f"xray-{Path(self.image.source).stem}{frame}"
+        return export.subject(self.image)
 
     def is_idle(self) -> bool:
         return self.jobs.is_idle()
 
     def self_test_steps(self) -> list[SelfTestStep]:
-        def start(done: DoneFn) -> None:
-            path = export.synthetic_image()
-            self.overlay_panel.method.setCurrentIndex(self.overlay_panel.method.findData(SALIENCY_METHODS.default))
-            self.open_path(path)
-
-            def finished() -> None:
-                if self.prediction is None or self.overlay_result is None:
-                    done(False, "no prediction or saliency map arrived")
-                    return
-                saliency_ms = self.overlay_result.result.seconds * 1000
-                done(True, f"{self.prediction.guard.level}: p({self.prediction.positive}) = {self.prediction.probability or float('nan'):.2f}; {SALIENCY_METHODS.get(self.overlay_result.result.method).label} in {saliency_ms:.0f} ms")
-
-            poll_until(self, lambda: self.is_idle() and self.image is not None and self.image.source == str(path)
-                       and self.prediction is not None and self.overlay_result is not None, finished)
-
-        return [SelfTestStep("chest X-ray prediction and saliency map", start, 120)]
+        return xray_self_test(self)

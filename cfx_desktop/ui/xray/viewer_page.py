@@ -7,6 +7,8 @@ slider, paused play), so playback never queues a prediction per frame.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QActionGroup, QKeySequence
@@ -14,6 +16,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlid
 
 from cfx_desktop.core.imaging.io import measure
 from cfx_desktop.core.imaging.io.load import LoadedImage
+from cfx_desktop.ui.empty_state import CentreOver, EmptyStateCard
 from cfx_desktop.ui.xray.viewer import ImageView
 
 TOOL_KEYS = {"pan": ("Pan / window", "P"), "ruler": ("Ruler", "M"), "angle": ("Angle", "A"), "text": ("Note", "T")}
@@ -92,6 +95,20 @@ class ViewerPage(QWidget):
         self.slider.sliderReleased.connect(lambda: self.frame_chosen.emit(self.slider.value()))
 
     # ----- image --------------------------------------------------------------------------------------------
+    def empty_card(self, open_file: Callable[[], None], open_folder: Callable[[], None]) -> EmptyStateCard:
+        """The "no image open yet" card, centred over the view until the first image arrives."""
+        card = EmptyStateCard(
+            "No image open yet",
+            ["Open a chest X-ray: PNG, JPEG, TIFF or DICOM (Ctrl+O), or drop files here.",
+             "A folder or a DICOMDIR opens as a list: every image gets a prediction.",
+             "The model's answer appears at the right; the overlay shows where its evidence lies.",
+             "Press G for a counterfactual: what would have to change for the other answer."],
+            [("Open image...", "Open one image file (Ctrl+O)", open_file),
+             ("Open folder...", "Open a folder of images or a DICOMDIR", open_folder)],
+            "Research and teaching tool: not for diagnosis. F1 explains this tab.", self.viewer)
+        self._empty_card_place = CentreOver(card, self.viewer)
+        return card
+
     def show_image(self, image: LoadedImage, keep_view: bool = False) -> None:
         """A newly opened file (or another frame of the same one, with ``keep_view``)."""
         new_file = self.image is None or self.image.source != image.source or not keep_view
