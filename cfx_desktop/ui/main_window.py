@@ -6,16 +6,13 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
-    QMenu,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -26,7 +23,9 @@ from cfx_desktop.ui.about import about_dialog, shortcuts_dialog
 from cfx_desktop.ui import theme
 from cfx_desktop.ui.accessibility import fill_names
 from cfx_desktop.ui.first_paint import FirstPaint
+from cfx_desktop.ui import menus
 from cfx_desktop.ui.help_pane import GlossaryDialog, HelpPane
+from cfx_desktop.ui.status_bar import JobIndicator
 from cfx_desktop.ui.tab_base import ToolTab
 from cfx_desktop.workers.pool import JobError, WorkerPool
 from cfx_desktop.workers.startup import libraries_for
@@ -71,9 +70,10 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self._build_help_dock()
-        self._build_status_bar()
-        self._build_menus()
-        pool.busy_changed.connect(self._on_busy)
+        self.jobs_indicator = JobIndicator(self, pool)
+        ind = self.jobs_indicator  # the tests read these by their old names
+        self.device_label, self.busy_label, self.busy_bar, self.stop_button = ind.device_label, ind.busy_label, ind.busy_bar, ind.stop_button
+        menus.build_menus(self)
         pool.job_failed.connect(self.show_job_error)
         self.libraries = libraries_for(pool)
         self.libraries.integrity_checked.connect(self._show_integrity)
@@ -127,86 +127,6 @@ class MainWindow(QMainWindow):
         self.glossary.raise_()
         if term:
             self.glossary.show_term(term)
-
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.device_label = QLabel("Loading models...", self)
-        self.device_label.setObjectName("deviceLabel")
-        self.device_label.setToolTip("Compute device used for models (change with --device)")
-        self.busy_label = QLabel("Idle", self)
-        self.busy_bar = QProgressBar(self)
-        self.busy_bar.setRange(0, 0)  # indeterminate
-        self.busy_bar.setMaximumWidth(120)
-        self.busy_bar.setVisible(False)
-        self.stop_button = QPushButton("Stop", self)
-        self.stop_button.setToolTip("Cancel every running job (Esc)")
-        self.stop_button.setVisible(False)
-        self.stop_button.clicked.connect(self.pool.cancel_all)
-        bar.addPermanentWidget(self.busy_bar)
-        bar.addPermanentWidget(self.busy_label)
-        bar.addPermanentWidget(self.stop_button)
-        bar.addPermanentWidget(self.device_label)
-
-    def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        return action
-
-    def _build_menus(self) -> None:
-        menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
-        self.open_action = self._action("&Open...", self.open_dialog, QKeySequence.StandardKey.Open,
-                                        "Open a patient CSV (Patient tab) or an image (Chest X-ray tab)")
-        file_menu.addAction(self.open_action)
-        self.recent_menu = QMenu("Open &Recent", self)
-        file_menu.addMenu(self.recent_menu)
-        self.export_action = self._action("&Export...", self.export_dialog, "Ctrl+E",
-                                          "Export the current tab as a PDF report (with a JSON sidecar) or a PNG screenshot")
-        file_menu.addAction(self.export_action)
-        for tab in self.tab_list:
-            actions = tab.file_actions()
-            if actions:
-                file_menu.addSeparator()
-            for text, slot, tip in actions:
-                file_menu.addAction(self._action(text, lambda _=False, s=slot: s(), tip=tip))
-        file_menu.addSeparator()
-        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        file_menu.addAction(self.quit_action)
-
-        view_menu = menu.addMenu("&View")
-        for index, tab in enumerate(self.tab_list):
-            view_menu.addAction(
-                self._action(f"{tab.title} tab", lambda _=False, i=index: self.tabs.setCurrentIndex(i), f"Ctrl+{index + 1}")
-            )
-        view_menu.addSeparator()
-        appearance = view_menu.addMenu("&Appearance")
-        group = QActionGroup(self)
-        self.appearance_actions: dict[str, QAction] = {}
-        for key, text in (("system", "Follow the system"), ("light", "Light"), ("dark", "Dark")):
-            action = self._action(text, lambda _=False, k=key: self.set_appearance(k))
-            action.setCheckable(True)
-            action.setChecked(theme.mode() == key)
-            group.addAction(action)
-            appearance.addAction(action)
-            self.appearance_actions[key] = action
-        view_menu.addAction(self._action("&Full screen", self._toggle_full_screen, "F11"))
-        view_menu.addAction(self._action("Cancel running jobs", self.pool.cancel_all, "Esc"))
-
-        help_menu = menu.addMenu("&Help")
-        help_menu.addAction(self._action("&About and model cards...", self.show_about))
-        toggle = self.help_dock.toggleViewAction()
-        toggle.setText("&What am I looking at?")
-        toggle.setShortcut(QKeySequence("F1"))
-        toggle.setStatusTip("Show or hide the pane that explains the current tab")
-        help_menu.addAction(toggle)
-        help_menu.addAction(self._action("&Glossary...", lambda: self.show_glossary(), "Shift+F1",
-                                         "Counterfactual, threshold, margin, MAD, LOF, Shapley value, Grad-CAM, referee, ..."))
-        help_menu.addAction(self._action("&Keyboard shortcuts...", self.show_shortcuts, "Ctrl+/"))
-        self._refresh_recent_menu()
 
     # ----- state --------------------------------------------------------------------------------------------
     def _restore_state(self) -> None:
@@ -280,14 +200,7 @@ class MainWindow(QMainWindow):
 
     def _remember_file(self, path: str) -> None:
         settings_mod.add_recent_file(self.settings, path)
-        self._refresh_recent_menu()
-
-    def _refresh_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        items = settings_mod.recent_files(self.settings)
-        for item in items:
-            self.recent_menu.addAction(self._action(item, lambda _=False, p=item: self.open_path(Path(p))))
-        self.recent_menu.setEnabled(bool(items))
+        menus.refresh_recent(self)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
         if event.mimeData().hasUrls():
@@ -335,11 +248,6 @@ class MainWindow(QMainWindow):
     def show_status(self, message: str, msecs: int = 8000) -> None:
         self.statusBar().showMessage(message, msecs)
 
-    def _on_busy(self, count: int) -> None:
-        self.busy_bar.setVisible(count > 0)
-        self.stop_button.setVisible(count > 0)
-        self.busy_label.setText("Idle" if count == 0 else f"{count} job{'s' if count > 1 else ''} running")
-
     def show_job_error(self, error: JobError) -> None:
         """Every job failure ends here: a status line and a non-blocking box with the traceback as details."""
         self.last_error = error
@@ -378,9 +286,6 @@ class MainWindow(QMainWindow):
         theme.apply(mode)
         self.settings.setValue("appearance/scheme", mode)
         self.appearance_actions[mode].setChecked(True)
-
-    def _toggle_full_screen(self) -> None:
-        self.showNormal() if self.isFullScreen() else self.showFullScreen()
 
     def is_idle(self) -> bool:
         return self.models_loaded and self.pool.active_count == 0 and all(tab.is_idle() for tab in self.tab_list)
