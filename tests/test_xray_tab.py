@@ -228,17 +228,17 @@ def test_window_presets_wheel_step_and_ruler_in_mm(qtbot, window, tmp_path: Path
     before = viewer.zoom_factor()
     viewer.zoom(1.25)
     assert viewer.zoom_factor() / before == pytest.approx(1.25, rel=0.02)
-    length = viewer.measure_line((0.0, 0.0), (40.0, 0.0))  # 40 columns x 0.25 mm
+    length = viewer.marks.ruler((0.0, 0.0), (40.0, 0.0), finished=True)  # 40 columns x 0.25 mm
     assert (length.value, length.unit) == (pytest.approx(10.0), "mm")
-    assert "10.0 mm" in viewer.annotation_texts()
-    degrees = viewer.add_angle((10.0, 0.0), (0.0, 0.0), (0.0, 10.0))
-    assert degrees == pytest.approx(90.0) and len(viewer.annotations) == 2
+    assert "10.0 mm" in viewer.marks.texts()
+    degrees = viewer.marks.angle((10.0, 0.0), (0.0, 0.0), (0.0, 10.0))
+    assert degrees == pytest.approx(90.0) and len(viewer.marks.items) == 2
     window.activateWindow()
     viewer.setFocus()
     qtbot.keyClick(viewer, Qt.Key.Key_Backspace)  # the toolbar's "Undo mark", by its shortcut
-    assert len(viewer.annotations) == 1
+    assert len(viewer.marks.items) == 1
     qtbot.keyClick(viewer, Qt.Key.Key_Backspace, Qt.KeyboardModifier.ShiftModifier)  # "Clear marks"
-    assert len(viewer.annotations) == 0
+    assert len(viewer.marks.items) == 0
     # the tool keys work wherever the focus is in the tab (they once needed the toolbar to have it)
     for focus in (viewer, tab.overlay_panel):
         focus.setFocus()
@@ -270,8 +270,8 @@ def test_mouse_gestures_wheel_notch_and_ruler_drag(qtbot, window, images) -> Non
     for step in range(1, 11):
         qtbot.mouseMove(viewport, start + (end - start) * step / 10)
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
-    qtbot.waitUntil(lambda: len(viewer.annotations) == 1, timeout=5000)
-    assert viewer.annotation_texts()[0].endswith(" px")  # a PNG has no pixel spacing: pixels, and it says so
+    qtbot.waitUntil(lambda: len(viewer.marks.items) == 1, timeout=5000)
+    assert viewer.marks.texts()[0].endswith(" px")  # a PNG has no pixel spacing: pixels, and it says so
 
 
 def test_the_corner_readout_gives_the_value_of_the_image_shown(qtbot, window) -> None:

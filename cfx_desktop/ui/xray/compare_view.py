@@ -10,7 +10,8 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlid
 
 from cfx_desktop.core.imaging.counterfactual.generate import ImageCounterfactual, confirmation, confirmation_sentence, verdict_line
 from cfx_desktop.core.imaging.models.preprocess import crop_box
-from cfx_desktop.ui.xray.viewer import ImageView, LinkedViews, mix
+from cfx_desktop.ui.xray.linked_views import LinkedViews, mix
+from cfx_desktop.ui.xray.viewer import ImageView
 from cfx_desktop.ui import theme
 
 

@@ -1,9 +1,6 @@
-"""Image views on pyqtgraph: window/level (histogram and right-drag), zoom, pan, fit, 1:1, invert, overlay with
-its colour legend, a corner readout (window/level, zoom, the value under the cursor), and the reader's tools
-(ruler and angle in mm, text notes).
-
-`LinkedViews` keeps several views on the same pan, zoom and window/level, for the counterfactual comparison.
-"""
+"""Image views on pyqtgraph: window/level (histogram and right-drag), zoom, pan, fit, 1:1, invert, overlay with its
+colour legend, and a corner readout (window/level, zoom, the value under the cursor). The reader's marks (ruler and
+angle in mm, text notes) are `marks.Marks`, as ``view.marks``; `linked_views` moves several views together."""
 
 from __future__ import annotations
 
@@ -14,60 +11,13 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from cfx_desktop.core.imaging.io import measure
+from cfx_desktop.ui.xray.level_box import LevelViewBox
 from cfx_desktop.ui.xray.marks import Marks
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 COLORMAPS = ["inferno", "viridis", "plasma", "magma", "CET-L8"]
-WHEEL_STEP = 1.25  # zoom per wheel notch, at most (pyqtgraph's default is ~1.35; five notches made ~25x)
 GRAY = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
-
-
-class LevelViewBox(pg.ViewBox):
-    """Left drag pans (or measures, with a tool chosen), wheel zooms, right drag changes window (horizontal) and
-    level (vertical), like a PACS."""
-
-    levels_dragged = Signal(float, float)  # d_width, d_center as fractions of the current width
-    tool_dragged = Signal(object, object, bool)  # start, current (image coordinates), finished
-    tool_clicked = Signal(object)  # image coordinates
-
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
-        super().__init__(*args, **kwargs)
-        self.tool = "pan"
-
-    def wheelEvent(self, ev, axis=None) -> None:  # noqa: ANN001, N802 - pyqtgraph override
-        """At most `WHEEL_STEP` per notch, whatever the mouse or touchpad reports."""
-        delta = ev.delta() if hasattr(ev, "delta") else ev.angleDelta().y()
-        notches = max(-1.0, min(1.0, delta / 120.0))
-        if notches == 0:
-            return
-        factor = WHEEL_STEP ** (-notches)
-        center = self.mapToView(ev.pos()) if hasattr(ev, "pos") else None
-        self.scaleBy((factor, factor), center=center)
-        ev.accept()
-        self.sigRangeChangedManually.emit(self.state["mouseEnabled"])
-
-    def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: ANN001, N802 - pyqtgraph override
-        if ev.button() == Qt.MouseButton.RightButton:
-            ev.accept()
-            delta = ev.pos() - ev.lastPos()
-            self.levels_dragged.emit(float(delta.x()) / 300.0, float(-delta.y()) / 300.0)
-            return
-        if ev.button() == Qt.MouseButton.LeftButton and self.tool == "ruler":
-            ev.accept()
-            start, now = self.mapToView(ev.buttonDownPos()), self.mapToView(ev.pos())
-            self.tool_dragged.emit((start.x(), start.y()), (now.x(), now.y()), ev.isFinish())
-            return
-        super().mouseDragEvent(ev, axis)
-
-    def mouseClickEvent(self, ev) -> None:  # noqa: ANN001, N802 - pyqtgraph override
-        if ev.button() == Qt.MouseButton.LeftButton and self.tool in ("angle", "text"):
-            ev.accept()
-            point = self.mapToView(ev.pos())
-            self.tool_clicked.emit((point.x(), point.y()))
-            return
-        super().mouseClickEvent(ev)
 
 
 class ImageView(QWidget):
@@ -209,17 +159,12 @@ class ImageView(QWidget):
     def _update_readout(self) -> None:
         if not self.readout.isVisible():
             return
-        if self.pixels is None:
-            self.readout.setText("")
-            self.readout.adjustSize()
-            return
-        low, high = self.levels
-        unit = f" {self.unit}" if self.unit else ""
-        lines = [f"W {_num(high - low)}  L {_num((low + high) / 2)}{unit}", f"zoom {self.zoom_factor():.2f}x"]
-        if self.extra_readout:
-            lines.append(self.extra_readout)
-        if self._cursor:
-            lines.append(self._cursor)
+        lines: list[str] = []
+        if self.pixels is not None:
+            low, high = self.levels
+            unit = f" {self.unit}" if self.unit else ""
+            lines = [f"W {_num(high - low)}  L {_num((low + high) / 2)}{unit}", f"zoom {self.zoom_factor():.2f}x",
+                     *(line for line in (self.extra_readout, self._cursor) if line)]
         self.readout.setText("\n".join(lines))
         self.readout.adjustSize()
 
@@ -277,32 +222,6 @@ class ImageView(QWidget):
         self.graphics.addItem(self.legend, row=0, col=1)
 
     # ----- tools: ruler, angle, text (drawn by `marks.Marks`) ---------------------------------------------------
-    def set_tool(self, tool: str) -> None:
-        self.marks.set_tool(tool)
-
-    @property
-    def annotations(self) -> list:
-        return self.marks.items
-
-    def measure_line(self, start: tuple[float, float], end: tuple[float, float]) -> measure.Length:
-        """Draw a ruler from ``start`` to ``end`` (image coordinates); what the ruler tool does on a drag."""
-        return self.marks.ruler(start, end, finished=True)
-
-    def add_angle(self, a: tuple[float, float], vertex: tuple[float, float], c: tuple[float, float]) -> float:
-        return self.marks.angle(a, vertex, c)
-
-    def add_note(self, text: str, at: tuple[float, float]) -> None:
-        self.marks.note(text, at)
-
-    def annotation_texts(self) -> list[str]:
-        return self.marks.texts()
-
-    def undo_annotation(self) -> None:
-        self.marks.undo()
-
-    def clear_annotations(self) -> None:
-        self.marks.clear()
-
     def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
         super().resizeEvent(event)
         self._update_readout()
@@ -369,37 +288,9 @@ class ImageView(QWidget):
         self.overlay_item.setRect(QRectF(0, 0, scaled.shape[1], scaled.shape[0]))
 
 
-class LinkedViews:
-    """Keep pan/zoom and (optionally) window/level in sync across views."""
-
-    def __init__(self, views: list[ImageView], share_levels: list[ImageView]) -> None:
-        self.views = views
-        for other in views[1:]:
-            other.box.setXLink(views[0].box)
-            other.box.setYLink(views[0].box)
-        self.share_levels = share_levels
-        for view in share_levels:
-            view.levels_changed.connect(lambda low, high, source=view: self._sync(source, low, high))
-
-    def _sync(self, source: ImageView, low: float, high: float) -> None:
-        for view in self.share_levels:
-            if view is not source and (view.levels != (low, high)):
-                view.set_levels(low, high)
-
-
 def _num(value: float) -> str:
     """Readout numbers: integers for stored values, three significant digits for [0, 1] images."""
     return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
-def mix(original: np.ndarray, counterfactual: np.ndarray, amount: float, mode: str) -> np.ndarray:
-    """Blend (cross-fade) or swipe (counterfactual left of a vertical line at ``amount`` of the width)."""
-    if mode == "swipe":
-        out = original.copy()
-        column = int(round(amount * original.shape[1]))
-        out[:, :column] = counterfactual[:, :column]
-        return out
-    return (1 - amount) * original + amount * counterfactual
-
-
-__all__ = ["COLORMAPS", "ImageView", "LinkedViews", "mix"]
+__all__ = ["COLORMAPS", "ImageView"]

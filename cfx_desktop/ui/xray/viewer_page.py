@@ -86,8 +86,8 @@ class ViewerPage(QWidget):
         self.preset_list: list[measure.Preset] = []
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._advance)
-        self.undo_note.triggered.connect(self.viewer.undo_annotation)
-        self.clear_notes.triggered.connect(self.viewer.clear_annotations)
+        self.undo_note.triggered.connect(self.viewer.marks.undo)
+        self.clear_notes.triggered.connect(self.viewer.marks.clear)
         self.presets.activated.connect(self.apply_preset)
         self.play.toggled.connect(self._toggle_play)
         self.fps.valueChanged.connect(lambda v: self._timer.setInterval(int(1000 / v)))
@@ -126,7 +126,7 @@ class ViewerPage(QWidget):
             viewer.unit = measure.value_unit(image)
             viewer.spacing = measure.spacing_of(image)
             viewer.inverted = bool(image.metadata.get("invert_values"))  # MONOCHROME1 shows high values dark
-            viewer.clear_annotations()
+            viewer.marks.clear()
         viewer.extra_readout = _readout_note(image.frame_note(), viewer.spacing)
         viewer.set_image(measure.display_values(image), keep_view=keep_view)
         self._show_frame_controls(image, new_file)
@@ -142,7 +142,7 @@ class ViewerPage(QWidget):
         return True
 
     def set_tool(self, tool: str) -> None:
-        self.viewer.set_tool(tool)
+        self.viewer.marks.set_tool(tool)
         self.tool_actions[tool].setChecked(True)
 
     # ----- frames -------------------------------------------------------------------------------------------
