@@ -255,3 +255,34 @@ def test_the_patient_jobs_predict_and_suggest_without_a_window() -> None:
     np.testing.assert_array_equal(session.suggestions.x, session.values)
     session.set_locked("serum_sodium", True)
     assert scheduler.requests[4:] == ["suggest"]  # a lock changes the suggestions, not the prediction
+
+
+def test_the_overlay_style_is_the_sessions_and_the_report_draws_the_map_as_read(tmp_path, header_only_guard) -> None:
+    """Opacity, threshold and colour map are view state the report needs: the session holds them (one event per
+    real change), and the report built from the session states them and draws its overlay with them."""
+    from cfx_desktop.core.imaging.explain import render
+    from cfx_desktop.sessions.scheduler import ImmediateScheduler
+    from cfx_desktop.sessions.xray_jobs import XrayJobs
+    from cfx_desktop.ui.xray import export
+    from tests.test_xray_tab import _chest_like
+
+    session = XraySession()
+    seen: list = []
+    session.overlay_style_changed.connect(seen.append)
+    session.set_overlay_style(opacity=0.8, colormap="viridis")
+    session.set_overlay_style(opacity=0.8)  # no change: no event
+    assert seen == [render.OverlayStyle(0.8, 0.2, "viridis")]
+    XrayJobs(session, ImmediateScheduler(), cf_steps=5).open(_film(tmp_path, "chest.png", _chest_like(0)))
+    assert session.overlay is not None
+    doc = export.build(session, 5, "report.pdf")
+    text = str(doc.to_dict())
+    assert "opacity 80%, viridis; below 20% of the strongest not drawn" in text
+    from cfx_desktop.core.report.document import Image
+
+    evidence = session.overlay.result.positive()
+    drawn = Image.from_rgb(render.overlay(session.image.pixels, evidence, 0.8, "viridis", 0.2), "", 80).png
+    default = Image.from_rgb(render.overlay(session.image.pixels, evidence), "", 80).png
+    section = next(sec for sec in doc.sections if sec.title == "Why: saliency overlay")
+    shown = [image.png for block in section.blocks if hasattr(block, "images") for image in block.images]
+    assert drawn in shown and default not in shown  # the picture is the one the reader saw
+    assert "--overlay-opacity 0.8 --overlay-threshold 0.2 --overlay-colormap viridis" in doc.reproduce

@@ -42,6 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--no-counterfactual", action="store_true", help="leave the counterfactual out")
     i.add_argument("--no-sanity", action="store_true", help="leave the sanity checks out")
     i.add_argument("--frame", type=int, default=1, help="frame of a multi-frame file (1 = first)")
+    i.add_argument("--overlay-opacity", type=float, default=0.5, help="how strongly the map covers the film, 0-1")
+    i.add_argument("--overlay-threshold", type=float, default=0.0,
+                   help="values below this share of the strongest are not drawn, 0-1 (the app's default is 0.2)")
+    i.add_argument("--overlay-colormap", choices=["inferno", "viridis", "plasma", "magma", "CET-L8"], default="inferno")
     i.set_defaults(handler=report_image)
 
 
@@ -94,11 +98,15 @@ def report_patient(args: argparse.Namespace) -> int:
 
 
 def report_image(args: argparse.Namespace) -> int:
+    from cfx_desktop.core.imaging.explain.render import OverlayStyle
     from cfx_desktop.core.imaging.image_report import compute_and_build
 
+    if not (0 <= args.overlay_opacity <= 1 and 0 <= args.overlay_threshold < 1):
+        raise UserError("--overlay-opacity must be within 0-1 and --overlay-threshold within 0-1 (below 1)")
+    style = OverlayStyle(args.overlay_opacity, args.overlay_threshold, args.overlay_colormap)
     try:
         report = compute_and_build(args.path, args.method, args.model, counterfactual=not args.no_counterfactual,
-                                   sanity=not args.no_sanity, frame=args.frame, out_name=str(args.out))
+                                   sanity=not args.no_sanity, frame=args.frame, out_name=str(args.out), style=style)
     except (ValueError, FileNotFoundError) as exc:
         raise UserError(str(exc)) from exc
     from cfx_desktop.core.report.pdf import write_report

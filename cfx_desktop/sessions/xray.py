@@ -9,11 +9,12 @@ longer answers. So a sanity table never outlives its image, and a Grad-CAM map i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cfx_desktop.core.imaging import live
 from cfx_desktop.core.imaging.io.load import LoadedImage
 from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL
+from cfx_desktop.core.imaging.explain.render import OverlayStyle
 from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS
 from cfx_desktop.sessions.events import Event
 
@@ -39,6 +40,7 @@ class XraySession:
         self.overlay_changed = Event()  # (Overlay | None, JobState)
         self.counterfactual_changed = Event()  # (Counterfactual | None, JobState)
         self.sanity_changed = Event()  # (Sanity | None, JobState)
+        self.overlay_style_changed = Event()  # (OverlayStyle)
         self.image: LoadedImage | None = None
         self.image_id = 0
         self._next_id = 0  # ids for opened files and for frames shown: unique, so results match one frame
@@ -52,6 +54,7 @@ class XraySession:
         self.overlay_state = JobState()
         self.counterfactual_state = JobState()
         self.sanity_state = JobState()
+        self.overlay_style = OverlayStyle(threshold=0.2)  # the viewer draws what the session says; so does the report
 
     # ----- opening ------------------------------------------------------------------------------------------
     def open_request(self, path: str) -> tuple[int, str]:
@@ -93,6 +96,13 @@ class XraySession:
             self.set_overlay_state(JobState(), clear=True)
 
     # ----- requests -----------------------------------------------------------------------------------------
+    def set_overlay_style(self, **changes: object) -> None:
+        """The reader's opacity, threshold, colour map or visibility: view state the report needs as well."""
+        style = replace(self.overlay_style, **changes)
+        if style != self.overlay_style:
+            self.overlay_style = style
+            self.overlay_style_changed.emit(style)
+
     def prediction_request(self) -> tuple:
         return (self.image_id, self.pixels, self.model_name, self.image.metadata if self.image else None)
 

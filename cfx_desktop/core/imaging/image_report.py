@@ -33,6 +33,7 @@ class ImageSettings:
     method: str  # saliency method of the overlay and of the counterfactual's mask
     model_name: str
     counterfactual_steps: int = 200
+    overlay_style: render.OverlayStyle = render.OverlayStyle(OVERLAY_OPACITY, 0.0, EVIDENCE_MAP)  # the app's: as read
 
 
 def _legend(name: str, low: str, high: str, label: str) -> ColourLegend:
@@ -49,6 +50,12 @@ def reproduce_command(image: LoadedImage, settings: ImageSettings, counterfactua
         parts += ["--no-counterfactual"]
     if not sanity:
         parts += ["--no-sanity"]
+    style, default = settings.overlay_style, ImageSettings("", "").overlay_style
+    for flag, value, usual in (("--overlay-opacity", style.opacity, default.opacity),
+                               ("--overlay-threshold", style.threshold, default.threshold),
+                               ("--overlay-colormap", style.colormap, default.colormap)):
+        if value != usual:  # the map drawn as the reader saw it
+            parts += [flag, f"{value:g}" if isinstance(value, float) else value]
     return shlex.join(parts + ["--out", out])
 
 
@@ -112,17 +119,18 @@ def _prediction_section(prediction: live.Prediction | None, counterfactual: live
     return section.add(Facts(rows))
 
 
-def _overlay_section(image: LoadedImage, overlay: live.Overlay, sanity: live.Sanity | None = None) -> Section:
+def _overlay_section(image: LoadedImage, overlay: live.Overlay, sanity: live.Sanity | None = None,
+                     style: render.OverlayStyle = render.OverlayStyle(OVERLAY_OPACITY, 0.0, EVIDENCE_MAP)) -> Section:
     result = overlay.result
     evidence = result.positive()
-    picture = render.overlay(image.pixels, evidence, OVERLAY_OPACITY, EVIDENCE_MAP)
-    legend = _legend(EVIDENCE_MAP, "none", "strongest", f"evidence for {result.target}")
+    picture = render.overlay(image.pixels, evidence, style.opacity, style.colormap, style.threshold)
+    legend = _legend(style.colormap, "none", "strongest", f"evidence for {result.target}")
     params = ", ".join(f"{k} {v}" for k, v in result.params.items()) or "defaults"
     from cfx_desktop.core.imaging.explain.saliency import label
 
     return Section("Why: saliency overlay", [
         ImageRow([Image.from_rgb(render.gray_rgb(image.pixels), "the image as the model saw it", 80),
-                  Image.from_rgb(picture, f"{label(result.method)} for '{result.target}' (opacity {OVERLAY_OPACITY:.0%})",
+                  Image.from_rgb(picture, f"{label(result.method)} for '{result.target}' ({style.words()})",
                                  80, legend)]),
         Paragraph(f"{label(result.method)} ({params}), computed in {result.seconds:.2f} s. The colour shows where the "
                   f"model's evidence for '{result.target}' lies, scaled to its strongest point; it says where, not why, and "
@@ -217,11 +225,11 @@ def build_image_report(image: LoadedImage, card: dict[str, Any], settings: Image
     settings_section = Section("Settings", [Facts([
         ("Saliency method", label(settings.method)), ("Counterfactual mask", f"the {label(settings.method)} map of the predicted class"),
         ("Counterfactual search", f"autoencoder latent search, at most {settings.counterfactual_steps} steps (the card's generator)"),
-        ("Frame", note or "single-frame image")]),
+        ("Overlay as drawn", settings.overlay_style.words()), ("Frame", note or "single-frame image")]),
         Paragraph("This report is written again, from the same image and settings, by:", "note"), Paragraph(reproduce, "code")])
     sections = [image_section, _model_section(card), settings_section, _prediction_section(prediction, counterfactual, note)]
     if overlay is not None:
-        sections.append(_overlay_section(image, overlay, sanity))
+        sections.append(_overlay_section(image, overlay, sanity, settings.overlay_style))
     elif prediction is not None and prediction.probability is None:
         sections.append(Section("Why: saliency overlay", [Paragraph("No overlay: the prediction was withheld for this image.")]))
     sections += [_counterfactual_section(counterfactual, counterfactual_state), _sanity_section(sanity, sanity_state)]
@@ -231,7 +239,7 @@ def build_image_report(image: LoadedImage, card: dict[str, Any], settings: Image
 
 
 def compute_and_build(path: Path, method: str | None, model_name: str | None, counterfactual: bool = True, sanity: bool = True,
-                      frame: int = 1, out_name: str = "report.pdf") -> Report:
+                      frame: int = 1, out_name: str = "report.pdf", style: render.OverlayStyle | None = None) -> Report:
     """Everything the X-ray tab computes for one image, with the same functions, then the report."""
     from cfx_desktop.core.imaging import live
     from cfx_desktop.core.imaging.counterfactual.generate import MaskSettings
@@ -246,7 +254,7 @@ def compute_and_build(path: Path, method: str | None, model_name: str | None, co
     if not 1 <= frame <= image.frame_count:
         raise ValueError(f"--frame {frame} is out of range: {path} has {image.frame_count} frame(s)")
     image = image.with_frame(frame - 1) if image.frame_count > 1 else image
-    settings = ImageSettings(method, model_name)
+    settings = ImageSettings(method, model_name) if style is None else ImageSettings(method, model_name, overlay_style=style)
     prediction = live.predict(0, image.pixels, model_name, image.metadata)
     withheld = prediction.probability is None
     overlay = None if withheld else live.overlay(0, image.pixels, method, model_name)

@@ -4,6 +4,7 @@ pool's scheduler) and the rules that chain them; the tab builds no channel and d
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -86,7 +87,8 @@ class XrayTab(ToolTab):
         self.folder_panel.image_chosen.connect(lambda path: self.open_path(Path(path)))
         self.prediction_panel.model_chosen.connect(s.set_model)
         self.overlay_panel.method_chosen.connect(self.jobs.choose_method)
-        self.overlay_panel.style_changed.connect(lambda style: self.viewer.set_overlay_style(**style))
+        self.overlay_panel.style_changed.connect(lambda style: s.set_overlay_style(**style))
+        s.overlay_style_changed.connect(lambda style: self.viewer.set_overlay_style(**asdict(style)))
         self.overlay_panel.cancel_requested.connect(self.jobs.cancel_overlay)
         self.cf_panel.generate_requested.connect(self.generate_counterfactual)
         self.cf_panel.cancel_requested.connect(self.cancel_counterfactual)

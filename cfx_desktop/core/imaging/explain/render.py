@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +38,21 @@ def colorize(values: np.ndarray, name: str = "inferno", signed: bool = False) ->
 def gray_rgb(pixels: np.ndarray) -> np.ndarray:
     g = np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
     return np.stack([g, g, g], axis=-1)
+
+
+@dataclass(frozen=True)
+class OverlayStyle:
+    """How a saliency map is drawn over the film: the reader's choice in the viewer, kept by the session so that the
+    report shows the map as it was read. ``threshold``: values below this share of the strongest are not drawn."""
+
+    opacity: float = 0.5
+    threshold: float = 0.0
+    colormap: str = "inferno"
+    visible: bool = True
+
+    def words(self) -> str:
+        drawn = f"; below {self.threshold:.0%} of the strongest not drawn" if self.threshold > 0 else ""
+        return f"opacity {self.opacity:.0%}, {self.colormap}{drawn}"
 
 
 def overlay(pixels: np.ndarray, values: np.ndarray, opacity: float = 0.5, colormap: str = "inferno", threshold: float = 0.0) -> np.ndarray:
