@@ -123,7 +123,10 @@ def test_a_new_method_clears_the_shown_map_and_a_cancel_says_so() -> None:
     from cfx_desktop.core.imaging.explain.saliency import SaliencyMap
 
     gradcam = live.Overlay(session.image_id, "m", SaliencyMap(np.zeros((8, 8)), np.zeros((8, 8)), "gradcam", "normal", 0.1, 0.0))
-    session.overlay_request()
+    before = session.overlay_state
+    assert session.overlay_request() == (session.image_id, session.pixels, "gradcam", "m")
+    assert session.overlay_state == before  # asking for the arguments changes nothing
+    session.overlay_started()
     assert session.overlay_state.running and "computing" in session.overlay_state.message
     assert session.accept_overlay(gradcam)
     shown = []
@@ -131,7 +134,7 @@ def test_a_new_method_clears_the_shown_map_and_a_cancel_says_so() -> None:
     session.set_method("occlusion")
     assert session.overlay is None and shown[-1] == (None, "idle")
     assert not session.accept_overlay(gradcam)  # a Grad-CAM map never answers "occlusion"
-    session.overlay_request()
+    session.overlay_started()
     session.set_overlay_state(JobState("cancelled", "cancelled"))
     assert shown[-1] == (None, "cancelled") and not session.overlay_state.running
 
@@ -148,7 +151,7 @@ def test_results_are_cleared_before_the_new_image_is_announced() -> None:
     session = XraySession("m")
     order = Recorder(("image", session.image_changed), ("overlay", session.overlay_changed),
                      ("prediction", session.prediction_changed))
-    session.image_changed.connect(lambda image: session.overlay_request())
+    session.image_changed.connect(lambda image: session.overlay_started())
     session.accept_opened(_opened(session, "a.png"))
     assert order.calls == ["prediction", "overlay", "image", "overlay"]
     assert session.overlay_state.running

@@ -107,14 +107,19 @@ class XraySession:
         return (self.image_id, self.pixels, self.model_name, self.image.metadata if self.image else None)
 
     def overlay_request(self) -> tuple:
-        self.set_overlay_state(JobState("running", f"computing {SALIENCY_METHODS.get(self.method).label}..."),
-                               clear=self.overlay is not None and self.overlay.result.method != self.method)
+        """Arguments of `live.overlay` (and of `live.sanity`) for the image, method and model on screen; pure: the
+        state changes when the work starts (`overlay_started`, `sanity_started`)."""
         return (self.image_id, self.pixels, self.method, self.model_name)
 
-    def sanity_request(self) -> tuple:
+    sanity_request = overlay_request
+
+    def overlay_started(self) -> None:
+        self.set_overlay_state(JobState("running", f"computing {SALIENCY_METHODS.get(self.method).label}..."),
+                               clear=self.overlay is not None and self.overlay.result.method != self.method)
+
+    def sanity_started(self) -> None:
         self.sanity, self.sanity_state = None, JobState("running", "running...")
         self.sanity_changed.emit(None, self.sanity_state)
-        return (self.image_id, self.pixels, self.method, self.model_name)
 
     def counterfactual_started(self) -> None:
         self.counterfactual, self.counterfactual_state = None, JobState("running", "editing the image until the model's answer changes...")

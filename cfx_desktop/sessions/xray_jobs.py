@@ -116,6 +116,7 @@ class XrayJobs:
         s = self.session
         if s.image is None:
             return
+        s.overlay_started()
         self._submit("overlay", live.overlay, *s.overlay_request(), result=s.accept_overlay, **self._stated(s.set_overlay_state))
 
     def cancel_overlay(self) -> None:
@@ -143,6 +144,7 @@ class XrayJobs:
         s = self.session
         if s.image is None:
             return
+        s.sanity_started()
         self._submit("sanity", live.sanity, *s.sanity_request(), result=s.accept_sanity, **self._stated(s.set_sanity_state))
 
     # ----- chained rules ------------------------------------------------------------------------------------
