@@ -304,3 +304,15 @@ def test_garbage_is_collected_on_the_gui_thread_only(qtbot, pool: WorkerPool) ->
     finally:
         gc.callbacks.remove(record)
     assert threads and set(threads) == {threading.get_ident()}
+
+
+def test_a_pool_that_was_shut_down_starts_nothing(qtbot) -> None:
+    """A debounced request that fires while the window closes (after the pool's shutdown) must not start a job
+    that outlives the window."""
+    from cfx_desktop.workers.pool import in_flight_count
+
+    pool = WorkerPool(max_threads=2)
+    pool.shutdown()
+    started = threading.Event()
+    job = pool.submit(Job(_spin, started=started))
+    assert not started.wait(0.3) and job.returned_at is not None and pool.active_count == 0 and in_flight_count() == 0

@@ -161,13 +161,19 @@ class WorkerPool(QObject):
         if max_threads:
             self._pool.setMaxThreadCount(max_threads)
         self._active: dict[int, Job] = {}
+        self._closed = False  # after `shutdown`: a debounce timer that fires while the window closes starts nothing
 
     @property
     def active_count(self) -> int:
         return len(self._active)
 
     def submit(self, job: Job, *, report_errors: bool = True) -> Job:
-        """Start ``job``; with ``report_errors`` its failure is also forwarded to `job_failed`."""
+        """Start ``job``; with ``report_errors`` its failure is also forwarded to `job_failed`. After `shutdown`
+        the job is cancelled and never runs."""
+        if self._closed:
+            job.cancel()
+            job.returned_at = time.monotonic()
+            return job
         self._active[job.id] = job
         _keep_alive(job)
         _PoolReceiver(self, job, report_errors)
@@ -194,7 +200,8 @@ class WorkerPool(QObject):
 
     def shutdown(self, msecs: int = 5_000) -> None:
         """Cancel everything, drop what never started, and wait a while for the rest (which stays alive in
-        `_in_flight` if the wait runs out)."""
+        `_in_flight` if the wait runs out). The pool takes no new job after this."""
+        self._closed = True
         self.cancel_all()
         for job in list(self._active.values()):
             if self._pool.tryTake(job):  # still queued: it will never run, so nothing needs to keep it alive
