@@ -4,7 +4,6 @@ every network step runs in the worker pool through the session's scheduler."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -14,6 +13,7 @@ from PySide6.QtWidgets import (
 
 from cfx_desktop.pacs.dimse import Study, StudyFilter
 from cfx_desktop.sessions.pacs import PacsSession, Status
+from cfx_desktop.ui.xray.pacs_receive import ReceiveRow
 
 COLUMNS = ("Patient ID", "Name", "Date", "Modalities", "Images", "Description")
 SERIES_COLUMNS = ("Series", "Modality", "Images", "Description")
@@ -53,11 +53,14 @@ class PacsDialog(QDialog):
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
-        layout.addLayout(self._receive_row())
+        self.receive_row = ReceiveRow(session, settings, self.own_ae, self)
+        self.receive_row.folder_ready.connect(self.folder_ready)
+        r = self.receive_row  # the tests and the screenshots reach these through the dialog
+        self.receive, self.host, self.port, self.inbox = r.receive, r.host, r.port, r.inbox
+        layout.addWidget(self.receive_row)
         session.status_changed.connect(self._on_status)
         session.studies_changed.connect(self._on_studies)
         session.study_ready.connect(lambda _uid, folder: self.folder_ready.emit(folder))
-        session.inbox_changed.connect(self._on_inbox)
         session.series_changed.connect(self._on_series)
         self._on_status(session.status)
         self.resize(900, 520)
@@ -128,32 +131,6 @@ class PacsDialog(QDialog):
         row.addWidget(self.cancel_button)
         return row
 
-    def _receive_row(self) -> QHBoxLayout:
-        row = QHBoxLayout()
-        self.receive = QCheckBox("Receive images (storage SCP on", self)
-        self.host = QComboBox(self)  # loopback unless the user chooses otherwise
-        self.host.addItem("127.0.0.1 (this computer only)", "127.0.0.1")
-        self.host.addItem("0.0.0.0 (every network interface)", "0.0.0.0")
-        self.host.setToolTip("Where the storage SCP listens. On every network interface, any computer that can reach "
-                             "this one may send images to it: choose that only on a trusted network")
-        self.host.setCurrentIndex(max(0, self.host.findData(str(self.settings.value("pacs/receive_host", "127.0.0.1")))))
-        self.port = QSpinBox(self)
-        self.port.setRange(1, 65535)
-        self.port.setValue(int(self.settings.value("pacs/receive_port", 11112)))
-        self.receive.toggled.connect(self._toggle_receive)
-        self.inbox = QPushButton("Show inbox (0)", self)
-        self.inbox.setEnabled(False)
-        self.inbox.clicked.connect(self._show_inbox)
-        self._following_inbox = False  # once shown, the folder view follows the inbox as images arrive
-        row.addWidget(self.receive)
-        row.addWidget(self.host)
-        row.addWidget(QLabel("port", self))
-        row.addWidget(self.port)
-        row.addWidget(QLabel(")", self))
-        row.addStretch(1)
-        row.addWidget(self.inbox)
-        return row
-
     # ----- user actions -------------------------------------------------------------------------------------
     def _configured(self) -> bool:
         self.settings.setValue("pacs/peer", self.peer.text().strip())
@@ -189,25 +166,6 @@ class PacsDialog(QDialog):
                           == QMessageBox.StandardButton.Yes)
         if ask(question):
             self.session.analyse_and_send(study.uid)
-
-    def _toggle_receive(self, on: bool) -> None:
-        if on:
-            self.settings.setValue("pacs/receive_port", self.port.value())
-            self.settings.setValue("pacs/receive_host", self.host.currentData())
-            if not self.session.start_receiving(self.port.value(), self.host.currentData(),
-                                                own_ae=self.own_ae.text() or "CFX_DESKTOP"):
-                self.receive.blockSignals(True)
-                self.receive.setChecked(False)
-                self.receive.blockSignals(False)
-        else:
-            self.session.stop_receiving()
-        self.port.setEnabled(not self.receive.isChecked())
-        self.host.setEnabled(not self.receive.isChecked())
-        self.inbox.setEnabled(self.receive.isChecked() or bool(self.session.inbox))
-
-    def _show_inbox(self) -> None:
-        self._following_inbox = True
-        self.folder_ready.emit(self.session.inbox_folder)
 
     # ----- rendering ----------------------------------------------------------------------------------------
     def _on_status(self, status: Status) -> None:
@@ -247,9 +205,3 @@ class PacsDialog(QDialog):
                       str(ds.get("NumberOfSeriesRelatedInstances", "") or ""), str(ds.get("SeriesDescription", "") or ""))
             for column, value in enumerate(values):
                 self.series.setItem(row, column, QTableWidgetItem(value))
-
-    def _on_inbox(self, files: list[Path]) -> None:
-        self.inbox.setText(f"Show inbox ({len(files)})")
-        self.inbox.setEnabled(True)
-        if self._following_inbox:  # the guard and the classifier analyse what arrived, in the folder view
-            self.folder_ready.emit(self.session.inbox_folder)
