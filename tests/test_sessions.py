@@ -289,3 +289,5 @@ def test_the_overlay_style_is_the_sessions_and_the_report_draws_the_map_as_read(
     shown = [image.png for block in section.blocks if hasattr(block, "images") for image in block.images]
     assert drawn in shown and default not in shown  # the picture is the one the reader saw
     assert "--overlay-opacity 0.8 --overlay-threshold 0.2 --overlay-colormap viridis" in doc.reproduce
+    session.set_window(750.0, 1250.0, "HU")
+    assert "window 500, level 1000 HU" in str(export.build(session, 5, "report.pdf").to_dict())

@@ -223,7 +223,9 @@ def test_window_presets_wheel_step_and_ruler_in_mm(qtbot, window, tmp_path: Path
     page, viewer = tab.viewer_page, tab.viewer
     assert viewer.levels == pytest.approx((750.0, 1250.0))  # opens with the stored window, in stored units
     assert "W 500" in viewer.readout.text() and "L 1000" in viewer.readout.text()
+    assert tab.session.window[:2] == pytest.approx((750.0, 1250.0))  # the session knows the window, for the report
     assert page.apply_preset(0) and viewer.levels == pytest.approx((float(raw.min()), float(raw.max())))
+    assert tab.session.window[:2] == pytest.approx(viewer.levels)
     assert page.presets.count() >= 3 and not page.apply_preset(20)
     before = viewer.zoom_factor()
     viewer.zoom(1.25)

@@ -55,6 +55,7 @@ class XraySession:
         self.counterfactual_state = JobState()
         self.sanity_state = JobState()
         self.overlay_style = OverlayStyle(threshold=0.2)  # the viewer draws what the session says; so does the report
+        self.window: tuple[float, float, str] | None = None  # (low, high, unit) the film is read at, for the report
 
     # ----- opening ------------------------------------------------------------------------------------------
     def open_request(self, path: str) -> tuple[int, str]:
@@ -66,7 +67,7 @@ class XraySession:
     def accept_opened(self, opened: live.Opened) -> bool:
         if opened.image_id != self._pending_open:
             return False
-        self.image, self.image_id = opened.image, opened.image_id
+        self.image, self.image_id, self.window = opened.image, opened.image_id, None
         self._clear_results()  # first, so the work the new image triggers shows as running
         self.image_changed.emit(opened.image)
         return True
@@ -102,6 +103,11 @@ class XraySession:
         if style != self.overlay_style:
             self.overlay_style = style
             self.overlay_style_changed.emit(style)
+
+    def set_window(self, low: float, high: float, unit: str = "") -> None:
+        """The window the reader has the film at (the viewer's levels, in its stored units): view state the report
+        states beside the finding."""
+        self.window = (float(low), float(high), unit)
 
     def prediction_request(self) -> tuple:
         return (self.image_id, self.pixels, self.model_name, self.image.metadata if self.image else None)

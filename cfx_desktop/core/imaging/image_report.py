@@ -34,11 +34,21 @@ class ImageSettings:
     model_name: str
     counterfactual_steps: int = 200
     overlay_style: render.OverlayStyle = render.OverlayStyle(OVERLAY_OPACITY, 0.0, EVIDENCE_MAP)  # the app's: as read
+    window: tuple[float, float, str] | None = None  # (low, high, unit) the reader had the film at, in the app
 
 
 def _legend(name: str, low: str, high: str, label: str) -> ColourLegend:
     colours = render.lut(name, 64)
     return ColourLegend([tuple(int(c) for c in rgb) for rgb in colours], low, high, label)
+
+
+def _window_fact(window: tuple[float, float, str] | None) -> list[tuple[str, str]]:
+    """The window and level the film was read at (from the app; `report-image` reads no film on a screen)."""
+    if window is None:
+        return []
+    low, high, unit = window
+    unit = f" {unit}" if unit else ""
+    return [("Read at", f"window {high - low:.4g}, level {(low + high) / 2:.4g}{unit} (the model always sees the whole range)")]
 
 
 def reproduce_command(image: LoadedImage, settings: ImageSettings, counterfactual: bool, sanity: bool,
@@ -225,7 +235,8 @@ def build_image_report(image: LoadedImage, card: dict[str, Any], settings: Image
     settings_section = Section("Settings", [Facts([
         ("Saliency method", label(settings.method)), ("Counterfactual mask", f"the {label(settings.method)} map of the predicted class"),
         ("Counterfactual search", f"autoencoder latent search, at most {settings.counterfactual_steps} steps (the card's generator)"),
-        ("Overlay as drawn", settings.overlay_style.words()), ("Frame", note or "single-frame image")]),
+        ("Overlay as drawn", settings.overlay_style.words()), *_window_fact(settings.window),
+        ("Frame", note or "single-frame image")]),
         Paragraph("This report is written again, from the same image and settings, by:", "note"), Paragraph(reproduce, "code")])
     sections = [image_section, _model_section(card), settings_section, _prediction_section(prediction, counterfactual, note)]
     if overlay is not None:

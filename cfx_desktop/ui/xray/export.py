@@ -25,9 +25,9 @@ def build(session: XraySession, steps: int, out_name: str):  # noqa: ANN201 - co
         "Not generated in the app (Counterfactual > Generate); `cfx-desktop report-image` generates it.")
     sanity_state = waiting.get(session.sanity_state.state, "") or (
         "Not run in the app (Sanity checks > Run); `cfx-desktop report-image` runs them.")
-    return build_image_report(image, read_card(session.model_name), ImageSettings(session.method, session.model_name, steps, session.overlay_style),
-                              session.prediction, session.overlay, session.counterfactual, session.sanity,
-                              cf_state, sanity_state, out_name=out_name)
+    settings = ImageSettings(session.method, session.model_name, steps, session.overlay_style, session.window)
+    return build_image_report(image, read_card(session.model_name), settings, session.prediction, session.overlay,
+                              session.counterfactual, session.sanity, cf_state, sanity_state, out_name=out_name)
 
 
 def export(path: Path, session: XraySession, tab: QWidget, steps: int) -> bool:

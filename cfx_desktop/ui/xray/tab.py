@@ -89,6 +89,7 @@ class XrayTab(ToolTab):
         self.overlay_panel.method_chosen.connect(self.jobs.choose_method)
         self.overlay_panel.style_changed.connect(lambda style: s.set_overlay_style(**style))
         s.overlay_style_changed.connect(lambda style: self.viewer.set_overlay_style(**asdict(style)))
+        self.viewer.levels_changed.connect(lambda low, high: s.set_window(low, high, self.viewer.unit))
         self.overlay_panel.cancel_requested.connect(self.jobs.cancel_overlay)
         self.cf_panel.generate_requested.connect(self.generate_counterfactual)
         self.cf_panel.cancel_requested.connect(self.cancel_counterfactual)
@@ -157,6 +158,7 @@ class XrayTab(ToolTab):
     def _on_image_changed(self, image: LoadedImage) -> None:
         self.empty_hint.hide()
         self.viewer_page.show_image(image)
+        self.session.set_window(*self.viewer.levels, self.viewer.unit)  # the file's own window, until the reader moves it
         self.compare.clear()
         self.folder_panel.show_metadata(image)
         if not self.folder_panel.is_current(image.source):
