@@ -126,3 +126,16 @@ def test_report_image_on_a_broken_file_says_why(tmp_path: Path, capsys) -> None:
     bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
     assert main(["report-image", str(bad), "--out", str(tmp_path / "r.pdf")]) == 2
     assert "broken.png" in capsys.readouterr().err
+
+
+def test_every_overlay_colour_map_the_viewer_offers_can_be_drawn_in_a_report() -> None:
+    """The report draws the map in the reader's colour map; the viewer offered plasma, magma and CET-L8, which the
+    report's renderer did not know (an export with one of them raised KeyError)."""
+    from cfx_desktop.core.imaging.explain import render
+    from cfx_desktop.ui.xray.viewer import COLORMAPS
+
+    assert COLORMAPS == list(render.OVERLAY_COLORMAPS)
+    pixels, values = np.linspace(0, 1, 64).reshape(8, 8), np.linspace(0, 1, 64).reshape(8, 8)
+    for name in render.OVERLAY_COLORMAPS:
+        picture = render.overlay(pixels, values, 0.8, name)
+        assert picture.shape == (8, 8, 3) and len({tuple(c) for c in render.lut(name, 8)}) == 8

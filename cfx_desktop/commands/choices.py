@@ -53,6 +53,12 @@ def saliency_methods() -> list[str]:
     return SALIENCY_METHODS.keys()
 
 
+def overlay_colormaps() -> list[str]:
+    from cfx_desktop.core.imaging.explain.render import OVERLAY_COLORMAPS
+
+    return list(OVERLAY_COLORMAPS)
+
+
 def image_architectures() -> list[str]:
     from cfx_desktop.core.imaging.models.classifier import IMAGE_ARCHITECTURES
 

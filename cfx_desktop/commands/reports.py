@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--overlay-opacity", type=float, default=0.5, help="how strongly the map covers the film, 0-1")
     i.add_argument("--overlay-threshold", type=float, default=0.0,
                    help="values below this share of the strongest are not drawn, 0-1 (the app's default is 0.2)")
-    i.add_argument("--overlay-colormap", choices=["inferno", "viridis", "plasma", "magma", "CET-L8"], default="inferno")
+    i.add_argument("--overlay-colormap", choices=choices.RegistryChoices(choices.overlay_colormaps), default="inferno")
     i.set_defaults(handler=report_image)
 
 

@@ -11,12 +11,13 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from cfx_desktop.core.imaging.explain.render import OVERLAY_COLORMAPS
 from cfx_desktop.ui.xray.level_box import LevelViewBox
 from cfx_desktop.ui.xray.marks import Marks
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
-COLORMAPS = ["inferno", "viridis", "plasma", "magma", "CET-L8"]
+COLORMAPS = list(OVERLAY_COLORMAPS)  # the same list the reports draw in (core.imaging.explain.render)
 GRAY = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
 
 

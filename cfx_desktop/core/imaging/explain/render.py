@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +12,15 @@ from PIL import Image
 COLORMAPS = {
     "inferno": [(0, 0, 4), (40, 11, 84), (101, 21, 110), (159, 42, 99), (212, 72, 66), (245, 125, 21), (250, 193, 39), (252, 255, 164)],
     "viridis": [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)],
+    "plasma": [(13, 8, 135), (83, 2, 163), (139, 10, 165), (184, 50, 137), (219, 92, 104), (244, 136, 73), (254, 189, 42), (240, 249, 33)],
+    "magma": [(0, 0, 4), (34, 17, 80), (95, 24, 127), (152, 45, 128), (211, 67, 110), (248, 118, 92), (254, 187, 129), (252, 253, 191)],
+    "CET-L8": [(1, 15, 93), (55, 27, 142), (143, 12, 143), (208, 21, 126), (245, 84, 93), (249, 148, 67), (252, 199, 58), (245, 249, 78)],
     "hot": [(0, 0, 0), (230, 0, 0), (255, 210, 0), (255, 255, 255)],
     "coolwarm": [(59, 76, 192), (221, 221, 221), (180, 4, 38)],
 }
+# the maps a saliency overlay may be drawn in: the viewer offers these (pyqtgraph's maps of the same names), and a
+# report draws the map in the one the reader chose, so each needs its anchors above
+OVERLAY_COLORMAPS = ("inferno", "viridis", "plasma", "magma", "CET-L8")
 
 
 def lut(name: str, n: int = 256) -> np.ndarray:
