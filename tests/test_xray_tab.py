@@ -86,6 +86,9 @@ def test_overlay_appears_and_opacity_changes_pixels(qtbot, window, images) -> No
     _open(qtbot, tab, images["png"])
     assert tab.overlay_result.result.values.shape == (300, 260)
     assert tab.viewer.overlay_item.image is not None
+    style = tab.session.overlay_style  # one source: the panel shows it and the viewer draws it
+    assert (tab.overlay_panel.threshold.value() / 100, tab.viewer.overlay_threshold) == (style.threshold, style.threshold)
+    assert (tab.overlay_panel.opacity.value() / 100, tab.viewer.overlay_opacity) == (style.opacity, style.opacity)
     tab.overlay_panel.opacity.setValue(10)
     qtbot.wait(50)
     faint = tab.viewer.grab().toImage()

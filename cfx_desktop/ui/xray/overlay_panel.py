@@ -34,12 +34,9 @@ class OverlayPanel(QGroupBox):
         self.colormap.addItems(COLORMAPS)
         self.opacity = QSlider(Qt.Orientation.Horizontal, self)
         self.opacity.setRange(0, 100)
-        self.opacity.setValue(50)
         self.threshold = QSlider(Qt.Orientation.Horizontal, self)
         self.threshold.setRange(0, 95)
-        self.threshold.setValue(20)
-        self.show_overlay = QCheckBox("show (o)", self)
-        self.show_overlay.setChecked(True)
+        self.show_overlay = QCheckBox("show (o)", self)  # their values: the session's style (`show_style`)
         self.method.setToolTip("How the map is computed: Grad-CAM (coarse, fast), Integrated Gradients (sharper, noisier) "
                                "or occlusion (slow, uses only the model's outputs). See Help > Glossary")
         self.colormap.setToolTip("Colours of the overlay; the legend under the image shows the scale")
@@ -78,6 +75,18 @@ class OverlayPanel(QGroupBox):
         self.threshold.valueChanged.connect(lambda v: self.style_changed.emit({"threshold": v / 100}))
         self.show_overlay.toggled.connect(lambda on: self.style_changed.emit({"visible": on}))
         self.cancel.clicked.connect(self.cancel_requested)
+
+    def show_style(self, style) -> None:  # noqa: ANN001 - render.OverlayStyle
+        """Show the session's overlay style without sending it back as a change."""
+        controls = (self.colormap, self.opacity, self.threshold, self.show_overlay)
+        for widget in controls:
+            widget.blockSignals(True)
+        self.colormap.setCurrentText(style.colormap)
+        self.opacity.setValue(round(style.opacity * 100))
+        self.threshold.setValue(round(style.threshold * 100))
+        self.show_overlay.setChecked(style.visible)
+        for widget in controls:
+            widget.blockSignals(False)
 
     def display(self, overlay: live.Overlay | None, state: JobState) -> None:
         self.progress.setVisible(state.running)

@@ -15,6 +15,7 @@ from cfx_desktop.core.imaging.io.load import LoadedImage
 from cfx_desktop.core.imaging.models.classifier import image_models
 from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS
 from cfx_desktop.sessions.xray import JobState, XraySession
+from cfx_desktop.sessions.xray_jobs import XrayJobs
 from cfx_desktop.ui.tab_base import SelfTestStep, ToolTab
 from cfx_desktop.ui.xray import export, keys
 from cfx_desktop.ui.xray.compare_view import CompareView
@@ -23,6 +24,7 @@ from cfx_desktop.ui.xray.sanity_panel import SanityPanel
 from cfx_desktop.ui.xray.side_panels import SidePanels, guard_banner
 from cfx_desktop.ui.xray.self_test import xray_self_test
 from cfx_desktop.ui.xray.viewer_page import ViewerPage
+from cfx_desktop.workers.binding import PoolScheduler
 from cfx_desktop.workers.pool import WorkerPool
 
 from cfx_desktop.ui.xray.formats import IMAGE_FILTER  # noqa: E402 - re-exported for the tests
@@ -37,9 +39,6 @@ class XrayTab(ToolTab):
         models = image_models()
         self.session = XraySession(models[0][0]) if models else XraySession()
         self._build(models)
-        from cfx_desktop.sessions.xray_jobs import XrayJobs
-        from cfx_desktop.workers.binding import PoolScheduler
-
         self.scheduler = PoolScheduler(pool, self)
         self.jobs = XrayJobs(self.session, self.scheduler)
         self._connect_session()
@@ -89,6 +88,8 @@ class XrayTab(ToolTab):
         self.overlay_panel.method_chosen.connect(self.jobs.choose_method)
         self.overlay_panel.style_changed.connect(lambda style: s.set_overlay_style(**style))
         s.overlay_style_changed.connect(lambda style: self.viewer.set_overlay_style(**asdict(style)))
+        self.overlay_panel.show_style(s.overlay_style)  # one source of the style: the session's
+        self.viewer.set_overlay_style(**asdict(s.overlay_style))
         self.viewer.levels_changed.connect(lambda low, high: s.set_window(low, high, self.viewer.unit))
         self.overlay_panel.cancel_requested.connect(self.jobs.cancel_overlay)
         self.cf_panel.generate_requested.connect(self.generate_counterfactual)
