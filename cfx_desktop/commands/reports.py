@@ -42,10 +42,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--no-counterfactual", action="store_true", help="leave the counterfactual out")
     i.add_argument("--no-sanity", action="store_true", help="leave the sanity checks out")
     i.add_argument("--frame", type=int, default=1, help="frame of a multi-frame file (1 = first)")
-    i.add_argument("--overlay-opacity", type=float, default=0.5, help="how strongly the map covers the film, 0-1")
-    i.add_argument("--overlay-threshold", type=float, default=0.0,
-                   help="values below this share of the strongest are not drawn, 0-1 (the app's default is 0.2)")
-    i.add_argument("--overlay-colormap", choices=choices.RegistryChoices(choices.overlay_colormaps), default="inferno")
+    i.add_argument("--overlay-opacity", type=float, help="how strongly the map covers the film, 0-1 (default 0.5)")
+    i.add_argument("--overlay-threshold", type=float,
+                   help="values below this share of the strongest are not drawn, 0-1 (default 0; the app's is 0.2)")
+    i.add_argument("--overlay-colormap", choices=choices.RegistryChoices(choices.overlay_colormaps),
+                   help="default inferno")
     i.set_defaults(handler=report_image)
 
 
@@ -98,12 +99,14 @@ def report_patient(args: argparse.Namespace) -> int:
 
 
 def report_image(args: argparse.Namespace) -> int:
-    from cfx_desktop.core.imaging.explain.render import OverlayStyle
-    from cfx_desktop.core.imaging.image_report import compute_and_build
+    from dataclasses import replace
 
-    if not (0 <= args.overlay_opacity <= 1 and 0 <= args.overlay_threshold < 1):
+    from cfx_desktop.core.imaging.image_report import REPORT_STYLE, compute_and_build
+
+    given = {"opacity": args.overlay_opacity, "threshold": args.overlay_threshold, "colormap": args.overlay_colormap}
+    style = replace(REPORT_STYLE, **{k: v for k, v in given.items() if v is not None})
+    if not (0 <= style.opacity <= 1 and 0 <= style.threshold < 1):
         raise UserError("--overlay-opacity must be within 0-1 and --overlay-threshold within 0-1 (below 1)")
-    style = OverlayStyle(args.overlay_opacity, args.overlay_threshold, args.overlay_colormap)
     try:
         report = compute_and_build(args.path, args.method, args.model, counterfactual=not args.no_counterfactual,
                                    sanity=not args.no_sanity, frame=args.frame, out_name=str(args.out), style=style)

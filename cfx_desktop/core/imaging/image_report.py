@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 OVERLAY_OPACITY = 0.5
 EVIDENCE_MAP = "inferno"
 DIFFERENCE_MAP = "coolwarm"
+REPORT_STYLE = render.OverlayStyle(OVERLAY_OPACITY, 0.0, EVIDENCE_MAP)  # report-image's overlay, unless told otherwise
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class ImageSettings:
     method: str  # saliency method of the overlay and of the counterfactual's mask
     model_name: str
     counterfactual_steps: int = 200
-    overlay_style: render.OverlayStyle = render.OverlayStyle(OVERLAY_OPACITY, 0.0, EVIDENCE_MAP)  # the app's: as read
+    overlay_style: render.OverlayStyle = REPORT_STYLE  # from the app: as the reader set it
     window: tuple[float, float, str] | None = None  # (low, high, unit) the reader had the film at, in the app
 
 
@@ -60,7 +61,7 @@ def reproduce_command(image: LoadedImage, settings: ImageSettings, counterfactua
         parts += ["--no-counterfactual"]
     if not sanity:
         parts += ["--no-sanity"]
-    style, default = settings.overlay_style, ImageSettings("", "").overlay_style
+    style, default = settings.overlay_style, REPORT_STYLE
     for flag, value, usual in (("--overlay-opacity", style.opacity, default.opacity),
                                ("--overlay-threshold", style.threshold, default.threshold),
                                ("--overlay-colormap", style.colormap, default.colormap)):
@@ -130,7 +131,7 @@ def _prediction_section(prediction: live.Prediction | None, counterfactual: live
 
 
 def _overlay_section(image: LoadedImage, overlay: live.Overlay, sanity: live.Sanity | None = None,
-                     style: render.OverlayStyle = render.OverlayStyle(OVERLAY_OPACITY, 0.0, EVIDENCE_MAP)) -> Section:
+                     style: render.OverlayStyle = REPORT_STYLE) -> Section:
     result = overlay.result
     evidence = result.positive()
     picture = render.overlay(image.pixels, evidence, style.opacity, style.colormap, style.threshold)
