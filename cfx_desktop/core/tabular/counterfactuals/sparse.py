@@ -147,7 +147,7 @@ def _masks(ctx: SearchContext) -> tuple[np.ndarray, np.ndarray]:
     return np.array(masks), np.array(lambdas)
 
 
-def out_of_reach(history: list, step: int) -> np.ndarray:
+def out_of_reach(history: list | np.ndarray, step: int) -> np.ndarray:
     """Whether a row, at the pace of its last `PLATEAU` steps, would not cross within `HORIZON` more: one answer
     for a history of floats (the best row), one per row for a history of arrays (each row's lowest hinge)."""
     h = np.asarray(history, dtype=np.float64)
@@ -175,7 +175,6 @@ def gradient_search(ctx: SearchContext, steps: int = STEPS) -> list[np.ndarray]:
     best = np.full((B, F), np.nan)
     reached = np.zeros(B, dtype=bool)
     lowest, stalled = np.full(B, np.inf), 0  # no row's hinge improving for PLATEAU steps: the box holds no answer
-    best_hinge: list[float] = []  # the lowest hinge of any row after each step
     row_hinges: list[np.ndarray] = []  # each row's lowest hinge after each step
     with torch.enable_grad():
         for step in range(steps):
@@ -193,7 +192,6 @@ def gradient_search(ctx: SearchContext, steps: int = STEPS) -> list[np.ndarray]:
                 now = hinge.detach().cpu().numpy()
                 stalled = 0 if (now < lowest - 1e-3).any() else stalled + 1
                 lowest = np.minimum(lowest, now)
-                best_hinge.append(float(lowest.min()))
                 row_hinges.append(lowest.copy())
                 done = now == 0
                 if done.any():
@@ -201,7 +199,7 @@ def gradient_search(ctx: SearchContext, steps: int = STEPS) -> list[np.ndarray]:
                     reached |= done
             if reached.all() or (step + 1 >= 2 * MIN_STEPS and reached.any()) or (step + 1 >= MIN_STEPS and reached.sum() >= POLISH_BEST):
                 break
-            if not reached.any() and (stalled >= PLATEAU or out_of_reach(best_hinge, step + 1)):
+            if not reached.any() and (stalled >= PLATEAU or out_of_reach(np.min(row_hinges, axis=1), step + 1)):
                 break
             if reached.any() and out_of_reach(row_hinges, step + 1)[~reached].all():
                 break  # what crossed is all this batch will give: no other row is on pace to cross in time
