@@ -109,10 +109,10 @@ def test_cancelling_an_overlay_leaves_no_stale_map_and_no_endless_progress(qtbot
     tab, first, _ = xray
     tab.overlay_panel.method.setCurrentIndex(tab.overlay_panel.method.findData("gradcam"))
     _open_and_wait(qtbot, tab, first)
-    assert tab.viewer.overlay_item.image is not None  # the Grad-CAM map is drawn
+    assert tab.viewer.overlay.item.image is not None  # the Grad-CAM map is drawn
     tab.overlay_panel.method.setCurrentIndex(tab.overlay_panel.method.findData("occlusion"))
     app_window.pool.cancel_all()  # what Esc and the status bar's Stop do
     qtbot.waitUntil(lambda: app_window.pool.active_count == 0 and tab.is_idle(), timeout=TIMEOUT)
     qtbot.wait(100)
     assert "computing" not in tab.overlay_panel.status.text()
-    assert tab.viewer.overlay_item.image is None, "a Grad-CAM map is still drawn under Method = Occlusion"
+    assert tab.viewer.overlay.item.image is None, "a Grad-CAM map is still drawn under Method = Occlusion"

@@ -70,7 +70,7 @@ def test_a_non_chest_image_gets_the_banner_and_no_verdict(qtbot, window, images,
     assert tab.prediction.guard.withheld and tab.prediction.probability is None and tab.prediction.label == ""
     assert tab.guard_banner.isVisibleTo(tab) and "prediction withheld" in tab.guard_banner.text()
     assert "Prediction withheld" in tab.prediction_panel.label.text() and "pneumonia</b>" not in tab.prediction_panel.label.text()
-    assert not tab.cf_panel.button.isEnabled() and tab.viewer.overlay_item.image is None
+    assert not tab.cf_panel.button.isEnabled() and tab.viewer.overlay.item.image is None
     tab.generate_counterfactual()  # the shortcut does nothing either
     assert tab.session.counterfactual_state.state == "idle"
     tab.open_folder(tmp_path)  # the folder list runs the guard too: a withheld image shows no probability
@@ -85,22 +85,22 @@ def test_overlay_appears_and_opacity_changes_pixels(qtbot, window, images) -> No
     tab = window.tab_list[1]
     _open(qtbot, tab, images["png"])
     assert tab.overlay_result.result.values.shape == (300, 260)
-    assert tab.viewer.overlay_item.image is not None
+    assert tab.viewer.overlay.item.image is not None
     style = tab.session.overlay_style  # one source: the panel shows it and the viewer draws it
-    assert (tab.overlay_panel.threshold.value() / 100, tab.viewer.overlay_threshold) == (style.threshold, style.threshold)
-    assert (tab.overlay_panel.opacity.value() / 100, tab.viewer.overlay_opacity) == (style.opacity, style.opacity)
+    assert (tab.overlay_panel.threshold.value() / 100, tab.viewer.overlay.threshold) == (style.threshold, style.threshold)
+    assert (tab.overlay_panel.opacity.value() / 100, tab.viewer.overlay.opacity) == (style.opacity, style.opacity)
     tab.overlay_panel.opacity.setValue(10)
     qtbot.wait(50)
     faint = tab.viewer.grab().toImage()
-    legend = tab.viewer.legend
+    legend = tab.viewer.overlay.legend
     tab.overlay_panel.opacity.setValue(90)
     qtbot.wait(50)
     strong = tab.viewer.grab().toImage()
     assert faint != strong
-    assert legend is not None and tab.viewer.legend is legend  # same scale: the legend is not rebuilt per slider step
+    assert legend is not None and tab.viewer.overlay.legend is legend  # same scale: the legend is not rebuilt per slider step
     tab.overlay_panel.show_overlay.setChecked(False)
     qtbot.wait(50)
-    assert tab.viewer.overlay_item.image is None and tab.viewer.legend is None
+    assert tab.viewer.overlay.item.image is None and tab.viewer.overlay.legend is None
     for method in ("ig", "occlusion"):
         tab.overlay_panel.method.setCurrentIndex(tab.overlay_panel.method.findData(method))
         qtbot.waitUntil(lambda: tab.is_idle() and tab.overlay_result.result.method == method, timeout=TIMEOUT)

@@ -235,7 +235,7 @@ class XrayTab(ToolTab):
         overlay = self.session.overlay
         if overlay is not None and verdicts is not None:
             failed = any(not v.passed for v in verdicts)
-            self.viewer.set_overlay(self.viewer.overlay_values,
+            self.viewer.set_overlay(self.viewer.overlay.values,
                                     self._overlay_label(overlay) + (" - FAILS its sanity check on this film" if failed else ""))
 
     def _overlay_label(self, overlay: live.Overlay) -> str:

@@ -1,6 +1,7 @@
-"""Image views on pyqtgraph: window/level (histogram and right-drag), zoom, pan, fit, 1:1, invert, overlay with its
-colour legend, and a corner readout (window/level, zoom, the value under the cursor). The reader's marks (ruler and
-angle in mm, text notes) are `marks.Marks`, as ``view.marks``; `linked_views` moves several views together."""
+"""Image views on pyqtgraph: window/level (histogram and right-drag), zoom, pan, fit, 1:1, invert, and a corner
+readout (window/level, zoom, the value under the cursor). The overlay and its colour legend are
+`overlay_layer.OverlayLayer`, as ``view.overlay``; the reader's marks (ruler and angle in mm, text notes) are
+`marks.Marks`, as ``view.marks``; `linked_views` moves several views together."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from cfx_desktop.core.imaging.explain.render import OVERLAY_COLORMAPS
 from cfx_desktop.ui.xray.level_box import LevelViewBox
 from cfx_desktop.ui.xray.marks import Marks
+from cfx_desktop.ui.xray.overlay_layer import Legend, OverlayLayer, number
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
@@ -43,10 +45,8 @@ class ImageView(QWidget):
             self.title.setParentItem(self.box)
             self.title.setPos(4, 2)
         self.image_item = pg.ImageItem()
-        self.overlay_item = pg.ImageItem()
-        self.overlay_item.setZValue(10)
         self.box.addItem(self.image_item)
-        self.box.addItem(self.overlay_item)
+        self.overlay = OverlayLayer(self.box, self.graphics)  # with the colour legend of any colour layer
         self.histogram: pg.HistogramLUTItem | None = None
         if histogram:
             self.histogram = pg.HistogramLUTItem(image=self.image_item, orientation="vertical")
@@ -54,9 +54,7 @@ class ImageView(QWidget):
             self.histogram.axis.setPen(pg.mkPen(200, 200, 200))  # the viewer is black in light and dark mode alike
             self.histogram.axis.setTextPen(pg.mkPen(225, 225, 225))
             self.graphics.addItem(self.histogram, row=0, col=2)
-        self.legend: pg.ColorBarItem | None = None  # the colour scale of whatever colour layer is shown
-        self.legend_text = ""
-        self._legend_key: tuple | None = None  # what the legend shows: (colormap, values, label)
+        self.legend_text = ""  # the legend's label of a colour-mapped image (a difference map)
         self.box.levels_dragged.connect(self._drag_levels)
         self.box.sigRangeChanged.connect(lambda *_: (self.view_changed.emit(), self._refresh_cursor()))
         self.marks = Marks(self)
@@ -78,11 +76,7 @@ class ImageView(QWidget):
         self.unit = ""  # "HU" for CT
         self.spacing: dict | None = None  # pixel spacing for the ruler and angle
         self.extra_readout = ""  # e.g. "frame 3 of 30"
-        self.overlay_opacity = 0.5
-        self.overlay_threshold = 0.2
-        self.overlay_colormap = "inferno"
-        self.overlay_visible = True
-        self.overlay_label = "saliency"
+        self.colormap: str | None = None  # a colour-mapped image's map (None: grey)
         self._cursor = ""
         self._cursor_at: QPointF | None = None  # the mouse's last scene position over the view
         self._quiet = False
@@ -95,8 +89,7 @@ class ImageView(QWidget):
         self.pixels = pixels
         if pixels is None:
             self.image_item.clear()
-            self.overlay_item.clear()
-            self._set_legend(None)
+            self.overlay.clear()
             self._cursor = ""
             self._update_readout()
             return
@@ -110,7 +103,7 @@ class ImageView(QWidget):
         self.image_item.setRect(QRectF(*(rect or (0, 0, w, h))))
         self.set_levels(*(levels or self.levels))
         if colormap is not None and self.legend_text:
-            self._set_legend(colormap, self.levels, self.legend_text)
+            self.overlay.set_legend(self._image_legend())
         if not keep_view:
             self.fit()
         self._cursor = self._value_at(self._cursor_at)  # this image's value under the mouse, not the last one's
@@ -149,7 +142,7 @@ class ImageView(QWidget):
     def set_inverted(self, inverted: bool) -> None:
         self.inverted = inverted
         if self.pixels is not None:
-            self.set_image(self.pixels, keep_view=True, colormap=getattr(self, "colormap", None))
+            self.set_image(self.pixels, keep_view=True, colormap=self.colormap)
 
     # ----- corner readout -----------------------------------------------------------------------------------
     def zoom_factor(self) -> float:
@@ -164,7 +157,7 @@ class ImageView(QWidget):
         if self.pixels is not None:
             low, high = self.levels
             unit = f" {self.unit}" if self.unit else ""
-            lines = [f"W {_num(high - low)}  L {_num((low + high) / 2)}{unit}", f"zoom {self.zoom_factor():.2f}x",
+            lines = [f"W {number(high - low)}  L {number((low + high) / 2)}{unit}", f"zoom {self.zoom_factor():.2f}x",
                      *(line for line in (self.extra_readout, self._cursor) if line)]
         self.readout.setText("\n".join(lines))
         self.readout.adjustSize()
@@ -196,31 +189,11 @@ class ImageView(QWidget):
         if not (0 <= x < w and 0 <= y < h):
             return ""
         unit = f" {self.unit}" if self.unit else ""
-        return f"x {x}  y {y}  value {_num(float(self.pixels[y, x]))}{unit}"
+        return f"x {x}  y {y}  value {number(float(self.pixels[y, x]))}{unit}"
 
-    # ----- legend -------------------------------------------------------------------------------------------
-    def _set_legend(self, colormap: str | None, values: tuple[float, float] | None = None, label: str = "") -> None:
-        """A colour bar with its scale beside the image whenever a colour layer is shown; none otherwise. Kept as it
-        is when nothing it shows changed (the opacity and threshold sliders re-render the overlay on every step)."""
-        key = None if colormap is None or values is None else (colormap, tuple(values), label)
-        if self.legend is not None and key == self._legend_key:
-            return
-        if self.legend is not None:
-            self.graphics.removeItem(self.legend)
-            self.legend = None
-        self._legend_key = key
-        if key is None:
-            return
-        low, high = values
-        self.legend = pg.ColorBarItem(values=(low, high if high > low else low + 1e-6), colorMap=pg.colormap.get(colormap),
-                                      interactive=False, width=12)
-        axis = self.legend.axis  # readable on the black background: light ticks, numbers and the label
-        axis.setPen(pg.mkPen(220, 220, 220))
-        axis.setTextPen(pg.mkPen(235, 235, 235))
-        axis.enableAutoSIPrefix(False)
-        axis.setLabel(label, color="#ebebeb")
-        self.legend.setToolTip(label)
-        self.graphics.addItem(self.legend, row=0, col=1)
+    def _image_legend(self) -> Legend | None:
+        """The colour scale of a colour-mapped image, shown while no overlay is."""
+        return None if self.colormap is None or not self.legend_text else (self.colormap, self.levels, self.legend_text)
 
     # ----- tools: ruler, angle, text (drawn by `marks.Marks`) ---------------------------------------------------
     def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
@@ -249,49 +222,12 @@ class ImageView(QWidget):
 
     # ----- overlay ------------------------------------------------------------------------------------------
     def set_overlay(self, values: np.ndarray | None, label: str | None = None) -> None:
-        """Positive saliency in image coordinates, any scale (normalised here for display); ``label`` names it
-        on the colour legend."""
-        self.overlay_values = values
-        if label is not None:
-            self.overlay_label = label
-        self._render_overlay()
+        """Positive saliency in image coordinates, any scale; ``label`` names it on the colour legend."""
+        self.overlay.set(values, label, self._image_legend())
 
     def set_overlay_style(self, opacity: float | None = None, threshold: float | None = None, colormap: str | None = None,
                           visible: bool | None = None) -> None:
-        if opacity is not None:
-            self.overlay_opacity = opacity
-        if threshold is not None:
-            self.overlay_threshold = threshold
-        if colormap is not None:
-            self.overlay_colormap = colormap
-        if visible is not None:
-            self.overlay_visible = visible
-        self._render_overlay()
-
-    def _render_overlay(self) -> None:
-        values = self.overlay_values
-        if values is None or not self.overlay_visible:
-            self.overlay_item.clear()
-            if getattr(self, "colormap", None) is None:
-                self._set_legend(None)
-            return
-        positive = np.clip(values, 0, None)
-        top = float(positive.max()) or 1.0
-        self._set_legend(self.overlay_colormap, (0.0, 1.0),
-                         f"{self.overlay_label}: share of max {_num(top)}")
-        scaled = positive / top
-        lut = pg.colormap.get(self.overlay_colormap).getLookupTable(nPts=256, alpha=False)
-        rgba = np.zeros(scaled.shape + (4,), dtype=np.uint8)
-        rgba[..., :3] = lut[np.round(scaled * 255).astype(np.int64)]
-        alpha = np.where(scaled >= self.overlay_threshold, np.clip(scaled * 1.5, 0, 1), 0.0) * self.overlay_opacity
-        rgba[..., 3] = np.round(alpha * 255).astype(np.uint8)
-        self.overlay_item.setImage(rgba, autoLevels=False, levels=(0, 255))
-        self.overlay_item.setRect(QRectF(0, 0, scaled.shape[1], scaled.shape[0]))
-
-
-def _num(value: float) -> str:
-    """Readout numbers: integers for stored values, three significant digits for [0, 1] images."""
-    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+        self.overlay.style(opacity, threshold, colormap, visible, self._image_legend())
 
 
 __all__ = ["COLORMAPS", "ImageView"]
