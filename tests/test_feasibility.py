@@ -77,6 +77,32 @@ def test_direction_rules_hold(model) -> None:  # noqa: ANN001
     assert ctx.hi[schema.index("ejection_fraction")] == x[schema.index("ejection_fraction")]
 
 
+def test_toward_normal_corrects_a_low_sodium_never_past_its_range_and_leaves_a_normal_one(model) -> None:  # noqa: ANN001
+    """Serum sodium is treated toward 135-145 mEq/L: a low value may rise to at most 145 (never 147), a normal one is
+    no treatment target, and a risk what-if may take it out of the range either way."""
+    schema = model.schema
+    sodium = schema.index("serum_sodium")
+    feature = schema["serum_sodium"]
+    assert feature.direction == Direction.TOWARD_NORMAL and feature.normal_range == (135, 145)
+    assert feature.direction_bounds(128, feature.direction) == (128, 145)
+    assert feature.direction_bounds(150, feature.direction) == (135, 150)
+    assert feature.direction_bounds(138, feature.direction) == (138, 138)
+    x = schema.example_vector()
+    x[sodium] = 128
+    free = Constraints(max_shift=None, locked=frozenset({"ejection_fraction", "serum_creatinine", "anaemia",
+                                                         "high_blood_pressure", "smoking"}))
+    ctx = SearchContext.build(model, x, free)
+    assert (ctx.lo[sodium], ctx.hi[sodium]) == (128, 145)
+    assert free.violations(schema, x, np.where(np.arange(len(x)) == sodium, 147, x)) == [
+        "serum_sodium moves only toward its normal range 135-145 mEq/L"]
+    for cf in find_counterfactuals(model, x, free, k=3, model_set=None):
+        assert 128 <= cf.values[sodium] <= 145
+    x[sodium] = 138
+    assert SearchContext.build(model, x, free).hi[sodium] == 138 == SearchContext.build(model, x, free).lo[sodium]
+    risk = free.for_risk(schema)
+    assert risk.direction(schema, "serum_sodium") == Direction.ANY
+
+
 def test_options_differ_in_the_features_they_change(model) -> None:  # noqa: ANN001
     schema = model.schema
     x = schema.example_vector()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cfx_desktop.ui.patient.schema_editor import NOTES
-from PySide6.QtWidgets import QCheckBox, QComboBox
+from cfx_desktop.ui.patient.schema_columns import Col
+from PySide6.QtWidgets import QCheckBox, QComboBox, QTableWidget
 
 from tests.conftest import settle_patient
 from tests.own_data_fixtures import cohort_csv
@@ -36,18 +36,18 @@ def test_walk_the_schema_editor_train_explain_and_remove(qtbot, patient, tmp_pat
     assert editor.target.currentText() == "outcome"
     table = editor.table
     assert not table.cellWidget(_row(editor, "patient_id"), 0).isEnabled()  # an identifier cannot be used
-    assert "different text in every row" in table.item(_row(editor, "notes"), NOTES).text()
-    assert "missing in 33%" in table.item(_row(editor, "chol"), NOTES).text()
+    assert "different text in every row" in table.item(_row(editor, "notes"), Col.NOTES).text()
+    assert "missing in 33%" in table.item(_row(editor, "chol"), Col.NOTES).text()
     # the review: where each tag came from, the direction rule and the feasible change are shown and editable
-    assert table.item(_row(editor, "chol"), 11).text() == "name rule"  # a treatment target by its name
-    assert table.cellWidget(_row(editor, "chol"), 9).currentText() == "any"
-    assert float(table.item(_row(editor, "chol"), 10).text()) > 0
+    assert table.item(_row(editor, "chol"), Col.TAG).text() == "name rule"  # a treatment target by its name
+    assert table.cellWidget(_row(editor, "chol"), Col.DIRECTION).currentText() == "any"
+    assert float(table.item(_row(editor, "chol"), Col.FEASIBLE).text()) > 0
     assert "Review:" in editor.message.text()
-    table.item(_row(editor, "chol"), 6).setText("mg/dL")  # the user's unit
-    table.item(_row(editor, "age"), 4).setText("99")  # the user's upper bound for age
-    bp_low = float(table.item(_row(editor, "bp"), 3).text())
+    table.item(_row(editor, "chol"), Col.UNIT).setText("mg/dL")  # the user's unit
+    table.item(_row(editor, "age"), Col.MAX).setText("99")  # the user's upper bound for age
+    bp_low = float(table.item(_row(editor, "bp"), Col.MIN).text())
     editor.margin.setValue(30)  # a wider margin widens every range the user did not set, and keeps the one they did
-    assert float(table.item(_row(editor, "bp"), 3).text()) < bp_low and table.item(_row(editor, "age"), 4).text() == "99"
+    assert float(table.item(_row(editor, "bp"), Col.MIN).text()) < bp_low and table.item(_row(editor, "age"), Col.MAX).text() == "99"
     editor.margin.setValue(10)
     editor.positive.setCurrentText("sick")
     # a wrong outcome column: said in the dialog, the OK button off, and the edits survive going back
@@ -55,8 +55,8 @@ def test_walk_the_schema_editor_train_explain_and_remove(qtbot, patient, tmp_pat
     assert "only one class" in editor.message.text() and not editor.buttons.buttons()[0].isEnabled()
     editor.target.setCurrentText("outcome")
     editor.positive.setCurrentText("sick")
-    assert table.item(_row(editor, "chol"), 6).text() == "mg/dL"
-    mutability = table.cellWidget(_row(editor, "bp"), 7)
+    assert table.item(_row(editor, "chol"), Col.UNIT).text() == "mg/dL"
+    mutability = table.cellWidget(_row(editor, "bp"), Col.MUTABILITY)
     assert isinstance(mutability, QComboBox)
     mutability.setCurrentText("immutable")
     for key, box in editor.architectures.items():
@@ -64,19 +64,25 @@ def test_walk_the_schema_editor_train_explain_and_remove(qtbot, patient, tmp_pat
     editor.members.setValue(2)
     editor.cv.setValue(0)
     editor.name.setText("Clinic GUI")
-    table.item(_row(editor, "bp"), 3).setText("abc")  # a mistake: refused, everything kept
+    table.item(_row(editor, "bp"), Col.MIN).setText("abc")  # a mistake: refused, everything kept
     editor.accept()
     assert editor.isVisible() and "not a number" in editor.message.text()
-    assert table.item(_row(editor, "chol"), 6).text() == "mg/dL" and table.cellWidget(_row(editor, "bp"), 7).currentText() == "immutable"
-    table.item(_row(editor, "bp"), 3).setText("60")
+    assert table.item(_row(editor, "chol"), Col.UNIT).text() == "mg/dL" and table.cellWidget(_row(editor, "bp"), Col.MUTABILITY).currentText() == "immutable"
+    table.item(_row(editor, "bp"), Col.MIN).setText("60")
+    # a 'toward normal' rule needs its normal range: refused until one is typed, and then kept
+    table.cellWidget(_row(editor, "chol"), Col.DIRECTION).setCurrentText("toward normal")
+    editor.accept()
+    assert editor.isVisible() and "needs a normal range" in editor.message.text()
+    table.item(_row(editor, "chol"), Col.NORMAL).setText("120 to 200")
     editor.accept()
     assert not editor.isVisible()
     qtbot.waitUntil(lambda: patient.session.variant == "clinic-gui", timeout=TIMEOUT)
     assert patient.dataset_combo.currentData() == "clinic-gui"
-    assert patient.own_data.cv_dialog is not None and patient.own_data.cv_dialog.findChildren(type(table))[0].rowCount() == 1
+    assert patient.own_data.cv_dialog is not None and patient.own_data.cv_dialog.findChildren(QTableWidget)[0].rowCount() == 1
     settle_patient(qtbot, patient, TIMEOUT)
     assert patient.model_combo.count() == 1 and patient.session.model_name == "clinic-gui-lasso"
     assert patient.schema["chol"].unit == "mg/dL" and patient.schema["bp"].mutability.value == "immutable"
+    assert patient.schema["chol"].direction.value == "toward normal" and patient.schema["chol"].normal_range == (120, 200)
     assert patient.prediction.model_name == "clinic-gui-lasso"
     assert len(patient.prediction.set_names) == 2
     # the lock is checked on a patient who has suggestions: the cohort's rows, in order, until one has

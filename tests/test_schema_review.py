@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from cfx_desktop.core.tabular.infer import apply_edits, infer_schema, tags
+from cfx_desktop.core.tabular.infer import InferenceError, apply_edits, infer_schema, tags
 from cfx_desktop.core.tabular.schema import Actionability, Direction, Kind, Mutability
 from cfx_desktop.core.tabular.schema_io import read_schema, write_schema
 
@@ -56,3 +57,12 @@ def test_review_edits_directions_and_feasible_changes_round_trip(tmp_path: Path)
     write_schema(schema, tmp_path / "schema.json")
     back = read_schema(tmp_path / "schema.json")
     assert back == schema
+    toward = apply_edits(inference, {"glu": {"direction": "toward normal", "normal_range": "70 to 140"}})
+    assert toward["glu"].normal_range == (70, 140) and toward["glu"].direction == Direction.TOWARD_NORMAL
+    write_schema(toward, tmp_path / "toward.json")
+    assert read_schema(tmp_path / "toward.json") == toward
+    for bad, says in (({"direction": "toward normal"}, "needs a normal range"),
+                      ({"direction": "toward normal", "normal_range": "high"}, "not two numbers"),
+                      ({"direction": "toward normal", "normal_range": "140-70"}, "is empty")):
+        with pytest.raises(InferenceError, match=says):
+            apply_edits(inference, {"glu": bad})

@@ -68,7 +68,7 @@ def print_treatment(schema) -> None:  # noqa: ANN001 - schema.Schema
         elif f.actionability.value == "observational marker":
             how = "kept as measured (a marker)"
         else:
-            how = f"may change ({f.actionability.value}, {f.direction.value})"
+            how = f"may change ({f.actionability.value}; {f.describe_direction()})"
         reach = f"; feasible change {f.feasible_change:g}" if f.feasible_change else ""
         print(f"    {f.name}: {how}{reach} [{f.tag_source or 'no rule'}]", file=sys.stderr)
 

@@ -328,7 +328,24 @@ def _typical(features: list[Feature], header: list[str], rows: list[list[str]]) 
     return example
 
 
-EDITABLE = ("use", "label", "kind", "min", "max", "step", "unit", "mutability", "actionability", "direction", "feasible_change")
+EDITABLE = ("use", "label", "kind", "min", "max", "step", "unit", "mutability", "actionability", "direction",
+            "normal_range", "feasible_change")
+_RANGE = re.compile(r"\s*([-+]?\d*\.?\d+)\s*(?:-|–|to|,|\.\.)\s*([-+]?\d*\.?\d+)\s*")
+
+
+def parse_normal_range(value: object, column: str) -> tuple[float, float] | None:
+    """A normal range as typed ("135-145", "135 to 145") or as JSON (``[135, 145]``); empty clears it."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        try:
+            return float(value[0]), float(value[1])
+        except (TypeError, ValueError):
+            pass
+    match = _RANGE.fullmatch(str(value)) if isinstance(value, str) else None
+    if match is None:
+        raise InferenceError(f"{column}: normal range {value!r} is not two numbers such as 135-145")
+    return float(match.group(1)), float(match.group(2))
 
 
 def apply_edits(inference: Inference, edits: dict[str, dict[str, object]], name: str | None = None) -> Schema:
@@ -379,6 +396,8 @@ def apply_edits(inference: Inference, edits: dict[str, dict[str, object]], name:
             changes["actionability"] = Actionability(str(edit["actionability"]))
         if "direction" in edit:
             changes["direction"] = Direction(str(edit["direction"]))
+        if "normal_range" in edit:
+            changes["normal_range"] = parse_normal_range(edit["normal_range"], report.name)
         if any(key in edit for key in ("mutability", "actionability", "direction")):
             changes["tag_source"] = "review: set by the user"
         if "feasible_change" in edit:
@@ -387,7 +406,10 @@ def apply_edits(inference: Inference, edits: dict[str, dict[str, object]], name:
             changes["feasible_note"] = "review: set by the user"
         if changes.get("mutability") == Mutability.IMMUTABLE:
             changes["actionability"] = Actionability.IMMUTABLE
-        edited = replace(feature, **changes)
+        try:
+            edited = replace(feature, **changes)
+        except SchemaError as exc:  # e.g. 'toward normal' without a normal range
+            raise InferenceError(str(exc)) from None
         if edited.kind in (Kind.INTEGER, Kind.CONTINUOUS):
             if not edited.min < edited.max:
                 raise InferenceError(f"{report.name}: the range {edited.min:g} to {edited.max:g} is empty")

@@ -42,6 +42,7 @@ class Direction(str, Enum):
     ANY = "any"
     INCREASE = "increase-only"
     DECREASE = "decrease-only"
+    TOWARD_NORMAL = "toward normal"  # treated toward its normal range, never past it; a normal value is no target
 
 
 class SchemaError(ValueError):
@@ -74,6 +75,43 @@ class Feature:
     feasible_change: float = 0.0  # largest change a treatment could bring about, in the unit; 0 = one IQR of the data
     feasible_note: str = ""  # why that figure
     tag_source: str = ""  # where mutability/actionability came from: "name rule: ...", "data: ...", "review", "none: ..."
+    normal_range: tuple[float, float] | None = None  # the reference range a "toward normal" rule aims at, in the unit
+
+    def __post_init__(self) -> None:
+        if self.direction == Direction.TOWARD_NORMAL:
+            if self.normal_range is None:
+                raise SchemaError(f"{self.name}: 'toward normal' needs a normal range")
+            if self.kind not in (Kind.INTEGER, Kind.CONTINUOUS):
+                raise SchemaError(f"{self.name}: only a number can move toward a normal range")
+        if self.normal_range is not None and not self.normal_range[0] < self.normal_range[1]:
+            raise SchemaError(f"{self.name}: the normal range {self.normal_range[0]:g} to {self.normal_range[1]:g} is empty")
+
+    def direction_bounds(self, value: float, direction: Direction) -> tuple[float, float]:
+        """Where a suggestion may take ``value`` under a direction rule (before the clinical range and locks).
+
+        Why "toward normal" stops at the range's far edge and holds a normal value: a treatment corrects a low
+        sodium toward 135-145 mEq/L, it never raises a normal sodium or overshoots into hypernatraemia, so moving
+        an ordinary value would describe the model, not a treatment."""
+        if direction == Direction.INCREASE:
+            return value, math.inf
+        if direction == Direction.DECREASE:
+            return -math.inf, value
+        if direction == Direction.TOWARD_NORMAL and self.normal_range is not None:
+            low, high = self.normal_range
+            if value < low:
+                return value, high
+            if value > high:
+                return low, value
+            return value, value
+        return -math.inf, math.inf
+
+    def describe_direction(self, direction: Direction | None = None) -> str:
+        """The rule in words, for tooltips and messages ("moves only toward 135-145 mEq/L")."""
+        direction = self.direction if direction is None else direction
+        if direction == Direction.TOWARD_NORMAL and self.normal_range is not None:
+            unit = f" {self.unit}" if self.unit else ""
+            return f"moves only toward its normal range {self.normal_range[0]:g}-{self.normal_range[1]:g}{unit}"
+        return {Direction.INCREASE: "may only increase", Direction.DECREASE: "may only decrease"}.get(direction, "may move either way")
 
     @property
     def concept(self) -> str:

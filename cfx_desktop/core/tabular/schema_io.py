@@ -40,6 +40,12 @@ def feature_from_dict(data: dict[str, Any]) -> Feature:
     for key in ("min", "max", "step", "precision", "feasible_change"):
         if key in values:
             values[key] = float(values[key])
+    if values.get("normal_range") is not None:
+        try:
+            low, high = (float(v) for v in values["normal_range"])
+        except (TypeError, ValueError):
+            raise SchemaError(f"feature {data.get('name', '?')!r}: normal_range must be two numbers") from None
+        values["normal_range"] = (low, high)
     return Feature(**values)
 
 

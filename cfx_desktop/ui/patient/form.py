@@ -74,10 +74,10 @@ class FeatureRow:
             self.lock.setToolTip("Immutable: never changed by a counterfactual")
             self.label.setText(self.label.text() + "  [immutable]")
         self.lock.toggled.connect(on_lock)
-        marks = {Direction.INCREASE: "↑ only", Direction.DECREASE: "↓ only", Direction.ANY: ""}
-        self.direction = QLabel(marks[feature.direction], parent)
-        self.direction.setToolTip({Direction.INCREASE: "Suggestions may only increase this",
-                                   Direction.DECREASE: "Suggestions may only decrease this"}.get(feature.direction, ""))
+        marks = {Direction.INCREASE: "↑ only", Direction.DECREASE: "↓ only", Direction.TOWARD_NORMAL: "→ normal"}
+        self.direction = QLabel(marks.get(feature.direction, ""), parent)
+        if feature.direction != Direction.ANY:
+            self.direction.setToolTip(f"Suggestions: {feature.label} {feature.describe_direction()}")
 
     def widgets(self) -> list[QWidget | None]:
         return [self.label, self.editor, self.slider, self.lock, self.direction]

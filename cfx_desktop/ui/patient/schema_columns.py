@@ -5,13 +5,22 @@ the one-sentence summary of what awaits review."""
 from __future__ import annotations
 
 import html
+from enum import IntEnum
 
 from cfx_desktop.core.tabular.infer import Inference
 from cfx_desktop.core.tabular.schema import Actionability, Direction, Feature, Kind, Mutability
 
 COLUMNS = ["Use", "Column", "Kind", "Min", "Max", "Step", "Unit", "Can change", "A change means", "Direction",
-           "Feasible change", "Tag from", "Notes"]
-NOTES = len(COLUMNS) - 1
+           "Normal range", "Feasible change", "Tag from", "Notes"]
+
+
+class Col(IntEnum):
+    """Where each column of `COLUMNS` sits, by name (the table and its tests read them so)."""
+
+    USE, NAME, KIND, MIN, MAX, STEP, UNIT, MUTABILITY, ACTIONABILITY, DIRECTION, NORMAL, FEASIBLE, TAG, NOTES = range(14)
+
+
+NOTES = Col.NOTES
 TIPS = ["Use the column as a feature (identifiers, free text and constant columns cannot be used)",
         "The column's name in the CSV", "binary (two values), integer, continuous, or categorical (a few named values)",
         "Lowest value the form accepts: the values seen, widened by the margin", "Highest value the form accepts",
@@ -19,7 +28,9 @@ TIPS = ["Use the column as a feature (identifiers, free text and constant column
         "mutable: suggestions may change it; lockable: locked unless the user unlocks it; immutable: never (age, sex)",
         "What a suggestion to change it would mean: actionable, a treatment target, an observational marker (kept as "
         "measured unless the user allows markers), or immutable",
-        "Whether a suggestion may only raise it (increase-only), only lower it (decrease-only), or either",
+        "Whether a suggestion may only raise it (increase-only), only lower it (decrease-only), only bring it toward "
+        "its normal range (toward normal: never past it, and a normal value stays), or either",
+        "The reference range a 'toward normal' rule aims at, e.g. 135-145 (needed by that rule)",
         "The largest change a treatment could bring about, in the column's unit (default: the span of the central "
         "80 % of the file's rows); suggestions never move it further",
         "Where the tag came from: a name rule, the data, nothing (awaiting review) or your review",
@@ -31,7 +42,7 @@ ACTIONABILITY = [a.value for a in Actionability]
 
 
 def as_shown(feature: Feature | None) -> dict[str, object]:
-    """An inferred feature as `SchemaEditor._fill` shows it, to tell the user's edits from inference."""
+    """An inferred feature as `SchemaTable.fill` shows it, to tell the user's edits from inference."""
     if feature is None:
         return {"use": False}
     shown: dict[str, object] = {"use": True, "kind": feature.kind.value, "unit": feature.unit,
@@ -39,8 +50,13 @@ def as_shown(feature: Feature | None) -> dict[str, object]:
                                 "direction": feature.direction.value}
     if feature.kind in (Kind.INTEGER, Kind.CONTINUOUS):
         shown.update(min=f"{feature.min:g}", max=f"{feature.max:g}", step=f"{feature.step:g}",
-                     feasible_change=f"{feature.feasible_change:g}")
+                     feasible_change=f"{feature.feasible_change:g}", normal_range=normal_text(feature))
     return shown
+
+
+def normal_text(feature: Feature) -> str:
+    """A normal range as the table writes it ("135-145"; empty when none)."""
+    return "" if feature.normal_range is None else f"{feature.normal_range[0]:g}-{feature.normal_range[1]:g}"
 
 
 def review_summary(inference: Inference) -> str:

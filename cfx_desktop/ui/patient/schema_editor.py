@@ -12,20 +12,18 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
-    QLineEdit, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+    QSpinBox, QVBoxLayout, QWidget,
 )
 
 from cfx_desktop.core.tabular.infer import Inference, InferenceError, apply_edits, infer_schema, read_table
-from cfx_desktop.core.tabular.schema import Kind, Schema
-from cfx_desktop.ui import theme
-from cfx_desktop.ui.accessibility import fill_names, set_header_tips
-from cfx_desktop.ui.patient.schema_columns import (
-    ACTIONABILITY, COLUMNS, DIRECTIONS, KINDS, MUTABILITY, NOTES, TIPS, as_shown, review_summary,
-)
+from cfx_desktop.core.tabular.schema import Schema
+from cfx_desktop.ui.accessibility import fill_names
+from cfx_desktop.ui.patient.schema_columns import NOTES, review_summary
+from cfx_desktop.ui.patient.schema_table import SchemaTable
+
+__all__ = ["NOTES", "SchemaEditor"]
 
 
 class SchemaEditor(QDialog):
@@ -66,11 +64,7 @@ class SchemaEditor(QDialog):
         top.addRow("Dataset name", self.name)
         top.addRow("Outcome column", row)
         layout.addLayout(top)
-        self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        set_header_tips(self.table, TIPS)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        self.table = SchemaTable(self)
         layout.addWidget(self.table, 1)
         training = QHBoxLayout()
         self.architectures: dict[str, QCheckBox] = {}
@@ -138,115 +132,15 @@ class SchemaEditor(QDialog):
                                          next(iter(sorted(inference.class_counts))))
             self.positive.blockSignals(False)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(True)
-        self._fill(inference)
+        self.table.fill(inference, self.edits)
         counts = ", ".join(f"{k}: {v}" for k, v in inference.class_counts.items())
         notes = "; ".join(inference.notes)
         self._say(f"Outcome {html.escape(self.target.currentText())} ({counts}). {html.escape(notes)} {review_summary(inference)}")
 
-    def _fill(self, inference: Inference) -> None:
-        by_name = {f.name: f for f in inference.schema.features}
-        rows = [c for c in inference.columns if c.role != "target"]
-        self.table.setRowCount(len(rows))
-        for r, column in enumerate(rows):
-            feature = by_name.get(column.name)
-            edit = self.edits.get(column.name, {})
-            use = QCheckBox(self.table)
-            use.setChecked(bool(edit.get("use", feature is not None)) and feature is not None)
-            use.setEnabled(feature is not None)
-            use.setToolTip(TIPS[0])
-            use.setAccessibleName(f"Use {column.name}")
-            self.table.setCellWidget(r, 0, use)
-            name = QTableWidgetItem(column.name)
-            name.setFlags(name.flags() & ~Qt.ItemFlag.ItemIsEditable)
-            self.table.setItem(r, 1, name)
-            notes = column.reason + (f"; missing in {column.missing:.0%} of rows" if column.missing and "missing" not in column.reason else "")
-            note = QTableWidgetItem(notes or "")
-            note.setToolTip(notes)
-            note.setFlags(note.flags() & ~Qt.ItemFlag.ItemIsEditable)
-            self.table.setItem(r, NOTES, note)
-            if feature is None:
-                kind = QTableWidgetItem(column.kind)
-                kind.setFlags(kind.flags() & ~Qt.ItemFlag.ItemIsEditable)
-                self.table.setItem(r, 2, kind)
-                for c in range(3, NOTES):
-                    empty = QTableWidgetItem("")
-                    empty.setFlags(empty.flags() & ~Qt.ItemFlag.ItemIsEditable)
-                    self.table.setItem(r, c, empty)
-                continue
-            kinds = [k for k in KINDS if (k in ("binary", "categorical")) == (feature.kind.value in ("binary", "categorical"))]
-            self._combo(r, 2, kinds, str(edit.get("kind", feature.kind.value)), f"Kind of {column.name}")
-            numeric = feature.kind in (Kind.INTEGER, Kind.CONTINUOUS)
-            for c, key, value in ((3, "min", feature.min), (4, "max", feature.max), (5, "step", feature.step)):
-                item = QTableWidgetItem(str(edit.get(key, f"{value:g}")) if numeric else "")
-                if not numeric:
-                    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-                self.table.setItem(r, c, item)
-            self.table.setItem(r, 6, QTableWidgetItem(str(edit.get("unit", feature.unit))))
-            self._combo(r, 7, MUTABILITY, str(edit.get("mutability", feature.mutability.value)), f"Can {column.name} change")
-            self._combo(r, 8, ACTIONABILITY, str(edit.get("actionability", feature.actionability.value)),
-                        f"What a change of {column.name} means")
-            self._combo(r, 9, DIRECTIONS, str(edit.get("direction", feature.direction.value)), f"Direction rule of {column.name}")
-            reach = QTableWidgetItem(str(edit.get("feasible_change", f"{feature.feasible_change:g}")) if numeric else "")
-            reach.setToolTip(feature.feasible_note or TIPS[10])
-            if not numeric:
-                reach.setFlags(reach.flags() & ~Qt.ItemFlag.ItemIsEditable)
-            self.table.setItem(r, 10, reach)
-            edited = any(key in edit for key in ("mutability", "actionability", "direction"))
-            source = "review: set by you" if edited else feature.tag_source or "none"
-            tag = QTableWidgetItem(source.split(":")[0])
-            tag.setToolTip(source)
-            tag.setFlags(tag.flags() & ~Qt.ItemFlag.ItemIsEditable)
-            if source.startswith("none"):
-                tag.setForeground(QColor(theme.colour("warn")))
-            self.table.setItem(r, 11, tag)
-        self.table.resizeColumnsToContents()
-        for column, least in ((3, 70), (4, 70), (5, 56), (6, 90)):  # room to type a range or a unit
-            self.table.setColumnWidth(column, max(self.table.columnWidth(column), least))
-
-    def _combo(self, row: int, column: int, items: list[str], current: str, name: str) -> None:
-        box = QComboBox(self.table)
-        box.addItems(items)
-        box.setCurrentText(current)
-        box.setToolTip(TIPS[column])
-        box.setAccessibleName(name)
-        self.table.setCellWidget(row, column, box)
-
     def _collect(self) -> None:
-        """Remember what the user changed: the cells that differ from the inference shown. Re-inference (another
-        margin, outcome or event) then updates every other cell, and a refused OK loses nothing."""
-        if self.inference is None:
-            return  # the table is empty; the edits made before stay
-        by_name = {f.name: f for f in self.inference.schema.features}
-        for r in range(self.table.rowCount()):
-            name_item = self.table.item(r, 1)
-            if name_item is None:
-                continue
-            name = name_item.text()
-            shown = self._shown(r)
-            inferred = as_shown(by_name.get(name))
-            self.edits[name] = {key: value for key, value in shown.items() if inferred.get(key) != value}
-
-    def _shown(self, r: int) -> dict[str, object]:
-        """Row ``r`` of the table as edit entries (``use``, ``kind``, ``min`` ... ``actionability``)."""
-        use = self.table.cellWidget(r, 0)
-        edit: dict[str, object] = {"use": bool(use.isChecked()) if isinstance(use, QCheckBox) else False}
-        kind = self.table.cellWidget(r, 2)
-        if isinstance(kind, QComboBox):
-            edit["kind"] = kind.currentText()
-            for c, key in ((3, "min"), (4, "max"), (5, "step")):
-                item = self.table.item(r, c)
-                if item is not None and item.text().strip():
-                    edit[key] = item.text().strip()
-            unit = self.table.item(r, 6)
-            edit["unit"] = unit.text() if unit is not None else ""
-            for c, key in ((7, "mutability"), (8, "actionability"), (9, "direction")):
-                box = self.table.cellWidget(r, c)
-                if isinstance(box, QComboBox):
-                    edit[key] = box.currentText()
-            reach = self.table.item(r, 10)
-            if reach is not None and reach.text().strip():
-                edit["feasible_change"] = reach.text().strip()
-        return edit
+        """Remember what the user changed (`SchemaTable.edits`), so re-inference and a refused OK lose nothing."""
+        if self.inference is not None:  # else the table is empty; the edits made before stay
+            self.edits.update(self.table.edits(self.inference))
 
     def _say(self, text: str, error: bool = False) -> None:
         self.message.setText(f"<span style='color: #b00020'><b>{text}</b></span>" if error else text)

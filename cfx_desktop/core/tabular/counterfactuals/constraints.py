@@ -62,7 +62,8 @@ class Constraints:
         schema's increase-only / decrease-only rules say what a treatment can do, so deterioration runs the other
         way (ejection fraction that therapy can only raise may fall; anaemia that treatment can only clear may
         appear). The user's own overrides in ``directions`` stay as they are."""
-        mirror = {Direction.INCREASE: Direction.DECREASE, Direction.DECREASE: Direction.INCREASE}
+        mirror = {Direction.INCREASE: Direction.DECREASE, Direction.DECREASE: Direction.INCREASE,
+                  Direction.TOWARD_NORMAL: Direction.ANY}  # a value may leave its normal range either way
         flipped = {f.name: mirror[f.direction] for f in schema.features
                    if f.direction in mirror and f.name not in self.directions}
         return replace(self, directions={**flipped, **self.directions}) if flipped else self
@@ -83,10 +84,9 @@ class Constraints:
             if np.isnan(x[j]):  # an unmeasured value is never "suggested"; it stays missing
                 low = high = np.nan
             else:
-                if direction == Direction.INCREASE and feature.kind != Kind.CATEGORICAL:
-                    low = max(low, x[j])
-                elif direction == Direction.DECREASE and feature.kind != Kind.CATEGORICAL:
-                    high = min(high, x[j])
+                if feature.kind != Kind.CATEGORICAL:
+                    allowed = feature.direction_bounds(float(x[j]), direction)
+                    low, high = max(low, allowed[0]), min(high, allowed[1])
                 if self.is_frozen(schema, feature.name):
                     low = high = x[j]
             lo[j], hi[j] = low, high
@@ -126,10 +126,9 @@ class Constraints:
                 problems.append(f"{name} has more than {feature.decimals} decimals")
             direction = self.direction(schema, name)
             if not np.isnan(x[j]):
-                if direction == Direction.INCREASE and cf[j] < x[j] - TOL:
-                    problems.append(f"{name} may only increase")
-                if direction == Direction.DECREASE and cf[j] > x[j] + TOL:
-                    problems.append(f"{name} may only decrease")
+                allowed = feature.direction_bounds(float(x[j]), direction)
+                if cf[j] < allowed[0] - TOL or cf[j] > allowed[1] + TOL:
+                    problems.append(f"{name} {feature.describe_direction(direction)}")
         if self.max_changes is not None and changed.sum() > self.max_changes:
             problems.append(f"{int(changed.sum())} features changed (at most {self.max_changes} allowed)")
         return problems

@@ -150,7 +150,7 @@ def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, refer
                        f"about would flip it ({_sized(model, x, r[0])}); choose a bigger change under 'How big a change' to see it"))
     if constraints.locked:
         trials.append((replace(constraints, locked=frozenset()), lambda r: f"the lock on {', '.join(sorted(schema[n].label for n in constraints.locked if n in schema.names))} blocks it (it would need {_labels(schema, r[0])})"))
-    trials.append((replace(constraints, directions={f.name: Direction.ANY for f in schema.features}), lambda r: f"the increase-only/decrease-only rules block it (it would need {r[0].changes[0].describe()})"))
+    trials.append((replace(constraints, directions={f.name: Direction.ANY for f in schema.features}), lambda r: f"the direction rules (increase-only, decrease-only, toward normal) block it (it would need {r[0].changes[0].describe()})"))
     if not constraints.allow_markers and any(f.actionability == Actionability.MARKER for f in schema.features):
         trials.append((replace(constraints, allow_markers=True), lambda r: f"only a change that includes observational markers could flip it ({_labels(schema, r[0], Actionability.MARKER)}); allow markers to see it"))
     lockable = frozenset(f.name for f in schema.features if f.mutability == Mutability.LOCKABLE)

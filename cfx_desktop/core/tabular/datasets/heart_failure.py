@@ -77,7 +77,9 @@ HEART_FAILURE = HEART_FAILURE.with_annotations({
                          "lower it", "direction": Direction.DECREASE, "precision": 0.1,
                          "precision_note": "0.1 mg/dL: about the analytical SD of enzymatic creatinine near 1 mg/dL"},
     "serum_sodium": {"actionability": T, "actionability_note": "hyponatraemia is corrected (fluid restriction, "
-                     "diuretic adjustment)", "precision": 1.0,
+                     "diuretic adjustment) toward the reference range 135-145 mEq/L, never beyond it, and a normal "
+                     "sodium is not treated, so a suggestion may only bring it toward that range",
+                     "direction": Direction.TOWARD_NORMAL, "normal_range": (135.0, 145.0), "precision": 1.0,
                      "precision_note": "1 mEq/L: reporting resolution and about the ion-selective electrode's SD"},
     "smoking": {"actionability": A, "actionability_note": "the patient can stop smoking"},
     "time": {"actionability": M, "actionability_note": "the follow-up period, known only afterwards"},
