@@ -1,6 +1,7 @@
 """The Chest X-ray tab: lays out the viewer and the folder, prediction, overlay, counterfactual and sanity panels,
-renders an `XraySession`, and forwards what the user does to `XrayJobs`, which owns every request (through the
-pool's scheduler) and the rules that chain them; the tab builds no channel and decides nothing about what runs."""
+renders an `XraySession` (through `render.XrayRender`), and forwards what the user does to `XrayJobs`, which owns
+every request (through the pool's scheduler) and the rules that chain them; the tab builds no channel and decides
+nothing about what runs."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QSplitter, QTabWidget, Q
 from cfx_desktop.core.imaging import live
 from cfx_desktop.core.imaging.io.load import LoadedImage
 from cfx_desktop.core.imaging.models.classifier import image_models
-from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS
-from cfx_desktop.sessions.xray import JobState, XraySession
+from cfx_desktop.sessions.xray import XraySession
 from cfx_desktop.sessions.xray_jobs import XrayJobs
 from cfx_desktop.ui.tab_base import SelfTestStep, ToolTab
 from cfx_desktop.ui.xray import export, keys
 from cfx_desktop.ui.xray.compare_view import CompareView
+from cfx_desktop.ui.xray.render import XrayRender
 from cfx_desktop.ui.xray.folder_panel import FolderPanel
 from cfx_desktop.ui.xray.sanity_panel import SanityPanel
 from cfx_desktop.ui.xray.side_panels import SidePanels, guard_banner
@@ -41,6 +42,7 @@ class XrayTab(ToolTab):
         self._build(models)
         self.scheduler = PoolScheduler(pool, self)
         self.jobs = XrayJobs(self.session, self.scheduler)
+        self.render = XrayRender(self)
         self._connect_session()
         from cfx_desktop.ui.xray.own_images import OwnImagesFlow
 
@@ -98,18 +100,18 @@ class XrayTab(ToolTab):
         self.jobs.error_raised.connect(self.error_raised.emit)
         self.jobs.prediction_requested.connect(lambda: self.prediction_panel.display(None, waiting=True))
         self.jobs.prediction_failed.connect(self.prediction_panel.failed)
-        self.jobs.progress.connect(self._on_progress)
+        self.jobs.progress.connect(self.render.progress)
         self.jobs.tree_ready.connect(self._on_tree)
         self.viewer_page.frame_chosen.connect(s.set_frame)
         self.viewer_page.preset_applied.connect(self.status_message)
         self.pages.currentChanged.connect(self._page_changed)
-        s.image_changed.connect(self._on_image_changed)
-        s.frame_changed.connect(self._on_frame_changed)
-        s.prediction_changed.connect(self._on_prediction)
-        s.overlay_changed.connect(self._on_overlay)
-        s.counterfactual_changed.connect(self._on_counterfactual)
+        s.image_changed.connect(self.render.image_changed)
+        s.frame_changed.connect(self.render.frame_changed)
+        s.prediction_changed.connect(self.render.prediction)
+        s.overlay_changed.connect(self.render.overlay)
+        s.counterfactual_changed.connect(self.render.counterfactual)
         s.sanity_changed.connect(self.sanity_panel.display)
-        s.sanity_changed.connect(self._on_sanity)
+        s.sanity_changed.connect(self.render.sanity)
 
     def shortcuts(self) -> list[tuple[str, str]]:
         return keys.HELP
@@ -156,21 +158,6 @@ class XrayTab(ToolTab):
         if tree is not None and tree.patients:
             self.status_message.emit(f"{folder.name}: {len(tree.patients)} patient(s), {len(files)} image(s)")
 
-    def _on_image_changed(self, image: LoadedImage) -> None:
-        self.empty_hint.hide()
-        self.viewer_page.show_image(image)
-        self.session.set_window(*self.viewer.levels, self.viewer.unit)  # the file's own window, until the reader moves it
-        self.compare.clear()
-        self.folder_panel.show_metadata(image)
-        if not self.folder_panel.is_current(image.source):
-            self.file_opened.emit(image.source)
-        self.status_message.emit(f"Opened {Path(image.source).name}")
-
-    def _on_frame_changed(self, image: LoadedImage) -> None:
-        self.viewer_page.show_image(image, keep_view=True)
-        self.compare.clear()
-        self.status_message.emit(f"{Path(image.source).name}: {image.frame_note()}; the models run on this frame")
-
     def _page_changed(self, _index: int) -> None:
         """The comparison takes the whole width (three views of about a third each); the other pages get the
         side panels back as they were."""
@@ -203,64 +190,6 @@ class XrayTab(ToolTab):
 
     def run_sanity(self) -> None:
         self.jobs.run_sanity()
-
-    # ----- rendering ----------------------------------------------------------------------------------------
-    def _on_prediction(self, prediction: live.Prediction | None) -> None:
-        self.prediction_panel.scope = self.image.frame_note() if self.image is not None else ""
-        self.prediction_panel.display(prediction, waiting=False)
-        banner = "" if prediction is None else prediction.guard.banner()
-        self.guard_banner.setText(banner)
-        self.guard_banner.setVisible(bool(banner))
-        # no counterfactual for an image the model was not made for: "what would flip it" has no meaning there
-        withheld = prediction is not None and prediction.guard.withheld
-        if withheld:  # no saliency drawn over an image the model was not made for
-            self.viewer.set_overlay(None)
-        self.cf_panel.button.setEnabled(self.jobs.counterfactual_allowed)
-        self.cf_panel.button.setToolTip("Prediction withheld for this image (see the banner)" if withheld else "")
-        if prediction is not None:
-            self.cf_panel.set_model(prediction.threshold, prediction.positive)
-
-    def _on_overlay(self, overlay: live.Overlay | None, state: JobState) -> None:
-        prediction = self.session.prediction
-        withheld = prediction is not None and prediction.guard.withheld
-        label = None if overlay is None else self._overlay_label(overlay)
-        self.viewer.set_overlay(None if overlay is None or withheld else overlay.result.values, label)
-        self.overlay_panel.display(overlay, state)
-        if withheld and overlay is not None:
-            self.overlay_panel.status.setText("Overlay not drawn: the prediction is withheld for this image.")
-
-    def _on_sanity(self, *_: object) -> None:
-        verdicts = self.session.overlay_sanity()
-        self.overlay_panel.show_sanity(verdicts, self.session.sanity_state.running)
-        overlay = self.session.overlay
-        if overlay is not None and verdicts is not None:
-            failed = any(not v.passed for v in verdicts)
-            self.viewer.set_overlay(self.viewer.overlay.values,
-                                    self._overlay_label(overlay) + (" - FAILS its sanity check on this film" if failed else ""))
-
-    def _overlay_label(self, overlay: live.Overlay) -> str:
-        """The legend's name of a map: its method, and the frame it explains in a multi-frame file."""
-        note = self.image.frame_note() if self.image is not None else ""
-        return SALIENCY_METHODS.get(overlay.result.method).label + (f" ({note})" if note else "")
-
-    def _on_counterfactual(self, result: live.Counterfactual | None, state: JobState) -> None:
-        self.cf_panel.display(result, state)
-        if result is not None:
-            self.compare.show_result(result.result)
-        elif state.state in ("idle", "running"):
-            self.compare.clear()
-
-    def _on_progress(self, key: str, fraction: float, message: str, payload: object) -> None:
-        if key == "folder":
-            self.folder_panel.show_folder_result(payload)
-        elif key == "overlay":
-            self.overlay_panel.set_progress(fraction)
-        elif key == "sanity":
-            self.sanity_panel.set_progress(message)
-        elif key == "counterfactual" and isinstance(payload, dict):
-            self.cf_panel.add_step(fraction, payload["probability"])
-            if payload.get("frame") is not None and self.image is not None:
-                self.compare.show_live_frame(self.image.pixels, payload["frame"])
 
     # ----- your own images ----------------------------------------------------------------------------------
     def file_actions(self) -> list[tuple[str, object, str]]:
