@@ -43,7 +43,7 @@ def test_suggestions_appear_and_each_applied_one_flips_the_prediction(qtbot, win
     result = tab.suggestions_result
     assert len(result.counterfactuals) >= 1 and tab.suggestions.table.rowCount() == len(result.counterfactuals)
     for index, cf in enumerate(result.counterfactuals):
-        tab.reset_to_example()
+        tab.session.reset_to_example()
         _settle(qtbot, tab)
         tab.apply_suggestion(index)
         _settle(qtbot, tab)

@@ -7,25 +7,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QFrame, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from cfx_desktop.core.tabular.data import CsvError, load_csv
 from cfx_desktop.sessions.patient import PatientSession
 from cfx_desktop.ui.patient import export
-from cfx_desktop.ui.patient.attribution_view import AttributionView
-from cfx_desktop.ui.patient.cohort_panel import CohortPanel
 from cfx_desktop.ui.patient.model_card import model_card_dialog
-from cfx_desktop.ui.patient.prediction_view import RiskGauge
 from cfx_desktop.ui.patient.own_data import OwnDatasetFlow
 from cfx_desktop.ui.patient.self_test import patient_self_test
 from cfx_desktop.ui.patient.sidebar import PatientSidebar, usable_architectures
-from cfx_desktop.ui.patient.suggestions import SuggestionsPanel, change_text
+from cfx_desktop.ui.patient.results_area import ResultsArea
+from cfx_desktop.ui.patient.suggestions import change_text
 from cfx_desktop.ui.tab_base import SelfTestStep, ToolTab
-from cfx_desktop.workers.pool import JobError, WorkerPool
+from cfx_desktop.workers.pool import WorkerPool
 from cfx_desktop.workers.startup import libraries_for
 
 if TYPE_CHECKING:  # results come from the worker pool, which has imported these (and torch)
@@ -47,8 +42,8 @@ class PatientTab(ToolTab):
         self.jobs = PatientJobs(self.session, scheduler)
         self.predict_channel = scheduler.channel("predict")  # counted by the stress tests
         self.cohort_panel.bind(self.jobs)
-        self.jobs.prediction_failed.connect(self._on_predict_error)
-        self.jobs.suggestions_failed.connect(self._on_suggest_error)
+        self.jobs.prediction_failed.connect(self.right.prediction_failed)
+        self.jobs.suggestions_failed.connect(self.right.suggestions_failed)
         self.jobs.suggestions_busy.connect(self.suggestions.set_busy)
         self.jobs.error_raised.connect(self.error_raised.emit)
         self._connect_session()
@@ -56,7 +51,7 @@ class PatientTab(ToolTab):
         self.refused: dict[str, str] = {}
         libraries = libraries_for(pool)
         libraries.when_loaded(self._on_models_loaded, self, stage="tabular")
-        libraries.failed.connect(self._on_models_failed)
+        libraries.failed.connect(lambda error: self.right.models_failed(error.message))
 
     # ----- layout -------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -67,50 +62,16 @@ class PatientTab(ToolTab):
         self.reset_button, self.load_button, self.undo_button = sb.reset_button, sb.load_button, sb.undo_button
         outer.addWidget(self.sidebar)
 
-        right = QSplitter(Qt.Orientation.Vertical, self)
-        # in a scroll area: its wrapped labels need more height when narrow than a splitter would give them on a
-        # 720 px screen, and scrolling beats overlapping text
-        top_scroll = QScrollArea(right)
-        top_scroll.setWidgetResizable(True)
-        top_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        top = QWidget(top_scroll)
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(4, 4, 4, 4)
-        self.gauge = RiskGauge(top)
-        top_layout.addWidget(self.gauge)
-        card_row = QHBoxLayout()
-        self.model_label = QLabel("Loading models... the form is ready; predictions follow in a few seconds.", top)
-        self.model_label.setWordWrap(True)
-        self.card_button = QPushButton("Model card...", top)
-        self.card_button.setToolTip("Validation metrics and calibration (Brier score, reliability curve) of this model")
-        self.card_button.setEnabled(False)
-        card_row.addWidget(self.model_label, 1)
-        card_row.addWidget(self.card_button)
-        top_layout.addLayout(card_row)
-        box = QGroupBox("Counterfactual suggestions: what would have to change?", top)
-        box_layout = QVBoxLayout(box)
-        self.suggestions = SuggestionsPanel(box)
-        box_layout.addWidget(self.suggestions)
-        top_layout.addWidget(box, 1)
-        self.bottom = QTabWidget(right)
-        self.attributions = AttributionView(self.bottom)
-        self.cohort_panel = CohortPanel(self.session, self.bottom)
+        self.right = ResultsArea(self.session, self)
+        r = self.right  # the widgets tests and the help tour reach by their old names
+        self.gauge, self.model_label, self.card_button, self.suggestions = r.gauge, r.model_label, r.card_button, r.suggestions
+        self.bottom, self.attributions, self.cohort_panel = r.bottom, r.attributions, r.cohort_panel
+        self.cohort_view = self.cohort_panel.table
         self.own_data = OwnDatasetFlow(self.scheduler, self)
         self.own_data.dataset_ready.connect(self._on_dataset_ready)
         self.own_data.dataset_removed.connect(lambda _name: self.sidebar.fill_datasets())
         self.own_data.message.connect(self.error_raised)
-        self.cohort_view = self.cohort_panel.table
-        self.bottom.addTab(self.attributions, "Why? Attributions")
-        self.bottom.addTab(self.cohort_panel, "Cohort and global recourse")
-        top_scroll.setWidget(top)
-        right.addWidget(top_scroll)
-        right.addWidget(self.bottom)
-        right.setSizes([540, 310])  # the suggestions table shows about three rows at 900 px
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
-        self.right = right
-        self.bottom.currentChanged.connect(self._share_height)
-        outer.addWidget(right, 1)
+        outer.addWidget(self.right, 1)
 
     def _connect_session(self) -> None:
         session = self.session
@@ -134,8 +95,8 @@ class PatientTab(ToolTab):
         session.values_changed.connect(self._on_values_changed)
         session.locks_changed.connect(lambda: self.form.show_locks(session.locks))
         session.banner_changed.connect(self._show_banner)
-        session.model_changed.connect(self._on_model_changed)
-        session.prediction_changed.connect(self._show_prediction)
+        session.model_changed.connect(lambda *_: self.gauge.set_stale(True))
+        session.prediction_changed.connect(lambda result: self.right.show_prediction(result, session.schema))
         session.suggestions_changed.connect(lambda result: self.suggestions.show_result(result, session.schema))
         session.undo_changed.connect(self.undo_button.setEnabled)
 
@@ -172,9 +133,6 @@ class PatientTab(ToolTab):
         self.gauge.set_stale(True)
         self.jobs.models_loaded()
 
-    def _on_models_failed(self, error: JobError) -> None:
-        self.model_label.setText(f"<b>The models could not be loaded:</b> {error.message}. The form keeps what you enter.")
-
     def _list_models(self) -> None:
         """The Model box: the architectures whose model for this dataset passed the launch integrity check."""
         usable = usable_architectures(self.session.schema, self.refused)
@@ -198,31 +156,11 @@ class PatientTab(ToolTab):
         self.suggestions.set_feature_count(len(session.schema.features))
         self.suggestions.show_settings(session.settings)
         self._show_banner(session.banner)
-        self._on_model_changed()
+        self.gauge.set_stale(True)
 
     def _on_values_changed(self) -> None:
         self.form.show_values(self.session.values, self.session.highlighted)
         self.gauge.set_stale(True)
-
-    def _on_model_changed(self) -> None:
-        self.gauge.set_stale(True)
-
-    def _show_prediction(self, result: PredictionResult) -> None:
-        self.gauge.set_prediction(result.probability, result.threshold, f"p({self.schema.target_label})", result.outcome)
-        spread = result.set_probabilities
-        self.gauge.set_spread(float(spread.min()) if len(spread) else 0.0, float(spread.max()) if len(spread) else 0.0,
-                              result.set_votes, len(spread), self.schema.outcome_words[1])
-        self.model_label.setText(f"Model card: <b>{result.card_label}</b> ({result.model_name}); {result.metrics_summary}")
-        self.attributions.show_result(result, self.schema)
-        self.card_button.setEnabled(True)
-
-    # ----- failures (the message box comes from the jobs' error_raised) -------------------------------------
-    def _on_predict_error(self, message: str) -> None:
-        self.gauge.set_stale(True)
-        self.model_label.setText(f"<b>Model unavailable:</b> {message}. Choose another model.")
-
-    def _on_suggest_error(self, message: str) -> None:
-        self.suggestions.clear(f"<b>Suggestions failed:</b> {message}")
 
     # ----- user actions -------------------------------------------------------------------------------------
     def apply_suggestion(self, index: int) -> None:
@@ -233,16 +171,6 @@ class PatientTab(ToolTab):
 
     def undo(self) -> None:
         self.session.undo()
-
-    def reset_to_example(self) -> None:
-        self.session.reset_to_example()
-
-    def _share_height(self, index: int) -> None:
-        """The cohort view needs rows (its table and global recourse), Why? needs fewer: the lower half gets 60 % of
-        the height while the cohort is shown (the gauge and suggestions above scroll), and its old share after."""
-        total = sum(self.right.sizes())
-        share = 0.6 if self.bottom.widget(index) is self.cohort_panel else 310 / 850
-        self.right.setSizes([round(total * (1 - share)), round(total * share)])
 
     def _load_dialog(self) -> None:
         window = self.window()
