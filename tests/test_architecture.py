@@ -85,6 +85,20 @@ def test_no_worker_channel_or_job_is_built_in_ui() -> None:
     assert offenders == []
 
 
+def test_ui_views_stay_thin() -> None:
+    """Issue 27's proxies: no module in `ui/` over 300 lines and no class over 200 (a view that grows past them is
+    doing a session's or a panel's work)."""
+    long_modules, long_classes = [], []
+    for path in sorted((PACKAGE / "ui").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if len(text.splitlines()) > 300:
+            long_modules.append(f"{path.relative_to(PACKAGE)}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > 200:
+                long_classes.append(f"{path.relative_to(PACKAGE)}: {node.name} {node.end_lineno - node.lineno + 1} lines")
+    assert long_modules == [] and long_classes == []
+
+
 def _module_name(path: Path) -> str:
     return "cfx_desktop." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts).removesuffix(".__init__")
 

@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from cfx_desktop import settings as settings_mod
+from cfx_desktop.ui.about import all_shortcuts
 from cfx_desktop.workers.pool import Job
 
 
@@ -90,7 +91,7 @@ def test_recent_files_and_tab_are_remembered(qtbot, window, make_window, tmp_pat
 
 
 def test_shortcuts_are_listed(window) -> None:
-    keys = dict(window.all_shortcuts())
+    keys = dict(all_shortcuts(window, window.tab_list))
     assert "F1" in keys and "Ctrl+E" in keys
 
 

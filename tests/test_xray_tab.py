@@ -284,7 +284,7 @@ def test_the_corner_readout_gives_the_value_of_the_image_shown(qtbot, window) ->
     viewer = window.tab_list[1].viewer
     viewer.set_image(np.full((40, 50), 0.25, np.float32))
     centre = viewer.box.mapViewToScene(QPointF(25.0, 20.0))
-    viewer._mouse_moved(centre)  # the mouse rests over the image
+    viewer.readout.follow(centre)  # the mouse rests over the image
     assert "value 0.25" in viewer.readout.text()
     viewer.set_image(np.full((40, 50), 0.75, np.float32))  # the next image opens under the resting mouse
     assert "value 0.75" in viewer.readout.text() and "value 0.25" not in viewer.readout.text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 import sys
@@ -105,6 +106,17 @@ def _text_dialog(parent: QWidget | None, title: str, body: str) -> QDialog:
 
 def about_dialog(parent: QWidget | None) -> QDialog:
     return _text_dialog(parent, "About cfx-desktop", about_html())
+
+
+def all_shortcuts(window: QWidget, tabs: list) -> list[tuple[str, str]]:  # noqa: ANN001 - ToolTabs
+    """Every key the window answers: its actions' shortcuts, then each tab's own keys, named by the tab."""
+    items: list[tuple[str, str]] = []
+    for action in window.findChildren(QAction):
+        if not action.shortcut().isEmpty():
+            items.append((action.shortcut().toString(QKeySequence.SequenceFormat.NativeText), action.text().replace("&", "")))
+    for tab in tabs:
+        items.extend((key, f"{tab.title}: {text}") for key, text in tab.shortcuts())
+    return items
 
 
 def shortcuts_dialog(parent: QWidget | None, shortcuts: list[tuple[str, str]]) -> QDialog:

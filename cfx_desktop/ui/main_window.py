@@ -6,25 +6,18 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QDockWidget,
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from cfx_desktop import settings as settings_mod
-from cfx_desktop.ui.about import about_dialog, shortcuts_dialog
+from cfx_desktop.ui.about import about_dialog, all_shortcuts, shortcuts_dialog
 from cfx_desktop.ui import theme
 from cfx_desktop.ui.accessibility import fill_names
 from cfx_desktop.ui.first_paint import FirstPaint
 from cfx_desktop.ui import menus
-from cfx_desktop.ui.help_pane import GlossaryDialog, HelpPane
+from cfx_desktop.ui.help_dock import HelpDock
+from cfx_desktop.ui.integrity_banner import IntegrityBanner
+from cfx_desktop.ui.help_pane import GlossaryDialog
 from cfx_desktop.ui.status_bar import JobIndicator
 from cfx_desktop.ui.tab_base import ToolTab
 from cfx_desktop.workers.pool import JobError, WorkerPool
@@ -59,12 +52,7 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
-        self.integrity_banner = QLabel(central)
-        self.integrity_banner.setObjectName("integrityBanner")
-        self.integrity_banner.setWordWrap(True)
-        self.integrity_banner.setStyleSheet("QLabel#integrityBanner { background: #fadbd8; color: #641e16; "
-                                            "border: 1px solid #c0392b; padding: 6px; }")
-        self.integrity_banner.hide()
+        self.integrity_banner = IntegrityBanner(central)
         column.addWidget(self.integrity_banner)
         column.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
@@ -76,7 +64,7 @@ class MainWindow(QMainWindow):
         menus.build_menus(self)
         pool.job_failed.connect(self.show_job_error)
         self.libraries = libraries_for(pool)
-        self.libraries.integrity_checked.connect(self._show_integrity)
+        self.libraries.integrity_checked.connect(self.integrity_banner.show_report)
         self.libraries.loaded.connect(self._on_models_loaded)
         self.libraries.failed.connect(self._on_models_failed)
         # after the first paint pass has been flushed to the screen (queued), not during it
@@ -85,48 +73,20 @@ class MainWindow(QMainWindow):
         self._restore_state()
         fill_names(self)  # screen-reader names for controls that have only a form label or a tooltip
 
-    # ----- construction -------------------------------------------------------------------------------------
+    # ----- help -------------------------------------------------------------------------------------------
     def _build_help_dock(self) -> None:
         """"What am I looking at?": open on the first start (no saved layout), then as the user left it (F1)."""
-        self.help_pane = HelpPane(self)
-        self.help_dock = QDockWidget("What am I looking at?", self)
-        self.help_dock.setObjectName("helpDock")  # so saveState/restoreState keep whether it is open
-        self.help_dock.setWidget(self.help_pane)
-        self.help_dock.setAllowedAreas(Qt.DockWidgetArea.LeftDockWidgetArea | Qt.DockWidgetArea.RightDockWidgetArea)
-        self.help_dock.setMinimumWidth(250)
-        self.help_dock.setMaximumWidth(340)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.help_dock)
-        self.help_pane.term_clicked.connect(self.show_glossary)
-        self.tabs.currentChanged.connect(self._show_help_topic)
-        self._show_help_topic()
-        self.glossary: GlossaryDialog | None = None
+        self.help_dock = HelpDock(self)
+        self.help_pane = self.help_dock.pane
+        self.tabs.currentChanged.connect(lambda *_: self.help_dock.show_topic(self.current_tab.help_topic()))
+        self.help_dock.show_topic(self.current_tab.help_topic())
 
-    def _place_first_help(self) -> None:
-        """Beside the window where the screen has room for it; else closed, with the way to open it in the status
-        bar. Floating over the window it covered the gauge and the suggestions' Apply column; docked on a 1280 x 720
-        screen it squeezed the tab until the gauge scrolled sideways."""
-        screen = self.screen().availableGeometry() if self.screen() is not None else None
-        frame = self.frameGeometry()
-        if screen is not None and screen.right() - frame.right() >= self.help_dock.width() + 8:
-            self.help_dock.setFloating(True)
-            self.help_dock.move(frame.right() + 8, frame.top() + 40)
-            self.help_dock.show()
-        else:
-            self.help_dock.hide()
-            self.statusBar().showMessage("New here? F1 opens 'What am I looking at?' for this tab", 15_000)
-
-    def _show_help_topic(self, *_: object) -> None:
-        topic = self.current_tab.help_topic()
-        if topic is not None:
-            self.help_pane.show_topic(topic)
+    @property
+    def glossary(self) -> GlossaryDialog | None:
+        return self.help_dock.glossary
 
     def show_glossary(self, term: str = "") -> None:
-        if self.glossary is None:
-            self.glossary = GlossaryDialog(self)
-        self.glossary.show()
-        self.glossary.raise_()
-        if term:
-            self.glossary.show_term(term)
+        self.help_dock.show_glossary(term)
 
     # ----- state --------------------------------------------------------------------------------------------
     def _restore_state(self) -> None:
@@ -142,7 +102,7 @@ class MainWindow(QMainWindow):
             self.help_dock.setFloating(True)
             self.help_dock.resize(320, 620)
             self.help_dock.hide()
-            QTimer.singleShot(0, self, self._place_first_help)
+            QTimer.singleShot(0, self, lambda: self.help_dock.first_start(lambda text: self.show_status(text, 15_000)))
         index = int(self.settings.value("window/tab", 0) or 0)
         if 0 <= index < self.tabs.count():
             self.tabs.setCurrentIndex(index)
@@ -221,20 +181,6 @@ class MainWindow(QMainWindow):
     def models_loaded(self) -> bool:
         return self.libraries.is_loaded
 
-    def _show_integrity(self, report) -> None:  # noqa: ANN001 - core.startup.IntegrityReport
-        """A refused bundle is named here and left out of every model list; the rest keeps working."""
-        if not report.refused:
-            self.integrity_banner.hide()
-            return
-        names = ", ".join(f"<b>{name}</b> ({reason})" for name, reason in
-                          ((n, r.split(": ", 1)[-1]) for n, r in sorted(report.refused.items())))
-        self.integrity_banner.setText(f"Refused at launch (weight file does not match the manifest): {names}. "
-                                      "These models are left out; everything else works. Reinstall to restore them.")
-        self.integrity_banner.setToolTip("\n".join(report.refused.values()))
-        self.integrity_banner.show()
-        for name, reason in report.refused.items():
-            log.error("refused at launch: %s: %s", name, reason)
-
     def _on_models_loaded(self, report) -> None:  # noqa: ANN001 - core.startup.LoadReport
         self.device_label.setText(report.device)
         log.info("models loaded in %.2f s on %s (%s)", report.seconds, report.device,
@@ -269,17 +215,8 @@ class MainWindow(QMainWindow):
     def show_about(self) -> None:
         about_dialog(self).exec()
 
-    def all_shortcuts(self) -> list[tuple[str, str]]:
-        items: list[tuple[str, str]] = []
-        for action in self.findChildren(QAction):
-            if not action.shortcut().isEmpty():
-                items.append((action.shortcut().toString(QKeySequence.SequenceFormat.NativeText), action.text().replace("&", "")))
-        for tab in self.tab_list:
-            items.extend((key, f"{tab.title}: {text}") for key, text in tab.shortcuts())
-        return items
-
     def show_shortcuts(self) -> None:
-        shortcuts_dialog(self, self.all_shortcuts()).exec()
+        shortcuts_dialog(self, all_shortcuts(self, self.tab_list)).exec()
 
     def set_appearance(self, mode: str) -> None:
         """Light, dark, or the system's scheme (followed live); remembered for the next start."""

@@ -5,17 +5,17 @@ readout (window/level, zoom, the value under the cursor). The overlay and its co
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QRectF, Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from cfx_desktop.core.imaging.explain.render import OVERLAY_COLORMAPS
 from cfx_desktop.ui.xray.level_box import LevelViewBox
 from cfx_desktop.ui.xray.marks import Marks
-from cfx_desktop.ui.xray.overlay_layer import Legend, OverlayLayer, number
+from cfx_desktop.ui.xray.overlay_layer import Legend, OverlayLayer
+from cfx_desktop.ui.xray.readout import CornerReadout
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
@@ -56,17 +56,12 @@ class ImageView(QWidget):
             self.graphics.addItem(self.histogram, row=0, col=2)
         self.legend_text = ""  # the legend's label of a colour-mapped image (a difference map)
         self.box.levels_dragged.connect(self._drag_levels)
-        self.box.sigRangeChanged.connect(lambda *_: (self.view_changed.emit(), self._refresh_cursor()))
+        self.box.sigRangeChanged.connect(lambda *_: (self.view_changed.emit(), self.readout.update_cursor()))
         self.marks = Marks(self)
         self.box.tool_dragged.connect(lambda start, now, done: self.marks.ruler(start, now, done))
         self.box.tool_clicked.connect(self.marks.click)
-        self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
-        self.readout = QLabel(self.graphics)  # corner overlay: window/level, zoom, value under the cursor
-        self.readout.setObjectName("viewerReadout")
-        self.readout.setStyleSheet("QLabel#viewerReadout { color: #f0f0f0; background: rgba(0, 0, 0, 150); padding: 3px; "
-                                   "font-family: monospace; }")
-        self.readout.move(6, 6)
-        self.readout.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.readout = CornerReadout(self)  # window/level, zoom, the value under the cursor
+        self.graphics.scene().sigMouseMoved.connect(self.readout.follow)
         self.readout.setVisible(histogram)  # the main viewer; the comparison's small views keep their titles
         self.pixels: np.ndarray | None = None
         self.overlay_values: np.ndarray | None = None
@@ -77,8 +72,6 @@ class ImageView(QWidget):
         self.spacing: dict | None = None  # pixel spacing for the ruler and angle
         self.extra_readout = ""  # e.g. "frame 3 of 30"
         self.colormap: str | None = None  # a colour-mapped image's map (None: grey)
-        self._cursor = ""
-        self._cursor_at: QPointF | None = None  # the mouse's last scene position over the view
         self._quiet = False
 
     # ----- image --------------------------------------------------------------------------------------------
@@ -90,8 +83,7 @@ class ImageView(QWidget):
         if pixels is None:
             self.image_item.clear()
             self.overlay.clear()
-            self._cursor = ""
-            self._update_readout()
+            self.readout.update_cursor()
             return
         self.colormap = colormap
         if colormap is not None:
@@ -106,8 +98,7 @@ class ImageView(QWidget):
             self.overlay.set_legend(self._image_legend())
         if not keep_view:
             self.fit()
-        self._cursor = self._value_at(self._cursor_at)  # this image's value under the mouse, not the last one's
-        self._update_readout()
+        self.readout.update_cursor()  # this image's value under the mouse, not the last one's
 
     def set_levels(self, low: float, high: float) -> None:
         if high - low < 1e-4:
@@ -151,45 +142,11 @@ class ImageView(QWidget):
         return float(self.box.width() / rect.width()) if rect.width() > 0 else 1.0
 
     def _update_readout(self) -> None:
-        if not self.readout.isVisible():
-            return
-        lines: list[str] = []
-        if self.pixels is not None:
-            low, high = self.levels
-            unit = f" {self.unit}" if self.unit else ""
-            lines = [f"W {number(high - low)}  L {number((low + high) / 2)}{unit}", f"zoom {self.zoom_factor():.2f}x",
-                     *(line for line in (self.extra_readout, self._cursor) if line)]
-        self.readout.setText("\n".join(lines))
-        self.readout.adjustSize()
-
-    def _mouse_moved(self, position: QPointF) -> None:
-        if self.pixels is None or not self.box.sceneBoundingRect().contains(position):
-            return
-        self._cursor_at = QPointF(position)
-        self._cursor = self._value_at(position)
-        self._update_readout()
+        self.readout.refresh()
 
     def leaveEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt's name
-        self._cursor_at, self._cursor = None, ""
-        self._update_readout()
+        self.readout.follow(None)
         super().leaveEvent(event)
-
-    def _refresh_cursor(self) -> None:
-        """Zoom and pan move the image under a still mouse: the readout follows."""
-        self._cursor = self._value_at(self._cursor_at)
-        self._update_readout()
-
-    def _value_at(self, position: QPointF | None) -> str:
-        """"x 12  y 40  value 0.53" for the image pixel under a scene position, "" when there is none."""
-        if position is None or self.pixels is None:
-            return ""
-        point = self.box.mapSceneToView(position)
-        x, y = int(math.floor(point.x())), int(math.floor(point.y()))
-        h, w = self.pixels.shape
-        if not (0 <= x < w and 0 <= y < h):
-            return ""
-        unit = f" {self.unit}" if self.unit else ""
-        return f"x {x}  y {y}  value {number(float(self.pixels[y, x]))}{unit}"
 
     def _image_legend(self) -> Legend | None:
         """The colour scale of a colour-mapped image, shown while no overlay is."""
