@@ -71,6 +71,7 @@ def test_walk_the_schema_editor_train_explain_and_remove(qtbot, patient, tmp_pat
     table.item(_row(editor, "bp"), Col.MIN).setText("60")
     # a 'toward normal' rule needs its normal range: refused until one is typed, and then kept
     table.cellWidget(_row(editor, "chol"), Col.DIRECTION).setCurrentText("toward normal")
+    assert table.item(_row(editor, "chol"), Col.TAG).text() == "review"  # the user's own tag, said at once
     editor.accept()
     assert editor.isVisible() and "needs a normal range" in editor.message.text()
     table.item(_row(editor, "chol"), Col.NORMAL).setText("120 to 200")

@@ -78,6 +78,12 @@ class SchemaTable(QTableWidget):
         tag = self._fixed(r, Col.TAG, source.split(":")[0], source)
         if source.startswith("none"):
             tag.setForeground(QColor(theme.colour("warn")))
+        for c in (Col.MUTABILITY, Col.ACTIONABILITY, Col.DIRECTION):  # a tag the user sets is theirs at once
+            self.cellWidget(r, c).currentTextChanged.connect(lambda _text, row=r: self._reviewed(row))
+
+    def _reviewed(self, row: int) -> None:
+        tag = self._fixed(row, Col.TAG, "review", "review: set by you")
+        tag.setForeground(self.palette().text())
 
     def _fixed(self, row: int, column: int, text: str, tip: str = "") -> QTableWidgetItem:
         item = QTableWidgetItem(text)
