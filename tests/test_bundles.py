@@ -78,3 +78,23 @@ def test_unlisted_file_is_refused(root: Path) -> None:
 def test_missing_file_is_a_clear_error(root: Path) -> None:
     with pytest.raises(bundles.BundleError, match="not found"):
         bundles.load("absent", root)
+
+
+def test_the_manifest_is_parsed_once_and_again_when_it_changes(root: Path) -> None:
+    """The live path looks every model up in the manifest; it is parsed again only when the file changed, and a
+    caller's copy cannot change what the next caller reads."""
+    import os
+
+    bundles.save("m", {"w": torch.zeros(2)}, {"label": "m"}, root)
+    first = bundles.read_manifest(root)
+    first["m.pt"] = "0" * 64  # a caller's copy
+    assert bundles.read_manifest(root)["m.pt"] != "0" * 64
+    path = root / bundles.MANIFEST
+    data = json.loads(path.read_text())
+    data["files"]["m.pt"] = "f" * 64  # a tampered manifest of the same size
+    before = path.stat()
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
+    assert path.stat().st_size == before.st_size and bundles.read_manifest(root)["m.pt"] == "f" * 64
+    with pytest.raises(bundles.BundleError, match="sha256"):
+        bundles.load("m", root)

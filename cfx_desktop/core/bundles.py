@@ -41,19 +41,37 @@ def _manifest_path(root: Path) -> Path:
     return root / MANIFEST
 
 
+_parsed: dict[Path, tuple[tuple[int, int, int], dict[str, str]]] = {}  # manifest -> ((mtime_ns, size, inode), files)
+_parsed_lock = threading.Lock()  # its own: `save` reads the manifest while holding `_lock`
+
+
 def read_manifest(root: Path | None = None) -> dict[str, str]:
+    """The manifest's file -> sha256 map. Parsed again only when the file changed (its modification time or
+    size, or its inode when replaced): every model lookup on the live path asks for it, 24 times per suggestion."""
     root = root or paths.weights_dir()
     path = _manifest_path(root)
-    if not path.exists():
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
         return {}
+    except OSError as exc:
+        raise BundleError(f"{path}: weights manifest is unreadable ({exc})") from exc
+    stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    with _parsed_lock:
+        known = _parsed.get(path)
+    if known is not None and known[0] == stamp:
+        return dict(known[1])
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise BundleError(f"{path}: weights manifest is unreadable ({exc})") from exc
-    files = data.get("files", {})
+    files = data.get("files", {}) if isinstance(data, dict) else None
     if not isinstance(files, dict):
         raise BundleError(f"{path}: 'files' must map file names to sha256")
-    return {str(k): str(v) for k, v in files.items()}
+    parsed = {str(k): str(v) for k, v in files.items()}
+    with _parsed_lock:
+        _parsed[path] = (stamp, parsed)
+    return dict(parsed)
 
 
 _extra_roots: list[Path] = []  # folders of bundles the user trained (datasets from their own CSV), each with a manifest
@@ -224,4 +242,6 @@ def save(name: str, state: dict[str, torch.Tensor], card: dict[str, Any], root: 
         manifest[card_path.name] = sha256_file(card_path)
         body = {"comment": "sha256 of every shipped weight file; checked before loading", "files": dict(sorted(manifest.items()))}
         _manifest_path(root).write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+    with _parsed_lock:  # parse it afresh next time, even if this write kept its size within the clock's tick
+        _parsed.pop(_manifest_path(root), None)
     return pt_path

@@ -45,16 +45,18 @@ class ConsensusModel(Classifier):
 
     def _worst_with_grad(self, X: torch.Tensor) -> torch.Tensor:
         """The same values, differentiable: the gradient of a max reaches only the member that attains it, so each
-        row is run with gradients through its worst member alone (the others without). This saves the gradient
-        search most of its backward passes, which were most of its time; the gradient is that of the max."""
+        row's output is taken from its worst member alone and the backward pass runs through that member's graph
+        only (the others' outputs are not part of the result). This saves the gradient search most of its
+        backward passes, which were most of its time; the gradient is that of the max."""
+        outputs = [m.logits(X) for m in self.members]
         with torch.no_grad():
-            distance = torch.stack([m.logits(X) for m in self.members]) - self._goals
+            distance = torch.stack([o.detach() for o in outputs]) - self._goals
             worst = distance.argmax(dim=0) if self.desired == 0 else distance.argmin(dim=0)
         order, values = [], []
         for member in torch.unique(worst).tolist():
             rows = torch.nonzero(worst == member).reshape(-1)
             order.append(rows)
-            values.append(self.members[member].logits(X[rows]) - self._goals[member])
+            values.append(outputs[member][rows] - self._goals[member])
         return torch.cat(values)[torch.argsort(torch.cat(order))]
 
 
@@ -76,12 +78,21 @@ def robustness(values: np.ndarray, selected: TabularModel, members: list[Tabular
     """How well a suggestion holds beyond the model that asked for it: members of the set past their own
     threshold, the smallest such margin (negative: some member is not crossed), and the share of re-measured
     copies on which the selected model's prediction falls back."""
-    P = np.array([m.predict_proba(values[None])[0] for m in members])
-    thresholds = np.array([m.threshold for m in members])
+    return robustness_of(np.atleast_2d(values), selected, members, desired, seed, draws)[0]
+
+
+def robustness_of(V: np.ndarray, selected: TabularModel, members: list[TabularModel], desired: int,
+                  seed: int = 0, draws: int = NOISE_DRAWS) -> list[dict[str, float]]:
+    """`robustness` of each row of ``V``, with one call per member for all rows (the live path's k options);
+    each row's noise is drawn as `robustness` draws it alone, so a row's figures do not depend on its company."""
+    V = np.atleast_2d(V)
+    P = np.array([m.predict_proba(V) for m in members]).reshape(len(members), len(V))
+    thresholds = np.array([m.threshold for m in members])[:, None]
     margins = thresholds - P if desired == 0 else P - thresholds
     crossed = margins > 0 if desired == 0 else margins >= 0
-    noisy = measurement_noise(selected.schema, values, draws, np.random.default_rng(seed))
-    p = selected.predict_proba(noisy)
+    noisy = np.concatenate([measurement_noise(selected.schema, v, draws, np.random.default_rng(seed)) for v in V])
+    p = selected.predict_proba(noisy).reshape(len(V), draws)
     invalid = p >= selected.threshold if desired == 0 else p < selected.threshold
-    return {"members_crossed": int(crossed.sum()), "members_total": len(members),
-            "min_margin": float(margins.min()) if len(margins) else float("nan"), "invalidation_rate": float(invalid.mean())}
+    return [{"members_crossed": int(crossed[:, i].sum()), "members_total": len(members),
+             "min_margin": float(margins[:, i].min()) if len(members) else float("nan"),
+             "invalidation_rate": float(invalid[i].mean())} for i in range(len(V))]

@@ -10,7 +10,7 @@ import numpy as np
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken
 from cfx_desktop.core.tabular.counterfactuals import metrics
 from cfx_desktop.core.tabular.counterfactuals.constraints import Constraints, changed_mask
-from cfx_desktop.core.tabular.counterfactuals.consensus import ConsensusModel, robustness
+from cfx_desktop.core.tabular.counterfactuals.consensus import ConsensusModel, robustness_of
 from cfx_desktop.core.tabular.counterfactuals.context import SearchContext
 from cfx_desktop.core.tabular.counterfactuals.feasibility import Population
 from cfx_desktop.core.tabular.counterfactuals.methods import METHODS
@@ -77,11 +77,13 @@ def find_counterfactuals(
     accepted = accepted[:k]
     for cf in accepted:  # plausibility costs a LOF query: only for what is returned
         cf.metrics = metrics.single(ctx, cf.values, cf.probability, reference)
-        if search_model is not model:
-            cf.probability = float(model.predict_proba(cf.values[None])[0])  # the selected model's, for display
-        jury = judges.members if judges is not None else members
-        if jury:
-            cf.robustness = robustness(cf.values, model, jury, desired, seed)
+    if accepted and search_model is not model:  # the selected model's probabilities, for display
+        for cf, p in zip(accepted, model.predict_proba(np.array([c.values for c in accepted]))):
+            cf.probability = float(p)
+    jury = judges.members if judges is not None else members
+    if accepted and jury:
+        for cf, r in zip(accepted, robustness_of(np.array([c.values for c in accepted]), model, jury, desired, seed)):
+            cf.robustness = r
     reason, note = None, None
     result = CounterfactualList(accepted)
     if accepted and k > 1 and spec.uses_k and result.distinct_sets < k:
