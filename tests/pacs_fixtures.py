@@ -92,6 +92,7 @@ class MemoryPacs:
     offer_get: bool = True  # False: a PACS that offers C-MOVE only
     move_destinations: dict[str, tuple[str, int]] = field(default_factory=dict)  # AE title -> (host, port)
     gets: list[str] = field(default_factory=list)  # the level of every C-GET asked for
+    withheld: set[str] = field(default_factory=set)  # SOP instance UIDs listed by C-FIND but never sent (a failed sub-operation)
 
     def start(self) -> "MemoryPacs":
         from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, evt
@@ -159,7 +160,7 @@ class MemoryPacs:
             yield 0xFF00, answer
 
     def _get(self, event):  # noqa: ANN001, ANN202
-        wanted = [ds for ds in self.held if self._matches(event.identifier, ds)]
+        wanted = [ds for ds in self.held if self._matches(event.identifier, ds) and ds.SOPInstanceUID not in self.withheld]
         self.gets.append(str(event.identifier.QueryRetrieveLevel))
         yield len(wanted)
         for ds in wanted:

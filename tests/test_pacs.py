@@ -139,6 +139,20 @@ def test_retrieval_resumes_with_what_is_missing_and_can_be_cancelled(pacs: Memor
     assert len(transport.retrieve_study(peer, study, cache)) == 3 and pacs.gets == ["STUDY", "IMAGE"]
     assert len(transport.retrieve_study(peer, study, cache)) == 3 and len(pacs.gets) == 2  # complete: nothing fetched
 
+    # a PACS whose sub-operation fails for one image: what arrived is kept, the shortfall is counted and said,
+    # and a retry fetches only that image
+    partial = StudyCache(tmp_path / "partial")
+    pacs.withheld.add(str(pacs.held[1].SOPInstanceUID))
+    got = transport.retrieve_study(peer, study, partial)
+    assert len(got) == 2 and got.missing == 1
+    session, seen = _session(tmp_path / "s")  # the study browser says it
+    session.configure(pacs.address)
+    session.retrieve(study)
+    assert seen[-1].startswith("done: 2 images of the study are here; 1 the PACS listed did not arrive"), seen[-1]
+    pacs.withheld.clear()
+    again = transport.retrieve_study(peer, study, partial)
+    assert len(again) == 3 and again.missing == 0 and pacs.gets[-1] == "IMAGE"
+
     token, fresh = CancelToken(), StudyCache(tmp_path / "fresh")
     with pytest.raises(Cancelled):
         retrieve.retrieve_study(peer, study, fresh, progress=lambda *a: token.cancel(), cancel=token)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from cfx_desktop.commands import choices
@@ -118,6 +119,9 @@ def analyse(args: argparse.Namespace) -> int:
     except (PacsError, ValueError) as exc:
         raise UserError(str(exc)) from exc
     print(f"retrieved {len(files)} images of {args.study} into {cache.folder(args.study)}", flush=True)
+    if getattr(files, "missing", 0):
+        print(f"  {files.missing} images the PACS listed did not arrive; running this again fetches only those",
+              file=sys.stderr, flush=True)
     options = Options(args.method, not args.no_counterfactual)
     written, failed = [], 0
     for outcome in analyse_files(files, model, guard, args.out, options):  # one bad image never stops the study

@@ -44,9 +44,18 @@ def _move(peer: Peer, targets: list[Dataset], cache: StudyCache, port: int, host
     return len(receiver.received)
 
 
+class Retrieved(list):
+    """A study's files in the cache, and how many images the PACS listed that did not arrive (``missing``: a
+    retrieval whose sub-operations partly failed still keeps what came; a retry fetches only the rest)."""
+
+    def __init__(self, paths: list[Path], missing: int = 0) -> None:
+        super().__init__(paths)
+        self.missing = missing
+
+
 def retrieve_study(peer: Peer, study_uid: str, cache: StudyCache, progress=no_progress,  # noqa: ANN001
                    cancel: CancelToken = NEVER_CANCELLED, move_port: int | None = None,
-                   move_host: str = "127.0.0.1") -> list[Path]:
+                   move_host: str = "127.0.0.1") -> Retrieved:
     """The study's files in the cache, fetching what is missing; a study already complete costs one query."""
     cache.folder(study_uid)  # refuses a UID that is not one before anything touches the network
     instances = dimse.find_instances(peer, study_uid, cancel)
@@ -55,7 +64,7 @@ def retrieve_study(peer: Peer, study_uid: str, cache: StudyCache, progress=no_pr
     if wanted and not missing:
         progress(1.0, f"all {len(wanted)} images already here")
         cache.touch(study_uid)
-        return cache.paths(study_uid)
+        return Retrieved(cache.paths(study_uid))
     failed: list[str] = []
 
     def keep(dataset: Dataset, _meta: Any) -> bool:
@@ -91,4 +100,4 @@ def retrieve_study(peer: Peer, study_uid: str, cache: StudyCache, progress=no_pr
     if received == 0 and missing:
         raise PacsError(f"{peer} sent none of the {len(missing)} images of study {study_uid}"
                         + (f" ({failed[0]})" if failed else ""))
-    return cache.paths(study_uid)
+    return Retrieved(cache.paths(study_uid), sum(1 for sop in missing if not cache.has(study_uid, sop)))

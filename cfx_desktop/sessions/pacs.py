@@ -148,7 +148,9 @@ class PacsSession:
 
         def arrived(files: list[Path]) -> None:
             self.retrieved[study_uid] = files
-            self._set("done", f"{len(files)} images of the study are here; they open in the folder view.", 1.0)
+            lost = getattr(files, "missing", 0)  # listed by the PACS, not arrived (its sub-operations failed)
+            short = f"; {lost} the PACS listed did not arrive (Retrieve again fetches only those)" if lost else ""
+            self._set("done", f"{len(files)} images of the study are here{short}; they open in the folder view.", 1.0)
             self.study_ready.emit(study_uid, self.cache.folder(study_uid))
 
         def fetch(peer: Peer, uid: str, cache: StudyCache, move_port: int | None, progress=no_progress,  # noqa: ANN001
