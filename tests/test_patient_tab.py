@@ -285,3 +285,16 @@ def test_a_dataset_switch_clears_the_old_global_recourse(qtbot, window, tmp_path
     _settle(qtbot, tab)
     assert "patients predicted" not in panel.recourse.status.text()
     assert panel.recourse.table.rowCount() == 0 and not panel.recourse.export.isEnabled()
+
+
+def test_a_failed_model_load_is_said_where_the_prediction_would_be(qtbot) -> None:
+    """The results area names the loading failure and keeps the form's promise; its slot is a bound method, so the
+    app-wide loader drops it when the tab goes (a lambda would outlive the widgets it touches)."""
+    from cfx_desktop.sessions.patient import PatientSession
+    from cfx_desktop.ui.patient.results_area import ResultsArea
+    from cfx_desktop.workers.pool import JobError
+
+    area = ResultsArea(PatientSession())
+    qtbot.addWidget(area)
+    area.models_failed(JobError("Loading models", "torch is missing", "", "ImportError"))
+    assert "could not be loaded" in area.model_label.text() and "torch is missing" in area.model_label.text()

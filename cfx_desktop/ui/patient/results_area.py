@@ -22,6 +22,7 @@ from cfx_desktop.ui.patient.suggestions import SuggestionsPanel
 if TYPE_CHECKING:  # results come from the worker pool, which has imported these (and torch)
     from cfx_desktop.core.tabular.live import PredictionResult
     from cfx_desktop.core.tabular.schema import Schema
+    from cfx_desktop.workers.pool import JobError
 
 LOWER_SHARE = 310 / 850  # the Why? chart's share of the height; the cohort view gets 60 %
 
@@ -79,8 +80,8 @@ class ResultsArea(QSplitter):
         self.gauge.set_stale(True)
         self.model_label.setText(f"<b>Model unavailable:</b> {message}. Choose another model.")
 
-    def models_failed(self, message: str) -> None:
-        self.model_label.setText(f"<b>The models could not be loaded:</b> {message}. The form keeps what you enter.")
+    def models_failed(self, error: JobError) -> None:
+        self.model_label.setText(f"<b>The models could not be loaded:</b> {error.message}. The form keeps what you enter.")
 
     def suggestions_failed(self, message: str) -> None:
         self.suggestions.clear(f"<b>Suggestions failed:</b> {message}")

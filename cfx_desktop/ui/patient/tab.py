@@ -51,7 +51,7 @@ class PatientTab(ToolTab):
         self.refused: dict[str, str] = {}
         libraries = libraries_for(pool)
         libraries.when_loaded(self._on_models_loaded, self, stage="tabular")
-        libraries.failed.connect(lambda error: self.right.models_failed(error.message))
+        libraries.failed.connect(self.right.models_failed)  # a bound slot: dropped when the tab goes
 
     # ----- layout -------------------------------------------------------------------------------------------
     def _build(self) -> None:
