@@ -15,7 +15,7 @@ from cfx_desktop.core.tabular.schema import Feature, Kind
 from cfx_desktop.ui import theme
 from cfx_desktop.ui.accessibility import set_header_tips
 from cfx_desktop.ui.patient.schema_columns import (
-    ACTIONABILITY, COLUMNS, DIRECTIONS, KINDS, MUTABILITY, TIPS, Col, as_shown, normal_text,
+    ACTIONABILITY, COLUMNS, DIRECTIONS, KINDS, MUTABILITY, TIPS, Col, as_shown,
 )
 
 Edits = dict[str, dict[str, object]]
@@ -60,8 +60,7 @@ class SchemaTable(QTableWidget):
         kinds = [k for k in KINDS if (k in ("binary", "categorical")) == (feature.kind.value in ("binary", "categorical"))]
         self._combo(r, Col.KIND, kinds, str(edit.get("kind", feature.kind.value)), f"Kind of {column.name}")
         numeric = feature.kind in (Kind.INTEGER, Kind.CONTINUOUS)
-        inferred = {"min": f"{feature.min:g}", "max": f"{feature.max:g}", "step": f"{feature.step:g}",
-                    "normal_range": normal_text(feature), "feasible_change": f"{feature.feasible_change:g}"}
+        inferred = as_shown(feature)  # the one spelling of the inferred values, which `edits` compares against
         for c, key in _TEXT_CELLS:
             if numeric:
                 self.setItem(r, c, QTableWidgetItem(str(edit.get(key, inferred[key]))))

@@ -109,7 +109,7 @@ class ImageView(QWidget):
         if self.histogram is not None:
             self.histogram.setLevels(low, high)
         self._quiet = False
-        self._update_readout()
+        self.readout.refresh()
 
     def _histogram_levels(self, *_: object) -> None:
         if self._quiet or self.histogram is None:
@@ -141,9 +141,6 @@ class ImageView(QWidget):
         rect = self.box.viewRect()
         return float(self.box.width() / rect.width()) if rect.width() > 0 else 1.0
 
-    def _update_readout(self) -> None:
-        self.readout.refresh()
-
     def leaveEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt's name
         self.readout.follow(None)
         super().leaveEvent(event)
@@ -155,7 +152,7 @@ class ImageView(QWidget):
     # ----- tools: ruler, angle, text (drawn by `marks.Marks`) ---------------------------------------------------
     def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
         super().resizeEvent(event)
-        self._update_readout()
+        self.readout.refresh()
 
     # ----- view ---------------------------------------------------------------------------------------------
     def fit(self) -> None:
@@ -175,7 +172,7 @@ class ImageView(QWidget):
 
     def zoom(self, factor: float) -> None:
         self.box.scaleBy((1 / factor, 1 / factor), center=self.box.viewRect().center())
-        self._update_readout()
+        self.readout.refresh()
 
     # ----- overlay ------------------------------------------------------------------------------------------
     def set_overlay(self, values: np.ndarray | None, label: str | None = None) -> None:

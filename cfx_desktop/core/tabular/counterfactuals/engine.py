@@ -77,12 +77,13 @@ def find_counterfactuals(
     accepted = accepted[:k]
     for cf in accepted:  # plausibility costs a LOF query: only for what is returned
         cf.metrics = metrics.single(ctx, cf.values, cf.probability, reference)
+    returned = np.array([c.values for c in accepted])
     if accepted and search_model is not model:  # the selected model's probabilities, for display
-        for cf, p in zip(accepted, model.predict_proba(np.array([c.values for c in accepted]))):
+        for cf, p in zip(accepted, model.predict_proba(returned)):
             cf.probability = float(p)
     jury = judges.members if judges is not None else members
     if accepted and jury:
-        for cf, r in zip(accepted, robustness_of(np.array([c.values for c in accepted]), model, jury, desired, seed)):
+        for cf, r in zip(accepted, robustness_of(returned, model, jury, desired, seed)):
             cf.robustness = r
     reason, note = None, None
     result = CounterfactualList(accepted)
