@@ -119,7 +119,7 @@ def analyse(args: argparse.Namespace) -> int:
     except (PacsError, ValueError) as exc:
         raise UserError(str(exc)) from exc
     print(f"retrieved {len(files)} images of {args.study} into {cache.folder(args.study)}", flush=True)
-    if getattr(files, "missing", 0):
+    if files.missing:
         print(f"  {files.missing} images the PACS listed did not arrive; running this again fetches only those",
               file=sys.stderr, flush=True)
     options = Options(args.method, not args.no_counterfactual)

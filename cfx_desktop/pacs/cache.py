@@ -28,6 +28,15 @@ def safe_uid(uid: str, what: str = "UID") -> str:
     return uid
 
 
+class Retrieved(list):
+    """A study's files in the cache, and how many images the PACS listed that did not arrive (``missing``: a
+    retrieval whose sub-operations partly failed still keeps what came; a retry fetches only the rest)."""
+
+    def __init__(self, paths: list[Path], missing: int = 0) -> None:
+        super().__init__(paths)
+        self.missing = missing
+
+
 class StudyCache:
     def __init__(self, root: Path, limit_bytes: int = DEFAULT_LIMIT_BYTES) -> None:
         self.root = Path(root)

@@ -6,14 +6,13 @@ only (``move_port``; the PACS must know the AE title, host and port); without a 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
 
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 from cfx_desktop.pacs import dimse
-from cfx_desktop.pacs.cache import StudyCache
+from cfx_desktop.pacs.cache import Retrieved, StudyCache
 from cfx_desktop.pacs.peer import PacsError, Peer
 
 
@@ -42,15 +41,6 @@ def _move(peer: Peer, targets: list[Dataset], cache: StudyCache, port: int, host
     if receiver.refused:
         raise PacsError(f"{len(receiver.refused)} images sent by {peer} were refused: {receiver.refused[0]}")
     return len(receiver.received)
-
-
-class Retrieved(list):
-    """A study's files in the cache, and how many images the PACS listed that did not arrive (``missing``: a
-    retrieval whose sub-operations partly failed still keeps what came; a retry fetches only the rest)."""
-
-    def __init__(self, paths: list[Path], missing: int = 0) -> None:
-        super().__init__(paths)
-        self.missing = missing
 
 
 def retrieve_study(peer: Peer, study_uid: str, cache: StudyCache, progress=no_progress,  # noqa: ANN001

@@ -10,7 +10,7 @@ import pydicom
 
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 from cfx_desktop.pacs import dimse, retrieve, web
-from cfx_desktop.pacs.cache import StudyCache
+from cfx_desktop.pacs.cache import Retrieved, StudyCache
 from cfx_desktop.pacs.dimse import Study, StudyFilter
 from cfx_desktop.pacs.peer import Peer
 
@@ -26,7 +26,7 @@ def find_studies(peer: Peer, filters: StudyFilter = StudyFilter(), cancel: Cance
 
 
 def retrieve_study(peer: Peer, study_uid: str, cache: StudyCache, progress=no_progress,  # noqa: ANN001
-                   cancel: CancelToken = NEVER_CANCELLED, move_port: int | None = None) -> list[Path]:
+                   cancel: CancelToken = NEVER_CANCELLED, move_port: int | None = None) -> Retrieved:
     """``move_port``: where to receive a C-MOVE from a DIMSE peer that offers no C-GET."""
     if peer.is_web:
         return web.retrieve_study(peer, study_uid, cache, progress, cancel)

@@ -3,13 +3,12 @@ and send as DIMSE, for a peer given as an https address. Every request carries t
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
 
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
-from cfx_desktop.pacs.cache import StudyCache
+from cfx_desktop.pacs.cache import Retrieved, StudyCache
 from cfx_desktop.pacs.dimse import Study, StudyFilter, study_from
 from cfx_desktop.pacs.peer import PacsError, Peer
 
@@ -53,7 +52,9 @@ def find_studies(peer: Peer, filters: StudyFilter = StudyFilter(), cancel: Cance
 
 
 def retrieve_study(peer: Peer, study_uid: str, cache: StudyCache, progress=no_progress,  # noqa: ANN001
-                   cancel: CancelToken = NEVER_CANCELLED) -> list[Path]:
+                   cancel: CancelToken = NEVER_CANCELLED) -> Retrieved:
+    """The study's files; an image that cannot be fetched is an error (what came before it stays cached), so
+    nothing is ever missing from what this returns."""
     client = _client(peer)
     cache.folder(study_uid)
     listed = _call(peer, "an instance query", client.search_for_instances, study_instance_uid=study_uid)
@@ -67,7 +68,7 @@ def retrieve_study(peer: Peer, study_uid: str, cache: StudyCache, progress=no_pr
         progress(index / len(missing), f"received {index} of {len(missing)}")
     cache.touch(study_uid)
     cache.evict(keep=study_uid)
-    return cache.paths(study_uid)
+    return Retrieved(cache.paths(study_uid))
 
 
 def store(peer: Peer, datasets: list[Dataset], progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> int:  # noqa: ANN001

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
-from cfx_desktop.pacs.cache import StudyCache
+from cfx_desktop.pacs.cache import Retrieved, StudyCache
 from cfx_desktop.pacs.dimse import Study, StudyFilter
 from cfx_desktop.pacs.peer import DEFAULT_OWN_AE, PacsError, Peer, parse_peer
 from cfx_desktop.sessions.events import Event
@@ -146,15 +146,15 @@ class PacsSession:
     def retrieve(self, study_uid: str) -> None:
         from cfx_desktop.pacs import transport
 
-        def arrived(files: list[Path]) -> None:
+        def arrived(files: Retrieved) -> None:
             self.retrieved[study_uid] = files
-            lost = getattr(files, "missing", 0)  # listed by the PACS, not arrived (its sub-operations failed)
+            lost = files.missing  # listed by the PACS, not arrived (its sub-operations failed)
             short = f"; {lost} the PACS listed did not arrive (Retrieve again fetches only those)" if lost else ""
             self._set("done", f"{len(files)} images of the study are here{short}; they open in the folder view.", 1.0)
             self.study_ready.emit(study_uid, self.cache.folder(study_uid))
 
         def fetch(peer: Peer, uid: str, cache: StudyCache, move_port: int | None, progress=no_progress,  # noqa: ANN001
-                  cancel: CancelToken = NEVER_CANCELLED) -> list[Path]:
+                  cancel: CancelToken = NEVER_CANCELLED) -> Retrieved:
             return transport.retrieve_study(peer, uid, cache, progress, cancel, move_port=move_port)
 
         self._run("Retrieving from", fetch, self.peer, study_uid, self.cache, self.move_port, on_result=arrived)
