@@ -231,13 +231,15 @@ def test_a_gradient_search_that_creeps_stops_and_one_that_falls_goes_on() -> Non
 
 
 def test_treatment_directions_hold_for_recourse_and_run_the_other_way_for_a_risk_what_if(setup) -> None:
-    """Recourse may only raise ejection fraction and lower creatinine (what treatment does); a risk what-if for a
+    """Recourse may only raise ejection fraction and bring creatinine toward its normal range (what treatment does,
+    so a normal creatinine is never "treated"); a risk what-if for a
     patient predicted to survive asks about deterioration, so the same rules run the other way, and a user's own
     direction override is kept as set."""
     model, reference = setup
     ef, creatinine = SCHEMA.index("ejection_fraction"), SCHEMA.index("serum_creatinine")
     assert SCHEMA["ejection_fraction"].direction == Direction.INCREASE
-    assert SCHEMA["serum_creatinine"].direction == Direction.DECREASE
+    assert SCHEMA["serum_creatinine"].direction == Direction.TOWARD_NORMAL
+    low, high = SCHEMA["serum_creatinine"].normal_range
     risk = Constraints().for_risk(SCHEMA)
     assert risk.direction(SCHEMA, "ejection_fraction") == Direction.DECREASE
     assert risk.direction(SCHEMA, "anaemia") == Direction.INCREASE
@@ -248,8 +250,12 @@ def test_treatment_directions_hold_for_recourse_and_run_the_other_way_for_a_risk
         desired = 0 if model.predict_proba(x)[0] >= model.threshold else 1
         for cf in find_counterfactuals(model, x, Constraints(max_shift=None), k=2, reference=reference):
             seen[desired] += 1
-            sign = 1 if desired == 0 else -1  # recourse: EF up, creatinine down; what-if: the reverse
-            assert sign * (cf.values[ef] - x[ef]) >= 0 and sign * (x[creatinine] - cf.values[creatinine]) >= 0
+            if desired == 0:  # recourse: EF up, creatinine toward its normal range (a normal one stays)
+                assert cf.values[ef] >= x[ef]
+                c, moved = x[creatinine], cf.values[creatinine]
+                assert (low <= moved <= c) if c > high else (c <= moved <= high) if c < low else moved == c
+            else:  # a what-if runs EF the other way
+                assert cf.values[ef] <= x[ef]
             deteriorates += desired == 1 and (cf.values[ef] < x[ef] or cf.values[creatinine] > x[creatinine])
     assert seen[0] and seen[1], f"the premise: both recourse and what-ifs were found ({seen})"
     assert deteriorates, "no what-if used the mirrored rules (EF falling or creatinine rising)"

@@ -73,8 +73,11 @@ HEART_FAILURE = HEART_FAILURE.with_annotations({
                   "failure", "precision": 10_000.0,
                   "precision_note": "about 4% CV of automated platelet counts at 250,000/mL (ICSH guidance)"},
     "serum_creatinine": {"actionability": T, "actionability_note": "kidney function is managed in heart failure "
-                         "(cardio-renal care) to lower or hold creatinine, never to raise it, so a suggestion may only "
-                         "lower it", "direction": Direction.DECREASE, "precision": 0.1,
+                         "(cardio-renal care) to bring a raised creatinine down toward the reference range, never to "
+                         "lower a normal one, so a suggestion may only bring it toward 0.6-1.3 mg/dL (the adult range "
+                         "of enzymatic assays, women 0.6-1.1 and men 0.7-1.3: their union, so that no patient's normal "
+                         "value is treated)", "direction": Direction.TOWARD_NORMAL, "normal_range": (0.6, 1.3),
+                         "precision": 0.1,
                          "precision_note": "0.1 mg/dL: about the analytical SD of enzymatic creatinine near 1 mg/dL"},
     "serum_sodium": {"actionability": T, "actionability_note": "hyponatraemia is corrected (fluid restriction, "
                      "diuretic adjustment) toward the reference range 135-145 mEq/L, never beyond it, and a normal "
