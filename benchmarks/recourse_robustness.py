@@ -11,15 +11,18 @@ Protocol, per dataset variant (heart failure without `time`, heart disease) and 
   again with other seeds (100, 101) and scikit-learn random forest, gradient boosting and logistic regression, each
   with its threshold chosen by balanced accuracy on 5-fold out-of-fold predictions of the training rows;
 * rows: single model with margin 0 (the first version), single model with the default margin, consensus with the
-  default margin with sets of 4, 8 and 20 models (1, 2 and 5 per architecture), and a margin sweep for consensus
-  (the trade-off curve).
+  default margin with sets of 4, 8 and 20 models (1, 2 and 5 per architecture), each falling back to the
+  partial-agreement tier (3 of 4, 6 of 8, 15 of 20, the selected model among them) where the full consensus finds
+  nothing, as the app does; the default set once more with the full consensus only; and a margin sweep for
+  consensus (the trade-off curve).
 
 Metrics, means over returned suggestions (k = 1, sparse method, markers not allowed, the app's default locks):
 coverage; validity on the selected model; share valid for every set member; mean share of held-out models whose
 threshold is crossed; share crossing every held-out model; invalidation rate under measurement noise (200
 re-measurements at the schema's precision); mean L0; redundancy (changed features that could be reverted alone
 with the suggestion staying valid for what it was searched for, as in CARLA); LOF outliers; yNN (share of the 5
-nearest training patients predicted as the new class by the selected model); median / p95 ms per patient.
+nearest training patients predicted as the new class by the selected model); the share of suggestions that come
+from the partial tier; median / p95 ms per patient.
 
 Run: python -m benchmarks.recourse_robustness [--quick]   (needs ../shared/data)
 """
@@ -123,12 +126,16 @@ def _options_jaccard(model: TabularModel, models, reference: Reference, x: np.nd
 
 def evaluate(model: TabularModel, models, judges, reference: Reference, patients: np.ndarray, zoo,  # noqa: ANN001
              constraints: Constraints, consensus: bool, find: Callable[[np.ndarray], np.ndarray | None] | None = None,
-             options: bool = False) -> dict[str, Any]:
-    """One row of the table. ``find(x)`` is the search under test (default: ours, k = 1); ``options`` also asks
-    for k = 3 and measures how much they differ."""
+             options: bool = False, partial: bool = True) -> dict[str, Any]:
+    """One row of the table. ``find(x)`` is the search under test (default: ours, k = 1, with the partial-agreement
+    tier unless ``partial`` is False); ``options`` also asks for k = 3 and measures how much they differ."""
+    tiers: list[bool] = []
+
     def ours(x: np.ndarray) -> np.ndarray | None:
         found = find_counterfactuals(model, x, constraints, reference=reference, model_set=models, consensus=consensus,
-                                     diagnose_empty=False)
+                                     diagnose_empty=False, partial=partial)
+        if found:
+            tiers.append(found[0].quorum is not None)
         return found[0].values if found else None
 
     find = find or ours
@@ -137,6 +144,7 @@ def evaluate(model: TabularModel, models, judges, reference: Reference, patients
     rows, seconds, covered, jaccards = [], [], 0, []
     population = Population.of_model(model)
     find(patients[0])  # warm-up
+    tiers.clear()
     for x in patients:
         start = time.perf_counter()
         v = find(x)
@@ -173,6 +181,7 @@ def evaluate(model: TabularModel, models, judges, reference: Reference, patients
             "median_max_shift": float(np.median([r["max_shift"] for r in rows])) if rows else None,
             "within_50_of_patients": share(sum(r["within_50"] for r in rows), len(patients), row, "patients"),
             "options_jaccard": float(np.mean(jaccards)) if jaccards else None,
+            "partial_tier": float(np.mean(tiers)) if tiers else None,
             "median_ms": median(seconds, row) * 1000, "p95_ms": percentile(seconds, 95, row) * 1000}
 
 
@@ -207,6 +216,9 @@ def run(quick: bool = False, only: str | None = None) -> dict[str, Any]:
                 rows[f"consensus of {len(members)}, margin {margin:.2f}{default}"] = evaluate(
                     model, members, judges, reference, patients, zoo, Constraints(margin=margin), True,
                     options=bool(default))
+                if default:
+                    rows[f"consensus of {len(members)}, margin {margin:.2f}, full agreement only (no partial tier)"] = evaluate(
+                        model, members, judges, reference, patients, zoo, Constraints(margin=margin), True, partial=False)
             rows[f"consensus of {len(models)}, margin {margin:.2f}, no feasibility limit (first version)"] = evaluate(
                 model, models, judges, reference, patients, zoo, Constraints(margin=margin, max_shift=None), True)
             if arch == ARCHITECTURES.default:
@@ -241,8 +253,8 @@ def markdown(results: dict[str, Any]) -> str:
                   "| model | suggestions | patients | coverage | valid (selected) | valid for every consensus member | valid for all 20 "
                   "| held-out share crossed | crosses every held-out | invalidation under noise | mean L0 | redundancy | LOF outliers "
                   "| yNN | median largest change (pct points) | within 50 points (of suggestions / of patients) "
-                  "| k = 3 options' Jaccard distance | median / p95 ms |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| k = 3 options' Jaccard distance | from the partial tier | median / p95 ms |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for arch, rows in block["architectures"].items():
             for label, r in rows.items():
                 lines.append(f"| {arch} | {label} | {r['patients']} | {fmt(r['coverage'])} | {fmt(r['valid_selected'])} | "
@@ -250,6 +262,7 @@ def markdown(results: dict[str, Any]) -> str:
                              f"{fmt(r['invalidation'])} | {fmt(r['l0'])} | {fmt(r['redundancy'])} | {fmt(r['lof_outlier'])} | "
                              f"{fmt(r['ynn'])} | {fmt(r.get('median_max_shift'), 0)} | {fmt(r.get('within_50'))} / "
                              f"{fmt(r.get('within_50_of_patients'))} | {fmt(r.get('options_jaccard'))} | "
+                             f"{fmt(r.get('partial_tier'))} | "
                              f"{r['median_ms']:.0f} / {r['p95_ms']:.0f} |")
         lines.append("")
     return "\n".join(lines)

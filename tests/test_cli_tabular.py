@@ -33,6 +33,7 @@ def test_json_output_shape(capsys) -> None:
     assert all(0 < c["percentile_shift"] <= payload["max_shift"] + 0.5 for c in cf["changes"]
                if isinstance(c["from"], float)), cf["changes"]  # the default cap holds for every numeric change
     assert cf["what_if"] is False and cf["text"]  # the patient is predicted death: recourse, worded
+    assert (cf["tier"], cf["quorum"]) == ("consensus", None)  # the example patient: every consensus model moves
     assert (cf["probability"] < payload["prediction"]["threshold"]) == (payload["prediction"]["label"] == 1)
 
 
@@ -43,6 +44,28 @@ def test_single_model_mode_is_labelled_fragile_and_still_scored(capsys) -> None:
     assert payload["counterfactuals"], payload.get("reason")
     for cf in payload["counterfactuals"]:
         assert 1 <= cf["robustness"]["members_crossed"] <= cf["robustness"]["members_total"]
+        assert cf["tier"] == "single model"
+
+
+# a shipped-model patient (heart-failure validation row) whom no feasible change moves all 4 consensus models for
+PARTIAL_PATIENT = ["age=65", "anaemia=0", "creatinine_phosphokinase=146", "diabetes=0", "ejection_fraction=20",
+                   "high_blood_pressure=0", "platelets=162000", "serum_creatinine=1.3", "serum_sodium=129", "sex=1",
+                   "smoking=1"]
+
+
+def test_a_suggestion_only_part_of_the_set_agrees_on_is_marked_partial_and_can_be_refused(capsys) -> None:
+    code, out, _ = _run(capsys, "--values", *PARTIAL_PATIENT, "--json")
+    payload = json.loads(out)
+    assert code == 0 and payload["counterfactuals"], payload.get("reason")
+    for cf in payload["counterfactuals"]:
+        assert (cf["tier"], cf["quorum"]) == ("partial", [3, 4])
+        assert 3 <= cf["robustness"]["members_crossed"] < cf["robustness"]["members_total"]
+    assert "partial-agreement tier" in payload["note"]
+    code, out, _ = _run(capsys, "--values", *PARTIAL_PATIENT)
+    assert "partial agreement: 3 of the 4 consensus models" in out and "less certain" in out
+    code, out, _ = _run(capsys, "--values", *PARTIAL_PATIENT, "--json", "--full-agreement-only")
+    payload = json.loads(out)
+    assert not payload["counterfactuals"] and "every model of the set" in payload["reason"]
 
 
 def test_markers_are_changed_only_when_allowed(capsys) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from cfx_desktop.core.tabular import train
 from cfx_desktop.core.tabular.counterfactuals import Constraints, find_counterfactuals
-from cfx_desktop.core.tabular.counterfactuals.consensus import ConsensusModel, measurement_noise, robustness
+from cfx_desktop.core.tabular.counterfactuals.consensus import ConsensusModel, measurement_noise, partial_quorum, robustness
 from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE_NO_TIME as SCHEMA
 from cfx_desktop.core.tabular.model_set import ModelSet
 from cfx_desktop.core.tabular.models import Hyper, TabularModel
@@ -36,8 +36,10 @@ def test_every_member_crosses_its_own_threshold_by_the_margin(setup) -> None:
     selected, margin = models.members[0], 0.05
     found_any = False
     for x in at_risk:
-        for cf in find_counterfactuals(selected, x, Constraints(margin=margin, allow_markers=True), k=2, model_set=models):
+        for cf in find_counterfactuals(selected, x, Constraints(margin=margin, allow_markers=True), k=2, model_set=models,
+                                       partial=False):
             found_any = True
+            assert cf.quorum is None
             P = models.probabilities(cf.values)[:, 0]
             assert (P <= models.thresholds - margin + 1e-6).all(), (P, models.thresholds)
             assert set(cf.robustness) == KEYS
@@ -91,6 +93,62 @@ def test_the_consensus_gradient_runs_through_the_worst_member_and_equals_the_max
     fast.sum().backward()
     plain.sum().backward()
     assert torch.allclose(X.grad, Y.grad, atol=1e-5)
+
+
+def test_the_partial_tier_asks_three_quarters_of_the_set_and_never_all_of_it() -> None:
+    assert [partial_quorum(n) for n in (1, 2, 3, 4, 8, 20)] == [None, None, None, 3, 6, 15]
+
+
+@pytest.mark.parametrize("desired", [0, 1])
+def test_a_quorum_logit_is_the_qth_best_members_distance_bounded_by_the_selected_models(setup, desired: int) -> None:
+    """Valid (>= 0 after the sign of ``desired``) exactly when q members, the selected one among them, are past
+    their goals; the gradient is that of the same order statistic."""
+    import torch
+
+    models, at_risk = setup
+    rng = np.random.default_rng(4)
+    X = np.array([x + rng.normal(size=x.shape) * 0.3 * np.abs(x) for x in at_risk for _ in range(4)])
+    for selected in (0, 2):
+        quorum = ConsensusModel(models.members, models.members[selected], desired=desired, margin=0.1, quorum=3)
+        assert quorum.quorum == 3 and quorum.name == "3 of 4 models"
+        V = torch.tensor(X, dtype=torch.float32, requires_grad=True)
+        value = quorum.logits(V)
+        distance = (torch.stack([m.logits(V) for m in models.members]) - quorum._goals).detach().numpy()
+        ordered = np.sort(distance, axis=0) if desired == 0 else -np.sort(-distance, axis=0)
+        bound = np.maximum if desired == 0 else np.minimum
+        assert np.allclose(value.detach().numpy(), bound(ordered[2], distance[selected]), atol=1e-5)
+        value.sum().backward()
+        assert V.grad is not None and torch.isfinite(V.grad).all() and V.grad.abs().sum() > 0
+    full = ConsensusModel(models.members, models.members[0], desired=desired, margin=0.1, quorum=4)
+    assert full.quorum is None  # a quorum of every member is the full consensus
+    with pytest.raises(ValueError, match="selected model"):
+        ConsensusModel(models.members[1:], models.members[0], desired=desired, margin=0.1, quorum=2)
+
+
+def test_when_no_change_moves_every_member_the_partial_tier_moves_three_with_the_selected_model_and_says_so(setup) -> None:
+    """A member nothing can move (a threshold below every reachable probability) blocks the full consensus; the
+    second tier then returns changes that move 3 of the 4, the selected model always among them, marked as such,
+    and "full agreement only" reports why there is none instead."""
+    models, at_risk = setup
+    selected, margin = models.members[0], 0.05
+    stubborn = TabularModel("stubborn", "mlp", SCHEMA, models.members[1].net, 0.02)
+    blocked = ModelSet(SCHEMA.name, [*models.members[:3], stubborn])
+    constraints = Constraints(margin=margin, allow_markers=True)
+    found = 0
+    for x in at_risk:
+        strict = find_counterfactuals(selected, x, constraints, model_set=blocked, partial=False)
+        assert not strict and "every model of the set" in strict.reason
+        result = find_counterfactuals(selected, x, constraints, k=2, model_set=blocked)
+        for cf in result:
+            found += 1
+            assert cf.quorum == (3, 4)
+            P = blocked.probabilities(cf.values)[:, 0]
+            moved = P <= blocked.thresholds - margin + 1e-6
+            assert moved[0] and moved.sum() == 3, (P, blocked.thresholds)  # the selected model and two others
+            assert cf.robustness["members_crossed"] >= 3 and cf.robustness["members_total"] == 4  # at its threshold
+        if result:
+            assert "partial-agreement tier" in result.note and "3 of the 4" in result.note
+    assert found, "the premise: three of the members can be moved for some patient"
 
 
 def test_noise_follows_the_stated_precision() -> None:

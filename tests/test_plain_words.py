@@ -98,3 +98,39 @@ def test_the_help_pane_never_covers_the_window_on_the_first_start(qtbot, make_wi
         assert win.help_dock.isFloating() and not win.help_dock.frameGeometry().intersects(win.frameGeometry())
     else:
         assert "F1 opens 'What am I looking at?'" in win.statusBar().currentMessage()
+
+
+def test_a_partial_agreement_suggestion_is_headed_and_worded_as_such(qtbot) -> None:
+    """The second tier (3 of the 4 consensus models) must never read as a suggestion the whole set agrees on."""
+    from cfx_desktop.core.tabular.counterfactuals import CounterfactualList, find_counterfactuals
+    from cfx_desktop.core.tabular.live import SuggestionResult
+    from cfx_desktop.core.tabular.model_set import load_model_set
+    from cfx_desktop.ui.patient.suggestions import COLUMNS, SuggestionsPanel
+
+    model = load_model("heart-failure-no-time-mlp")
+    schema = model.schema
+    x = schema.example_vector()
+    cfs = find_counterfactuals(model, x, Constraints(margin=0.1), model_set=load_model_set(schema.name, per_architecture=1))
+    assert cfs and cfs[0].quorum is None, "the premise: the example patient has a full-consensus suggestion"
+    panel = SuggestionsPanel()
+    qtbot.addWidget(panel)
+
+    def shown(found: CounterfactualList) -> None:
+        panel.show_result(SuggestionResult(model.name, x, Constraints(margin=0.1), "sparse", 1, found,
+                                           schema.outcome_words[0], None, True, 4), schema)
+
+    shown(cfs)
+    assert panel.table.horizontalHeaderItem(0).text() == COLUMNS[0]
+    assert "for all 4 models of the set" in panel.status.text() and "partial" not in panel.status.text()
+    cfs[0].quorum = (3, 4)
+    shown(CounterfactualList(cfs, note="no suggestion moves all 4 models"))
+    assert "partial agreement" in panel.table.horizontalHeaderItem(0).text()
+    panel.show()
+    panel.resize(1000, 400)
+    qtbot.waitUntil(lambda: panel.table.columnWidth(0) > 300, timeout=2000)
+    qtbot.wait(50)  # the rows are fitted once the layout has settled
+    wide = panel.table.rowHeight(0)
+    panel.resize(420, 400)  # a narrower first column wraps the text onto more lines: the row grows
+    qtbot.waitUntil(lambda: panel.table.rowHeight(0) > wide, timeout=2000)
+    assert "3 of the 4 models" in panel.status.text() and "less certain" in panel.status.text()
+    assert "for all 4 models" not in panel.status.text()

@@ -111,6 +111,10 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--single-model", action="store_true", help="only the chosen model must flip (fragile; default: "
                    "every model of the dataset's model set must)")
     p.add_argument("--allow-markers", action="store_true", help="also change observational markers (CPK, platelets, ...)")
+    p.add_argument("--full-agreement-only", action="store_true",
+                   help="no partial-agreement tier: when no change moves every model of the consensus, report why "
+                   "instead of a suggestion that moves 3 of 4 of them (default: such a suggestion is shown, marked "
+                   "\"partial\" in its tier)")
     choices.add_max_shift(p)
     p.add_argument("--set-members", type=int, default=None, metavar="N",
                    help="models per architecture in the consensus (default 1: the four base models; 5: all 20)")
@@ -209,7 +213,8 @@ def explain_settings(args: argparse.Namespace, schema, shapley_samples: int = 0)
         if name not in schema.names:
             raise UserError(f"unknown feature {name!r} in --lock/--unlock; this model uses {', '.join(schema.names)}")
     return ExplainSettings(args.method, args.k, args.margin, args.single_model, args.set_members, tuple(args.lock),
-                           tuple(args.unlock), args.max_changes, args.allow_markers, shapley_samples, args.max_shift)
+                           tuple(args.unlock), args.max_changes, args.allow_markers, shapley_samples, args.max_shift,
+                           not args.full_agreement_only)
 
 
 def explain_patient(args: argparse.Namespace) -> int:
@@ -249,7 +254,8 @@ def explain_patient(args: argparse.Namespace) -> int:
         r = cf.robustness
         holds = (f"; holds for {r['members_crossed']}/{r['members_total']} models, smallest margin {r['min_margin']:+.3f}, "
                  f"falls back under measurement noise {r['invalidation_rate']:.0%}") if r else ""
-        print(f"{'what-if' if shown['what_if'] else 'counterfactual'} {i} ({cf.method}): new p = {cf.probability:.3f}{holds}")
+        tier = f", partial agreement: {cf.quorum[0]} of the {cf.quorum[1]} consensus models, less certain" if cf.quorum else ""
+        print(f"{'what-if' if shown['what_if'] else 'counterfactual'} {i} ({cf.method}{tier}): new p = {cf.probability:.3f}{holds}")
         print(f"  {shown['text']}")
         for c in shown["changes"]:
             moved = f" ({c['percentile_shift']:.0f} percentile points)" if c.get("percentile_shift") else ""

@@ -18,7 +18,9 @@ GLOSSARY: dict[str, str] = {
     "model set": "Twenty patient models (four architectures, five training runs each). A suggestion counts only if "
                  "the models it was not searched with agree; 'Holds for 18/20' says how many do.",
     "consensus": "The search requires every model of the consensus set (by default one per architecture) to give the "
-                 "other answer, so a suggestion is not an accident of one network.",
+                 "other answer, so a suggestion is not an accident of one network. When no feasible change does, "
+                 "a suggestion that moves 3 of the 4 (the selected model among them) is shown as 'partial "
+                 "agreement': less certain, and said so.",
     "MAD": "Median absolute deviation: how much a feature typically varies between patients. Distances count each "
            "change in MADs, so 10 mg/dL of sodium and 0.3 mg/dL of creatinine are compared fairly.",
     "LOF": "Local outlier factor: whether a suggested patient looks like the patients the model was trained on "

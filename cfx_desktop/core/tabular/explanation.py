@@ -32,6 +32,7 @@ class ExplainSettings:
     allow_markers: bool = False
     shapley_samples: int = 0  # 0: no attributions (the single-patient command leaves them to the app)
     max_shift: float | None = DEFAULT_MAX_SHIFT  # "how big a change", percentile points; None: any size
+    partial: bool = True  # fall back to a quorum of the set (3 of 4) when no change moves every member
 
     def resolved(self, schema_name: str) -> "ExplainSettings":
         """Defaults filled in (the registry's method, the model set's validated margin, k=4 for set methods)."""
@@ -40,7 +41,7 @@ class ExplainSettings:
         margin = default_margin(schema_name) if self.margin is None else self.margin
         return ExplainSettings(method, k, margin, self.single_model, self.set_members, tuple(self.locked),
                                tuple(self.unlocked), self.max_changes, self.allow_markers, self.shapley_samples,
-                               self.max_shift)
+                               self.max_shift, self.partial)
 
     def constraints(self) -> Constraints:
         return Constraints(locked=frozenset(self.locked), unlocked=frozenset(self.unlocked), max_changes=self.max_changes,
@@ -71,6 +72,9 @@ class Explainer:
             "changes": [{"feature": c.feature, "from": c.before, "to": c.after,
                          "percentile_shift": float(shifts[schema.index(c.feature)])} for c in cf.changes],
             "text": suggestion_text(schema, cf, outcome),
+            # how much agreement stands behind it: the whole consensus set, a quorum of it, or the selected model
+            "tier": ("single model" if self.settings.single_model else "partial" if cf.quorum else "consensus"),
+            "quorum": list(cf.quorum) if cf.quorum else None,
             "what_if": is_what_if(schema, outcome),
             "plausibility": plausibility_text(cf.metrics, schema, self.settings.max_shift),
             "probability": cf.probability,
@@ -84,7 +88,8 @@ class Explainer:
         model, schema, s = self.model, self.model.schema, self.settings
         x = np.asarray(x, dtype=np.float64)
         result = find_counterfactuals(model, x, s.constraints(), k=s.k, method=s.method, reference=self.reference,
-                                      model_set=self.models, consensus=not s.single_model, judges=self.judges)
+                                      model_set=self.models, consensus=not s.single_model, judges=self.judges,
+                                      partial=s.partial)
         p = float(model.predict_proba(x)[0])
         label = int(p >= model.threshold)
         payload: dict[str, Any] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
@@ -72,11 +72,17 @@ class SuggestionsPanel(QWidget):
         self.table.horizontalHeaderItem(0).setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         for c in range(1, len(COLUMNS)):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        # the first column wraps: when the window (and so the column) narrows, the rows must grow, not elide
+        header.sectionResized.connect(self._fit_rows)
         layout.addWidget(self.table)
         self.caveat = QLabel(f"<i>{CAVEAT}</i>", self)
         self.caveat.setWordWrap(True)
         layout.addWidget(self.caveat)
         self.result: SuggestionResult | None = None
+
+    def _fit_rows(self, column: int, _old: int, _new: int) -> None:
+        if column == 0:  # after the layout settles: mid-resize, the other columns still have their old widths
+            QTimer.singleShot(0, self.table.resizeRowsToContents)
 
     def apply_current(self) -> bool:
         """Apply the focused suggestion, if it is offered (an outlier row has no Apply and is not applied)."""
@@ -94,7 +100,9 @@ class SuggestionsPanel(QWidget):
         cfs = result.counterfactuals
         what_if = is_what_if(schema, result.outcome)
         header = self.table.horizontalHeaderItem(0)
-        header.setText("Risk what-if (not advice)" if what_if else COLUMNS[0])
+        partial = next((cf.quorum for cf in cfs if cf.quorum), None)  # the second tier: a quorum of the set
+        header.setText("Risk what-if (not advice)" if what_if else
+                       "Change (partial agreement)" if partial else COLUMNS[0])  # short: it must fit at 1280 x 720
         self.table.setRowCount(len(cfs))
         cap = result.constraints.max_shift
         for row, cf in enumerate(cfs):
@@ -140,7 +148,9 @@ class SuggestionsPanel(QWidget):
                                 f"This patient is predicted <b>{schema.outcome_words[0]}</b>; each row says what would turn "
                                 f"the prediction to <b>{result.outcome}</b> ({cfs.seconds * 1000:.0f} ms).{note}{where}")
         elif cfs:
-            scope = (f"for all {result.set_size} models of the set" if result.consensus and result.set_size
+            scope = (f"for <b>{partial[0]} of the {partial[1]} models</b> of the set, <b>partial agreement</b>: less "
+                     "certain, see 'Holds for'" if partial else
+                     f"for all {result.set_size} models of the set" if result.consensus and result.set_size
                      else "for <b>this model only</b> (fragile: see 'Holds for')")
             self.status.setText(f"{len(cfs)} suggestion{'s that flip' if len(cfs) > 1 else ' that flips'} the prediction to "
                                 f"<b>{result.outcome}</b> {scope} ({METHODS.get(result.method).label}, "

@@ -4,6 +4,10 @@
 member's own threshold moved by the margin (the largest for "must fall below", the smallest for "must rise
 above"), so a point the search accepts has every member past its threshold by at least the margin. The search
 code is unchanged; only what it is asked to satisfy is.
+
+With a ``quorum`` of q members it is the q-th best member's distance instead of the worst (an order statistic), and
+never better than the selected model's own: a point it accepts moves the selected model and at least q - 1 others.
+That is the second tier the engine falls back to when no point moves every member (see `partial_quorum`).
 """
 
 from __future__ import annotations
@@ -27,37 +31,62 @@ class ConsensusModel(Classifier):
     architecture = "consensus"
     threshold = 0.5
 
-    def __init__(self, members: list[TabularModel], selected: TabularModel, desired: int, margin: float) -> None:
+    def __init__(self, members: list[TabularModel], selected: TabularModel, desired: int, margin: float,
+                 quorum: int | None = None) -> None:
         self.members, self.selected, self.desired = members, selected, desired
+        self.quorum = None if quorum is None or quorum >= len(members) else max(1, quorum)
+        self._selected = next((i for i, m in enumerate(members) if m is selected), None)
+        if self.quorum is not None and self._selected is None:
+            raise ValueError("a quorum needs the selected model among the members: it must always be moved")
         self.schema, self.card, self.device = selected.schema, selected.card, selected.device
         self.net = selected.net  # its preprocessing scales distances when no card statistics exist
         self.differentiable = all(m.differentiable for m in members)
-        self.name = f"consensus of {len(members)} models"
+        self.name = (f"consensus of {len(members)} models" if self.quorum is None
+                     else f"{self.quorum} of {len(members)} models")
         thresholds = np.array([m.threshold for m in members])
         goals = thresholds - margin if desired == 0 else thresholds + margin
         self._goals = torch.as_tensor(_logit(goals), dtype=torch.float32, device=self.device)[:, None]
 
     def logits(self, X: torch.Tensor) -> torch.Tensor:
-        if torch.is_grad_enabled() and X.requires_grad:
-            return self._worst_with_grad(X)
-        distance = torch.stack([m.logits(X) for m in self.members]) - self._goals
-        return distance.amax(dim=0) if self.desired == 0 else distance.amin(dim=0)
-
-    def _worst_with_grad(self, X: torch.Tensor) -> torch.Tensor:
-        """The same values, differentiable: the gradient of a max reaches only the member that attains it, so each
-        row's output is taken from its worst member alone and the backward pass runs through that member's graph
-        only (the others' outputs are not part of the result). This saves the gradient search most of its
-        backward passes, which were most of its time; the gradient is that of the max."""
         outputs = [m.logits(X) for m in self.members]
         with torch.no_grad():
             distance = torch.stack([o.detach() for o in outputs]) - self._goals
-            worst = distance.argmax(dim=0) if self.desired == 0 else distance.argmin(dim=0)
+            chosen = self._attaining(distance)
+        if not (torch.is_grad_enabled() and X.requires_grad):
+            return distance.gather(0, chosen[None])[0]
+        return self._through_attaining(outputs, chosen)
+
+    def _attaining(self, distance: torch.Tensor) -> torch.Tensor:
+        """Per row (``distance`` is members x rows), the member whose distance is the result: the worst one; with a
+        quorum, the q-th best one, or the selected model when it is further from its goal."""
+        if self.quorum is None:
+            return distance.argmax(dim=0) if self.desired == 0 else distance.argmin(dim=0)
+        own = distance[self._selected]
+        if self.desired == 0:  # must fall below: the q-th smallest distance must be <= 0
+            kth = distance.kthvalue(self.quorum, dim=0)
+            return torch.where(own >= kth.values, self._selected, kth.indices)
+        kth = (-distance).kthvalue(self.quorum, dim=0)  # the q-th largest, negated
+        return torch.where(own <= -kth.values, self._selected, kth.indices)
+
+    def _through_attaining(self, outputs: list[torch.Tensor], chosen: torch.Tensor) -> torch.Tensor:
+        """The same values, differentiable: the gradient of a max (or of an order statistic) reaches only the
+        member that attains it, so each row's output is taken from that member alone and the backward pass runs
+        through its graph only (the others' outputs are not part of the result). This saves the gradient search
+        most of its backward passes, which were most of its time; the gradient is that of the max."""
         order, values = [], []
-        for member in torch.unique(worst).tolist():
-            rows = torch.nonzero(worst == member).reshape(-1)
+        for member in torch.unique(chosen).tolist():
+            rows = torch.nonzero(chosen == member).reshape(-1)
             order.append(rows)
             values.append(outputs[member][rows] - self._goals[member])
         return torch.cat(values)[torch.argsort(torch.cat(order))]
+
+
+def partial_quorum(members: int) -> int | None:
+    """How many of ``members`` consensus models the second tier asks to move: three quarters, rounded up, and at
+    least two (the selected model and one other); None when that is every member (no second tier exists).
+    Three of four is the default set's; a majority alone was judged too weak to show as a suggestion."""
+    q = max(2, -(-3 * members // 4))
+    return q if q < members else None
 
 
 def measurement_noise(schema, V: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:  # noqa: ANN001

@@ -10,7 +10,7 @@ import numpy as np
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken
 from cfx_desktop.core.tabular.counterfactuals import metrics
 from cfx_desktop.core.tabular.counterfactuals.constraints import Constraints, changed_mask
-from cfx_desktop.core.tabular.counterfactuals.consensus import ConsensusModel, robustness_of
+from cfx_desktop.core.tabular.counterfactuals.consensus import ConsensusModel, partial_quorum, robustness_of
 from cfx_desktop.core.tabular.counterfactuals.context import SearchContext
 from cfx_desktop.core.tabular.counterfactuals.feasibility import Population
 from cfx_desktop.core.tabular.counterfactuals.methods import METHODS
@@ -33,13 +33,21 @@ def find_counterfactuals(
     model_set: ModelSet | None = None,
     consensus: bool = True,
     judges: ModelSet | None = None,
+    partial: bool = True,
 ) -> CounterfactualList:
     """Counterfactuals for patient ``x`` (raw values, schema order). Each returned one satisfies every constraint
     and is predicted as the other class with the required margin; when there is none, ``reason`` says why.
 
     With a ``model_set`` and ``consensus``, "predicted as the other class with the margin" must hold for every
     member (each at its own threshold). Each result reports its robustness against ``judges`` (default: the
-    model set), which may hold models the search never used."""
+    model set), which may hold models the search never used.
+
+    When no point moves every member, and ``partial``, a second search asks for a quorum (`partial_quorum`: 3 of
+    4) that includes the selected model; what it finds carries ``quorum`` and the list's note says so, so that a
+    reader never takes it for a suggestion the whole set agrees on. For most patients the full consensus is
+    empty only because no feasible change moves every member with the margin, not because the search missed one
+    (for the heart-failure validation patients it misses, 20,000 random feasible points each found none either),
+    so a second tier is the only way to offer those patients more than "this model only"."""
     start = time.perf_counter()
     constraints = constraints or Constraints()
     method = method or METHODS.default
@@ -52,16 +60,62 @@ def find_counterfactuals(
     search_model, search_constraints = model, constraints
     if members and consensus:
         search_model, search_constraints = ConsensusModel(members, model, desired, constraints.margin), replace(constraints, margin=0.0)
-    ctx = SearchContext.build(search_model, x, search_constraints, reference, cancel)
+    # a baseline shown for comparison keeps its one search: a second tier would make it something else
+    quorum = partial_quorum(len(members)) if members and consensus and partial and not spec.ignores_constraints else None
     try:
-        raw = spec.search(ctx, reference, k, seed)
+        ctx = SearchContext.build(search_model, x, search_constraints, reference, cancel)
+        accepted, rejected = _search(ctx, spec, constraints, reference, k, seed)
+        if not accepted and quorum is not None:
+            cancel.raise_if_cancelled()
+            second = ConsensusModel(members, model, desired, constraints.margin, quorum=quorum)
+            ctx = SearchContext.build(second, x, search_constraints, reference, cancel)
+            accepted, _ = _search(ctx, spec, constraints, reference, k, seed)
+            for cf in accepted:
+                cf.quorum = (quorum, len(members))
     except NoReferenceError as exc:
         return CounterfactualList([], str(exc), time.perf_counter() - start)
+    returned = np.array([c.values for c in accepted])
+    if accepted and search_model is not model:  # the selected model's probabilities, for display
+        for cf, p in zip(accepted, model.predict_proba(returned)):
+            cf.probability = float(p)
+    jury = judges.members if judges is not None else members
+    if accepted and jury:
+        for cf, r in zip(accepted, robustness_of(returned, model, jury, desired, seed)):
+            cf.robustness = r
+    reason, notes = None, []
+    result = CounterfactualList(accepted)
+    if accepted and accepted[0].quorum is not None:
+        notes.append(f"no suggestion moves all {len(members)} models of the consensus set with a margin of "
+                     f"{constraints.margin:.2f} (partial-agreement tier: {quorum} of the {len(members)}, the selected "
+                     "model among them)")
+    if accepted and k > 1 and spec.uses_k and result.distinct_sets < k:
+        notes.append(f"only {result.distinct_sets} distinct option{'s' if result.distinct_sets > 1 else ''} of the {k} asked for: "
+                     "no other set of features that may change, within the feasible range, flips the prediction")
+    note = "; ".join(notes) or None
+    if not accepted:
+        if rejected and spec.ignores_constraints:  # a faithful baseline: say what it broke
+            reason = f"{spec.label} proposed only inadmissible changes ({rejected[0]}); not shown"
+        elif diagnose_empty:
+            reason = diagnose(model, ctx.x, constraints, reference, cancel, model_set if consensus else None)
+        else:
+            reason = "no counterfactual found"
+    elif spec.is_set:
+        score = metrics.diversity(ctx, [c.values for c in accepted])
+        for cf in accepted:
+            cf.metrics["set_diversity"] = score
+    return CounterfactualList(accepted, reason, time.perf_counter() - start, note)
+
+
+def _search(ctx: SearchContext, spec, constraints: Constraints, reference: Reference | None, k: int,  # noqa: ANN001
+            seed: int) -> tuple[list[Counterfactual], list[str]]:
+    """One method's search in ``ctx``, then the hard check: the k cheapest distinct points that satisfy every
+    constraint and flip what ``ctx`` asks to flip, with their plausibility; and why the others were refused."""
+    raw = spec.search(ctx, reference, k, seed)
     accepted: list[Counterfactual] = []
     rejected: list[str] = []
     probabilities = ctx.proba(np.array(raw)) if raw else np.array([])
     for v, p in zip(raw, probabilities):
-        problems = constraints.violations(model.schema, ctx.x, v) + ctx.outside_support(v) + ctx.infeasible(v)
+        problems = constraints.violations(ctx.model.schema, ctx.x, v) + ctx.outside_support(v) + ctx.infeasible(v)
         if not ctx.is_valid(p):
             problems.append("does not flip the prediction")
         if not changed_mask(ctx.x, v).any():
@@ -77,31 +131,7 @@ def find_counterfactuals(
     accepted = accepted[:k]
     for cf in accepted:  # plausibility costs a LOF query: only for what is returned
         cf.metrics = metrics.single(ctx, cf.values, cf.probability, reference)
-    returned = np.array([c.values for c in accepted])
-    if accepted and search_model is not model:  # the selected model's probabilities, for display
-        for cf, p in zip(accepted, model.predict_proba(returned)):
-            cf.probability = float(p)
-    jury = judges.members if judges is not None else members
-    if accepted and jury:
-        for cf, r in zip(accepted, robustness_of(returned, model, jury, desired, seed)):
-            cf.robustness = r
-    reason, note = None, None
-    result = CounterfactualList(accepted)
-    if accepted and k > 1 and spec.uses_k and result.distinct_sets < k:
-        note = (f"only {result.distinct_sets} distinct option{'s' if result.distinct_sets > 1 else ''} of the {k} asked for: "
-                "no other set of features that may change, within the feasible range, flips the prediction")
-    if not accepted:
-        if rejected and spec.ignores_constraints:  # a faithful baseline: say what it broke
-            reason = f"{spec.label} proposed only inadmissible changes ({rejected[0]}); not shown"
-        elif diagnose_empty:
-            reason = diagnose(model, ctx.x, constraints, reference, cancel, model_set if consensus else None)
-        else:
-            reason = "no counterfactual found"
-    elif spec.is_set:
-        score = metrics.diversity(ctx, [c.values for c in accepted])
-        for cf in accepted:
-            cf.metrics["set_diversity"] = score
-    return CounterfactualList(accepted, reason, time.perf_counter() - start, note)
+    return accepted, rejected
 
 
 def _sized(model: TabularModel, x: np.ndarray, cf: Counterfactual) -> str:
@@ -132,7 +162,7 @@ def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, refer
 
     def found(relaxed: Constraints) -> CounterfactualList:
         return find_counterfactuals(model, x, relaxed, 1, METHODS.default, reference, cancel, diagnose_empty=False,
-                                    model_set=model_set)
+                                    model_set=model_set, partial=False)
 
     if model_set is not None:
         alone = find_counterfactuals(model, x, constraints, 1, METHODS.default, reference, cancel, diagnose_empty=False)

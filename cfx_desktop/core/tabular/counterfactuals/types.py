@@ -35,6 +35,9 @@ class Counterfactual:
     method: str
     metrics: dict[str, float] = field(default_factory=dict)
     robustness: dict[str, float] = field(default_factory=dict)  # against a model set: members crossed, margin, noise
+    # (q, n) when found by the second tier: q of the n consensus models (the selected one among them) are moved,
+    # not all n; None for a suggestion every consensus model agrees on, or a single-model search
+    quorum: tuple[int, int] | None = None
 
     @property
     def l0(self) -> int:
