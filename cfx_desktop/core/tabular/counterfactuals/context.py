@@ -109,6 +109,12 @@ class SearchContext:
         return cls(model, x, constraints, lo, hi, constraints.frozen_mask(model.schema), mad, desired, p, population,
                    peers, cancel)
 
+    def judged_by(self, model: TabularModel) -> "SearchContext":
+        """The same request (box, scales, populations) asked of another model with the same card (a quorum of the
+        consensus set instead of all of it): nothing the box depends on is computed again."""
+        p = float(model.predict_proba(self.x[None])[0])
+        return replace(self, model=model, p_original=p, desired=0 if p >= model.threshold else 1, evaluations=0, memo={})
+
     def excluding(self, features: frozenset[int] | set[int]) -> "SearchContext":
         """The same request with some features held at the patient's values (a search for a different option);
         it counts its evaluations apart and keeps no memo of this one."""

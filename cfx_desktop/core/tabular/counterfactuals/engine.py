@@ -68,7 +68,7 @@ def find_counterfactuals(
         if not accepted and quorum is not None:
             cancel.raise_if_cancelled()
             second = ConsensusModel(members, model, desired, constraints.margin, quorum=quorum)
-            ctx = SearchContext.build(second, x, search_constraints, reference, cancel)
+            ctx = ctx.judged_by(second)
             accepted, _ = _search(ctx, spec, constraints, reference, k, seed)
             for cf in accepted:
                 cf.quorum = (quorum, len(members))
