@@ -91,6 +91,27 @@ def dicomdir_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
+@pytest.mark.parametrize("record, field, target", [
+    (3, "OffsetOfTheNextDirectoryRecord", 3),  # an image's next sibling is itself
+    (4, "OffsetOfTheNextDirectoryRecord", 2),  # the second series' next sibling is the first series
+    (2, "OffsetOfReferencedLowerLevelDirectoryEntity", 0),  # a series' children are the patient above it
+])
+def test_a_dicomdir_whose_records_point_back_is_refused_not_walked_for_ever(dicomdir_copy: Path, record: int,
+                                                                           field: str, target: int) -> None:
+    """pydicom's FileSet follows next / lower-level offsets without remembering where it has been: a damaged
+    DICOMDIR whose offsets loop made it (and a fuzzing run of the test below) spin for ever."""
+    import pydicom
+
+    ds = pydicom.dcmread(TEST_FILES / "dicomdirtests" / "DICOMDIR", force=True)
+    records = list(ds.DirectoryRecordSequence)
+    setattr(records[record], field, records[target].seq_item_tell)
+    ds.save_as(dicomdir_copy / "DICOMDIR")  # same lengths, so every record keeps its offset
+    again = pydicom.dcmread(dicomdir_copy / "DICOMDIR", force=True)
+    assert [r.seq_item_tell for r in again.DirectoryRecordSequence] == [r.seq_item_tell for r in records]
+    with pytest.raises(DicomTreeError, match="point back to one another"):
+        tree_for(dicomdir_copy / "DICOMDIR")
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.integers(0, 20_000), st.integers(0, 255)), min_size=1, max_size=10), st.integers(0, 3000))
 def test_damaged_dicomdir(dicomdir_copy: Path, flips: list[tuple[int, int]], cut: int) -> None:

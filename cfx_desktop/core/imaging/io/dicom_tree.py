@@ -117,13 +117,42 @@ def _has_dicm(path: Path) -> bool:
     return len(head) == 132 and head[128:132] == b"DICM"
 
 
+def _record_offsets_loop(ds) -> bool:  # noqa: ANN001 - a pydicom Dataset
+    """Whether the directory records' next / lower-level offsets lead back to a record already reached.
+
+    pydicom's FileSet follows those offsets without remembering where it has been (3.0), so a damaged DICOMDIR
+    whose offsets loop makes it spin for ever; walked here first, each record at most once. A missing or dangling
+    offset is left to FileSet, which refuses it with an error of its own."""
+    records = {record.seq_item_tell: record for record in getattr(ds, "DirectoryRecordSequence", None) or []}
+    seen: set[int] = set()
+    pending = [getattr(ds, "OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity", None)]
+    while pending:
+        offset = pending.pop()
+        while offset:  # one entity's chain of sibling records
+            if offset in seen:
+                return True
+            seen.add(offset)
+            record = records.get(offset)
+            if record is None:
+                break
+            pending.append(getattr(record, "OffsetOfReferencedLowerLevelDirectoryEntity", None))
+            offset = getattr(record, "OffsetOfTheNextDirectoryRecord", None)
+    return False
+
+
 def read_dicomdir(path: str | Path) -> DicomTree:
     import pydicom
     from pydicom.fileset import FileSet
 
     path = Path(path)
     try:
-        fileset = FileSet(pydicom.dcmread(path, force=True))
+        dataset = pydicom.dcmread(path, force=True)
+        if _record_offsets_loop(dataset):
+            raise DicomTreeError(f"{path}: the DICOMDIR is damaged: its directory records point back to one another, "
+                                 "so the tree cannot be built (open the folder's files without the DICOMDIR instead)")
+        fileset = FileSet(dataset)
+    except DicomTreeError:
+        raise
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types for a damaged DICOMDIR
         raise DicomTreeError(f"{path}: the DICOMDIR cannot be read ({type(exc).__name__}: {exc})") from None
     tree = DicomTree(str(path))
