@@ -139,3 +139,22 @@ def test_every_overlay_colour_map_the_viewer_offers_can_be_drawn_in_a_report() -
     for name in render.OVERLAY_COLORMAPS:
         picture = render.overlay(pixels, values, 0.8, name)
         assert picture.shape == (8, 8, 3) and len({tuple(c) for c in render.lut(name, 8)}) == 8
+
+
+def test_a_patient_report_heads_partial_agreement_suggestions_as_such(tmp_path: Path, capsys) -> None:
+    """A patient no feasible change moves all four consensus models for: the report's table and note say that
+    what it shows holds for 3 of the 4, never that the set agrees."""
+    from cfx_desktop.core.tabular.datasets import schema_for
+    from tests.test_cli_tabular import PARTIAL_PATIENT
+
+    schema = schema_for("heart-failure-no-time")
+    values = dict(item.split("=") for item in PARTIAL_PATIENT)
+    csv = tmp_path / "one.csv"
+    csv.write_text(",".join(schema.names) + "\n" + ",".join(values[n] for n in schema.names) + "\n")
+    out = tmp_path / "partial.pdf"
+    assert main(["report-patient", "--csv", str(csv), "--row", "1", "--out", str(out)]) == 0
+    blocks = section(sidecar(out), "What would have to change")["blocks"]
+    table = next(b for b in blocks if b["kind"] == "table")
+    assert table["rows"] and "partial agreement" in table["headers"][1]
+    assert any("partial-agreement tier: 3 of the 4" in b.get("text", "") for b in blocks)
+    assert "partial agreement" in squash(" ".join(pdf_text(out)))

@@ -94,7 +94,7 @@ def report_patient(args: argparse.Namespace) -> int:
 
     pdf, sidecar = write_report(report, args.out)
     print(f"wrote {pdf} and {sidecar}: p({schema.target_label}) = {prediction.probability:.2f}, "
-          f"{len(suggestions.counterfactuals)} suggestion(s)")
+          f"{len(suggestions.counterfactuals)} suggestion{'' if len(suggestions.counterfactuals) == 1 else 's'}")
     return 0
 
 

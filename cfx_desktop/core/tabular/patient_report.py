@@ -203,10 +203,14 @@ def build_patient_report(schema: Schema, card: dict[str, Any], prediction: Predi
                 f"This patient is predicted {schema.outcome_words[0]}. Each row says what would turn the prediction to "
                 f"{suggestions.outcome}: a description of the model, never a recommendation.", "caveat"))
         suggestion_section.add(Paragraph(
-            f"{len(rows)} {'what-if(s)' if what_if else 'suggestion(s)'} that move the prediction to {suggestions.outcome}, "
+            f"{len(rows)} {'what-if' if what_if else 'suggestion'}{'s that move' if len(rows) > 1 else ' that moves'} "
+            f"the prediction to {suggestions.outcome}, "
             f"found in {suggestions.counterfactuals.seconds:.2f} s."
             + (f" Note: {suggestions.counterfactuals.note}." if suggestions.counterfactuals.note else "")))
-        suggestion_section.add(Table(["#", "Risk what-if" if what_if else "What would have to change", "p after", "Holds for",
+        partial = any(cf.quorum for cf in suggestions.counterfactuals)  # the second tier: a quorum of the set
+        heading = ("Risk what-if" if what_if else
+                   "What would have to change (partial agreement)" if partial else "What would have to change")
+        suggestion_section.add(Table(["#", heading, "p after", "Holds for",
                                       "Changed", "Distance", "Plausibility"], rows, [0.35, 4.4, 0.9, 2.1, 1.25, 1.35, 2]))
         suggestion_section.add(Paragraph(
             "Holds for: how many models of the set (each at its own threshold) predict the new outcome, and how often "
