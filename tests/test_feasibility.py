@@ -103,6 +103,40 @@ def test_toward_normal_corrects_a_low_sodium_never_past_its_range_and_leaves_a_n
     assert risk.direction(schema, "serum_sodium") == Direction.ANY
 
 
+def test_a_one_way_treatment_target_moves_only_from_outside_its_target_range_and_never_past_it(model) -> None:  # noqa: ANN001
+    """Ejection fraction is raised by therapy only while reduced (below 50 %) and at most to 70 %; resting blood
+    pressure is lowered only while above 130 mm Hg and never below 120. A value already in the range is no target
+    ("raise ejection fraction 50 -> 60 %" is not advice), and a risk what-if, which runs the rule the other way, is
+    not bounded by it."""
+    from cfx_desktop.core.tabular.datasets.heart_disease import HEART_DISEASE
+
+    schema = model.schema
+    ef = schema["ejection_fraction"]
+    assert ef.direction == Direction.INCREASE and ef.normal_range == (50, 70)
+    assert ef.direction_bounds(30, Direction.INCREASE) == (30, 70)
+    assert ef.direction_bounds(55, Direction.INCREASE) == (55, 55)
+    assert ef.direction_bounds(55, Direction.DECREASE) == (-np.inf, 55)  # deterioration: the what-if's rule
+    assert "while below its target range 50-70 %" in ef.describe_direction()
+    bp = HEART_DISEASE["RestingBP"]
+    assert bp.direction == Direction.DECREASE
+    assert bp.direction_bounds(150, Direction.DECREASE) == (120, 150)
+    assert bp.direction_bounds(125, Direction.DECREASE) == (125, 125)
+    j = schema.index("ejection_fraction")
+    free = Constraints(max_shift=None)
+    x = schema.example_vector()
+    x[j] = 30
+    assert SearchContext.build(model, x, free).hi[j] == 70
+    assert free.violations(schema, x, np.where(np.arange(len(x)) == j, 75, x)) == [
+        "ejection_fraction may only increase, while below its target range 50-70 %, and at most to 70"]
+    for cf in find_counterfactuals(model, x, free, k=3, model_set=None):
+        assert 30 <= cf.values[j] <= 70
+    x[j] = 55
+    ctx = SearchContext.build(model, x, free)
+    assert ctx.lo[j] == ctx.hi[j] == 55
+    risk = SearchContext.build(model, x, free.for_risk(schema))
+    assert risk.lo[j] < 55 == risk.hi[j]
+
+
 def test_options_differ_in_the_features_they_change(model) -> None:  # noqa: ANN001
     schema = model.schema
     x = schema.example_vector()

@@ -75,7 +75,9 @@ class Feature:
     feasible_change: float = 0.0  # largest change a treatment could bring about, in the unit; 0 = one IQR of the data
     feasible_note: str = ""  # why that figure
     tag_source: str = ""  # where mutability/actionability came from: "name rule: ...", "data: ...", "review", "none: ..."
-    normal_range: tuple[float, float] | None = None  # the reference range a "toward normal" rule aims at, in the unit
+    # the reference range a "toward normal" rule aims at, in the unit; with increase-only (decrease-only) it is the
+    # treatment's target: a value below (above) it may rise (fall) into it, never past it, and one in it is no target
+    normal_range: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.direction == Direction.TOWARD_NORMAL:
@@ -92,9 +94,16 @@ class Feature:
         Why "toward normal" stops at the range's far edge and holds a normal value: a treatment corrects a low
         sodium toward 135-145 mEq/L, it never raises a normal sodium or overshoots into hypernatraemia, so moving
         an ordinary value would describe the model, not a treatment."""
+        # a normal range bounds a one-way rule only in the schema's own direction (a treatment's target); a risk
+        # what-if, which runs the rule the other way (deterioration), is not bounded by it
+        target = self.normal_range if direction == self.direction else None
         if direction == Direction.INCREASE:
+            if target is not None:  # e.g. a reduced ejection fraction rises toward 50-70 %; 55 % is no target
+                return (value, value) if value >= target[0] else (value, target[1])
             return value, math.inf
         if direction == Direction.DECREASE:
+            if target is not None:  # e.g. a raised blood pressure falls toward 120-130; 125 is no target
+                return (value, value) if value <= target[1] else (target[0], value)
             return -math.inf, value
         if direction == Direction.TOWARD_NORMAL and self.normal_range is not None:
             low, high = self.normal_range
@@ -108,9 +117,14 @@ class Feature:
     def describe_direction(self, direction: Direction | None = None) -> str:
         """The rule in words, for tooltips and messages ("moves only toward 135-145 mEq/L")."""
         direction = self.direction if direction is None else direction
+        unit = f" {self.unit}" if self.unit else ""
         if direction == Direction.TOWARD_NORMAL and self.normal_range is not None:
-            unit = f" {self.unit}" if self.unit else ""
             return f"moves only toward its normal range {self.normal_range[0]:g}-{self.normal_range[1]:g}{unit}"
+        if direction == self.direction and self.normal_range is not None and direction in (Direction.INCREASE, Direction.DECREASE):
+            low, high = self.normal_range
+            return (f"may only increase, while below its target range {low:g}-{high:g}{unit}, and at most to {high:g}"
+                    if direction == Direction.INCREASE else
+                    f"may only decrease, while above its target range {low:g}-{high:g}{unit}, and at least to {low:g}")
         return {Direction.INCREASE: "may only increase", Direction.DECREASE: "may only decrease"}.get(direction, "may move either way")
 
     @property

@@ -30,7 +30,8 @@ TIPS = ["Use the column as a feature (identifiers, free text and constant column
         "measured unless the user allows markers), or immutable",
         "Whether a suggestion may only raise it (increase-only), only lower it (decrease-only), only bring it toward "
         "its normal range (toward normal: never past it, and a normal value stays), or either",
-        "The reference range a 'toward normal' rule aims at, e.g. 135-145 (needed by that rule)",
+        "The reference range a 'toward normal' rule aims at, e.g. 135-145 (needed by that rule); with increase-only "
+        "or decrease-only, the treatment's target: a value is moved only from outside it, and never past it",
         "The largest change a treatment could bring about, in the column's unit (default: the span of the central "
         "80 % of the file's rows); suggestions never move it further",
         "Where the tag came from: a name rule, the data, nothing (awaiting review) or your review",

@@ -48,9 +48,11 @@ HEART_DISEASE = HEART_DISEASE.with_annotations({
     "Age": {"actionability": I},
     "Sex": {"actionability": I},
     "ChestPainType": {"actionability": M, "actionability_note": "a symptom the patient reports"},
-    "RestingBP": {"actionability": T, "actionability_note": "blood pressure is treated toward a target (ESC/ESH "
-                  "hypertension guidelines) by lowering it, so a suggestion may only lower it",
-                  "direction": Direction.DECREASE, "precision": 3.0,
+    "RestingBP": {"actionability": T, "actionability_note": "blood pressure is treated toward a target by lowering "
+                  "it, so a suggestion may only lower it, and only while it is above 130 mm Hg, never below 120 (ESC/ESH "
+                  "2018: a treated systolic pressure of 120-130 mm Hg, not lower; a pressure already at or under the "
+                  "target is no treatment target)",
+                  "direction": Direction.DECREASE, "normal_range": (120.0, 130.0), "precision": 3.0,
                   "precision_note": "3 mm Hg: the AAMI/ISO 81060-2 accuracy requirement for blood-pressure devices is "
                   "a mean error within 5 mm Hg"},
     "Cholesterol": {"actionability": T, "actionability_note": "lipid-lowering therapy targets cholesterol (ESC/EAS "

@@ -62,9 +62,11 @@ HEART_FAILURE = HEART_FAILURE.with_annotations({
     "diabetes": {"actionability": M, "actionability_note": "a diagnosis; treatment changes glycaemic control, not "
                  "the diagnosis"},
     "ejection_fraction": {
-        "actionability": T, "actionability_note": "guideline-directed therapy aims to improve LVEF (ESC 2021 "
-        "heart-failure guideline: HFrEF / HFimpEF); no treatment lowers it, so a suggestion may only raise it",
-        "direction": Direction.INCREASE, "precision": 1.0,
+        "actionability": T, "actionability_note": "guideline-directed therapy aims to improve a reduced LVEF (ESC "
+        "2021 heart-failure guideline: HFrEF / HFimpEF); no treatment lowers it, so a suggestion may only raise it, "
+        "and only while it is below 50 % (an EF of 50 % or more is not reduced, and no therapy aims to raise it), "
+        "at most to 70 % (the top of the normal range, 52-72 % in men and 54-74 % in women by ASE/EACVI 2015)",
+        "direction": Direction.INCREASE, "normal_range": (50.0, 70.0), "precision": 1.0,
         "precision_note": "reported in whole percent; 1 point (echocardiographic test-retest spread is wider, "
         "about 5 points: this is the reporting precision the data carries)"},
     "high_blood_pressure": {"actionability": T, "actionability_note": "blood-pressure control is a treatment goal "
