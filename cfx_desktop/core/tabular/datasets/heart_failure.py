@@ -69,8 +69,9 @@ HEART_FAILURE = HEART_FAILURE.with_annotations({
         "direction": Direction.INCREASE, "normal_range": (50.0, 70.0), "precision": 1.0,
         "precision_note": "reported in whole percent; 1 point (echocardiographic test-retest spread is wider, "
         "about 5 points: this is the reporting precision the data carries)"},
-    "high_blood_pressure": {"actionability": T, "actionability_note": "blood-pressure control is a treatment goal "
-                            "(ESC/ESH hypertension guidelines)"},
+    "high_blood_pressure": {"actionability": M, "actionability_note": "a diagnosis (hypertension), as diabetes is: "
+                            "treatment controls the blood pressure, it does not take the diagnosis away, so 'without "
+                            "high blood pressure' is not something a treatment achieves"},
     "platelets": {"actionability": M, "actionability_note": "a blood count nobody treats toward a value in heart "
                   "failure", "precision": 10_000.0,
                   "precision_note": "about 4% CV of automated platelet counts at 250,000/mL (ICSH guidance)"},
