@@ -44,9 +44,9 @@ def find_counterfactuals(
 
     When no point moves every member, and ``partial``, a second search asks for a quorum (`partial_quorum`: 3 of
     4) that includes the selected model; what it finds carries ``quorum`` and the list's note says so, so that a
-    reader never takes it for a suggestion the whole set agrees on. For most patients the full consensus is
-    empty only because no feasible change moves every member with the margin, not because the search missed one
-    (for the heart-failure validation patients it misses, 20,000 random feasible points each found none either),
+    reader never takes it for a suggestion the whole set agrees on. Where the full consensus is empty, it is
+    because no feasible change moves every member with the margin, not because the search missed one (for the
+    MLP's heart-failure validation patients it left empty, 20,000 random feasible points each found none either),
     so a second tier is the only way to offer those patients more than "this model only"."""
     start = time.perf_counter()
     constraints = constraints or Constraints()
