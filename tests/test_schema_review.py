@@ -61,6 +61,14 @@ def test_review_edits_directions_and_feasible_changes_round_trip(tmp_path: Path)
     assert toward["glu"].normal_range == (70, 140) and toward["glu"].direction == Direction.TOWARD_NORMAL
     write_schema(toward, tmp_path / "toward.json")
     assert read_schema(tmp_path / "toward.json") == toward
+    # a one-way rule with a target range: glucose is lowered only from above 140, and never below 70
+    target = apply_edits(inference, {"glu": {"direction": "decrease-only", "normal_range": "70-140"}})
+    glu = target["glu"]
+    assert glu.direction == Direction.DECREASE and glu.normal_range == (70, 140)
+    assert glu.direction_bounds(180, glu.direction) == (70, 180) and glu.direction_bounds(120, glu.direction) == (120, 120)
+    assert "while above its target range 70-140" in glu.describe_direction()
+    write_schema(target, tmp_path / "target.json")
+    assert read_schema(tmp_path / "target.json") == target
     for bad, says in (({"direction": "toward normal"}, "needs a normal range"),
                       ({"direction": "toward normal", "normal_range": "high"}, "not two numbers"),
                       ({"direction": "toward normal", "normal_range": "140-70"}, "is empty")):
