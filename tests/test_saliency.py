@@ -105,6 +105,24 @@ def test_hooks_are_released_after_every_call(quadrant_model) -> None:
     assert torch.nn.modules.module._global_forward_hooks == {}
 
 
+def test_the_randomized_twin_is_copied_under_the_models_lock_and_carries_no_borrowed_hooks(quadrant_model) -> None:
+    """Another thread (a guard check, a saliency map) registers forward hooks on the shared net while it holds the
+    model's lock; a twin copied meanwhile carried those hooks and fed that thread's captured activations."""
+    import threading
+
+    twins = []
+    with quadrant_model.lock:  # what a guard check does on another thread
+        handle = next(m for m in quadrant_model.net.modules() if isinstance(m, nn.Conv2d)).register_forward_hook(
+            lambda *_: None)
+        copying = threading.Thread(target=lambda: twins.append(sanity.randomizable_twin(quadrant_model)))
+        copying.start()
+        copying.join(0.3)
+        assert copying.is_alive() and not twins, "the copy must wait for the lock"
+        handle.remove()
+    copying.join(10)
+    assert twins and _hook_count(twins[0].net) == 0
+
+
 def test_randomized_models_give_different_maps(quadrant_model) -> None:
     image = _sample(np.random.default_rng(4), True)
     report = sanity.run(quadrant_model, image, "gradcam")

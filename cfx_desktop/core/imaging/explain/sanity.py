@@ -175,12 +175,22 @@ def _randomize(module: nn.Module, generator: torch.Generator) -> None:
                 m.running_var.fill_(1.0)
 
 
+def randomizable_twin(model: ImageModel) -> ImageModel:
+    """A copy of the model whose layers the cascade may overwrite. Copied under the model's lock: a guard check or a
+    saliency map on another thread registers forward hooks on the shared net while it holds that lock, and a deep
+    copy taken meanwhile carried those hooks into the twin, whose passes then fed the other thread's captured
+    activations (a guard once scored three passes' features at once and failed)."""
+    with model.lock:
+        net = copy.deepcopy(model.net)
+    return ImageModel(model.name + " (randomized)", model.architecture, net.cpu(), model.input_size, model.mean,
+                      model.std, model.threshold, model.card, model.device, model.labels)
+
+
 def run(model: ImageModel, pixels: np.ndarray, method: str | None = None, shuffled: ImageModel | None = None,
         seed: int = 0, params: Any = None, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> SanityReport:  # noqa: ANN001
     original = saliency.saliency_map(model, pixels, method, params=params)
     report = SanityReport(original.method, original.model_values)
-    twin = ImageModel(model.name + " (randomized)", model.architecture, copy.deepcopy(model.net).cpu(), model.input_size,
-                      model.mean, model.std, model.threshold, model.card, model.device, model.labels)
+    twin = randomizable_twin(model)
     generator = torch.Generator().manual_seed(seed)
     layers = cascade_layers(twin.net)
     rank = comparison(original.method, params)
