@@ -103,3 +103,34 @@ def test_an_altered_guard_bundle_leaves_header_checks_and_says_so(tmp_path: Path
         assert guard.gaussian is None and verdict.level == "caution" and "sha256 mismatch" in verdict.reason
     finally:
         model_cache.clear()
+
+
+def test_feature_statistics_keep_only_their_own_threads_pass() -> None:
+    """The guard's hooks sit on a net other threads share; a pass from another thread while they are attached
+    (it once came from a copy of the net that took the hooks along) must not add its activations to this one's."""
+    import threading
+
+    from torch import nn
+
+    from cfx_desktop.core.imaging.guard.model import feature_statistics
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 6, 3))
+    x = torch.rand(1, 1, 16, 16)
+    alone = feature_statistics(net, x)
+    intruded = []
+
+    def intrude(_m: nn.Module, _i: object) -> None:  # during this thread's pass, another thread runs the net
+        if not intruded:
+            intruded.append(True)
+            other = threading.Thread(target=lambda: net(torch.rand(1, 1, 16, 16)))
+            other.start()
+            other.join()
+
+    handle = net[0].register_forward_pre_hook(intrude)
+    try:
+        shared = feature_statistics(net, x)
+    finally:
+        handle.remove()
+    assert intruded and shared.shape == alone.shape == (1, 2 * (4 + 6))
+    assert torch.allclose(shared, alone)

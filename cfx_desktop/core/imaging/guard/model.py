@@ -24,6 +24,8 @@ the verdict says so.
 
 from __future__ import annotations
 
+import threading
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,9 +91,18 @@ def header_verdict(image: LoadedImage) -> GuardVerdict | None:
 
 
 def feature_statistics(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """(N, F): the channel-wise spatial mean and standard deviation of every Conv2d output, in network order."""
+    """(N, F): the channel-wise spatial mean and standard deviation of every Conv2d output, in network order.
+
+    The hooks sit on a net that other threads share, so they keep only this thread's pass: callers hold the model's
+    lock, but a pass that does not (or a copy that took the hooks along) must never add its activations here."""
     captured: list[torch.Tensor] = []
-    hooks = [m.register_forward_hook(lambda _m, _i, out: captured.append(out)) for m in net.modules() if isinstance(m, nn.Conv2d)]
+    mine = threading.get_ident()
+
+    def keep(_m: nn.Module, _i: object, out: torch.Tensor) -> None:
+        if threading.get_ident() == mine:
+            captured.append(out)
+
+    hooks = [m.register_forward_hook(keep) for m in net.modules() if isinstance(m, nn.Conv2d)]
     try:
         net(x)
     finally:
