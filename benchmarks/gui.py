@@ -105,7 +105,7 @@ def in_process(edits: int = 40, limit_s: float = 120.0) -> dict[str, Any]:
         latencies.append(time.perf_counter() - start)
         found = tab.suggestions_result.counterfactuals  # the search's own time, and which tier answered
         searches.append(found.seconds)
-        partial.append(bool(found) and found[0].quorum is not None)
+        partial.append(found.quorum is not None)
     require(len(latencies) == edits, ROW_LIVE, f"{len(latencies)} of {edits} edits timed")
     full = [t for t, p in zip(searches, partial) if not p]
     second = [t for t, p in zip(searches, partial) if p]

@@ -135,7 +135,7 @@ def evaluate(model: TabularModel, models, judges, reference: Reference, patients
         found = find_counterfactuals(model, x, constraints, reference=reference, model_set=models, consensus=consensus,
                                      diagnose_empty=False, partial=partial)
         if found:
-            tiers.append(found[0].quorum is not None)
+            tiers.append(found.quorum is not None)
         return found[0].values if found else None
 
     find = find or ours

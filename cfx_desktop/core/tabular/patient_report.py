@@ -207,9 +207,8 @@ def build_patient_report(schema: Schema, card: dict[str, Any], prediction: Predi
             f"the prediction to {suggestions.outcome}, "
             f"found in {suggestions.counterfactuals.seconds:.2f} s."
             + (f" Note: {suggestions.counterfactuals.note}." if suggestions.counterfactuals.note else "")))
-        partial = any(cf.quorum for cf in suggestions.counterfactuals)  # the second tier: a quorum of the set
-        heading = ("Risk what-if" if what_if else
-                   "What would have to change (partial agreement)" if partial else "What would have to change")
+        heading = ("Risk what-if" if what_if else "What would have to change (partial agreement)"
+                   if suggestions.counterfactuals.quorum else "What would have to change")
         suggestion_section.add(Table(["#", heading, "p after", "Holds for",
                                       "Changed", "Distance", "Plausibility"], rows, [0.35, 4.4, 0.9, 2.1, 1.25, 1.35, 2]))
         suggestion_section.add(Paragraph(

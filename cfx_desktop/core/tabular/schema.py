@@ -94,9 +94,7 @@ class Feature:
         Why "toward normal" stops at the range's far edge and holds a normal value: a treatment corrects a low
         sodium toward 135-145 mEq/L, it never raises a normal sodium or overshoots into hypernatraemia, so moving
         an ordinary value would describe the model, not a treatment."""
-        # a normal range bounds a one-way rule only in the schema's own direction (a treatment's target); a risk
-        # what-if, which runs the rule the other way (deterioration), is not bounded by it
-        target = self.normal_range if direction == self.direction else None
+        target = self.target_range(direction)
         if direction == Direction.INCREASE:
             if target is not None:  # e.g. a reduced ejection fraction rises toward 50-70 %; 55 % is no target
                 return (value, value) if value >= target[0] else (value, target[1])
@@ -114,14 +112,22 @@ class Feature:
             return value, value
         return -math.inf, math.inf
 
+    def target_range(self, direction: Direction) -> tuple[float, float] | None:
+        """The normal range as a one-way rule's treatment target: only in the schema's own increase-only or
+        decrease-only direction; a risk what-if, which runs the rule the other way (deterioration), is not bounded."""
+        if direction == self.direction and direction in (Direction.INCREASE, Direction.DECREASE):
+            return self.normal_range
+        return None
+
     def describe_direction(self, direction: Direction | None = None) -> str:
         """The rule in words, for tooltips and messages ("moves only toward 135-145 mEq/L")."""
         direction = self.direction if direction is None else direction
         unit = f" {self.unit}" if self.unit else ""
         if direction == Direction.TOWARD_NORMAL and self.normal_range is not None:
             return f"moves only toward its normal range {self.normal_range[0]:g}-{self.normal_range[1]:g}{unit}"
-        if direction == self.direction and self.normal_range is not None and direction in (Direction.INCREASE, Direction.DECREASE):
-            low, high = self.normal_range
+        target = self.target_range(direction)
+        if target is not None:
+            low, high = target
             return (f"may only increase, while below its target range {low:g}-{high:g}{unit}, and at most to {high:g}"
                     if direction == Direction.INCREASE else
                     f"may only decrease, while above its target range {low:g}-{high:g}{unit}, and at least to {low:g}")

@@ -100,7 +100,7 @@ class SuggestionsPanel(QWidget):
         cfs = result.counterfactuals
         what_if = is_what_if(schema, result.outcome)
         header = self.table.horizontalHeaderItem(0)
-        partial = next((cf.quorum for cf in cfs if cf.quorum), None)  # the second tier: a quorum of the set
+        partial = cfs.quorum  # the second tier: a quorum of the set
         header.setText("Risk what-if (not advice)" if what_if else
                        "Change (partial agreement)" if partial else COLUMNS[0])  # short: it must fit at 1280 x 720
         self.table.setRowCount(len(cfs))

@@ -84,7 +84,7 @@ def find_counterfactuals(
             cf.robustness = r
     reason, notes = None, []
     result = CounterfactualList(accepted)
-    if accepted and accepted[0].quorum is not None:
+    if result.quorum is not None:
         notes.append(f"no suggestion moves all {len(members)} models of the consensus set with a margin of "
                      f"{constraints.margin:.2f} (partial-agreement tier: {quorum} of the {len(members)}, the selected "
                      "model among them)")

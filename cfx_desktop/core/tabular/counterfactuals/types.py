@@ -59,6 +59,11 @@ class CounterfactualList(list):
         self.note = note  # e.g. fewer distinct options than asked for, and why
 
     @property
+    def quorum(self) -> tuple[int, int] | None:
+        """(q, n) when the list came from the partial-agreement tier (one search: every item shares it), else None."""
+        return self[0].quorum if self else None
+
+    @property
     def distinct_sets(self) -> int:
         """How many different sets of changed features the options use."""
         return len({frozenset(c.feature for c in cf.changes) for cf in self})
