@@ -1,6 +1,6 @@
 """Saliency sanity-check pass rates on validation films, and the default method chosen by them.
 
-    python -m benchmarks.saliency_sanity [--films 20]     (about 5 minutes on 2 CPU cores; needs ../shared/data)
+    python -m benchmarks.saliency_sanity [--films 20] [--model NAME]     (about 5 minutes on 2 CPU cores; needs ../shared/data)
 
 Per film and per candidate (method and parameters), the three checks of `core/imaging/explain/sanity.py` (top layer
 randomized, all layers randomized, labels randomized with the shuffled-label twin), each against the bound it
@@ -39,10 +39,10 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
 CHECKS = ("top layer randomized", "all layers randomized", "labels randomized")
 
 
-def run(films: int) -> dict[str, Any]:
+def run(films: int, name: str = DEFAULT_MODEL) -> dict[str, Any]:
     folder = paths.data_file("kermany_cxr_224/train")
     require(folder is not None, "saliency sanity", "needs ../shared/data/kermany_cxr_224/train")
-    model = load_image_model(DEFAULT_MODEL)
+    model = load_image_model(name)
     twin = shuffled_twin(model)
     require(twin is not None, "labels randomized", "the classifier's card names no shuffled-label twin")
     files = validation_files(folder, int(model.card.get("seed", 0)))
@@ -113,8 +113,9 @@ def markdown(r: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--films", type=int, default=20)
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="installed classifier (default: the shipped one)")
     args = parser.parse_args()
-    results = run(args.films)
+    results = run(args.films, args.model)
     publish_and_show("saliency_sanity", results, markdown(results))
 
 

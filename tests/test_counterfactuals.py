@@ -171,10 +171,10 @@ def _linear_model(weights: dict[str, float] | None = None, intercept: float = 4.
 
 
 def test_max_changes_reason_names_the_limit() -> None:
-    model = _linear_model(intercept=3.0)  # reachable with both changes, ejection fraction at most to 70 %
+    model = _linear_model(intercept=1.0)  # reachable with both changes, each within its feasible change
     x = SCHEMA.example_vector()
     x[SCHEMA.index("serum_creatinine")] = 3.0
-    x[SCHEMA.index("ejection_fraction")] = 20
+    x[SCHEMA.index("ejection_fraction")] = 25
     unrestricted = find_counterfactuals(model, x, Constraints(), method="sparse")
     assert unrestricted and unrestricted[0].l0 == 2  # the premise: two changes are needed
     result = find_counterfactuals(model, x, Constraints(max_changes=1), method="sparse")
@@ -183,7 +183,7 @@ def test_max_changes_reason_names_the_limit() -> None:
 
 
 def test_lock_reason_names_the_lock() -> None:
-    model = _linear_model(intercept=3.0)
+    model = _linear_model(intercept=1.0)
     x = SCHEMA.example_vector()
     result = find_counterfactuals(model, x, Constraints(locked=frozenset({"ejection_fraction", "serum_creatinine"})))
     assert not result and "lock on Ejection fraction, Serum creatinine" in result.reason

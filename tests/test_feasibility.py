@@ -65,6 +65,29 @@ def test_no_suggestion_moves_a_feature_past_the_cap_and_an_infeasible_only_flip_
     assert "percentile points" in blocked.reason
 
 
+def test_creatinine_falls_by_at_most_half_of_its_value(model) -> None:  # noqa: ANN001
+    """A concentration changes in proportion: from 1.9 mg/dL a treatment reaches at best about 0.95, not 0.6 (the
+    data's 1.3 mg/dL span would allow that), while at 9.0 the span in the unit is the tighter limit."""
+    schema = model.schema
+    j = schema.index("serum_creatinine")
+    population = Population.of_model(model)
+    assert population.feasible_change(j, 1.9) == pytest.approx(0.95)
+    assert population.feasible_change(j, 9.0) == pytest.approx(population.feasible_change(j))
+    assert population.feasible_change(j) < 3.0
+    assert population.window(j, 1.9, None)[0] == pytest.approx(0.95)
+    x = schema.example_vector()
+    assert x[j] == 1.9
+    x[schema.index("ejection_fraction")] = 45  # creatinine is the lever left: the search leans on it
+    found = find_counterfactuals(model, x, Constraints(), k=3, model_set=None)
+    assert found
+    for cf in found:
+        assert cf.values[j] >= 0.95 - 1e-9, change_text(schema, cf)
+    v = x.copy()
+    v[j] = 0.8
+    said = SearchContext.build(model, x, Constraints()).infeasible(v)
+    assert said and "50% of the present value, set in the schema" in said[0], said
+
+
 def test_direction_rules_hold(model) -> None:  # noqa: ANN001
     schema = model.schema
     x = schema.example_vector()
@@ -244,3 +267,16 @@ def test_changes_stay_within_the_cap_among_patients_of_this_age_and_sex(model) -
     for cf in found:
         assert cf.metrics.get("conditional_shift", 0.0) <= DEFAULT_MAX_SHIFT + 0.5, change_text(schema, cf)
         assert not plausibility_text(cf.metrics, schema, DEFAULT_MAX_SHIFT).startswith("large change")
+
+
+def test_the_form_says_each_schema_feasible_change(qtbot) -> None:  # noqa: ANN001
+    from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE_NO_TIME
+    from cfx_desktop.ui.patient.form import PatientForm
+
+    form = PatientForm()
+    qtbot.addWidget(form)
+    form.set_schema(HEART_FAILURE_NO_TIME, HEART_FAILURE_NO_TIME.example_vector(), frozenset())
+    tips = {row.feature.name: row.label.toolTip() for row in form.rows}
+    assert "moves it at most 20 % (its feasible change" in tips["ejection_fraction"]
+    assert "moves it at most 50% of its value" in tips["serum_creatinine"]
+    assert "feasible change" not in tips["serum_sodium"]  # the data's default: no schema figure to state

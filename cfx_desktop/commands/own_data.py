@@ -69,7 +69,7 @@ def print_treatment(schema) -> None:  # noqa: ANN001 - schema.Schema
             how = "kept as measured (a marker)"
         else:
             how = f"may change ({f.actionability.value}; {f.describe_direction()})"
-        reach = f"; feasible change {f.feasible_change:g}" if f.feasible_change else ""
+        reach = f"; feasible change {f.feasible_text()}" if f.feasible_text() else ""
         print(f"    {f.name}: {how}{reach} [{f.tag_source or 'no rule'}]", file=sys.stderr)
 
 

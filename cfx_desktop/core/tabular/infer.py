@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from cfx_desktop.core.tabular.data import MISSING_CELLS as MISSING
-from cfx_desktop.core.tabular.schema import Actionability, Direction, Feature, Kind, Mutability, Schema
+from cfx_desktop.core.tabular.schema import Actionability, Direction, Feature, Kind, Mutability, Schema, parse_feasible
 
 MAX_BYTES = 200_000_000
 MAX_CATEGORIES = 12
@@ -384,7 +384,7 @@ def apply_edits(inference: Inference, edits: dict[str, dict[str, object]], name:
             changes["kind"] = kind
             if kind == Kind.INTEGER:
                 changes["decimals"] = 0
-        for key in ("min", "max", "step", "feasible_change"):
+        for key in ("min", "max", "step"):
             if key in edit:
                 try:
                     changes[key] = float(edit[key])  # type: ignore[arg-type]
@@ -401,8 +401,11 @@ def apply_edits(inference: Inference, edits: dict[str, dict[str, object]], name:
         if any(key in edit for key in ("mutability", "actionability", "direction")):
             changes["tag_source"] = "review: set by the user"
         if "feasible_change" in edit:
-            if changes["feasible_change"] < 0:  # type: ignore[operator]
-                raise InferenceError(f"{report.name}: a feasible change cannot be negative")
+            try:  # "15" (in the unit), "33%" (of the value) or both ("1.3; 33%")
+                changes["feasible_change"], changes["feasible_share"] = parse_feasible(str(edit["feasible_change"]))
+            except ValueError:
+                raise InferenceError(f"{report.name}: feasible change {edit['feasible_change']!r} is not a number "
+                                     ">= 0, a share such as 33%, or both (1.3; 33%)") from None
             changes["feasible_note"] = "review: set by the user"
         if changes.get("mutability") == Mutability.IMMUTABLE:
             changes["actionability"] = Actionability.IMMUTABLE

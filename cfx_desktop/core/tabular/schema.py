@@ -73,6 +73,9 @@ class Feature:
     precision: float = 0.0  # measurement noise (one standard deviation, in the feature's unit); 0 = exact
     precision_note: str = ""  # where the figure comes from
     feasible_change: float = 0.0  # largest change a treatment could bring about, in the unit; 0 = one IQR of the data
+    # largest change as a share of the present value (1/3: a third of it); 0 = none. Why a share: a concentration
+    # such as creatinine changes in proportion (a recovery from 3.0 to 2.0 is as large as one from 1.5 to 1.0)
+    feasible_share: float = 0.0
     feasible_note: str = ""  # why that figure
     tag_source: str = ""  # where mutability/actionability came from: "name rule: ...", "data: ...", "review", "none: ..."
     # the reference range a "toward normal" rule aims at, in the unit; with increase-only (decrease-only) it is the
@@ -87,6 +90,31 @@ class Feature:
                 raise SchemaError(f"{self.name}: only a number can move toward a normal range")
         if self.normal_range is not None and not self.normal_range[0] < self.normal_range[1]:
             raise SchemaError(f"{self.name}: the normal range {self.normal_range[0]:g} to {self.normal_range[1]:g} is empty")
+        if not 0.0 <= self.feasible_share < 1.0:
+            raise SchemaError(f"{self.name}: a feasible change as a share of the value must lie in [0 %, 100 %)")
+
+    def feasible_reach(self, value: float, absolute: float) -> float:
+        """The feasible change at ``value``: the absolute one (the schema's, or the data's default passed in as
+        ``absolute``), narrowed by the share of the value where the schema sets one."""
+        if self.feasible_share > 0 and math.isfinite(value):
+            return min(absolute, self.feasible_share * abs(value))
+        return absolute
+
+    def describe_feasible(self) -> str:
+        """The schema's feasible change in words ("at most 15 %", "at most 33% of its value"; "" when the data
+        decides), for the form's tooltips."""
+        unit = f" {self.unit}" if self.unit else ""
+        parts = [f"{self.format(self.feasible_change)}{unit}"] if self.feasible_change > 0 else []
+        if self.feasible_share > 0:
+            parts.append(f"{self.feasible_share:.0%} of its value")
+        return f"at most {' and at most '.join(parts)}" if parts else ""
+
+    def feasible_text(self) -> str:
+        """The schema's feasible change as the editor writes it: "15", "33%", "1.3; 33%" ("" when the data decides)."""
+        parts = [f"{self.feasible_change:g}"] if self.feasible_change > 0 else []
+        if self.feasible_share > 0:
+            parts.append(f"{self.feasible_share * 100:.0f}%")
+        return "; ".join(parts)
 
     def direction_bounds(self, value: float, direction: Direction) -> tuple[float, float]:
         """Where a suggestion may take ``value`` under a direction rule (before the clinical range and locks).
@@ -296,6 +324,20 @@ class Schema:
         if unknown:
             raise SchemaError(f"annotations for unknown feature(s) {', '.join(unknown)}")
         return replace(self, features=tuple(replace(f, **notes.get(f.name, {})) for f in self.features))
+
+
+def parse_feasible(text: str) -> tuple[float, float]:
+    """A feasible change as typed ("15", "33%", "1.3; 33%") -> (absolute change, share of the value); raises
+    ValueError on anything else."""
+    absolute = share = 0.0
+    for token in (t.strip() for t in text.replace(",", ";").split(";")):
+        if token.endswith("%"):
+            share = float(token[:-1]) / 100.0
+        elif token:
+            absolute = float(token)
+    if absolute < 0 or not 0 <= share < 1:
+        raise ValueError(f"{text!r}: a feasible change is a number >= 0 and/or a share below 100 %")
+    return absolute, share
 
 
 def binary_feature(name: str, label: str, description: str, **kw: Any) -> Feature:

@@ -37,7 +37,7 @@ def feature_from_dict(data: dict[str, Any]) -> Feature:
     for key in ("categories", "category_labels"):
         if key in values:
             values[key] = tuple(str(c) for c in values[key])
-    for key in ("min", "max", "step", "precision", "feasible_change"):
+    for key in ("min", "max", "step", "precision", "feasible_change", "feasible_share"):
         if key in values:
             values[key] = float(values[key])
     if values.get("normal_range") is not None:

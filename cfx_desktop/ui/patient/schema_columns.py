@@ -33,7 +33,8 @@ TIPS = ["Use the column as a feature (identifiers, free text and constant column
         "The reference range a 'toward normal' rule aims at, e.g. 135-145 (needed by that rule); with increase-only "
         "or decrease-only, the treatment's target: a value is moved only from outside it, and never past it",
         "The largest change a treatment could bring about, in the column's unit (default: the span of the central "
-        "80 % of the file's rows); suggestions never move it further",
+        "80 % of the file's rows), or as a share of the value (33%), or both (1.3; 33%: the smaller holds); "
+        "suggestions never move it further",
         "Where the tag came from: a name rule, the data, nothing (awaiting review) or your review",
         "Why a column is left out, missing values, and inference's suggestions"]
 DIRECTIONS = [d.value for d in Direction]
@@ -51,7 +52,7 @@ def as_shown(feature: Feature | None) -> dict[str, object]:
                                 "direction": feature.direction.value}
     if feature.kind in (Kind.INTEGER, Kind.CONTINUOUS):
         shown.update(min=f"{feature.min:g}", max=f"{feature.max:g}", step=f"{feature.step:g}",
-                     feasible_change=f"{feature.feasible_change:g}", normal_range=normal_text(feature))
+                     feasible_change=feature.feasible_text(), normal_range=normal_text(feature))
     return shown
 
 

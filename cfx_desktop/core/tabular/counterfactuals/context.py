@@ -201,11 +201,11 @@ class SearchContext:
             feature = self.schema.features[j]
             if feature.kind not in (Kind.INTEGER, Kind.CONTINUOUS) or np.isnan(self.x[j]):
                 continue
-            reach = self.population.feasible_change(j)
+            reach = self.population.feasible_change(j, self.x[j])
             step = feature.step if feature.kind == Kind.CONTINUOUS else 1.0
             if abs(v[j] - self.x[j]) > reach + 1e-9 and abs(v[j] - self.x[j]) > step + 1e-9:
                 problems.append(f"{feature.label} moves {abs(v[j] - self.x[j]):g}, beyond its feasible change "
-                                f"({self.population.describe_limit(j)})")
+                                f"({self.population.describe_limit(j, self.x[j])})")
             elif shifts[j] > self.constraints.max_shift + 0.5:
                 problems.append(f"{feature.label} moves {shifts[j]:.0f} percentile points (at most "
                                 f"{self.constraints.max_shift:.0f})")

@@ -4,12 +4,12 @@ Why percentiles: a change of 0.5 mg/dL of creatinine means little at 9 mg/dL and
 a change by how far it moves the patient among patients like them (the percentile shift of Ustun et al. 2019,
 "Actionable recourse in linear classification"). Two limits follow, both hard:
 
-* the **feasible change** of each feature (schema ``Feature.feasible_change``, in the feature's unit): the largest
-  change a treatment could bring about, an outer limit in the unit that holds wherever the patient sits. Its
-  data-driven default is the span of the central 80 % of the training patients (10th to 90th percentile,
-  `DEFAULT_RULE`): no treatment moves a patient across more than the bulk of the population (heart failure:
-  ejection fraction 25-60 %, 35 points; serum creatinine 0.8-2.1 mg/dL; a rise of ejection fraction by 10 points
-  already defines heart failure with improved ejection fraction, and 20-point rises occur under therapy).
+* the **feasible change** of each feature (schema ``Feature.feasible_change``, in the feature's unit, and
+  ``Feature.feasible_share``, a share of the present value; the smaller holds): the largest change a treatment
+  could bring about. Its data-driven default is the span of the central 80 % of the training patients (10th to
+  90th percentile, `DEFAULT_RULE`): no treatment moves a patient across more than the bulk of the population.
+  Where the clinical literature knows a treatment's reach, the schema says it instead, with its source (heart
+  failure: ejection fraction 15 points, where the data's span is 35; serum creatinine a third of its value).
 * the **cap** on any single change in percentile points (`Constraints.max_shift`, default `DEFAULT_MAX_SHIFT`,
   "how big a change" in the tab, ``--max-shift`` on the command line). Where a reference cohort is known, the cap
   holds among the patients like this one as well (`Population.of_peers`: the nearest 20 % in age and the other
@@ -141,8 +141,13 @@ class Population:
             out[:, j] = np.abs(ecdf.percentile(column) - ecdf.percentile(x[j]))
         return out
 
-    def feasible_change(self, j: int) -> float:
-        """The feature's feasible change in its unit: the schema's, else `DEFAULT_RULE` (inf when neither is known)."""
+    def feasible_change(self, j: int, value: float = np.nan) -> float:
+        """The feature's feasible change in its unit at ``value``: the schema's, else `DEFAULT_RULE` (inf when
+        neither is known), narrowed by the schema's share of the value where it sets one."""
+        feature = self.schema.features[j]
+        return feature.feasible_reach(float(value), self._absolute_change(j))
+
+    def _absolute_change(self, j: int) -> float:
         feature = self.schema.features[j]
         if feature.feasible_change > 0:
             return feature.feasible_change
@@ -156,7 +161,7 @@ class Population:
         feature: Feature = self.schema.features[j]
         if feature.kind not in (Kind.INTEGER, Kind.CONTINUOUS) or np.isnan(value):
             return -np.inf, np.inf
-        reach = self.feasible_change(j)
+        reach = self.feasible_change(j, value)
         lo, hi = self.shift_window(j, value, max_shift)
         return max(lo, value - reach), min(hi, value + reach)
 
@@ -172,14 +177,16 @@ class Population:
                 hi = max(ecdf.value_at(here + max_shift), value)
         return lo, hi
 
-    def describe_limit(self, j: int) -> str:
-        """The feature's feasible change in words, for tooltips and messages."""
+    def describe_limit(self, j: int, value: float = np.nan) -> str:
+        """The feature's feasible change at ``value`` in words, for tooltips and messages."""
         feature = self.schema.features[j]
-        reach = self.feasible_change(j)
+        reach = self.feasible_change(j, value)
         if not np.isfinite(reach):
             return "no limit known"
         unit = f" {feature.unit}" if feature.unit else ""
         source = "set in the schema" if feature.feasible_change > 0 else DEFAULT_RULE
+        if feature.feasible_share > 0 and reach < self._absolute_change(j):
+            source = f"{feature.feasible_share:.0%} of the present value, set in the schema"
         return f"at most {reach:,.{feature.decimals}f}{unit} ({source})"
 
 

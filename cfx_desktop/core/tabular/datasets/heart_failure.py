@@ -66,7 +66,14 @@ HEART_FAILURE = HEART_FAILURE.with_annotations({
         "2021 heart-failure guideline: HFrEF / HFimpEF); no treatment lowers it, so a suggestion may only raise it, "
         "and only while it is below 50 % (an EF of 50 % or more is not reduced, and no therapy aims to raise it), "
         "at most to 70 % (the top of the normal range, 52-72 % in men and 54-74 % in women by ASE/EACVI 2015)",
-        "direction": Direction.INCREASE, "normal_range": (50.0, 70.0), "precision": 1.0,
+        "direction": Direction.INCREASE, "normal_range": (50.0, 70.0), "feasible_change": 20.0,
+        "feasible_note": "20 points, an outer limit (the feasible change is the largest change a treatment could "
+        "bring about; smaller changes cost less and come first): guideline therapy raised the median LVEF by about 9 "
+        "points in a year (PROVE-HF, Januzzi et al. 2019, 28 -> 38 %), 10 points already define heart failure with "
+        "improved ejection fraction (universal definition, Bozkurt et al. 2021), and rises of 15-20 points are the "
+        "large responses (super-responders to therapy or resynchronisation); the data's default (the central 80 % of "
+        "patients, 25-60 %: 35 points) would offer 20 -> 55 %, which no cardiologist expects from a treatment",
+        "precision": 1.0,
         "precision_note": "reported in whole percent; 1 point (echocardiographic test-retest spread is wider, "
         "about 5 points: this is the reporting precision the data carries)"},
     "high_blood_pressure": {"actionability": M, "actionability_note": "a diagnosis (hypertension), as diabetes is: "
@@ -80,6 +87,13 @@ HEART_FAILURE = HEART_FAILURE.with_annotations({
                          "lower a normal one, so a suggestion may only bring it toward 0.6-1.3 mg/dL (the adult range "
                          "of enzymatic assays, women 0.6-1.1 and men 0.7-1.3: their union, so that no patient's normal "
                          "value is treated)", "direction": Direction.TOWARD_NORMAL, "normal_range": (0.6, 1.3),
+                         "feasible_share": 0.5,
+                         "feasible_note": "half of the present value (and at most the data's central-80 % span), an "
+                         "outer limit: creatinine changes in proportion to kidney function, and full recovery from an "
+                         "acute rise to twice the baseline (KDIGO 2012 stage 2 acute kidney injury, as in cardio-renal "
+                         "congestion) is a fall by half (from stage 1, 1.5 times, a fall by a third); the commoner "
+                         "cause in heart failure, chronic kidney disease, does not reverse, so a larger fall describes "
+                         "a different patient",
                          "precision": 0.1,
                          "precision_note": "0.1 mg/dL: about the analytical SD of enzymatic creatinine near 1 mg/dL"},
     "serum_sodium": {"actionability": T, "actionability_note": "hyponatraemia is corrected (fluid restriction, "
