@@ -81,7 +81,34 @@ def run(films: int, name: str = DEFAULT_MODEL) -> dict[str, Any]:
         print(label, results["candidates"][label]["pass_rate"], results["candidates"][label]["all_three"], flush=True)
     best = max(results["candidates"].items(), key=lambda item: (item[1]["all_three"], -item[1]["map_median_s"]))
     results["rule_choice"] = best[0]
+    concentration = [jacobian_concentration(model, pixels) for pixels in images]
+    results["feature_jacobian_first_direction"] = {"per_film": concentration, "median": float(np.median(concentration))}
     return results
+
+
+def jacobian_concentration(model, pixels: np.ndarray) -> float:  # noqa: ANN001
+    """Why the top-layer check is hard to pass: the share of the energy of the input Jacobian of the features the
+    top layer reads (the input of the last linear layer) that lies in its first singular direction. The top layer
+    reads them linearly, so a random top layer gives a map w'J; where J has one dominant direction, every
+    read-out's map is the trained map (or its negative) plus a remainder, whatever the saliency method."""
+    import torch
+    from torch import nn
+
+    from cfx_desktop.core.imaging.models.preprocess import resize_square
+
+    top = [m for m in model.net.modules() if isinstance(m, nn.Linear)][-1]
+    captured: list[torch.Tensor] = []
+    handle = top.register_forward_hook(lambda _m, inputs, _out: captured.append(inputs[0]))
+    try:
+        x = ((resize_square(pixels, model.input_size) - model.mean) / model.std).float().requires_grad_(True)
+        with model.lock:
+            model.net.eval()(x)
+    finally:
+        handle.remove()
+    features = captured[0][0]
+    rows = [torch.autograd.grad(features[k], x, retain_graph=True)[0].flatten() for k in range(features.numel())]
+    s = torch.linalg.svdvals(torch.stack(rows))
+    return float(s[0] ** 2 / (s ** 2).sum())
 
 
 def shown_pixels(model, pixels: np.ndarray) -> np.ndarray:  # noqa: ANN001
@@ -107,6 +134,13 @@ def markdown(r: dict[str, Any]) -> str:
                      f"{c['border_share']:.2f} / {c['marker_share']:.2f} / {c['outside_lungs_share']:.2f} |")
     lines += ["", "Rule (fixed before the run): the default is the candidate with the highest share of films passing all "
               "three checks, ties to the faster. Target: >= 70 % of films."]
+    if "feature_jacobian_first_direction" in r:
+        j = r["feature_jacobian_first_direction"]
+        lines += ["", f"Why the top-layer check fails: the input Jacobian of the features the top layer reads has one dominant "
+                  f"direction (median {j['median']:.2f} of its energy, {min(j['per_film']):.2f}-{max(j['per_film']):.2f} "
+                  "over the films), and the top layer reads those features linearly, so a randomized top layer "
+                  "gives the trained map or its negative plus a remainder (the negative median Spearman above), "
+                  "whatever the method."]
     return "\n".join(lines)
 
 
