@@ -75,6 +75,7 @@ def test_walk_the_schema_editor_train_explain_and_remove(qtbot, patient, tmp_pat
     editor.accept()
     assert editor.isVisible() and "needs a normal range" in editor.message.text()
     table.item(_row(editor, "chol"), Col.NORMAL).setText("120 to 200")
+    table.item(_row(editor, "chol"), Col.FEASIBLE).setText("40; 20%")  # in the unit and a share: the smaller holds
     editor.accept()
     assert not editor.isVisible()
     qtbot.waitUntil(lambda: patient.session.variant == "clinic-gui", timeout=TIMEOUT)
@@ -84,6 +85,7 @@ def test_walk_the_schema_editor_train_explain_and_remove(qtbot, patient, tmp_pat
     assert patient.model_combo.count() == 1 and patient.session.model_name == "clinic-gui-lasso"
     assert patient.schema["chol"].unit == "mg/dL" and patient.schema["bp"].mutability.value == "immutable"
     assert patient.schema["chol"].direction.value == "toward normal" and patient.schema["chol"].normal_range == (120, 200)
+    assert (patient.schema["chol"].feasible_change, patient.schema["chol"].feasible_share) == (40.0, 0.2)
     assert patient.prediction.model_name == "clinic-gui-lasso"
     assert len(patient.prediction.set_names) == 2
     # the lock is checked on a patient who has suggestions: the cohort's rows, in order, until one has
