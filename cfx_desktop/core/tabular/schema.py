@@ -72,8 +72,8 @@ class Feature:
     actionability_note: str = ""  # why, with a source where there is one
     precision: float = 0.0  # measurement noise (one standard deviation, in the feature's unit); 0 = exact
     precision_note: str = ""  # where the figure comes from
-    feasible_change: float = 0.0  # largest change a treatment could bring about, in the unit; 0 = one IQR of the data
-    # largest change as a share of the present value (1/3: a third of it); 0 = none. Why a share: a concentration
+    feasible_change: float = 0.0  # largest change a treatment could bring about, in the unit; 0 = the data's default
+    # largest change as a share of the present value (0.5: half of it); 0 = none. Why a share: a concentration
     # such as creatinine changes in proportion (a recovery from 3.0 to 2.0 is as large as one from 1.5 to 1.0)
     feasible_share: float = 0.0
     feasible_note: str = ""  # why that figure

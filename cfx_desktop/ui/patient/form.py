@@ -31,7 +31,8 @@ class FeatureRow:
         if feature.kind in (Kind.INTEGER, Kind.CONTINUOUS):
             tip += f"\nClinical range {feature.format(feature.min)}-{feature.format(feature.max)}{unit}"
             if feature.describe_feasible():  # set by the schema, with its reason in the editor's tooltip
-                tip += f"\nA suggestion moves it {feature.describe_feasible()} (its feasible change; the schema editor says why)"
+                tip += (f"\nA suggestion moves it {feature.describe_feasible()} (its feasible change; the schema "
+                        "editor says why)")
         self.label.setToolTip(tip)
         if feature.kind == Kind.CATEGORICAL or (feature.kind == Kind.BINARY and feature.categories):
             editor = QComboBox(parent)

@@ -9,7 +9,7 @@ a change by how far it moves the patient among patients like them (the percentil
   could bring about. Its data-driven default is the span of the central 80 % of the training patients (10th to
   90th percentile, `DEFAULT_RULE`): no treatment moves a patient across more than the bulk of the population.
   Where the clinical literature knows a treatment's reach, the schema says it instead, with its source (heart
-  failure: ejection fraction 15 points, where the data's span is 35; serum creatinine a third of its value).
+  failure: ejection fraction 20 points, where the data's span is 35; serum creatinine half of its value).
 * the **cap** on any single change in percentile points (`Constraints.max_shift`, default `DEFAULT_MAX_SHIFT`,
   "how big a change" in the tab, ``--max-shift`` on the command line). Where a reference cohort is known, the cap
   holds among the patients like this one as well (`Population.of_peers`: the nearest 20 % in age and the other
