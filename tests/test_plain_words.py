@@ -49,6 +49,9 @@ def test_the_report_table_and_its_settings_agree_on_markers() -> None:
         assert _can_change(feature, Settings("sparse", 3, 0.1, True, 1, allow_markers=True)) == "yes"
     facts = dict(_settings_section(schema, kept, None, "Sparse", "").blocks[0].rows)
     assert facts["Observational markers"].startswith("kept as measured") and all(f.label in facts["Observational markers"] for f in markers)
+    # the feasible changes the schema sets from the literature, stated where the settings are
+    assert facts["Feasible changes from the schema"] == ("Ejection fraction at most 20 %; Serum creatinine at most 50% "
+                                                         "of its value")
 
 
 def test_the_image_header_and_report_title_say_what_the_file_is(tmp_path) -> None:  # noqa: ANN001

@@ -141,6 +141,9 @@ def _settings_section(schema: Schema, settings: Settings, suggestions: Suggestio
             ("How big a change", "any size (no feasibility limit)" if settings.max_shift is None else
              f"each feature within its feasible change and at most {settings.max_shift:.0f} percentile points of the "
              "training patients"),
+            ("Feasible changes from the schema", ("; ".join(f"{f.label} {f.describe_feasible()}" for f in schema.features
+                                                            if f.describe_feasible()) or "none set")
+             + (" (not applied: any size)" if settings.max_shift is None else "")),
             ("Locked by the user", ", ".join(locked_labels) or "none"),
             ("Locked by default", ", ".join(lockable_locked) or "none"),
             ("Never changed (immutable)", ", ".join(immutable) or "none"),
