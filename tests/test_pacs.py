@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydicom.uid import generate_uid
 
@@ -196,6 +196,7 @@ def test_receive_mode_keeps_what_arrives_and_refuses_damaged_datasets(tmp_path: 
         assert dimse.store(peer, [good]) == 1 and arrived and arrived[0].name == f"{good.SOPInstanceUID}.dcm"
 
         @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+        @example("SOPInstanceUID", "a\\b")  # a backslash makes the UID multi-valued: pynetdicom raised TypeError
         @given(st.sampled_from(["SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "PixelData", "Rows"]),
                st.one_of(st.none(), st.binary(max_size=64), st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)))
         def damaged(keyword: str, value: object) -> None:

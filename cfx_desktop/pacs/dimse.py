@@ -287,7 +287,8 @@ def store(peer: Peer, datasets: Sequence[Dataset | Path], progress=no_progress, 
             ds = pydicom.dcmread(item) if isinstance(item, Path) else item
             try:
                 status = assoc.send_c_store(ds)
-            except (ValueError, AttributeError) as exc:  # pynetdicom could not encode it, or it lacks what a store needs
+            # pynetdicom could not encode it, lacks what a store needs, or met a multi-valued UID (a backslash in it)
+            except (ValueError, AttributeError, TypeError) as exc:
                 raise PacsError(f"{ds.get('SOPInstanceUID', '?')} cannot be sent ({exc})") from exc
             if status is None or "Status" not in status or int(status.Status) not in (0x0000, 0xB000, 0xB007, 0xB006):
                 raise PacsError(f"{peer} refused to store {ds.SOPInstanceUID} ({_status_text(status)})")
