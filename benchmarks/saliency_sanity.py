@@ -94,15 +94,13 @@ def jacobian_concentration(model, pixels: np.ndarray) -> float:  # noqa: ANN001
     import torch
     from torch import nn
 
-    from cfx_desktop.core.imaging.models.preprocess import resize_square
-
     top = [m for m in model.net.modules() if isinstance(m, nn.Linear)][-1]
     captured: list[torch.Tensor] = []
     handle = top.register_forward_hook(lambda _m, inputs, _out: captured.append(inputs[0]))
     try:
-        x = ((resize_square(pixels, model.input_size) - model.mean) / model.std).float().requires_grad_(True)
+        x = model.tensor(pixels).requires_grad_(True)
         with model.lock:
-            model.net.eval()(x)
+            model.net(x)
     finally:
         handle.remove()
     features = captured[0][0]
