@@ -77,8 +77,9 @@ def test_review_edits_directions_and_feasible_changes_round_trip(tmp_path: Path)
     only_share = apply_edits(inference, {"glu": {"feasible_change": "25%"}})
     write_schema(only_share, tmp_path / "share.json")
     assert read_schema(tmp_path / "share.json") == only_share and only_share["glu"].feasible_change == 0.0
-    with pytest.raises(InferenceError, match="not a number >= 0, a share"):
-        apply_edits(inference, {"glu": {"feasible_change": "150%"}})
+    for bad in ("150%", "1,3", "1; 2"):  # a comma is no separator: "1,3" is never read as 1 and 3
+        with pytest.raises(InferenceError, match="not a number >= 0, a share"):
+            apply_edits(inference, {"glu": {"feasible_change": bad}})
     for bad, says in (({"direction": "toward normal"}, "needs a normal range"),
                       ({"direction": "toward normal", "normal_range": "high"}, "not two numbers"),
                       ({"direction": "toward normal", "normal_range": "140-70"}, "is empty")):

@@ -329,13 +329,13 @@ class Schema:
 def parse_feasible(text: str) -> tuple[float, float]:
     """A feasible change as typed ("15", "33%", "1.3; 33%") -> (absolute change, share of the value); raises
     ValueError on anything else."""
-    absolute = share = 0.0
-    for token in (t.strip() for t in text.replace(",", ";").split(";")):
-        if token.endswith("%"):
-            share = float(token[:-1]) / 100.0
-        elif token:
-            absolute = float(token)
-    if absolute < 0 or not 0 <= share < 1:
+    tokens = [t.strip() for t in text.split(";") if t.strip()]
+    shares = [float(t[:-1]) / 100.0 for t in tokens if t.endswith("%")]
+    units = [float(t) for t in tokens if not t.endswith("%")]  # "1,3" is refused here, never read as 1 and 3
+    if len(shares) > 1 or len(units) > 1:
+        raise ValueError(f"{text!r}: at most one change in the unit and one share")
+    absolute, share = (units or [0.0])[0], (shares or [0.0])[0]
+    if not absolute >= 0 or not 0 <= share < 1:
         raise ValueError(f"{text!r}: a feasible change is a number >= 0 and/or a share below 100 %")
     return absolute, share
 
