@@ -5,8 +5,10 @@ Why: a validation split drawn from the training distribution (the same clinics, 
 radiologist sees first, healthy children's films from another acquisition called pneumonia. Kermany's training
 folder holds two acquisition families per class, told apart by file name (normal studies ``IM-...`` and
 ``NORMAL2-IM-...``; pneumonia ``..._bacteria_...`` and ``..._virus_...``), so a model can be trained without one
-family and judged on it (`benchmarks/shift_validation.py`). What that protocol chose lives here, so the app, the
-CLI and the benchmark apply the same rule.
+family and judged on it (`benchmarks/shift_validation.py`). File names tell only two families per class, so the protocol also holds out
+clusters of the films' own acquisition statistics (exposure, contrast, sharpness, border), whatever their names
+say (`acquisition_statistics`, `statistics_clusters`). What that protocol chose lives here, so the app, the CLI and
+the benchmark apply the same rule.
 """
 
 from __future__ import annotations
@@ -31,6 +33,52 @@ FOLDS: dict[str, tuple[str, str]] = {
     "hold out NORMAL2 + viral": ("normal-NORMAL2", "pneumonia-viral"),
     "hold out IM + bacterial": ("normal-IM", "pneumonia-bacterial"),
 }
+
+
+# ----- image-statistics clusters ---------------------------------------------------------------------------------
+STATISTICS = ("mean", "spread", "5th percentile", "median", "95th percentile", "high-frequency energy / spread",
+              "border band minus centre")
+CLUSTERS = 3  # fixed before any fold was run: exposure below, near and above the typical film
+BORDER = 0.08  # share of the side that counts as the border band
+
+
+def acquisition_statistics(square: np.ndarray) -> np.ndarray:
+    """Seven numbers that an acquisition (exposure, detector, processing, collimation) moves more than a patient
+    does: brightness (mean and three percentiles), contrast (spread), sharpness and noise (mean absolute Laplacian
+    relative to the spread) and how the border band differs from the centre. ``square`` is one film as the model
+    reads it (a square in [0, 1]), so every film is measured at the same scale."""
+    from scipy import ndimage
+
+    a = np.asarray(square, dtype=np.float64)
+    side = a.shape[0]
+    b = max(1, int(round(BORDER * side)))
+    band = np.concatenate([a[:b].ravel(), a[-b:].ravel(), a[b:-b, :b].ravel(), a[b:-b, -b:].ravel()])
+    q = side // 4
+    spread = float(a.std())
+    p5, p50, p95 = np.percentile(a, [5, 50, 95])
+    return np.array([a.mean(), spread, p5, p50, p95, np.abs(ndimage.laplace(a)).mean() / (spread + 1e-6),
+                     band.mean() - a[q:-q, q:-q].mean()])
+
+
+def statistics_clusters(statistics: np.ndarray, patients: Sequence[str], k: int = CLUSTERS, seed: int = 0) -> np.ndarray:
+    """A cluster per film, each patient's films kept together (k-means of scikit-learn on the standardised mean
+    statistics of each patient's films), so a held-out cluster holds whole patients, as the validation split does.
+    Clusters are ordered by their mean brightness (0: darkest), so a fold's name means the same on every run."""
+    from sklearn.cluster import KMeans
+
+    statistics = np.asarray(statistics, dtype=np.float64)
+    ids, index = np.unique(np.asarray(patients), return_inverse=True)
+    per_patient = np.stack([statistics[index == i].mean(axis=0) for i in range(len(ids))])
+    z = (per_patient - per_patient.mean(axis=0)) / np.maximum(per_patient.std(axis=0), 1e-12)
+    found = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(z)
+    brightness = [per_patient[found == c, 0].mean() for c in range(k)]
+    rank = np.argsort(np.argsort(brightness))
+    return rank[found][index]
+
+
+def cluster_family(cluster: int, label: int) -> str:
+    """The family name a statistics-cluster fold holds out ('normal-cluster0', 'pneumonia-cluster0', ...)."""
+    return f"{'pneumonia' if label else 'normal'}-cluster{cluster}"
 
 
 def family(filename: str, label: int) -> str:
