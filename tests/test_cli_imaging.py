@@ -197,3 +197,53 @@ def test_the_target_is_a_class_word_of_the_models_card(tmp_path: Path, monkeypat
     assert main(["explain-image", str(image), "--model", "opacity-model", "--target", "pneumonia", "--out", str(out)]) != 0
     assert "'pneumonia' is not a class of this model; its classes: clear, opacity" in capsys.readouterr().err
     model_cache.clear()
+
+
+def test_link_image_model_applies_a_shift_validation_choice(tmp_path: Path, monkeypatch, capsys) -> None:
+    """The benchmark's choice becomes the card's threshold and views (for the model it measured only), with the
+    held-out figures behind it; the app's decision then reads the views' mean."""
+    import json
+    import shutil
+
+    from cfx_desktop.core import model_cache
+    from cfx_desktop.core.imaging.models.decision import decide
+
+    folder = tmp_path / "weights"
+    shutil.copytree(bundles.paths.weights_dir(), folder)
+    fold = {"held_out": ["normal-cluster2", "pneumonia-cluster2"], "variants": {"first version (balanced, clean validation); test-time augmentation": {
+        "per_family": {"normal-cluster2": {"specificity": 0.97}, "pneumonia-cluster2": {"sensitivity": 0.95}}}}}
+    result = {"epochs": 8, "folds": {"hold out statistics cluster 2": fold},
+              "choice": {"variant": "first version (balanced, clean validation); test-time augmentation",
+                         "mean_held_out_balanced_accuracy": {}, "rule": "first version (balanced, clean validation)", "views": "tta"},
+              "shipped": {"model": DEFAULT_MODEL, "threshold": 0.4321, "all": {"accuracy": 0.98}}}
+    measured = tmp_path / "shift.json"
+    measured.write_text(json.dumps(result))
+    before = bundles.read_card(DEFAULT_MODEL, folder)["threshold"]
+    assert main(["link-image-model", "--model", "pneumonia-referee", "--shift-results", str(measured), "--out", str(folder)]) != 0
+    assert "measured 'pneumonia-slim-cnn', not 'pneumonia-referee'" in capsys.readouterr().err
+    assert main(["link-image-model", "--model", DEFAULT_MODEL, "--shift-results", str(measured), "--out", str(folder)]) == 0
+    card = bundles.read_card(DEFAULT_MODEL, folder)
+    assert card["threshold"] == before, "the single view keeps its own threshold: saliency and counterfactuals read it"
+    assert card["decision_threshold"] == 0.4321 and card["decision_views"] == "tta"
+    assert "mean over the 4 test-time views" in card["decision_rule"] and "--shift-results" in card["links_command"]
+    assert card["shift_validation"]["held_out_folds"]["hold out statistics cluster 2"] == {
+        "held_out": ["normal-cluster2", "pneumonia-cluster2"], "sensitivity": 0.95, "specificity": 0.97}
+    monkeypatch.setenv("CFX_WEIGHTS_DIR", str(folder))
+    model_cache.clear()
+    try:
+        model = load_image_model()
+        assert model.threshold == before and model.decision_threshold == 0.4321 and model.decision_views == "tta"
+        d = decide(model, gradient_image(200, 200), "ok")
+        assert d.probability == pytest.approx(float(np.mean(d.view_probabilities))) and d.source.startswith("mean of 4")
+        assert d.threshold == 0.4321
+    finally:
+        model_cache.clear()
+    single = {**result, "choice": {**result["choice"], "views": "single", "variant": "first version (balanced, clean validation); single view"}}
+    single["folds"] = {"hold out statistics cluster 2": {**fold, "variants": {single["choice"]["variant"]: fold["variants"][result["choice"]["variant"]]}}}
+    measured.write_text(json.dumps(single))  # a single-view choice sets the model's own threshold and drops the views' one
+    assert main(["link-image-model", "--model", DEFAULT_MODEL, "--shift-results", str(measured), "--out", str(folder)]) == 0
+    card = bundles.read_card(DEFAULT_MODEL, folder)
+    assert card["threshold"] == 0.4321 and card["decision_views"] == "single" and "decision_threshold" not in card
+    measured.write_text(json.dumps({"choice": {}}))
+    assert main(["link-image-model", "--model", DEFAULT_MODEL, "--shift-results", str(measured), "--out", str(folder)]) != 0
+    assert "not a shift_validation benchmark result" in capsys.readouterr().err

@@ -57,6 +57,21 @@ def test_views_that_cross_the_threshold_make_it_uncertain() -> None:
     assert d.label == UNCERTAIN and d.reasons == ["small changes of exposure or framing change the answer"]
 
 
+def test_a_card_that_reads_the_views_labels_by_their_mean_at_its_own_threshold() -> None:
+    """The shift protocol may choose the mean over the test-time views: the label then reads that mean, the
+    sentence says so, and the views are computed even with the view rule off (they are the probability)."""
+    single, views = _model(gain=8.0, offset=0.5, threshold=0.6), _model(gain=8.0, offset=0.5, threshold=0.6)
+    views.card = {"decision_views": "tta", "decision_threshold": 0.6}
+    film = _film(0.56)
+    plain = decide(single, film, "ok", referee=None)
+    read = decide(views, film, "ok", referee=None, rule=shift.SelectiveRule(views=False))
+    assert plain.source == "" and plain.probability == pytest.approx(single.probability(film))
+    assert read.probability == pytest.approx(np.mean(read.view_probabilities)) and len(read.view_probabilities) == len(shift.TTA_VIEWS)
+    assert read.probability != pytest.approx(plain.probability), "the premise: the views move the probability"
+    assert read.label == ("pneumonia" if read.probability >= 0.6 else "normal")
+    assert "mean of 4 test-time views" in read.sentence("pneumonia") and "mean" not in plain.sentence("pneumonia")
+
+
 def test_the_rule_can_be_switched_off_part_by_part() -> None:
     rule = shift.SelectiveRule(referee=False, views=False, guard_caution=False)
     assert rule.reasons(1, 0, [0, 1], "caution") == []
@@ -85,6 +100,41 @@ def test_families_and_folds_hold_out_one_family_of_each_class() -> None:
         assert normal.startswith("normal-") and pneumonia.startswith("pneumonia-")
     held = {f for pair in shift.FOLDS.values() for f in pair}
     assert held == set(shift.FAMILY_NAMES)  # every family is held out once
+
+
+def test_acquisition_statistics_measure_exposure_contrast_and_border() -> None:
+    flat = shift.acquisition_statistics(np.full((64, 64), 0.5))
+    assert flat[0] == pytest.approx(0.5) and flat[1] == pytest.approx(0.0) and flat[6] == pytest.approx(0.0)
+    rng = np.random.default_rng(0)
+    film = np.clip(0.5 + 0.1 * rng.standard_normal((64, 64)), 0, 1)
+    brighter = shift.acquisition_statistics(np.clip(film + 0.2, 0, 1))
+    assert brighter[0] > shift.acquisition_statistics(film)[0] and brighter[3] > shift.acquisition_statistics(film)[3]
+    framed = film.copy()
+    framed[:5], framed[-5:], framed[:, :5], framed[:, -5:] = 0.0, 0.0, 0.0, 0.0  # a dark collimation border
+    assert shift.acquisition_statistics(framed)[6] < -0.3 < shift.acquisition_statistics(film)[6]
+    smooth = shift.acquisition_statistics(np.tile(np.linspace(0, 1, 64), (64, 1)))
+    assert shift.acquisition_statistics(film)[5] > 10 * smooth[5]  # noise is high-frequency energy; a ramp is not
+
+
+def test_statistics_clusters_keep_patients_whole_and_order_by_brightness() -> None:
+    rng = np.random.default_rng(1)
+    centres = np.array([[0.6] * 7, [0.3] * 7, [0.45] * 7])  # bright, dark, middle
+    stats, patients, truth = [], [], []
+    for group, centre in enumerate(centres):
+        for patient in range(10):
+            for _ in range(2):  # two films per patient
+                stats.append(centre + 0.01 * rng.standard_normal(7))
+                patients.append(f"g{group}p{patient}")
+                truth.append(group)
+    # one film of a bright patient is darker: the patient still goes to one cluster, the one of their mean (0.55)
+    stats[0] = np.full(7, 0.5)
+    clusters = shift.statistics_clusters(np.array(stats), patients, k=3, seed=0)
+    for patient in set(patients):
+        assert len({int(c) for c, p in zip(clusters, patients) if p == patient}) == 1
+    truth = np.array(truth)
+    assert {int(c) for c in clusters[truth == 1]} == {0}  # the dark group is cluster 0, the bright one cluster 2
+    assert {int(c) for c in clusters[truth == 2]} == {1} and {int(c) for c in clusters[truth == 0]} == {2}
+    assert shift.cluster_family(2, 0) == "normal-cluster2" and shift.cluster_family(0, 1) == "pneumonia-cluster0"
 
 
 def test_worst_case_threshold_maximises_the_lowest_balanced_accuracy() -> None:

@@ -128,6 +128,9 @@ def register_links(sub: argparse._SubParsersAction) -> None:
                    help='a generator per target class (the card\'s class words), chosen per direction: {"normal": {...}, "pneumonia": {...}}')
     k.add_argument("--sanity-results", type=Path, metavar="JSON",
                    help="benchmarks/results/saliency_sanity.json: record the saliency methods' sanity pass rates in the card")
+    k.add_argument("--shift-results", type=Path, metavar="JSON",
+                   help="benchmarks/results/shift_validation.json: apply its rule's choice (threshold rule and views) to "
+                        "the classifier it measured, and record the held-out results in its card")
     k.add_argument("--out", type=Path, help="weights folder (default: the shipped weights/)")
     k.set_defaults(handler=link_image_model)
 
@@ -174,17 +177,58 @@ def link_image_model(args: argparse.Namespace) -> int:
                                        **c["pass_rate"]} for label, c in measured["candidates"].items()}}
         except (OSError, KeyError, json.JSONDecodeError) as exc:
             raise UserError(f"--sanity-results: not a saliency_sanity benchmark result ({exc})") from exc
+    if args.shift_results:
+        card.update(_shift_decision(args.shift_results, args.model))
+        card = {k: v for k, v in card.items() if v is not None}
     unknown = set(card.get("counterfactual_search_by_target") or {}) - set(card.get("labels", ()))
     if unknown:
         raise UserError(f"--counterfactual-search-by-target names {', '.join(sorted(unknown))}, not a class of {args.model}")
     parts = ["cfx-desktop", "link-image-model", "--model", args.model]
-    for key in ("autoencoder", "referee", "guard", "counterfactual_search", "counterfactual_search_by_target", "sanity_results"):
+    for key in ("autoencoder", "referee", "guard", "counterfactual_search", "counterfactual_search_by_target", "sanity_results",
+                "shift_results"):
         if getattr(args, key) is not None:
             parts += ["--" + key.replace("_", "-"), str(getattr(args, key))]
     card["links_command"] = shlex.join(parts)
     bundles.save(args.model, bundle.state, card, args.out)
     print(f"updated {args.model}: " + ", ".join(f"{k} = {card.get(k)}" for k in ("autoencoder", "referee", "guard", "counterfactual_search")))
     return 0
+
+
+THRESHOLD_RULES = {  # the shift benchmark's rule names, in the words a card gives
+    "first version (balanced, clean validation)": "maximises balanced accuracy on the patient-level validation split",
+    "worst case over acquisition shifts": "maximises the lowest balanced accuracy over the patient-level validation split, "
+                                          "clean and under each simulated acquisition shift",
+}
+
+
+def _shift_decision(path: Path, model: str) -> dict:
+    """The card fields that apply a shift-validation run's choice: the threshold its rule gives on this model's own
+    validation patients (for the views' mean, a threshold of its own), whether the label reads that mean, and the
+    held-out figures behind it. None marks a field to remove."""
+    import json
+
+    try:
+        measured = json.loads(path.read_text(encoding="utf-8"))
+        shipped, choice = measured["shipped"], measured["choice"]
+        rule = THRESHOLD_RULES[choice["rule"]]
+        chosen = {fold: {"held_out": block["held_out"],
+                         "sensitivity": block["variants"][choice["variant"]]["per_family"][block["held_out"][1]]["sensitivity"],
+                         "specificity": block["variants"][choice["variant"]]["per_family"][block["held_out"][0]]["specificity"]}
+                  for fold, block in measured["folds"].items()}
+    except (OSError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise UserError(f"--shift-results: not a shift_validation benchmark result ({exc})") from exc
+    if shipped.get("model") != model:
+        raise UserError(f"--shift-results measured {shipped.get('model')!r}, not {model!r}: its threshold belongs to that model")
+    tta = choice["views"] == "tta"
+    chosen_by = "; rule and views chosen by held-out balanced accuracy over acquisition families and statistics clusters (benchmarks/shift_validation.py)"
+    fields = {"decision_views": "tta" if tta else "single",
+              "shift_validation": {"choice": choice["variant"], "mean_held_out_balanced_accuracy": choice["mean_held_out_balanced_accuracy"],
+                                   "held_out_folds": chosen, "validation_at_threshold": shipped["all"], "epochs": measured.get("epochs")}}
+    if tta:  # the views' mean gets its own threshold; the single view (what saliency and counterfactuals read) keeps its own
+        fields.update(decision_threshold=float(shipped["threshold"]), decision_rule=rule + " of the mean over the 4 test-time views" + chosen_by)
+    else:
+        fields.update(threshold=float(shipped["threshold"]), threshold_rule=rule + chosen_by, decision_threshold=None, decision_rule=None)
+    return fields
 
 
 def calibrate_selective(args: argparse.Namespace) -> int:
@@ -213,8 +257,8 @@ def calibrate_selective(args: argparse.Namespace) -> int:
         uncertain.append(decision is None or decision.uncertain or not verdict.in_distribution)
         families.append(shift.family(path.name, label))
     y_arr, p_arr, u_arr, f_arr = np.array(y), np.nan_to_num(np.array(p), nan=0.0), np.array(uncertain), np.array(families)
-    report = shift.coverage_report(y_arr, p_arr, model.threshold, u_arr)
-    report["per_family"] = {f: shift.coverage_report(y_arr[f_arr == f], p_arr[f_arr == f], model.threshold, u_arr[f_arr == f])
+    report = shift.coverage_report(y_arr, p_arr, model.decision_threshold, u_arr)
+    report["per_family"] = {f: shift.coverage_report(y_arr[f_arr == f], p_arr[f_arr == f], model.decision_threshold, u_arr[f_arr == f])
                             for f in sorted(set(families))}
     report["rule"] = ("uncertain when the independent referee disagrees, when the test-time views (exposure, framing) "
                       "disagree, or when the guard finds the film unusual")

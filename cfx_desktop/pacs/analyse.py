@@ -55,7 +55,7 @@ def _guard_text(verdict: Any) -> str:
 
 def _finding(model: Any, verdict: Any, decision: Any) -> Finding:
     card = model.card
-    common = dict(threshold=model.threshold, positive=model.labels[1], model_label=f"{card.get('label', model.name)} ({model.name})",
+    common = dict(threshold=model.decision_threshold, positive=model.labels[1], model_label=f"{card.get('label', model.name)} ({model.name})",
                   model_version=str(card.get("created", card.get("version", ""))), validation=validation_text(card) or "not recorded",
                   guard=_guard_text(verdict), sanity=sanity_text(card))
     if decision is None:

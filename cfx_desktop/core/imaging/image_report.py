@@ -120,7 +120,7 @@ def _prediction_section(prediction: live.Prediction | None, counterfactual: live
     if prediction.uncertain:
         outcome = f"uncertain, no label: {'; '.join(prediction.uncertain)}"
     rows = [("Outcome", outcome),
-            (f"p({prediction.positive})", f"{prediction.probability:.3f} (threshold {prediction.threshold:.3f})" + (f", {note}" if note else ""))]
+            (f"p({prediction.positive})", prediction.probability_words() + (f", {note}" if note else ""))]
     metrics = counterfactual.result.metrics if counterfactual is not None else {}
     if "referee_initial_probability" in metrics:
         r = metrics["referee_initial_probability"]

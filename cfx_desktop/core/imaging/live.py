@@ -39,6 +39,16 @@ class Prediction:
     positive: str  # the model's finding class, in words (from its card)
     uncertain: list[str] = field(default_factory=list)  # why the label is "uncertain" (selective prediction)
     referee_probability: float | None = None
+    source: str = ""  # what the probability is when not the film as it is ("mean of 4 test-time views")
+    model_threshold: float | None = None  # the single view's own (what saliency and counterfactuals are read against)
+
+    def probability_context(self) -> str:
+        """'(mean of 4 test-time views; threshold 0.445)': what the probability is and what it is read against."""
+        of = f"{self.source}; " if self.source else ""
+        return f"({of}threshold {self.threshold:.3f})"
+
+    def probability_words(self) -> str:
+        return f"{self.probability:.3f} {self.probability_context()}"
 
 
 @dataclass
@@ -74,11 +84,12 @@ def predict(image_id: int, pixels: np.ndarray, model_name: str = DEFAULT_MODEL, 
     model = load_image_model(model_name)
     verdict, decision = guarded_decision(load_guard(model), model, LoadedImage(pixels, "", "", metadata or {}))
     if decision is None:
-        return Prediction(image_id, model_name, None, model.threshold, "", model.card.get("label", model_name), verdict,
-                          model.labels[1])
+        return Prediction(image_id, model_name, None, model.decision_threshold, "", model.card.get("label", model_name), verdict,
+                          model.labels[1], model_threshold=model.threshold)
     label = decision.label if verdict.in_distribution else ""
-    return Prediction(image_id, model_name, decision.probability, model.threshold, label, model.card.get("label", model_name),
-                      verdict, model.labels[1], decision.reasons if verdict.in_distribution else [], decision.referee_probability)
+    return Prediction(image_id, model_name, decision.probability, decision.threshold, label, model.card.get("label", model_name),
+                      verdict, model.labels[1], decision.reasons if verdict.in_distribution else [], decision.referee_probability,
+                      decision.source, model.threshold)
 
 
 def overlay(image_id: int, pixels: np.ndarray, method: str, model_name: str = DEFAULT_MODEL, target: str | None = None,

@@ -56,7 +56,7 @@ class PredictionPanel(QGroupBox):
             return
         if not guard.in_distribution:
             self.label.setText(self._scoped(f"<span style='font-size: 13pt; color: {theme.colour('warn')}'><b>Unusual image: no verdict</b></span><br>"
-                                            f"p({prediction.positive}) = {prediction.probability:.3f} (threshold {prediction.threshold:.3f}), "
+                                            f"p({prediction.positive}) = {prediction.probability_words()}, "
                                             f"to be treated with caution.<br>{guard.reason}<br>model: {prediction.card_label} ({prediction.model_name})"))
             return
         if prediction.uncertain:
@@ -65,14 +65,15 @@ class PredictionPanel(QGroupBox):
             self.label.setText(self._scoped(
                 f"<span style='font-size: 15pt; color: {theme.colour('warn')}'><b>Uncertain: no label</b></span><br>"
                 f"{why[:1].upper()}{why[1:]}.<br>"
-                f"p({prediction.positive}) = {prediction.probability:.3f}, {leaning} the threshold {prediction.threshold:.3f}; "
+                f"p({prediction.positive}) = {prediction.probability:.3f}{f' ({prediction.source})' if prediction.source else ''}, "
+                f"{leaning} the threshold {prediction.threshold:.3f}; "
                 "a reader should decide.<br>"
                 f"model: {prediction.card_label} ({prediction.model_name})"))
             return
         colour = theme.colour("bad" if prediction.label == prediction.positive else "good")
         self.label.setText(self._scoped(
             f"<span style='font-size: 15pt; color: {colour}'><b>{prediction.label}</b></span><br>"
-            f"p({prediction.positive}) = <b>{prediction.probability:.3f}</b> (threshold {prediction.threshold:.3f})<br>"
+            f"p({prediction.positive}) = <b>{prediction.probability:.3f}</b> {prediction.probability_context()}<br>"
             f"model: {prediction.card_label} ({prediction.model_name})"))
 
     def failed(self, message: str) -> None:

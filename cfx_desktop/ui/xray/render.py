@@ -45,7 +45,9 @@ class XrayRender:
         self.tab.cf_panel.button.setEnabled(self.tab.jobs.counterfactual_allowed)
         self.tab.cf_panel.button.setToolTip("Prediction withheld for this image (see the banner)" if withheld else "")
         if prediction is not None:
-            self.tab.cf_panel.set_model(prediction.threshold, prediction.positive)
+            # the counterfactual curve is the film as it is (the single view), read against its own threshold
+            own = prediction.threshold if prediction.model_threshold is None else prediction.model_threshold
+            self.tab.cf_panel.set_model(own, prediction.positive)
 
     def overlay(self, overlay: live.Overlay | None, state: JobState) -> None:
         prediction = self.tab.session.prediction

@@ -216,6 +216,19 @@ class ImageModel:
         return self.labels[int(probability >= self.threshold)]
 
     @property
+    def decision_views(self) -> str:
+        """What the app's label is read from: "single" (the film as it is) or "tta" (the mean over the test-time
+        views of `shift.TTA_VIEWS`), as the shift-validation rule chose for this model (``decision_views`` in its
+        card). Saliency and counterfactuals always explain the single view, the model itself, against ``threshold``."""
+        return "tta" if self.card.get("decision_views") == "tta" and "decision_threshold" in self.card else "single"
+
+    @property
+    def decision_threshold(self) -> float:
+        """The threshold of the score the label is read from: a threshold belongs to the score it was chosen for,
+        so the views' mean has its own (``decision_threshold``) and the single view keeps ``threshold``."""
+        return float(self.card["decision_threshold"]) if self.decision_views == "tta" else self.threshold
+
+    @property
     def cam_layer(self) -> nn.Module:
         return self.net.cam_layer
 

@@ -33,6 +33,7 @@ class Decision:
     reasons: list[str] = field(default_factory=list)  # why it is uncertain (empty when labelled)
     referee_probability: float | None = None
     view_probabilities: list[float] = field(default_factory=list)
+    source: str = ""  # what ``probability`` is, when not the film as it is ("mean of 4 test-time views")
 
     @property
     def uncertain(self) -> bool:
@@ -40,9 +41,10 @@ class Decision:
 
     def sentence(self, positive: str) -> str:
         """The decision in words, for the panel, the report and the CLI."""
+        source = f", {self.source}" if self.source else ""
         if not self.uncertain:
-            return f"{self.label} (p({positive}) {self.probability:.2f}, threshold {self.threshold:.2f})"
-        return f"uncertain: {'; '.join(self.reasons)} (p({positive}) {self.probability:.2f}, threshold {self.threshold:.2f})"
+            return f"{self.label} (p({positive}) {self.probability:.2f}{source}, threshold {self.threshold:.2f})"
+        return f"uncertain: {'; '.join(self.reasons)} (p({positive}) {self.probability:.2f}{source}, threshold {self.threshold:.2f})"
 
 
 def view_probabilities(model: Any, pixels: np.ndarray) -> list[float]:
@@ -55,16 +57,21 @@ def view_probabilities(model: Any, pixels: np.ndarray) -> list[float]:
 
 def decide(model: Any, pixels: np.ndarray, guard_level: str | None = None, referee: Any = None,
            rule: shift.SelectiveRule = shift.DEFAULT_RULE) -> Decision:
-    """The model's probability at its threshold, and "uncertain" with its reasons where `rule` says so."""
-    p = model.probability(pixels)
-    label_index = int(p >= model.threshold)
-    views = view_probabilities(model, pixels) if rule.views else []
-    view_labels = [int(v >= model.threshold) for v in views] if views else None
+    """The model's probability at its threshold, and "uncertain" with its reasons where `rule` says so. For a model
+    whose card reads its label from the test-time views (`ImageModel.decision_views`), the probability is their
+    mean, at the threshold chosen for that mean."""
+    tta = getattr(model, "decision_views", "single") == "tta"
+    threshold = float(getattr(model, "decision_threshold", model.threshold))
+    views = view_probabilities(model, pixels) if (rule.views or tta) else []
+    p = float(np.mean(views)) if tta else model.probability(pixels)
+    label_index = int(p >= threshold)
+    view_labels = [int(v >= threshold) for v in views] if views else None
     referee_p = referee.probability(pixels) if (referee is not None and rule.referee) else None
     referee_label = None if referee_p is None else int(referee_p >= referee.threshold)
     reasons = rule.reasons(label_index, referee_label, view_labels, guard_level)
     label = UNCERTAIN if reasons else model.labels[label_index]
-    return Decision(p, model.threshold, label, reasons, referee_p, views)
+    return Decision(p, threshold, label, reasons, referee_p, views,
+                    f"mean of {len(views)} test-time views" if tta else "")
 
 
 def guarded_prediction(guard: Guard, model: Any, image: LoadedImage) -> tuple[GuardVerdict, float | None, str]:
