@@ -119,6 +119,12 @@ def test_image_report_has_every_section_legend_referee_and_sanity(tmp_path: Path
     assert "top 1 of" in text  # plain names for the randomized layers
     assert facts(doc, "Image")["File"] == "chest.png"
     assert doc["reproduce"].startswith(f"cfx-desktop report-image {chest_png} --method gradcam")
+    # the shipped classifier's label reads the test-time views' mean at its own threshold: the report names both
+    model = facts(doc, "Model")
+    assert "mean over the 4 test-time views" in model["Decision threshold"]
+    assert model["Single-view threshold"].endswith("(what saliency and the counterfactual are read against)")
+    prediction = facts(doc, "Prediction")
+    assert any("mean of 4 test-time views" in value for value in prediction.values())
 
 
 def test_report_image_on_a_broken_file_says_why(tmp_path: Path, capsys) -> None:

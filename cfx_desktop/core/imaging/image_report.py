@@ -78,13 +78,23 @@ def validation_text(card: dict[str, Any]) -> str:
                      if key in validation)
 
 
+def _threshold_rows(card: dict[str, Any]) -> list[tuple[str, str]]:
+    """The label's threshold and why; where the label reads the test-time views' mean, also the single view's own
+    threshold, which saliency and the counterfactual are read against."""
+    single = f"{card.get('threshold', float('nan')):.3f}: {card.get('threshold_rule', '')}"
+    if card.get("decision_views") == "tta" and "decision_threshold" in card:
+        return [("Decision threshold", f"{card['decision_threshold']:.3f}: {card.get('decision_rule', '')}"),
+                ("Single-view threshold", f"{single} (what saliency and the counterfactual are read against)")]
+    return [("Decision threshold", single)]
+
+
 def _model_section(card: dict[str, Any]) -> Section:
     data = card.get("data", {})
     metrics = validation_text(card)
     rows = [("Model", f"{card.get('label', '')}; bundle {card.get('name', '')}"), ("Predicts", card.get("task", "")),
             ("Data", f"{data.get('folder', data.get('file', ''))} ({data.get('files', '?')} files)"),
             ("Split", str(data.get("split", ""))), ("Validation metrics", metrics or "not recorded"),
-            ("Decision threshold", f"{card.get('threshold', float('nan')):.3f}: {card.get('threshold_rule', '')}"),
+            *_threshold_rows(card),
             ("Referee", f"{card.get('referee') or 'none'}: an independently trained classifier that judges the counterfactual"),
             ("Selective prediction", selective_text(card)),
             ("Saliency sanity", sanity_text(card)),
