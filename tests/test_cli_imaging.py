@@ -218,6 +218,8 @@ def test_link_image_model_applies_a_shift_validation_choice(tmp_path: Path, monk
               "shipped": {"model": DEFAULT_MODEL, "threshold": 0.4321, "all": {"accuracy": 0.98}}}
     measured = tmp_path / "shift.json"
     measured.write_text(json.dumps(result))
+    shipped = bundles.load(DEFAULT_MODEL, folder)
+    bundles.save(DEFAULT_MODEL, shipped.state, {**shipped.card, "unrelated": None}, folder)  # left as it is
     before = bundles.read_card(DEFAULT_MODEL, folder)["threshold"]
     assert main(["link-image-model", "--model", "pneumonia-referee", "--shift-results", str(measured), "--out", str(folder)]) != 0
     assert "measured 'pneumonia-slim-cnn', not 'pneumonia-referee'" in capsys.readouterr().err
@@ -244,6 +246,7 @@ def test_link_image_model_applies_a_shift_validation_choice(tmp_path: Path, monk
     assert main(["link-image-model", "--model", DEFAULT_MODEL, "--shift-results", str(measured), "--out", str(folder)]) == 0
     card = bundles.read_card(DEFAULT_MODEL, folder)
     assert card["threshold"] == 0.4321 and card["decision_views"] == "single" and "decision_threshold" not in card
+    assert "unrelated" in card and card["unrelated"] is None
     measured.write_text(json.dumps({"choice": {}}))
     assert main(["link-image-model", "--model", DEFAULT_MODEL, "--shift-results", str(measured), "--out", str(folder)]) != 0
     assert "not a shift_validation benchmark result" in capsys.readouterr().err

@@ -178,8 +178,11 @@ def link_image_model(args: argparse.Namespace) -> int:
         except (OSError, KeyError, json.JSONDecodeError) as exc:
             raise UserError(f"--sanity-results: not a saliency_sanity benchmark result ({exc})") from exc
     if args.shift_results:
-        card.update(_shift_decision(args.shift_results, args.model))
-        card = {k: v for k, v in card.items() if v is not None}
+        for key, value in _shift_decision(args.shift_results, args.model).items():
+            if value is None:  # a field the choice removes (the views' threshold of an earlier choice); no other is touched
+                card.pop(key, None)
+            else:
+                card[key] = value
     unknown = set(card.get("counterfactual_search_by_target") or {}) - set(card.get("labels", ()))
     if unknown:
         raise UserError(f"--counterfactual-search-by-target names {', '.join(sorted(unknown))}, not a class of {args.model}")
