@@ -75,3 +75,42 @@ def test_a_referee_identical_to_the_model_is_refused(npz: Path, tmp_path: Path) 
     model = load_image_model("pneumonia-slim-cnn", torch.device("cpu"), tmp_path)
     with pytest.raises(bundles.BundleError, match="not an independent referee"):
         referee_for(model, tmp_path)
+
+
+def _kermany_folder(root: Path, n: int = 24) -> Path:
+    """A tiny folder named as Kermany's are: normal IM-..., pneumonia person..._bacteria_... / _virus_..."""
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    for cls in ("NORMAL", "PNEUMONIA"):
+        (root / cls).mkdir(parents=True)
+    for i in range(n):
+        base = rng.normal(90, 10, (40, 40))
+        Image.fromarray(np.clip(base, 0, 255).astype(np.uint8)).save(root / "NORMAL" / f"IM-{i:04d}-0001.png")
+        kind = "bacteria" if i % 2 else "virus"
+        base[10:30, 10:30 if kind == "bacteria" else 20] += 80  # the two subtypes look different
+        Image.fromarray(np.clip(base, 0, 255).astype(np.uint8)).save(root / "PNEUMONIA" / f"person{i}_{kind}_{i}.png")
+    return root
+
+
+def test_a_head_over_subtypes_learns_them_from_the_file_names_and_gives_one_logit(tmp_path: Path) -> None:
+    """slim-cnn-subtypes: cross-entropy over normal / bacterial / viral, one logit out (log p(pneumonia) - log p(normal));
+    a folder whose names carry no subtype is refused with what it needs."""
+    folder = _kermany_folder(tmp_path / "films")
+    card = train_image_model(folder, "slim-cnn-subtypes", size=32, epochs=2, out=tmp_path / "w", shuffled_twin="")
+    assert "cross-entropy over normal, bacterial, viral" in card["training"]["class_balance"]
+    model = load_image_model("pneumonia-slim-cnn-subtypes", torch.device("cpu"), tmp_path / "w")
+    x = torch.rand(3, 1, 32, 32)
+    with torch.no_grad():
+        logits = model.net.class_logits(x)
+        p = torch.softmax(logits, dim=1)
+        assert torch.allclose(torch.sigmoid(model.logits(x)), p[:, 1:].sum(dim=1), atol=1e-5)
+    twin = train_image_model(folder, "slim-cnn-subtypes", size=32, epochs=1, shuffle_labels=True, out=tmp_path / "w")
+    assert twin["training"]["shuffled_labels"] and twin["data"]["train_images"] == card["data"]["train_images"]
+    plain = tmp_path / "plain"
+    for path in folder.rglob("*.png"):  # the same films without the subtype in their names
+        target = plain / path.parent.name / path.name.replace("_bacteria_", "_").replace("_virus_", "_")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    with pytest.raises(ValueError, match="needs Kermany file names"):
+        train_image_model(plain, "slim-cnn-subtypes", size=32, epochs=1, out=tmp_path / "w2")

@@ -69,6 +69,34 @@ def _probabilities(net: torch.nn.Module, images: np.ndarray, mean: float, std: f
     return np.concatenate(out).astype(np.float64)
 
 
+def training_names(source: Path, size: int, seed: int) -> list[str]:
+    """File names of the training images, in the order `load_training_data` returns them (folders only)."""
+    if not (isinstance(source, data_mod.LabelledFolder) or source.is_dir()):
+        return []
+    ds = data_mod.load_folder(source, size)
+    train_idx, _ = data_mod.split_by_patient(ds, 0.15, seed)
+    return [ds.names[i] for i in train_idx]
+
+
+def subtype_targets(net: torch.nn.Module, names: list[str], labels: np.ndarray) -> np.ndarray | None:
+    """Class index per training image for an architecture with a head over sub-classes (``classes``: the negative
+    class, then the positive class's subtypes), read from Kermany's file names; None for a one-logit architecture.
+    Refused when the names do not carry the subtype."""
+    from cfx_desktop.core.imaging.models import shift
+
+    classes = getattr(net, "classes", None)
+    if classes is None:
+        return None
+    index = {"normal": 0, "pneumonia-bacterial": classes.index("bacterial"), "pneumonia-viral": classes.index("viral")}
+    families = [shift.family(n, int(y)) for n, y in zip(names, labels)]
+    targets = [0 if y == 0 else index.get(f) for f, y in zip(families, labels)]
+    unknown = sum(t is None for t in targets)
+    if len(names) != len(labels) or unknown:
+        raise ValueError(f"this architecture learns {', '.join(classes)}: it needs Kermany file names "
+                         f"(person..._bacteria_... / person..._virus_...); {unknown or len(labels)} training images carry none")
+    return np.array(targets, dtype=np.int64)
+
+
 def load_training_data(source: Path, size: int, seed: int, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED):  # noqa: ANN001, ANN201
     """(train images, train labels, validation images, validation labels, provenance, split text)."""
     if isinstance(source, data_mod.LabelledFolder) or source.is_dir():
@@ -101,7 +129,10 @@ def train_image_model(
     """Train one classifier; ``labels`` are the (negative, positive) class words, ``shuffled_twin=""`` names none."""
     device = device or torch.device("cpu")
     torch.manual_seed(seed)
-    X_tr, y_tr, X_va, y_va, provenance, split = load_training_data(source, size, seed, progress, cancel)
+    with data_mod.decoded_once():  # the names come from the same decoded folder, read once
+        X_tr, y_tr, X_va, y_va, provenance, split = load_training_data(source, size, seed, progress, cancel)
+        net = build(architecture).to(device)
+        subtypes = subtype_targets(net, training_names(source, size, seed), y_tr) if hasattr(net, "classes") else None
     if augmentation is None:
         augmentation = "none" if shuffle_labels else "acquisition"
     if augmentation not in AUGMENTATIONS:
@@ -111,14 +142,20 @@ def train_image_model(
     if subset and subset < len(y_tr):  # a random subset, e.g. so the shuffled-label twin can memorise in minutes
         keep = np.sort(np.random.default_rng(seed + 2).choice(len(y_tr), size=subset, replace=False))
         X_tr, y_tr = X_tr[keep], y_tr[keep]
+        subtypes = None if subtypes is None else subtypes[keep]
     if shuffle_labels:  # Adebayo et al.'s data randomization test: same data, labels permuted
-        y_tr = np.random.default_rng(seed + 1).permutation(y_tr)
+        order = np.random.default_rng(seed + 1).permutation(len(y_tr))
+        y_tr = y_tr[order]
+        subtypes = None if subtypes is None else subtypes[order]
     mean, std = float(X_tr.mean() / 255.0), float(X_tr.std() / 255.0)
-    net = build(architecture).to(device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0 if shuffle_labels else 1e-4)
     steps = epochs * int(np.ceil(len(X_tr) / batch_size))
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.15)
     pos_weight = torch.tensor(float((y_tr == 0).sum()) / max(float((y_tr == 1).sum()), 1.0), device=device)
+    if subtypes is not None:  # each class weighted by the inverse of its share: balanced once, as pos_weight does
+        counts = np.bincount(subtypes, minlength=len(net.classes)).astype(np.float64)
+        class_weight = torch.tensor(counts.sum() / (len(counts) * np.maximum(counts, 1.0)), dtype=torch.float32, device=device)
+        sub_all = torch.as_tensor(subtypes)
     generator = torch.Generator().manual_seed(seed)
     X_all = torch.as_tensor(X_tr)
     y_all = torch.as_tensor(y_tr, dtype=torch.float32)
@@ -134,7 +171,11 @@ def train_image_model(
             x = augment_batch(X_all[idx][:, None].float() / 255.0, generator, augmentation)
             x = ((x - mean) / std).to(device)
             target = y_all[idx].to(device) * (1 - label_smoothing) + label_smoothing / 2
-            loss = F.binary_cross_entropy_with_logits(net(x), target, pos_weight=pos_weight)
+            if subtypes is None:
+                loss = F.binary_cross_entropy_with_logits(net(x), target, pos_weight=pos_weight)
+            else:
+                loss = F.cross_entropy(net.class_logits(x), sub_all[idx].to(device), weight=class_weight,
+                                       label_smoothing=label_smoothing)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -175,7 +216,8 @@ def train_image_model(
             shuffled_twin or f"pneumonia-{architecture}-shuffled-labels"),
         "preprocessing": "grayscale in [0, 1] -> centre square crop on the short side -> area resize -> (x - mean) / std",
         "training": {"epochs": epochs, "best_epoch": best_epoch, "batch_size": batch_size, "optimizer": "AdamW, one-cycle LR",
-                     "max_lr": lr, "class_balance": "pos_weight = n_normal / n_pneumonia (once; no resampling)",
+                     "max_lr": lr, "class_balance": "pos_weight = n_normal / n_pneumonia (once; no resampling)" if subtypes is None
+                     else f"cross-entropy over {', '.join(net.classes)}, each class weighted by the inverse of its share",
                      "augmentation": AUGMENTATIONS[augmentation], "label_smoothing": label_smoothing,
                      "weight_decay": optimiser.param_groups[0]["weight_decay"], "subset": subset, "shuffled_labels": shuffle_labels,
                      "minutes": round(minutes, 2), "minutes_per_epoch": round(minutes / epochs, 2), "device": str(device),
