@@ -164,3 +164,21 @@ def test_a_patient_report_heads_partial_agreement_suggestions_as_such(tmp_path: 
     assert table["rows"] and "partial agreement" in table["headers"][1]
     assert any("partial-agreement tier: 3 of the 4" in b.get("text", "") for b in blocks)
     assert "partial agreement" in squash(" ".join(pdf_text(out)))
+
+
+def test_a_patient_no_feasible_change_can_flip_is_told_which_limit_blocks_it(tmp_path: Path, capsys) -> None:
+    """Creatinine 9.0 with every other feature locked: the report says once that there is no suggestion, and names
+    the feasible change the only flip would break (a few percentile points alone would read as a small change)."""
+    from cfx_desktop.core.tabular.datasets import schema_for
+
+    schema = schema_for("heart-failure-no-time")
+    x = schema.example_vector()
+    x[schema.index("serum_creatinine")] = 9.0
+    csv = tmp_path / "one.csv"
+    csv.write_text(",".join(schema.names) + "\n" + ",".join(f"{v:g}" for v in x) + "\n")
+    out = tmp_path / "blocked.pdf"
+    locks = [n for n in schema.names if n != "serum_creatinine"]
+    assert main(["report-patient", "--csv", str(csv), "--row", "1", "--lock", *locks, "--out", str(out)]) == 0
+    said = [b["text"] for b in section(sidecar(out), "What would have to change")["blocks"] if b["kind"] == "paragraph"]
+    blocked = next(t for t in said if t.startswith("No suggestion"))
+    assert "no counterfactual" not in blocked and "beyond the feasible change of at most" in blocked, blocked

@@ -156,7 +156,8 @@ class SuggestionsPanel(QWidget):
                                 f"<b>{result.outcome}</b> {scope} ({METHODS.get(result.method).label}, "
                                 f"{cfs.seconds * 1000:.0f} ms).{note}{where}")
         else:
-            self.status.setText(f"<b>No suggestion.</b> {cfs.reason}")
+            why = (cfs.reason or "").removeprefix("no counterfactual: ")
+            self.status.setText(f"<b>No suggestion.</b> {why[:1].upper()}{why[1:]}")
 
     def clear(self, message: str) -> None:
         self.result = None

@@ -134,13 +134,25 @@ def _search(ctx: SearchContext, spec, constraints: Constraints, reference: Refer
     return accepted, rejected
 
 
-def _sized(model: TabularModel, x: np.ndarray, cf: Counterfactual) -> str:
-    """A counterfactual's changes with the percentile points each moves, e.g. "serum creatinine 9.0 -> 1.2 (95
-    percentile points)"."""
-    shifts = Population.of_model(model).shifts(x, cf.values)[0]
+def _sized(model: TabularModel, x: np.ndarray, cf: Counterfactual, cap: float | None = None) -> str:
+    """A counterfactual's changes with how far each moves the patient and, where one goes further than a treatment
+    could, which limit it breaks, e.g. "serum creatinine 9.0 -> 2.17 mg/dL (11 percentile points; beyond the feasible
+    change of at most 4.50 mg/dL, 50% of the present value, set in the schema)". Without the limit a small
+    percentile shift (9.0 and 2.17 are both far above the median) would read as a small change."""
+    population = Population.of_model(model)
+    shifts = population.shifts(x, cf.values)[0]
     names = model.schema.names
-    return ", ".join(c.describe() + (f" ({shifts[names.index(c.feature)]:.0f} percentile points)"
-                                      if shifts[names.index(c.feature)] > 0 else "") for c in cf.changes)
+    parts = []
+    for change in cf.changes:
+        j = names.index(change.feature)
+        said = [f"{shifts[j]:.0f} percentile points" + (f", more than the cap of {cap:.0f}" if cap is not None and shifts[j] > cap + 0.5
+                                                          else "")] if shifts[j] > 0 else []
+        reach = population.feasible_change(j, x[j])
+        if np.isfinite(reach) and abs(float(cf.values[j]) - float(x[j])) > reach * (1 + 1e-9):
+            amount, source = population.limit_words(j, x[j])
+            said.append(f"beyond the feasible change of {amount}, {source}")
+        parts.append(change.describe() + (f" ({'; '.join(said)})" if said else ""))
+    return ", ".join(parts)
 
 
 def _labels(schema, cf: Counterfactual, only: Actionability | None = None) -> str:  # noqa: ANN001 - Schema
@@ -180,7 +192,7 @@ def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, refer
         trials.append((replace(constraints, margin=0.0), lambda r: f"the required margin of {constraints.margin:.2f} beyond the threshold blocks it (p = {r[0].probability:.2f} is reachable)"))
     if constraints.max_shift is not None:
         trials.append((replace(constraints, max_shift=None), lambda r: "only a change larger than a treatment could bring "
-                       f"about would flip it ({_sized(model, x, r[0])}); choose a bigger change under 'How big a change' to see it"))
+                       f"about would flip it: {_sized(model, x, r[0], constraints.max_shift)}. Choose a bigger change under 'How big a change' to see it"))
     if constraints.locked:
         trials.append((replace(constraints, locked=frozenset()), lambda r: f"the lock on {', '.join(sorted(schema[n].label for n in constraints.locked if n in schema.names))} blocks it (it would need {_labels(schema, r[0])})"))
     trials.append((replace(constraints, directions={f.name: Direction.ANY for f in schema.features}), lambda r: f"the direction rules (increase-only, decrease-only, toward normal) block it (it would need {r[0].changes[0].describe()})"))

@@ -179,15 +179,21 @@ class Population:
 
     def describe_limit(self, j: int, value: float = np.nan) -> str:
         """The feature's feasible change at ``value`` in words, for tooltips and messages."""
+        amount, source = self.limit_words(j, value)
+        return f"{amount} ({source})" if source else amount
+
+    def limit_words(self, j: int, value: float = np.nan) -> tuple[str, str]:
+        """(the feasible change at ``value``, "at most 4.50 mg/dL"; where that limit comes from), so a message
+        can place the two as its own sentence needs."""
         feature = self.schema.features[j]
         reach = self.feasible_change(j, value)
         if not np.isfinite(reach):
-            return "no limit known"
+            return "no limit known", ""
         unit = f" {feature.unit}" if feature.unit else ""
         source = "set in the schema" if feature.feasible_change > 0 else DEFAULT_RULE
         if feature.feasible_share > 0 and reach < self._absolute_change(j):
             source = f"{feature.feasible_share:.0%} of the present value, set in the schema"
-        return f"at most {reach:,.{feature.decimals}f}{unit} ({source})"
+        return f"at most {reach:,.{feature.decimals}f}{unit}", source
 
 
 def conditional_shifts(schema: Schema, reference_X: np.ndarray, mad: np.ndarray, x: np.ndarray, v: np.ndarray,
