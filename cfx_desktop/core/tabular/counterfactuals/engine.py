@@ -137,7 +137,7 @@ def _search(ctx: SearchContext, spec, constraints: Constraints, reference: Refer
 def _sized(model: TabularModel, x: np.ndarray, cf: Counterfactual, cap: float | None = None) -> str:
     """A counterfactual's changes with how far each moves the patient and, where one goes further than a treatment
     could, which limit it breaks, e.g. "serum creatinine 9.0 -> 2.17 mg/dL (11 percentile points; beyond the feasible
-    change of at most 4.50 mg/dL, 50% of the present value, set in the schema)". Without the limit a small
+    change of at most 1.50 mg/dL, the span of the central 80 % of the training patients ...)". Without it a small
     percentile shift (9.0 and 2.17 are both far above the median) would read as a small change."""
     population = Population.of_model(model)
     shifts = population.shifts(x, cf.values)[0]
