@@ -190,8 +190,7 @@ def build_patient_report(schema: Schema, card: dict[str, Any], prediction: Predi
     if suggestions is None:
         suggestion_section.add(Paragraph("No suggestions were computed for this patient."))
     elif not suggestions.counterfactuals:
-        why = (suggestions.counterfactuals.reason or "").removeprefix("no counterfactual: ")
-        suggestion_section.add(Paragraph(f"No suggestion: {why}"))
+        suggestion_section.add(Paragraph(f"No suggestion: {suggestions.counterfactuals.reason}"))
     else:
         what_if = is_what_if(schema, suggestions.outcome)
         rows = []

@@ -156,7 +156,7 @@ class SuggestionsPanel(QWidget):
                                 f"<b>{result.outcome}</b> {scope} ({METHODS.get(result.method).label}, "
                                 f"{cfs.seconds * 1000:.0f} ms).{note}{where}")
         else:
-            why = (cfs.reason or "").removeprefix("no counterfactual: ")
+            why = cfs.reason or ""
             self.status.setText(f"<b>No suggestion.</b> {why[:1].upper()}{why[1:]}")
 
     def clear(self, message: str) -> None:

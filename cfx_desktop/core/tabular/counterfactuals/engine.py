@@ -165,7 +165,8 @@ def _labels(schema, cf: Counterfactual, only: Actionability | None = None) -> st
 def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, reference: Reference | None,
              cancel: CancelToken = NEVER_CANCELLED, model_set: ModelSet | None = None) -> str:
     """Relax one constraint at a time and report the first whose relaxation yields a counterfactual; with a model
-    set, first whether the selected model alone could be flipped."""
+    set, first whether the selected model alone could be flipped. The reason carries no heading of its own: each
+    reader puts one before it ("No suggestion", the CLI's "no counterfactual")."""
     schema = model.schema
     ctx = SearchContext.build(model, x, constraints, reference, cancel)
     if len(ctx.free) == 0:
@@ -204,5 +205,5 @@ def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, refer
     for relaxed, explain_it in trials:
         result = found(relaxed)
         if result:
-            return "no counterfactual: " + explain_it(result)
-    return "no counterfactual: no change of the features that may change, within their clinical ranges, flips the prediction"
+            return explain_it(result)
+    return "no change of the features that may change, within their clinical ranges, flips the prediction"
