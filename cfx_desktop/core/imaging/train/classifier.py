@@ -69,12 +69,23 @@ def _probabilities(net: torch.nn.Module, images: np.ndarray, mean: float, std: f
     return np.concatenate(out).astype(np.float64)
 
 
+def _is_folder(source: "Path | data_mod.LabelledFolder") -> bool:
+    return isinstance(source, data_mod.LabelledFolder) or source.is_dir()
+
+
+def _folder_split(source: "Path | data_mod.LabelledFolder", size: int, seed: int, progress=no_progress,  # noqa: ANN001
+                  cancel: CancelToken = NEVER_CANCELLED) -> tuple[data_mod.ImageSet, np.ndarray, np.ndarray]:
+    """A folder's images and its (training, validation) indices: 15 % of each class's patients for validation."""
+    ds = data_mod.load_folder(source, size, progress, cancel)
+    train_idx, valid_idx = data_mod.split_by_patient(ds, 0.15, seed)
+    return ds, train_idx, valid_idx
+
+
 def training_names(source: Path, size: int, seed: int) -> list[str]:
     """File names of the training images, in the order `load_training_data` returns them (folders only)."""
-    if not (isinstance(source, data_mod.LabelledFolder) or source.is_dir()):
+    if not _is_folder(source):
         return []
-    ds = data_mod.load_folder(source, size)
-    train_idx, _ = data_mod.split_by_patient(ds, 0.15, seed)
+    ds, train_idx, _ = _folder_split(source, size, seed)
     return [ds.names[i] for i in train_idx]
 
 
@@ -99,9 +110,8 @@ def subtype_targets(net: torch.nn.Module, names: list[str], labels: np.ndarray) 
 
 def load_training_data(source: Path, size: int, seed: int, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED):  # noqa: ANN001, ANN201
     """(train images, train labels, validation images, validation labels, provenance, split text)."""
-    if isinstance(source, data_mod.LabelledFolder) or source.is_dir():
-        ds = data_mod.load_folder(source, size, progress, cancel)
-        train_idx, valid_idx = data_mod.split_by_patient(ds, 0.15, seed)
+    if _is_folder(source):
+        ds, train_idx, valid_idx = _folder_split(source, size, seed, progress, cancel)
         how = data_mod.GROUPINGS[data_mod.as_folder(source).grouping]
         split = (f"by patient ({how}): 15% of each class's patients (seed {seed}) for validation; {len(train_idx)} training and "
                  f"{len(valid_idx)} validation images from {len(np.unique(ds.groups[train_idx]))} / "
