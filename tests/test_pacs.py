@@ -25,6 +25,7 @@ from cfx_desktop.pacs.cache import StudyCache
 from cfx_desktop.pacs.peer import PacsError, parse_peer
 from cfx_desktop.pacs.receive import Receiver
 from cfx_desktop.pacs.results import Finding, read_report, report_text, secondary_capture, structured_report
+from tests.conftest import real_data_file
 from tests.pacs_fixtures import DICOMWEB_PLUGIN, NO_DICOMWEB, NO_ORTHANC, ORTHANC, MemoryPacs, OrthancServer, chest_pixels, cr_dataset, ct_pixels, free_port
 
 
@@ -374,8 +375,11 @@ def test_a_pacs_without_c_get_is_asked_for_a_c_move(tmp_path: Path, capsys) -> N
         server.stop()
 
 
+@pytest.mark.realdata
 def test_the_browser_session_falls_back_to_c_move_and_sends_without_counterfactuals(tmp_path: Path) -> None:
-    """The study browser's C-MOVE fallback (a port set in the dialog) and its "with counterfactual images" box."""
+    """The study browser's C-MOVE fallback (a port set in the dialog) and its "with counterfactual images" box. Its
+    counts (2 images, 3 results) include a real chest film's, so it needs the shared data."""
+    real_data_file("kermany_cxr_224/train/NORMAL")
     port = free_port()
     server = MemoryPacs(offer_get=False, move_destinations={"CFX_DESKTOP": ("127.0.0.1", port)}).start()
     try:
