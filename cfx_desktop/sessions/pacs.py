@@ -150,7 +150,8 @@ class PacsSession:
             self.retrieved[study_uid] = files
             lost = files.missing  # listed by the PACS, not arrived (its sub-operations failed)
             short = f"; {lost} the PACS listed did not arrive (Retrieve again fetches only those)" if lost else ""
-            self._set("done", f"{len(files)} images of the study are here{short}; they open in the folder view.", 1.0)
+            here = "1 image of the study is here" if len(files) == 1 else f"{len(files)} images of the study are here"
+            self._set("done", f"{here}{short}; they open in the folder view.", 1.0)
             self.study_ready.emit(study_uid, self.cache.folder(study_uid))
 
         def fetch(peer: Peer, uid: str, cache: StudyCache, move_port: int | None, progress=no_progress,  # noqa: ANN001
