@@ -122,6 +122,8 @@ def test_bad_csv_and_row(capsys, tmp_path: Path) -> None:
     assert code == 2 and "numbered 1-1" in err  # rows are numbered as in the app's cohort table
     code, out, _ = _run(capsys, "--csv", str(good), "--row", "1")
     assert code == 0 and "prediction" in out
+    code, _, err = _run(capsys, "--example", "--row", "3")  # said, not silently ignored
+    assert code == 2 and "--row picks a patient of --csv" in err
 
 
 def test_unknown_model_and_lock(capsys) -> None:

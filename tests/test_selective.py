@@ -72,6 +72,16 @@ def test_a_card_that_reads_the_views_labels_by_their_mean_at_its_own_threshold()
     assert "mean of 4 test-time views" in read.sentence("pneumonia") and "mean" not in plain.sentence("pneumonia")
 
 
+def test_the_sentence_prints_the_threshold_as_the_panel_does() -> None:
+    """A threshold of 0.445 printed "0.44" next to a normal film at p 0.444 read as a film on its own threshold."""
+    from cfx_desktop.core.imaging.models.decision import Decision
+
+    normal = Decision(0.444, 0.445, "normal", source="mean of 4 test-time views")
+    assert normal.sentence("pneumonia") == "normal (p(pneumonia) 0.44, mean of 4 test-time views, threshold 0.445)"
+    unsure = Decision(0.5, 0.445, UNCERTAIN, ["the independent referee model disagrees"])
+    assert unsure.sentence("pneumonia").endswith("(p(pneumonia) 0.50, threshold 0.445)")
+
+
 def test_the_rule_can_be_switched_off_part_by_part() -> None:
     rule = shift.SelectiveRule(referee=False, views=False, guard_caution=False)
     assert rule.reasons(1, 0, [0, 1], "caution") == []

@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--example", action="store_true", help="the built-in example patient")
     source.add_argument("--csv", type=Path, help="CSV of patients (with the model's feature columns)")
     source.add_argument("--values", nargs="+", metavar="NAME=VALUE", help="a patient typed on the command line")
-    p.add_argument("--row", type=int, default=1, help="row of --csv as numbered in the app's cohort table (1 = first patient)")
+    p.add_argument("--row", type=int, help="row of --csv as numbered in the app's cohort table (default 1: the first patient)")
     p.add_argument("--model", help="installed model name (default: the app's default model)")
     p.add_argument("--method", choices=choices.RegistryChoices(choices.counterfactual_methods),
                    help="counterfactual method (default: the registry's default)")

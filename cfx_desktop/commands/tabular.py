@@ -126,7 +126,7 @@ def register_explain(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--csv", type=Path, help="CSV of patients (with the model's feature columns)")
     source.add_argument("--values", nargs="+", metavar="NAME=VALUE", help="a patient typed on the command line")
     source.add_argument("--example", action="store_true", help="the built-in example patient")
-    p.add_argument("--row", type=int, default=1, help="row of --csv as numbered in the app's cohort table: 1 = the first "
+    p.add_argument("--row", type=int, help="row of --csv as numbered in the app's cohort table: 1 = the first "
                    "patient under the header (default 1)")
     p.add_argument("--model", help="installed model name (see `cfx-desktop info`; default: the default dataset's default model)")
     p.add_argument("--dataset", help="a dataset (e.g. one you built with train-tabular --name): use its default model")
@@ -146,6 +146,8 @@ def patient_from_args(args: argparse.Namespace, schema) -> "tuple[object, object
     from cfx_desktop.core.tabular.patient_report import PatientSource
     from cfx_desktop.core.tabular.schema import SchemaError
 
+    if args.row is not None and args.csv is None:  # said, not ignored: the patient would not be the one asked for
+        raise UserError("--row picks a patient of --csv; with --example or --values there is only the one patient")
     if args.example:
         return schema.example_vector(), PatientSource("example")
     if args.values:
@@ -168,16 +170,17 @@ def patient_from_args(args: argparse.Namespace, schema) -> "tuple[object, object
         except SchemaError as exc:
             raise UserError(str(exc)) from exc
     cohort = load_csv(args.csv, schema, allow_extra=True, missing_ok=schema.missing_allowed)
-    if not 1 <= args.row <= len(cohort):
-        raise UserError(f"--row {args.row} is out of range: {args.csv} has {len(cohort)} patient rows, numbered 1-{len(cohort)} "
+    number = 1 if args.row is None else args.row
+    if not 1 <= number <= len(cohort):
+        raise UserError(f"--row {number} is out of range: {args.csv} has {len(cohort)} patient rows, numbered 1-{len(cohort)} "
                         "as in the app's cohort table")
-    row = cohort.X[args.row - 1]
-    source = PatientSource("csv", str(args.csv), args.row, int(cohort.lines[args.row - 1]))
+    row = cohort.X[number - 1]
+    source = PatientSource("csv", str(args.csv), number, int(cohort.lines[number - 1]))
     missing = [f.name for f, v in zip(schema.features, row) if np.isnan(v)]
     if missing and not schema.missing_allowed:
-        raise UserError(f"row {args.row} has missing values ({', '.join(missing)})")
+        raise UserError(f"row {number} has missing values ({', '.join(missing)})")
     if missing:  # as the app does: filled with the example patient's value, and said
-        print(f"note: row {args.row} has no {', '.join(missing)}; filled with the example patient's value", file=sys.stderr)
+        print(f"note: row {number} has no {', '.join(missing)}; filled with the example patient's value", file=sys.stderr)
         row = np.where(np.isnan(row), schema.example_vector(), row)
         source = PatientSource("values", edited_from=f"{source.describe()}, missing {', '.join(missing)} filled in")
     return row, source

@@ -42,9 +42,12 @@ class Decision:
     def sentence(self, positive: str) -> str:
         """The decision in words, for the panel, the report and the CLI."""
         source = f", {self.source}" if self.source else ""
+        # the threshold to three places, as the panel shows it: written "0.44", a threshold of 0.445 would make a
+        # film labelled normal at p 0.444 read as sitting on its own threshold
+        numbers = f"(p({positive}) {self.probability:.2f}{source}, threshold {self.threshold:.3f})"
         if not self.uncertain:
-            return f"{self.label} (p({positive}) {self.probability:.2f}{source}, threshold {self.threshold:.2f})"
-        return f"uncertain: {'; '.join(self.reasons)} (p({positive}) {self.probability:.2f}{source}, threshold {self.threshold:.2f})"
+            return f"{self.label} {numbers}"
+        return f"uncertain: {'; '.join(self.reasons)} {numbers}"
 
 
 def view_probabilities(model: Any, pixels: np.ndarray) -> list[float]:
