@@ -256,3 +256,20 @@ def test_the_first_counterfactuals_one_time_work_is_prepared_ahead() -> None:
     latent_bank._clear.clear()
     assert live.prepare_counterfactuals(DEFAULT_MODEL) == walks
     assert {key[2] for key in latent_bank._clear} == {model.labels.index(t) for t in walks}
+
+
+def test_the_self_test_film_is_a_decoded_chest_film_the_guard_passes() -> None:
+    """The shipped model's bank decodes to a film the guard lets through, so the self-test checks the main path;
+    a card without an autoencoder gives none (the self-test then falls back to noise)."""
+    from types import SimpleNamespace
+
+    from cfx_desktop.core.imaging import live
+    from cfx_desktop.core.imaging.counterfactual.example_film import decoded_film
+    from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL, load_image_model
+
+    model = load_image_model(DEFAULT_MODEL)
+    film = decoded_film(model)
+    assert film is not None and film.shape == (model.input_size, model.input_size) and 0 <= film.min() < film.max() <= 1
+    verdict = live.predict(0, film, DEFAULT_MODEL)
+    assert not verdict.guard.withheld and verdict.probability is not None
+    assert decoded_film(SimpleNamespace(card={}, device=torch.device("cpu"))) is None

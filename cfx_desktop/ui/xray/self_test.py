@@ -1,5 +1,6 @@
-"""What `cfx-desktop --self-test` checks in the Chest X-ray tab: a synthetic film opens, gets a prediction and
-the default saliency map, through the real pool."""
+"""What `cfx-desktop --self-test` checks in the Chest X-ray tab: a chest film opens, the guard passes it, and it
+gets a prediction and the default saliency map, through the real pool. The film is the model's autoencoder decoding a
+code of its latent bank (no patient image ships); without one, a noise image, which only the guard's path can check."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from cfx_desktop.ui.xray import export
 
 def xray_self_test(tab: Any) -> list[SelfTestStep]:  # noqa: ANN401 - the XrayTab
     def start(done: DoneFn) -> None:
-        path = export.synthetic_image()
+        path, chest = export.self_test_film(tab.session.model_name)
         tab.overlay_panel.method.setCurrentIndex(tab.overlay_panel.method.findData(SALIENCY_METHODS.default))
         tab.open_path(path)
 
@@ -21,9 +22,13 @@ def xray_self_test(tab: Any) -> list[SelfTestStep]:  # noqa: ANN401 - the XrayTa
             if prediction is None or overlay is None:
                 done(False, "no prediction or saliency map arrived")
                 return
+            if chest and (prediction.guard.withheld or prediction.probability is None):
+                done(False, f"the guard withheld the decoded chest film ({prediction.guard.banner()})")
+                return
             method = SALIENCY_METHODS.get(overlay.result.method).label
-            done(True, f"{prediction.guard.level}: p({prediction.positive}) = {prediction.probability or float('nan'):.2f}; "
-                       f"{method} in {overlay.result.seconds * 1000:.0f} ms")
+            film = "decoded chest film" if chest else "noise image (no latent bank installed)"
+            p = "no probability" if prediction.probability is None else f"p({prediction.positive}) = {prediction.probability:.2f}"
+            done(True, f"{film}: guard {prediction.guard.level}; {p}; {method} in {overlay.result.seconds * 1000:.0f} ms")
 
         poll_until(tab, lambda: tab.is_idle() and tab.image is not None and tab.image.source == str(path)
                    and tab.prediction is not None and tab.overlay_result is not None, finished)
