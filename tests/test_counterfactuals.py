@@ -16,7 +16,7 @@ from cfx_desktop.core.tabular.counterfactuals.constraints import changed_mask
 from cfx_desktop.core.tabular.models import TabularModel, build_net
 from cfx_desktop.core.tabular.models.lasso import set_linear
 from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE_NO_TIME as SCHEMA
-from cfx_desktop.core.tabular.schema import Direction, Kind
+from cfx_desktop.core.tabular.schema import Actionability, Direction, Kind, Mutability
 from tests.tabular_fixtures import draw_patient, synthetic_cohort
 
 FAST = Hyper(lr=3e-3, epochs=60, patience=15)
@@ -155,7 +155,20 @@ def test_locking_everything_gives_a_reason(setup) -> None:
     model, reference = setup
     constraints = Constraints(locked=frozenset(MUTABLE))
     result = find_counterfactuals(model, SCHEMA.example_vector(), constraints, reference=reference)
-    assert not result and "every feature is immutable or locked" in result.reason
+    assert not result and result.reason.startswith("every feature is immutable, locked or kept as measured; locked: ")
+    assert "(unlock one)" in result.reason
+
+
+def test_markers_are_not_called_locked_when_nothing_may_change(setup) -> None:
+    """Unlocking does nothing for a marker (kept as measured): the reason says what frees it instead."""
+    model, reference = setup
+    markers = [f for f in SCHEMA.features if f.actionability == Actionability.MARKER and f.mutability == Mutability.MUTABLE]
+    assert markers, "the premise: the schema has markers"
+    others = frozenset(f.name for f in SCHEMA.features if f not in markers and f.mutability != Mutability.IMMUTABLE)
+    result = find_counterfactuals(model, SCHEMA.example_vector(), Constraints(locked=others), reference=reference)
+    shown = f"kept as measured (markers): {', '.join(f.label for f in markers)} (allow markers"
+    assert not result and shown in result.reason
+    assert not any(f.label in result.reason.split("kept as measured (markers)")[0] for f in markers)
 
 
 def _linear_model(weights: dict[str, float] | None = None, intercept: float = 4.0) -> TabularModel:

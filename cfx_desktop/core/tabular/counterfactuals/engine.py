@@ -155,6 +155,26 @@ def _sized(model: TabularModel, x: np.ndarray, cf: Counterfactual, cap: float | 
     return ", ".join(parts)
 
 
+def _nothing_free(schema, constraints: Constraints) -> str:  # noqa: ANN001 - Schema
+    """Why no feature may change, by what holds each one, with the way to free it: unlocking does nothing for a
+    marker (a feature kept as measured; "allow markers" frees it), so a marker is never called "locked"."""
+    groups: dict[str, list[str]] = {"locked": [], "by default": [], "markers": []}
+    for f in schema.features:
+        if f.mutability == Mutability.IMMUTABLE or not constraints.is_frozen(schema, f.name):
+            continue
+        if f.name in constraints.locked:
+            groups["locked"].append(f.label)
+        elif f.mutability == Mutability.LOCKABLE:
+            groups["by default"].append(f.label)
+        else:
+            groups["markers"].append(f.label)
+    parts = [f"{what}: {', '.join(groups[key])} ({how})" for key, what, how in (
+        ("locked", "locked", "unlock one"), ("by default", "locked by default", "unlock one"),
+        ("markers", "kept as measured (markers)", "allow markers, or mark them changeable in the schema"))
+        if groups[key]]
+    return "every feature is immutable, locked or kept as measured" + (f"; {'; '.join(parts)}" if parts else "")
+
+
 def _labels(schema, cf: Counterfactual, only: Actionability | None = None) -> str:  # noqa: ANN001 - Schema
     """The features a counterfactual changes, by their labels (never raw column names); with ``only``, just those
     of that actionability (the markers of a change that also moves treatment targets)."""
@@ -170,8 +190,7 @@ def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, refer
     schema = model.schema
     ctx = SearchContext.build(model, x, constraints, reference, cancel)
     if len(ctx.free) == 0:
-        locked = [f.label for f in schema.features if constraints.is_frozen(schema, f.name) and f.mutability != Mutability.IMMUTABLE]
-        return "every feature is immutable or locked" + (f" (locked: {', '.join(locked)}); unlock one" if locked else "")
+        return _nothing_free(schema, constraints)
 
     def found(relaxed: Constraints) -> CounterfactualList:
         return find_counterfactuals(model, x, relaxed, 1, METHODS.default, reference, cancel, diagnose_empty=False,
