@@ -153,6 +153,7 @@ def test_counterfactual_image_always_writes_its_json_with_the_referee_verdict(fo
     assert payload["confirmation"] in ("confirmed", "not confirmed")
     assert payload["confirmation"] == ("confirmed" if payload["flipped"] and payload["referee_flipped"] else "not confirmed")
     assert payload["png"] == str(png) and Image.open(png).size[0] >= 3 * Image.open(folder / "a.png").size[0]  # three panels
+    assert Image.open(png).size[1] > Image.open(folder / "a.png").size[1]  # under their captions (the PNG travels alone)
     assert payload["method"] == search and 0 <= payload["change_outside_lungs"] <= 1
     text = capsys.readouterr().out
     assert payload["confirmation"].upper() in text
@@ -250,3 +251,21 @@ def test_link_image_model_applies_a_shift_validation_choice(tmp_path: Path, monk
     measured.write_text(json.dumps({"choice": {}}))
     assert main(["link-image-model", "--model", DEFAULT_MODEL, "--shift-results", str(measured), "--out", str(folder)]) != 0
     assert "not a shift_validation benchmark result" in capsys.readouterr().err
+
+
+def test_a_comparison_that_travels_alone_names_its_panels() -> None:
+    """The CLI's PNG and the PACS capture say which panel is which, whether the attempt was confirmed, and what the
+    difference colours mean; the text wraps to the panel, so no caption is cut at a small size."""
+    from cfx_desktop.core.imaging.counterfactual.generate import comparison_captions
+    from cfx_desktop.core.imaging.explain import render
+
+    metrics = {"positive_label": "pneumonia", "initial_probability": 0.963, "final_probability": 0.196, "flipped": True,
+               "referee_flipped": False}
+    captions = comparison_captions("pneumonia", "normal", metrics)
+    assert captions == ("original (pneumonia): p(pneumonia) 0.96", "toward normal, not confirmed: p(pneumonia) 0.20",
+                        "difference: red brighter, blue darker")
+    film = np.zeros((64, 64))
+    plain = render.comparison(film, film, film)
+    labelled = render.comparison(film, film, film, captions)
+    assert labelled.shape[1] == plain.shape[1] and labelled.shape[0] > plain.shape[0] + 20  # wrapped onto several lines
+    assert (labelled[: labelled.shape[0] - 64] < 128).any()  # some dark text on the white strip

@@ -526,7 +526,8 @@ def counterfactual_image(args: argparse.Namespace) -> int:
     from cfx_desktop.core.imaging.counterfactual.autoencoder import autoencoder_for
     from dataclasses import replace
 
-    from cfx_desktop.core.imaging.counterfactual.generate import MaskSettings, confirmation, generate, verdict_line
+    from cfx_desktop.core.imaging.counterfactual.generate import (MaskSettings, comparison_captions, confirmation, generate,
+                                                                  verdict_line)
     from cfx_desktop.core.imaging.counterfactual.latent_bank import bank_for
     from cfx_desktop.core.imaging.live import referee_or_none, search_for, target_of
 
@@ -551,11 +552,11 @@ def counterfactual_image(args: argparse.Namespace) -> int:
                           bank=bank)
     except ValueError as exc:
         raise UserError(str(exc)) from exc
-    diff = result.full_difference
-    panel = render.comparison(result.full_original, result.full_counterfactual, diff)
-    render.save_png(panel, args.out)  # the picture of exactly the counterfactual the JSON describes
     m = result.metrics
     status = confirmation(m)
+    panel = render.comparison(result.full_original, result.full_counterfactual, result.full_difference,
+                              comparison_captions(result.source, result.target, m))
+    render.save_png(panel, args.out)  # the picture of exactly the counterfactual the JSON describes
     print(f"{args.path}: {result.source} -> {result.target}: p({m['positive_label']}) {m['initial_probability']:.3f} -> "
           f"{m['final_probability']:.3f} in {m['steps']} steps ({search.method}, {search.compose}, {search.region}), "
           f"{m['seconds']:.2f} s: {status.upper()}: {verdict_line(m)}; change outside the lung fields "

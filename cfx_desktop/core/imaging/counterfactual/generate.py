@@ -249,6 +249,15 @@ def verdict_line(metrics: dict[str, Any]) -> str:
             f"{metrics['referee_final_probability']:.2f}; moved {metrics['referee_relative_change']:.2f}x as far as the explained model)")
 
 
+def comparison_captions(source: str, target: str, metrics: dict[str, Any]) -> tuple[str, str, str]:
+    """The three panels of a comparison picture that travels alone (the CLI's PNG, the PACS capture), in words: which
+    film, which attempt and whether it was confirmed, and what the colours of the difference mean."""
+    p = f"p({metrics['positive_label']})"
+    return (f"original ({source}): {p} {metrics['initial_probability']:.2f}",
+            f"toward {target}, {confirmation(metrics)}: {p} {metrics['final_probability']:.2f}",
+            "difference: red brighter, blue darker")
+
+
 def _logits(model: ImageModel, images: list[np.ndarray]) -> list[float]:
     with model.lock, torch.inference_mode():
         return [float(model.logits(model.tensor(image))[0]) for image in images]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 # anchor colours of perceptually ordered maps (sampled by eye from the usual definitions)
 COLORMAPS = {
@@ -84,7 +85,36 @@ def side_by_side(*panels: np.ndarray, gap: int = 4) -> np.ndarray:
     return np.concatenate(padded, axis=1)[:, :-gap]
 
 
-def comparison(original: np.ndarray, counterfactual: np.ndarray, difference: np.ndarray) -> np.ndarray:
-    """original | counterfactual | signed difference, the picture the CLI, the report and the PACS capture share."""
+def comparison(original: np.ndarray, counterfactual: np.ndarray, difference: np.ndarray,
+               captions: Sequence[str] | None = None) -> np.ndarray:
+    """original | counterfactual | signed difference, the picture the CLI, the report and the PACS capture share.
+    A picture that travels alone (the CLI's PNG, the PACS capture) carries ``captions``, one per panel; the report
+    captions it in its own layout."""
     change = colorize(difference, "coolwarm", signed=True) if np.abs(difference).max() > 0 else gray_rgb(difference)
-    return side_by_side(gray_rgb(original), gray_rgb(counterfactual), change)
+    panels = [gray_rgb(original), gray_rgb(counterfactual), change]
+    if captions:
+        panels = [captioned(panel, text) for panel, text in zip(panels, captions)]
+    return side_by_side(*panels)
+
+
+def captioned(panel: np.ndarray, text: str) -> np.ndarray:
+    """The panel under a white strip holding ``text``, wrapped to the panel's width, in Pillow's own font (sized to
+    the panel, so a 224 px film and a 2,000 px one read alike)."""
+    width = panel.shape[1]
+    font = ImageFont.load_default(size=max(10, width // 22))
+    lines, line = [], ""
+    for word in text.split():
+        trial = f"{line} {word}".strip()
+        if line and font.getlength(trial) > width - 8:
+            lines.append(line)
+            line = word
+        else:
+            line = trial
+    lines.append(line)
+    ascent, descent = font.getmetrics()
+    step = ascent + descent + 2
+    strip = Image.new("RGB", (width, step * len(lines) + 6), (255, 255, 255))
+    draw = ImageDraw.Draw(strip)
+    for i, words in enumerate(lines):
+        draw.text((4, 3 + i * step), words, fill=(0, 0, 0), font=font)
+    return np.concatenate([np.asarray(strip), panel], axis=0)
