@@ -273,3 +273,24 @@ def test_the_self_test_film_is_a_decoded_chest_film_the_guard_passes() -> None:
     verdict = live.predict(0, film, DEFAULT_MODEL)
     assert not verdict.guard.withheld and verdict.probability is not None
     assert decoded_film(SimpleNamespace(card={}, device=torch.device("cpu"))) is None
+
+
+def test_held_to_an_opacity_s_sign_the_edit_only_darkens_toward_normal_and_only_brightens_toward_the_finding(trained, vae) -> None:
+    """The blob model's positive class is a bright blob (an opacity). Held to the sign, a counterfactual toward the
+    negative class may only darken and one toward the positive class only brighten; the metric that measures the
+    opposite change is then 0, and without the rule it is what it is (measured, not assumed)."""
+    from cfx_desktop.core.imaging.counterfactual.generate import opacity_words
+
+    model, _ = trained
+    rng = np.random.default_rng(3)
+    for blob, target in ((True, model.labels[0]), (False, model.labels[1])):
+        image = _image(rng, blob)
+        search = SearchSettings(method="adam", compose="delta", target_probability=0.2, steps=80, opacity_rule=True)
+        held = generate(model, vae, image, target=target, search=search)
+        free = generate(model, vae, image, target=target, search=SearchSettings(method="adam", compose="delta",
+                                                                                   target_probability=0.2, steps=80))
+        assert (held.difference <= 1e-6).all() if target == model.labels[0] else (held.difference >= -1e-6).all()
+        assert held.metrics["against_opacity_share"] == 0 and held.metrics["opacity_rule"]
+        assert 0 <= free.metrics["against_opacity_share"] <= 1 and not free.metrics["opacity_rule"]
+        verb = "brightens" if target == model.labels[0] else "darkens"
+        assert opacity_words(held.metrics).startswith(f"0% of the change {verb} the film") and "held to an opacity's sign" in opacity_words(held.metrics)

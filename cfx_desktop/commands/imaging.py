@@ -472,6 +472,9 @@ def register_counterfactual(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--compose", choices=["paste", "delta"], help="paste the decoded image in the mask, or add the decoder's change")
     c.add_argument("--target-probability", type=float,
                    help="drive the source class's probability to at most this (default: the card's generator)")
+    c.add_argument("--opacity-rule", action="store_true", default=None,
+                   help="hold the edit to an opacity's sign: toward the negative class it may only darken the film, toward "
+                   "the positive class only brighten it (the default generator is not held to it: see the README)")
     c.add_argument("--target", metavar="CLASS", help="class to reach, a class word of the model's card (default: the other one)")
     c.add_argument("--mask-method", choices=SALIENCY, help="saliency method of the mask (default: gradcam)")
     c.add_argument("--mask-threshold", type=float, default=0.35)
@@ -527,7 +530,7 @@ def counterfactual_image(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from cfx_desktop.core.imaging.counterfactual.generate import (MaskSettings, comparison_captions, confirmation, generate,
-                                                                  verdict_line)
+                                                                  opacity_words, verdict_line)
     from cfx_desktop.core.imaging.counterfactual.latent_bank import bank_for
     from cfx_desktop.core.imaging.live import referee_or_none, search_for, target_of
 
@@ -543,7 +546,7 @@ def counterfactual_image(args: argparse.Namespace) -> int:
     bank = bank_for(model.card.get("autoencoder"), model.device)
     search = search_for(model, target, bank)
     overrides = {"steps": args.steps, "method": args.search, "compose": args.compose, "target_probability": args.target_probability,
-                 "region": args.region}
+                 "region": args.region, "opacity_rule": args.opacity_rule}
     search = replace(search, **{k: v for k, v in overrides.items() if v is not None})
     referee = referee_or_none(model)
     try:
@@ -560,7 +563,7 @@ def counterfactual_image(args: argparse.Namespace) -> int:
     print(f"{args.path}: {result.source} -> {result.target}: p({m['positive_label']}) {m['initial_probability']:.3f} -> "
           f"{m['final_probability']:.3f} in {m['steps']} steps ({search.method}, {search.compose}, {search.region}), "
           f"{m['seconds']:.2f} s: {status.upper()}: {verdict_line(m)}; change outside the lung fields "
-          f"{m['change_outside_lungs']:.0%}, SSIM {m['ssim']:.3f}; wrote {args.out}"
+          f"{m['change_outside_lungs']:.0%}; {opacity_words(m)}; SSIM {m['ssim']:.3f}; wrote {args.out}"
           + ("" if status == "confirmed" else " (the best attempt, shown as not confirmed)"))
     if args.json:  # always, confirmed or not: referee_flipped is false (never absent) when nothing confirmed it
         payload = {"file": str(args.path), "source": result.source, "target": result.target, "png": str(args.out),

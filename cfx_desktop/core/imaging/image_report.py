@@ -179,7 +179,7 @@ def _counterfactual_section(counterfactual: live.Counterfactual | None, state: s
     section = Section("What would have to change: counterfactual image")
     if counterfactual is None:
         return section.add(Paragraph(state or "No counterfactual was generated for this image."))
-    from cfx_desktop.core.imaging.counterfactual.generate import verdict_line
+    from cfx_desktop.core.imaging.counterfactual.generate import confirmation, opacity_words, verdict_line
 
     r = counterfactual.result
     m = r.metrics
@@ -190,8 +190,6 @@ def _counterfactual_section(counterfactual: live.Counterfactual | None, state: s
     section.add(ImageRow([Image.from_rgb(render.gray_rgb(r.full_original), "original", 56),
                           Image.from_rgb(render.gray_rgb(r.full_counterfactual), f"counterfactual ({r.target})", 56),
                           Image.from_rgb(difference, "difference", 56, legend)]))
-    from cfx_desktop.core.imaging.counterfactual.generate import confirmation
-
     status = confirmation(m)
     section.add(Paragraph(("Confirmed: the independent referee crosses its own threshold the same way." if status == "confirmed" else
                            "NOT CONFIRMED: nothing the referee confirms was found; the best attempt is shown, and it shows "
@@ -206,6 +204,8 @@ def _counterfactual_section(counterfactual: live.Counterfactual | None, state: s
              ["search", f"{m['steps']} steps, {m.get('seconds', float('nan')):.1f} s"]]
     if "change_outside_lungs" in m:
         rows.append(["share of the change outside the lung fields", f"{m['change_outside_lungs']:.0%} ({m.get('lung_fields', '')})"])
+    if "against_opacity_share" in m:
+        rows.append(["share of the change against an opacity's sign", opacity_words(m)])
     section.add(Table(["measure", "value"], rows, [1.3, 3]))
     return section.add(Paragraph(
         "The counterfactual is the autoencoder's reconstruction, edited only inside its region (the card's generator: "

@@ -8,7 +8,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
-from cfx_desktop.core.imaging.counterfactual.generate import ImageCounterfactual, confirmation, confirmation_sentence, verdict_line
+from cfx_desktop.core.imaging.counterfactual.generate import (ImageCounterfactual, confirmation, confirmation_sentence, opacity_words,
+                                                            verdict_line)
 from cfx_desktop.core.imaging.models.preprocess import crop_box
 from cfx_desktop.ui.xray.linked_views import LinkedViews, mix
 from cfx_desktop.ui.xray.viewer import ImageView
@@ -96,7 +97,8 @@ class CompareView(QWidget):
         colour = theme.colour("good" if confirmed else "warn")
         self.verdict.setText(f"<span style='color: {colour}; font-size: 12pt'><b>{confirmation_sentence(result.metrics)}</b></span>"
                              f"<br>{result.source} -> {result.target}: {verdict_line(result.metrics)}; change outside the lung "
-                             f"fields {result.metrics.get('change_outside_lungs', 0):.0%}")
+                             f"fields {result.metrics.get('change_outside_lungs', 0):.0%}"
+                             + (f"; {opacity_words(result.metrics)}" if "against_opacity_share" in result.metrics else ""))
         self.setEnabled(True)
         self.original.set_image(result.full_original)
         self.counterfactual.set_image(result.full_counterfactual, keep_view=True)

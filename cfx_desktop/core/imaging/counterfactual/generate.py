@@ -161,7 +161,10 @@ def generate(
 
     def compose(decoded: torch.Tensor) -> torch.Tensor:
         if search.compose == "delta":
-            return (x + m * (decoded - x_rec)).clamp(0, 1)
+            change = decoded - x_rec
+            if search.opacity_rule:  # clearing an opacity darkens the lung, adding one brightens it; nothing else
+                change = change.clamp(max=0.0) if want_normal else change.clamp(min=0.0)
+            return (x + m * change).clamp(0, 1)
         return m * decoded + (1 - m) * x
 
     def reached(p: float) -> bool:
@@ -205,6 +208,11 @@ def generate(
         "mask_area": float(binary.mean()),
         "region": search.region,
         "change_outside_lungs": float(change[~lungs].sum() / max(change.sum(), 1e-12)),
+        # the share of the change that runs against an opacity's sign (brightening toward normal, darkening toward
+        # the finding): the bright rims a walk toward another film's lung outline paints at the lung borders
+        "against_opacity_share": float(np.clip(diff if want_normal else -diff, 0, None).sum() / max(change.sum(), 1e-12)),
+        "against_opacity": "brightening" if want_normal else "darkening",
+        "opacity_rule": bool(search.opacity_rule and search.compose == "delta"),
         "lung_fields": "estimated from the latent bank's prior" if bank is not None else "central box (no latent bank installed)",
         "ssim": ssim(original, cf),
         "l1": float(change.mean()),
@@ -247,6 +255,17 @@ def verdict_line(metrics: dict[str, Any]) -> str:
         (bool(metrics["flipped"]), bool(metrics["referee_flipped"]))]
     return (f"{model}; {referee} (its p({metrics['positive_label']}) {metrics['referee_initial_probability']:.2f} -> "
             f"{metrics['referee_final_probability']:.2f}; moved {metrics['referee_relative_change']:.2f}x as far as the explained model)")
+
+
+def opacity_words(metrics: dict[str, Any]) -> str:
+    """How much of the change runs against an opacity's sign, in words a radiologist checks: clearing an opacity
+    (toward the negative class) only darkens the lung, adding one only brightens it. Empty for older metrics."""
+    if "against_opacity_share" not in metrics:
+        return ""
+    verb, would = (("brightens", "clearing an opacity would only darken") if metrics["against_opacity"] == "brightening"
+                   else ("darkens", "adding an opacity would only brighten"))
+    rule = "; edits held to an opacity's sign" if metrics.get("opacity_rule") else ""
+    return f"{metrics['against_opacity_share']:.0%} of the change {verb} the film ({would}){rule}"
 
 
 def comparison_captions(source: str, target: str, metrics: dict[str, Any]) -> tuple[str, str, str]:

@@ -42,6 +42,8 @@ class SearchSettings:
     region: str = "saliency"  # a key of REGIONS: where the edit may go
     destination_probability: float | None = None  # data-supported: only real films whose reconstruction the model
     # reads as the target class, the source class's probability at most this (`latent_bank.clearly`)
+    opacity_rule: bool = False  # delta: an edit toward the negative class may only darken the film, toward the
+    # positive class only brighten it (for a model whose positive class is an opacity, as pneumonia is)
 
     def goal(self, threshold: float, want_negative: bool) -> float:
         """The positive class's probability to reach (at most, toward the negative class; at least, toward the
