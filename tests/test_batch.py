@@ -92,6 +92,16 @@ def test_images_write_maps_and_lines_and_resume(tmp_path: Path, capsys) -> None:
         if r["guard"]["level"] == "withheld":
             assert r["prediction"]["probability"] is None and "maps" not in r
             continue
+        # the label by the rule every other reader shows (the panel, predict-image, the PACS finding)
+        from cfx_desktop.core.imaging.guard.model import load_guard
+        from cfx_desktop.core.imaging.io.load import load_image
+        from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL, load_image_model
+        from cfx_desktop.core.imaging.models.decision import guarded_prediction
+
+        model = load_image_model(DEFAULT_MODEL)
+        _, p, label = guarded_prediction(load_guard(model), model, load_image(folder / r["path"]))
+        assert (r["prediction"]["probability"], r["prediction"]["label"]) == (pytest.approx(p), label)
+        assert r["prediction"]["single_view"]["threshold"] == model.threshold
         for method in ("gradcam", "occlusion"):
             npy = np.load(out / r["maps"][method]["npy"])
             assert npy.shape == (r["crop"]["map_size"],) * 2 and np.isfinite(npy).all()

@@ -1,8 +1,10 @@
 """Batch explanation of an image folder: one job item per file (its path relative to the folder), saliency maps
 computed for a whole chunk in one batch (one pass on a GPU), counterfactuals per image.
 
-Each line holds the guard's verdict and the prediction; an image the guard withholds (not a chest radiograph of
-the kind the model learnt) gets no maps and no counterfactual, as in the app. Maps are written at the model's
+Each line holds the guard's verdict and the prediction by the rule every other reader shows (`decision.decide`: the
+label read from the card's decision score and threshold, or "uncertain" where the selective rule abstains), and the
+single view's own probability, which the maps and the counterfactual explain; an image the guard withholds (not a
+chest radiograph of the kind the model learnt) gets no maps and no counterfactual, as in the app. Maps are written at the model's
 input resolution: the centred square crop of the image (``crop`` in the line, in the image's pixels) resized to
 S x S, signed (positive = evidence for the explained class).
 """
@@ -40,11 +42,13 @@ def explain_chunk(payloads: list[dict[str, Any]], settings: dict[str, Any]) -> l
     from cfx_desktop.core.imaging.explain import saliency
     from cfx_desktop.core.imaging.guard.model import load_guard
     from cfx_desktop.core.imaging.io.load import load_image
-    from cfx_desktop.core.imaging.models.classifier import load_image_model
+    from cfx_desktop.core.imaging.models.classifier import load_image_model, referee_or_none
+    from cfx_desktop.core.imaging.models.decision import decide
     from cfx_desktop.core.imaging.models.preprocess import crop_box
 
     model = load_image_model(settings["model"])
     guard = load_guard(model)
+    referee = referee_or_none(model)
     folder = Path(settings["folder"])
     records: dict[int, dict[str, Any]] = {}
     scored: list[tuple[int, np.ndarray]] = []
@@ -72,10 +76,14 @@ def explain_chunk(payloads: list[dict[str, Any]], settings: dict[str, Any]) -> l
         scored.append((i, image.pixels))
     if scored:
         pixels = [px for _, px in scored]
-        for (i, _), p in zip(scored, model.probabilities(pixels)):  # one batch
-            label = model.label(p) if records[i]["guard"]["level"] == "ok" else ""  # unusual: a number, no verdict
-            records[i]["prediction"] = {"probability": p, "threshold": model.threshold, "label": label,
-                                        "of": model.labels[1]}
+        for (i, px), p in zip(scored, model.probabilities(pixels)):  # the single view: one batch
+            level = records[i]["guard"]["level"]
+            decision = decide(model, px, level, referee)  # as the panel, predict-image and the PACS finding read it
+            records[i]["prediction"] = {
+                "probability": decision.probability, "threshold": decision.threshold,
+                "label": decision.label if level == "ok" else "",  # unusual: a number, no verdict
+                "of": model.labels[1], "source": decision.source or "the film as it is",
+                "uncertain_because": decision.reasons, "single_view": {"probability": p, "threshold": model.threshold}}
         for method in settings["methods"]:
             for (i, _), m in zip(scored, saliency.saliency_maps(model, pixels, method)):  # one batch per method
                 records[i].setdefault("saliency", {})[method] = {"target": m.target, "seconds": m.seconds, "params": m.params}
