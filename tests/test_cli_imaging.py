@@ -27,6 +27,19 @@ def folder(tmp_path: Path) -> Path:
     return images
 
 
+@pytest.fixture(scope="module")
+def chest(tmp_path_factory) -> Path:
+    """A chest film the guard passes, on a fresh clone too: the shipped autoencoder decoding a code of its latent bank
+    (no patient image ships), at 256 px."""
+    from cfx_desktop.core.imaging.counterfactual.example_film import decoded_film
+
+    film = decoded_film(load_image_model(DEFAULT_MODEL))
+    assert film is not None, "the shipped classifier names an autoencoder with a latent bank"
+    path = tmp_path_factory.mktemp("chest") / "chest.png"
+    Image.fromarray(np.round(film * 255).astype(np.uint8)).resize((256, 256), Image.Resampling.BICUBIC).save(path)
+    return path
+
+
 def test_predict_image_batch_reports_bad_files_and_continues(folder: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "pred.csv"
     assert main(["predict-image", str(folder), "--csv", str(out)]) == 0
@@ -71,17 +84,35 @@ def test_predict_image_to_stdout(folder: Path, capsys) -> None:
 
 
 @pytest.mark.parametrize("method", SALIENCY_METHODS.keys())
-def test_explain_image_writes_an_overlay(folder: Path, tmp_path: Path, method: str, capsys) -> None:
+def test_explain_image_writes_an_overlay(chest: Path, tmp_path: Path, method: str, capsys) -> None:
     out = tmp_path / f"{method}.png"
     params = ["--param", "n_steps=16"] if method == "ig" else []
-    assert main(["explain-image", str(folder / "a.png"), "--method", method, "--out", str(out), *params]) == 0
+    assert main(["explain-image", str(chest), "--method", method, "--out", str(out), *params]) == 0
     image = Image.open(out)
-    assert image.size == (2 * 240 + 4, 300) and image.mode == "RGB"
-    assert "p(pneumonia)" in capsys.readouterr().out
+    assert image.size == (2 * 256 + 4, 256) and image.mode == "RGB"
+    text = capsys.readouterr().out
+    assert "threshold 0.445" in text and "(the single view, p(pneumonia)" in text  # the app's label, then the map's view
 
 
-def test_a_parameter_the_method_lacks_is_a_clear_error(folder: Path, tmp_path: Path, capsys) -> None:
-    args = ["explain-image", str(folder / "a.png"), "--method", "gradcam", "--out", str(tmp_path / "x.png"), "--param", "n_steps=8"]
+def test_what_the_guard_withholds_gets_no_explanation(folder: Path, tmp_path: Path, capsys) -> None:
+    """As in the app: a picture that is not a chest radiograph gets no map, no sanity checks and no counterfactual
+    (they printed a pneumonia label for a gradient); the counterfactual's JSON is still written, saying why."""
+    import json
+
+    gradient = str(folder / "a.png")
+    for args in (["explain-image", gradient, "--out", str(tmp_path / "x.png")], ["sanity", "--image", gradient, "--out-dir",
+                 str(tmp_path / "maps")], ["counterfactual-image", gradient, "--out", str(tmp_path / "cf.png"), "--json",
+                 str(tmp_path / "cf.json")]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "Not a chest radiograph: prediction withheld" in err and "as in the app" in err and "Traceback" not in err
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "cf.png").exists()
+    payload = json.loads((tmp_path / "cf.json").read_text())
+    assert payload["confirmation"] == "withheld" and payload["referee_flipped"] is False and payload["png"] is None
+
+
+def test_a_parameter_the_method_lacks_is_a_clear_error(chest: Path, tmp_path: Path, capsys) -> None:
+    args = ["explain-image", str(chest), "--method", "gradcam", "--out", str(tmp_path / "x.png"), "--param", "n_steps=8"]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "Grad-CAM has no parameter n_steps" in err and "Traceback" not in err
@@ -93,9 +124,9 @@ def test_explain_image_bad_file_is_a_clear_error(folder: Path, tmp_path: Path, c
     assert "c.png" in err and "Traceback" not in err
 
 
-def test_sanity_command(folder: Path, tmp_path: Path, capsys) -> None:
+def test_sanity_command(chest: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "maps"
-    assert main(["sanity", "--image", str(folder / "a.png"), "--out-dir", str(out)]) == 0
+    assert main(["sanity", "--image", str(chest), "--out-dir", str(out)]) == 0
     text = capsys.readouterr().out
     assert "cascade up to" in text and "Spearman" in text
     assert "top layer randomized" in text and "checks pass" in text and ("pass:" in text or "FAIL:" in text)
@@ -139,21 +170,21 @@ def test_predict_image_scores_frame_1_of_a_multi_frame_file_and_says_so(tmp_path
 
 
 @pytest.mark.parametrize("search", ["data-supported", "adam"])
-def test_counterfactual_image_always_writes_its_json_with_the_referee_verdict(folder: Path, tmp_path: Path, search: str,
+def test_counterfactual_image_always_writes_its_json_with_the_referee_verdict(chest: Path, tmp_path: Path, search: str,
                                                                               capsys) -> None:
     """Confirmed or not, the JSON says what the referee did (never absent), and the PNG shows that counterfactual."""
     import json
 
     png, out = tmp_path / "cf.png", tmp_path / "cf.json"
-    args = ["counterfactual-image", str(folder / "a.png"), "--out", str(png), "--json", str(out), "--search", search,
+    args = ["counterfactual-image", str(chest), "--out", str(png), "--json", str(out), "--search", search,
             "--steps", "3"]  # a few steps: often not flipped, and never confirmed by luck alone
     assert main(args) == 0
     payload = json.loads(out.read_text())
     assert isinstance(payload["referee_flipped"], bool) and payload["referee"] == "pneumonia-referee"
     assert payload["confirmation"] in ("confirmed", "not confirmed")
     assert payload["confirmation"] == ("confirmed" if payload["flipped"] and payload["referee_flipped"] else "not confirmed")
-    assert payload["png"] == str(png) and Image.open(png).size[0] >= 3 * Image.open(folder / "a.png").size[0]  # three panels
-    assert Image.open(png).size[1] > Image.open(folder / "a.png").size[1]  # under their captions (the PNG travels alone)
+    assert payload["png"] == str(png) and Image.open(png).size[0] >= 3 * Image.open(chest).size[0]  # three panels
+    assert Image.open(png).size[1] > Image.open(chest).size[1]  # under their captions (the PNG travels alone)
     assert payload["method"] == search and 0 <= payload["change_outside_lungs"] <= 1
     text = capsys.readouterr().out
     assert payload["confirmation"].upper() in text
@@ -186,7 +217,9 @@ def test_the_target_is_a_class_word_of_the_models_card(tmp_path: Path, monkeypat
     folder = tmp_path / "weights"
     shutil.copytree(bundles.paths.weights_dir(), folder)
     shipped = bundles.load(DEFAULT_MODEL, folder)
-    bundles.save("opacity-model", shipped.state, {**shipped.card, "name": "opacity-model", "labels": ["clear", "opacity"]}, folder)
+    # no guard of its own (the shipped one is calibrated for the shipped model, and says so by its name)
+    bundles.save("opacity-model", shipped.state, {**shipped.card, "name": "opacity-model", "labels": ["clear", "opacity"],
+                                                  "guard": None}, folder)
     monkeypatch.setenv("CFX_WEIGHTS_DIR", str(folder))
     model_cache.clear()
     image = tmp_path / "film.png"

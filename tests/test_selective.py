@@ -154,3 +154,14 @@ def test_worst_case_threshold_maximises_the_lowest_balanced_accuracy() -> None:
     t, score = shift.worst_case_threshold(y, {"clean": clean, "shifted": shifted})
     assert 0.5 < t <= 0.8 and score == pytest.approx(1.0)
     assert shift.rates(y, clean, t) == {"n": 4, "positives": 2, "negatives": 2, "sensitivity": 1.0, "specificity": 1.0, "accuracy": 1.0}
+
+
+def test_the_report_states_the_selective_rule_once() -> None:
+    """The card's rule already begins "uncertain when"; the report's model section read "'uncertain' when uncertain
+    when ..."."""
+    from cfx_desktop.core.imaging.image_report import selective_text
+
+    numbers = {"films": 10, "coverage": 0.9, "covered_sensitivity": 1.0, "covered_specificity": 1.0, "covered_accuracy": 1.0}
+    said = selective_text({"selective": {"rule": "uncertain when the referee disagrees", **numbers}})
+    assert said.startswith("uncertain when the referee disagrees; on 10 validation films") and said.count("uncertain") == 1
+    assert selective_text({"selective": {"rule": "the referee disagrees", **numbers}}).startswith("uncertain when the referee")

@@ -344,6 +344,26 @@ def _load(path: Path):  # noqa: ANN202
         raise UserError(str(exc)) from exc
 
 
+def _guarded(model, image, path: Path, nothing: str):  # noqa: ANN001, ANN202
+    """(verdict, decision) for a film about to be explained, as the app reads it first: an image the guard withholds
+    (not a chest radiograph of the kind the model learnt) is refused with the guard's reason, and ``nothing`` says
+    what is therefore not made. Explaining it anyway would print a label the app never shows for it."""
+    from cfx_desktop.core.imaging.guard.model import load_guard
+    from cfx_desktop.core.imaging.models.decision import guarded_decision
+
+    verdict, decision = guarded_decision(load_guard(model), model, image)
+    if decision is None:
+        raise UserError(f"{path}: {verdict.banner()} No {nothing}, as in the app.")
+    return verdict, decision
+
+
+def _finding(verdict, decision, positive: str) -> str:  # noqa: ANN001
+    """The film's label in the app's words; an unusual film gets its number but no label, as in the panel."""
+    if verdict.in_distribution:
+        return decision.sentence(positive)
+    return f"no label, p({positive}) {decision.probability:.2f} ({verdict.banner()})"
+
+
 def predict_image(args: argparse.Namespace) -> int:
     import csv
 
@@ -400,6 +420,7 @@ def explain_image(args: argparse.Namespace) -> int:
 
     model = image_model(args.model)
     image = _load(args.path)
+    verdict, decision = _guarded(model, image, args.path, "saliency map")
     try:
         result = saliency.saliency_map(model, image.pixels, args.method, args.target, _params(args.param))
     except ValueError as exc:
@@ -407,8 +428,9 @@ def explain_image(args: argparse.Namespace) -> int:
     panel = render.side_by_side(render.gray_rgb(image.pixels), render.overlay(image.pixels, result.values, 0.55))
     render.save_png(panel, args.out)
     extra = ", ".join(f"{k} {v}" for k, v in result.params.items())
-    print(f"{args.path}: p({model.labels[1]}) = {result.probability:.3f} -> {model.label(result.probability)}; "
-          f"{saliency.label(result.method)} for '{result.target}' in {result.seconds:.2f} s ({extra}); wrote {args.out}")
+    print(f"{args.path}: {_finding(verdict, decision, model.labels[1])}; {saliency.label(result.method)} for "
+          f"'{result.target}' (the single view, p({model.labels[1]}) {result.probability:.3f}) in {result.seconds:.2f} s "
+          f"({extra}); wrote {args.out}")
     return 0
 
 
@@ -418,6 +440,7 @@ def sanity(args: argparse.Namespace) -> int:
 
     model = image_model(args.model)
     image = _load(args.image)
+    _guarded(model, image, args.image, "sanity checks")
     twin, note = twin_or_reason(model.name)
     if note:
         print(f"note: data randomization skipped: {note}", file=sys.stderr)
@@ -536,6 +559,13 @@ def counterfactual_image(args: argparse.Namespace) -> int:
 
     model = image_model(args.model)
     image = _load(args.path)
+    try:
+        _guarded(model, image, args.path, "counterfactual")
+    except UserError as exc:
+        if args.json:  # the JSON is always written: here it says why there is no counterfactual
+            args.json.write_text(json.dumps({"file": str(args.path), "confirmation": "withheld", "referee_flipped": False,
+                                             "flipped": False, "png": None, "withheld": str(exc)}, indent=2) + "\n")
+        raise
     try:
         autoencoder = autoencoder_for(model)
     except BundleError as exc:

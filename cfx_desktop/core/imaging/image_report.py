@@ -107,7 +107,8 @@ def selective_text(card: dict[str, Any]) -> str:
     s = card.get("selective")
     if not s:
         return "not measured for this model"
-    return (f"'uncertain' when {s['rule']}; on {s['films']} validation films it labels {s['coverage']:.1%}, and on those "
+    rule = s["rule"] if s["rule"].startswith("uncertain") else f"uncertain when {s['rule']}"  # the card's own words
+    return (f"{rule}; on {s['films']} validation films it labels {s['coverage']:.1%}, and on those "
             f"sensitivity {s['covered_sensitivity']:.3f}, specificity {s['covered_specificity']:.3f}, accuracy {s['covered_accuracy']:.3f}")
 
 
