@@ -302,3 +302,15 @@ def test_a_comparison_that_travels_alone_names_its_panels() -> None:
     labelled = render.comparison(film, film, film, captions)
     assert labelled.shape[1] == plain.shape[1] and labelled.shape[0] > plain.shape[0] + 20  # wrapped onto several lines
     assert (labelled[: labelled.shape[0] - 64] < 128).any()  # some dark text on the white strip
+
+
+def test_a_yes_no_parameter_given_as_text_means_what_it_says(chest: Path, tmp_path: Path, capsys) -> None:
+    """``--param relu=false`` was read as True (``bool("false")``): the map stayed positive-only, unsaid."""
+    from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS
+
+    gradcam = SALIENCY_METHODS.get("gradcam")
+    assert gradcam.params({"relu": "false"}).relu is False and gradcam.params({"relu": "Yes"}).relu is True
+    with pytest.raises(ValueError, match="'maybe' is not true or false"):
+        gradcam.params({"relu": "maybe"})
+    assert main(["explain-image", str(chest), "--out", str(tmp_path / "m.png"), "--param", "relu=false"]) == 0
+    assert "signed: evidence against the class too" in capsys.readouterr().out

@@ -125,6 +125,20 @@ def test_image_report_has_every_section_legend_referee_and_sanity(tmp_path: Path
     assert model["Single-view threshold"].endswith("(what saliency and the counterfactual are read against)")
     prediction = facts(doc, "Prediction")
     assert any("mean of 4 test-time views" in value for value in prediction.values())
+    # the settings say what the counterfactual shown did (it once said "the Grad-CAM map" for an edit in the lungs)
+    generator = facts(doc, "Settings")["Counterfactual generator"]
+    metrics = {row[0]: row[1] for row in cf[2]["rows"]}
+    assert generator.startswith("toward ") and f"{doc_cf_steps(metrics)} steps taken" in generator
+    assert "share of the change against an opacity's sign" in metrics
+    assert "positive evidence only" in overlay_text(doc) and "relu" not in overlay_text(doc)  # a setting in words
+
+
+def doc_cf_steps(metrics: dict) -> str:
+    return metrics["search"].split(" steps")[0]
+
+
+def overlay_text(doc: dict) -> str:
+    return " ".join(block.get("text", "") for block in section(doc, "Why: saliency overlay")["blocks"])
 
 
 def test_report_image_on_a_broken_file_says_why(tmp_path: Path, capsys) -> None:

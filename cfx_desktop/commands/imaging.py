@@ -427,7 +427,7 @@ def explain_image(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from exc
     panel = render.side_by_side(render.gray_rgb(image.pixels), render.overlay(image.pixels, result.values, 0.55))
     render.save_png(panel, args.out)
-    extra = ", ".join(f"{k} {v}" for k, v in result.params.items())
+    extra = saliency.SALIENCY_METHODS.get(result.method).words(result.params)
     print(f"{args.path}: {_finding(verdict, decision, model.labels[1])}; {saliency.label(result.method)} for "
           f"'{result.target}' (the single view, p({model.labels[1]}) {result.probability:.3f}) in {result.seconds:.2f} s "
           f"({extra}); wrote {args.out}")

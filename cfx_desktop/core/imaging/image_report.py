@@ -147,8 +147,9 @@ def _overlay_section(image: LoadedImage, overlay: live.Overlay, sanity: live.San
     evidence = result.positive()
     picture = render.overlay(image.pixels, evidence, style.opacity, style.colormap, style.threshold)
     legend = _legend(style.colormap, "none", "strongest", f"evidence for {result.target}")
-    params = ", ".join(f"{k} {v}" for k, v in result.params.items()) or "defaults"
-    from cfx_desktop.core.imaging.explain.saliency import label
+    from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS, label
+
+    params = SALIENCY_METHODS.get(result.method).words(result.params)
 
     return Section("Why: saliency overlay", [
         ImageRow([Image.from_rgb(render.gray_rgb(image.pixels), "the image as the model saw it", 80),
@@ -235,6 +236,34 @@ def _sanity_section(sanity: live.Sanity | None, state: str) -> Section:
     return section
 
 
+REGION_WORDS = {"saliency": "the {map} map of the predicted class", "lungs": "the estimated lung fields",
+                "saliency-in-lungs": "the {map} map of the predicted class, within the lung fields"}
+
+
+def _generator_rows(card: dict[str, Any], settings: ImageSettings, counterfactual: live.Counterfactual | None) -> list[tuple[str, str]]:
+    """Where the counterfactual may edit and how it searches: what the counterfactual shown did, else the card's
+    generator for each direction (it differs by direction: chosen per direction on validation films)."""
+    from cfx_desktop.core.imaging.counterfactual.searches import IMAGE_SEARCHES
+    from cfx_desktop.core.imaging.explain.saliency import label
+
+    def words(method: str, region: str, steps: int, target: str, taken: bool) -> str:
+        where = REGION_WORDS.get(region, region).format(map=label(settings.method))
+        count = f"{steps} steps taken" if taken else f"at most {steps} steps"
+        return f"toward {target}: {IMAGE_SEARCHES.get(method).label}, {count}; edits confined to {where}"
+
+    if counterfactual is not None:
+        m = counterfactual.result.metrics
+        return [("Counterfactual generator", words(m["method"], m.get("region", "saliency"), m["steps"],
+                                                   counterfactual.result.target, True))]
+    by_target = card.get("counterfactual_search_by_target") or {}
+    budget = settings.counterfactual_steps  # as `live.default_search` spends it: Adam's budget, a line search's cap
+    rows = [words(g.get("method", "adam"), g.get("region", "saliency"),
+                  budget if g.get("method", "adam") == "adam" else min(budget, g.get("steps", budget)), target, False)
+            for target, g in by_target.items()]
+    return [("Counterfactual generator", "; ".join(rows) or
+             f"autoencoder latent search in the {label(settings.method)} map, at most {settings.counterfactual_steps} steps")]
+
+
 def build_image_report(image: LoadedImage, card: dict[str, Any], settings: ImageSettings, prediction: live.Prediction | None,
                        overlay: live.Overlay | None, counterfactual: live.Counterfactual | None, sanity: live.Sanity | None,
                        counterfactual_state: str = "", sanity_state: str = "", out_name: str = "report.pdf") -> Report:
@@ -245,8 +274,7 @@ def build_image_report(image: LoadedImage, card: dict[str, Any], settings: Image
 
     reproduce = reproduce_command(image, settings, counterfactual is not None, sanity is not None, out_name)
     settings_section = Section("Settings", [Facts([
-        ("Saliency method", label(settings.method)), ("Counterfactual mask", f"the {label(settings.method)} map of the predicted class"),
-        ("Counterfactual search", f"autoencoder latent search, at most {settings.counterfactual_steps} steps (the card's generator)"),
+        ("Saliency method", label(settings.method)), *_generator_rows(card, settings, counterfactual),
         ("Overlay as drawn", settings.overlay_style.words()), *_window_fact(settings.window),
         ("Frame", note or "single-frame image")]),
         Paragraph("This report is written again, from the same image and settings, by:", "note"), Paragraph(reproduce, "code")])

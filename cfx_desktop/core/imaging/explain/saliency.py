@@ -114,10 +114,37 @@ class SaliencyMethod:
                 valid = ", ".join(names) or "none"
                 raise ValueError(f"{cls.label} has no parameter {', '.join(unknown)}; its parameters: {valid}")
             try:
-                base = replace(base, **{k: type(getattr(base, k))(v) for k, v in given.items()})
+                base = replace(base, **{k: _coerce(getattr(base, k), v) for k, v in given.items()})
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"{cls.label}: bad parameter value ({exc})") from exc
         return replace(base, **cls.quick) if quick else base
+
+    def words(self, facts: dict[str, Any]) -> str:
+        """A map's parameters as a reader reads them (the report, the CLI): a yes/no setting in words, not "relu
+        True"; a method with such a setting names it in ``WORDS``."""
+        parts = []
+        for key, value in facts.items():
+            if isinstance(value, bool) and key in self.WORDS:
+                parts.append(self.WORDS[key][0 if value else 1])
+            else:
+                parts.append(f"{key.replace('_', ' ')} {value}")
+        return ", ".join(parts) or "defaults"
+
+    WORDS: ClassVar[dict[str, tuple[str, str]]] = {}  # a yes/no parameter: (its words when true, when false)
+
+
+TRUE_WORDS, FALSE_WORDS = {"true", "yes", "1", "on"}, {"false", "no", "0", "off"}
+
+
+def _coerce(default: Any, value: Any) -> Any:
+    """A parameter given as text (``--param relu=false``) in the type of its default. ``bool("false")`` is True, so
+    a yes/no parameter reads its words instead, and anything else is refused."""
+    if isinstance(default, bool) and isinstance(value, str):
+        word = value.strip().lower()
+        if word not in TRUE_WORDS | FALSE_WORDS:
+            raise ValueError(f"{value!r} is not true or false")
+        return word in TRUE_WORDS
+    return type(default)(value)
 
 
 SALIENCY_METHODS: Registry[SaliencyMethod] = Registry("saliency method", default="gradcam")
@@ -156,6 +183,8 @@ def cam_layer(model: ImageModel, name: str) -> tuple[nn.Module, str]:
 class GradCam(SaliencyMethod):
     key, label, Params = "gradcam", "Grad-CAM", GradCamParams
     signed = False  # ReLU'd by default: non-negative by construction
+
+    WORDS = {"relu": ("positive evidence only", "signed: evidence against the class too")}
 
     def is_signed(self, params: Any = None) -> bool:
         return not self.params(params).relu
