@@ -283,3 +283,17 @@ def test_the_form_says_each_schema_feasible_change(qtbot) -> None:  # noqa: ANN0
     assert "moves it at most 20 % (its feasible change" in tips["ejection_fraction"]
     assert "moves it at most 50% of its value" in tips["serum_creatinine"]
     assert "feasible change" not in tips["serum_sodium"]  # the data's default: no schema figure to state
+
+
+def test_the_robustness_grade_reads_in_words_on_paper() -> None:
+    """The report once wrote "18/20 models, noise 0% (partial)", which read as the partial-agreement tier."""
+    from cfx_desktop.core.tabular.wording import robustness_grade_words
+
+    def r(crossed: int, noise: float = 0.0) -> dict:
+        return {"members_crossed": crossed, "members_total": 20, "invalidation_rate": noise, "min_margin": 0.1}
+
+    assert robustness_grade_words(r(20)) == " (every model)"
+    assert robustness_grade_words(r(20, 0.3)) == " (every model; re-measuring often undoes it)"
+    assert robustness_grade_words(r(18)) == " (most models, not all)"
+    assert robustness_grade_words(r(9)) == " (fragile: half of the models or fewer)"
+    assert robustness_grade_words({}) == "" and "partial" not in robustness_grade_words(r(18))

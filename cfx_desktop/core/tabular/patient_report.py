@@ -17,7 +17,8 @@ import numpy as np
 from cfx_desktop.core.report.document import BarChart, Facts, Paragraph, Report, Section, Table
 from cfx_desktop.core.tabular.schema import Actionability, Mutability, Schema
 from cfx_desktop.core.tabular.counterfactuals.feasibility import DEFAULT_MAX_SHIFT
-from cfx_desktop.core.tabular.wording import CAVEAT, is_what_if, plausibility_text, robustness_words, suggestion_text
+from cfx_desktop.core.tabular.wording import (CAVEAT, is_what_if, plausibility_text, robustness_grade_words, robustness_words,
+                                              suggestion_text)
 
 if TYPE_CHECKING:
     from cfx_desktop.core.tabular.live import PredictionResult, SuggestionResult
@@ -195,10 +196,10 @@ def build_patient_report(schema: Schema, card: dict[str, Any], prediction: Predi
         what_if = is_what_if(schema, suggestions.outcome)
         rows = []
         for i, cf in enumerate(suggestions.counterfactuals, 1):
-            badge, explanation, grade = robustness_words(cf.robustness)
+            badge, _, _ = robustness_words(cf.robustness)
             offered = "not offered (unlike the training patients)" if cf.metrics.get("lof_outlier") else ""
             rows.append([str(i), suggestion_text(schema, cf, suggestions.outcome), f"{cf.probability:.2f}",
-                         f"{badge} ({grade})", str(cf.l0), f"{cf.metrics.get('distance', 0):.2f}",
+                         f"{badge}{robustness_grade_words(cf.robustness)}", str(cf.l0), f"{cf.metrics.get('distance', 0):.2f}",
                          plausibility_text(cf.metrics, schema, settings.max_shift) + (f"; {offered}" if offered else "")])
         if what_if:
             suggestion_section.title = "Risk what-ifs (not advice)"

@@ -108,6 +108,17 @@ def plausibility_text(metrics: dict[str, float], schema: Schema | None = None,
     return f"typical (kNN {metrics.get('knn_distance', float('nan')):.1f}" + (f"; {moved})" if moved else ")")
 
 
+def robustness_grade_words(r: dict[str, float]) -> str:
+    """The grade in words, for paper where the app has a colour (the grade's name "partial" read there as the
+    partial-agreement tier)."""
+    if not r:
+        return ""
+    crossed, total = int(r["members_crossed"]), int(r["members_total"])
+    if crossed == total:
+        return " (every model)" if r["invalidation_rate"] <= 0.05 else " (every model; re-measuring often undoes it)"
+    return " (most models, not all)" if crossed * 2 >= total else " (fragile: half of the models or fewer)"
+
+
 def robustness_words(r: dict[str, float]) -> tuple[str, str, str]:
     """(badge, explanation, grade) of a suggestion's robustness against the model set; grade is solid, partial,
     weak or none, for a colour or a word."""
