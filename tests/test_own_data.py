@@ -184,6 +184,8 @@ def test_from_a_generated_csv_to_an_explained_row_reloaded_in_a_fresh_process(tm
     assert there["counterfactuals"], there.get("reason")  # else the lock below would be checked on nothing
     for cf in there["counterfactuals"]:
         assert all(change["feature"] not in ("bp", "age", "sex") for change in cf["changes"])
+    capsys.readouterr()
+    assert main(["datasets"]) == 0 and capsys.readouterr().out.startswith("clinic-a: ")  # the bare command lists
     assert main(["datasets", "remove", "clinic-a"]) == 0
     assert not item.folder.exists() and csv.exists()
 

@@ -92,6 +92,7 @@ def test_a_model_trained_on_a_folder_explains_and_is_removed(tmp_path: Path, cap
     assert report.twin_note is None  # the data-randomisation check has its twin
 
     assert main(["image-models", "list"]) == 0 and "clinic-b: opacity vs normal" in capsys.readouterr().out
+    assert main(["image-models"]) == 0 and "clinic-b: opacity vs normal" in capsys.readouterr().out  # bare: a list
     assert main(["image-models", "remove", "clinic-b"]) == 0
     assert "clinic-b" not in [n for n, _ in image_models()] and not (user_models.root() / "clinic-b").exists()
 

@@ -22,15 +22,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     infer.add_argument("--margin", type=float, default=0.1, help="range margin around the values seen (default 0.1 = 10%%)")
     infer.set_defaults(handler=schema_infer)
 
-    d = sub.add_parser("datasets", help="list or remove the datasets you built from your own CSVs")
-    dd = d.add_subparsers(dest="datasets_command", metavar="ACTION", required=True)
+    d = sub.add_parser("datasets", help="list or remove the datasets you built from your own CSVs (no ACTION: list)")
+    d.set_defaults(handler=datasets_list)  # what a user typing the bare command wants to see
+    dd = d.add_subparsers(dest="datasets_command", metavar="ACTION")
     dd.add_parser("list", help="your datasets, their files and models").set_defaults(handler=datasets_list)
     rm = dd.add_parser("remove", help="delete a dataset's schema, models and cards (never the CSV)")
     rm.add_argument("name")
     rm.set_defaults(handler=datasets_remove)
 
-    im = sub.add_parser("image-models", help="list or remove the image models you trained on your own folders")
-    ii = im.add_subparsers(dest="image_models_command", metavar="ACTION", required=True)
+    im = sub.add_parser("image-models", help="list or remove the image models you trained on your own folders (no ACTION: list)")
+    im.set_defaults(handler=image_models_list)
+    ii = im.add_subparsers(dest="image_models_command", metavar="ACTION")
     ii.add_parser("list", help="your image models, their classes and validation metrics").set_defaults(handler=image_models_list)
     irm = ii.add_parser("remove", help="delete an image model's bundles (never the images)")
     irm.add_argument("name")
