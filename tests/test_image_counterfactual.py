@@ -294,3 +294,15 @@ def test_held_to_an_opacity_s_sign_the_edit_only_darkens_toward_normal_and_only_
         assert 0 <= free.metrics["against_opacity_share"] <= 1 and not free.metrics["opacity_rule"]
         verb = "brightens" if target == model.labels[0] else "darkens"
         assert opacity_words(held.metrics).startswith(f"0% of the change {verb} the film") and "held to an opacity's sign" in opacity_words(held.metrics)
+
+
+def test_a_confirmed_counterfactual_that_mostly_runs_against_an_opacity_s_sign_says_so() -> None:
+    from cfx_desktop.core.imaging.counterfactual.generate import confirmation_sentence
+
+    confirmed = {"flipped": True, "referee_flipped": True, "against_opacity": "brightening"}
+    assert confirmation_sentence({**confirmed, "against_opacity_share": 0.79}).endswith(
+        "sees the change too, but most of the change is not an opacity cleared")
+    assert confirmation_sentence({**confirmed, "against_opacity_share": 0.3}) == "Confirmed: the independent referee sees the change too"
+    added = {**confirmed, "against_opacity": "darkening", "against_opacity_share": 0.6}
+    assert confirmation_sentence(added).endswith("not an opacity added")
+    assert "opacity" not in confirmation_sentence({"flipped": True, "referee_flipped": True})  # older metrics

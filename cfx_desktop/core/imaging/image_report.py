@@ -181,7 +181,7 @@ def _counterfactual_section(counterfactual: live.Counterfactual | None, state: s
     section = Section("What would have to change: counterfactual image")
     if counterfactual is None:
         return section.add(Paragraph(state or "No counterfactual was generated for this image."))
-    from cfx_desktop.core.imaging.counterfactual.generate import confirmation, opacity_words, verdict_line
+    from cfx_desktop.core.imaging.counterfactual.generate import confirmation, opacity_caveat, opacity_words, verdict_line
 
     r = counterfactual.result
     m = r.metrics
@@ -193,7 +193,8 @@ def _counterfactual_section(counterfactual: live.Counterfactual | None, state: s
                           Image.from_rgb(render.gray_rgb(r.full_counterfactual), f"counterfactual ({r.target})", 56),
                           Image.from_rgb(difference, "difference", 56, legend)]))
     status = confirmation(m)
-    section.add(Paragraph(("Confirmed: the independent referee crosses its own threshold the same way." if status == "confirmed" else
+    caveat = opacity_caveat(m)
+    section.add(Paragraph((f"Confirmed: the independent referee crosses its own threshold the same way{caveat}." if status == "confirmed" else
                            "NOT CONFIRMED: nothing the referee confirms was found; the best attempt is shown, and it shows "
                            "what this model responds to rather than a credible change of the film.")))
     rows = [["verdict", verdict_line(m)],

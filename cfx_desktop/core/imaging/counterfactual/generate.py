@@ -236,7 +236,7 @@ def confirmation(metrics: dict[str, Any]) -> str:
 def confirmation_sentence(metrics: dict[str, Any]) -> str:
     """The headline a reader sees first: confirmed, or plainly not, with the best attempt shown as such."""
     if confirmation(metrics) == "confirmed":
-        return "Confirmed: the independent referee sees the change too"
+        return "Confirmed: the independent referee sees the change too" + opacity_caveat(metrics)
     if not metrics.get("flipped"):
         return "Not confirmed: no edit within the search flips the model; the best attempt is shown"
     if "referee_flipped" not in metrics:
@@ -255,6 +255,15 @@ def verdict_line(metrics: dict[str, Any]) -> str:
         (bool(metrics["flipped"]), bool(metrics["referee_flipped"]))]
     return (f"{model}; {referee} (its p({metrics['positive_label']}) {metrics['referee_initial_probability']:.2f} -> "
             f"{metrics['referee_final_probability']:.2f}; moved {metrics['referee_relative_change']:.2f}x as far as the explained model)")
+
+
+def opacity_caveat(metrics: dict[str, Any]) -> str:
+    """What a radiologist would say of a confirmed counterfactual whose change mostly runs against an opacity's sign:
+    the referee agrees, but the edit is not, for the most part, an opacity cleared (or added). Empty otherwise."""
+    if metrics.get("against_opacity_share", 0.0) <= 0.5:
+        return ""
+    what = "cleared" if metrics["against_opacity"] == "brightening" else "added"
+    return f", but most of the change is not an opacity {what}"
 
 
 def opacity_words(metrics: dict[str, Any]) -> str:
