@@ -306,3 +306,6 @@ def test_a_confirmed_counterfactual_that_mostly_runs_against_an_opacity_s_sign_s
     added = {**confirmed, "against_opacity": "darkening", "against_opacity_share": 0.6}
     assert confirmation_sentence(added).endswith("not an opacity added")
     assert "opacity" not in confirmation_sentence({"flipped": True, "referee_flipped": True})  # older metrics
+    from cfx_desktop.core.imaging.counterfactual.generate import convincing  # what the app colours good, not amber
+
+    assert convincing({**confirmed, "against_opacity_share": 0.3}) and not convincing({**confirmed, "against_opacity_share": 0.79})

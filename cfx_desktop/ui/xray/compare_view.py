@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
-from cfx_desktop.core.imaging.counterfactual.generate import (ImageCounterfactual, confirmation, confirmation_sentence, opacity_words,
+from cfx_desktop.core.imaging.counterfactual.generate import (ImageCounterfactual, confirmation_sentence, convincing, opacity_words,
                                                             verdict_line)
 from cfx_desktop.core.imaging.models.preprocess import crop_box
 from cfx_desktop.ui.xray.linked_views import LinkedViews, mix
@@ -93,8 +93,7 @@ class CompareView(QWidget):
 
     def show_result(self, result: ImageCounterfactual) -> None:
         self.result = result
-        confirmed = confirmation(result.metrics) == "confirmed"
-        colour = theme.colour("good" if confirmed else "warn")
+        colour = theme.colour("good" if convincing(result.metrics) else "warn")
         self.verdict.setText(f"<span style='color: {colour}; font-size: 12pt'><b>{confirmation_sentence(result.metrics)}</b></span>"
                              f"<br>{result.source} -> {result.target}: {verdict_line(result.metrics)}; change outside the lung "
                              f"fields {result.metrics.get('change_outside_lungs', 0):.0%}"

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from cfx_desktop.core.imaging import live
-from cfx_desktop.core.imaging.counterfactual.generate import confirmation, confirmation_sentence, opacity_words, verdict_line
+from cfx_desktop.core.imaging.counterfactual.generate import confirmation_sentence, convincing, opacity_words, verdict_line
 from cfx_desktop.sessions.xray import JobState
 
 
@@ -79,7 +79,7 @@ class CounterfactualPanel(QGroupBox):
         self.curve_line.setData(np.arange(len(cf.probability_path)), cf.probability_path)
         m = cf.metrics
         self.curve.setLabel("left", f"p({m['positive_label']})")
-        colour = theme.colour("good" if confirmation(m) == "confirmed" else "warn")
+        colour = theme.colour("good" if convincing(m) else "warn")
         self.metrics.setText(
             f"<span style='color: {colour}'><b>{confirmation_sentence(m)}</b></span><br>"
             f"{cf.source} -> {cf.target}: {verdict_line(m)}<br>p({m['positive_label']}) {m['initial_probability']:.3f} -> "

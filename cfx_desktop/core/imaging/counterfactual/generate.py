@@ -257,6 +257,11 @@ def verdict_line(metrics: dict[str, Any]) -> str:
             f"{metrics['referee_final_probability']:.2f}; moved {metrics['referee_relative_change']:.2f}x as far as the explained model)")
 
 
+def convincing(metrics: dict[str, Any]) -> bool:
+    """Confirmed, and not mostly against an opacity's sign: what the app colours as good (a caveat reads amber)."""
+    return confirmation(metrics) == "confirmed" and not opacity_caveat(metrics)
+
+
 def opacity_caveat(metrics: dict[str, Any]) -> str:
     """What a radiologist would say of a confirmed counterfactual whose change mostly runs against an opacity's sign:
     the referee agrees, but the edit is not, for the most part, an opacity cleared (or added). Empty otherwise."""
