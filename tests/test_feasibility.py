@@ -66,6 +66,10 @@ def test_no_suggestion_moves_a_feature_past_the_cap_and_an_infeasible_only_flip_
     if abs(free[0].values[schema.index("serum_creatinine")] - 9) > population.feasible_change(schema.index("serum_creatinine"), 9.0):
         # the limit it breaks is named, so a shift of few percentile points (9.0 is above the 99th) is not read as small
         assert "beyond the feasible change of at most" in blocked.reason, blocked.reason
+        # and only "any size" lifts a feasible change: a larger percentile cap would still hide the flip
+        assert "Choose 'any size' under 'How big a change' (--max-shift any)" in blocked.reason, blocked.reason
+    else:
+        assert "Choose a bigger change under 'How big a change' (--max-shift)" in blocked.reason, blocked.reason
 
 
 def test_creatinine_falls_by_at_most_half_of_its_value(model) -> None:  # noqa: ANN001

@@ -134,15 +134,16 @@ def _search(ctx: SearchContext, spec, constraints: Constraints, reference: Refer
     return accepted, rejected
 
 
-def _sized(model: TabularModel, x: np.ndarray, cf: Counterfactual, cap: float | None = None) -> str:
+def _sized(model: TabularModel, x: np.ndarray, cf: Counterfactual, cap: float | None = None) -> tuple[str, bool]:
     """A counterfactual's changes with how far each moves the patient and, where one goes further than a treatment
     could, which limit it breaks, e.g. "serum creatinine 9.0 -> 2.17 mg/dL (11 percentile points; beyond the feasible
     change of at most 1.50 mg/dL, the span of the central 80 % of the training patients ...)". Without it a small
-    percentile shift (9.0 and 2.17 are both far above the median) would read as a small change."""
+    percentile shift (9.0 and 2.17 are both far above the median) would read as a small change. Also whether a
+    change breaks a feasible change, which only "any size" lifts (a larger percentile cap would still hide it)."""
     population = Population.of_model(model)
     shifts = population.shifts(x, cf.values)[0]
     names = model.schema.names
-    parts = []
+    parts, beyond = [], False
     for change in cf.changes:
         j = names.index(change.feature)
         said = [f"{shifts[j]:.0f} percentile points" + (f", more than the cap of {cap:.0f}" if cap is not None and shifts[j] > cap + 0.5
@@ -151,8 +152,16 @@ def _sized(model: TabularModel, x: np.ndarray, cf: Counterfactual, cap: float | 
         if np.isfinite(reach) and abs(float(cf.values[j]) - float(x[j])) > reach * (1 + 1e-9):
             amount, source = population.limit_words(j, x[j])
             said.append(f"beyond the feasible change of {amount}, {source}")
+            beyond = True
         parts.append(change.describe() + (f" ({'; '.join(said)})" if said else ""))
-    return ", ".join(parts)
+    return ", ".join(parts), beyond
+
+
+def _too_big(model: TabularModel, x: np.ndarray, cf: Counterfactual, cap: float | None) -> str:
+    text, beyond = _sized(model, x, cf, cap)
+    how = "'any size'" if beyond else "a bigger change"
+    return (f"only a change larger than a treatment could bring about would flip it: {text}. Choose {how} under 'How big "
+            f"a change' (--max-shift{' any' if beyond else ''}) to see it")
 
 
 def _nothing_free(schema, constraints: Constraints) -> str:  # noqa: ANN001 - Schema
@@ -211,8 +220,7 @@ def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, refer
     if constraints.margin > 0:
         trials.append((replace(constraints, margin=0.0), lambda r: f"the required margin of {constraints.margin:.2f} beyond the threshold blocks it (p = {r[0].probability:.2f} is reachable)"))
     if constraints.max_shift is not None:
-        trials.append((replace(constraints, max_shift=None), lambda r: "only a change larger than a treatment could bring "
-                       f"about would flip it: {_sized(model, x, r[0], constraints.max_shift)}. Choose a bigger change under 'How big a change' to see it"))
+        trials.append((replace(constraints, max_shift=None), lambda r: _too_big(model, x, r[0], constraints.max_shift)))
     if constraints.locked:
         trials.append((replace(constraints, locked=frozenset()), lambda r: f"the lock on {', '.join(sorted(schema[n].label for n in constraints.locked if n in schema.names))} blocks it (it would need {_labels(schema, r[0])})"))
     trials.append((replace(constraints, directions={f.name: Direction.ANY for f in schema.features}), lambda r: f"the direction rules (increase-only, decrease-only, toward normal) block it (it would need {r[0].changes[0].describe()})"))
