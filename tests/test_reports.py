@@ -40,6 +40,8 @@ def test_patient_report_has_every_section_in_the_pdf_and_the_sidecar(tmp_path: P
     settings = facts(doc, "Settings")
     assert settings["Suggestions asked for (k)"] == "3" and "Age" in settings["Never changed (immutable)"]
     assert settings["Margin"].startswith("0.")
+    # diabetes is a lockable marker: listed once, under its lock (it was "kept as measured" as well)
+    assert "Diabetes" in settings["Locked by default"] and "Diabetes" not in settings["Observational markers"]
     prediction = facts(doc, "Prediction")
     assert "over the 20 models" in prediction["Uncertainty range"]
     chart = next(b for b in section(doc, "Why: feature attributions")["blocks"] if b["kind"] == "bar_chart")

@@ -129,8 +129,9 @@ def _settings_section(schema: Schema, settings: Settings, suggestions: Suggestio
                    f"{settings.consensus_members} per architecture) must predict the other outcome, each past its own "
                    f"threshold by {settings.margin:.2f}" if settings.consensus else
                    f"only the selected model must cross its threshold, by {settings.margin:.2f} (fragile)")
+    # a lockable marker (diabetes) is governed by its lock, listed above: not "kept as measured" here as well
     marker_labels = ", ".join(f.label for f in schema.features if f.actionability == Actionability.MARKER
-                              and f.mutability != Mutability.IMMUTABLE) or "none in this dataset"
+                              and f.mutability == Mutability.MUTABLE) or "none in this dataset"
     markers = f"may change ({marker_labels})" if settings.allow_markers else f"kept as measured ({marker_labels})"
     reference = (suggestions.reference_source if suggestions and suggestions.reference_source else
                  "none (plausibility not judged)")
