@@ -275,7 +275,8 @@ def test_the_self_test_film_is_a_decoded_chest_film_the_guard_passes() -> None:
     assert decoded_film(SimpleNamespace(card={}, device=torch.device("cpu"))) is None
 
 
-def test_held_to_an_opacity_s_sign_the_edit_only_darkens_toward_normal_and_only_brightens_toward_the_finding(trained, vae) -> None:
+def test_held_to_an_opacity_s_sign_an_edit_only_darkens_toward_normal_and_only_brightens_toward_the_finding(
+        trained, vae) -> None:
     """The blob model's positive class is a bright blob (an opacity). Held to the sign, a counterfactual toward the
     negative class may only darken and one toward the positive class only brighten; the metric that measures the
     opposite change is then 0, and without the rule it is what it is (measured, not assumed)."""
@@ -293,7 +294,8 @@ def test_held_to_an_opacity_s_sign_the_edit_only_darkens_toward_normal_and_only_
         assert held.metrics["against_opacity_share"] == 0 and held.metrics["opacity_rule"]
         assert 0 <= free.metrics["against_opacity_share"] <= 1 and not free.metrics["opacity_rule"]
         verb = "brightens" if target == model.labels[0] else "darkens"
-        assert opacity_words(held.metrics).startswith(f"0% of the change {verb} the film") and "held to an opacity's sign" in opacity_words(held.metrics)
+        words = opacity_words(held.metrics)
+        assert words.startswith(f"0% of the change {verb} the film") and "held to an opacity's sign" in words
 
 
 def test_a_confirmed_counterfactual_that_mostly_runs_against_an_opacity_s_sign_says_so() -> None:
@@ -302,10 +304,12 @@ def test_a_confirmed_counterfactual_that_mostly_runs_against_an_opacity_s_sign_s
     confirmed = {"flipped": True, "referee_flipped": True, "against_opacity": "brightening"}
     assert confirmation_sentence({**confirmed, "against_opacity_share": 0.79}).endswith(
         "sees the change too, but most of the change is not an opacity cleared")
-    assert confirmation_sentence({**confirmed, "against_opacity_share": 0.3}) == "Confirmed: the independent referee sees the change too"
+    plain = "Confirmed: the independent referee sees the change too"
+    assert confirmation_sentence({**confirmed, "against_opacity_share": 0.3}) == plain
     added = {**confirmed, "against_opacity": "darkening", "against_opacity_share": 0.6}
     assert confirmation_sentence(added).endswith("not an opacity added")
     assert "opacity" not in confirmation_sentence({"flipped": True, "referee_flipped": True})  # older metrics
     from cfx_desktop.core.imaging.counterfactual.generate import convincing  # what the app colours good, not amber
 
-    assert convincing({**confirmed, "against_opacity_share": 0.3}) and not convincing({**confirmed, "against_opacity_share": 0.79})
+    assert convincing({**confirmed, "against_opacity_share": 0.3})
+    assert not convincing({**confirmed, "against_opacity_share": 0.79})

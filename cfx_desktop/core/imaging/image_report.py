@@ -194,7 +194,8 @@ def _counterfactual_section(counterfactual: live.Counterfactual | None, state: s
                           Image.from_rgb(difference, "difference", 56, legend)]))
     status = confirmation(m)
     caveat = opacity_caveat(m)
-    section.add(Paragraph((f"Confirmed: the independent referee crosses its own threshold the same way{caveat}." if status == "confirmed" else
+    section.add(Paragraph((f"Confirmed: the independent referee crosses its own threshold the same way{caveat}."
+                           if status == "confirmed" else
                            "NOT CONFIRMED: nothing the referee confirms was found; the best attempt is shown, and it shows "
                            "what this model responds to rather than a credible change of the film.")))
     rows = [["verdict", verdict_line(m)],
@@ -241,7 +242,8 @@ REGION_WORDS = {"saliency": "the {map} map of the predicted class", "lungs": "th
                 "saliency-in-lungs": "the {map} map of the predicted class, within the lung fields"}
 
 
-def _generator_rows(card: dict[str, Any], settings: ImageSettings, counterfactual: live.Counterfactual | None) -> list[tuple[str, str]]:
+def _generator_rows(card: dict[str, Any], settings: ImageSettings,
+                    counterfactual: live.Counterfactual | None) -> list[tuple[str, str]]:
     """Where the counterfactual may edit and how it searches: what the counterfactual shown did, else the card's
     generator for each direction (it differs by direction: chosen per direction on validation films)."""
     from cfx_desktop.core.imaging.counterfactual.searches import IMAGE_SEARCHES

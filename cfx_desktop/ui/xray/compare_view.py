@@ -8,8 +8,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
-from cfx_desktop.core.imaging.counterfactual.generate import (ImageCounterfactual, confirmation_sentence, convincing, opacity_words,
-                                                            verdict_line)
+from cfx_desktop.core.imaging.counterfactual.generate import (ImageCounterfactual, confirmation_sentence, convincing,
+                                                            opacity_words, verdict_line)
 from cfx_desktop.core.imaging.models.preprocess import crop_box
 from cfx_desktop.ui.xray.linked_views import LinkedViews, mix
 from cfx_desktop.ui.xray.viewer import ImageView
