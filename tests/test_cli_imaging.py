@@ -302,6 +302,8 @@ def test_a_comparison_that_travels_alone_names_its_panels() -> None:
     labelled = render.comparison(film, film, film, captions)
     assert labelled.shape[1] == plain.shape[1] and labelled.shape[0] > plain.shape[0] + 20  # wrapped onto several lines
     assert (labelled[: labelled.shape[0] - 64] < 128).any()  # some dark text on the white strip
+    top = labelled.shape[0] - 64  # every film starts at the same height, however its caption wraps
+    assert (labelled[top:, :64] == render.gray_rgb(film)).all() and (labelled[top:, 68:132] == render.gray_rgb(film)).all()
 
 
 def test_a_yes_no_parameter_given_as_text_means_what_it_says(chest: Path, tmp_path: Path, capsys) -> None:

@@ -93,14 +93,16 @@ def comparison(original: np.ndarray, counterfactual: np.ndarray, difference: np.
     change = colorize(difference, "coolwarm", signed=True) if np.abs(difference).max() > 0 else gray_rgb(difference)
     panels = [gray_rgb(original), gray_rgb(counterfactual), change]
     if captions:
-        panels = [captioned(panel, text) for panel, text in zip(panels, captions)]
+        strips = [caption_strip(text, panel.shape[1]) for panel, text in zip(panels, captions)]
+        tallest = max(strip.shape[0] for strip in strips)  # the films stay level however each caption wraps
+        panels = [np.concatenate([np.pad(strip, ((0, tallest - strip.shape[0]), (0, 0), (0, 0)), constant_values=255), panel])
+                  for strip, panel in zip(strips, panels)]
     return side_by_side(*panels)
 
 
-def captioned(panel: np.ndarray, text: str) -> np.ndarray:
-    """The panel under a white strip holding ``text``, wrapped to the panel's width, in Pillow's own font (sized to
-    the panel, so a 224 px film and a 2,000 px one read alike)."""
-    width = panel.shape[1]
+def caption_strip(text: str, width: int) -> np.ndarray:
+    """A white strip ``width`` wide holding ``text``, wrapped to it, in Pillow's own font (sized to the width, so a
+    224 px film and a 2,000 px one read alike)."""
     font = ImageFont.load_default(size=max(10, width // 22))
     lines, line = [], ""
     for word in text.split():
@@ -117,4 +119,4 @@ def captioned(panel: np.ndarray, text: str) -> np.ndarray:
     draw = ImageDraw.Draw(strip)
     for i, words in enumerate(lines):
         draw.text((4, 3 + i * step), words, fill=(0, 0, 0), font=font)
-    return np.concatenate([np.asarray(strip), panel], axis=0)
+    return np.asarray(strip)
