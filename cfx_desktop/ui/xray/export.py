@@ -41,28 +41,22 @@ def export(path: Path, session: XraySession, tab: QWidget, steps: int) -> bool:
 
 def synthetic_image() -> Path:
     """A noise image written to a temporary folder: the self-test needs a file, and ships no patient data."""
+    from PIL import Image
+
     rng = np.random.default_rng(0)
-    return _write_png(np.clip(rng.normal(0.45, 0.15, (256, 256)), 0, 1), "synthetic.png")
+    pixels = np.clip(rng.normal(0.45, 0.15, (256, 256)), 0, 1)
+    path = Path(tempfile.mkdtemp(prefix="cfx-selftest-")) / "synthetic.png"
+    Image.fromarray(np.round(pixels * 255).astype(np.uint8)).save(path)
+    return path
 
 
 def self_test_film(model_name: str) -> tuple[Path, bool]:
     """The film the self-test opens, and whether it is a chest film the guard should pass: the model's autoencoder
     decoding a code of its latent bank (`core.imaging.counterfactual.example_film`), else the noise image."""
-    from cfx_desktop.core.imaging.counterfactual.example_film import decoded_film
-    from cfx_desktop.core.imaging.models.classifier import load_image_model
+    from cfx_desktop.core.imaging.counterfactual.example_film import write_decoded_film
 
-    film = decoded_film(load_image_model(model_name))
-    if film is None:
-        return synthetic_image(), False
-    return _write_png(film, "decoded-chest-film.png"), True
-
-
-def _write_png(pixels: np.ndarray, name: str) -> Path:
-    from PIL import Image
-
-    path = Path(tempfile.mkdtemp(prefix="cfx-selftest-")) / name
-    Image.fromarray(np.round(pixels * 255).astype(np.uint8)).save(path)
-    return path
+    path = write_decoded_film(model_name, Path(tempfile.mkdtemp(prefix="cfx-selftest-")))
+    return (synthetic_image(), False) if path is None else (path, True)
 
 
 def subject(image) -> str:  # noqa: ANN001 - a LoadedImage, or None

@@ -10,6 +10,7 @@ model without them) there is none, and the caller falls back to the noise image.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,3 +34,17 @@ def decoded_film(model: Any, label: int = 1, index: int = 0) -> np.ndarray | Non
     with torch.inference_mode():
         film = net.decode_latent(bank.codes[label][index : index + 1].to(model.device)).clamp(0, 1)
     return film[0, 0].cpu().numpy().astype(np.float32)
+
+
+def write_decoded_film(model_name: str, folder: Path) -> Path | None:
+    """The decoded film of ``model_name`` as a PNG in ``folder`` (the self-test opens a file), or None without a bank."""
+    from PIL import Image
+
+    from cfx_desktop.core.imaging.models.classifier import load_image_model
+
+    film = decoded_film(load_image_model(model_name))
+    if film is None:
+        return None
+    path = Path(folder) / "decoded-chest-film.png"
+    Image.fromarray(np.round(film * 255).astype(np.uint8)).save(path)
+    return path
