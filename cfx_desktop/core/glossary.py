@@ -38,8 +38,12 @@ GLOSSARY: dict[str, str] = {
     "sanity check": "A test of the heat map itself (Adebayo et al., 2018): randomize the model's weights or its "
                     "training labels; a map that does not change was not showing what the model learned.",
     "referee": "An independently trained image classifier that the counterfactual search never used. If the referee "
-               "also changes its answer for the counterfactual image, the change is real evidence, not a trick "
-               "on one network.",
+               "also changes its answer for the counterfactual image, the change is not a trick on one network; it "
+               "is not proof that a radiologist would accept it (two networks can share a shortcut: see opacity sign).",
+    "opacity sign": "Pneumonia shows as an opacity: lung that is brighter than it should be. Clearing it can only "
+                    "darken the lung and adding it only brighten it. Beside each counterfactual image the app gives "
+                    "the share of its change that runs the other way; over half, and it is mostly not an opacity "
+                    "cleared or added, whatever the referee says.",
     "calibration": "Whether a model's probabilities can be taken at face value: of patients given p = 0.3, about 30 % "
                    "should have the event. Expected calibration error (ECE) and the Brier score measure it.",
     "guard": "A check before the image model answers: is this a chest radiograph like those it was trained on? "

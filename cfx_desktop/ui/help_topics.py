@@ -36,7 +36,7 @@ XRAY = HelpTopic(
      "M measures, A measures an angle, 1-9 choose a window preset, 0 shows pixels one to one.",
      "File > Export (Ctrl+E) writes a PDF report with a JSON sidecar.",
      "File > New image model from folder trains a model on your own labelled images (one folder per class)."],
-    ["guard", "Grad-CAM", "IG", "occlusion", "sanity check", "counterfactual", "referee", "threshold"],
+    ["guard", "Grad-CAM", "IG", "occlusion", "sanity check", "counterfactual", "referee", "opacity sign", "threshold"],
 )
 
 TOPICS = {"Patient": PATIENT, "Chest X-ray": XRAY}
