@@ -27,12 +27,14 @@ XRAY = HelpTopic(
      ("Guard", "is this a chest radiograph like the training images? If not, no answer"),
      ("CNN", "gives p(finding) against its threshold (the class words come from the model's card)"),
      ("Overlay", "where the evidence lies (Grad-CAM, IG or occlusion), checked by the sanity checks"),
-     ("Counterfactual", "the image edited in the salient region until the CNN changes its answer"),
+     ("Counterfactual", "the image edited in its region (the lung fields for the shipped model) until the CNN changes "
+                        "its answer"),
      ("Referee", "an independent CNN: does it see the change too?")],
     ["Open an image (Ctrl+O) or drop files or a folder on the window.",
      "Read the prediction at the right; the overlay shows where the model's evidence lies (O hides it).",
      "Press G to generate a counterfactual; the comparison shows original, counterfactual and difference.",
-     "Trust a counterfactual only if the referee agrees; trust an overlay only if it passes its sanity checks.",
+     "Trust a counterfactual only if the referee agrees and its change has an opacity's sign (darker toward normal); "
+     "trust an overlay only if it passes its sanity checks.",
      "M measures, A measures an angle, 1-9 choose a window preset, 0 shows pixels one to one.",
      "File > Export (Ctrl+E) writes a PDF report with a JSON sidecar.",
      "File > New image model from folder trains a model on your own labelled images (one folder per class)."],
