@@ -248,6 +248,7 @@ def _generator_rows(card: dict[str, Any], settings: ImageSettings,
     generator for each direction (it differs by direction: chosen per direction on validation films)."""
     from cfx_desktop.core.imaging.counterfactual.searches import IMAGE_SEARCHES
     from cfx_desktop.core.imaging.explain.saliency import label
+    from cfx_desktop.core.imaging.live import card_search
 
     def words(method: str, region: str, steps: int, target: str, taken: bool) -> str:
         where = REGION_WORDS.get(region, region).format(map=label(settings.method))
@@ -258,11 +259,10 @@ def _generator_rows(card: dict[str, Any], settings: ImageSettings,
         m = counterfactual.result.metrics
         return [("Counterfactual generator", words(m["method"], m.get("region", "saliency"), m["steps"],
                                                    counterfactual.result.target, True))]
-    by_target = card.get("counterfactual_search_by_target") or {}
-    budget = settings.counterfactual_steps  # as `live.default_search` spends it: Adam's budget, a line search's cap
-    rows = [words(g.get("method", "adam"), g.get("region", "saliency"),
-                  budget if g.get("method", "adam") == "adam" else min(budget, g.get("steps", budget)), target, False)
-            for target, g in by_target.items()]
+    rows = []
+    for target in card.get("counterfactual_search_by_target") or {}:  # as the app would search toward each class
+        search = card_search(card, settings.counterfactual_steps, target)
+        rows.append(words(search.method, search.region, search.steps, target, False))
     return [("Counterfactual generator", "; ".join(rows) or
              f"autoencoder latent search in the {label(settings.method)} map, at most {settings.counterfactual_steps} steps")]
 

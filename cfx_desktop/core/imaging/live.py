@@ -165,12 +165,18 @@ def target_of(model, pixels: np.ndarray) -> str:  # noqa: ANN001
 
 
 def default_search(model, steps: int | None = None, target: str | None = None) -> SearchSettings:  # noqa: ANN001
-    """The generator the classifier's card names for this direction (``counterfactual_search_by_target[target]``,
-    chosen per direction on validation films), else its ``counterfactual_search``, else the first version's."""
+    """The generator the classifier's card names for this direction (`card_search`)."""
+    return card_search(model.card, steps, target)
+
+
+def card_search(card: dict, steps: int | None = None, target: str | None = None) -> SearchSettings:
+    """The generator a classifier's card names for this direction (``counterfactual_search_by_target[target]``,
+    chosen per direction on validation films), else its ``counterfactual_search``, else the first version's; read
+    from the card alone, so a report can say what a search would do without loading the model."""
     from dataclasses import fields, replace
 
-    by_target = model.card.get("counterfactual_search_by_target") or {}
-    given = dict(by_target.get(target) or model.card.get("counterfactual_search") or {})
+    by_target = card.get("counterfactual_search_by_target") or {}
+    given = dict(by_target.get(target) or card.get("counterfactual_search") or {})
     known = {f.name for f in fields(SearchSettings)}
     settings = SearchSettings(**{k: v for k, v in given.items() if k in known})
     if steps is None:
