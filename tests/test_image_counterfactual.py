@@ -223,6 +223,10 @@ def test_the_verdict_line_names_which_model_flipped() -> None:
                      (False, True): "the explained model did not flip; the referee did",
                      (False, False): "the explained model did not flip; nor did the referee"}
     assert verdict_line({"flipped": True}) == "the explained model flipped; no referee installed to confirm it"
+    # the referee's own threshold beside its numbers: 0.91 -> 0.16 at 0.13 is not a flip, which the numbers alone hid
+    line = verdict_line({"flipped": True, "referee_flipped": False, **referee, "referee_final_probability": 0.16,
+                         "referee_threshold": 0.1317})
+    assert "(its p(pneumonia) 0.80 -> 0.16, threshold 0.13; moved 1.20x" in line
 
 
 def test_destinations_can_be_limited_to_films_the_model_reads_as_the_target(trained, vae) -> None:

@@ -253,8 +253,11 @@ def verdict_line(metrics: dict[str, Any]) -> str:
     referee = {(True, True): "the referee flipped too", (True, False): "the referee did not",
                (False, True): "the referee did", (False, False): "nor did the referee"}[
         (bool(metrics["flipped"]), bool(metrics["referee_flipped"]))]
+    # its own threshold beside its numbers: at 0.13, "0.00 -> 0.16" flipped and "0.91 -> 0.16" did not
+    threshold = f", threshold {metrics['referee_threshold']:.2f}" if "referee_threshold" in metrics else ""
     return (f"{model}; {referee} (its p({metrics['positive_label']}) {metrics['referee_initial_probability']:.2f} -> "
-            f"{metrics['referee_final_probability']:.2f}; moved {metrics['referee_relative_change']:.2f}x as far as the explained model)")
+            f"{metrics['referee_final_probability']:.2f}{threshold}; moved {metrics['referee_relative_change']:.2f}x as far "
+            "as the explained model)")
 
 
 def convincing(metrics: dict[str, Any]) -> bool:
@@ -311,6 +314,7 @@ def referee_agreement(model: ImageModel, referee: ImageModel, original: np.ndarr
         "referee_initial_probability": float(1.0 / (1.0 + np.exp(-r0))),
         "referee_final_probability": float(p1),
         "referee_flipped": bool(p1 < referee.threshold if want_normal else p1 >= referee.threshold),
+        "referee_threshold": float(referee.threshold),
         "referee_relative_change": float(sign * (r1 - r0) / moved) if abs(moved) > 1e-6 else 0.0,
     }
 
