@@ -186,8 +186,11 @@ def test_counterfactual_image_always_writes_its_json_with_the_referee_verdict(ch
     assert payload["png"] == str(png) and Image.open(png).size[0] >= 3 * Image.open(chest).size[0]  # three panels
     assert Image.open(png).size[1] > Image.open(chest).size[1]  # under their captions (the PNG travels alone)
     assert payload["method"] == search and 0 <= payload["change_outside_lungs"] <= 1
+    # where its lungs fall among the shipped bank's real films of the target class, and the line says it too
+    assert payload["lung_contrast_where"] in ("within", "beyond", "short") and payload["lung_contrast_reference"] == 600
+    assert payload["lung_contrast_target"] == payload["target"] and 0 <= payload["lung_contrast_percentile"] <= 100
     text = capsys.readouterr().out
-    assert payload["confirmation"].upper() in text
+    assert payload["confirmation"].upper() in text and "lung contrast" in text
 
 
 def test_a_weak_own_model_is_named_weak() -> None:

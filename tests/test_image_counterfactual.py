@@ -317,3 +317,73 @@ def test_a_confirmed_counterfactual_that_mostly_runs_against_an_opacity_s_sign_s
 
     assert convincing({**confirmed, "against_opacity_share": 0.3})
     assert not convincing({**confirmed, "against_opacity_share": 0.79})
+
+
+def _film(lung: float, tissue: float) -> tuple[np.ndarray, np.ndarray]:
+    """A 64 px 'film' whose two lung fields have one intensity and everything else another, with those fields."""
+    lungs = np.zeros((64, 64), dtype=bool)
+    lungs[16:48, 10:28] = lungs[16:48, 36:54] = True
+    return np.where(lungs, lung, tissue).astype(np.float32), lungs
+
+
+def test_lung_contrast_is_taken_against_the_tissue_around_the_lungs_so_exposure_cancels() -> None:
+    from cfx_desktop.core.imaging.counterfactual.realism import lung_contrast, surround
+
+    film, lungs = _film(0.3, 0.6)
+    assert lung_contrast(film, lungs) == pytest.approx(-0.3)
+    assert lung_contrast(film + 0.2, lungs) == pytest.approx(-0.3)  # a brighter exposure of the same chest
+    band = surround(lungs)
+    assert not (band & lungs).any() and band.any()
+    assert lung_contrast(np.stack([film, _film(0.5, 0.5)[0]]), lungs) == pytest.approx([-0.3, 0.0])
+
+
+def test_lungs_unlike_real_films_of_the_target_class_are_named_and_withhold_the_good_colour() -> None:
+    """Outside the central 95 % of real films of the target class, on either side, a counterfactual is unlike them:
+    toward normal, lungs darker than nearly every real normal film are over-lucent (beyond), and lungs still
+    brighter than nearly all of them were not cleared (short); within the range, no caveat."""
+    from cfx_desktop.core.imaging.counterfactual.generate import (caveats, confirmation_sentence, confirmation_words,
+                                                                  convincing, expert_checks)
+    from cfx_desktop.core.imaging.counterfactual.realism import judge, realism_words
+
+    reference = np.linspace(-0.3, -0.05, 200)  # real films' lung contrasts
+    original, lungs = _film(0.45, 0.5)
+    over_lucent = judge(original, _film(0.1, 0.5)[0], lungs, reference, "normal", want_normal=True)
+    assert over_lucent["lung_contrast"] == pytest.approx(-0.4) and over_lucent["lung_contrast_original"] == pytest.approx(-0.05)
+    assert over_lucent["lung_contrast_where"] == "beyond" and over_lucent["lung_contrast_unlike_real"]
+    assert realism_words(over_lucent) == ("lung contrast -0.05 -> -0.40 against the tissue around them: darker than "
+                                          "100 % of real normal films (over-lucent)")
+    within = judge(original, _film(0.3, 0.5)[0], lungs, reference, "normal", want_normal=True)
+    assert within["lung_contrast_where"] == "within" and within["lung_contrast_percentile"] == pytest.approx(40, abs=1)
+    assert realism_words(within).endswith("within the central 95 % of real normal films (percentile 40)")
+    not_cleared = judge(original, _film(0.48, 0.5)[0], lungs, reference, "normal", want_normal=True)
+    assert not_cleared["lung_contrast_where"] == "short" and realism_words(not_cleared).endswith(
+        "still brighter than 100 % of real normal films (not cleared as far as a real normal film's)")
+    denser = judge(original, _film(0.6, 0.5)[0], lungs, reference, "pneumonia", want_normal=False)
+    assert denser["lung_contrast_where"] == "beyond" and "(denser than real ones)" in realism_words(denser)
+    nothing_added = judge(original, _film(0.1, 0.5)[0], lungs, reference, "pneumonia", want_normal=False)
+    assert nothing_added["lung_contrast_where"] == "short" and realism_words(nothing_added).endswith(
+        "still darker than 100 % of real pneumonia films (no opacity as dense as a real one added)")
+
+    confirmed = {"flipped": True, "referee_flipped": True, "against_opacity": "brightening", "against_opacity_share": 0.1}
+    assert confirmation_sentence({**confirmed, **over_lucent}).endswith(
+        "sees the change too, but its lungs are darker than 100 % of real normal films'")
+    assert confirmation_sentence({**confirmed, **nothing_added, "against_opacity": "darkening"}).endswith(
+        "but its lungs are still darker than 100 % of real pneumonia films'")
+    assert not convincing({**confirmed, **over_lucent}) and convincing({**confirmed, **within})
+    assert confirmation_words({**confirmed, **over_lucent}) == "confirmed, with reservations"
+    assert confirmation_words({**confirmed, **within}) == "confirmed" and not caveats({**confirmed, **within})
+    assert len(expert_checks({**confirmed, **over_lucent})) == 2 and len(expert_checks(confirmed)) == 1
+    assert realism_words(confirmed) == ""  # no reference installed: nothing is claimed
+
+
+def test_a_bank_with_its_films_lung_contrast_puts_the_check_in_the_metrics(trained, vae) -> None:
+    model, _ = trained
+    rng = np.random.default_rng(5)
+    bank = _bank(vae, rng)
+    image = _image(rng, True)
+    search = SearchSettings(method="data-supported", compose="delta", region="lungs", target_probability=0.2, steps=60)
+    assert "lung_contrast" not in generate(model, vae, image, search=search, bank=bank).metrics  # an older bank
+    bank.lung_contrast = {0: np.linspace(-0.2, 0.0, 50), 1: np.linspace(-0.1, 0.1, 50)}
+    m = generate(model, vae, image, search=search, bank=bank).metrics
+    assert m["lung_contrast_target"] == model.labels[0] and m["lung_contrast_side"] == "darker"
+    assert 0 <= m["lung_contrast_percentile"] <= 100 and m["lung_contrast_reference"] == 50

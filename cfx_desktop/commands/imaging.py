@@ -553,7 +553,7 @@ def counterfactual_image(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from cfx_desktop.core.imaging.counterfactual.generate import (MaskSettings, comparison_captions, confirmation, generate,
-                                                                  opacity_words, verdict_line)
+                                                                  expert_checks, verdict_line)
     from cfx_desktop.core.imaging.counterfactual.latent_bank import bank_for
     from cfx_desktop.core.imaging.live import referee_or_none, search_for, target_of
 
@@ -593,7 +593,7 @@ def counterfactual_image(args: argparse.Namespace) -> int:
     print(f"{args.path}: {result.source} -> {result.target}: p({m['positive_label']}) {m['initial_probability']:.3f} -> "
           f"{m['final_probability']:.3f} in {m['steps']} steps ({search.method}, {search.compose}, {search.region}), "
           f"{m['seconds']:.2f} s: {status.upper()}: {verdict_line(m)}; change outside the lung fields "
-          f"{m['change_outside_lungs']:.0%}; {opacity_words(m)}; SSIM {m['ssim']:.3f}; wrote {args.out}"
+          f"{m['change_outside_lungs']:.0%}; {'; '.join(expert_checks(m))}; SSIM {m['ssim']:.3f}; wrote {args.out}"
           + ("" if status == "confirmed" else " (the best attempt, shown as not confirmed)"))
     if args.json:  # always, confirmed or not: referee_flipped is false (never absent) when nothing confirmed it
         payload = {"file": str(args.path), "source": result.source, "target": result.target, "png": str(args.out),

@@ -44,6 +44,12 @@ GLOSSARY: dict[str, str] = {
                     "darken the lung and adding it only brighten it. Beside each counterfactual image the app gives "
                     "the share of its change that runs the other way; over half, and it is mostly not an opacity "
                     "cleared or added, whatever the referee says.",
+    "lung contrast": "How dark the lungs are against the tissue around them (mean brightness in the lung fields minus "
+                     "that of a band around them), so that a brighter or darker exposure cancels. A counterfactual "
+                     "whose lungs fall outside the central 95 % of real training films of its target class is unlike "
+                     "them: darker than nearly every real normal film is over-lucent, not cleared; still darker than "
+                     "nearly every real pneumonia film, no opacity as dense as a real one was added. Either turns its "
+                     "verdict amber.",
     "calibration": "Whether a model's probabilities can be taken at face value: of patients given p = 0.3, about 30 % "
                    "should have the event. Expected calibration error (ECE) and the Brier score measure it.",
     "guard": "A check before the image model answers: is this a chest radiograph like those it was trained on? "

@@ -19,7 +19,7 @@ from pydicom.dataset import Dataset
 
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, Cancelled
 from cfx_desktop.core.imaging.explain import render, saliency
-from cfx_desktop.core.imaging.counterfactual.generate import comparison_captions, confirmation, verdict_line
+from cfx_desktop.core.imaging.counterfactual.generate import caveats, comparison_captions, confirmation, verdict_line
 from cfx_desktop.core.imaging.models.decision import guarded_decision
 from cfx_desktop.core.imaging.image_report import sanity_text, validation_text
 from cfx_desktop.core.imaging.io.load import load_image
@@ -108,7 +108,9 @@ def analyse_file(path: Path, model: Any, guard: Any, out: Path, options: Options
 
             cancel.raise_if_cancelled()
             cf = make_counterfactual(model, image.pixels, cancel=cancel)
-            finding.referee = f"{confirmation(cf.metrics)}: {cf.source} -> {cf.target}, {verdict_line(cf.metrics)}"
+            status = confirmation(cf.metrics)  # a confirmed one carries its reservations (the panel's amber heading)
+            finding.referee = (f"{status}{caveats(cf.metrics) if status == 'confirmed' else ''}: {cf.source} -> {cf.target}, "
+                               f"{verdict_line(cf.metrics)}")
             captures.append(secondary_capture(
                 header, render.comparison(cf.full_original, cf.full_counterfactual, cf.full_difference,
                                           comparison_captions(cf.source, cf.target, cf.metrics)),

@@ -33,12 +33,13 @@ XRAY = HelpTopic(
     ["Open an image (Ctrl+O) or drop files or a folder on the window.",
      "Read the prediction at the right; the overlay shows where the model's evidence lies (O hides it).",
      "Press G to generate a counterfactual; the comparison shows original, counterfactual and difference.",
-     "Trust a counterfactual only if the referee agrees and its change has an opacity's sign (darker toward normal); "
-     "trust an overlay only if it passes its sanity checks.",
+     "Trust a counterfactual only if the referee agrees, its change has an opacity's sign (darker toward normal) and "
+     "its lungs stay within real films (green, not amber); trust an overlay only if it passes its sanity checks.",
      "M measures, A measures an angle, 1-9 choose a window preset, 0 shows pixels one to one.",
      "File > Export (Ctrl+E) writes a PDF report with a JSON sidecar.",
      "File > New image model from folder trains a model on your own labelled images (one folder per class)."],
-    ["guard", "Grad-CAM", "IG", "occlusion", "sanity check", "counterfactual", "referee", "opacity sign", "threshold"],
+    ["guard", "Grad-CAM", "IG", "occlusion", "sanity check", "counterfactual", "referee", "opacity sign", "lung contrast",
+     "threshold"],
 )
 
 TOPICS = {"Patient": PATIENT, "Chest X-ray": XRAY}

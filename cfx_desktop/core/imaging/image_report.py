@@ -181,7 +181,8 @@ def _counterfactual_section(counterfactual: live.Counterfactual | None, state: s
     section = Section("What would have to change: counterfactual image")
     if counterfactual is None:
         return section.add(Paragraph(state or "No counterfactual was generated for this image."))
-    from cfx_desktop.core.imaging.counterfactual.generate import confirmation, opacity_caveat, opacity_words, verdict_line
+    from cfx_desktop.core.imaging.counterfactual import realism
+    from cfx_desktop.core.imaging.counterfactual.generate import caveats, confirmation, opacity_words, verdict_line
 
     r = counterfactual.result
     m = r.metrics
@@ -193,7 +194,7 @@ def _counterfactual_section(counterfactual: live.Counterfactual | None, state: s
                           Image.from_rgb(render.gray_rgb(r.full_counterfactual), f"counterfactual ({r.target})", 56),
                           Image.from_rgb(difference, "difference", 56, legend)]))
     status = confirmation(m)
-    caveat = opacity_caveat(m)
+    caveat = caveats(m)
     section.add(Paragraph((f"Confirmed: the independent referee crosses its own threshold the same way{caveat}."
                            if status == "confirmed" else
                            "NOT CONFIRMED: nothing the referee confirms was found; the best attempt is shown, and it shows "
@@ -210,6 +211,8 @@ def _counterfactual_section(counterfactual: live.Counterfactual | None, state: s
         rows.append(["share of the change outside the lung fields", f"{m['change_outside_lungs']:.0%} ({m.get('lung_fields', '')})"])
     if "against_opacity_share" in m:
         rows.append(["share of the change against an opacity's sign", opacity_words(m)])
+    if "lung_contrast" in m:
+        rows.append(["lungs against real films of the target class", realism.realism_words(m)])
     section.add(Table(["measure", "value"], rows, [1.3, 3]))
     return section.add(Paragraph(
         "The counterfactual is the autoencoder's reconstruction, edited only inside its region (the card's generator: "

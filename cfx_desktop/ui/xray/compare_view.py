@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from cfx_desktop.core.imaging.counterfactual.generate import (ImageCounterfactual, confirmation_sentence, convincing,
-                                                            opacity_words, verdict_line)
+                                                            expert_checks, verdict_line)
 from cfx_desktop.core.imaging.models.preprocess import crop_box
 from cfx_desktop.ui.xray.linked_views import LinkedViews, mix
 from cfx_desktop.ui.xray.viewer import ImageView
@@ -97,7 +97,7 @@ class CompareView(QWidget):
         self.verdict.setText(f"<span style='color: {colour}; font-size: 12pt'><b>{confirmation_sentence(result.metrics)}</b></span>"
                              f"<br>{result.source} -> {result.target}: {verdict_line(result.metrics)}; change outside the lung "
                              f"fields {result.metrics.get('change_outside_lungs', 0):.0%}"
-                             + (f"; {opacity_words(result.metrics)}" if "against_opacity_share" in result.metrics else ""))
+                             + "".join(f"; {words}" for words in expert_checks(result.metrics)))
         self.setEnabled(True)
         self.original.set_image(result.full_original)
         self.counterfactual.set_image(result.full_counterfactual, keep_view=True)

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from cfx_desktop.core.imaging import live
-from cfx_desktop.core.imaging.counterfactual.generate import confirmation_sentence, convincing, opacity_words, verdict_line
+from cfx_desktop.core.imaging.counterfactual.generate import confirmation_sentence, convincing, expert_checks, verdict_line
 from cfx_desktop.sessions.xray import JobState
 
 
@@ -85,4 +85,4 @@ class CounterfactualPanel(QGroupBox):
             f"{cf.source} -> {cf.target}: {verdict_line(m)}<br>p({m['positive_label']}) {m['initial_probability']:.3f} -> "
             f"{m['final_probability']:.3f} in {m['steps']} steps, {m['seconds']:.1f} s<br>change outside the lung fields "
             f"{m.get('change_outside_lungs', 0):.0%}; SSIM {m['ssim']:.3f}; edit region covers {m['mask_area']:.0%}"
-            + (f"<br>{opacity_words(m)}" if "against_opacity_share" in m else ""))
+            + "".join(f"<br>{words}" for words in expert_checks(m)))

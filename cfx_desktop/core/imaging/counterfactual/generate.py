@@ -40,6 +40,7 @@ from scipy import ndimage
 
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
 from cfx_desktop.core.imaging.explain import saliency
+from cfx_desktop.core.imaging.counterfactual import realism
 from cfx_desktop.core.imaging.counterfactual.latent_bank import LatentBank, lung_fields
 from cfx_desktop.core.imaging.models.classifier import ImageModel
 from cfx_desktop.core.imaging.models.preprocess import crop_box, resize_square
@@ -222,6 +223,8 @@ def generate(
         "compose": search.compose,
         "seconds": time.perf_counter() - start,
     }
+    if bank is not None and bank.lung_contrast:  # where its lungs fall among real films of the target class
+        metrics.update(realism.judge(original, cf, lungs, bank.lung_contrast[model.labels.index(target)], target, want_normal))
     if referee is not None:
         metrics.update(referee_agreement(model, referee, original, cf, want_normal))
     return ImageCounterfactual(original, cf, diff, soft, binary, pixels, full_cf, full_diff, path, frames, source, target, metrics)
@@ -233,10 +236,17 @@ def confirmation(metrics: dict[str, Any]) -> str:
     return "confirmed" if metrics.get("flipped") and metrics.get("referee_flipped") else "not confirmed"
 
 
+def confirmation_words(metrics: dict[str, Any]) -> str:
+    """'confirmed', 'confirmed, with reservations' (a caveat applies: the headline says which) or 'not confirmed',
+    for a line or a caption that has no room for the caveats themselves."""
+    status = confirmation(metrics)
+    return f"{status}, with reservations" if status == "confirmed" and caveats(metrics) else status
+
+
 def confirmation_sentence(metrics: dict[str, Any]) -> str:
     """The headline a reader sees first: confirmed, or plainly not, with the best attempt shown as such."""
     if confirmation(metrics) == "confirmed":
-        return "Confirmed: the independent referee sees the change too" + opacity_caveat(metrics)
+        return "Confirmed: the independent referee sees the change too" + caveats(metrics)
     if not metrics.get("flipped"):
         return "Not confirmed: no edit within the search flips the model; the best attempt is shown"
     if "referee_flipped" not in metrics:
@@ -261,8 +271,15 @@ def verdict_line(metrics: dict[str, Any]) -> str:
 
 
 def convincing(metrics: dict[str, Any]) -> bool:
-    """Confirmed, and not mostly against an opacity's sign: what the app colours as good (a caveat reads amber)."""
-    return confirmation(metrics) == "confirmed" and not opacity_caveat(metrics)
+    """Confirmed, not mostly against an opacity's sign, and with lungs within real films of the target class: what
+    the app colours as good (a caveat reads amber)."""
+    return confirmation(metrics) == "confirmed" and not caveats(metrics)
+
+
+def caveats(metrics: dict[str, Any]) -> str:
+    """Every reservation a radiologist would add to a confirmed counterfactual, as one clause each (or nothing):
+    most of the change against an opacity's sign, lungs beyond what real films of the target class look like."""
+    return opacity_caveat(metrics) + realism.realism_caveat(metrics)
 
 
 def opacity_caveat(metrics: dict[str, Any]) -> str:
@@ -285,12 +302,18 @@ def opacity_words(metrics: dict[str, Any]) -> str:
     return f"{metrics['against_opacity_share']:.0%} of the change {verb} the film ({would}){rule}"
 
 
+def expert_checks(metrics: dict[str, Any]) -> list[str]:
+    """The two checks a radiologist makes of an edit, in words, as far as the metrics hold them: how much of it runs
+    against an opacity's sign, and where its lungs fall among real films of the target class."""
+    return [words for words in (opacity_words(metrics), realism.realism_words(metrics)) if words]
+
+
 def comparison_captions(source: str, target: str, metrics: dict[str, Any]) -> tuple[str, str, str]:
     """The three panels of a comparison picture that travels alone (the CLI's PNG, the PACS capture), in words: which
     film, which attempt and whether it was confirmed, and what the colours of the difference mean."""
     p = f"p({metrics['positive_label']})"
     return (f"original ({source}): {p} {metrics['initial_probability']:.2f}",
-            f"toward {target}, {confirmation(metrics)}: {p} {metrics['final_probability']:.2f}",
+            f"toward {target}, {confirmation_words(metrics)}: {p} {metrics['final_probability']:.2f}",
             "difference: red brighter, blue darker")
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import platform
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,9 @@ class LatentBank:
     codes: dict[int, torch.Tensor]  # label -> (N, C, H, W) float32 latent means of real training films
     lung_prior: np.ndarray  # (S, S) bool at the autoencoder's input size
     card: dict[str, Any]
+    # label -> the lung contrast (`realism.lung_contrast`) of the same real films' originals, the reference a
+    # counterfactual's lungs are judged against; empty for a bank built before it was stored
+    lung_contrast: dict[int, np.ndarray] = field(default_factory=dict)
 
     def neighbours(self, z: torch.Tensor, label: int, k: int = 8, allowed: torch.Tensor | None = None) -> torch.Tensor:
         """The mean code of the ``k`` films of class ``label`` nearest to ``z`` (Euclidean, in the latent), among
@@ -113,9 +116,14 @@ def build_bank(source: Path, autoencoder_name: str, per_class: int = 600, seed: 
     autoencoder, ae_card = load_autoencoder(autoencoder_name, torch.device("cpu"))
     size = int(ae_card["input_size"])
     X_tr, y_tr, _, _, provenance, split = load_training_data(source, size, seed, progress, cancel)
+    from cfx_desktop.core.imaging.counterfactual.realism import lung_contrast
+
     rng = np.random.default_rng(seed)
     state: dict[str, torch.Tensor] = {}
     counts = {}
+    mean_normal = X_tr[y_tr == 0].astype(np.float64).mean(0) / 255.0
+    prior = lung_prior_from(mean_normal)
+    state["lung_prior"] = torch.as_tensor(prior.astype(np.uint8))
     for label in (0, 1):
         index = np.flatnonzero(y_tr == label)
         chosen = np.sort(rng.choice(index, size=min(per_class, len(index)), replace=False))
@@ -123,11 +131,9 @@ def build_bank(source: Path, autoencoder_name: str, per_class: int = 600, seed: 
         with torch.inference_mode():
             codes = torch.cat([autoencoder.encode_latent(chunk)[0] for chunk in x.split(128)])
         state[f"codes_{label}"] = codes.half()
+        state[f"lung_contrast_{label}"] = torch.as_tensor(lung_contrast(x[:, 0].numpy(), prior), dtype=torch.float32)
         counts[label] = int(len(chosen))
         cancel.raise_if_cancelled()
-    mean_normal = X_tr[y_tr == 0].astype(np.float64).mean(0) / 255.0
-    prior = lung_prior_from(mean_normal)
-    state["lung_prior"] = torch.as_tensor(prior.astype(np.uint8))
     name = f"{autoencoder_name}-bank"
     card = {
         "name": name, "kind": "latent-bank", "autoencoder": autoencoder_name, "input_size": size,
@@ -135,6 +141,9 @@ def build_bank(source: Path, autoencoder_name: str, per_class: int = 600, seed: 
         "codes_per_class": counts, "dtype": "float16", "lung_prior_area": float(prior.mean()),
         "lung_prior_rule": "the two largest regions of the mean normal training film (smoothed 1.5 px) that lie inside the "
                            "body and are darker than their 12 px Gaussian neighbourhood, opened, closed and hole-filled",
+        "lung_contrast_rule": "per film, mean intensity in the lung prior minus that of the band around it (2 px to 8 % of "
+                              "the width outside it), on the same films' originals: the reference a counterfactual's "
+                              "lungs are judged against (core/imaging/counterfactual/realism.py)",
         "data": {**provenance, "split": split, "sampled_from": "training patients only (never validation)"},
         "seed": seed, "command": command, "licence": KERMANY_LICENCE[0], "attribution": KERMANY_LICENCE[1],
         "environment": {"torch": torch.__version__, "python": platform.python_version()},
@@ -149,7 +158,9 @@ def _build(name: str, bundle: bundles.Bundle, device: torch.device) -> LatentBan
     if bundle.card.get("kind") != "latent-bank" or "lung_prior" not in state:
         raise bundles.BundleError(f"{name} is not a latent bank")
     codes = {label: state[f"codes_{label}"].float().to(device) for label in (0, 1)}
-    return LatentBank(name, codes, state["lung_prior"].numpy().astype(bool), bundle.card)
+    contrast = {label: state[f"lung_contrast_{label}"].numpy().astype(np.float64) for label in (0, 1)
+                if f"lung_contrast_{label}" in state}
+    return LatentBank(name, codes, state["lung_prior"].numpy().astype(bool), bundle.card, contrast)
 
 
 def bank_for(autoencoder_name: str | None, device: torch.device | None = None, root=None) -> LatentBank | None:  # noqa: ANN001
