@@ -366,9 +366,12 @@ def test_lungs_unlike_real_films_of_the_target_class_are_named_and_withhold_the_
 
     confirmed = {"flipped": True, "referee_flipped": True, "against_opacity": "brightening", "against_opacity_share": 0.1}
     assert confirmation_sentence({**confirmed, **over_lucent}).endswith(
-        "sees the change too, but its lungs are darker than 100 % of real normal films'")
+        "sees the change too, but its lungs are darker than those of 100 % of real normal films")
     assert confirmation_sentence({**confirmed, **nothing_added, "against_opacity": "darkening"}).endswith(
-        "but its lungs are still darker than 100 % of real pneumonia films'")
+        "but its lungs are still darker than those of 100 % of real pneumonia films")
+    both = {**confirmed, **over_lucent, "against_opacity_share": 0.8}  # one 'but', then 'and'
+    assert confirmation_sentence(both).endswith("but most of the change is not an opacity cleared, and its lungs are "
+                                                "darker than those of 100 % of real normal films")
     assert not convincing({**confirmed, **over_lucent}) and convincing({**confirmed, **within})
     assert confirmation_words({**confirmed, **over_lucent}) == "confirmed, with reservations"
     assert confirmation_words({**confirmed, **within}) == "confirmed" and not caveats({**confirmed, **within})

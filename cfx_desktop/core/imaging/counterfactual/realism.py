@@ -94,4 +94,4 @@ def realism_caveat(metrics: dict[str, Any]) -> str:
         return ""
     side, share = _how_far(metrics)
     still = "still " if metrics["lung_contrast_where"] == "short" else ""
-    return f", but its lungs are {still}{side} than {share:.0f} % of real {metrics['lung_contrast_target']} films'"
+    return f", but its lungs are {still}{side} than those of {share:.0f} % of real {metrics['lung_contrast_target']} films"
