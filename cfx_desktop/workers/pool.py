@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 import traceback
+import weakref
 from dataclasses import dataclass
 from itertools import count
 from typing import Any, Callable
@@ -296,7 +297,7 @@ class _PoolReceiver(QObject):
 
     def __init__(self, pool: WorkerPool, job: Job, report_errors: bool) -> None:
         super().__init__(pool)
-        self._pool = pool
+        self._pool = weakref.ref(pool)  # never a strong one: see `_ChannelReceiver`
         self._job_id = job.id
         job.signals.finished.connect(self.on_finished)
         if report_errors:  # through a slot, never signal-to-signal or a plain callable: see `Job`
@@ -304,11 +305,15 @@ class _PoolReceiver(QObject):
 
     @Slot(object)
     def on_error(self, error: object) -> None:
-        self._pool.job_failed.emit(error)
+        pool = self._pool()
+        if pool is not None:
+            pool.job_failed.emit(error)
 
     @Slot()
     def on_finished(self) -> None:
-        self._pool._done(self._job_id)
+        pool = self._pool()
+        if pool is not None:
+            pool._done(self._job_id)
         self.deleteLater()
 
 
@@ -316,12 +321,15 @@ class _ChannelReceiver(QObject):
     """Receives one job's signals on behalf of a `LatestOnly` channel, tagged with the request's generation.
 
     Same reason as `_PoolReceiver`: owned by the channel, so a job finishing after its channel is gone is
-    simply not delivered.
+    simply not delivered. It holds its channel only weakly: a strong reference from child to parent kept a channel
+    whose owner had let it go alive until the receiver's own deferred deletion, which then destroyed the channel
+    from inside the receiver's destructor, and the channel deleted that half-destroyed child a second time (a
+    segfault in about one run in eight of the pool's stop test).
     """
 
     def __init__(self, channel: LatestOnly, job: Job, generation: int) -> None:
         super().__init__(channel)
-        self._channel = channel
+        self._channel_ref = weakref.ref(channel)
         self._generation = generation
         signals = job.signals
         signals.started.connect(self.on_started)
@@ -332,34 +340,38 @@ class _ChannelReceiver(QObject):
         signals.finished.connect(self.on_finished)
 
     @property
-    def _latest(self) -> bool:
-        return self._channel._is_latest(self._generation)
+    def _latest(self) -> LatestOnly | None:
+        """The channel while this receiver's request is its latest, else None (gone, or superseded)."""
+        channel = self._channel_ref()
+        return channel if channel is not None and channel._is_latest(self._generation) else None
 
     @Slot()
     def on_started(self) -> None:
-        if self._latest:
-            self._channel.started.emit()
+        if (channel := self._latest) is not None:
+            channel.started.emit()
 
     @Slot(float, str, object)
     def on_progress(self, fraction: float, message: str, payload: object) -> None:
-        if self._latest:
-            self._channel.progress.emit(fraction, message, payload)
+        if (channel := self._latest) is not None:
+            channel.progress.emit(fraction, message, payload)
 
     @Slot(object)
     def on_result(self, value: object) -> None:
-        self._channel._deliver(self._generation, value)
+        if (channel := self._channel_ref()) is not None:
+            channel._deliver(self._generation, value)
 
     @Slot(object)
     def on_error(self, error: object) -> None:
-        if self._latest:
-            self._channel.error.emit(error)
+        if (channel := self._latest) is not None:
+            channel.error.emit(error)
 
     @Slot()
     def on_cancelled(self) -> None:
-        if self._latest:
-            self._channel.cancelled.emit()
+        if (channel := self._latest) is not None:
+            channel.cancelled.emit()
 
     @Slot()
     def on_finished(self) -> None:
-        self._channel._finished(self._generation)
+        if (channel := self._channel_ref()) is not None:
+            channel._finished(self._generation)
         self.deleteLater()
