@@ -100,9 +100,9 @@ def in_process(edits: int = 40, limit_s: float = 120.0) -> dict[str, Any]:
         tab.form.set_value("serum_creatinine", float(rng.uniform(0.6, 3.0)))
         start = time.perf_counter()
         target = tab.form.vector()
-        wait(lambda: tab.suggestions_result is not None and np.array_equal(tab.suggestions_result.x, target) and tab.is_idle(),
-             ROW_LIVE)
+        wait(lambda: tab.suggestions_result is not None and np.array_equal(tab.suggestions_result.x, target), ROW_LIVE)
         latencies.append(time.perf_counter() - start)
+        wait(tab.is_idle, ROW_LIVE)  # the attributions follow the search: the next edit starts from rest
         found = tab.suggestions_result.counterfactuals  # the search's own time, and which tier answered
         searches.append(found.seconds)
         partial.append(found.quorum is not None)
@@ -145,7 +145,8 @@ def in_process(edits: int = 40, limit_s: float = 120.0) -> dict[str, Any]:
     return {
         "live_suggestions_latency_p50_s": percentile(latencies, 50, ROW_LIVE),
         "live_suggestions_latency_p95_s": percentile(latencies, 95, ROW_LIVE),
-        "live_latency_note": f"from the edit to suggestions shown; includes the {DEBOUNCE_MS} ms debounce",
+        "live_latency_note": f"from the edit to suggestions shown; a lone edit starts its search at once (the {DEBOUNCE_MS} "
+                             "ms debounce coalesces bursts), and the attributions follow the search",
         "live_edits": edits,
         "live_search_p50_s": percentile(searches, 50, ROW_LIVE),
         "live_search_p95_s": percentile(searches, 95, ROW_LIVE),
@@ -179,7 +180,8 @@ def markdown(r: dict[str, Any]) -> str:
         "|---|---|",
         f"| first window, fresh process (median of 3) | {r['first_window_s']:.2f} s |",
         f"| first prediction + suggestions, fresh process (median of 3) | {r['first_prediction_and_suggestions_s']:.2f} s |",
-        f"| live suggestions after an edit, p50 / p95 over {r['live_edits']} edits (incl. {r['debounce_ms']} ms debounce) | "
+        f"| live suggestions after an edit, p50 / p95 over {r['live_edits']} edits (each a lone edit: the search starts at "
+        f"once, the {r['debounce_ms']} ms debounce only coalesces bursts) | "
         f"{r['live_suggestions_latency_p50_s'] * 1000:.0f} / {r['live_suggestions_latency_p95_s'] * 1000:.0f} ms |",
         f"| the search job alone, p50 / p95 (k = 3) | {r['live_search_p50_s'] * 1000:.0f} / "
         f"{r['live_search_p95_s'] * 1000:.0f} ms |",

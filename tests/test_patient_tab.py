@@ -298,3 +298,28 @@ def test_a_failed_model_load_is_said_where_the_prediction_would_be(qtbot) -> Non
     qtbot.addWidget(area)
     area.models_failed(JobError("Loading models", "torch is missing", "", "ImportError"))
     assert "could not be loaded" in area.model_label.text() and "torch is missing" in area.model_label.text()
+
+
+def test_the_why_chart_fades_until_its_attributions_follow_the_prediction(qtbot) -> None:
+    """The quick prediction (no attributions) comes before the search and the Shapley values after it: meanwhile
+    the bars and their caption still describe the values before the edit, so they are faded, not left as if
+    current, and they return at full strength with the new attributions."""
+    from dataclasses import replace
+
+    from cfx_desktop.core.tabular import live
+    from cfx_desktop.ui.patient.attribution_view import AttributionView
+
+    view = AttributionView()
+    qtbot.addWidget(view)
+    view.set_schema(SCHEMA)
+    name = live.default_model_name()
+    full = live.predict_and_attribute(name, SCHEMA.example_vector())
+    view.show_result(full, SCHEMA)
+    first_bars = view._bar_item
+    assert first_bars.opacity() == 1.0 and view.caption.isEnabled()
+    quick = live.predict(name, SCHEMA.example_vector())
+    assert quick.attribution is None and quick.probability == full.probability
+    view.show_result(quick, SCHEMA)
+    assert view._bar_item is first_bars and first_bars.opacity() < 0.5 and not view.caption.isEnabled()
+    view.show_result(replace(full), SCHEMA)
+    assert view._bar_item is not first_bars and view._bar_item.opacity() == 1.0 and view.caption.isEnabled()

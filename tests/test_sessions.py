@@ -223,23 +223,24 @@ def test_a_withheld_film_gets_no_counterfactual_and_no_sanity_check(tmp_path) ->
 
 
 def test_the_patient_jobs_predict_and_suggest_without_a_window() -> None:
-    """An edit asks for the prediction at once and the suggestions after the debounce, as typed requests; the
-    results land in the session only while they answer it; a lock or a setting asks for suggestions only."""
-    from cfx_desktop.sessions.patient_jobs import PatientJobs, PredictionRequest, SuggestionRequest
+    """An edit asks for the quick prediction, the search (through the leading-edge debounce) and the attributions,
+    in that order, as typed requests; the results land in the session only while they answer it; a lock or a
+    setting asks for suggestions only."""
+    from cfx_desktop.sessions.patient_jobs import PatientJobs, PredictionRequest, QuickPredictionRequest, SuggestionRequest
     from cfx_desktop.sessions.scheduler import ImmediateScheduler
 
     class Recording(ImmediateScheduler):
         def __init__(self) -> None:
             super().__init__()
-            self.debounced: list[str] = []
+            self.debounced: list[tuple[str, bool]] = []
             self.kinds: list[type] = []
 
         def request(self, key, fn, *args, callbacks):  # noqa: ANN001, ANN201
             self.kinds.append(type(fn))
             return super().request(key, fn, *args, callbacks=callbacks)
 
-        def debounce(self, key, milliseconds, fn):  # noqa: ANN001, ANN201
-            self.debounced.append(key)
+        def debounce(self, key, milliseconds, fn, leading=False):  # noqa: ANN001, ANN201
+            self.debounced.append((key, leading))
             fn()
 
     session, scheduler = PatientSession(), Recording()
@@ -250,14 +251,77 @@ def test_the_patient_jobs_predict_and_suggest_without_a_window() -> None:
     assert scheduler.requests == []  # nothing before the model libraries are in
     session.mark_models_loaded()
     jobs.models_loaded()
-    assert scheduler.requests == ["predict", "suggest"] and scheduler.kinds == [PredictionRequest, SuggestionRequest]
+    assert scheduler.requests == ["predict", "suggest", "attribute"]
+    assert scheduler.kinds == [QuickPredictionRequest, SuggestionRequest, PredictionRequest]
     assert session.prediction is not None and session.suggestions is not None and jobs.is_idle() and busy[-1] is False
+    assert session.prediction.attribution is not None  # the full prediction replaced the quick one
     session.set_value("serum_creatinine", 1.2)
-    assert scheduler.requests[2:] == ["predict", "suggest"] and scheduler.debounced == ["suggest"]
+    assert scheduler.requests[3:] == ["predict", "suggest", "attribute"] and scheduler.debounced == [("suggest", True)]
     assert session.answers_current(session.prediction.model_name, session.prediction.x)
     np.testing.assert_array_equal(session.suggestions.x, session.values)
     session.set_locked("serum_sodium", True)
-    assert scheduler.requests[4:] == ["suggest"]  # a lock changes the suggestions, not the prediction
+    assert scheduler.requests[6:] == ["suggest"]  # a lock changes the suggestions, not the prediction
+    session.set_shape_feature("age")
+    assert scheduler.requests[7:] == ["attribute"]  # the side view follows another feature: attributions only
+
+
+def test_the_attributions_wait_for_the_search_and_a_quick_prediction_never_replaces_a_full_one() -> None:
+    """The prediction, the search and the attributions are streams of small torch calls that slow each other
+    several times over side by side, so each waits for the one before (the search for the quick prediction, the
+    attributions for the search); the quick prediction never overwrites the full one for the same patient,
+    whichever lands first, and when it fails its attributions are not asked for."""
+    from cfx_desktop.sessions.patient_jobs import PatientJobs
+    from cfx_desktop.sessions.scheduler import Callbacks, ImmediateScheduler
+
+    class Manual(ImmediateScheduler):
+        """Holds every request until the test runs it; the debounce fires at once (its leading edge)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.held: dict[str, tuple] = {}
+
+        def request(self, key, fn, *args, callbacks):  # noqa: ANN001, ANN201
+            self.requests.append(key)
+            self.held[key] = (fn, args, callbacks)
+
+        def finish(self, key: str) -> None:
+            fn, args, callbacks = self.held.pop(key)
+            at = len(self.requests)
+            ImmediateScheduler.request(self, key, fn, *args, callbacks=callbacks)
+            del self.requests[at]  # counted when asked for, not again when run
+
+        def debounce(self, key, milliseconds, fn, leading=False):  # noqa: ANN001, ANN201
+            assert leading  # a lone edit must not wait out the debounce
+            fn()
+
+    session, scheduler = PatientSession(), Manual()
+    jobs = PatientJobs(session, scheduler)
+    session.mark_models_loaded()
+    jobs.models_loaded()
+    assert scheduler.requests == ["predict"] and not jobs.is_idle()  # the search waits for the prediction
+    scheduler.finish("predict")
+    quick = session.prediction
+    assert quick is not None and quick.attribution is None
+    assert scheduler.requests == ["predict", "suggest"]  # asked for as the prediction came back, and nothing beside it
+    scheduler.finish("suggest")
+    assert scheduler.requests == ["predict", "suggest", "attribute"]  # asked for as the search ended
+    scheduler.finish("attribute")
+    full = session.prediction
+    assert full.attribution is not None and jobs.is_idle()
+    assert not session.accept_prediction(quick) and session.prediction is full  # a late quick one changes nothing
+
+    session.set_locked("serum_sodium", True)  # a search without a new prediction: nothing else waits for it
+    assert scheduler.requests[3:] == ["suggest"]
+    scheduler.finish("suggest")
+    assert jobs.is_idle()
+
+    failed: list[str] = []
+    jobs.prediction_failed.connect(failed.append)
+    session.set_value("serum_creatinine", 2.0)
+    fn, args, callbacks = scheduler.held.pop("predict")
+    callbacks.error("the model file is gone", "")  # the quick prediction failed: its attributions would too
+    scheduler.finish("suggest")
+    assert failed == ["the model file is gone"] and "attribute" not in scheduler.held and jobs.is_idle()
 
 
 def test_the_overlay_style_is_the_sessions_and_the_report_draws_the_map_as_read(tmp_path, header_only_guard) -> None:

@@ -316,3 +316,26 @@ def test_a_pool_that_was_shut_down_starts_nothing(qtbot) -> None:
     started = threading.Event()
     job = pool.submit(Job(_spin, started=started))
     assert not started.wait(0.3) and job.returned_at is not None and pool.active_count == 0 and in_flight_count() == 0
+
+
+@pytest.mark.parametrize("leading", [True, False])
+def test_the_schedulers_debounce_coalesces_a_burst_and_leads_a_lone_call(qtbot, pool: WorkerPool, leading: bool) -> None:
+    """With ``leading`` a lone call runs at once (a single edit is not kept waiting) and a burst ends in one more
+    call, with the burst's last function; without it, only that last call, after the quiet period."""
+    from cfx_desktop.workers.binding import PoolScheduler
+
+    scheduler = PoolScheduler(pool)
+    calls: list[int] = []
+    scheduler.debounce("k", 40, lambda: calls.append(1), leading=leading)
+    assert calls == ([1] if leading else [])
+    for value in (2, 3, 4):  # a burst, well inside the quiet period
+        scheduler.debounce("k", 40, lambda v=value: calls.append(v), leading=leading)
+    qtbot.waitUntil(lambda: calls[-1:] == [4], timeout=2000)
+    qtbot.wait(120)  # nothing more arrives once the burst is over
+    assert calls == ([1, 4] if leading else [4])
+    scheduler.debounce("k", 40, lambda: calls.append(5), leading=leading)  # a lone call after the quiet period
+    if leading:
+        assert calls[-1] == 5
+    qtbot.waitUntil(lambda: calls[-1] == 5, timeout=2000)
+    qtbot.wait(120)
+    assert calls.count(5) == 1

@@ -155,7 +155,8 @@ class PatientSession:
 
     # ----- requests and results -----------------------------------------------------------------------------
     def prediction_request(self) -> tuple:
-        """Arguments of `core.tabular.live.predict_and_attribute` for the state as it is now."""
+        """Arguments of `core.tabular.live.predict_and_attribute` for the state as it is now (the first two are
+        `live.predict`'s)."""
         return (self.model_name, self.values.copy(), self.shape_feature)
 
     def suggestion_request(self) -> tuple:
@@ -202,8 +203,14 @@ class PatientSession:
         self.recourse_changed.emit(None)
 
     def accept_prediction(self, result: PredictionResult) -> bool:
+        """The fast prediction (no attributions yet) or the full one; a fast one never replaces a full one that
+        answers the same patient (the jobs run apart, so either may land first)."""
         if not self.answers_current(result.model_name, result.x):
             return False  # answers an older state; a newer request is on its way
+        current = self.prediction
+        if (result.attribution is None and current is not None and current.attribution is not None
+                and self.answers_current(current.model_name, current.x)):
+            return False
         self.prediction = result
         self.prediction_changed.emit(result)
         return True

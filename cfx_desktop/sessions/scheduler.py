@@ -38,9 +38,11 @@ class Scheduler(Protocol):
     def post(self, fn: Callable[[], None]) -> None:
         """Call ``fn`` soon on the session's thread; safe from any thread (a network listener's, for one)."""
 
-    def debounce(self, key: str, milliseconds: int, fn: Callable[[], None]) -> None:
+    def debounce(self, key: str, milliseconds: int, fn: Callable[[], None], leading: bool = False) -> None:
         """Call ``fn`` once ``milliseconds`` have passed without another `debounce` on ``key`` (key repeat, wheel
-        scrolling: one request for a burst of edits)."""
+        scrolling: one request for a burst of edits). With ``leading``, also at once when nothing was asked on
+        ``key`` in the last ``milliseconds``: a lone edit is not kept waiting, and a burst still ends in one
+        request for its last value."""
 
 
 class ImmediateScheduler:
@@ -81,5 +83,5 @@ class ImmediateScheduler:
     def post(self, fn: Callable[[], None]) -> None:
         fn()
 
-    def debounce(self, key: str, milliseconds: int, fn: Callable[[], None]) -> None:
+    def debounce(self, key: str, milliseconds: int, fn: Callable[[], None], leading: bool = False) -> None:
         fn()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
-from superqt.utils import QSignalDebouncer
+from superqt.utils import qdebounced
 
 from cfx_desktop.sessions.scheduler import Callbacks
 from cfx_desktop.workers.pool import JobError, LatestOnly, WorkerPool
@@ -20,7 +20,7 @@ class PoolScheduler(QObject):
         self._pool = pool
         self._channels: dict[str, LatestOnly] = {}
         self._callbacks: dict[str, Callbacks] = {}
-        self._debouncers: dict[str, QSignalDebouncer] = {}
+        self._debouncers: dict[str, Any] = {}  # superqt's ThrottledCallable per key
         self._debounced: dict[str, Callable[[], None]] = {}
         self._posted.connect(self._run_posted)
 
@@ -55,14 +55,12 @@ class PoolScheduler(QObject):
     def post(self, fn: Callable[[], None]) -> None:
         self._posted.emit(fn)
 
-    def debounce(self, key: str, milliseconds: int, fn: Callable[[], None]) -> None:
-        if key not in self._debouncers:  # superqt's debouncer, as the Patient tab used before the move
-            debouncer = QSignalDebouncer(parent=self)
-            debouncer.triggered.connect(lambda k=key: self._debounced[k]())
-            self._debouncers[key] = debouncer
+    def debounce(self, key: str, milliseconds: int, fn: Callable[[], None], leading: bool = False) -> None:
+        if key not in self._debouncers:  # superqt's debouncer; with ``leading`` it also calls the burst's last
+            self._debouncers[key] = qdebounced(lambda k=key: self._debounced[k](), milliseconds, leading, parent=self)
         self._debounced[key] = fn
         self._debouncers[key].setTimeout(milliseconds)
-        self._debouncers[key].throttle()
+        self._debouncers[key]()
 
     @Slot(object)
     def _run_posted(self, fn: object) -> None:

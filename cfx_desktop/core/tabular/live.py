@@ -1,13 +1,14 @@
-"""What the Patient tab asks for on every edit, as two plain functions the worker pool runs.
+"""What the Patient tab asks for on every edit, as plain functions the worker pool runs: the prediction (fast), the
+suggestions, and the prediction with its attributions (Shapley values, the slow part).
 
-Both return the inputs they answered, so the UI can check a result against the form before showing it, on top
-of the pool's latest-request-wins rule.
+Each returns the inputs it answered, so the UI can check a result against the form before showing it, on top of
+the pool's latest-request-wins rule.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ class PredictionResult:
     threshold: float
     label: int
     outcome: str
-    attribution: attributions.Attribution
+    attribution: attributions.Attribution | None  # None from `predict`: the attributions follow
     side: Any  # the architecture's side view (NAM shape function, Lasso weights) or None
     card_label: str = ""
     metrics_summary: str = ""
@@ -59,20 +60,28 @@ class SuggestionResult:
     consensus_members: int = 1  # per architecture
 
 
-def predict_and_attribute(model_name: str, x: np.ndarray, shape_feature: str | None = None, shapley_samples: int = 48,
-                          progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> PredictionResult:  # noqa: ANN001
+def predict(model_name: str, x: np.ndarray, progress=no_progress,  # noqa: ANN001
+            cancel: CancelToken = NEVER_CANCELLED) -> PredictionResult:
+    """The prediction and the model set's spread, without attributions: a few milliseconds, so the gauge follows
+    an edit at once while the suggestions search (the attributions come after it, `predict_and_attribute`)."""
     model = load_model(model_name)
     x = np.asarray(x, dtype=np.float64)
     p = float(model.predict_proba(x)[0])
     label = int(p >= model.threshold)
-    progress(0.3, "attributions")
-    attribution = attributions.attribute(model, x, n_samples=shapley_samples, cancel=cancel)
-    side = attributions.side_view(model, x, shape_feature)
     models = load_model_set(model.schema.name)
-    return PredictionResult(model_name, x, p, model.threshold, label, model.schema.outcome_words[label], attribution, side,
+    return PredictionResult(model_name, x, p, model.threshold, label, model.schema.outcome_words[label], None, None,
                             model.card.get("label", model_name), model.card.get("metrics_summary", ""),
                             [m.name for m in models.members], models.probabilities(x)[:, 0], models.thresholds,
                             model.card.get("calibration", {}))
+
+
+def predict_and_attribute(model_name: str, x: np.ndarray, shape_feature: str | None = None, shapley_samples: int = 48,
+                          progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> PredictionResult:  # noqa: ANN001
+    result = predict(model_name, x, cancel=cancel)
+    model = load_model(model_name)
+    progress(0.3, "attributions")
+    attribution = attributions.attribute(model, result.x, n_samples=shapley_samples, cancel=cancel)
+    return replace(result, attribution=attribution, side=attributions.side_view(model, result.x, shape_feature))
 
 
 _references: dict[tuple[str, int], Reference | None] = {}

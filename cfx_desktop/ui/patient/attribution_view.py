@@ -98,6 +98,12 @@ class AttributionView(QWidget):
 
     def show_result(self, result: PredictionResult, schema: Schema) -> None:
         attribution = result.attribution
+        if attribution is None:  # the prediction came first; its attributions follow the suggestions' search
+            if self._bar_item is not None:  # the bars and caption still describe the values before the edit: faded,
+                self._bar_item.setOpacity(0.35)  # not replaced (a one-line "updating" caption made the chart jump)
+                self.caption.setEnabled(False)
+            return
+        self.caption.setEnabled(True)
         order = np.argsort(np.abs(attribution.values))  # largest at the top
         values = attribution.values[order]
         self.values = attribution.values

@@ -21,7 +21,8 @@ def build(session: PatientSession, out_name: str):  # noqa: ANN201 - core.report
     from cfx_desktop.core.tabular.patient_report import Settings, build_patient_report
 
     prediction = session.prediction
-    if prediction is None or not session.answers_current(prediction.model_name, prediction.x):
+    if (prediction is None or prediction.attribution is None  # its attributions follow the suggestions' search
+            or not session.answers_current(prediction.model_name, prediction.x)):
         raise NothingToReport("The prediction for the patient on screen is not ready yet; export again in a moment.")
     suggestions = session.suggestions
     if suggestions is not None and not session.answers_current(suggestions.model_name, suggestions.x):
