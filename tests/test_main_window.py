@@ -68,15 +68,29 @@ def test_job_exception_shows_error_and_app_stays_up(qtbot, window) -> None:
 
 
 def test_busy_indicator_follows_jobs(qtbot, window) -> None:
+    """A job that lasts shows the bar, the count and Stop once it has run for a moment, and they go the moment
+    it ends; a job over before then never shows them (a live edit's three jobs would make them flash)."""
     import threading
+
+    from cfx_desktop.ui.busy import SHOW_AFTER_MS
 
     gate = threading.Event()
     job = Job(lambda progress, cancel: gate.wait(5))
     window.pool.submit(job)
-    assert window.busy_label.text() == "1 job running"
+    assert window.busy_label.text() == "Idle" and not window.stop_button.isVisibleTo(window)  # not yet
+    qtbot.waitUntil(lambda: window.busy_label.text() == "1 job running", timeout=SHOW_AFTER_MS + 2000)
     assert window.stop_button.isVisibleTo(window)
     gate.set()
     qtbot.waitUntil(lambda: window.busy_label.text() == "Idle", timeout=5000)
+    assert not window.stop_button.isVisibleTo(window)
+
+    seen: list[str] = []
+    quick = window.pool.submit(Job(lambda progress, cancel: 1))
+    qtbot.waitUntil(lambda: quick.returned_at is not None and window.pool.active_count == 0, timeout=5000)
+    for _ in range(3):
+        qtbot.wait(SHOW_AFTER_MS // 2)
+        seen.append(window.busy_label.text())
+    assert seen == ["Idle"] * 3 and not window.stop_button.isVisibleTo(window)
 
 
 def test_recent_files_and_tab_are_remembered(qtbot, window, make_window, tmp_path: Path) -> None:

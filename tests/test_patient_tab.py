@@ -302,11 +302,12 @@ def test_a_failed_model_load_is_said_where_the_prediction_would_be(qtbot) -> Non
 
 def test_the_why_chart_fades_until_its_attributions_follow_the_prediction(qtbot) -> None:
     """The quick prediction (no attributions) comes before the search and the Shapley values after it: meanwhile
-    the bars and their caption still describe the values before the edit, so they are faded, not left as if
-    current, and they return at full strength with the new attributions."""
+    the bars and their caption still describe the values before the edit, so once the wait lasts a moment they
+    are faded, not left as if current, and they return at full strength with the new attributions."""
     from dataclasses import replace
 
     from cfx_desktop.core.tabular import live
+    from cfx_desktop.ui.busy import SHOW_AFTER_MS
     from cfx_desktop.ui.patient.attribution_view import AttributionView
 
     view = AttributionView()
@@ -320,6 +321,12 @@ def test_the_why_chart_fades_until_its_attributions_follow_the_prediction(qtbot)
     quick = live.predict(name, SCHEMA.example_vector())
     assert quick.attribution is None and quick.probability == full.probability
     view.show_result(quick, SCHEMA)
-    assert view._bar_item is first_bars and first_bars.opacity() < 0.5 and not view.caption.isEnabled()
+    assert first_bars.opacity() == 1.0  # a quick answer repaints nothing: the fade waits a moment
+    qtbot.waitUntil(lambda: first_bars.opacity() < 0.5 and not view.caption.isEnabled(), timeout=SHOW_AFTER_MS + 2000)
+    assert view._bar_item is first_bars
     view.show_result(replace(full), SCHEMA)
     assert view._bar_item is not first_bars and view._bar_item.opacity() == 1.0 and view.caption.isEnabled()
+    view.show_result(quick, SCHEMA)  # answered within the moment: never faded
+    view.show_result(replace(full), SCHEMA)
+    qtbot.wait(SHOW_AFTER_MS + 100)
+    assert view._bar_item.opacity() == 1.0 and view.caption.isEnabled()

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QPushButton
 
+from cfx_desktop.ui.busy import DelayedBusy
 from cfx_desktop.workers.pool import WorkerPool
 
 
 class JobIndicator:
-    """Built into ``window``'s status bar; follows ``pool.busy_changed``; Stop cancels every job (as Esc does)."""
+    """Built into ``window``'s status bar; follows ``pool.busy_changed``; Stop cancels every job (as Esc does).
+    The bar, the count and Stop appear once jobs have run for a moment (`ui.busy`): a live edit's jobs are over
+    before then."""
 
     def __init__(self, window: QMainWindow, pool: WorkerPool) -> None:
         bar = window.statusBar()
@@ -27,9 +30,17 @@ class JobIndicator:
         self.stop_button.clicked.connect(pool.cancel_all)
         for widget in (self.busy_bar, self.busy_label, self.stop_button, self.device_label):
             bar.addPermanentWidget(widget)
+        self.count = 0
+        self.delayed = DelayedBusy(window, self._show)
         pool.busy_changed.connect(self.show_busy)
 
     def show_busy(self, count: int) -> None:
-        self.busy_bar.setVisible(count > 0)
-        self.stop_button.setVisible(count > 0)
-        self.busy_label.setText("Idle" if count == 0 else f"{count} job{'s' if count > 1 else ''} running")
+        self.count = count
+        if self.delayed.shown:
+            self._show(count > 0)
+        self.delayed.set(count > 0)
+
+    def _show(self, busy: bool) -> None:
+        self.busy_bar.setVisible(busy)
+        self.stop_button.setVisible(busy)
+        self.busy_label.setText(f"{self.count} job{'s' if self.count > 1 else ''} running" if busy else "Idle")

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from cfx_desktop.ui.accessibility import set_header_tips
+from cfx_desktop.ui.busy import DelayedBusy
 from cfx_desktop.core.tabular.schema import Schema
 
 if TYPE_CHECKING:  # results come from the worker pool, which has imported these (and torch)
@@ -88,6 +89,15 @@ class AttributionView(QWidget):
         layout.addLayout(right, 4)
         self._bar_item: pg.BarGraphItem | None = None
         self.values: np.ndarray | None = None
+        # while the attributions lag the prediction for longer than a moment, the bars and caption that still
+        # describe the values before the edit are faded, not replaced (a one-line "updating" caption made the chart
+        # jump); a quicker answer repaints nothing in between, as that repaint would slow the search it waits for
+        self._waiting = DelayedBusy(self, self._fade)
+
+    def _fade(self, faded: bool) -> None:
+        if self._bar_item is not None:
+            self._bar_item.setOpacity(0.35 if faded else 1.0)
+        self.caption.setEnabled(not faded)
 
     def set_schema(self, schema: Schema) -> None:
         self.shape_feature.blockSignals(True)
@@ -99,11 +109,9 @@ class AttributionView(QWidget):
     def show_result(self, result: PredictionResult, schema: Schema) -> None:
         attribution = result.attribution
         if attribution is None:  # the prediction came first; its attributions follow the suggestions' search
-            if self._bar_item is not None:  # the bars and caption still describe the values before the edit: faded,
-                self._bar_item.setOpacity(0.35)  # not replaced (a one-line "updating" caption made the chart jump)
-                self.caption.setEnabled(False)
+            self._waiting.set(True)
             return
-        self.caption.setEnabled(True)
+        self._waiting.set(False)
         order = np.argsort(np.abs(attribution.values))  # largest at the top
         values = attribution.values[order]
         self.values = attribution.values

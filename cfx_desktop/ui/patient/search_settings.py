@@ -8,6 +8,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QProgressBar, QSpinBox, QVBoxLayout, QWidget
 
 from cfx_desktop.core.tabular.counterfactuals import METHODS
+from cfx_desktop.ui.busy import DelayedBusy
 from cfx_desktop.core.tabular.counterfactuals.feasibility import DEFAULT_MAX_SHIFT
 
 
@@ -69,6 +70,7 @@ class SearchSettingsBar(QWidget):
         self.busy.setRange(0, 0)
         self.busy.setMaximumWidth(90)
         self.busy.setVisible(False)
+        self._delayed_busy = DelayedBusy(self, self.busy.setVisible)
         controls.addWidget(self.busy)
         layout.addLayout(controls)
         limits = QHBoxLayout()
@@ -130,4 +132,4 @@ class SearchSettingsBar(QWidget):
             self.k.setEnabled(METHODS.get(settings.method).uses_k)
 
     def set_busy(self, busy: bool) -> None:
-        self.busy.setVisible(busy)
+        self._delayed_busy.set(busy)  # a search of a tenth of a second shows no bar (`ui.busy`)
