@@ -36,8 +36,8 @@ class JobIndicator:
 
     def show_busy(self, count: int) -> None:
         self.count = count
-        if self.delayed.shown:
-            self._show(count > 0)
+        if self.delayed.shown and count > 0:
+            self._show(True)  # already shown: only the count changes
         self.delayed.set(count > 0)
 
     def _show(self, busy: bool) -> None:

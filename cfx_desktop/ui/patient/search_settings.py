@@ -8,8 +8,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QProgressBar, QSpinBox, QVBoxLayout, QWidget
 
 from cfx_desktop.core.tabular.counterfactuals import METHODS
-from cfx_desktop.ui.busy import DelayedBusy
 from cfx_desktop.core.tabular.counterfactuals.feasibility import DEFAULT_MAX_SHIFT
+from cfx_desktop.ui.busy import DelayedBusy
 
 
 class SearchSettingsBar(QWidget):

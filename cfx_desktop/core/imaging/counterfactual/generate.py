@@ -279,8 +279,8 @@ def convincing(metrics: dict[str, Any]) -> bool:
 def caveats(metrics: dict[str, Any]) -> str:
     """Every reservation a radiologist would add to a confirmed counterfactual, as one clause each (or nothing):
     most of the change against an opacity's sign, lungs beyond what real films of the target class look like."""
-    sign, lungs = opacity_caveat(metrics), realism.realism_caveat(metrics)
-    return sign + (lungs.replace(", but", ", and", 1) if sign else lungs)
+    sign = opacity_caveat(metrics)
+    return sign + realism.realism_caveat(metrics, "and" if sign else "but")
 
 
 def opacity_caveat(metrics: dict[str, Any]) -> str:

@@ -87,11 +87,11 @@ def realism_words(metrics: dict[str, Any]) -> str:
     return f"{change}: {still}{side} than {share:.0f} % of real {target} films ({_NAMES[(where, metrics['lung_contrast_side'])]})"
 
 
-def realism_caveat(metrics: dict[str, Any]) -> str:
+def realism_caveat(metrics: dict[str, Any], conjunction: str = "but") -> str:
     """What a radiologist would add to a confirmed counterfactual whose lungs lie outside real films of the target
-    class, on either side; empty otherwise."""
+    class, on either side; empty otherwise. ``conjunction`` joins it to the sentence ("and" after another caveat)."""
     if not metrics.get("lung_contrast_unlike_real"):
         return ""
     side, share = _how_far(metrics)
     still = "still " if metrics["lung_contrast_where"] == "short" else ""
-    return f", but its lungs are {still}{side} than those of {share:.0f} % of real {metrics['lung_contrast_target']} films"
+    return f", {conjunction} its lungs are {still}{side} than those of {share:.0f} % of real {metrics['lung_contrast_target']} films"
