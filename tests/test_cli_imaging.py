@@ -191,6 +191,10 @@ def test_counterfactual_image_always_writes_its_json_with_the_referee_verdict(ch
     assert payload["lung_contrast_target"] == payload["target"] and 0 <= payload["lung_contrast_percentile"] <= 100
     text = capsys.readouterr().out
     assert payload["confirmation"].upper() in text and "lung contrast" in text
+    # the line's headline is the panel's: a confirmed one with a caveat reads "confirmed, with reservations"
+    from cfx_desktop.core.imaging.counterfactual.generate import confirmation_words
+
+    assert f"{confirmation_words(payload).upper()}: " in text
 
 
 def test_a_weak_own_model_is_named_weak() -> None:

@@ -552,8 +552,8 @@ def counterfactual_image(args: argparse.Namespace) -> int:
     from cfx_desktop.core.imaging.counterfactual.autoencoder import autoencoder_for
     from dataclasses import replace
 
-    from cfx_desktop.core.imaging.counterfactual.generate import (MaskSettings, comparison_captions, confirmation, generate,
-                                                                  expert_checks, verdict_line)
+    from cfx_desktop.core.imaging.counterfactual.generate import (MaskSettings, comparison_captions, confirmation, confirmation_words,
+                                                                  expert_checks, generate, verdict_line)
     from cfx_desktop.core.imaging.counterfactual.latent_bank import bank_for
     from cfx_desktop.core.imaging.live import referee_or_none, search_for, target_of
 
@@ -592,7 +592,7 @@ def counterfactual_image(args: argparse.Namespace) -> int:
     render.save_png(panel, args.out)  # the picture of exactly the counterfactual the JSON describes
     print(f"{args.path}: {result.source} -> {result.target}: p({m['positive_label']}) {m['initial_probability']:.3f} -> "
           f"{m['final_probability']:.3f} in {m['steps']} steps ({search.method}, {search.compose}, {search.region}), "
-          f"{m['seconds']:.2f} s: {status.upper()}: {verdict_line(m)}; change outside the lung fields "
+          f"{m['seconds']:.2f} s: {confirmation_words(m).upper()}: {verdict_line(m)}; change outside the lung fields "
           f"{m['change_outside_lungs']:.0%}; {'; '.join(expert_checks(m))}; SSIM {m['ssim']:.3f}; wrote {args.out}"
           + ("" if status == "confirmed" else " (the best attempt, shown as not confirmed)"))
     if args.json:  # always, confirmed or not: referee_flipped is false (never absent) when nothing confirmed it
