@@ -12,7 +12,8 @@ import torch
 from cfx_desktop.core import bundles
 from cfx_desktop.core.imaging.train import augment
 from cfx_desktop.core.imaging.models.classifier import ImageModel, image_models, load_image_model, referee_for
-from cfx_desktop.core.imaging.train.classifier import train_image_model
+from cfx_desktop.core.imaging.models.classifier import build
+from cfx_desktop.core.imaging.train.classifier import AuxiliaryReadout, train_image_model
 
 
 @pytest.mark.parametrize("family", list(augment.FAMILIES))
@@ -67,6 +68,32 @@ def test_training_records_its_choices_and_the_twin_and_referee_roles(npz: Path, 
     model = load_image_model("pneumonia-slim-cnn", torch.device("cpu"), tmp_path)
     found = referee_for(model, tmp_path)
     assert isinstance(found, ImageModel) and found.name == "pneumonia-referee" and found.architecture == "strided-cnn"
+
+
+def test_the_auxiliary_readout_learns_the_coarse_film_and_leaves_a_plain_bundle(npz: Path, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = build("slim-cnn")
+    readout = AuxiliaryReadout(net, 2)
+    x = torch.rand(16, 1, 32, 32)
+    x[:8, :, :16] += 1.0  # the top half bright in half the films: the read-out must find out which
+    optimiser = torch.optim.Adam(list(net.parameters()) + list(readout.parameters()), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        net(x)
+        loss = readout.loss(x)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(float(loss))
+    assert losses[-1] < 0.3 * losses[0]
+    readout.remove()
+    assert not any(m._forward_pre_hooks for m in net.modules())
+
+    card = train_image_model(npz, "slim-cnn", size=32, epochs=1, auxiliary_grid=2, out=tmp_path, shuffled_twin="")
+    assert card["training"]["auxiliary"]["grid"] == 2 and "training only" in card["training"]["auxiliary"]["readout"]
+    state = bundles.load("pneumonia-slim-cnn", tmp_path).state
+    assert set(state) == set(build("slim-cnn").state_dict())  # the read-out is not shipped
+    assert train_image_model(npz, "slim-cnn", size=32, epochs=1, out=tmp_path, shuffled_twin="")["training"]["auxiliary"] is None
 
 
 def test_a_referee_identical_to_the_model_is_refused(npz: Path, tmp_path: Path) -> None:

@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--label-smoothing", type=float, help="default 0.05 (0 with --shuffle-labels)")
     p.add_argument("--subset", type=int, help="train on this many randomly chosen training images")
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
+    p.add_argument("--auxiliary-grid", type=int, default=0, help="train with a read-out of the film's coarse GRID x GRID "
+                   "intensities from the features the top layer reads (the shipped recipe: 4), so that a random read-out "
+                   "of them no longer retraces the saliency map; 0: none")
     p.add_argument("--name", help="bundle name (default pneumonia-MODEL[-shuffled-labels])")
     p.add_argument("--role", choices=["classifier", "referee"], default="classifier",
                    help="referee: an independent second opinion on counterfactuals, never explained or used to make them")
@@ -68,12 +71,15 @@ def train_imaging(args: argparse.Namespace) -> int:
             parts += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
     if args.lr != 2e-3:
         parts += ["--lr", str(args.lr)]
+    if args.auxiliary_grid:
+        parts += ["--auxiliary-grid", str(args.auxiliary_grid)]
     if args.role != "classifier":
         parts += ["--role", args.role]
     try:
         card = train_image_model(args.data, args.model, args.size, args.epochs, args.seed, lr=args.lr, shuffle_labels=args.shuffle_labels,
                                  augmentation=args.augmentation, label_smoothing=args.label_smoothing, subset=args.subset, name=args.name, role=args.role,
                                  out=args.out, autoencoder=args.autoencoder, shuffled_twin=args.shuffled_twin, command=shlex.join(parts), device=device.current(),
+                                 auxiliary_grid=args.auxiliary_grid,
                                  progress=lambda f, m="", p=None: print(m, flush=True) if m.startswith("epoch") else None)
     except (FileNotFoundError, KeyError, ValueError) as exc:
         raise UserError(str(exc)) from exc
