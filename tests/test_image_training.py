@@ -96,6 +96,19 @@ def test_the_auxiliary_readout_learns_the_coarse_film_and_leaves_a_plain_bundle(
     assert train_image_model(npz, "slim-cnn", size=32, epochs=1, out=tmp_path, shuffled_twin="")["training"]["auxiliary"] is None
 
 
+def test_training_can_start_from_an_installed_bundle_and_says_which(npz: Path, tmp_path: Path) -> None:
+    base = train_image_model(npz, "slim-cnn", size=32, epochs=1, out=tmp_path, name="base", shuffled_twin="", command="base command")
+    tuned = train_image_model(npz, "slim-cnn", size=32, epochs=1, lr=1e-9, out=tmp_path, name="tuned", init="base", shuffled_twin="")
+    assert tuned["training"]["init"] == {"bundle": "base", "sha256": bundles.sha256_file(tmp_path / "base.pt"),
+                                         "command": "base command"}
+    a, b = bundles.load("base", tmp_path).state, bundles.load("tuned", tmp_path).state
+    conv = "blocks.0.0.weight"
+    assert torch.allclose(a[conv], b[conv], atol=1e-6)  # a learning rate of ~0 leaves the start where it was
+    assert base["training"]["init"] is None
+    with pytest.raises(ValueError, match="is a slim-cnn, not a seed-cnn"):
+        train_image_model(npz, "seed-cnn", size=32, epochs=1, out=tmp_path, name="x", init="base", shuffled_twin="")
+
+
 def test_a_referee_identical_to_the_model_is_refused(npz: Path, tmp_path: Path) -> None:
     train_image_model(npz, "slim-cnn", size=32, epochs=1, out=tmp_path)
     train_image_model(npz, "slim-cnn", size=32, epochs=1, name="pneumonia-referee", role="referee", out=tmp_path)

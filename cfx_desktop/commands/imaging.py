@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--auxiliary-grid", type=int, default=0, help="train with a read-out of the film's coarse GRID x GRID "
                    "intensities from the features the top layer reads (the shipped recipe: 4), so that a random read-out "
                    "of them no longer retraces the saliency map; 0: none")
+    p.add_argument("--init", help="start from this installed bundle's weights (same architecture) instead of random ones")
     p.add_argument("--name", help="bundle name (default pneumonia-MODEL[-shuffled-labels])")
     p.add_argument("--role", choices=["classifier", "referee"], default="classifier",
                    help="referee: an independent second opinion on counterfactuals, never explained or used to make them")
@@ -66,7 +67,7 @@ def train_imaging(args: argparse.Namespace) -> int:
         raise UserError(f"{args.data}: not found")
     parts = ["cfx-desktop", "train-imaging", "--data", str(args.data), "--model", args.model, "--size", str(args.size),
              "--epochs", str(args.epochs), "--seed", str(args.seed)] + (["--shuffle-labels"] if args.shuffle_labels else [])
-    for flag in ("augmentation", "label_smoothing", "subset", "name", "autoencoder", "shuffled_twin"):
+    for flag in ("augmentation", "label_smoothing", "subset", "init", "name", "autoencoder", "shuffled_twin"):
         if getattr(args, flag) is not None:
             parts += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
     if args.lr != 2e-3:
@@ -79,7 +80,7 @@ def train_imaging(args: argparse.Namespace) -> int:
         card = train_image_model(args.data, args.model, args.size, args.epochs, args.seed, lr=args.lr, shuffle_labels=args.shuffle_labels,
                                  augmentation=args.augmentation, label_smoothing=args.label_smoothing, subset=args.subset, name=args.name, role=args.role,
                                  out=args.out, autoencoder=args.autoencoder, shuffled_twin=args.shuffled_twin, command=shlex.join(parts), device=device.current(),
-                                 auxiliary_grid=args.auxiliary_grid,
+                                 auxiliary_grid=args.auxiliary_grid, init=args.init,
                                  progress=lambda f, m="", p=None: print(m, flush=True) if m.startswith("epoch") else None)
     except (FileNotFoundError, KeyError, ValueError) as exc:
         raise UserError(str(exc)) from exc

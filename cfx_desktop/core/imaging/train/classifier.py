@@ -11,6 +11,10 @@ so any read-out of them, a randomized top layer included, gave the trained salie
 top-layer sanity check failed for every method. Features that must also say where the film is bright and dark
 are spread over many directions, and a random read-out of them no longer retraces the trained map.
 
+``init`` starts from an installed bundle of the same architecture instead of random weights (the shipped recipe
+fine-tunes the plainly trained classifier with the read-out); the card records the bundle's name, its weights'
+sha256 and the command that made it, so the chain can be rerun.
+
 Augmentation ``acquisition`` (the default) draws from `augment.FAMILIES`, the same shifts the stress set measures;
 ``basic`` is the first version's shifts and brightness jitter; ``none`` is for the shuffled-label twin, whose job
 (Adebayo et al. 2018) is to memorise permuted labels, which augmentation and weight decay would prevent.
@@ -94,6 +98,19 @@ class AuxiliaryReadout(torch.nn.Module):
         self._handle.remove()
 
 
+def _initialise(net: torch.nn.Module, init: str, architecture: str, root: Path | None) -> dict[str, Any]:
+    """Load ``init``'s weights into ``net`` (same architecture, checked) and say where they came from."""
+    try:
+        bundle = bundles.load(init, root)
+    except bundles.BundleError as exc:
+        raise ValueError(f"--init {init}: {exc}") from exc
+    if bundle.card.get("architecture") != architecture:
+        raise ValueError(f"--init {init} is a {bundle.card.get('architecture')}, not a {architecture}")
+    net.load_state_dict(bundle.state)
+    path = (root or bundles.root_of(init)) / f"{init}.pt"
+    return {"bundle": init, "sha256": bundles.sha256_file(path), "command": bundle.card.get("command", "")}
+
+
 def _probabilities(net: torch.nn.Module, images: np.ndarray, mean: float, std: float, device: torch.device, batch: int = 256) -> np.ndarray:
     net.eval()
     out = []
@@ -170,6 +187,7 @@ def train_image_model(
     command: str = "", device: torch.device | None = None, progress=no_progress,  # noqa: ANN001
     cancel: CancelToken = NEVER_CANCELLED, labels: tuple[str, str] = ("normal", "pneumonia"),
     licence: tuple[str, str] = KERMANY_LICENCE, auxiliary_grid: int = 0, auxiliary_weight: float = 1.0,
+    init: str | None = None,
 ) -> dict[str, Any]:
     """Train one classifier; ``labels`` are the (negative, positive) class words, ``shuffled_twin=""`` names none."""
     device = device or torch.device("cpu")
@@ -177,6 +195,7 @@ def train_image_model(
     with data_mod.decoded_once():  # the names come from the same decoded folder, read once
         X_tr, y_tr, X_va, y_va, provenance, split = load_training_data(source, size, seed, progress, cancel)
         net = build(architecture).to(device)
+        started_from = _initialise(net, init, architecture, out) if init else None
         subtypes = subtype_targets(net, training_names(source, size, seed), y_tr) if hasattr(net, "classes") else None
     if augmentation is None:
         augmentation = "none" if shuffle_labels else "acquisition"
@@ -277,7 +296,7 @@ def train_image_model(
                          "grid": auxiliary_grid, "weight": auxiliary_weight},
                      "weight_decay": optimiser.param_groups[0]["weight_decay"], "subset": subset, "shuffled_labels": shuffle_labels,
                      "minutes": round(minutes, 2), "minutes_per_epoch": round(minutes / epochs, 2), "device": str(device),
-                     "history": history, "train_accuracy_at_threshold": train_accuracy},
+                     "history": history, "train_accuracy_at_threshold": train_accuracy, "init": started_from},
         "data": {**provenance, "split": split, "train_images": int(len(y_tr)), "validation_images": int(len(y_va)),
                  "validation_pneumonia": int(y_va.sum())},
         "seed": seed,
