@@ -355,3 +355,44 @@ def test_the_overlay_style_is_the_sessions_and_the_report_draws_the_map_as_read(
     assert "--overlay-opacity 0.8 --overlay-threshold 0.2 --overlay-colormap viridis" in doc.reproduce
     session.set_window(750.0, 1250.0, "HU")
     assert "window 500, level 1000 HU" in str(export.build(session, 5, "report.pdf").to_dict())
+
+
+def _card_choosing(label: str, method: str, params: dict) -> dict:
+    return {"saliency_sanity": {"default": label, "pass_rates": {label: {"method": method, "params": params}}}}
+
+
+def test_a_models_card_chooses_its_default_saliency_method_only_at_default_parameters() -> None:
+    from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS, default_method
+
+    assert default_method(None) == SALIENCY_METHODS.default == "gradcam"
+    assert default_method(_card_choosing("IG, black", "ig", {"baseline": "black"})) == "ig"
+    assert default_method(_card_choosing("IG, blurred", "ig", {"baseline": "blurred"})) == "gradcam"  # the key alone would not reproduce it
+    assert default_method(_card_choosing("LIME", "lime", {})) == "gradcam"
+    assert default_method(_card_choosing("IG, old", "ig", {"no_such_parameter": 1})) == "gradcam"
+
+
+def test_the_session_follows_each_models_default_method_until_the_reader_picks_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cfx_desktop.sessions import xray
+
+    cards = {"chose-ig": _card_choosing("IG", "ig", {}), "plain": {}}
+    monkeypatch.setattr(xray.bundles, "read_card", lambda name: cards[name])
+    session = XraySession("chose-ig")
+    assert session.method == "ig"
+    shown: list[str] = []
+    session.method_changed.connect(shown.append)
+    session.set_model("plain")
+    assert session.method == "gradcam" and shown == ["gradcam"]
+    session.set_method("occlusion")
+    session.set_model("chose-ig")
+    assert session.method == "occlusion" and shown == ["gradcam"]  # the reader's choice stays
+
+
+def test_an_unreadable_card_leaves_the_registry_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cfx_desktop.core import bundles
+    from cfx_desktop.sessions import xray
+
+    def refuse(name: str) -> dict:
+        raise bundles.BundleError(f"{name}.json: sha256 mismatch")
+
+    monkeypatch.setattr(xray.bundles, "read_card", refuse)
+    assert XraySession("tampered").method == "gradcam"

@@ -83,8 +83,10 @@ def test_a_non_chest_image_gets_the_banner_and_no_verdict(qtbot, window, images,
 
 def test_overlay_appears_and_opacity_changes_pixels(qtbot, window, images) -> None:
     tab = window.tab_list[1]
+    assert tab.overlay_panel.method.currentData() == tab.session.method  # the model's own default, shown
     _open(qtbot, tab, images["png"])
     assert tab.overlay_result.result.values.shape == (300, 260)
+    assert tab.overlay_result.result.method == tab.session.method
     assert tab.viewer.overlay.item.image is not None
     style = tab.session.overlay_style  # one source: the panel shows it and the viewer draws it
     assert (tab.overlay_panel.threshold.value() / 100, tab.viewer.overlay.threshold) == (style.threshold, style.threshold)

@@ -315,7 +315,7 @@ def register_usage(sub: argparse._SubParsersAction) -> None:
 
     e = sub.add_parser("explain-image", help="write a saliency overlay for one image")
     e.add_argument("path", type=Path)
-    e.add_argument("--method", choices=SALIENCY, help="saliency method (default: gradcam)")
+    e.add_argument("--method", choices=SALIENCY, help="saliency method (default: the one the model's card chose by its sanity checks, else gradcam)")
     e.add_argument("--target", metavar="CLASS", help="class to explain, a class word of the model's card "
                    "(e.g. normal or pneumonia; default: the predicted one)")
     e.add_argument("--out", type=Path, required=True, help="PNG to write (image | overlay)")
@@ -326,7 +326,7 @@ def register_usage(sub: argparse._SubParsersAction) -> None:
 
     s = sub.add_parser("sanity", help="model- and data-randomization sanity checks for a saliency method")
     s.add_argument("--image", type=Path, required=True)
-    s.add_argument("--method", choices=SALIENCY, help="saliency method (default: gradcam)")
+    s.add_argument("--method", choices=SALIENCY, help="saliency method (default: the one the model's card chose by its sanity checks, else gradcam)")
     s.add_argument("--out-dir", type=Path, default=Path("sanity-maps"))
     s.add_argument("--model", default=None)
     s.set_defaults(handler=sanity)

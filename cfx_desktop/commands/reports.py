@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("path", type=Path, metavar="IMAGE")
     i.add_argument("--out", type=Path, required=True, help="the PDF to write; the JSON sidecar goes beside it")
     i.add_argument("--method", choices=choices.RegistryChoices(choices.saliency_methods),
-                   help="saliency method of the overlay (default: gradcam)")
+                   help="saliency method of the overlay (default: the one the model's card chose by its sanity checks, else gradcam)")
     i.add_argument("--model", default=None, help="image model bundle (default: the shipped classifier)")
     i.add_argument("--no-counterfactual", action="store_true", help="leave the counterfactual out")
     i.add_argument("--no-sanity", action="store_true", help="leave the sanity checks out")

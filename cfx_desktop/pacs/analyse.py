@@ -98,7 +98,7 @@ def analyse_file(path: Path, model: Any, guard: Any, out: Path, options: Options
     series_uid = hd.UID()
     if decision is not None:
         cancel.raise_if_cancelled()
-        method = options.method or saliency.SALIENCY_METHODS.default
+        method = options.method or saliency.default_method(model.card)
         result = saliency.saliency_map(model, image.pixels, method, cancel=cancel)
         finding.saliency = f"{saliency.label(result.method)} for '{result.target}'"
         captures.append(secondary_capture(header, render.overlay(image.pixels, result.values, 0.55),

@@ -15,7 +15,8 @@ from cfx_desktop.core.imaging import live
 from cfx_desktop.core.imaging.io.load import LoadedImage
 from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL
 from cfx_desktop.core.imaging.explain.render import OverlayStyle
-from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS
+from cfx_desktop.core import bundles
+from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS, default_method
 from cfx_desktop.sessions.events import Event
 
 
@@ -31,11 +32,22 @@ class JobState:
         return self.state == "running"
 
 
+def model_default_method(name: str) -> str:
+    """The saliency method the model's card chose by its sanity checks (`saliency.default_method`); a card that
+    cannot be read leaves the registry's default (loading the model says what is wrong with it)."""
+    try:
+        card = bundles.read_card(name)
+    except (bundles.BundleError, OSError, ValueError):
+        card = None
+    return default_method(card)
+
+
 class XraySession:
     def __init__(self, model_name: str = DEFAULT_MODEL) -> None:
         self.image_changed = Event()  # (LoadedImage)
         self.frame_changed = Event()  # (LoadedImage) another frame of the same multi-frame file
         self.model_changed = Event()  # (name)
+        self.method_changed = Event()  # (key) the method changed without the reader picking it (a model's default)
         self.prediction_changed = Event()  # (Prediction | None)
         self.overlay_changed = Event()  # (Overlay | None, JobState)
         self.counterfactual_changed = Event()  # (Counterfactual | None, JobState)
@@ -46,7 +58,8 @@ class XraySession:
         self._next_id = 0  # ids for opened files and for frames shown: unique, so results match one frame
         self._pending_open = 0
         self.model_name = model_name
-        self.method = SALIENCY_METHODS.default
+        self.method = model_default_method(model_name)
+        self.method_picked = False  # the reader chose a method: a model's own default no longer replaces it
         self.prediction: live.Prediction | None = None
         self.overlay: live.Overlay | None = None
         self.counterfactual: live.Counterfactual | None = None
@@ -88,12 +101,19 @@ class XraySession:
         if name != self.model_name:
             self.model_name = name
             self._clear_results()
+            if not self.method_picked:
+                own = model_default_method(name)
+                if own != self.method:
+                    self.method = own
+                    self.method_changed.emit(own)
             self.model_changed.emit(name)
 
     def set_method(self, method: str) -> None:
+        """The reader's choice; it stays when the model changes."""
         SALIENCY_METHODS.get(method)
         if method != self.method:
             self.method = method
+            self.method_picked = True
             self.set_overlay_state(JobState(), clear=True)
 
     # ----- requests -----------------------------------------------------------------------------------------

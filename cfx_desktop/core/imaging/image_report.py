@@ -302,11 +302,11 @@ def compute_and_build(path: Path, method: str | None, model_name: str | None, co
     from cfx_desktop.core.imaging.counterfactual.generate import MaskSettings
     from cfx_desktop.core.imaging.io.load import load_image
     from cfx_desktop.core.imaging.models.classifier import DEFAULT_MODEL, load_image_model
-    from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS
+    from cfx_desktop.core.imaging.explain.saliency import default_method
 
-    method = method or SALIENCY_METHODS.default
     model_name = model_name or DEFAULT_MODEL
     model = load_image_model(model_name)
+    method = method or default_method(model.card)
     image = load_image(path)
     if not 1 <= frame <= image.frame_count:
         raise ValueError(f"--frame {frame} is out of range: {path} has {image.frame_count} frame(s)")

@@ -76,6 +76,12 @@ class OverlayPanel(QGroupBox):
         self.show_overlay.toggled.connect(lambda on: self.style_changed.emit({"visible": on}))
         self.cancel.clicked.connect(self.cancel_requested)
 
+    def show_method(self, key: str) -> None:
+        """Show the session's method (a model's own default) without sending it back as the reader's choice."""
+        self.method.blockSignals(True)
+        self.method.setCurrentIndex(max(self.method.findData(key), 0))
+        self.method.blockSignals(False)
+
     def show_style(self, style) -> None:  # noqa: ANN001 - render.OverlayStyle
         """Show the session's overlay style without sending it back as a change."""
         controls = (self.colormap, self.opacity, self.threshold, self.show_overlay)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS
+from cfx_desktop.sessions.xray import model_default_method
 from cfx_desktop.ui.tab_base import DoneFn, SelfTestStep, poll_until
 from cfx_desktop.ui.xray import export
 
@@ -14,7 +15,7 @@ from cfx_desktop.ui.xray import export
 def xray_self_test(tab: Any) -> list[SelfTestStep]:  # noqa: ANN401 - the XrayTab
     def start(done: DoneFn) -> None:
         path, chest = export.self_test_film(tab.session.model_name)
-        tab.overlay_panel.method.setCurrentIndex(tab.overlay_panel.method.findData(SALIENCY_METHODS.default))
+        tab.overlay_panel.method.setCurrentIndex(tab.overlay_panel.method.findData(model_default_method(tab.session.model_name)))
         tab.open_path(path)
 
         def finished() -> None:

@@ -88,6 +88,8 @@ class XrayTab(ToolTab):
         self.folder_panel.image_chosen.connect(lambda path: self.open_path(Path(path)))
         self.prediction_panel.model_chosen.connect(s.set_model)
         self.overlay_panel.method_chosen.connect(self.jobs.choose_method)
+        self.overlay_panel.show_method(s.method)
+        s.method_changed.connect(self.overlay_panel.show_method)
         self.overlay_panel.style_changed.connect(lambda style: s.set_overlay_style(**style))
         s.overlay_style_changed.connect(lambda style: self.viewer.set_overlay_style(**asdict(style)))
         self.overlay_panel.show_style(s.overlay_style)  # one source of the style: the session's

@@ -156,6 +156,24 @@ def register(cls: type[SaliencyMethod]) -> type[SaliencyMethod]:
     return cls
 
 
+def default_method(card: dict[str, Any] | None) -> str:
+    """The saliency method a model is explained with unless the reader picks another: the one its card's
+    sanity benchmark chose (`saliency_sanity.default`, written by ``link-image-model --sanity-results``), when that
+    choice is a registered method at its default parameters (so its key alone reproduces it); otherwise the
+    registry's default. Why per model: which method passes its sanity checks depends on what the model learned,
+    so one choice for every model would be right only by chance."""
+    sanity = (card or {}).get("saliency_sanity") or {}
+    chosen = (sanity.get("pass_rates") or {}).get(sanity.get("default") or "") or {}
+    key = chosen.get("method")
+    if key in SALIENCY_METHODS:
+        try:
+            if SALIENCY_METHODS.get(key).params(chosen.get("params") or {}) == SALIENCY_METHODS.get(key).Params():
+                return key
+        except ValueError:  # parameters this version no longer has: the registry's default, not a crash
+            pass
+    return SALIENCY_METHODS.default
+
+
 def label(key: str) -> str:
     return SALIENCY_METHODS.get(key).label
 
@@ -263,7 +281,7 @@ def saliency_maps(
 ) -> list[SaliencyMap]:
     """Saliency for several images in one batch (one pass on a GPU); each explains ``target`` or, by default, its
     own predicted class. The images may differ in size: each map comes back over its own image."""
-    method = method or SALIENCY_METHODS.default
+    method = method or default_method(model.card)
     spec = SALIENCY_METHODS.get(method)
     chosen = spec.params(params, quick=quick)
     if target is not None and target not in model.labels:
