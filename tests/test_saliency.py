@@ -134,6 +134,20 @@ def test_randomized_models_give_different_maps(quadrant_model) -> None:
     assert quadrant_model.probability(image) > 0.5
 
 
+def test_the_top_layer_is_judged_by_its_median_draw_and_the_cascade_goes_on_from_the_first(quadrant_model) -> None:
+    image = _sample(np.random.default_rng(4), True)
+    single = sanity.run(quadrant_model, image, "gradcam", draws=1)
+    several = sanity.run(quadrant_model, image, "gradcam")
+    top = several.rows[0]
+    assert len(top.draws) == sanity.TOP_LAYER_DRAWS == 5 and single.rows[0].draws == ()
+    assert top.draws[0] == pytest.approx(single.rows[0].spearman)  # the first draw is the cascade's own
+    assert abs(top.spearman) == pytest.approx(sorted(abs(d) for d in top.draws)[2])
+    assert len(set(np.round(top.draws, 6))) > 1  # the draws differ
+    for a, b in zip(single.rows[1:], several.rows[1:]):  # the deeper cascade is unchanged by the extra draws
+        assert a.name == b.name and a.spearman == pytest.approx(b.spearman)
+    assert "median of 5 random draws" in several.plain_name(top)
+
+
 def _report(*rows: tuple[str, float]) -> sanity.SanityReport:
     blank = np.zeros((4, 4))
     trained = np.arange(16.0).reshape(4, 4)  # a map with structure (an empty one cannot be judged)

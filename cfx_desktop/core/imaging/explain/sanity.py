@@ -3,6 +3,11 @@
 * Cascading model-parameter randomization: re-initialise the layers from the output back toward the input, one
   more at a time, and recompute the map. A method whose maps barely change is not explaining the model.
 * Data randomization: the same architecture trained on permuted labels (shipped as its own bundle).
+* The top layer is judged over several random draws (`TOP_LAYER_DRAWS`), by the draw with the median |Spearman|.
+  Why: a one-logit model's top layer is one weight vector, so one draw is one random direction, and whether its map
+  resembles the trained one depends on that direction. Over five draws the shipped classifier's top-layer pass
+  rate on 40 validation films ranged from 0.00 to 0.85 for Integrated Gradients and 0.05 to 0.88 for Grad-CAM; a
+  verdict, and a default method chosen by it, must not rest on which draw came first.
 Each map is compared with the original by Spearman rank correlation and by SSIM (on the model-resolution maps
 scaled to [0, 1]); low values mean the method passes. The rank correlation is of the signed maps for methods whose
 sign means something (`SaliencyMethod.signed`: Integrated Gradients, occlusion) and of the map as it is for
@@ -75,6 +80,7 @@ class SanityRow:
     spearman: float
     ssim: float
     map: np.ndarray  # model-resolution map
+    draws: tuple[float, ...] = ()  # the top layer's rank correlation per random draw; this row is their median draw
 
 
 @dataclass
@@ -94,7 +100,10 @@ class SanityReport:
         if row.name in cascade:
             k, n = cascade.index(row.name) + 1, len(cascade)
             layer = row.name[len(CASCADE_PREFIX):]
-            return f"all {n} layers randomized" if k == n else f"top {k} of {n} layers randomized (down to {layer})"
+            if k == n:
+                return f"all {n} layers randomized"
+            drawn = f", median of {len(row.draws)} random draws" if row.draws else ""
+            return f"top {k} of {n} layers randomized (down to {layer}{drawn})"
         if row.name == DATA_ROW:
             return "trained on shuffled labels (twin model)"
         return row.name
@@ -115,6 +124,9 @@ class SanityReport:
 # ours, set from what the words mean, not tuned on any result: after the output layer alone is randomized, at most
 # moderate similarity may survive; after every layer, or after training on permuted labels, little may.
 BOUNDS = {"top layer randomized": 0.5, "all layers randomized": 0.3, "labels randomized": 0.3}
+# Random draws of the top layer (see the module's docstring); the first is the cascade's own, the others are
+# drawn from seeds of their own and put back, so the rest of the cascade is what a single draw gave.
+TOP_LAYER_DRAWS = 5
 CASCADE_PREFIX = "cascade up to "
 DATA_ROW = "data randomization (shuffled labels)"
 
@@ -186,8 +198,26 @@ def randomizable_twin(model: ImageModel) -> ImageModel:
                       model.std, model.threshold, model.card, model.device, model.labels)
 
 
+def _median_draw(first: SanityRow, twin: ImageModel, module: nn.Module, pixels: np.ndarray, original: Any, params: Any,
+                 rank: Any, seed: int, draws: int, cancel: CancelToken) -> SanityRow:
+    """The top layer's row over ``draws`` random draws: the draw whose |Spearman| is the median, with every draw's
+    value. The module's first draw is put back afterwards."""
+    kept = copy.deepcopy(module.state_dict())
+    rows = [first]
+    for k in range(1, draws):
+        cancel.raise_if_cancelled()
+        _randomize(module, torch.Generator().manual_seed(seed + 7919 * k))
+        result = saliency.saliency_map(twin, pixels, original.method, target=original.target, params=params)
+        rows.append(SanityRow(first.name, rank(original.model_values, result.model_values),
+                              ssim(original.model_values, result.model_values), result.model_values))
+    module.load_state_dict(kept)
+    median = sorted(rows, key=lambda r: abs(r.spearman))[(len(rows) - 1) // 2]
+    return SanityRow(first.name, median.spearman, median.ssim, median.map, tuple(r.spearman for r in rows))
+
+
 def run(model: ImageModel, pixels: np.ndarray, method: str | None = None, shuffled: ImageModel | None = None,
-        seed: int = 0, params: Any = None, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED) -> SanityReport:  # noqa: ANN001
+        seed: int = 0, params: Any = None, progress=no_progress, cancel: CancelToken = NEVER_CANCELLED,  # noqa: ANN001
+        draws: int = TOP_LAYER_DRAWS) -> SanityReport:
     original = saliency.saliency_map(model, pixels, method, params=params)
     report = SanityReport(original.method, original.model_values)
     twin = randomizable_twin(model)
@@ -198,8 +228,11 @@ def run(model: ImageModel, pixels: np.ndarray, method: str | None = None, shuffl
         cancel.raise_if_cancelled()
         _randomize(module, generator)
         result = saliency.saliency_map(twin, pixels, original.method, target=original.target, params=params)
-        report.rows.append(SanityRow(f"{CASCADE_PREFIX}{name}", rank(original.model_values, result.model_values),
-                                     ssim(original.model_values, result.model_values), result.model_values))
+        row = SanityRow(f"{CASCADE_PREFIX}{name}", rank(original.model_values, result.model_values),
+                        ssim(original.model_values, result.model_values), result.model_values)
+        if i == 0 and draws > 1:
+            row = _median_draw(row, twin, module, pixels, original, params, rank, seed, draws, cancel)
+        report.rows.append(row)
         progress((i + 1) / (len(layers) + 1), f"randomized {name}")
     if shuffled is not None:
         result = saliency.saliency_map(shuffled, pixels, original.method, target=original.target, params=params)
