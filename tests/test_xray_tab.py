@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import QPointF, Qt
 import pytest
 from PIL import Image
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from tests.imaging_fixtures import write_dicom
 
@@ -292,3 +292,28 @@ def test_the_corner_readout_gives_the_value_of_the_image_shown(qtbot, window) ->
     assert "value 0.75" in viewer.readout.text() and "value 0.25" not in viewer.readout.text()
     viewer.set_image(None)
     assert "value" not in viewer.readout.text()
+
+
+def test_the_sanity_panel_leaves_no_stale_map_over_its_button(qtbot) -> None:
+    """Maps taken out of the grid used to sit at the panel's corner, over the button, until their deferred deletion."""
+    from cfx_desktop.core.imaging import live
+    from cfx_desktop.core.imaging.explain import sanity
+    from cfx_desktop.sessions.xray import JobState
+    from cfx_desktop.ui.xray.sanity_panel import SanityPanel
+
+    panel = SanityPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    trained = np.arange(16.0).reshape(4, 4)
+    report = sanity.SanityReport("gradcam", trained, [sanity.SanityRow("cascade up to head", 0.1, 0.0, trained)])
+    result = live.Sanity(1, "m", report, None)
+    from PySide6.QtWidgets import QApplication
+
+    panel.display(result, JobState("done"))
+    QApplication.processEvents()  # the maps are shown
+    panel.display(result, JobState("done"))  # replaced; processEvents never runs a deferred deletion
+    QApplication.processEvents()
+    in_grid = {panel.grid.itemAt(i).widget() for i in range(panel.grid.count())}
+    stale = [w for w in panel.findChildren(QWidget) if w.parent() is panel and w.isVisible()
+             and w not in in_grid and w not in (panel.button, panel.status, panel.table)]
+    assert stale == []

@@ -107,7 +107,8 @@ class SanityPanel(QWidget):
     def _clear_maps(self) -> None:
         while self.grid.count():
             widget = self.grid.takeAt(0).widget()
-            if widget is not None:
+            if widget is not None:  # hidden at once: out of the layout it would sit at the panel's corner, over the
+                widget.hide()       # button, until its deferred deletion (which a nested event loop never reaches)
                 widget.deleteLater()
 
 
