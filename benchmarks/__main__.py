@@ -65,7 +65,9 @@ def readme_table(all_results: dict[str, Any]) -> str:
         ("second independent judge agrees with the referee's 'confirmed'",
          " / ".join(f"{d.get('judge_agrees_with_confirmed') or float('nan'):.2f}" for d in (choice.get("pneumonia", {}), choice.get("normal", {}))), ">= 0.8"),
         ("default saliency passing all three sanity checks (validation films)",
-         f"{sanity.get('candidates', {}).get(sanity.get('rule_choice', ''), {}).get('all_three', float('nan')):.2f} ({sanity.get('rule_choice', 'n/a')})", ">= 0.7"),
+         f"{sanity.get('candidates', {}).get(sanity.get('rule_choice', ''), {}).get('all_three', float('nan')):.2f} of "
+         f"{len(sanity.get('films', []))} films ({sanity.get('rule_choice', 'n/a')}; the top layer judged by the median of "
+         f"{len(next(iter(sanity.get('candidates', {}).values()), {}).get('top_layer_pass_rate_per_draw', [])) or 1} random draws)", ">= 0.7"),
         ("longest GUI event-loop stall while an image counterfactual runs (on a real radiograph; how long it ran)",
          f"{gui.get('max_event_loop_stall_during_image_cf_ms', float('nan')):.0f} ms "
          f"({gui.get('image_counterfactual_in_app_s', float('nan')):.1f} s, {gui.get('image_counterfactual_steps', '?')} steps)", ""),
