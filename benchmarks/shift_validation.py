@@ -41,6 +41,7 @@ import torch
 from benchmarks.common import machine, machine_line, nonempty, publish_and_show, require
 from benchmarks.image_stress import probabilities, shifted
 from cfx_desktop import paths
+from cfx_desktop.core import bundles
 from cfx_desktop.core.imaging.train import augment
 from cfx_desktop.core.imaging.models import shift
 from cfx_desktop.core.imaging.train.data import patient_id, validation_files
@@ -108,7 +109,7 @@ def shipped_fine_tune() -> dict[str, Any] | None:
     """The shipped recipe's second stage, when it has one: the classifier fine-tuned from its plainly trained self
     with the auxiliary read-out (`train.classifier.AuxiliaryReadout`). Each fold repeats it, so the folds judge the
     recipe that ships, not the first stage alone."""
-    training = load_image_model(DEFAULT_MODEL).card.get("training") or {}
+    training = bundles.read_card(DEFAULT_MODEL).get("training") or {}
     auxiliary = training.get("auxiliary") or {}
     if not training.get("init") or not auxiliary.get("grid"):
         return None

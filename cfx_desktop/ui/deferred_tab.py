@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from cfx_desktop.ui.accessibility import fill_names
+from cfx_desktop.ui.retire import retire
 from cfx_desktop.ui.tab_base import DoneFn, SelfTestStep, ToolTab
 from cfx_desktop.workers.pool import JobError, WorkerPool
 from cfx_desktop.workers.startup import libraries_for
@@ -47,7 +48,7 @@ class DeferredTab(ToolTab):
         inner.file_opened.connect(self.file_opened)
         inner.error_raised.connect(self.error_raised)
         self._layout.removeWidget(self.placeholder)
-        self.placeholder.deleteLater()
+        retire(self.placeholder)
         self._layout.addWidget(inner)
         fill_names(inner)
         self.inner = inner

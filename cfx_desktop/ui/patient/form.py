@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
 )
 
 from cfx_desktop.ui import theme
+from cfx_desktop.ui.retire import retire
 from cfx_desktop.core.tabular.schema import Direction, Feature, Kind, Mutability, Schema
 
 SLIDER_STEPS = 1000
@@ -157,9 +158,7 @@ class PatientForm(QWidget):
             for widget in row.widgets():
                 if widget is not None:
                     self._grid.removeWidget(widget)
-                    widget.hide()  # gone from view now; deleted when control returns to the event loop
-                    widget.setParent(None)
-                    widget.deleteLater()
+                    retire(widget)
         self.schema = schema
         self.rows = []
         if not self._headers:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
 
 from cfx_desktop.ui import theme
 from cfx_desktop.ui.accessibility import set_header_tips
+from cfx_desktop.ui.retire import retire
 from cfx_desktop.core.imaging import live
 from cfx_desktop.core.imaging.explain import render
 from cfx_desktop.core.imaging.explain.saliency import SALIENCY_METHODS
@@ -107,9 +108,8 @@ class SanityPanel(QWidget):
     def _clear_maps(self) -> None:
         while self.grid.count():
             widget = self.grid.takeAt(0).widget()
-            if widget is not None:  # hidden at once: out of the layout it would sit at the panel's corner, over the
-                widget.hide()       # button, until its deferred deletion (which a nested event loop never reaches)
-                widget.deleteLater()
+            if widget is not None:
+                retire(widget)
 
 
 def _legend(parent: QWidget) -> QWidget:
