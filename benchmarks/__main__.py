@@ -50,8 +50,10 @@ def readme_table(all_results: dict[str, Any]) -> str:
         ("every tab idle with its results (what `--screenshot` waits for), ratio as above",
          f"{start.get('app_idle_with_results_s', float('nan')):.2f} s ({start.get('idle_ratio', float('nan')):.2f}x)", "<= 2.5x"),
         ("time to first prediction + suggestions (fresh process, gui benchmark)", f"{gui.get('first_prediction_and_suggestions_s', float('nan')):.2f} s", ""),
-        (f"live suggestions after an edit, p50 / p95 (incl. {gui.get('debounce_ms', 150)} ms debounce)",
-         f"{_fmt_ms(gui.get('live_suggestions_latency_p50_s'))} / {_fmt_ms(gui.get('live_suggestions_latency_p95_s'))}", "p95 < 250 ms"),
+        ("live suggestions after an edit, p50 / p95 (k = 3; a lone edit searches at once; waited for in the app's event "
+         "loop; with the GUI thread spinning, the earlier protocol, in the same run)",
+         f"{_fmt_ms(gui.get('live_suggestions_latency_p50_s'))} / {_fmt_ms(gui.get('live_suggestions_latency_p95_s'))} "
+         f"({_fmt_ms(gui.get('busy_poll_latency_p50_s'))} / {_fmt_ms(gui.get('busy_poll_latency_p95_s'))} spinning)", "p95 <= 150 ms"),
         ("sparse counterfactual per patient, one model (MLP), median / p95", f"{_fmt_ms(sparse.get('median_s'))} / {_fmt_ms(sparse.get('p95_s'))}", ""),
         ("default suggestion (consensus of 4, k = 1), median / p95 over the 4 architectures", _default_suggestion_ms(), "p95 <= 50 ms"),
         ("Grad-CAM (224 px image, CPU)", _fmt_ms(img.get("gradcam_s")), "< 25 ms"),
