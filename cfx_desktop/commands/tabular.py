@@ -246,6 +246,9 @@ def explain_patient(args: argparse.Namespace) -> int:
         return 0
     print(f"model: {model.name} ({model.card.get('label', '')})")
     print(f"prediction: p({schema.target_label}) = {p:.3f} (threshold {model.threshold:.3f}) -> {schema.outcome_words[label]}")
+    if payload["patient_typicality"]["words"]:
+        words = payload["patient_typicality"]["words"]
+        print(f"unusual patient: {words[:1].lower()}{words[1:]}")
     if not result:
         print(f"no counterfactual: {result.reason}")
         return 0

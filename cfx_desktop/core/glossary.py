@@ -24,7 +24,8 @@ GLOSSARY: dict[str, str] = {
     "MAD": "Median absolute deviation: how much a feature typically varies between patients. Distances count each "
            "change in MADs, so 10 mg/dL of sodium and 0.3 mg/dL of creatinine are compared fairly.",
     "LOF": "Local outlier factor: whether a suggested patient looks like the patients the model was trained on "
-           "(typical) or unlike any of them (outlier). Outliers are shown but never offered to apply.",
+           "(typical) or unlike any of them (outlier). Outliers are shown but never offered to apply. When the "
+           "patient already was one before any change, the row reads 'unusual patient' and the panel says so.",
     "kNN": "k nearest neighbours: the distance from a suggested patient to the most similar real patients of the "
            "reference cohort. Small = there are real patients like it.",
     "Shapley value": "How much one feature's value pushed this prediction up or down compared with a typical patient; "

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from cfx_desktop.core.tabular import attributions
+from cfx_desktop.core.tabular import attributions, typicality
 from cfx_desktop.core.tabular.counterfactuals.feasibility import DEFAULT_MAX_SHIFT, Population
 from cfx_desktop.core.tabular.counterfactuals.types import Counterfactual
 from cfx_desktop.core.tabular.wording import is_what_if, plausibility_text, suggestion_text
@@ -92,6 +92,7 @@ class Explainer:
                                       partial=s.partial)
         p = float(model.predict_proba(x)[0])
         label = int(p >= model.threshold)
+        typical = typicality.assess(model, x, self.reference)
         payload: dict[str, Any] = {
             "patient": schema.to_patient(x),
             "prediction": {"probability": p, "threshold": model.threshold, "label": label,
@@ -105,6 +106,7 @@ class Explainer:
             "consensus_set": [] if s.single_model else [m.name for m in self.models.members],
             "robustness_judged_by": [m.name for m in self.judges.members],
             "max_shift": s.max_shift,
+            "patient_typicality": asdict(typical) | {"words": typical.words()},
             "counterfactuals": [self._counterfactual(cf, x, schema.outcome_words[1 - label]) for cf in result],
             "seconds": result.seconds,
         }

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from cfx_desktop.core.cancel import NEVER_CANCELLED, CancelToken, no_progress
-from cfx_desktop.core.tabular import attributions
+from cfx_desktop.core.tabular import attributions, typicality
 from cfx_desktop.core.tabular.counterfactuals import METHODS, Constraints, CounterfactualList, Reference, find_counterfactuals
 from cfx_desktop.core.tabular.datasets import DATASETS, default_variant
 from cfx_desktop.core.tabular.model_set import CONSENSUS_MEMBERS, load_model_set
@@ -58,6 +58,7 @@ class SuggestionResult:
     consensus: bool = True
     set_size: int = 0  # models the search required to cross (1: this model only)
     consensus_members: int = 1  # per architecture
+    typicality: typicality.Typicality | None = None  # is the patient like the training patients?
 
 
 def predict(model_name: str, x: np.ndarray, progress=no_progress,  # noqa: ANN001
@@ -132,7 +133,7 @@ def suggest(model_name: str, x: np.ndarray, constraints: Constraints, method: st
     target = 1 - int(p >= model.threshold)
     return SuggestionResult(model_name, x, constraints, method, k, result, model.schema.outcome_words[target],
                             reference.source if reference else None, consensus, len(models) if consensus else 1,
-                            consensus_members)
+                            consensus_members, typicality.assess(model, x, reference))
 
 
 def default_model_name() -> str:

@@ -175,6 +175,9 @@ def build_patient_report(schema: Schema, card: dict[str, Any], prediction: Predi
                                            f"model set (middle 80 %: {np.quantile(spread, 0.1):.2f} to {np.quantile(spread, 0.9):.2f})"))
         facts.append(("Model set vote", f"{prediction.set_votes} of {len(spread)} models predict {schema.outcome_words[1]}, "
                                         "each at its own threshold"))
+    unusual = suggestions.typicality.words() if suggestions is not None and suggestions.typicality is not None else ""
+    if unusual:  # it qualifies the prediction as much as the suggestions
+        facts.append(("Unusual patient", unusual))
     result_section = Section("Prediction", [Facts(facts)])
     order = np.argsort(-np.abs(prediction.attribution.values))
     attribution = prediction.attribution
@@ -198,7 +201,8 @@ def build_patient_report(schema: Schema, card: dict[str, Any], prediction: Predi
         rows = []
         for i, cf in enumerate(suggestions.counterfactuals, 1):
             badge, _, _ = robustness_words(cf.robustness)
-            offered = "not offered (unlike the training patients)" if cf.metrics.get("lof_outlier") else ""
+            offered = ("" if not cf.metrics.get("lof_outlier") else "not offered (the patient is already unlike the "
+                       "training patients)" if cf.metrics.get("patient_outlier") else "not offered (unlike the training patients)")
             rows.append([str(i), suggestion_text(schema, cf, suggestions.outcome), f"{cf.probability:.2f}",
                          f"{badge}{robustness_grade_words(cf.robustness)}", str(cf.l0), f"{cf.metrics.get('distance', 0):.2f}",
                          plausibility_text(cf.metrics, schema, settings.max_shift) + (f"; {offered}" if offered else "")])

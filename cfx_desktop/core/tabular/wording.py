@@ -87,6 +87,7 @@ def suggestion_text(schema: Schema, cf: Counterfactual, outcome: str) -> str:
 def plausibility_text(metrics: dict[str, float], schema: Schema | None = None,
                       max_shift: float | None = None) -> str:
     """The verdict on the end point and on the change: "outlier" (no training patient looks like the end point),
+    "unusual patient" (nor like the patient before the change: the verdict is the patient's, not the change's),
     "large change" (a feature moves more than ``max_shift`` percentile points among patients like this one),
     else "typical"; the figures behind it in brackets."""
     cap = DEFAULT_MAX_SHIFT if max_shift is None else max_shift
@@ -101,11 +102,31 @@ def plausibility_text(metrics: dict[str, float], schema: Schema | None = None,
         moved = f"{feature.label.lower()} moves {metrics['max_shift']:.0f} percentile points of the training patients"
     if "lof_outlier" not in metrics:
         return "n/a (no reference cohort" + (f"; {moved})" if moved else ")")
+    if metrics["lof_outlier"] and metrics.get("patient_outlier"):  # the patient's, not the change's
+        return (f"unusual patient (already unlike the training patients before any change; kNN "
+                f"{metrics.get('knn_distance', float('nan')):.1f})")
     if metrics["lof_outlier"]:
         return f"outlier (unlike every training patient; kNN {metrics.get('knn_distance', float('nan')):.1f})"
     if metrics.get("conditional_shift", 0.0) > cap:
         return f"large change ({moved})"
     return f"typical (kNN {metrics.get('knn_distance', float('nan')):.1f}" + (f"; {moved})" if moved else ")")
+
+
+def capitalised(text: str | None) -> str:
+    """The sentence with its first letter in capitals (the rest as it is: labels keep their case)."""
+    return (text[:1].upper() + text[1:]) if text else ""
+
+
+def not_offered_reason(metrics: dict[str, float]) -> str | None:
+    """Why a suggestion is shown but not offered (None when it is offered): its end point is unlike the training
+    patients, either because the change takes the patient there or because the patient already was."""
+    if not metrics.get("lof_outlier"):
+        return None
+    if metrics.get("patient_outlier"):
+        return ("the patient is already unlike the training patients (local outlier factor) before any change: the "
+                "model's answer is uncertain for the patient, and this change does not make the patient typical")
+    return ("unlike the training patients (local outlier factor): a patient like this was never seen, so the "
+            "model's answer there is not to be trusted")
 
 
 def robustness_grade_words(r: dict[str, float]) -> str:

@@ -12,7 +12,8 @@ from cfx_desktop.ui import theme
 from cfx_desktop.core.tabular.counterfactuals import METHODS
 from cfx_desktop.core.tabular.schema import Schema
 from cfx_desktop.ui.patient.search_settings import SearchSettingsBar
-from cfx_desktop.core.tabular.wording import CAVEAT, change_text, is_what_if, plausibility_text, robustness_words, suggestion_text
+from cfx_desktop.core.tabular.wording import (CAVEAT, capitalised, change_text, is_what_if, not_offered_reason,
+                                              plausibility_text, robustness_words, suggestion_text)
 
 if TYPE_CHECKING:  # results come from the worker pool, which has imported these
     from cfx_desktop.core.tabular.live import SuggestionResult
@@ -23,7 +24,8 @@ COLUMN_TIPS = ["The change, worded as target states", "The selected model's prob
                "How many features change", "How far the patient moves: percentile points of the training patients per "
                "numeric feature (25 points count as 1), 1 per changed category",
                "Typical; a large change (a feature moves more than the cap in percentile points among patients like "
-               "this one in age and sex); or an outlier end point (local outlier factor)",
+               "this one in age and sex); an outlier end point (local outlier factor); or an unusual patient (the "
+               "patient was already an outlier before the change)",
                "Put the suggestion into the form (or select its row and press Enter); Ctrl+Z undoes it"]
 GRADE_COLOURS = {"solid": "good", "partial": "warn", "weak": "bad", "none": "muted"}  # theme colour names
 
@@ -127,9 +129,7 @@ class SuggestionsPanel(QWidget):
             if outlier or what_if:  # shown, so the user sees what the model would need, but never offered to apply
                 note = QLabel("what-if" if what_if and not outlier else "not offered", self.table)
                 note.setToolTip("A risk what-if describes the model, not something to do; it is not put into the form."
-                                if what_if and not outlier else
-                                "Unlike the training patients (local outlier factor): a patient like this was never seen, "
-                                "so the model's answer there is not to be trusted.")
+                                if what_if and not outlier else f"{capitalised(not_offered_reason(cf.metrics))}.")
                 note.setAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.table.setCellWidget(row, len(COLUMNS) - 1, note)
                 continue
@@ -142,6 +142,9 @@ class SuggestionsPanel(QWidget):
         self.table.scrollToTop()
         self.table.horizontalScrollBar().setValue(0)
         where = f" Reference cohort: {result.reference_source}." if result.reference_source else ""
+        unusual = result.typicality.words() if result.typicality is not None else ""
+        if unusual:  # before anything else: it qualifies the prediction and every row below
+            where += f"<br><span style='color: {theme.colour('warn')}'><b>Unusual patient.</b> {unusual}</span>"
         note = f" <i>Note: {cfs.note}.</i>" if cfs.note else ""
         if cfs and what_if:
             self.status.setText(f"<span style='color: {theme.colour('warn')}'><b>Risk what-ifs, not advice.</b></span> "
@@ -157,7 +160,7 @@ class SuggestionsPanel(QWidget):
                                 f"{cfs.seconds * 1000:.0f} ms).{note}{where}")
         else:
             why = cfs.reason or ""
-            self.status.setText(f"<b>No suggestion.</b> {why[:1].upper()}{why[1:]}")
+            self.status.setText(f"<b>No suggestion.</b> {capitalised(why)}{where}")
 
     def clear(self, message: str) -> None:
         self.result = None

@@ -36,10 +36,18 @@ def lof_model(reference: Reference, mad: np.ndarray):  # noqa: ANN201 - sklearn'
     return reference._cache[key]
 
 
+def lof_outlier(reference: Reference, mad: np.ndarray, v: np.ndarray) -> bool:
+    """Whether the local outlier factor calls the point ``v`` unlike the reference patients."""
+    lof, fill = lof_model(reference, mad)
+    return bool(lof.predict(_scaled(np.atleast_2d(v), fill, mad))[0] == -1)
+
+
 def plausibility(ctx: SearchContext, v: np.ndarray, reference: Reference | None) -> dict[str, float]:
     """The end point (LOF outlier, distance to the nearest favourable patients) and the change: the largest
     percentile shift of one feature in the whole population (``max_shift``, from the card) and among the reference
-    patients most like this one in age, sex and the other immutable features (``conditional_shift``)."""
+    patients most like this one in age, sex and the other immutable features (``conditional_shift``).
+    ``patient_outlier`` says whether the patient was already an outlier before any change: then the end point's
+    verdict belongs to the patient, not to the change (`core.tabular.typicality`)."""
     out: dict[str, float] = {}
     shifts = ctx.percentile_shifts(v)
     if shifts.any():
@@ -48,7 +56,8 @@ def plausibility(ctx: SearchContext, v: np.ndarray, reference: Reference | None)
     if reference is None or len(reference.X) < 3:
         return out
     lof, fill = lof_model(reference, ctx.mad)
-    out["lof_outlier"] = float(lof.predict(_scaled(v[None], fill, ctx.mad))[0] == -1)
+    out["lof_outlier"] = float(lof_outlier(reference, ctx.mad, v))
+    out["patient_outlier"] = float(lof_outlier(reference, ctx.mad, ctx.x))
     if ctx.peers is not None and ctx.peers.size:  # the search's own peer group, built from this reference once
         conditional, group = ctx.peers.shifts(ctx.x, v)[0], ctx.peers.size
     else:
