@@ -91,7 +91,10 @@ def test_explain_image_writes_an_overlay(chest: Path, tmp_path: Path, method: st
     image = Image.open(out)
     assert image.size == (2 * 256 + 4, 256) and image.mode == "RGB"
     text = capsys.readouterr().out
-    assert "threshold 0.445" in text and "(the single view, p(pneumonia)" in text  # the app's label, then the map's view
+    from cfx_desktop.core.imaging.models.classifier import load_image_model
+
+    label_threshold = load_image_model().decision_threshold  # the card's: the label reads the views' mean at it
+    assert f"threshold {label_threshold:.3f}" in text and "(the single view, p(pneumonia)" in text  # the app's label, then the map's view
 
 
 def test_what_the_guard_withholds_gets_no_explanation(folder: Path, tmp_path: Path, capsys) -> None:
@@ -321,5 +324,5 @@ def test_a_yes_no_parameter_given_as_text_means_what_it_says(chest: Path, tmp_pa
     assert gradcam.params({"relu": "false"}).relu is False and gradcam.params({"relu": "Yes"}).relu is True
     with pytest.raises(ValueError, match="'maybe' is not true or false"):
         gradcam.params({"relu": "maybe"})
-    assert main(["explain-image", str(chest), "--out", str(tmp_path / "m.png"), "--param", "relu=false"]) == 0
+    assert main(["explain-image", str(chest), "--method", "gradcam", "--out", str(tmp_path / "m.png"), "--param", "relu=false"]) == 0
     assert "signed: evidence against the class too" in capsys.readouterr().out
