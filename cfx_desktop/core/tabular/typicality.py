@@ -21,7 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cfx_desktop.core.tabular.counterfactuals.context import mad_scales
 from cfx_desktop.core.tabular.counterfactuals.feasibility import Population
+from cfx_desktop.core.tabular.counterfactuals.metrics import lof_outlier
 from cfx_desktop.core.tabular.counterfactuals.reference import Reference
 from cfx_desktop.core.tabular.models.base import TabularModel
 
@@ -31,7 +33,7 @@ EXTREME = 1.0  # percent at each end: a value at or beyond the 1st / 99th percen
 @dataclass(frozen=True)
 class Typicality:
     unusual: bool
-    source: str  # "local outlier factor" or "training range": what decided
+    source: str  # what decided: "local outlier factor" or "outside the training range"
     extremes: tuple[str, ...] = ()  # the values that stand out, in words
 
     def words(self) -> str:
@@ -45,39 +47,36 @@ class Typicality:
                 "so is shown, not offered.")
 
 
-def extreme_values(model: TabularModel, x: np.ndarray) -> tuple[list[str], bool]:
-    """The patient's values at or beyond the 1st / 99th percentile of the training patients, in words, and whether
-    any lies outside every training patient's value (from the card's quantiles; none without them)."""
+def extreme_values(model: TabularModel, x: np.ndarray) -> list[tuple[str, bool]]:
+    """The patient's values at or beyond the 1st / 99th percentile of the training patients, in words, each with
+    whether it lies outside every training patient's value (from the card's quantiles; none without them)."""
     population = Population.of_model(model)
-    found, outside = [], False
+    found: list[tuple[str, bool]] = []
     for j, (feature, ecdf) in enumerate(zip(model.schema.features, population.ecdfs)):
         if ecdf is None or np.isnan(x[j]):
             continue
         low, high = float(ecdf.raw[0]), float(ecdf.raw[-1])
         value = f"{feature.label.lower()} {feature.display(x[j])}{' ' + feature.unit if feature.unit else ''}"
         if x[j] > high or x[j] < low:
-            outside = True
             side, edge = ("above", high) if x[j] > high else ("below", low)
-            found.append(f"{value}, {side} every training patient ({'highest' if side == 'above' else 'lowest'} "
-                         f"{feature.display(edge)})")
+            found.append((f"{value}, {side} every training patient ({'highest' if side == 'above' else 'lowest'} "
+                          f"{feature.display(edge)})", True))
             continue
         percentile = float(ecdf.percentile(x[j]))
         if percentile >= 100.0 - EXTREME:
-            found.append(f"{value}, above {100 - EXTREME:.0f} % of the training patients")
+            found.append((f"{value}, above {100 - EXTREME:.0f} % of the training patients", False))
         elif percentile <= EXTREME:
-            found.append(f"{value}, below {100 - EXTREME:.0f} % of the training patients")
-    return found, outside
+            found.append((f"{value}, below {100 - EXTREME:.0f} % of the training patients", False))
+    return found
 
 
 def assess(model: TabularModel, x: np.ndarray, reference: Reference | None) -> Typicality:
     """The patient's typicality: by the local outlier factor where reference patients are known, else by the
     training range of the card."""
-    from cfx_desktop.core.tabular.counterfactuals.context import mad_scales
-    from cfx_desktop.core.tabular.counterfactuals.metrics import lof_outlier
-
     x = np.asarray(x, dtype=np.float64)
-    extremes, outside = extreme_values(model, x)
+    extremes = extreme_values(model, x)
     if reference is not None and len(reference.X) >= 3:
         unusual = lof_outlier(reference, mad_scales(model, reference.X), x)
-        return Typicality(unusual, "local outlier factor", tuple(extremes))
-    return Typicality(outside, "outside the training range", tuple(e for e in extremes if "every training" in e))
+        return Typicality(unusual, "local outlier factor", tuple(text for text, _ in extremes))
+    outside = tuple(text for text, beyond in extremes if beyond)
+    return Typicality(bool(outside), "outside the training range", outside)
