@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,8 @@ def run(films: int, name: str = DEFAULT_MODEL) -> dict[str, Any]:
                          "passed": {c: verdicts[c].passed for c in CHECKS},
                          "all_passed": all(verdicts[c].passed for c in CHECKS),
                          "top_layer_draws": list(report.rows[0].draws),
+                         # each draw judged as the app judges the median one (`sanity.Verdict.passed`)
+                         "top_layer_draws_passed": [replace(verdicts[CHECKS[0]], spearman=d).passed for d in report.rows[0].draws],
                          "map_seconds": shown.seconds, "sanity_seconds": seconds,
                          **shortcuts.evidence_shares(shown.model_values, shown_pixels(model, pixels), lungs)})
         nonempty(rows, label, "films")
@@ -73,8 +76,8 @@ def run(films: int, name: str = DEFAULT_MODEL) -> dict[str, Any]:
             "pass_rate": {c: float(np.mean([r["passed"][c] for r in rows])) for c in CHECKS},
             "all_three": float(np.mean([r["all_passed"] for r in rows])),
             "median_spearman": {c: float(np.median([r["spearman"][c] for r in rows])) for c in CHECKS},
-            "top_layer_pass_rate_per_draw": [float(np.mean([abs(r["top_layer_draws"][k]) < sanity.BOUNDS[CHECKS[0]] for r in rows]))
-                                             for k in range(len(rows[0]["top_layer_draws"]))],
+            "top_layer_pass_rate_per_draw": [float(np.mean([r["top_layer_draws_passed"][k] for r in rows]))
+                                             for k in range(len(rows[0]["top_layer_draws_passed"]))],
             "map_median_s": median((r["map_seconds"] for r in rows), label),
             "border_share": float(np.mean([r["border"] for r in rows])),
             "marker_share": float(np.mean([r["markers"] for r in rows])),

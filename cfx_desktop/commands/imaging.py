@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--subset", type=int, help="train on this many randomly chosen training images")
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
     p.add_argument("--auxiliary-grid", type=int, default=0, help="train with a read-out of the film's coarse GRID x GRID "
-                   "intensities from the features the top layer reads (the README's candidate: 4), so that a random "
+                   "intensities from the features the top layer reads (the shipped classifier's fine-tuning: 4), so that a random "
                    "read-out of them retraces the saliency map less often; 0: none")
     p.add_argument("--init", help="start from this installed bundle's weights (same architecture) instead of random ones")
     p.add_argument("--name", help="bundle name (default pneumonia-MODEL[-shuffled-labels])")

@@ -143,7 +143,7 @@ class SuggestionsPanel(QWidget):
         self.table.horizontalScrollBar().setValue(0)
         where = f" Reference cohort: {result.reference_source}." if result.reference_source else ""
         unusual = result.typicality.words() if result.typicality is not None else ""
-        if unusual:  # before anything else: it qualifies the prediction and every row below
+        if unusual:  # a line of its own under the status, in every state: it qualifies the prediction and every row
             where += f"<br><span style='color: {theme.colour('warn')}'><b>Unusual patient.</b> {unusual}</span>"
         note = f" <i>Note: {cfs.note}.</i>" if cfs.note else ""
         if cfs and what_if:

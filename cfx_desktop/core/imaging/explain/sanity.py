@@ -6,8 +6,8 @@
 * The top layer is judged over several random draws (`TOP_LAYER_DRAWS`), by the draw with the median |Spearman|.
   Why: a one-logit model's top layer is one weight vector, so one draw is one random direction, and whether its map
   resembles the trained one depends on that direction. On 40 validation films one draw's top-layer pass rate
-  ranged over five draws from 0.00 to 0.35 for the shipped classifier's Grad-CAM, and from 0.00 to 0.85 for
-  Integrated Gradients on a classifier fine-tuned with an auxiliary read-out; a verdict, and a default method
+  ranged over five draws from 0.00 to 0.35 for Grad-CAM on the classifier shipped before, and from 0.00 to 0.85 for
+  Integrated Gradients on the one shipped now (fine-tuned with an auxiliary read-out); a verdict, and a default method
   chosen by it, must not rest on which draw came first.
 Each map is compared with the original by Spearman rank correlation and by SSIM (on the model-resolution maps
 scaled to [0, 1]); low values mean the method passes. The rank correlation is of the signed maps for methods whose

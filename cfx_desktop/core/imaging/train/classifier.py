@@ -3,7 +3,7 @@
 Choices, all on validation data split by patient: the epoch (best validation ROC AUC) and the decision threshold
 (max balanced accuracy). Classes are balanced once, by the loss's pos_weight, not also by resampling.
 
-``auxiliary_grid`` (4 in the README's candidate; the shipped classifier has none yet) adds a training-only read-out: a linear layer from the features the top
+``auxiliary_grid`` (4 in the shipped classifier's fine-tuning stage) adds a training-only read-out: a linear layer from the features the top
 layer reads to the film's coarse ``grid x grid`` mean intensities, with its mean squared error added to the loss, and
 discarded afterwards (the bundle is the plain architecture). Why: a two-class model trained alone collapses those
 features to one direction (the first singular direction of their input Jacobian held a median 0.96 of the energy),
@@ -12,8 +12,8 @@ top-layer sanity check failed for every method. Features that must also say wher
 are spread over more directions, so a random read-out of them retraces the trained map less often (measured: the
 README's "Sanity checks").
 
-``init`` starts from an installed bundle of the same architecture instead of random weights (the README's
-candidate fine-tunes the plainly trained classifier with the read-out); the card records the bundle's name, its weights'
+``init`` starts from an installed bundle of the same architecture instead of random weights (the shipped
+classifier is the plainly trained one fine-tuned with the read-out); the card records the bundle's name, its weights'
 sha256 and the command that made it, so the chain can be rerun.
 
 Augmentation ``acquisition`` (the default) draws from `augment.FAMILIES`, the same shifts the stress set measures;

@@ -57,7 +57,9 @@ def plausibility(ctx: SearchContext, v: np.ndarray, reference: Reference | None)
         return out
     lof, fill = lof_model(reference, ctx.mad)
     out["lof_outlier"] = float(lof_outlier(reference, ctx.mad, v))
-    out["patient_outlier"] = float(lof_outlier(reference, ctx.mad, ctx.x))
+    if "patient_outlier" not in ctx.memo:  # the same patient for every suggestion of the request
+        ctx.memo["patient_outlier"] = lof_outlier(reference, ctx.mad, ctx.x)
+    out["patient_outlier"] = float(ctx.memo["patient_outlier"])
     if ctx.peers is not None and ctx.peers.size:  # the search's own peer group, built from this reference once
         conditional, group = ctx.peers.shifts(ctx.x, v)[0], ctx.peers.size
     else:
