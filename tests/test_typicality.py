@@ -55,6 +55,25 @@ def test_a_value_beyond_every_training_patient_is_named_without_a_reference(mode
     assert "Unlike the training patients" in unusual.words() and "creatinine phosphokinase" in unusual.words()
 
 
+def test_a_rare_value_inside_the_normal_range_is_not_called_abnormal(model) -> None:  # noqa: ANN001
+    """Heart-failure patients rarely have a normal ejection fraction: 62 % is rare in the cohort, and the words say
+    it is normal; a rare creatinine of 0.5 mg/dL (below the normal range) gets no such words."""
+    schema = model.schema
+    x = schema.example_vector().copy()
+    population = Population.of_model(model)
+    j = schema.index("ejection_fraction")
+    rare_normal = next(v for v in range(55, 71) if population.ecdfs[j].percentile(v) >= 99.0)
+    x[j] = rare_normal
+    (words, beyond), = extreme_values(model, x)
+    assert not beyond and "above 99 % of the training patients" in words
+    assert "within the normal range 50-70 %" in words and "not abnormal" in words
+    low = schema.example_vector().copy()
+    k = schema.index("serum_creatinine")
+    low[k] = float(population.ecdfs[k].raw[0])
+    (words, _), = extreme_values(model, low)
+    assert "serum creatinine" in words and "normal range" not in words
+
+
 def test_with_reference_patients_the_local_outlier_factor_decides(model, reference) -> None:  # noqa: ANN001
     assert not assess(model, reference.X[0], reference).unusual
     found = assess(model, _far_out(model), reference)

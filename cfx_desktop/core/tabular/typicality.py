@@ -63,11 +63,20 @@ def extreme_values(model: TabularModel, x: np.ndarray) -> list[tuple[str, bool]]
                           f"{feature.display(edge)})", True))
             continue
         percentile = float(ecdf.percentile(x[j]))
-        if percentile >= 100.0 - EXTREME:
-            found.append((f"{value}, above {100 - EXTREME:.0f} % of the training patients", False))
-        elif percentile <= EXTREME:
-            found.append((f"{value}, below {100 - EXTREME:.0f} % of the training patients", False))
+        side = "above" if percentile >= 100.0 - EXTREME else "below" if percentile <= EXTREME else None
+        if side is not None:
+            found.append((f"{value}, {side} {100 - EXTREME:.0f} % of the training patients{_normal_words(feature, x[j])}",
+                          False))
     return found
+
+
+def _normal_words(feature, value: float) -> str:  # noqa: ANN001 - schema.Feature
+    """", a normal value, rare in this cohort" for a value inside the feature's clinical normal range: an ejection
+    fraction of 62 % is above 99 % of heart-failure patients, and a reader must not take "extreme" for "abnormal"."""
+    if feature.normal_range is None or not feature.normal_range[0] <= value <= feature.normal_range[1]:
+        return ""
+    low, high = feature.normal_range
+    return f" (within the normal range {low:g}-{high:g}{' ' + feature.unit if feature.unit else ''}: rare in this cohort, not abnormal)"
 
 
 def assess(model: TabularModel, x: np.ndarray, reference: Reference | None) -> Typicality:
