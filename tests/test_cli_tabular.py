@@ -68,6 +68,24 @@ def test_a_suggestion_only_part_of_the_set_agrees_on_is_marked_partial_and_can_b
     assert not payload["counterfactuals"] and "every model of the set" in payload["reason"]
 
 
+# a heart-failure validation row for whom no feasible change clears the margin for 3 of the 4 consensus models
+NO_MARGIN_PATIENT = ["age=60", "anaemia=1", "creatinine_phosphokinase=156", "diabetes=1", "ejection_fraction=25",
+                     "high_blood_pressure=1", "platelets=318000", "serum_creatinine=1.2", "serum_sodium=137", "sex=0",
+                     "smoking=0"]
+
+
+def test_a_suggestion_that_only_reaches_the_thresholds_is_marked_fragile(capsys) -> None:
+    code, out, _ = _run(capsys, "--values", *NO_MARGIN_PATIENT, "--json")
+    payload = json.loads(out)
+    assert code == 0 and payload["counterfactuals"], payload.get("reason")
+    assert all(cf["without_margin"] for cf in payload["counterfactuals"])
+    assert "without the margin" in payload["note"] and "fragile" in payload["note"]
+    code, out, _ = _run(capsys, "--values", *NO_MARGIN_PATIENT)
+    assert "without the margin: fragile" in out
+    code, out, _ = _run(capsys, "--values", *PARTIAL_PATIENT, "--json")  # the partial tier keeps its margin
+    assert not any(cf["without_margin"] for cf in json.loads(out)["counterfactuals"])
+
+
 def test_markers_are_changed_only_when_allowed(capsys) -> None:
     markers = {"creatinine_phosphokinase", "platelets"}
     _, out, _ = _run(capsys, "--example", "--json", "--method", "diverse", "--k", "4", "--single-model", "--margin", "0")

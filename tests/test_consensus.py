@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cfx_desktop.core.tabular import train
-from cfx_desktop.core.tabular.counterfactuals import Constraints, find_counterfactuals
+from cfx_desktop.core.tabular.counterfactuals import Constraints, Reference, find_counterfactuals
 from cfx_desktop.core.tabular.counterfactuals.consensus import ConsensusModel, measurement_noise, partial_quorum, robustness
 from cfx_desktop.core.tabular.datasets.heart_failure import HEART_FAILURE_NO_TIME as SCHEMA
 from cfx_desktop.core.tabular.model_set import ModelSet
@@ -152,6 +152,62 @@ def test_when_no_change_moves_every_member_the_partial_tier_moves_three_with_the
         if result:
             assert "partial-agreement tier" in result.note and "3 of the 4" in result.note
     assert found, "the premise: three of the members can be moved for some patient"
+
+
+def test_when_no_change_clears_the_margin_the_last_tiers_reach_the_thresholds_and_call_it_fragile(setup) -> None:
+    """A margin no member can clear (the goal below p = 0) leaves the margin tiers empty; the last tiers then return
+    changes that reach the thresholds themselves, marked ``without_margin`` with a note that calls them fragile, and
+    "full agreement only" keeps the old answer: none, with the reason."""
+    models, at_risk = setup
+    selected = models.members[0]
+    unreachable = Constraints(margin=0.99, allow_markers=True)
+    found = 0
+    for x in at_risk:
+        if not find_counterfactuals(selected, x, Constraints(margin=0.0, allow_markers=True), model_set=models):
+            continue  # not even the thresholds can be reached: no tier helps
+        assert not find_counterfactuals(selected, x, unreachable, model_set=models, partial=False)
+        result = find_counterfactuals(selected, x, unreachable, k=2, model_set=models)
+        assert result, "the thresholds are reachable, so the last tiers must find a change"
+        for cf in result:
+            found += 1
+            assert cf.without_margin and result.without_margin
+            P = models.probabilities(cf.values)[:, 0]
+            crossed = P < models.thresholds
+            needed = cf.quorum[0] if cf.quorum else len(models)
+            assert crossed[0] and crossed.sum() >= needed, (P, models.thresholds)
+        assert "without the margin" in result.note and "fragile" in result.note
+    assert found, "the premise: some patient's thresholds can be reached"
+    x = at_risk[0]
+    ordinary = find_counterfactuals(selected, x, Constraints(margin=0.05, allow_markers=True), model_set=models)
+    assert not ordinary or not ordinary.without_margin  # the margin tiers come first
+
+
+def test_the_fallback_tiers_are_skipped_when_not_even_the_selected_model_can_be_moved(setup, monkeypatch) -> None:
+    """Every tier without the margin asks the selected model to cross its threshold; when no search moves it alone
+    (every feature locked), those tiers are not searched at all (the margin's are, first), and the reason comes."""
+    from cfx_desktop.core.tabular.counterfactuals import engine
+
+    models, at_risk = setup
+    selected = models.members[0]
+    searched = []
+    original = engine._search
+
+    def recording(ctx, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        searched.append(ctx.model)
+        return original(ctx, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "_search", recording)
+    reference = Reference.build(selected, synthetic_cohort(260, seed=5)[0])
+    blocked = Constraints(locked=frozenset(f.name for f in SCHEMA.features), margin=0.05)
+    result = find_counterfactuals(selected, at_risk[0], blocked, reference=reference, model_set=models)
+    assert not result and result.reason
+    consensus = [m.name for m in searched if isinstance(m, ConsensusModel)]
+    assert consensus == ["consensus of 4 models", "3 of 4 models"], consensus  # the margin's tiers only
+    assert [m for m in searched if m is selected], "the selected model alone was asked"
+    searched.clear()  # without reference patients only one kind of search can ask, and the tiers are not skipped
+    find_counterfactuals(selected, at_risk[0], blocked, model_set=models)
+    assert [m.name for m in searched if isinstance(m, ConsensusModel)] == [
+        "consensus of 4 models", "3 of 4 models", "consensus of 4 models", "3 of 4 models"]
 
 
 def test_noise_follows_the_stated_precision() -> None:

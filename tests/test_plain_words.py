@@ -137,3 +137,7 @@ def test_a_partial_agreement_suggestion_is_headed_and_worded_as_such(qtbot) -> N
     qtbot.waitUntil(lambda: panel.table.rowHeight(0) > wide, timeout=2000)
     assert "3 of the 4 models" in panel.status.text() and "less certain" in panel.status.text()
     assert "for all 4 models" not in panel.status.text()
+    cfs[0].without_margin = True  # the last tier: only the thresholds are reached
+    shown(CounterfactualList(cfs, note="these only reach 3 of the 4 models' thresholds, without the margin (fragile)"))
+    assert panel.table.horizontalHeaderItem(0).text() == "Change (fragile)"
+    assert "at the thresholds of 3 of the 4 models" in panel.status.text() and "without the margin" in panel.status.text()

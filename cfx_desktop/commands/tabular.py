@@ -112,9 +112,9 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
                    "every model of the dataset's model set must)")
     p.add_argument("--allow-markers", action="store_true", help="also change observational markers (CPK, platelets, ...)")
     p.add_argument("--full-agreement-only", action="store_true",
-                   help="no partial-agreement tier: when no change moves every model of the consensus, report why "
-                   "instead of a suggestion that moves 3 of 4 of them (default: such a suggestion is shown, marked "
-                   "\"partial\" in its tier)")
+                   help="no fallback tiers: when no change moves every model of the consensus with the margin, report "
+                   "why instead of a suggestion that moves 3 of 4 of them, or that only reaches the thresholds (default: "
+                   "such a suggestion is shown, marked \"partial\" in its tier, or \"without_margin\": fragile)")
     choices.add_max_shift(p)
     p.add_argument("--set-members", type=int, default=None, metavar="N",
                    help="models per architecture in the consensus (default 1: the four base models; 5: all 20)")
@@ -261,6 +261,8 @@ def explain_patient(args: argparse.Namespace) -> int:
         holds = (f"; holds for {r['members_crossed']}/{r['members_total']} models, smallest margin {r['min_margin']:+.3f}, "
                  f"falls back under measurement noise {r['invalidation_rate']:.0%}") if r else ""
         tier = f", partial agreement: {cf.quorum[0]} of the {cf.quorum[1]} consensus models, less certain" if cf.quorum else ""
+        if cf.without_margin:
+            tier += ", at the models' thresholds without the margin: fragile"
         print(f"{'what-if' if shown['what_if'] else 'counterfactual'} {i} ({cf.method}{tier}): new p = {cf.probability:.3f}{holds}")
         print(f"  {shown['text']}")
         for c in shown["changes"]:

@@ -9,7 +9,7 @@ PATIENT = HelpTopic(
     [("Patient values", "the form on the left; the example is not a real person"),
      ("Model", "gives p(event); at or above its own threshold it predicts the event"),
      ("Why?", "bars: how far each value pushed p up (red) or down (blue)"),
-     ("What would have to change", "the smallest changes that make every model of the consensus (or 3 of 4, marked 'partial agreement') give the other answer"),
+     ("What would have to change", "the smallest changes that make every model of the consensus (or 3 of 4, marked 'partial agreement') give the other answer with a margin; where none does, changes that only reach the thresholds, marked 'no margin, fragile'"),
      ("Checked by 20 models", "'Holds for' counts the models that agree; most were never used by the search")],
     ["Change any value: the prediction, the bars and the suggestions update as you type.",
      "Tick Lock to keep a feature out of the suggestions; age and sex never change.",

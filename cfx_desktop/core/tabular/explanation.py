@@ -75,6 +75,7 @@ class Explainer:
             # how much agreement stands behind it: the whole consensus set, a quorum of it, or the selected model
             "tier": ("single model" if self.settings.single_model else "partial" if cf.quorum else "consensus"),
             "quorum": list(cf.quorum) if cf.quorum else None,
+            "without_margin": cf.without_margin,  # it only reaches the thresholds: no suggestion clears the margin
             "what_if": is_what_if(schema, outcome),
             "plausibility": plausibility_text(cf.metrics, schema, self.settings.max_shift),
             "probability": cf.probability,

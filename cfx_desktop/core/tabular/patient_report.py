@@ -18,7 +18,7 @@ from cfx_desktop.core.report.document import BarChart, Facts, Paragraph, Report,
 from cfx_desktop.core.tabular.schema import Actionability, Mutability, Schema
 from cfx_desktop.core.tabular.counterfactuals.feasibility import DEFAULT_MAX_SHIFT
 from cfx_desktop.core.tabular.wording import (CAVEAT, is_what_if, plausibility_text, robustness_grade_words, robustness_words,
-                                              suggestion_text)
+                                              suggestion_text, tier_words)
 
 if TYPE_CHECKING:
     from cfx_desktop.core.tabular.live import PredictionResult, SuggestionResult
@@ -216,8 +216,8 @@ def build_patient_report(schema: Schema, card: dict[str, Any], prediction: Predi
             f"the prediction to {suggestions.outcome}, "
             f"found in {suggestions.counterfactuals.seconds:.2f} s."
             + (f" Note: {suggestions.counterfactuals.note}." if suggestions.counterfactuals.note else "")))
-        heading = ("Risk what-if" if what_if else "What would have to change (partial agreement)"
-                   if suggestions.counterfactuals.quorum else "What would have to change")
+        tier = tier_words(suggestions.counterfactuals[0]) if suggestions.counterfactuals else ""
+        heading = "Risk what-if" if what_if else "What would have to change" + (f" ({tier})" if tier else "")
         suggestion_section.add(Table(["#", heading, "p after", "Holds for",
                                       "Changed", "Distance", "Plausibility"], rows, [0.35, 4.4, 0.9, 2.1, 1.25, 1.35, 2]))
         suggestion_section.add(Paragraph(

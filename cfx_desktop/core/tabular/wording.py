@@ -129,6 +129,14 @@ def not_offered_reason(metrics: dict[str, float]) -> str | None:
             "model's answer there is not to be trusted")
 
 
+def tier_words(cf: Counterfactual) -> str:
+    """How much agreement, and what safety, stands behind a suggestion, for a heading or a line ("" for the full
+    consensus with the margin): the partial-agreement tier, or a suggestion that only reaches the thresholds."""
+    if cf.without_margin:
+        return "no margin, fragile"
+    return "partial agreement" if cf.quorum else ""
+
+
 def robustness_grade_words(r: dict[str, float]) -> str:
     """The grade in words, for paper where the app has a colour (the grade's name "partial" read there as the
     partial-agreement tier)."""

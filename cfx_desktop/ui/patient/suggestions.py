@@ -13,7 +13,7 @@ from cfx_desktop.core.tabular.counterfactuals import METHODS
 from cfx_desktop.core.tabular.schema import Schema
 from cfx_desktop.ui.patient.search_settings import SearchSettingsBar
 from cfx_desktop.core.tabular.wording import (CAVEAT, capitalised, change_text, is_what_if, not_offered_reason,
-                                              plausibility_text, robustness_words, suggestion_text)
+                                              plausibility_text, robustness_words, suggestion_text, tier_words)
 
 if TYPE_CHECKING:  # results come from the worker pool, which has imported these
     from cfx_desktop.core.tabular.live import SuggestionResult
@@ -102,9 +102,10 @@ class SuggestionsPanel(QWidget):
         cfs = result.counterfactuals
         what_if = is_what_if(schema, result.outcome)
         header = self.table.horizontalHeaderItem(0)
-        partial = cfs.quorum  # the second tier: a quorum of the set
+        tier = tier_words(cfs[0]) if cfs else ""  # a later tier: a quorum of the set, or no margin
+        tier = "fragile" if cfs and cfs.without_margin else tier  # the status line says why, the header has no room
         header.setText("Risk what-if (not advice)" if what_if else
-                       "Change (partial agreement)" if partial else COLUMNS[0])  # short: it must fit at 1280 x 720
+                       f"Change ({tier})" if tier else COLUMNS[0])  # short: it must fit at 1280 x 720
         self.table.setRowCount(len(cfs))
         cap = result.constraints.max_shift
         for row, cf in enumerate(cfs):
@@ -151,7 +152,11 @@ class SuggestionsPanel(QWidget):
                                 f"This patient is predicted <b>{schema.outcome_words[0]}</b>; each row says what would turn "
                                 f"the prediction to <b>{result.outcome}</b> ({cfs.seconds * 1000:.0f} ms).{note}{where}")
         elif cfs:
-            scope = (f"for <b>{partial[0]} of the {partial[1]} models</b> of the set, <b>partial agreement</b>: less "
+            partial = cfs.quorum
+            reached = f"{partial[0]} of the {partial[1]}" if partial else f"all {result.set_size}"
+            scope = (f"at the thresholds of {reached} models of the set, <b>without the margin: fragile</b>, see "
+                     "'Holds for'" if cfs.without_margin else
+                     f"for <b>{partial[0]} of the {partial[1]} models</b> of the set, <b>partial agreement</b>: less "
                      "certain, see 'Holds for'" if partial else
                      f"for all {result.set_size} models of the set" if result.consensus and result.set_size
                      else "for <b>this model only</b> (fragile: see 'Holds for')")

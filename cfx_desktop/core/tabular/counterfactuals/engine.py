@@ -34,6 +34,7 @@ def find_counterfactuals(
     consensus: bool = True,
     judges: ModelSet | None = None,
     partial: bool = True,
+    without_margin: bool = True,
 ) -> CounterfactualList:
     """Counterfactuals for patient ``x`` (raw values, schema order). Each returned one satisfies every constraint
     and is predicted as the other class with the required margin; when there is none, ``reason`` says why.
@@ -47,7 +48,10 @@ def find_counterfactuals(
     reader never takes it for a suggestion the whole set agrees on. Where the full consensus is empty, it is
     because no feasible change moves every member with the margin, not because the search missed one (for the
     MLP's heart-failure validation patients it left empty, 20,000 random feasible points each found none either),
-    so a second tier is the only way to offer those patients more than "this model only"."""
+    so a second tier is the only way to offer those patients more than "this model only". When the quorum finds
+    nothing with the margin either, the last searches ask for the thresholds themselves: those suggestions carry
+    ``without_margin`` and the note calls them fragile (see `_fallback_tiers`); ``without_margin=False`` leaves
+    them out (the default before them, for comparison)."""
     start = time.perf_counter()
     constraints = constraints or Constraints()
     method = method or METHODS.default
@@ -61,17 +65,26 @@ def find_counterfactuals(
     if members and consensus:
         search_model, search_constraints = ConsensusModel(members, model, desired, constraints.margin), replace(constraints, margin=0.0)
     # a baseline shown for comparison keeps its one search: a second tier would make it something else
-    quorum = partial_quorum(len(members)) if members and consensus and partial and not spec.ignores_constraints else None
+    tiered = bool(members) and consensus and partial and not spec.ignores_constraints
+    quorum = partial_quorum(len(members)) if tiered else None
     try:
         ctx = SearchContext.build(search_model, x, search_constraints, reference, cancel)
         accepted, rejected = _search(ctx, spec, constraints, reference, k, seed)
-        if not accepted and quorum is not None:
+        planned = [t for t in _fallback_tiers(quorum, constraints.margin, tiered) if without_margin or t[1] == constraints.margin]
+        checked = False
+        for tier_quorum, tier_margin in planned:
+            if accepted:
+                break
             cancel.raise_if_cancelled()
-            second = ConsensusModel(members, model, desired, constraints.margin, quorum=quorum)
-            ctx = ctx.judged_by(second)
+            if tier_margin < constraints.margin and not checked:  # before the tiers without the margin, once
+                checked = True
+                if not _reachable(ctx.judged_by(model), spec, constraints, reference, seed):
+                    break  # not even the selected model alone reaches its threshold, which each of them asks of it
+            ctx = ctx.judged_by(ConsensusModel(members, model, desired, tier_margin, quorum=tier_quorum))
             accepted, _ = _search(ctx, spec, constraints, reference, k, seed)
             for cf in accepted:
-                cf.quorum = (quorum, len(members))
+                cf.quorum = (tier_quorum, len(members)) if tier_quorum is not None else None
+                cf.without_margin = tier_margin < constraints.margin
     except NoReferenceError as exc:
         return CounterfactualList([], str(exc), time.perf_counter() - start)
     returned = np.array([c.values for c in accepted])
@@ -84,7 +97,12 @@ def find_counterfactuals(
             cf.robustness = r
     reason, notes = None, []
     result = CounterfactualList(accepted)
-    if result.quorum is not None:
+    if result.without_margin:
+        moved = f"{quorum} of the {len(members)}" if result.quorum is not None else f"all {len(members)}"
+        notes.append(f"no suggestion moves {quorum} of the {len(members)} models of the consensus set with a margin of "
+                     f"{constraints.margin:.2f}: these only reach {moved} models' thresholds, without the margin "
+                     "(fragile: a re-measurement or a slightly different model may turn the prediction back)")
+    elif result.quorum is not None:
         notes.append(f"no suggestion moves all {len(members)} models of the consensus set with a margin of "
                      f"{constraints.margin:.2f} (partial-agreement tier: {quorum} of the {len(members)}, the selected "
                      "model among them)")
@@ -96,7 +114,8 @@ def find_counterfactuals(
         if rejected and spec.ignores_constraints:  # a faithful baseline: say what it broke
             reason = f"{spec.label} proposed only inadmissible changes ({rejected[0]}); not shown"
         elif diagnose_empty:
-            reason = diagnose(model, ctx.x, constraints, reference, cancel, model_set if consensus else None)
+            reason = diagnose(model, ctx.x, constraints, reference, cancel, model_set if consensus else None,
+                              tried=_tried_words(planned, len(members)))
         else:
             reason = "no counterfactual found"
     elif spec.is_set:
@@ -104,6 +123,48 @@ def find_counterfactuals(
         for cf in accepted:
             cf.metrics["set_diversity"] = score
     return CounterfactualList(accepted, reason, time.perf_counter() - start, note)
+
+
+def _fallback_tiers(quorum: int | None, margin: float, tiered: bool) -> list[tuple[int | None, float]]:
+    """The searches after the full consensus with the margin, in order, each as (quorum, margin; None: every
+    member): a quorum of the set with the margin (`partial_quorum`), then the thresholds themselves (no margin),
+    first of every member, then of the quorum. The quorum's search does not always find what the whole set's
+    finds (its gradient follows other members), so both are asked. The tiers without the margin exist because a
+    patient for whom no feasible change clears it would otherwise get no suggestion, only a reason: on the
+    heart-failure validation patients the default set left 22 % of the MLP's and 41 % of the BiLSTM's without one
+    (`benchmarks.recourse_robustness`); what they find is marked `without_margin` and the note calls it fragile, so
+    it never reads as a suggestion with the margin's safety."""
+    if not tiered:
+        return []
+    tiers: list[tuple[int | None, float]] = [(quorum, margin)] if quorum is not None else []
+    if margin > 0:
+        tiers += [(None, 0.0)] + ([(quorum, 0.0)] if quorum is not None else [])
+    return tiers
+
+
+def _reachable(ctx: SearchContext, spec, constraints: Constraints, reference: Reference | None, seed: int) -> bool:  # noqa: ANN001
+    """Whether a search finds any change that moves the selected model alone to its threshold (``ctx``), the least
+    that every tier without the margin asks: when none does, those tiers (about 25 ms each) are skipped. It runs
+    only after the margin's tiers found nothing (most heart-disease patients), so a patient they cover pays nothing. Two searches of a
+    different kind are asked before giving up, since one alone can miss a change that a tier finds (the sparse
+    search missed "without anaemia, ejection fraction 25 -> 33 %" for one heart-failure patient of the NAM's that
+    the full set's search found, the nearest-neighbour search did not). Without reference patients the second
+    cannot run, and the tiers are not skipped."""
+    if _search(ctx, spec, constraints, reference, 1, seed)[0]:
+        return True
+    nearest = METHODS.get("nearest")
+    if reference is None or len(reference.X) == 0:
+        return True
+    return nearest is not spec and bool(_search(ctx, nearest, constraints, reference, 1, seed)[0])
+
+
+def _tried_words(tiers: list[tuple[int | None, float]], members: int) -> str:
+    """The last fallback tier that found nothing, for the reason: the weakest agreement the search asked for."""
+    if not tiers:
+        return ""
+    quorum, margin = tiers[-1]
+    who = f"{quorum} of the {members}" if quorum is not None else f"all {members}"
+    return f", nor for {who} {'at their thresholds' if margin == 0 else 'with the margin'}"
 
 
 def _search(ctx: SearchContext, spec, constraints: Constraints, reference: Reference | None, k: int,  # noqa: ANN001
@@ -192,9 +253,10 @@ def _labels(schema, cf: Counterfactual, only: Actionability | None = None) -> st
 
 
 def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, reference: Reference | None,
-             cancel: CancelToken = NEVER_CANCELLED, model_set: ModelSet | None = None) -> str:
+             cancel: CancelToken = NEVER_CANCELLED, model_set: ModelSet | None = None, tried: str = "") -> str:
     """Relax one constraint at a time and report the first whose relaxation yields a counterfactual; with a model
-    set, first whether the selected model alone could be flipped. The reason carries no heading of its own: each
+    set, first whether the selected model alone could be flipped (``tried``: the fallback tiers that found nothing
+    either, in words, e.g. ", nor for 3 of the 4 at their thresholds"). The reason carries no heading of its own: each
     reader puts one before it ("No suggestion", the CLI's "no counterfactual")."""
     schema = model.schema
     ctx = SearchContext.build(model, x, constraints, reference, cancel)
@@ -211,8 +273,8 @@ def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, refer
             return diagnose(model, x, constraints, reference, cancel)
         r = alone[0].robustness if alone[0].robustness else {}
         crossed = f" (it moves {r['members_crossed']} of {r['members_total']} models)" if r else ""
-        return (f"no suggestion holds for every model of the set with a margin of {constraints.margin:.2f}; for this "
-                f"model only: {alone[0].changes[0].describe()}{crossed}, fragile")
+        return (f"no suggestion holds for every model of the set with a margin of {constraints.margin:.2f}{tried}; for "
+                f"this model only: {alone[0].changes[0].describe()}{crossed}, fragile")
 
     trials = []
     if constraints.max_changes is not None:

@@ -38,6 +38,9 @@ class Counterfactual:
     # (q, n) when found by the second tier: q of the n consensus models (the selected one among them) are moved,
     # not all n; None for a suggestion every consensus model agrees on, or a single-model search
     quorum: tuple[int, int] | None = None
+    # True when found by the last tier: nothing clears the thresholds by the required margin, so this one only
+    # reaches them (the quorum's, or every member's); a re-measurement may turn it back
+    without_margin: bool = False
 
     @property
     def l0(self) -> int:
@@ -62,6 +65,11 @@ class CounterfactualList(list):
     def quorum(self) -> tuple[int, int] | None:
         """(q, n) when the list came from the partial-agreement tier (one search: every item shares it), else None."""
         return self[0].quorum if self else None
+
+    @property
+    def without_margin(self) -> bool:
+        """True when the list came from the last tier: no suggestion clears the thresholds by the margin."""
+        return bool(self) and self[0].without_margin
 
     @property
     def distinct_sets(self) -> int:
