@@ -202,6 +202,22 @@ def test_lock_reason_names_the_lock() -> None:
     assert not result and "lock on Ejection fraction, Serum creatinine" in result.reason
 
 
+def test_when_no_single_limit_blocks_alone_the_reason_names_the_ones_that_do_together() -> None:
+    """A heart-failure validation patient (85 years, ejection fraction 50 %) whom the shipped NAM flips only with a
+    change beyond the cap and without the margin: relaxing either alone finds nothing, so "no change flips the
+    prediction" would be false; the reason names both limits and the change."""
+    from cfx_desktop.core.tabular.counterfactuals.engine import diagnose
+    from cfx_desktop.core.tabular.models import load_model
+
+    model = load_model("heart-failure-no-time-nam")
+    values = dict(age=85, anaemia=1, creatinine_phosphokinase=910, diabetes=0, ejection_fraction=50,
+                  high_blood_pressure=0, platelets=235000, serum_creatinine=1.3, serum_sodium=134, sex=1, smoking=0)
+    x = np.array([values[n] for n in model.schema.names], dtype=float)
+    reason = diagnose(model, x, Constraints(margin=0.1), None)
+    assert "together the margin and the cap do" in reason and "serum sodium 134 ->" in reason, reason
+    assert "no change of the features" not in reason
+
+
 class _CancelAfter(CancelToken):
     """Counts the search's cancellation checks and cancels itself at the ``after``-th: a cancel while it runs."""
 

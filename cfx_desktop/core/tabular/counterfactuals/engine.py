@@ -263,18 +263,27 @@ def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, refer
     if len(ctx.free) == 0:
         return _nothing_free(schema, constraints)
 
-    def found(relaxed: Constraints) -> CounterfactualList:
-        return find_counterfactuals(model, x, relaxed, 1, METHODS.default, reference, cancel, diagnose_empty=False,
-                                    model_set=model_set, partial=False)
+    def found(relaxed: Constraints, members: ModelSet | None = model_set) -> CounterfactualList:
+        """The default search under the relaxed constraints, then, where it finds nothing and reference patients
+        are known, the nearest-neighbour search: the sparse search can miss a change another kind finds (a NAM's
+        patient was told "no change ... flips the prediction" while a larger change than the cap did)."""
+        result = find_counterfactuals(model, x, relaxed, 1, METHODS.default, reference, cancel, diagnose_empty=False,
+                                      model_set=members, partial=False)
+        if result or reference is None or len(reference.X) == 0 or "nearest" not in METHODS.keys():
+            return result
+        return find_counterfactuals(model, x, relaxed, 1, "nearest", reference, cancel, diagnose_empty=False,
+                                    model_set=members, partial=False)
 
     if model_set is not None:
-        alone = find_counterfactuals(model, x, constraints, 1, METHODS.default, reference, cancel, diagnose_empty=False)
+        alone = found(constraints, None)
+        bare = not alone and bool(tried) and constraints.margin > 0  # the set's thresholds were asked: so may this model's
+        if bare:
+            alone = found(replace(constraints, margin=0.0), None)
         if not alone:
             return diagnose(model, x, constraints, reference, cancel)
-        r = alone[0].robustness if alone[0].robustness else {}
-        crossed = f" (it moves {r['members_crossed']} of {r['members_total']} models)" if r else ""
+        changes = ", ".join(c.describe() for c in alone[0].changes)
         return (f"no suggestion holds for every model of the set with a margin of {constraints.margin:.2f}{tried}; for "
-                f"this model only: {alone[0].changes[0].describe()}{crossed}, fragile")
+                f"this model only{', without the margin' if bare else ''}: {changes}, fragile")
 
     trials = []
     if constraints.max_changes is not None:
@@ -295,4 +304,12 @@ def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, refer
         result = found(relaxed)
         if result:
             return explain_it(result)
+    limits = [name for name, relaxable in (("the limit on changed features", constraints.max_changes is not None),
+                                           ("the margin", constraints.margin > 0), ("the cap", constraints.max_shift is not None),
+                                           ("the locks", bool(constraints.locked))) if relaxable]
+    if len(limits) > 1:  # no one limit blocks alone; several together may (a bigger change without the margin)
+        together = found(replace(constraints, max_changes=None, margin=0.0, max_shift=None, locked=frozenset()))
+        if together:
+            return (f"no single limit blocks it alone, but together {', '.join(limits[:-1])} and {limits[-1]} do: "
+                    f"{_sized(model, x, together[0], constraints.max_shift)[0]} would flip it")
     return "no change of the features that may change, within their clinical ranges, flips the prediction"
