@@ -40,7 +40,7 @@ def test_walk_the_schema_editor_train_explain_and_remove(qtbot, patient, tmp_pat
     assert "missing in 33%" in table.item(_row(editor, "chol"), Col.NOTES).text()
     # the review: where each tag came from, the direction rule and the feasible change are shown and editable
     assert table.item(_row(editor, "chol"), Col.TAG).text() == "name rule"  # a treatment target by its name
-    assert table.cellWidget(_row(editor, "chol"), Col.DIRECTION).currentText() == "any"
+    assert table.cellWidget(_row(editor, "chol"), Col.DIRECTION).currentText() == "decrease-only"  # the way treatment moves lipids
     assert float(table.item(_row(editor, "chol"), Col.FEASIBLE).text()) > 0
     assert "Review:" in editor.message.text()
     table.item(_row(editor, "chol"), Col.UNIT).setText("mg/dL")  # the user's unit

@@ -47,6 +47,35 @@ def test_name_and_data_rules_and_their_sources(tmp_path: Path) -> None:
     assert tags("score", Kind.INTEGER, 4)[2].startswith("data")
 
 
+def test_name_rules_give_the_way_treatment_moves_a_value_and_never_advise_getting_worse() -> None:
+    """Directions from the name (cut down smoking, raise ejection fraction, lower LDL), camel-case names read as
+    words, creatine kinase is no creatinine, and a yes/no diagnosis or a finding named after exercise is locked."""
+    def tag(name: str, kind: Kind = Kind.CONTINUOUS) -> tuple:
+        mutability, actionability, source, direction = tags(name, kind, 50)
+        return mutability, actionability, direction
+
+    assert tag("smoking", Kind.BINARY) == (Mutability.MUTABLE, Actionability.ACTIONABLE, Direction.DECREASE)
+    assert tag("exercise_hours")[2] == Direction.INCREASE
+    assert tag("ejection_fraction") == (Mutability.MUTABLE, Actionability.TREATMENT_TARGET, Direction.INCREASE)
+    assert tag("LDL")[2] == tag("serum_creatinine")[2] == tag("RestingBP")[2] == Direction.DECREASE
+    assert tag("serum_sodium")[2] == Direction.ANY  # corrected either way: its normal range decides, once given
+    assert tag("creatinine_phosphokinase")[1] == Actionability.MARKER and tag("platelets")[1] == Actionability.MARKER
+    assert tag("high_blood_pressure", Kind.BINARY)[:2] == (Mutability.LOCKABLE, Actionability.MARKER)
+    assert tag("ExerciseAngina", Kind.BINARY)[:2] == (Mutability.LOCKABLE, Actionability.MARKER)
+    assert tag("smoking_status", Kind.CATEGORICAL)[1] == Actionability.ACTIONABLE  # a habit, not a follow-up status
+
+
+def test_a_habit_whose_values_are_words_keeps_its_direction_only_for_yes_and_no(tmp_path: Path) -> None:
+    rows = ["smoker,smoking_status,age,y"] + [f"{'yes' if i % 2 else 'no'},{('current', 'never', 'former')[i % 3]},{40 + i},{i % 2}"
+                                              for i in range(60)]
+    (tmp_path / "habits.csv").write_text("\n".join(rows) + "\n")
+    by = {f.name: f for f in infer_schema(tmp_path / "habits.csv", "y").schema.features}
+    assert by["smoker"].categories == ("no", "yes") and by["smoker"].direction == Direction.DECREASE
+    status = by["smoking_status"]  # "current" < "former" < "never" alphabetically: no order to cut down along
+    assert status.direction == Direction.ANY and status.mutability == Mutability.LOCKABLE
+    assert "locked until you set which way" in status.tag_source
+
+
 def test_review_edits_directions_and_feasible_changes_round_trip(tmp_path: Path) -> None:
     inference = infer_schema(_pima_like(tmp_path / "pima.csv"), "type_")
     schema = apply_edits(inference, {"glu": {"direction": "decrease-only", "feasible_change": "40"},

@@ -35,12 +35,15 @@ def _words(*words: str) -> re.Pattern[str]:
 @dataclass(frozen=True)
 class NameRule:
     """What a column's name says about changing it. The first rule whose pattern matches decides; ``why`` is
-    shown in the schema editor as the tag's source."""
+    shown in the schema editor as the tag's source. ``direction`` is the way treatment or a healthier habit moves
+    such a value: without it, an unreviewed schema let the search propose "start smoking" or "raise LDL" wherever a
+    model happened to reward it, which reads as advice to get worse."""
 
     pattern: re.Pattern[str]
     mutability: Mutability
     actionability: Actionability
     why: str
+    direction: Direction = Direction.ANY
 
 
 NAME_RULES = (
@@ -51,32 +54,57 @@ NAME_RULES = (
              "a family-history or genetic score"),
     NameRule(_words("stage", "grade", "histolog", "diagnos", "class", "type", "drug", "treat", "arm", "group"),
              Mutability.LOCKABLE, Actionability.MARKER, "a stage, diagnosis or treatment arm: locked unless unlocked"),
+    # a finding named after what provoked it ("ExerciseAngina") is no habit: before the habits
+    NameRule(_words("angina", "pain", "ecg", "ekg", "slope", "symptom"), Mutability.LOCKABLE, Actionability.MARKER,
+             "a finding or symptom: locked until you review it"),
+    # the habits before the follow-up rule: "smoking_status" is a habit, not a survival status
+    NameRule(_words("smok", "alcohol", "drink", "tobacco", "cigar"), Mutability.MUTABLE, Actionability.ACTIONABLE,
+             "a habit the patient can cut down: decrease-only", Direction.DECREASE),
+    NameRule(_words("exercis", "activity", "physical", "steps"), Mutability.MUTABLE, Actionability.ACTIONABLE,
+             "a habit the patient can take up: increase-only", Direction.INCREASE),
+    NameRule(_words("diet"), Mutability.MUTABLE, Actionability.ACTIONABLE, "a behaviour the patient can change"),
     NameRule(_words("time", "day", "n_days", "duration", "follow", "year", "date", "month", "week", "status"),
              Mutability.LOCKABLE, Actionability.MARKER, "a time or follow-up, known only afterwards: locked"),
-    NameRule(_words("smok", "alcohol", "drink", "exercis", "activity", "diet"), Mutability.MUTABLE, Actionability.ACTIONABLE,
-             "a behaviour the patient can change"),
-    NameRule(_words("glu", "hba1c", "a1c", "bmi", "weight", "chol", "ldl", "hdl", "trig", "tryg", "bp", "sbp", "dbp",
-                    "systolic", "diastolic", "pressure", "creatinine", "sodium", "potassium", "haemoglobin",
-                    "hemoglobin", "ejection", "lvef"),
-             Mutability.MUTABLE, Actionability.TREATMENT_TARGET, "a treatment target (glucose, BMI, lipids, blood pressure, ...)"),
+    # before the treatment targets: "creatinine_phosphokinase" (creatine kinase, a muscle enzyme) is no creatinine
+    NameRule(_words("cpk", "phosphokinase", "kinase", "troponin", "platelet"), Mutability.MUTABLE, Actionability.MARKER,
+             "a laboratory marker (an enzyme, platelets) no treatment aims at: kept as measured until you review it"),
+    NameRule(_words("glu", "hba1c", "a1c", "bmi", "weight", "chol", "ldl", "trig", "tryg", "bp", "sbp", "dbp",
+                    "systolic", "diastolic", "pressure", "creatinine"),
+             Mutability.MUTABLE, Actionability.TREATMENT_TARGET,
+             "a treatment target that treatment lowers (glucose, BMI, lipids, blood pressure, ...): decrease-only",
+             Direction.DECREASE),
+    NameRule(_words("hdl", "ejection", "lvef", "haemoglobin", "hemoglobin"), Mutability.MUTABLE, Actionability.TREATMENT_TARGET,
+             "a treatment target that treatment raises (HDL, ejection fraction, haemoglobin): increase-only", Direction.INCREASE),
+    NameRule(_words("sodium", "potassium"), Mutability.MUTABLE, Actionability.TREATMENT_TARGET,
+             "a treatment target corrected either way (sodium, potassium): set its normal range to move it toward it"),
 )
 
+# two words whose alphabetical order is absent -> present, so a direction rule means the same as on 0 / 1
+YES_NO = {("no", "yes"), ("n", "y"), ("false", "true"), ("absent", "present"), ("negative", "positive")}
 ORDINAL_LEVELS = 6  # an integer column with at most this many values (and more than two) reads as a grade or score
 
 
-def tags(name: str, kind: Kind, distinct: int) -> tuple[Mutability, Actionability, str]:
-    """(mutability, actionability, where the tag came from) of a column. Nothing is changeable unless
+def tags(name: str, kind: Kind, distinct: int) -> tuple[Mutability, Actionability, str, Direction]:
+    """(mutability, actionability, where the tag came from, direction) of a column. Nothing is changeable unless
     a name rule says so: a column no rule knows is kept as measured (an observational marker, which suggestions
-    change only when the user allows markers) or locked, and says that it awaits review."""
+    change only when the user allows markers) or locked, and says that it awaits review. A yes/no column that a
+    treatment-target rule names ("high_blood_pressure") is a diagnosis: treatment controls it, it does not take it
+    away, so it is locked like any finding."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)  # "RestingBP" -> "Resting_BP": camel case has words too
     for rule in NAME_RULES:
-        if rule.pattern.search(name):
-            return rule.mutability, rule.actionability, f"name rule: {rule.why}"
+        if rule.pattern.search(words):
+            if kind == Kind.BINARY and rule.actionability == Actionability.TREATMENT_TARGET:
+                return (Mutability.LOCKABLE, Actionability.MARKER,
+                        "name rule and data: a yes/no diagnosis of a treatment target (treatment controls it, it does "
+                        "not take it away); locked until you review it", Direction.ANY)
+            return rule.mutability, rule.actionability, f"name rule: {rule.why}", rule.direction
     if kind in (Kind.BINARY, Kind.CATEGORICAL):
-        return Mutability.LOCKABLE, Actionability.MARKER, "data: a finding or category; locked until you review it"
+        return Mutability.LOCKABLE, Actionability.MARKER, "data: a finding or category; locked until you review it", Direction.ANY
     if kind == Kind.INTEGER and distinct <= ORDINAL_LEVELS:
         return (Mutability.LOCKABLE, Actionability.MARKER,
-                f"data: {distinct} whole-number levels, like a grade or score; locked until you review it")
-    return Mutability.MUTABLE, Actionability.MARKER, "none: no rule knows this column; kept as measured (a marker) until you review it"
+                f"data: {distinct} whole-number levels, like a grade or score; locked until you review it", Direction.ANY)
+    return (Mutability.MUTABLE, Actionability.MARKER, "none: no rule knows this column; kept as measured (a marker) until "
+            "you review it", Direction.ANY)
 
 
 def feasible_default(numbers: np.ndarray, decimals: int, integral: bool) -> tuple[float, str]:
@@ -199,8 +227,14 @@ def _feature(name: str, cells: list[str], margin: float) -> tuple[Feature | None
     numbers = _numbers(cells)
 
     def common(kind: Kind, extra: dict[str, object] | None = None) -> dict[str, object]:
-        mutability, actionability, source = tags(name, kind, len(values))
-        return {"label": label_of(name), "mutability": mutability, "actionability": actionability, "tag_source": source, "description": f"{label_of(name)} (from the CSV column {name!r})", **(extra or {})}
+        mutability, actionability, source, direction = tags(name, kind, len(values))
+        ordered = numbers is not None or tuple(v.lower() for v in values) in YES_NO  # values are sorted
+        if not ordered and direction != Direction.ANY:  # text categories ("current", "never") have no order
+            mutability, direction = Mutability.LOCKABLE, Direction.ANY
+            source = (f"{source.split(': decrease-only')[0].split(': increase-only')[0]}; its values are words, whose "
+                      "order says nothing: locked until you set which way it may change")
+        return {"label": label_of(name), "mutability": mutability, "actionability": actionability, "tag_source": source,
+                "direction": direction, "description": f"{label_of(name)} (from the CSV column {name!r})", **(extra or {})}
 
     note = ""
     if len(values) == 1:
