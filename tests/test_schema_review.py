@@ -76,6 +76,51 @@ def test_a_habit_whose_values_are_words_keeps_its_direction_only_for_yes_and_no(
     assert "locked until you set which way" in status.tag_source
 
 
+def _with_follow_up(path: Path) -> Path:
+    rng = np.random.default_rng(1)
+    rows = ["age,ejection_fraction,time,death"] + [f"{rng.integers(40, 90)},{rng.integers(15, 70)},{rng.integers(4, 280)},{i % 2}"
+                                                   for i in range(80)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_a_follow_up_time_is_proposed_as_left_out_and_can_be_taken_back_in(tmp_path: Path) -> None:
+    """A follow-up time is known only after the outcome: a model that reads it learns the outcome from how long a
+    patient was followed (the shipped heart-failure default leaves it out for that reason). Inference proposes it
+    as left out and says why; "use" takes it back in, at its place, with a typical value for the example."""
+    inference = infer_schema(_with_follow_up(tmp_path / "follow.csv"), "death")
+    assert [f.name for f in inference.schema.features] == ["age", "ejection_fraction"]
+    assert "time" in inference.schema.ignored and "time" in inference.left_out
+    report = next(c for c in inference.columns if c.name == "time")
+    assert report.role == "excluded" and "known only after the outcome" in report.reason and "tick Use" in report.reason
+    taken = apply_edits(inference, {"time": {"use": True}})
+    assert [f.name for f in taken.features] == ["age", "ejection_fraction", "time"] and "time" not in taken.ignored
+    assert 4 <= float(taken.example["time"]) <= 280
+    assert "time" in apply_edits(inference, {}).ignored
+
+
+def test_the_editor_offers_a_left_out_follow_up_unticked(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    from PySide6.QtWidgets import QCheckBox
+
+    from cfx_desktop.ui.patient.schema_columns import Col
+    from cfx_desktop.ui.patient.schema_table import SchemaTable
+
+    inference = infer_schema(_with_follow_up(tmp_path / "follow.csv"), "death")
+    table = SchemaTable()
+    qtbot.addWidget(table)
+    table.fill(inference, {})
+    row = next(r for r in range(table.rowCount()) if table.item(r, Col.NAME).text() == "time")
+    use = table.cellWidget(row, Col.USE)
+    assert isinstance(use, QCheckBox) and use.isEnabled() and not use.isChecked()
+    assert table.edits(inference).get("time", {}) == {}
+    from cfx_desktop.ui.patient.schema_columns import review_summary
+
+    assert "left out as known only after the outcome: time" in review_summary(inference)
+    use.setChecked(True)
+    assert table.edits(inference)["time"] == {"use": True}
+    assert "time" in [f.name for f in apply_edits(inference, table.edits(inference)).features]
+
+
 def test_review_edits_directions_and_feasible_changes_round_trip(tmp_path: Path) -> None:
     inference = infer_schema(_pima_like(tmp_path / "pima.csv"), "type_")
     schema = apply_edits(inference, {"glu": {"direction": "decrease-only", "feasible_change": "40"},

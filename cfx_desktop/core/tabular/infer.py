@@ -44,6 +44,7 @@ class NameRule:
     actionability: Actionability
     why: str
     direction: Direction = Direction.ANY
+    leaks: bool = False  # known only after the outcome: proposed as left out (the user may tick it back in)
 
 
 NAME_RULES = (
@@ -64,7 +65,7 @@ NAME_RULES = (
              "a habit the patient can take up: increase-only", Direction.INCREASE),
     NameRule(_words("diet"), Mutability.MUTABLE, Actionability.ACTIONABLE, "a behaviour the patient can change"),
     NameRule(_words("time", "day", "n_days", "duration", "follow", "year", "date", "month", "week", "status"),
-             Mutability.LOCKABLE, Actionability.MARKER, "a time or follow-up, known only afterwards: locked"),
+             Mutability.LOCKABLE, Actionability.MARKER, "a time or follow-up, known only afterwards: locked", leaks=True),
     # before the treatment targets: "creatinine_phosphokinase" (creatine kinase, a muscle enzyme) is no creatinine
     NameRule(_words("cpk", "phosphokinase", "kinase", "troponin", "platelet"), Mutability.MUTABLE, Actionability.MARKER,
              "a laboratory marker (an enzyme, platelets) no treatment aims at: kept as measured until you review it"),
@@ -84,20 +85,29 @@ YES_NO = {("no", "yes"), ("n", "y"), ("false", "true"), ("absent", "present"), (
 ORDINAL_LEVELS = 6  # an integer column with at most this many values (and more than two) reads as a grade or score
 
 
+def first_rule(name: str) -> NameRule | None:
+    """The name rule that decides a column, if any ("RestingBP" is read as "Resting_BP": camel case has words too)."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    return next((rule for rule in NAME_RULES if rule.pattern.search(words)), None)
+
+
+LEFT_OUT = ("a time or follow-up, known only after the outcome: left out, so that the models do not learn the outcome "
+            "from how long a patient was followed; tick Use if it is known when the prediction is made")
+
+
 def tags(name: str, kind: Kind, distinct: int) -> tuple[Mutability, Actionability, str, Direction]:
     """(mutability, actionability, where the tag came from, direction) of a column. Nothing is changeable unless
     a name rule says so: a column no rule knows is kept as measured (an observational marker, which suggestions
     change only when the user allows markers) or locked, and says that it awaits review. A yes/no column that a
     treatment-target rule names ("high_blood_pressure") is a diagnosis: treatment controls it, it does not take it
     away, so it is locked like any finding."""
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)  # "RestingBP" -> "Resting_BP": camel case has words too
-    for rule in NAME_RULES:
-        if rule.pattern.search(words):
-            if kind == Kind.BINARY and rule.actionability == Actionability.TREATMENT_TARGET:
-                return (Mutability.LOCKABLE, Actionability.MARKER,
-                        "name rule and data: a yes/no diagnosis of a treatment target (treatment controls it, it does "
-                        "not take it away); locked until you review it", Direction.ANY)
-            return rule.mutability, rule.actionability, f"name rule: {rule.why}", rule.direction
+    rule = first_rule(name)
+    if rule is not None:
+        if kind == Kind.BINARY and rule.actionability == Actionability.TREATMENT_TARGET:
+            return (Mutability.LOCKABLE, Actionability.MARKER,
+                    "name rule and data: a yes/no diagnosis of a treatment target (treatment controls it, it does "
+                    "not take it away); locked until you review it", Direction.ANY)
+        return rule.mutability, rule.actionability, f"name rule: {rule.why}", rule.direction
     if kind in (Kind.BINARY, Kind.CATEGORICAL):
         return Mutability.LOCKABLE, Actionability.MARKER, "data: a finding or category; locked until you review it", Direction.ANY
     if kind == Kind.INTEGER and distinct <= ORDINAL_LEVELS:
@@ -142,6 +152,10 @@ class Inference:
     rows: int
     class_counts: dict[str, int]
     notes: list[str] = field(default_factory=list)
+    # columns that could be features but are proposed as left out (a follow-up time), with their typical values:
+    # ticking Use in the editor (or "use": true) takes them back in
+    left_out: dict[str, Feature] = field(default_factory=dict)
+    left_out_example: dict[str, object] = field(default_factory=dict)
 
     @property
     def excluded(self) -> list[ColumnReport]:
@@ -308,6 +322,7 @@ def infer_schema(path: str | Path, target: str, name: str | None = None, margin:
     rows = [body[i] for i in labelled]
     dropped_outcome = len(body) - len(rows)
     features, reports, notes = [], [], []
+    left_out: dict[str, Feature] = {}
     for j, column in enumerate(header):
         if j == t:
             reports.append(ColumnReport(column, "target", "binary", f"positive class {positive!r}", dropped_outcome / len(body), 2))
@@ -322,6 +337,11 @@ def infer_schema(path: str | Path, target: str, name: str | None = None, margin:
         distinct = len(set(present))
         if feature is None:
             reports.append(ColumnReport(column, "excluded", kind, reason, missing, distinct))
+            continue
+        rule = first_rule(column)
+        if rule is not None and rule.leaks:
+            left_out[column] = feature
+            reports.append(ColumnReport(column, "excluded", kind, LEFT_OUT, missing, distinct))
             continue
         if missing > 0:
             reason = "; ".join(x for x in (reason, f"missing in {missing:.0%} of rows: the models fill it with the "
@@ -345,7 +365,7 @@ def infer_schema(path: str | Path, target: str, name: str | None = None, margin:
         missing_allowed=any(r.missing > 0 for r in reports if r.role in ("feature", "target")), delimiter=table.delimiter,
         reviewed=False,
     )
-    return Inference(schema, reports, len(rows), counts, notes)
+    return Inference(schema, reports, len(rows), counts, notes, left_out, _typical(list(left_out.values()), header, rows))
 
 
 def _typical(features: list[Feature], header: list[str], rows: list[list[str]]) -> dict[str, object]:
@@ -397,8 +417,8 @@ def apply_edits(inference: Inference, edits: dict[str, dict[str, object]], name:
         if report.role == "target":
             continue
         edit = edits.get(report.name, {})
-        feature = by_name.get(report.name)
-        use = bool(edit.get("use", feature is not None))
+        feature = by_name.get(report.name) or inference.left_out.get(report.name)
+        use = bool(edit.get("use", report.name in by_name))
         if not use or feature is None:
             if use and feature is None:
                 raise InferenceError(f"{report.name}: cannot be a feature ({report.kind}: {report.reason})")
@@ -453,9 +473,12 @@ def apply_edits(inference: Inference, edits: dict[str, dict[str, object]], name:
             if not 0 < edited.step <= edited.max - edited.min:
                 raise InferenceError(f"{report.name}: step {edited.step:g} must be positive and fit the range")
         features.append(edited)
+        if report.name in ignored:  # a column inference proposed to leave out, taken back in
+            ignored.remove(report.name)
     if not features:
         raise InferenceError("no column is used as a feature: tick at least one")
-    example = {f.name: base.example[f.name] for f in features}
+    typical = {**inference.left_out_example, **base.example}
+    example = {f.name: typical[f.name] for f in features}
     for f in features:  # a narrowed range must still hold the typical patient
         if f.kind in (Kind.INTEGER, Kind.CONTINUOUS):
             example[f.name] = f.decode(f.snap(float(example[f.name])))  # type: ignore[arg-type]

@@ -72,4 +72,7 @@ def review_summary(inference: Inference) -> str:
     if unknown:
         text += (f"; {len(unknown)} column(s) no rule knows ({', '.join(map(html.escape, unknown[:6]))}"
                  f"{', ...' if len(unknown) > 6 else ''}) stay as measured until you set 'A change means'")
+    if inference.left_out:
+        text += (f"; left out as known only after the outcome: {', '.join(map(html.escape, inference.left_out))} "
+                 "(tick Use if known when predicting)")
     return text + "."

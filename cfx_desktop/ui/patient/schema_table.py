@@ -33,18 +33,22 @@ class SchemaTable(QTableWidget):
         self.horizontalHeader().setSectionResizeMode(Col.NOTES, QHeaderView.ResizeMode.Stretch)
 
     def fill(self, inference: Inference, edits: Edits) -> None:
-        by_name = {f.name: f for f in inference.schema.features}
+        by_name = {**inference.left_out, **{f.name: f for f in inference.schema.features}}
         rows = [c for c in inference.columns if c.role != "target"]
         self.setRowCount(len(rows))
         for r, column in enumerate(rows):
-            self._fill_row(r, column, by_name.get(column.name), edits.get(column.name, {}))
+            self._fill_row(r, column, by_name.get(column.name), edits.get(column.name, {}),
+                           column.name not in inference.left_out)
         self.resizeColumnsToContents()
         for column, least in ((Col.MIN, 70), (Col.MAX, 70), (Col.STEP, 56), (Col.UNIT, 90), (Col.NORMAL, 90)):
             self.setColumnWidth(column, max(self.columnWidth(column), least))  # room to type a range or a unit
 
-    def _fill_row(self, r: int, column: ColumnReport, feature: Feature | None, edit: dict[str, object]) -> None:
+    def _fill_row(self, r: int, column: ColumnReport, feature: Feature | None, edit: dict[str, object],
+                  proposed: bool = True) -> None:
+        """``proposed``: whether inference proposes the column as a feature (a follow-up time is a feature the
+        user may tick in, but is not proposed)."""
         use = QCheckBox(self)
-        use.setChecked(bool(edit.get("use", feature is not None)) and feature is not None)
+        use.setChecked(bool(edit.get("use", feature is not None and proposed)) and feature is not None)
         use.setEnabled(feature is not None)
         use.setToolTip(TIPS[Col.USE])
         use.setAccessibleName(f"Use {column.name}")
@@ -102,13 +106,15 @@ class SchemaTable(QTableWidget):
 
     def edits(self, inference: Inference) -> Edits:
         """What the user changed: per column, the cells that differ from the inference shown."""
-        by_name = {f.name: f for f in inference.schema.features}
+        by_name = {**inference.left_out, **{f.name: f for f in inference.schema.features}}
         out: Edits = {}
         for r in range(self.rowCount()):
             name_item = self.item(r, Col.NAME)
             if name_item is None:
                 continue
             inferred = as_shown(by_name.get(name_item.text()))
+            if name_item.text() in inference.left_out:
+                inferred["use"] = False  # proposed as left out: ticking it in is the user's edit
             out[name_item.text()] = {key: value for key, value in self.shown(r).items() if inferred.get(key) != value}
         return out
 
