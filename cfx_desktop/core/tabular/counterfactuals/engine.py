@@ -70,7 +70,8 @@ def find_counterfactuals(
     try:
         ctx = SearchContext.build(search_model, x, search_constraints, reference, cancel)
         accepted, rejected = _search(ctx, spec, constraints, reference, k, seed)
-        planned = [t for t in _fallback_tiers(quorum, constraints.margin, tiered) if without_margin or t[1] == constraints.margin]
+        planned = [(q, m) for q, m in _fallback_tiers(quorum, constraints.margin, tiered)
+                   if without_margin or m == constraints.margin]
         checked = False
         for tier_quorum, tier_margin in planned:
             if accepted:
@@ -99,7 +100,8 @@ def find_counterfactuals(
     result = CounterfactualList(accepted)
     if result.without_margin:
         moved = f"{quorum} of the {len(members)}" if result.quorum is not None else f"all {len(members)}"
-        notes.append(f"no suggestion moves {quorum} of the {len(members)} models of the consensus set with a margin of "
+        weakest = f"{quorum} of the {len(members)}" if quorum is not None else f"all {len(members)}"
+        notes.append(f"no suggestion moves {weakest} models of the consensus set with a margin of "
                      f"{constraints.margin:.2f}: these only reach {moved} models' thresholds, without the margin "
                      "(fragile: a re-measurement or a slightly different model may turn the prediction back)")
     elif result.quorum is not None:
@@ -142,19 +144,20 @@ def _fallback_tiers(quorum: int | None, margin: float, tiered: bool) -> list[tup
     return tiers
 
 
-def _reachable(ctx: SearchContext, spec, constraints: Constraints, reference: Reference | None, seed: int) -> bool:  # noqa: ANN001
+def _reachable(ctx: SearchContext, spec, constraints: Constraints, reference: Reference | None,  # noqa: ANN001
+               seed: int) -> bool:
     """Whether a search finds any change that moves the selected model alone to its threshold (``ctx``), the least
     that every tier without the margin asks: when none does, those tiers (about 25 ms each) are skipped. It runs
-    only after the margin's tiers found nothing (most heart-disease patients), so a patient they cover pays nothing. Two searches of a
-    different kind are asked before giving up, since one alone can miss a change that a tier finds (the sparse
-    search missed "without anaemia, ejection fraction 25 -> 33 %" for one heart-failure patient of the NAM's that
-    the full set's search found, the nearest-neighbour search did not). Without reference patients the second
-    cannot run, and the tiers are not skipped."""
+    only after the margin's tiers found nothing (most heart-disease patients), so a patient they cover pays
+    nothing. Two searches of different kinds are asked before giving up, since one alone can miss a change that a
+    tier finds (the sparse search missed "without anaemia, ejection fraction 25 -> 33 %" for one heart-failure
+    patient of the NAM's that the full set's search found; the nearest-neighbour search did not). Without
+    reference patients the second cannot run, and the tiers are not skipped."""
     if _search(ctx, spec, constraints, reference, 1, seed)[0]:
         return True
-    nearest = METHODS.get("nearest")
-    if reference is None or len(reference.X) == 0:
+    if reference is None or len(reference.X) == 0 or "nearest" not in METHODS.keys():
         return True
+    nearest = METHODS.get("nearest")
     return nearest is not spec and bool(_search(ctx, nearest, constraints, reference, 1, seed)[0])
 
 
@@ -276,7 +279,7 @@ def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, refer
 
     if model_set is not None:
         alone = found(constraints, None)
-        bare = not alone and bool(tried) and constraints.margin > 0  # the set's thresholds were asked: so may this model's
+        bare = not alone and bool(tried) and constraints.margin > 0  # the set's thresholds were asked, so this model's
         if bare:
             alone = found(replace(constraints, margin=0.0), None)
         if not alone:
