@@ -215,7 +215,7 @@ def test_when_no_single_limit_blocks_alone_the_reason_names_the_ones_that_do_tog
     x = np.array([values[n] for n in model.schema.names], dtype=float)
     reason = diagnose(model, x, Constraints(margin=0.1), None)
     assert "together the margin and the cap do" in reason and "serum sodium 134 ->" in reason, reason
-    assert "no change of the features" not in reason
+    assert "no change of the features" not in reason and "Choose a margin of 0" in reason
 
 
 class _CancelAfter(CancelToken):

@@ -141,3 +141,18 @@ def test_a_partial_agreement_suggestion_is_headed_and_worded_as_such(qtbot) -> N
     shown(CounterfactualList(cfs, note="these only reach 3 of the 4 models' thresholds, without the margin (fragile)"))
     assert panel.table.horizontalHeaderItem(0).text() == "Change (fragile)"
     assert "at the thresholds of 3 of the 4 models" in panel.status.text() and "without the margin" in panel.status.text()
+
+
+def test_a_reason_reads_as_a_sentence_before_the_reference_line(qtbot) -> None:
+    """A reason carries no final stop of its own (each reader frames it); the panel ends it before the next line."""
+    from cfx_desktop.core.tabular.counterfactuals import CounterfactualList
+    from cfx_desktop.core.tabular.live import SuggestionResult
+    from cfx_desktop.ui.patient.suggestions import SuggestionsPanel
+
+    model = load_model("heart-failure-no-time-mlp")
+    panel = SuggestionsPanel()
+    qtbot.addWidget(panel)
+    empty = CounterfactualList([], reason="the lock on Serum creatinine blocks it")
+    panel.show_result(SuggestionResult(model.name, model.schema.example_vector(), Constraints(margin=0.1), "sparse", 1,
+                                       empty, model.schema.outcome_words[0], "training rows", True, 4), model.schema)
+    assert "The lock on Serum creatinine blocks it. Reference cohort: training rows." in panel.status.text()

@@ -164,8 +164,9 @@ class SuggestionsPanel(QWidget):
                                 f"<b>{result.outcome}</b> {scope} ({METHODS.get(result.method).label}, "
                                 f"{cfs.seconds * 1000:.0f} ms).{note}{where}")
         else:
-            why = cfs.reason or ""
-            self.status.setText(f"<b>No suggestion.</b> {capitalised(why)}{where}")
+            why = capitalised(cfs.reason or "")
+            why += "." if why and not why.endswith((".", "!", "?")) else ""  # the reference line follows it
+            self.status.setText(f"<b>No suggestion.</b> {why}{where}")
 
     def clear(self, message: str) -> None:
         self.result = None

@@ -307,12 +307,16 @@ def diagnose(model: TabularModel, x: np.ndarray, constraints: Constraints, refer
         result = found(relaxed)
         if result:
             return explain_it(result)
-    limits = [name for name, relaxable in (("the limit on changed features", constraints.max_changes is not None),
-                                           ("the margin", constraints.margin > 0), ("the cap", constraints.max_shift is not None),
-                                           ("the locks", bool(constraints.locked))) if relaxable]
+    limits = [(name, how) for name, how, relaxable in (
+        ("the limit on changed features", "'any number' of changes", constraints.max_changes is not None),
+        ("the margin", "a margin of 0 (--margin 0)", constraints.margin > 0),
+        ("the cap", "'any size' under 'How big a change' (--max-shift any)", constraints.max_shift is not None),
+        ("the locks", "no locks", bool(constraints.locked))) if relaxable]
     if len(limits) > 1:  # no one limit blocks alone; several together may (a bigger change without the margin)
         together = found(replace(constraints, max_changes=None, margin=0.0, max_shift=None, locked=frozenset()))
         if together:
-            return (f"no single limit blocks it alone, but together {', '.join(limits[:-1])} and {limits[-1]} do: "
-                    f"{_sized(model, x, together[0], constraints.max_shift)[0]} would flip it")
+            names, hows = [name for name, _ in limits], [how for _, how in limits]
+            return (f"no single limit blocks it alone, but together {', '.join(names[:-1])} and {names[-1]} do: "
+                    f"{_sized(model, x, together[0], constraints.max_shift)[0]} would flip it. Choose "
+                    f"{', '.join(hows[:-1])} and {hows[-1]} to see it")
     return "no change of the features that may change, within their clinical ranges, flips the prediction"
