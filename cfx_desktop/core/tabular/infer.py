@@ -92,7 +92,8 @@ def first_rule(name: str) -> NameRule | None:
 
 
 LEFT_OUT = ("a time or follow-up, known only after the outcome: left out, so that the models do not learn the outcome "
-            "from how long a patient was followed; tick Use if it is known when the prediction is made")
+            "from how long a patient was followed; tick Use in the schema editor if it is known when the prediction "
+            "is made")
 
 
 def tags(name: str, kind: Kind, distinct: int) -> tuple[Mutability, Actionability, str, Direction]:
