@@ -109,8 +109,10 @@ def find_counterfactuals(
                      f"{constraints.margin:.2f} (partial-agreement tier: {quorum} of the {len(members)}, the selected "
                      "model among them)")
     if accepted and k > 1 and spec.uses_k and result.distinct_sets < k:
-        notes.append(f"only {result.distinct_sets} distinct option{'s' if result.distinct_sets > 1 else ''} of the {k} asked for: "
-                     "no other set of features that may change, within the feasible range, flips the prediction")
+        agreement = " with the same agreement" if members and consensus else ""  # a weaker tier may hold others
+        notes.append(f"only {result.distinct_sets} distinct option{'s' if result.distinct_sets > 1 else ''} of the {k} "
+                     "asked for: no other set of features that may change, within the feasible range, flips the "
+                     f"prediction{agreement}")
     note = "; ".join(notes) or None
     if not accepted:
         if rejected and spec.ignores_constraints:  # a faithful baseline: say what it broke
