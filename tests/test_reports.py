@@ -32,7 +32,7 @@ def test_patient_report_has_every_section_in_the_pdf_and_the_sidecar(tmp_path: P
     patient = section(doc, "Patient")["blocks"][1]
     rows = {r[0]: r for r in patient["rows"]}
     assert rows["Platelets"][1] == "262,000" and rows["Anaemia"][1] == "no" and rows["Serum creatinine"][2] == "mg/dL"
-    assert "262,000" in text and "kiloplatelets/mL" in text
+    assert "262,000" in text and "per µL" in text
     # the model card summary, the settings and the prediction's range
     model = facts(doc, "Model")
     assert "heart-failure-no-time-mlp" in model["Model"] and "sha256" in model["Data"] and "ROC AUC" in model["Validation metrics"]

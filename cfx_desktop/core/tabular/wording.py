@@ -1,6 +1,6 @@
 """How a suggestion is worded for a reader, shared by the Patient tab, the CLI and the reports.
 
-Plain words, never codes: "Anaemia: yes -> no", "platelets 262,000 kiloplatelets/mL", treatment targets as target
+Plain words, never codes: "Anaemia: yes -> no", "platelets 262,000 per µL", treatment targets as target
 states. Kept Qt-free so a report written from the command line reads exactly like the table on screen.
 """
 
@@ -38,7 +38,7 @@ def _present(schema: Schema, name: str, value: object) -> bool:
 
 def _phrase(schema: Schema, c, what_if: bool) -> str:  # noqa: ANN001 - counterfactuals.Change
     """One change in words. Recourse: "without anaemia", "bring serum creatinine to <= 1.4 mg/dL (now 1.9)",
-    "lower platelets 262,000 -> 200,000 kiloplatelets/mL (-62,000)". Risk what-if: "anaemia appeared",
+    "lower platelets 262,000 -> 200,000 per µL (-62,000)". Risk what-if: "anaemia appeared",
     "ejection fraction fell to <= 18 %"."""
     f = schema[c.feature]
     label = f.label[:1].lower() + f.label[1:] if not f.label[:2].isupper() else f.label

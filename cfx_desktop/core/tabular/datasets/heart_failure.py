@@ -28,8 +28,9 @@ HEART_FAILURE = Schema(
                 description="Percentage of blood leaving the heart at each contraction"),
         binary_feature("high_blood_pressure", "High blood pressure", "Whether the patient has hypertension",
                 direction=Direction.DECREASE),
-        Feature("platelets", "Platelets", Kind.CONTINUOUS, 10_000, 1_000_000, "kiloplatelets/mL", step=1000,
-                decimals=0, description="Platelets in the blood"),
+        Feature("platelets", "Platelets", Kind.CONTINUOUS, 10_000, 1_000_000, "per µL", step=1000,
+                decimals=0, description="Platelets in the blood, per microlitre: the dataset's unit, kiloplatelets/mL, "
+                "is the same number (262,000 per µL = 262 x 10^9/L), written the way a blood count is read"),
         Feature("serum_creatinine", "Serum creatinine", Kind.CONTINUOUS, 0.2, 15.0, "mg/dL", step=0.1, decimals=2,
                 description="Level of serum creatinine in the blood"),
         Feature("serum_sodium", "Serum sodium", Kind.INTEGER, 100, 160, "mEq/L",
