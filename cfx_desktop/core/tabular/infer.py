@@ -159,6 +159,11 @@ class Inference:
     left_out_example: dict[str, object] = field(default_factory=dict)
 
     @property
+    def offered(self) -> dict[str, Feature]:
+        """Every column that can be a feature, by name: the proposed ones and the ones proposed as left out."""
+        return {**self.left_out, **{f.name: f for f in self.schema.features}}
+
+    @property
     def excluded(self) -> list[ColumnReport]:
         return [c for c in self.columns if c.role == "excluded"]
 

@@ -33,7 +33,7 @@ class SchemaTable(QTableWidget):
         self.horizontalHeader().setSectionResizeMode(Col.NOTES, QHeaderView.ResizeMode.Stretch)
 
     def fill(self, inference: Inference, edits: Edits) -> None:
-        by_name = {**inference.left_out, **{f.name: f for f in inference.schema.features}}
+        by_name = inference.offered
         rows = [c for c in inference.columns if c.role != "target"]
         self.setRowCount(len(rows))
         for r, column in enumerate(rows):
@@ -106,7 +106,7 @@ class SchemaTable(QTableWidget):
 
     def edits(self, inference: Inference) -> Edits:
         """What the user changed: per column, the cells that differ from the inference shown."""
-        by_name = {**inference.left_out, **{f.name: f for f in inference.schema.features}}
+        by_name = inference.offered
         out: Edits = {}
         for r in range(self.rowCount()):
             name_item = self.item(r, Col.NAME)
