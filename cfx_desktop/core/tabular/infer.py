@@ -43,7 +43,7 @@ class NameRule:
     mutability: Mutability
     actionability: Actionability
     why: str
-    direction: Direction = Direction.ANY
+    direction: Direction = Direction.ANY  # said after ``why`` in the tag's source ("...: decrease-only")
     leaks: bool = False  # known only after the outcome: proposed as left out (the user may tick it back in)
 
 
@@ -60,9 +60,9 @@ NAME_RULES = (
              "a finding or symptom: locked until you review it"),
     # the habits before the follow-up rule: "smoking_status" is a habit, not a survival status
     NameRule(_words("smok", "alcohol", "drink", "tobacco", "cigar"), Mutability.MUTABLE, Actionability.ACTIONABLE,
-             "a habit the patient can cut down: decrease-only", Direction.DECREASE),
+             "a habit the patient can cut down", Direction.DECREASE),
     NameRule(_words("exercis", "activity", "physical", "steps"), Mutability.MUTABLE, Actionability.ACTIONABLE,
-             "a habit the patient can take up: increase-only", Direction.INCREASE),
+             "a habit the patient can take up", Direction.INCREASE),
     NameRule(_words("diet"), Mutability.MUTABLE, Actionability.ACTIONABLE, "a behaviour the patient can change"),
     NameRule(_words("time", "day", "n_days", "duration", "follow", "year", "date", "month", "week", "status"),
              Mutability.LOCKABLE, Actionability.MARKER, "a time or follow-up, known only afterwards: locked", leaks=True),
@@ -72,10 +72,9 @@ NAME_RULES = (
     NameRule(_words("glu", "hba1c", "a1c", "bmi", "weight", "chol", "ldl", "trig", "tryg", "bp", "sbp", "dbp",
                     "systolic", "diastolic", "pressure", "creatinine"),
              Mutability.MUTABLE, Actionability.TREATMENT_TARGET,
-             "a treatment target that treatment lowers (glucose, BMI, lipids, blood pressure, ...): decrease-only",
-             Direction.DECREASE),
+             "a treatment target that treatment lowers (glucose, BMI, lipids, blood pressure, ...)", Direction.DECREASE),
     NameRule(_words("hdl", "ejection", "lvef", "haemoglobin", "hemoglobin"), Mutability.MUTABLE, Actionability.TREATMENT_TARGET,
-             "a treatment target that treatment raises (HDL, ejection fraction, haemoglobin): increase-only", Direction.INCREASE),
+             "a treatment target that treatment raises (HDL, ejection fraction, haemoglobin)", Direction.INCREASE),
     NameRule(_words("sodium", "potassium"), Mutability.MUTABLE, Actionability.TREATMENT_TARGET,
              "a treatment target corrected either way (sodium, potassium): set its normal range to move it toward it"),
 )
@@ -96,19 +95,26 @@ LEFT_OUT = ("a time or follow-up, known only after the outcome: left out, so tha
             "is made")
 
 
-def tags(name: str, kind: Kind, distinct: int) -> tuple[Mutability, Actionability, str, Direction]:
+def tags(name: str, kind: Kind, distinct: int, ordered: bool = True) -> tuple[Mutability, Actionability, str, Direction]:
     """(mutability, actionability, where the tag came from, direction) of a column. Nothing is changeable unless
     a name rule says so: a column no rule knows is kept as measured (an observational marker, which suggestions
     change only when the user allows markers) or locked, and says that it awaits review. A yes/no column that a
     treatment-target rule names ("high_blood_pressure") is a diagnosis: treatment controls it, it does not take it
-    away, so it is locked like any finding."""
+    away, so it is locked like any finding. ``ordered``: whether the column's values have an order a direction
+    can follow (numbers, or yes / no words); a rule's direction on words such as "current", "never" would follow
+    their alphabetical order, so such a column is locked until the user says which way it may change."""
     rule = first_rule(name)
     if rule is not None:
         if kind == Kind.BINARY and rule.actionability == Actionability.TREATMENT_TARGET:
             return (Mutability.LOCKABLE, Actionability.MARKER,
                     "name rule and data: a yes/no diagnosis of a treatment target (treatment controls it, it does "
                     "not take it away); locked until you review it", Direction.ANY)
-        return rule.mutability, rule.actionability, f"name rule: {rule.why}", rule.direction
+        if rule.direction == Direction.ANY:
+            return rule.mutability, rule.actionability, f"name rule: {rule.why}", Direction.ANY
+        if not ordered:
+            return (Mutability.LOCKABLE, rule.actionability, f"name rule: {rule.why}; its values are words, whose order "
+                    "says nothing: locked until you set which way it may change", Direction.ANY)
+        return rule.mutability, rule.actionability, f"name rule: {rule.why}: {rule.direction.value}", rule.direction
     if kind in (Kind.BINARY, Kind.CATEGORICAL):
         return Mutability.LOCKABLE, Actionability.MARKER, "data: a finding or category; locked until you review it", Direction.ANY
     if kind == Kind.INTEGER and distinct <= ORDINAL_LEVELS:
@@ -247,12 +253,8 @@ def _feature(name: str, cells: list[str], margin: float) -> tuple[Feature | None
     numbers = _numbers(cells)
 
     def common(kind: Kind, extra: dict[str, object] | None = None) -> dict[str, object]:
-        mutability, actionability, source, direction = tags(name, kind, len(values))
         ordered = numbers is not None or tuple(v.lower() for v in values) in YES_NO  # values are sorted
-        if not ordered and direction != Direction.ANY:  # text categories ("current", "never") have no order
-            mutability, direction = Mutability.LOCKABLE, Direction.ANY
-            source = (f"{source.split(': decrease-only')[0].split(': increase-only')[0]}; its values are words, whose "
-                      "order says nothing: locked until you set which way it may change")
+        mutability, actionability, source, direction = tags(name, kind, len(values), ordered)
         return {"label": label_of(name), "mutability": mutability, "actionability": actionability, "tag_source": source,
                 "direction": direction, "description": f"{label_of(name)} (from the CSV column {name!r})", **(extra or {})}
 

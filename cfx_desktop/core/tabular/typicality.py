@@ -56,7 +56,7 @@ def extreme_values(model: TabularModel, x: np.ndarray) -> list[tuple[str, bool]]
         if ecdf is None or np.isnan(x[j]):
             continue
         low, high = float(ecdf.raw[0]), float(ecdf.raw[-1])
-        value = f"{feature.label.lower()} {feature.display(x[j])}{' ' + feature.unit if feature.unit else ''}"
+        value = f"{feature.label.lower()} {feature.display(x[j], with_unit=True)}"
         if x[j] > high or x[j] < low:
             side, edge = ("above", high) if x[j] > high else ("below", low)
             found.append((f"{value}, {side} every training patient ({'highest' if side == 'above' else 'lowest'} "
@@ -71,12 +71,14 @@ def extreme_values(model: TabularModel, x: np.ndarray) -> list[tuple[str, bool]]
 
 
 def _normal_words(feature, value: float) -> str:  # noqa: ANN001 - schema.Feature
-    """", a normal value, rare in this cohort" for a value inside the feature's clinical normal range: an ejection
-    fraction of 62 % is above 99 % of heart-failure patients, and a reader must not take "extreme" for "abnormal"."""
+    """" (within the normal range 50-70 %: rare in this cohort, not abnormal)" for a value inside the feature's
+    clinical normal range: an ejection fraction of 62 % is above 99 % of heart-failure patients, and a reader must
+    not take "extreme" for "abnormal"."""
     if feature.normal_range is None or not feature.normal_range[0] <= value <= feature.normal_range[1]:
         return ""
     low, high = feature.normal_range
-    return f" (within the normal range {low:g}-{high:g}{' ' + feature.unit if feature.unit else ''}: rare in this cohort, not abnormal)"
+    unit = f" {feature.unit}" if feature.unit else ""
+    return f" (within the normal range {low:g}-{high:g}{unit}: rare in this cohort, not abnormal)"
 
 
 def assess(model: TabularModel, x: np.ndarray, reference: Reference | None) -> Typicality:

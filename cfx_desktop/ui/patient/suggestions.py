@@ -102,8 +102,8 @@ class SuggestionsPanel(QWidget):
         cfs = result.counterfactuals
         what_if = is_what_if(schema, result.outcome)
         header = self.table.horizontalHeaderItem(0)
-        tier = tier_words(cfs[0]) if cfs else ""  # a later tier: a quorum of the set, or no margin
-        tier = "fragile" if cfs and cfs.without_margin else tier  # the status line says why, the header has no room
+        # a later tier: a quorum of the set, or no margin ("fragile": the status line says why, the header has no room)
+        tier = "fragile" if cfs.without_margin else tier_words(cfs[0]) if cfs else ""
         header.setText("Risk what-if (not advice)" if what_if else
                        f"Change ({tier})" if tier else COLUMNS[0])  # short: it must fit at 1280 x 720
         self.table.setRowCount(len(cfs))
