@@ -42,6 +42,9 @@ def test_walk_the_schema_editor_train_explain_and_remove(qtbot, patient, tmp_pat
     assert table.item(_row(editor, "chol"), Col.TAG).text() == "name rule"  # a treatment target by its name
     assert table.cellWidget(_row(editor, "chol"), Col.DIRECTION).currentText() == "decrease-only"  # the way treatment moves lipids
     assert float(table.item(_row(editor, "chol"), Col.FEASIBLE).text()) > 0
+    # the guideline's target range, in the unit the values show (a median near 200 is mg/dL), proposed for review
+    assert table.item(_row(editor, "chol"), Col.NORMAL).text() == "150-200"
+    assert table.item(_row(editor, "chol"), Col.UNIT).text() == "mg/dL"
     assert "Review:" in editor.message.text()
     table.item(_row(editor, "chol"), Col.UNIT).setText("mg/dL")  # the user's unit
     table.item(_row(editor, "age"), Col.MAX).setText("99")  # the user's upper bound for age
@@ -69,8 +72,9 @@ def test_walk_the_schema_editor_train_explain_and_remove(qtbot, patient, tmp_pat
     assert editor.isVisible() and "not a number" in editor.message.text()
     assert table.item(_row(editor, "chol"), Col.UNIT).text() == "mg/dL" and table.cellWidget(_row(editor, "bp"), Col.MUTABILITY).currentText() == "immutable"
     table.item(_row(editor, "bp"), Col.MIN).setText("60")
-    # a 'toward normal' rule needs its normal range: refused until one is typed, and then kept
+    # a 'toward normal' rule needs its normal range: refused once the proposed one is cleared, until one is typed
     table.cellWidget(_row(editor, "chol"), Col.DIRECTION).setCurrentText("toward normal")
+    table.item(_row(editor, "chol"), Col.NORMAL).setText("")
     assert table.item(_row(editor, "chol"), Col.TAG).text() == "review"  # the user's own tag, said at once
     editor.accept()
     assert editor.isVisible() and "needs a normal range" in editor.message.text()

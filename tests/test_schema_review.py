@@ -147,15 +147,53 @@ def test_review_edits_directions_and_feasible_changes_round_trip(tmp_path: Path)
     share = apply_edits(inference, {"glu": {"feasible_change": "30; 25%"}})["glu"]
     assert (share.feasible_change, share.feasible_share) == (30.0, 0.25) and share.feasible_text() == "30; 25%"
     assert share.feasible_reach(200.0, 30.0) == 30.0 and share.feasible_reach(80.0, 30.0) == pytest.approx(20.0)
-    assert share.describe_feasible() == "at most 30 and at most 25% of its value"
+    assert share.describe_feasible() == "at most 30 mg/dL and at most 25% of its value"  # the unit read from the values
     only_share = apply_edits(inference, {"glu": {"feasible_change": "25%"}})
     write_schema(only_share, tmp_path / "share.json")
     assert read_schema(tmp_path / "share.json") == only_share and only_share["glu"].feasible_change == 0.0
     for bad in ("150%", "1,3", "1; 2"):  # a comma is no separator: "1,3" is never read as 1 and 3
         with pytest.raises(InferenceError, match="not a number >= 0, a share"):
             apply_edits(inference, {"glu": {"feasible_change": bad}})
-    for bad, says in (({"direction": "toward normal"}, "needs a normal range"),
+    for bad, says in (({"direction": "toward normal", "normal_range": ""}, "needs a normal range"),
                       ({"direction": "toward normal", "normal_range": "high"}, "not two numbers"),
                       ({"direction": "toward normal", "normal_range": "140-70"}, "is empty")):
         with pytest.raises(InferenceError, match=says):
             apply_edits(inference, {"glu": bad})
+
+
+def _column_file(path: Path, columns: dict[str, np.ndarray]) -> Path:
+    n = len(next(iter(columns.values())))
+    rows = [",".join([*columns, "y"])] + [",".join([*(f"{v[i]:g}" for v in columns.values()), str(i % 2)]) for i in range(n)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_a_treatment_target_stops_at_its_target_range_in_the_unit_its_values_show(tmp_path: Path) -> None:
+    """A one-way rule alone let a suggestion lower glucose 180 -> 56 mg/dL (hypoglycaemia) or raise a normal
+    sodium: an inferred treatment target gets its guideline range where the column's median fits one unit, and the
+    tag says which unit it read; where none or several fit, there is no range and the tag says so."""
+    rng = np.random.default_rng(3)
+    n = 80
+    sodium_values = rng.normal(137, 4, n).round()
+    by = {f.name: f for f in infer_schema(_column_file(tmp_path / "labs.csv", {
+        "serum_sodium": sodium_values, "glu": rng.integers(60, 200, n),
+        "glucose_mmol": rng.normal(7, 2, n).round(1), "bp": rng.integers(50, 100, n), "systolic": rng.integers(100, 180, n),
+        "haemoglobin": rng.normal(10, 1, n).round(1), "potassium": rng.normal(0.4, 0.05, n).round(3),
+        "hdl_cholesterol": rng.normal(45, 10, n).round()}), "y").schema.features}
+    sodium = by["serum_sodium"]
+    assert (sodium.direction, sodium.normal_range, sodium.unit) == (Direction.TOWARD_NORMAL, (135, 145), "mmol/L")
+    assert sodium.direction_bounds(137, sodium.direction) == (137, 137)  # a normal sodium is no target
+    assert sodium.direction_bounds(128, sodium.direction) == (128, 145)
+    assert f"the unit read from its values (median {np.median(sodium_values):.3g})" in sodium.tag_source
+    glu = by["glu"]
+    assert (glu.direction, glu.normal_range, glu.unit) == (Direction.DECREASE, (80, 130), "mg/dL")
+    assert glu.direction_bounds(180, glu.direction) == (80, 180)  # lowered, never into hypoglycaemia
+    assert by["glucose_mmol"].normal_range == (4.4, 7.2) and by["glucose_mmol"].unit == "mmol/L"
+    assert by["bp"].normal_range == (70, 80)  # a median below 95 mmHg is a diastolic pressure (Pima's)
+    assert by["systolic"].normal_range == (120, 130)
+    assert by["hdl_cholesterol"].direction == Direction.INCREASE and by["hdl_cholesterol"].normal_range == (40, 60)
+    anaemic = by["haemoglobin"]  # 10 is anaemic in g/dL and normal in mmol/L: no unit can be told
+    assert anaemic.normal_range is None and "more than one unit (g/dL, mmol/L)" in anaemic.tag_source
+    potassium = by["potassium"]  # a median of 0.4 fits no unit of potassium: moves either way, and says so
+    assert potassium.normal_range is None and potassium.direction == Direction.ANY
+    assert "fit no unit this app knows of potassium; set its normal range in the editor" in potassium.tag_source

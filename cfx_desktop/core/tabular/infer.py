@@ -18,18 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
+from cfx_desktop.core.tabular.column_names import as_words, word_starts
 from cfx_desktop.core.tabular.data import MISSING_CELLS as MISSING
+from cfx_desktop.core.tabular.reference_ranges import with_target_range
 from cfx_desktop.core.tabular.schema import Actionability, Direction, Feature, Kind, Mutability, Schema, parse_feasible
 
 MAX_BYTES = 200_000_000
 MAX_CATEGORIES = 12
 MIN_PER_CLASS = 10
 IMMUTABLE_NAMES = re.compile(r"(^|[^a-z])(age|sex|gender|race|ethnic\w*|birth\w*|height|dob)([^a-z]|$)", re.I)
-
-
-def _words(*words: str) -> re.Pattern[str]:
-    """A name rule: any of ``words`` as a whole word of the column name, or as its start (``glu``, ``chol``)."""
-    return re.compile(r"(^|[^a-z])(" + "|".join(words) + r")", re.I)
 
 
 @dataclass(frozen=True)
@@ -49,34 +46,39 @@ class NameRule:
 
 NAME_RULES = (
     NameRule(IMMUTABLE_NAMES, Mutability.IMMUTABLE, Actionability.IMMUTABLE, "a characteristic nobody changes (age, sex, ...)"),
-    NameRule(_words("preg", "npreg", "parity", "gravid"), Mutability.IMMUTABLE, Actionability.IMMUTABLE,
+    NameRule(word_starts("preg", "npreg", "parity", "gravid"), Mutability.IMMUTABLE, Actionability.IMMUTABLE,
              "a history (pregnancies) that cannot be undone"),
-    NameRule(_words("ped", "pedigree", "dpf", "famil", "hered", "genet"), Mutability.IMMUTABLE, Actionability.IMMUTABLE,
+    NameRule(word_starts("ped", "pedigree", "dpf", "famil", "hered", "genet"), Mutability.IMMUTABLE, Actionability.IMMUTABLE,
              "a family-history or genetic score"),
-    NameRule(_words("stage", "grade", "histolog", "diagnos", "class", "type", "drug", "treat", "arm", "group"),
+    NameRule(word_starts("stage", "grade", "histolog", "diagnos", "class", "type", "drug", "treat", "arm", "group"),
              Mutability.LOCKABLE, Actionability.MARKER, "a stage, diagnosis or treatment arm: locked unless unlocked"),
     # a finding named after what provoked it ("ExerciseAngina") is no habit: before the habits
-    NameRule(_words("angina", "pain", "ecg", "ekg", "slope", "symptom"), Mutability.LOCKABLE, Actionability.MARKER,
+    NameRule(word_starts("angina", "pain", "ecg", "ekg", "slope", "symptom"), Mutability.LOCKABLE, Actionability.MARKER,
              "a finding or symptom: locked until you review it"),
     # the habits before the follow-up rule: "smoking_status" is a habit, not a survival status
-    NameRule(_words("smok", "alcohol", "drink", "tobacco", "cigar"), Mutability.MUTABLE, Actionability.ACTIONABLE,
+    NameRule(word_starts("smok", "alcohol", "drink", "tobacco", "cigar"), Mutability.MUTABLE, Actionability.ACTIONABLE,
              "a habit the patient can cut down", Direction.DECREASE),
-    NameRule(_words("exercis", "activity", "physical", "steps"), Mutability.MUTABLE, Actionability.ACTIONABLE,
+    NameRule(word_starts("exercis", "activity", "physical", "steps"), Mutability.MUTABLE, Actionability.ACTIONABLE,
              "a habit the patient can take up", Direction.INCREASE),
-    NameRule(_words("diet"), Mutability.MUTABLE, Actionability.ACTIONABLE, "a behaviour the patient can change"),
-    NameRule(_words("time", "day", "n_days", "duration", "follow", "year", "date", "month", "week", "status"),
+    NameRule(word_starts("diet"), Mutability.MUTABLE, Actionability.ACTIONABLE, "a behaviour the patient can change"),
+    NameRule(word_starts("time", "day", "n_days", "duration", "follow", "year", "date", "month", "week", "status"),
              Mutability.LOCKABLE, Actionability.MARKER, "a time or follow-up, known only afterwards: locked", leaks=True),
     # before the treatment targets: "creatinine_phosphokinase" (creatine kinase, a muscle enzyme) is no creatinine
-    NameRule(_words("cpk", "phosphokinase", "kinase", "troponin", "platelet"), Mutability.MUTABLE, Actionability.MARKER,
+    NameRule(word_starts("cpk", "phosphokinase", "kinase", "troponin", "platelet"), Mutability.MUTABLE, Actionability.MARKER,
              "a laboratory marker (an enzyme, platelets) no treatment aims at: kept as measured until you review it"),
-    NameRule(_words("glu", "hba1c", "a1c", "bmi", "weight", "chol", "ldl", "trig", "tryg", "bp", "sbp", "dbp",
-                    "systolic", "diastolic", "pressure", "creatinine"),
+    # the specific names first: HbA1c spelled out ("hemoglobin_a1c") and non-HDL cholesterol are lowered, HDL
+    # ("hdl_cholesterol") raised, before the words haemoglobin and cholesterol decide
+    NameRule(word_starts("hba1c", "a1c", "glycat", "glycosyl", "non_?hdl", "nonhdl"), Mutability.MUTABLE,
+             Actionability.TREATMENT_TARGET, "a treatment target that treatment lowers (HbA1c, non-HDL cholesterol)",
+             Direction.DECREASE),
+    NameRule(word_starts("hdl", "ejection", "lvef", "haemoglobin", "hemoglobin"), Mutability.MUTABLE, Actionability.TREATMENT_TARGET,
+             "a treatment target that treatment raises (HDL, ejection fraction, haemoglobin)", Direction.INCREASE),
+    NameRule(word_starts("glu", "bmi", "weight", "chol", "ldl", "trig", "tryg", r"bp(?!m)", "sbp", "dbp", "trestbps", "ap_hi",
+                    "ap_lo", "systolic", "diastolic", "pressure", "creatinine"),
              Mutability.MUTABLE, Actionability.TREATMENT_TARGET,
              "a treatment target that treatment lowers (glucose, BMI, lipids, blood pressure, ...)", Direction.DECREASE),
-    NameRule(_words("hdl", "ejection", "lvef", "haemoglobin", "hemoglobin"), Mutability.MUTABLE, Actionability.TREATMENT_TARGET,
-             "a treatment target that treatment raises (HDL, ejection fraction, haemoglobin)", Direction.INCREASE),
-    NameRule(_words("sodium", "potassium"), Mutability.MUTABLE, Actionability.TREATMENT_TARGET,
-             "a treatment target corrected either way (sodium, potassium): set its normal range to move it toward it"),
+    NameRule(word_starts("sodium", "potassium"), Mutability.MUTABLE, Actionability.TREATMENT_TARGET,
+             "a treatment target corrected toward its normal range (sodium, potassium)"),
 )
 
 # two words whose alphabetical order is absent -> present, so a direction rule means the same as on 0 / 1
@@ -86,7 +88,7 @@ ORDINAL_LEVELS = 6  # an integer column with at most this many values (and more 
 
 def first_rule(name: str) -> NameRule | None:
     """The name rule that decides a column, if any ("RestingBP" is read as "Resting_BP": camel case has words too)."""
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    words = as_words(name)
     return next((rule for rule in NAME_RULES if rule.pattern.search(words)), None)
 
 
@@ -283,8 +285,9 @@ def _feature(name: str, cells: list[str], margin: float) -> tuple[Feature | None
         step = _nice_step(span, decimals, integral)
         wide = f"; values span {lo:g} to {hi:g}" if span > 0 else ""
         reach, reach_note = feasible_default(numbers, decimals, integral)
-        return (Feature(name, kind=kind, min=low, max=high, step=step, decimals=decimals,
-                        **common(kind, {"feasible_change": reach, "feasible_note": reach_note})), kind.value,
+        feature = Feature(name, kind=kind, min=low, max=high, step=step, decimals=decimals,
+                          **common(kind, {"feasible_change": reach, "feasible_note": reach_note}))
+        return (with_target_range(feature, numbers), kind.value,
                 "; ".join(x for x in (note, f"range = seen values +- {margin:.0%}{wide}") if x))
     if len(values) == len(cells) and (ID_NAMES.search(name) or len(values) > MAX_CATEGORIES):
         return None, "identifier", "a different text in every row: an identifier or free text tells the model nothing it can generalise"
