@@ -197,3 +197,25 @@ def test_a_treatment_target_stops_at_its_target_range_in_the_unit_its_values_sho
     potassium = by["potassium"]  # a median of 0.4 fits no unit of potassium: moves either way, and says so
     assert potassium.normal_range is None and potassium.direction == Direction.ANY
     assert "fit no unit this app knows of potassium; set its normal range in the editor" in potassium.tag_source
+
+
+def test_zeros_no_measurement_can_have_are_read_as_not_measured(tmp_path: Path) -> None:
+    """Pima's table writes 0 for an unmeasured glucose or blood pressure: inference reads such zeros as missing
+    where the column's other values fit one unit of what its name says (no glucose is 0), says so in the column's
+    notes, and leaves zeros alone elsewhere (an insulin of 0 is no analyte the app knows)."""
+    from cfx_desktop.core.tabular.data import load_dataset
+
+    rng = np.random.default_rng(4)
+    n = 120
+    glucose = np.where(np.arange(n) % 20 == 0, 0, rng.integers(60, 200, n))
+    insulin = np.where(np.arange(n) % 2 == 0, 0, rng.integers(20, 300, n))
+    path = _column_file(tmp_path / "zeros.csv", {"glucose": glucose, "insulin": insulin, "age": rng.integers(21, 80, n)})
+    inference = infer_schema(path, "y")
+    by = {f.name: f for f in inference.schema.features}
+    assert by["glucose"].zero_is_missing and not by["insulin"].zero_is_missing
+    assert by["glucose"].min > 0 and float(inference.schema.example["glucose"]) == pytest.approx(np.median(glucose[glucose > 0]), abs=1)
+    report = next(c for c in inference.columns if c.name == "glucose")
+    assert "0 in 6 row(s) read as not measured (no glucose is 0)" in report.reason and report.missing == pytest.approx(6 / n)
+    cohort = load_dataset(inference.schema, path)
+    column = cohort.X[:, [f.name for f in inference.schema.features].index("glucose")]
+    assert np.isnan(column).sum() == 6 and np.nanmin(column) >= 60

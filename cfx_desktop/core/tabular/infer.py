@@ -13,14 +13,14 @@ import csv
 import io
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from cfx_desktop.core.tabular.column_names import as_words, word_starts
 from cfx_desktop.core.tabular.data import MISSING_CELLS as MISSING
-from cfx_desktop.core.tabular.reference_ranges import with_target_range
+from cfx_desktop.core.tabular.reference_ranges import with_target_range, zero_means_unmeasured
 from cfx_desktop.core.tabular.schema import Actionability, Direction, Feature, Kind, Mutability, Schema, parse_feasible
 
 MAX_BYTES = 200_000_000
@@ -340,11 +340,17 @@ def infer_schema(path: str | Path, target: str, name: str | None = None, margin:
             continue
         cells = [r[j].strip() for r in rows]
         present = [c for c in cells if c.lower() not in MISSING]
+        unmeasured = _unmeasured_zeros(column, present)
+        if unmeasured:
+            present = [c for c in present if c not in unmeasured.cells]
         missing = 1 - len(present) / len(cells)
         if not present:
             reports.append(ColumnReport(column, "excluded", "empty", "no values at all", 1.0, 0))
             continue
         feature, kind, reason = _feature(column, present, margin)
+        if feature is not None and unmeasured:
+            feature = replace(feature, zero_is_missing=True)
+            reason = "; ".join(x for x in (reason, unmeasured.note) if x)
         distinct = len(set(present))
         if feature is None:
             reports.append(ColumnReport(column, "excluded", kind, reason, missing, distinct))
@@ -355,7 +361,7 @@ def infer_schema(path: str | Path, target: str, name: str | None = None, margin:
             reports.append(ColumnReport(column, "excluded", kind, LEFT_OUT, missing, distinct))
             continue
         if missing > 0:
-            reason = "; ".join(x for x in (reason, f"missing in {missing:.0%} of rows: the models fill it with the "
+            reason = "; ".join(x for x in (reason, f"missing in {_share(missing)} of rows: the models fill it with the "
                                                   "training median (or most common category)") if x)
         features.append(feature)
         reports.append(ColumnReport(column, "feature", kind, reason, missing, distinct))
@@ -379,12 +385,40 @@ def infer_schema(path: str | Path, target: str, name: str | None = None, margin:
     return Inference(schema, reports, len(rows), counts, notes, left_out, _typical(list(left_out.values()), header, rows))
 
 
+def _share(part: float) -> str:
+    """A share in whole percent, where one row of 918 is "under 1%", not "0%"."""
+    return f"{part:.0%}" if part >= 0.005 else "under 1%"
+
+
+@dataclass(frozen=True)
+class _Unmeasured:
+    cells: frozenset[str]  # how the file writes 0 ("0", "0.0")
+    note: str
+
+
+def _unmeasured_zeros(column: str, present: list[str]) -> _Unmeasured | None:
+    """Zeros that a file writes for "not measured" (`reference_ranges.zero_means_unmeasured`), with the note the
+    column's report shows."""
+    numbers = _numbers(present)
+    if numbers is None:
+        return None
+    found = zero_means_unmeasured(column, numbers)
+    if found is None:
+        return None
+    count = int((numbers == 0).sum())
+    return _Unmeasured(frozenset(c for c, v in zip(present, numbers) if v == 0),
+                       f"0 in {count} row(s) read as not measured (no {found.analyte.what} is 0): filled like any "
+                       "missing value")
+
+
 def _typical(features: list[Feature], header: list[str], rows: list[list[str]]) -> dict[str, object]:
     """The example patient: each feature's median (numbers) or most common value, snapped into the schema."""
     example: dict[str, object] = {}
     for feature in features:
         j = header.index(feature.name)
         present = [r[j].strip() for r in rows if r[j].strip().lower() not in MISSING]
+        if feature.zero_is_missing:
+            present = [c for c in present if float(c) != 0]
         if feature.categories:
             example[feature.name] = max(set(present), key=lambda v: (present.count(v), v))
             continue
@@ -417,7 +451,6 @@ def apply_edits(inference: Inference, edits: dict[str, dict[str, object]], name:
     """The schema the user confirmed (``reviewed``): the inferred one with their per-column edits (`EDITABLE`); a
     feature whose tags the user changed says "review" as their source. Raises `InferenceError` naming the column
     and what is wrong, so the editor can keep everything and say it."""
-    from dataclasses import replace
 
     from cfx_desktop.core.tabular.schema import SchemaError
 

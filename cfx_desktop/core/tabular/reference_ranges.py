@@ -135,3 +135,15 @@ def with_target_range(feature: Feature, numbers: np.ndarray) -> Feature:
     if direction == Direction.ANY:  # a range only says where a one-way or toward-normal rule stops
         return replace(feature, tag_source=source)
     return replace(feature, normal_range=unit.target, unit=feature.unit or unit.unit, direction=direction, tag_source=source)
+
+
+def zero_means_unmeasured(name: str, numbers: np.ndarray) -> RangeProposal | None:
+    """The analyte, where the column holds zeros that cannot be measurements: no glucose, blood pressure, BMI or
+    sodium is 0, so a file that has them (Pima's diabetes table codes "not measured" so) means a missing value,
+    which the models then fill as any other instead of learning from an impossible patient. Only where the other
+    values fit one unit of the analyte, so that the column is known to be what its name says."""
+    zeros = numbers == 0
+    if not zeros.any() or zeros.all():
+        return None
+    proposal = propose(name, numbers[~zeros])
+    return proposal if proposal is not None and proposal.unit is not None else None
