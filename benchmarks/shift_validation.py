@@ -1,11 +1,11 @@
 """Validation that exposes acquisition shift instead of hiding it: train without one acquisition family of each
 class, choose everything on the families the model did see, then judge it on the family it never saw.
 
-    python -m benchmarks.shift_validation [--epochs 8]    (about 30 minutes on 2 CPU cores; needs ../shared/data)
+    python -m benchmarks.shift_validation [--epochs 8] [--model NAME]    (about 30 minutes on 2 CPU cores; needs ../shared/data)
 
 Kermany's training folder holds two acquisition families per class (`core/imaging/models/shift.py`: normal ``IM-`` and
-``NORMAL2-IM-``, pneumonia bacterial and viral). Per fold (`shift.FOLDS`) a slim-cnn is trained with the shipped
-recipe on the other two families only (its own patient-level validation split inside them); the held-out families
+``NORMAL2-IM-``, pneumonia bacterial and viral). Per fold (`shift.FOLDS`) a classifier of the shipped one's
+architecture (or ``--model``'s, a candidate judged against it) is trained with its recipe on the other two families only (its own patient-level validation split inside them); the held-out families
 are never used for training, for the epoch or for the threshold. Compared, on the held-out families:
 
 * threshold rules: the first version's (maximum balanced accuracy on the in-distribution validation split) against
@@ -105,11 +105,11 @@ def _thresholds(model: ImageModel, x: torch.Tensor, y: np.ndarray, use_tta: bool
             "worst case over acquisition shifts": worst, "worst_case_score": worst_score}
 
 
-def shipped_fine_tune() -> dict[str, Any] | None:
-    """The shipped recipe's second stage, when it has one: the classifier fine-tuned from its plainly trained self
-    with the auxiliary read-out (`train.classifier.AuxiliaryReadout`). Each fold repeats it, so the folds judge the
-    recipe that ships, not the first stage alone."""
-    training = bundles.read_card(DEFAULT_MODEL).get("training") or {}
+def shipped_fine_tune(name: str = DEFAULT_MODEL) -> dict[str, Any] | None:
+    """The recipe's second stage, when it has one: the classifier fine-tuned from its plainly trained self with the
+    auxiliary read-out (`train.classifier.AuxiliaryReadout`). Each fold repeats it, so the folds judge the recipe
+    that ships, not the first stage alone."""
+    training = bundles.read_card(name).get("training") or {}
     auxiliary = training.get("auxiliary") or {}
     if not training.get("init") or not auxiliary.get("grid"):
         return None
@@ -117,19 +117,19 @@ def shipped_fine_tune() -> dict[str, Any] | None:
 
 
 def run_fold(label: str, held_out: tuple[str, str], files: list[tuple[Path, int, str]], epochs: int, tmp: Path,
-             fine_tune: dict[str, Any] | None = None) -> dict[str, Any]:
+             fine_tune: dict[str, Any] | None = None, architecture: str = "slim-cnn") -> dict[str, Any]:
     folder, weights = tmp / label.replace(" ", "_") / "data", tmp / label.replace(" ", "_") / "weights"
     for _, cls in enumerate(("NORMAL", "PNEUMONIA")):
         (folder / cls).mkdir(parents=True)
     train_files = [(p, y) for p, y, f in files if f not in held_out]
     for path, y in train_files:  # links, never copies
         (folder / ("NORMAL", "PNEUMONIA")[y] / path.name).symlink_to(path)
-    name = "fold-slim-cnn"
-    card = train_image_model(folder, "slim-cnn", 128, epochs, 0, out=weights, name=name, shuffled_twin="",
+    name = f"fold-{architecture}"
+    card = train_image_model(folder, architecture, 128, epochs, 0, out=weights, name=name, shuffled_twin="",
                              command=f"benchmarks.shift_validation fold {label!r}",
                              progress=lambda f, m="", p=None: print(f"  {label}: {m}", flush=True))
     if fine_tune:
-        card = train_image_model(folder, "slim-cnn", 128, fine_tune["epochs"], 0, lr=fine_tune["lr"], out=weights, name=name,
+        card = train_image_model(folder, architecture, 128, fine_tune["epochs"], 0, lr=fine_tune["lr"], out=weights, name=name,
                                  init=name, shuffled_twin="", auxiliary_grid=fine_tune["auxiliary_grid"],
                                  command=f"benchmarks.shift_validation fold {label!r}, fine-tuned",
                                  progress=lambda f, m="", p=None: print(f"  {label} (fine-tune): {m}", flush=True))
@@ -160,11 +160,12 @@ def run_fold(label: str, held_out: tuple[str, str], files: list[tuple[Path, int,
             "best_epoch": card["training"]["best_epoch"], "minutes": card["training"]["minutes"], "variants": variants}
 
 
-def shipped_per_family(files: list[tuple[Path, int, str]], choice: dict[str, Any], clusters: dict[str, int]) -> dict[str, Any]:
-    """The shipped classifier on its own validation patients, per family and per statistics cluster, with the
+def shipped_per_family(files: list[tuple[Path, int, str]], choice: dict[str, Any], clusters: dict[str, int],
+                       name: str = DEFAULT_MODEL) -> dict[str, Any]:
+    """The classifier on its own validation patients, per family and per statistics cluster, with the shipped
     referee in the selective rule."""
-    model = load_image_model(DEFAULT_MODEL)
-    referee = referee_for(model)
+    model = load_image_model(name)
+    referee = referee_for(model) or referee_for(load_image_model(DEFAULT_MODEL))
     folder = paths.data_file("kermany_cxr_224/train")
     valid = validation_files(folder, int(model.card.get("seed", 0)))
     fam = np.array([shift.family(p.name, y) for p, y in valid])
@@ -208,13 +209,15 @@ def choose(folds: dict[str, Any]) -> dict[str, Any]:
 SIZE = 128  # the shipped classifier's input: statistics are measured as it reads a film
 
 
-def run(epochs: int) -> dict[str, Any]:
+def run(epochs: int, name: str = DEFAULT_MODEL) -> dict[str, Any]:
     torch.set_num_threads(2)
     folder = paths.data_file("kermany_cxr_224/train")
     require(folder is not None, "shift validation", "needs ../shared/data/kermany_cxr_224/train")
     files = _files(folder)
-    fine_tune = shipped_fine_tune()
-    results: dict[str, Any] = {"machine": machine(), "epochs": epochs, "fine_tune": fine_tune, "families": {
+    fine_tune = shipped_fine_tune(name)
+    architecture = str(bundles.read_card(name)["architecture"])
+    results: dict[str, Any] = {"machine": machine(), "epochs": epochs, "fine_tune": fine_tune, "architecture": architecture,
+                               "model": name, "families": {
         f: sum(1 for *_, g in files if g == f) for f in shift.FAMILY_NAMES}, "folds": {}}
     clusters, results["clusters"] = _clusters(files, SIZE)
     by_cluster = [(p, y, shift.cluster_family(int(c), y)) for (p, y, _), c in zip(files, clusters)]
@@ -223,11 +226,11 @@ def run(epochs: int) -> dict[str, Any]:
               for c in range(shift.CLUSTERS)]
     with tempfile.TemporaryDirectory(prefix="cfx-shift-") as tmp:
         for label, held_out, labelled in folds:
-            results["folds"][label] = run_fold(label, held_out, labelled, epochs, Path(tmp), fine_tune)
+            results["folds"][label] = run_fold(label, held_out, labelled, epochs, Path(tmp), fine_tune, architecture)
             print(label, {k: round(v["balanced_accuracy"], 4) for k, v in results["folds"][label]["variants"].items()}, flush=True)
     clear_cache()
     results["choice"] = choose(results["folds"])
-    results["shipped"] = shipped_per_family(files, results["choice"], dict(zip((p.name for p, _, _ in files), clusters)))
+    results["shipped"] = shipped_per_family(files, results["choice"], dict(zip((p.name for p, _, _ in files), clusters)), name)
     return results
 
 
@@ -237,7 +240,7 @@ def _r(x: float | None) -> str:
 
 def markdown(r: dict[str, Any]) -> str:
     lines = ["## Validation that exposes acquisition shift (`python -m benchmarks.shift_validation`)", "",
-             machine_line(r["machine"]) + f" Per fold a slim-cnn is trained ({r['epochs']} epochs, shipped recipe" + (
+             machine_line(r["machine"]) + f" Per fold a {r.get('architecture', 'slim-cnn')} is trained ({r['epochs']} epochs, shipped recipe" + (
                  f", then {r['fine_tune']['epochs']} epochs fine-tuned with the auxiliary {r['fine_tune']['auxiliary_grid']} x "
                  f"{r['fine_tune']['auxiliary_grid']} read-out, as the shipped classifier" if r.get("fine_tune") else "") + ") without one "
              "acquisition family of each class (or one statistics cluster) and judged on those films only; thresholds come from the films it saw. "
@@ -279,8 +282,10 @@ def markdown(r: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="installed classifier whose architecture and recipe each "
+                        "fold repeats, reported per family at the end (default: the shipped one)")
     args = parser.parse_args()
-    results = run(args.epochs)
+    results = run(args.epochs, args.model)
     publish_and_show("shift_validation", results, markdown(results))
 
 

@@ -154,3 +154,26 @@ def test_a_head_over_subtypes_learns_them_from_the_file_names_and_gives_one_logi
         target.write_bytes(path.read_bytes())
     with pytest.raises(ValueError, match="needs Kermany file names"):
         train_image_model(plain, "slim-cnn-subtypes", size=32, epochs=1, out=tmp_path / "w2")
+
+
+def test_a_region_read_out_weighs_where_the_evidence_lies() -> None:
+    """slim-cnn-regions: one logit from the channels pooled in each of 4 x 4 regions, so the same evidence moved to
+    another region of the film moves the logit by that region's weight (what lets its top layer carry *where*)."""
+    torch.manual_seed(0)
+    net = build("slim-cnn-regions").eval()
+    top = [m for m in net.modules() if isinstance(m, torch.nn.Linear)][-1]
+    assert top.in_features == 128 * 16 and top.out_features == 1
+    assert set(net.cam_layers) == {"last", "previous"}
+    x = torch.zeros(2, 1, 64, 64)
+    x[0, 0, 4:12, 4:12] = 1.0  # the same bright patch, top left and bottom right
+    x[1, 0, 52:60, 52:60] = 1.0
+    with torch.no_grad():
+        out = net(x)
+        top.weight.zero_()
+        top.weight[0, 0::16] = 1.0  # every channel of the top-left region only (flattened channel-major)
+        only_top_left = net(x)
+        top.weight.zero_()
+        top.weight[0, 15::16] = 1.0  # the bottom-right region only
+        only_bottom_right = net(x)
+    assert out.shape == (2,)
+    assert only_top_left[0] > only_top_left[1] and only_bottom_right[1] > only_bottom_right[0]  # counted where read
