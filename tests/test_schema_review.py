@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cfx_desktop.core.tabular.infer import InferenceError, apply_edits, infer_schema, tags
+from cfx_desktop.core.tabular.column_names import tags
+from cfx_desktop.core.tabular.infer import InferenceError, apply_edits, infer_schema
 from cfx_desktop.core.tabular.schema import Actionability, Direction, Kind, Mutability
 from cfx_desktop.core.tabular.schema_io import read_schema, write_schema
 

@@ -2,7 +2,7 @@
 
 Inference only proposes: a kind per column (binary, integer, continuous, categorical), a range with a margin
 around what was seen, a step, and which columns to leave out and why (constant, identifier, free text, empty, a
-follow-up time); what a change of each means and which way it may go, from its name (`NAME_RULES`); for a treatment
+follow-up time); what a change of each means and which way it may go, from its name (`column_names.NAME_RULES`); for a treatment
 target, the range treatment aims at and its unit, and zeros that mean "not measured", from its values
 (`reference_ranges`). Each proposal says where it came from; the user decides everything in the schema editor (or
 by editing the JSON that `cfx-desktop schema infer` prints). Problems that make the file unusable as it is (no
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cfx_desktop.core.tabular.column_names import as_words, word_starts
+from cfx_desktop.core.tabular.column_names import LEFT_OUT, YES_NO, first_rule, tags
 from cfx_desktop.core.tabular.data import MISSING_CELLS as MISSING
 from cfx_desktop.core.tabular.reference_ranges import with_target_range, zero_means_unmeasured
 from cfx_desktop.core.tabular.schema import Actionability, Direction, Feature, Kind, Mutability, Schema, parse_feasible
@@ -28,106 +28,6 @@ from cfx_desktop.core.tabular.schema import Actionability, Direction, Feature, K
 MAX_BYTES = 200_000_000
 MAX_CATEGORIES = 12
 MIN_PER_CLASS = 10
-IMMUTABLE_NAMES = re.compile(r"(^|[^a-z])(age|sex|gender|race|ethnic\w*|birth\w*|height|dob)([^a-z]|$)", re.I)
-
-
-@dataclass(frozen=True)
-class NameRule:
-    """What a column's name says about changing it. The first rule whose pattern matches decides; ``why`` is
-    shown in the schema editor as the tag's source. ``direction`` is the way treatment or a healthier habit moves
-    such a value: without it, an unreviewed schema let the search propose "start smoking" or "raise LDL" wherever a
-    model happened to reward it, which reads as advice to get worse."""
-
-    pattern: re.Pattern[str]
-    mutability: Mutability
-    actionability: Actionability
-    why: str
-    direction: Direction = Direction.ANY  # said after ``why`` in the tag's source ("...: decrease-only")
-    leaks: bool = False  # known only after the outcome: proposed as left out (the user may tick it back in)
-
-
-NAME_RULES = (
-    NameRule(IMMUTABLE_NAMES, Mutability.IMMUTABLE, Actionability.IMMUTABLE, "a characteristic nobody changes (age, sex, ...)"),
-    NameRule(word_starts("preg", "npreg", "parity", "gravid"), Mutability.IMMUTABLE, Actionability.IMMUTABLE,
-             "a history (pregnancies) that cannot be undone"),
-    NameRule(word_starts("ped", "pedigree", "dpf", "famil", "hered", "genet"), Mutability.IMMUTABLE, Actionability.IMMUTABLE,
-             "a family-history or genetic score"),
-    NameRule(word_starts("stage", "grade", "histolog", "diagnos", "class", "type", "drug", "treat", "arm", "group"),
-             Mutability.LOCKABLE, Actionability.MARKER, "a stage, diagnosis or treatment arm: locked unless unlocked"),
-    # a finding named after what provoked it ("ExerciseAngina") is no habit: before the habits
-    NameRule(word_starts("angina", "pain", "ecg", "ekg", "slope", "symptom"), Mutability.LOCKABLE, Actionability.MARKER,
-             "a finding or symptom: locked until you review it"),
-    # the habits before the follow-up rule: "smoking_status" is a habit, not a survival status
-    NameRule(word_starts("smok", "alcohol", "drink", "tobacco", "cigar"), Mutability.MUTABLE, Actionability.ACTIONABLE,
-             "a habit the patient can cut down", Direction.DECREASE),
-    NameRule(word_starts("exercis", "activity", "physical", "steps"), Mutability.MUTABLE, Actionability.ACTIONABLE,
-             "a habit the patient can take up", Direction.INCREASE),
-    NameRule(word_starts("diet"), Mutability.MUTABLE, Actionability.ACTIONABLE, "a behaviour the patient can change"),
-    NameRule(word_starts("time", "day", "n_days", "duration", "follow", "year", "date", "month", "week", "status"),
-             Mutability.LOCKABLE, Actionability.MARKER, "a time or follow-up, known only afterwards: locked", leaks=True),
-    # before the treatment targets: "creatinine_phosphokinase" (creatine kinase, a muscle enzyme) is no creatinine
-    NameRule(word_starts("cpk", "phosphokinase", "kinase", "troponin", "platelet"), Mutability.MUTABLE, Actionability.MARKER,
-             "a laboratory marker (an enzyme, platelets) no treatment aims at: kept as measured until you review it"),
-    # the specific names first: HbA1c spelled out ("hemoglobin_a1c") and non-HDL cholesterol are lowered, HDL
-    # ("hdl_cholesterol") raised, before the words haemoglobin and cholesterol decide
-    NameRule(word_starts("hba1c", "a1c", "glycat", "glycosyl", "non_?hdl", "nonhdl"), Mutability.MUTABLE,
-             Actionability.TREATMENT_TARGET, "a treatment target that treatment lowers (HbA1c, non-HDL cholesterol)",
-             Direction.DECREASE),
-    NameRule(word_starts("hdl", "ejection", "lvef", "haemoglobin", "hemoglobin"), Mutability.MUTABLE, Actionability.TREATMENT_TARGET,
-             "a treatment target that treatment raises (HDL, ejection fraction, haemoglobin)", Direction.INCREASE),
-    NameRule(word_starts("glu", "bmi", "weight", "chol", "ldl", "trig", "tryg", r"bp(?!m)", "sbp", "dbp", "trestbps", "ap_hi",
-                    "ap_lo", "systolic", "diastolic", "pressure", "creatinine"),
-             Mutability.MUTABLE, Actionability.TREATMENT_TARGET,
-             "a treatment target that treatment lowers (glucose, BMI, lipids, blood pressure, ...)", Direction.DECREASE),
-    NameRule(word_starts("sodium", "potassium"), Mutability.MUTABLE, Actionability.TREATMENT_TARGET,
-             "a treatment target corrected toward its normal range (sodium, potassium)"),
-)
-
-# two words whose alphabetical order is absent -> present, so a direction rule means the same as on 0 / 1
-YES_NO = {("no", "yes"), ("n", "y"), ("false", "true"), ("absent", "present"), ("negative", "positive")}
-ORDINAL_LEVELS = 6  # an integer column with at most this many values (and more than two) reads as a grade or score
-
-
-def first_rule(name: str) -> NameRule | None:
-    """The name rule that decides a column, if any ("RestingBP" is read as "Resting_BP": camel case has words too)."""
-    words = as_words(name)
-    return next((rule for rule in NAME_RULES if rule.pattern.search(words)), None)
-
-
-LEFT_OUT = ("a time or follow-up, known only after the outcome: left out, so that the models do not learn the outcome "
-            "from how long a patient was followed; tick Use in the schema editor if it is known when the prediction "
-            "is made")
-
-
-def tags(name: str, kind: Kind, distinct: int, ordered: bool = True) -> tuple[Mutability, Actionability, str, Direction]:
-    """(mutability, actionability, where the tag came from, direction) of a column. Nothing is changeable unless
-    a name rule says so: a column no rule knows is kept as measured (an observational marker, which suggestions
-    change only when the user allows markers) or locked, and says that it awaits review. A yes/no column that a
-    treatment-target rule names ("high_blood_pressure") is a diagnosis: treatment controls it, it does not take it
-    away, so it is locked like any finding. ``ordered``: whether the column's values have an order a direction
-    can follow (numbers, or yes / no words); a rule's direction on words such as "current", "never" would follow
-    their alphabetical order, so such a column is locked until the user says which way it may change."""
-    rule = first_rule(name)
-    if rule is not None:
-        if kind == Kind.BINARY and rule.actionability == Actionability.TREATMENT_TARGET:
-            return (Mutability.LOCKABLE, Actionability.MARKER,
-                    "name rule and data: a yes/no diagnosis of a treatment target (treatment controls it, it does "
-                    "not take it away); locked until you review it", Direction.ANY)
-        if rule.direction == Direction.ANY:
-            return rule.mutability, rule.actionability, f"name rule: {rule.why}", Direction.ANY
-        if not ordered:
-            return (Mutability.LOCKABLE, rule.actionability, f"name rule: {rule.why}; its values are words, whose order "
-                    "says nothing: locked until you set which way it may change", Direction.ANY)
-        return rule.mutability, rule.actionability, f"name rule: {rule.why}: {rule.direction.value}", rule.direction
-    if kind in (Kind.BINARY, Kind.CATEGORICAL):
-        return Mutability.LOCKABLE, Actionability.MARKER, "data: a finding or category; locked until you review it", Direction.ANY
-    if kind == Kind.INTEGER and distinct <= ORDINAL_LEVELS:
-        return (Mutability.LOCKABLE, Actionability.MARKER,
-                f"data: {distinct} whole-number levels, like a grade or score; locked until you review it", Direction.ANY)
-    return (Mutability.MUTABLE, Actionability.MARKER, "none: no rule knows this column; kept as measured (a marker) until "
-            "you review it", Direction.ANY)
-
-
 def feasible_default(numbers: np.ndarray, decimals: int, integral: bool) -> tuple[float, str]:
     """The span of the central 80 % of the column (`counterfactuals.feasibility.DEFAULT_RULE`), on its grid."""
     q10, q90 = np.percentile(numbers, [10, 90])
