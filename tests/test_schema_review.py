@@ -220,3 +220,17 @@ def test_zeros_no_measurement_can_have_are_read_as_not_measured(tmp_path: Path) 
     cohort = load_dataset(inference.schema, path)
     column = cohort.X[:, [f.name for f in inference.schema.features].index("glucose")]
     assert np.isnan(column).sum() == 6 and np.nanmin(column) >= 60
+
+
+def test_inferred_labels_read_as_words_and_keep_abbreviations_in_a_sentence() -> None:
+    """A clinician reads "Diabetes pedigree function" and "BMI moves 23 percentile points", not
+    "diabetespedigreefunction" or "bmi": camel case becomes words, abbreviations keep their capitals (also inside a
+    sentence), and a term such as "HbA1c" or "eGFR" is left whole."""
+    from cfx_desktop.core.tabular.infer import label_of
+    from cfx_desktop.core.tabular.schema import Feature, in_sentence
+
+    assert [label_of(n) for n in ("DiabetesPedigreeFunction", "RestingBP", "ST_Slope", "serum_sodium", "HbA1c", "eGFR")] == [
+        "Diabetes pedigree function", "Resting BP", "ST slope", "Serum sodium", "HbA1c", "eGFR"]
+    assert [in_sentence(x) for x in ("BMI", "Serum sodium", "LDL cholesterol", "eGFR")] == ["BMI", "serum sodium",
+                                                                                            "LDL cholesterol", "eGFR"]
+    assert Feature("bmi", "BMI", Kind.CONTINUOUS, 15, 60).in_sentence == "BMI"

@@ -83,8 +83,15 @@ def slug(text: str) -> str:
 
 
 def label_of(column: str) -> str:
-    text = re.sub(r"[_\s]+", " ", column).strip()
-    return text[:1].upper() + text[1:] if text else column
+    """The column's name as words: "DiabetesPedigreeFunction" -> "Diabetes pedigree function", "serum_sodium" ->
+    "Serum sodium", "RestingBP" -> "Resting BP" (abbreviations keep their capitals). Camel case is split only after
+    a part of three letters or more, so that a term such as "HbA1c" or "eGFR" stays whole."""
+    words = re.sub(r"[_\s]+", " ", re.sub(r"(?<=[A-Za-z][a-z0-9]{2})(?=[A-Z])", " ", column)).split()
+    if not words:
+        return column
+    words = [words[0]] + [w if w[:2].isupper() else w.lower() for w in words[1:]]
+    text = " ".join(words)
+    return text if any(c.isupper() for c in words[0][1:]) else text[:1].upper() + text[1:]  # "eGFR", "pH" as written
 
 
 @dataclass(frozen=True)

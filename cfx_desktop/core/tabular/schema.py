@@ -52,6 +52,12 @@ class SchemaError(ValueError):
 YES_NO = ({"n", "no", "0", "false", "absent", "negative"}, {"y", "yes", "1", "true", "present", "positive"})
 
 
+def in_sentence(label: str) -> str:
+    """A label inside a sentence: its first letter in lower case, unless it starts an abbreviation ("BMI",
+    "LDL cholesterol", "ST slope"), which ``str.lower`` turned into "bmi moves 23 percentile points"."""
+    return label if label[:2].isupper() else label[:1].lower() + label[1:]
+
+
 @dataclass(frozen=True)
 class Feature:
     name: str
@@ -160,6 +166,11 @@ class Feature:
                     if direction == Direction.INCREASE else
                     f"may only decrease, while above its target range {low:g}-{high:g}{unit}, and at least to {low:g}")
         return {Direction.INCREASE: "may only increase", Direction.DECREASE: "may only decrease"}.get(direction, "may move either way")
+
+    @property
+    def in_sentence(self) -> str:
+        """The label inside a sentence (`in_sentence`): "serum creatinine", but "BMI" and "LDL" as written."""
+        return in_sentence(self.label)
 
     @property
     def concept(self) -> str:

@@ -56,7 +56,7 @@ def extreme_values(model: TabularModel, x: np.ndarray) -> list[tuple[str, bool]]
         if ecdf is None or np.isnan(x[j]):
             continue
         low, high = float(ecdf.raw[0]), float(ecdf.raw[-1])
-        value = f"{feature.label.lower()} {feature.display(x[j], with_unit=True)}"
+        value = f"{feature.in_sentence} {feature.display(x[j], with_unit=True)}"
         if x[j] > high or x[j] < low:
             side, edge = ("above", high) if x[j] > high else ("below", low)
             found.append((f"{value}, {side} every training patient ({'highest' if side == 'above' else 'lowest'} "

@@ -41,7 +41,7 @@ def _phrase(schema: Schema, c, what_if: bool) -> str:  # noqa: ANN001 - counterf
     "lower platelets 262,000 -> 200,000 per µL (-62,000)". Risk what-if: "anaemia appeared",
     "ejection fraction fell to <= 18 %"."""
     f = schema[c.feature]
-    label = f.label[:1].lower() + f.label[1:] if not f.label[:2].isupper() else f.label
+    label = f.in_sentence
     before, after = _shown(schema, c.feature, c.before), _shown(schema, c.feature, c.after)
     if _is_finding(schema, c.feature):
         now = _present(schema, c.feature, c.after)
@@ -94,12 +94,12 @@ def plausibility_text(metrics: dict[str, float], schema: Schema | None = None,
     moved = ""
     if "conditional_shift" in metrics and schema is not None:
         feature = schema.features[int(metrics["conditional_feature"])]
-        moved = (f"{feature.label.lower()} moves {metrics['conditional_shift']:.0f} percentile points among the "
+        moved = (f"{feature.in_sentence} moves {metrics['conditional_shift']:.0f} percentile points among the "
                  f"{int(metrics['conditional_group'])} reference patients most like this one in "
-                 f"{', '.join(f.label.lower() for f in schema.features if f.mutability == Mutability.IMMUTABLE) or 'everything'}")
+                 f"{', '.join(f.in_sentence for f in schema.features if f.mutability == Mutability.IMMUTABLE) or 'everything'}")
     elif "max_shift" in metrics and schema is not None:
         feature = schema.features[int(metrics["max_shift_feature"])]
-        moved = f"{feature.label.lower()} moves {metrics['max_shift']:.0f} percentile points of the training patients"
+        moved = f"{feature.in_sentence} moves {metrics['max_shift']:.0f} percentile points of the training patients"
     if "lof_outlier" not in metrics:
         return "n/a (no reference cohort" + (f"; {moved})" if moved else ")")
     if metrics["lof_outlier"] and metrics.get("patient_outlier"):  # the patient's, not the change's

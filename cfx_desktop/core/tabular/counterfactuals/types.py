@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from cfx_desktop.core.tabular.schema import in_sentence
+
 
 @dataclass(frozen=True)
 class Change:
@@ -20,11 +22,11 @@ class Change:
 
     def describe(self) -> str:
         if self.finding:
-            return f"{'with' if self.after else 'without'} {self.label.lower()}"
+            return f"{'with' if self.after else 'without'} {in_sentence(self.label)}"
         if self.delta is None or isinstance(self.before, str):
             return f"{self.label}: {self.before} -> {self.after}"
         unit = f" {self.unit}" if self.unit else ""  # no verb: the same words serve recourse and risk what-ifs
-        return f"{self.label.lower()} {self.before} -> {self.after}{unit}"
+        return f"{in_sentence(self.label)} {self.before} -> {self.after}{unit}"
 
 
 @dataclass
