@@ -2,9 +2,9 @@
 
 Inference only proposes: a kind per column (binary, integer, continuous, categorical), a range with a margin
 around what was seen, a step, and which columns to leave out and why (constant, identifier, free text, empty, a
-follow-up time); what a change of each means and which way it may go, from its name (`column_names.NAME_RULES`); for a treatment
-target, the range treatment aims at and its unit, and zeros that mean "not measured", from its values
-(`reference_ranges`). Each proposal says where it came from; the user decides everything in the schema editor (or
+follow-up time); what a change of each means and which way it may go, from its name
+(`column_names.NAME_RULES`); for a treatment target, the range treatment aims at and its unit, and zeros that mean
+"not measured", from its values (`reference_ranges`). Each proposal says where it came from; the user decides everything in the schema editor (or
 by editing the JSON that `cfx-desktop schema infer` prints). Problems that make the file unusable as it is (no
 such outcome column, an outcome with three classes, too few rows) are errors that say what to do.
 """
